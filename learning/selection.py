@@ -1,0 +1,178 @@
+"""Selectors: turn one score per pool item into an ordered batch of positions.
+
+All selectors return ``(positions, scores)``: int64 positions into the scored array, distinct,
+ordered most informative first, and their float64 scores (non-increasing). Ties are broken by
+the passed ``np.random.Generator`` so a seed fixes the choice.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from learning.pool import pool_length, take_rows
+
+
+def _seed_from(rng: np.random.Generator) -> int:
+    return int(rng.integers(0, 2**31 - 1))
+
+
+def _order(
+    positions: NDArray[np.int64], scores: NDArray[np.float64], rng: np.random.Generator
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Sort by score descending, ties in random (seeded) order."""
+    tiebreak = rng.random(len(positions))
+    order = np.lexsort((tiebreak, -scores))
+    return positions[order].astype(np.int64), scores[order].astype(np.float64)
+
+
+def top_n(
+    scores: ArrayLike, n: int, rng: np.random.Generator
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """The ``n`` highest finite-or-not scores (``-inf`` marks a position never to pick).
+
+    ``scores`` shape ``(n_items,)``. Returns at most ``min(n, #positions with score > -inf)``
+    positions. O(n_items) selection plus a sort of the chosen ones, so it is cheap on a
+    million-item pool.
+    """
+    values = np.asarray(scores, dtype=np.float64)
+    candidates = np.flatnonzero(values > -np.inf)
+    n = min(int(n), len(candidates))
+    if n <= 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+    candidate_scores = values[candidates]
+    if n < len(candidates):
+        threshold = np.partition(candidate_scores, len(candidates) - n)[len(candidates) - n]
+        above = candidates[candidate_scores > threshold]
+        tied = candidates[candidate_scores == threshold]
+        # Draw among the items tied at the cut so a seed, not the array order, decides.
+        tied = rng.permutation(tied)[: n - len(above)]
+        chosen = np.concatenate([above, np.sort(tied)])
+    else:
+        chosen = candidates
+    return _order(chosen, values[chosen], rng)
+
+
+def diverse_top_n(
+    scores: ArrayLike,
+    features: Any,
+    n: int,
+    rng: np.random.Generator,
+    *,
+    candidate_factor: int = 10,
+    max_candidates: int = 10_000,
+    random_share: float = 0.0,
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """A batch that is both uncertain and spread out (no near-duplicates).
+
+    Takes the top ``min(candidate_factor * n, max_candidates)`` scores as candidates, clusters
+    their ``features`` rows into as many clusters as there are uncertainty picks with k-means
+    weighted by the score, and keeps the highest-scoring candidate of each cluster. A share
+    ``random_share`` of the batch is drawn uniformly from the rest of the pool, as a guard
+    against the sampling bias of pure uncertainty sampling.
+
+    ``scores``: ``(n_items,)``, ``-inf`` = never pick. ``features``: ``(n_items, d)`` pool
+    (array, memmap or sharded view); only the candidate rows are read.
+    """
+    from sklearn.cluster import KMeans
+
+    values = np.asarray(scores, dtype=np.float64)
+    if pool_length(features) != len(values):
+        raise ValueError("features and scores must have the same number of rows")
+    n_allowed = int(np.count_nonzero(values > -np.inf))
+    n = min(int(n), n_allowed)
+    if n <= 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+    n_random = int(np.floor(random_share * n + 0.5)) if n > 1 else 0
+    n_uncertain = n - n_random
+    n_candidates = min(max(candidate_factor * n_uncertain, n_uncertain), max_candidates, n_allowed)
+    candidates, candidate_scores = top_n(values, n_candidates, rng)
+    if n_uncertain >= len(candidates) or n_uncertain <= 1:
+        picked = candidates[:n_uncertain]
+    else:
+        rows = take_rows(features, candidates).astype(np.float64)
+        # Shift weights to be positive: k-means needs non-negative sample weights.
+        weights = candidate_scores - candidate_scores.min() + 1e-6
+        with warnings.catch_warnings():
+            # Fewer distinct rows than clusters (exact duplicates) is handled below.
+            warnings.simplefilter("ignore")
+            labels = KMeans(
+                n_clusters=n_uncertain, n_init=1, random_state=_seed_from(rng)
+            ).fit_predict(rows, sample_weight=weights)
+        # candidates are sorted by score: the first member seen of a cluster is its best.
+        _, first = np.unique(labels, return_index=True)
+        picked = candidates[np.sort(first)]
+        if len(picked) < n_uncertain:
+            rest = candidates[~np.isin(candidates, picked)]
+            picked = np.concatenate([picked, rest[: n_uncertain - len(picked)]])
+    if n_random:
+        remaining = np.flatnonzero(values > -np.inf)
+        remaining = remaining[~np.isin(remaining, picked)]
+        extra = rng.choice(remaining, size=min(n_random, len(remaining)), replace=False)
+        picked = np.concatenate([picked, np.sort(extra)])
+    return _order(picked.astype(np.int64), values[picked], rng)
+
+
+def typical_diverse_n(
+    features: Any,
+    n: int,
+    rng: np.random.Generator,
+    *,
+    allowed: NDArray[np.bool_] | None = None,
+    max_sample: int = 10_000,
+    n_neighbors: int = 20,
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Cold start without a model: one typical item from each of ``n`` k-means clusters.
+
+    A seeded sample of at most ``max_sample`` allowed rows of ``features`` ``(n_items, d)`` is
+    clustered into ``n`` clusters; in each the item with the highest typicality (inverse mean
+    distance to its nearest neighbours in the cluster, TypiClust, Hacohen et al. 2022) is
+    chosen. Larger clusters come first; the score is the cluster's share of the sample.
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.neighbors import NearestNeighbors
+
+    n_rows = pool_length(features)
+    allowed_positions = (
+        np.arange(n_rows, dtype=np.int64) if allowed is None else np.flatnonzero(allowed)
+    )
+    n = min(int(n), len(allowed_positions))
+    if n <= 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+    if len(allowed_positions) > max_sample:
+        sample = np.sort(rng.choice(allowed_positions, size=max_sample, replace=False))
+    else:
+        sample = allowed_positions
+    rows = take_rows(features, sample).astype(np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        labels = KMeans(n_clusters=n, n_init=1, random_state=_seed_from(rng)).fit_predict(rows)
+    picked: list[int] = []
+    shares: list[float] = []
+    typicalities: list[float] = []
+    for cluster in np.unique(labels):
+        members = np.flatnonzero(labels == cluster)
+        k = min(n_neighbors, len(members) - 1)
+        if k < 1:
+            best, typicality = members[0], 0.0
+        else:
+            distances, _ = NearestNeighbors(n_neighbors=k + 1).fit(rows[members]).kneighbors()
+            typical = 1.0 / (distances[:, 1:].mean(axis=1) + 1e-12)
+            best, typicality = members[int(np.argmax(typical))], float(typical.max())
+        picked.append(int(sample[best]))
+        shares.append(len(members) / len(sample))
+        typicalities.append(typicality)
+    positions = np.asarray(picked, dtype=np.int64)
+    share_scores = np.asarray(shares)
+    order = np.lexsort((-np.asarray(typicalities), -share_scores))
+    positions, share_scores = positions[order], share_scores[order]
+    if len(positions) < n:
+        # Duplicate rows can leave clusters empty: top up with seeded random picks.
+        rest = allowed_positions[~np.isin(allowed_positions, positions)]
+        extra = rng.choice(rest, size=n - len(positions), replace=False)
+        positions = np.concatenate([positions, extra])
+        share_scores = np.concatenate([share_scores, np.zeros(len(extra))])
+    return positions, share_scores

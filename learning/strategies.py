@@ -1,0 +1,319 @@
+"""Query strategies and their registry.
+
+A strategy is a measure composed with a selector. Every strategy has the same call::
+
+    result = strategy.query(model, X_pool, n, rng=rng, X_labeled=..., y_labeled=..., exclude=...)
+
+``model`` is a fitted estimator with ``predict_proba`` (or ``None`` before the first model:
+then every model-based strategy falls back to the cold-start selection). ``X_pool`` is the
+``(n_items, d)`` float32 pool (array, ``np.memmap`` or :func:`learning.features.open_shards`
+view); it is scored in chunks of ``chunk_size`` rows so a million-item pool stays in bounded
+memory. ``exclude`` lists positions that must never be returned (e.g. already labeled rows
+when the pool is the whole shard). The :class:`QueryResult` holds distinct positions, most
+informative first, and their non-increasing scores. A seed fixes the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from learning.disagreement import DISAGREEMENT_MEASURES
+from learning.measures import UNCERTAINTY_MEASURES
+from learning.pool import DEFAULT_CHUNK_SIZE, allowed_mask, iter_chunks, pool_length
+from learning.selection import diverse_top_n, top_n, typical_diverse_n
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """The outcome of one query.
+
+    positions: int64 ``(k,)`` distinct positions into ``X_pool``, most informative first,
+        ``k = min(n, number of queryable positions)``.
+    scores: float64 ``(k,)``, non-increasing; higher = ask first.
+    """
+
+    positions: NDArray[np.int64]
+    scores: NDArray[np.float64]
+
+    def __post_init__(self) -> None:
+        if self.positions.shape != self.scores.shape:
+            raise ValueError("positions and scores must have the same shape")
+
+
+class Strategy(Protocol):
+    """What the web app and the simulator call."""
+
+    name: str
+
+    def query(
+        self,
+        model: Any,
+        X_pool: Any,
+        n: int,
+        *,
+        rng: np.random.Generator,
+        X_labeled: ArrayLike | None = None,
+        y_labeled: ArrayLike | None = None,
+        exclude: ArrayLike | None = None,
+    ) -> QueryResult: ...
+
+
+def _result(positions: NDArray[np.int64], scores: NDArray[np.float64]) -> QueryResult:
+    return QueryResult(
+        positions=np.ascontiguousarray(positions, dtype=np.int64),
+        scores=np.ascontiguousarray(scores, dtype=np.float64),
+    )
+
+
+def _exclude_array(exclude: ArrayLike | None) -> NDArray[np.int64] | None:
+    return None if exclude is None else np.asarray(exclude, dtype=np.int64).reshape(-1)
+
+
+class _StrategyBase:
+    """Shared call plumbing: ``__call__`` returns the positions only (modAL style)."""
+
+    name = "base"
+
+    def query(
+        self,
+        model: Any,
+        X_pool: Any,
+        n: int,
+        *,
+        rng: np.random.Generator,
+        X_labeled: ArrayLike | None = None,
+        y_labeled: ArrayLike | None = None,
+        exclude: ArrayLike | None = None,
+    ) -> QueryResult:  # pragma: no cover - every strategy overrides it
+        raise NotImplementedError
+
+    def __call__(
+        self, model: Any, X_pool: Any, n: int, *, rng: np.random.Generator, **kwargs: Any
+    ) -> NDArray[np.int64]:
+        return self.query(model, X_pool, n, rng=rng, **kwargs).positions
+
+
+@dataclass(frozen=True)
+class RandomSampling(_StrategyBase):
+    """Passive learning: a uniform random batch. The baseline every chart compares with."""
+
+    name: str = "random"
+
+    def query(self, model, X_pool, n, *, rng, X_labeled=None, y_labeled=None, exclude=None):
+        allowed = np.flatnonzero(allowed_mask(pool_length(X_pool), _exclude_array(exclude)))
+        k = min(int(n), len(allowed))
+        positions = np.sort(rng.choice(allowed, size=k, replace=False)) if k else allowed[:0]
+        positions = rng.permutation(positions)
+        # Draw order is the ask order; scores only encode that order.
+        return _result(positions, np.linspace(1.0, 0.0, k) if k > 1 else np.ones(k))
+
+
+@dataclass(frozen=True)
+class ColdStart(_StrategyBase):
+    """No model needed: typical items of ``n`` k-means clusters of the features (TypiClust)."""
+
+    name: str = "cold_start"
+    max_sample: int = 10_000
+
+    def query(self, model, X_pool, n, *, rng, X_labeled=None, y_labeled=None, exclude=None):
+        allowed = allowed_mask(pool_length(X_pool), _exclude_array(exclude))
+        positions, scores = typical_diverse_n(
+            X_pool, n, rng, allowed=allowed, max_sample=self.max_sample
+        )
+        return _result(positions, scores)
+
+
+def pool_scores(
+    X_pool: Any,
+    score_chunk: Callable[[NDArray[np.float32], int], NDArray[np.float64]],
+    *,
+    exclude: NDArray[np.int64] | None,
+    chunk_size: int,
+) -> NDArray[np.float64]:
+    """Score every row of the pool chunk by chunk; excluded rows get ``-inf``. ``(n_items,)``."""
+    n_rows = pool_length(X_pool)
+    scores = np.empty(n_rows, dtype=np.float64)
+    for index, (start, rows) in enumerate(iter_chunks(X_pool, chunk_size)):
+        scores[start : start + len(rows)] = score_chunk(rows, index)
+    scores[~allowed_mask(n_rows, exclude)] = -np.inf
+    return scores
+
+
+@dataclass(frozen=True)
+class UncertaintySampling(_StrategyBase):
+    """Top-n by an uncertainty measure of ``model.predict_proba`` (least confidence, margin,
+    entropy); optionally diversified (see :func:`learning.selection.diverse_top_n`)."""
+
+    measure: str = "margin"
+    name: str = "margin"
+    diverse: bool = False
+    candidate_factor: int = 10
+    max_candidates: int = 10_000
+    random_share: float = 0.0
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+
+    def __post_init__(self) -> None:
+        if self.measure not in UNCERTAINTY_MEASURES:
+            raise ValueError(f"unknown uncertainty measure {self.measure!r}")
+        if not 0.0 <= self.random_share < 1.0:
+            raise ValueError("random_share must be in [0, 1)")
+
+    def query(self, model, X_pool, n, *, rng, X_labeled=None, y_labeled=None, exclude=None):
+        excluded = _exclude_array(exclude)
+        if model is None:
+            return ColdStart().query(None, X_pool, n, rng=rng, exclude=excluded)
+        measure = UNCERTAINTY_MEASURES[self.measure]
+        scores = pool_scores(
+            X_pool,
+            lambda rows, _index: measure(model.predict_proba(rows)),
+            exclude=excluded,
+            chunk_size=self.chunk_size,
+        )
+        if self.diverse:
+            positions, chosen = diverse_top_n(
+                scores,
+                X_pool,
+                n,
+                rng,
+                candidate_factor=self.candidate_factor,
+                max_candidates=self.max_candidates,
+                random_share=self.random_share,
+            )
+        else:
+            positions, chosen = top_n(scores, n, rng)
+        return _result(positions, chosen)
+
+
+def _aligned_proba(member: Any, rows: NDArray[np.float32], classes: NDArray) -> NDArray:
+    """``member.predict_proba(rows)`` spread over ``classes`` (a bootstrap may miss some)."""
+    proba = member.predict_proba(rows)
+    if len(member.classes_) == len(classes) and np.array_equal(member.classes_, classes):
+        return proba
+    full = np.zeros((len(rows), len(classes)))
+    full[:, np.searchsorted(classes, member.classes_)] = proba
+    return full
+
+
+def bootstrap_committee(
+    model: Any,
+    X_labeled: ArrayLike,
+    y_labeled: ArrayLike,
+    n_members: int,
+    rng: np.random.Generator,
+) -> list[Any]:
+    """``n_members`` unfitted copies of ``model`` fitted on bootstrap resamples of the labels.
+
+    Uses ``model.committee_member()`` when the model offers it (e.g. to reuse a
+    cross-validated ``C`` instead of re-running the search per member), else
+    ``sklearn.base.clone``. Each resample keeps at least one item of every class so that all
+    members see every class.
+    """
+    from sklearn.base import clone
+
+    X = np.asarray(X_labeled, dtype=np.float32)
+    y = np.asarray(y_labeled)
+    classes = np.unique(y)
+    first_of_class = np.array([np.flatnonzero(y == c)[0] for c in classes])
+    members = []
+    for _ in range(n_members):
+        sample = rng.integers(0, len(y), size=len(y))
+        sample[: len(first_of_class)] = first_of_class
+        member = model.committee_member() if hasattr(model, "committee_member") else clone(model)
+        if "random_state" in member.get_params():
+            member.set_params(random_state=int(rng.integers(0, 2**31 - 1)))
+        members.append(member.fit(X[sample], y[sample]))
+    return members
+
+
+@dataclass(frozen=True)
+class QueryByCommittee(_StrategyBase):
+    """Top-n by committee disagreement (vote entropy or consensus KL).
+
+    The committee is the model's own MC-dropout passes when it has ``committee_proba``
+    (torch models), else ``n_members`` bootstrap copies fitted on ``X_labeled, y_labeled``.
+    """
+
+    disagreement: str = "vote_entropy"
+    name: str = "qbc"
+    n_members: int = 5
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+
+    def __post_init__(self) -> None:
+        if self.disagreement not in DISAGREEMENT_MEASURES:
+            raise ValueError(f"unknown disagreement measure {self.disagreement!r}")
+        if self.n_members < 2:
+            raise ValueError("a committee needs at least two members")
+
+    def query(self, model, X_pool, n, *, rng, X_labeled=None, y_labeled=None, exclude=None):
+        excluded = _exclude_array(exclude)
+        if model is None:
+            return ColdStart().query(None, X_pool, n, rng=rng, exclude=excluded)
+        measure = DISAGREEMENT_MEASURES[self.disagreement]
+        if hasattr(model, "committee_proba"):
+            seed = int(rng.integers(0, 2**31 - 1))
+
+            def score_chunk(rows: NDArray[np.float32], index: int) -> NDArray[np.float64]:
+                return measure(model.committee_proba(rows, self.n_members, seed=seed + index))
+
+        else:
+            if X_labeled is None or y_labeled is None:
+                raise ValueError(
+                    f"{self.name} needs X_labeled and y_labeled to build a bootstrap committee "
+                    "(or a model with committee_proba, such as the torch models)"
+                )
+            classes = model.classes_
+            members = bootstrap_committee(model, X_labeled, y_labeled, self.n_members, rng)
+
+            def score_chunk(rows: NDArray[np.float32], index: int) -> NDArray[np.float64]:
+                return measure(np.stack([_aligned_proba(m, rows, classes) for m in members]))
+
+        scores = pool_scores(X_pool, score_chunk, exclude=excluded, chunk_size=self.chunk_size)
+        positions, chosen = top_n(scores, n, rng)
+        return _result(positions, chosen)
+
+
+def _default(**params: Any) -> UncertaintySampling:
+    settings = {"candidate_factor": 10, "max_candidates": 10_000, "random_share": 0.1}
+    settings.update(params)
+    return UncertaintySampling(measure="margin", name="default", diverse=True, **settings)
+
+
+STRATEGIES: dict[str, Callable[..., Strategy]] = {
+    "random": RandomSampling,
+    "least_confidence": lambda **p: UncertaintySampling(
+        measure="least_confidence", name="least_confidence", **p
+    ),
+    "margin": lambda **p: UncertaintySampling(measure="margin", name="margin", **p),
+    "entropy": lambda **p: UncertaintySampling(measure="entropy", name="entropy", **p),
+    "margin_diverse": lambda **p: UncertaintySampling(
+        measure="margin", name="margin_diverse", diverse=True, **p
+    ),
+    "qbc": lambda **p: QueryByCommittee(disagreement="vote_entropy", name="qbc", **p),
+    "qbc_kl": lambda **p: QueryByCommittee(disagreement="consensus_kl", name="qbc_kl", **p),
+    "cold_start": ColdStart,
+    "default": _default,
+}
+"""Strategy factories by name; ``STRATEGIES[name](**params)`` builds one."""
+
+DEFAULT_STRATEGY = "default"
+
+
+def strategy_names() -> list[str]:
+    """Registered strategy names, sorted."""
+    return sorted(STRATEGIES)
+
+
+def get_strategy(name: str, **params: Any) -> Strategy:
+    """Build the registered strategy ``name`` with ``params`` (dataclass fields)."""
+    try:
+        factory = STRATEGIES[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown strategy {name!r}; known: {', '.join(strategy_names())}"
+        ) from None
+    return factory(**params)
