@@ -1,0 +1,60 @@
+# Tweezers. `make demo` runs the product on SQLite with an embedded broker; `make test` runs
+# the suite against the real PostgreSQL and Redis on 127.0.0.1.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+
+# The demo needs no services: SQLite and kombu's filesystem broker under var/.
+DEMO_ENV := DJANGO_DEBUG=1 DATABASE_URL= CELERY_BROKER_URL=
+
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tweezers
+TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
+TEST_ENV := DJANGO_DEBUG=1 DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
+	TWEEZERS_VAR_DIR=$(CURDIR)/var/test HF_HUB_OFFLINE=1
+
+.PHONY: install demo demo-setup serve worker test test-fast lint format browser-deps bench clean
+
+install: $(VENV)/.installed
+
+# Reinstalls only when a requirements file changes.
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt 2> >(grep -v "is ignored: it is neither" >&2)
+	touch $@
+
+demo-setup: install
+	$(DEMO_ENV) $(PY) manage.py migrate --noinput
+	$(DEMO_ENV) $(PY) manage.py demo_setup
+
+demo: demo-setup
+	$(DEMO_ENV) PORT=$(PORT) scripts/run-demo
+
+# Production-style serving against DATABASE_URL and CELERY_BROKER_URL (see README).
+serve: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput
+	PORT=$(PORT) scripts/run-serve
+
+# Chromium for the browser tests, from Debian's packages (Playwright's own download cannot
+# work offline).
+browser-deps:
+	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: install browser-deps lint
+	$(TEST_ENV) $(PY) -m pytest
+
+test-fast: install
+	$(TEST_ENV) $(PY) -m pytest -m "not slow and not browser and not worker"
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf var/ .pytest_cache .ruff_cache test-output

@@ -1,0 +1,362 @@
+"""Reading and validating import sources: image files, folders and zips; CSV and JSONL texts.
+
+Readers yield ``Candidate`` (an item ready to store) or ``Rejection`` (what was wrong and where),
+one per file or row, so a bad file is reported and skipped while the rest imports. Nothing here
+touches the database or writes a file: zips are read in memory, entry by entry, and never
+extracted, so no entry name can reach the disk.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import json
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+from PIL import Image, UnidentifiedImageError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
+TEXT_SUFFIXES = {".csv", ".jsonl", ".ndjson"}
+ALLOWED_IMAGE_FORMATS = {"PNG": ".png", "JPEG": ".jpg"}
+TEXT_COLUMNS = ("text", "content", "sentence")
+NOT_AN_IMAGE = "not an image file (expected .png, .jpg, .jpeg)"
+LABEL_COLUMNS = ("label", "class", "category")
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_file_bytes: int
+    max_image_pixels: int
+    max_text_chars: int
+    max_total_bytes: int
+
+
+@dataclass(frozen=True)
+class Candidate:
+    source_name: str
+    checksum: str
+    text: str = ""
+    content: bytes = b""
+    suffix: str = ""
+    prelabel: str | None = None
+    metadata: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    source_name: str
+    reason: str
+
+
+class ImportSourceError(ValueError):
+    """The source as a whole cannot be read (wrong type, not a zip, no text column...)."""
+
+
+Entry = Candidate | Rejection
+
+
+def too_big(size: int, limits: Limits) -> str:
+    return f"file is {size:,} bytes, over the {limits.max_file_bytes:,} limit"
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def is_hidden(name: str) -> bool:
+    parts = PurePosixPath(name).parts
+    return any(part.startswith(".") or part == "__MACOSX" for part in parts)
+
+
+def unsafe_entry_reason(name: str) -> str | None:
+    """Why a zip entry name may not be trusted, or None. Checked even though nothing is ever
+    extracted, because the name also becomes the item's source name and pre-label."""
+    if "\x00" in name:
+        return "unsafe path in archive: contains a NUL byte"
+    normalized = name.replace("\\", "/")
+    if normalized.startswith("/") or (len(normalized) > 1 and normalized[1] == ":"):
+        return f"unsafe path in archive: {name!r} is absolute"
+    if ".." in PurePosixPath(normalized).parts:
+        return f"unsafe path in archive: {name!r} points outside the archive"
+    return None
+
+
+def image_candidate(
+    name: str, data: bytes, limits: Limits, prelabel: str | None = None
+) -> Candidate | Rejection:
+    if len(data) > limits.max_file_bytes:
+        return Rejection(name, too_big(len(data), limits))
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            width, height = probe.size
+            image_format = probe.format
+            # The header alone tells the size: refuse a decompression bomb before decoding.
+            if width * height > limits.max_image_pixels:
+                return Rejection(
+                    name,
+                    f"image is {width}×{height} = {width * height:,} pixels, over the "
+                    f"{limits.max_image_pixels:,} pixel limit",
+                )
+            if image_format not in ALLOWED_IMAGE_FORMATS:
+                return Rejection(name, f"unsupported image format {image_format}; use PNG or JPEG")
+            probe.verify()
+        # verify() does not decode pixel data; a truncated stream only fails on load().
+        with Image.open(io.BytesIO(data)) as decoded:
+            decoded.load()
+    except Image.DecompressionBombError:
+        # Pillow refuses to even open images far over its own cap.
+        return Rejection(
+            name, f"image is over the {limits.max_image_pixels:,} pixel limit (decompression bomb)"
+        )
+    except UnidentifiedImageError:
+        return Rejection(name, "not a readable image (corrupt or not PNG/JPEG)")
+    except (OSError, SyntaxError, ValueError) as error:
+        return Rejection(name, f"corrupt image: {error}")
+    return Candidate(
+        source_name=name,
+        checksum=sha256(data),
+        content=data,
+        suffix=ALLOWED_IMAGE_FORMATS[image_format],
+        prelabel=prelabel,
+        metadata={"width": width, "height": height},
+    )
+
+
+def text_candidate(
+    name: str, text: str, limits: Limits, prelabel: str | None, metadata: dict
+) -> Candidate | Rejection:
+    text = text.strip()
+    if not text:
+        return Rejection(name, "empty text")
+    if len(text) > limits.max_text_chars:
+        return Rejection(
+            name, f"text is {len(text):,} characters, over the {limits.max_text_chars:,} limit"
+        )
+    if prelabel is not None:
+        prelabel = prelabel.strip() or None
+    return Candidate(
+        source_name=name,
+        checksum=sha256(text.encode("utf-8")),
+        text=text,
+        prelabel=prelabel,
+        metadata=metadata,
+    )
+
+
+def _has_undecodable(value: str) -> bool:
+    return any("\udc80" <= char <= "\udcff" for char in value)
+
+
+def _pick_column(fieldnames: Iterable[str], options: tuple[str, ...]) -> str | None:
+    by_lower = {name.strip().lower(): name for name in fieldnames if name}
+    for option in options:
+        if option in by_lower:
+            return by_lower[option]
+    return None
+
+
+def read_csv(name: str, stream: BinaryIO, limits: Limits) -> Iterator[Entry]:
+    # surrogateescape keeps undecodable bytes as marker characters, so one bad row is reported
+    # with its line number instead of failing the whole file.
+    text_stream = io.TextIOWrapper(
+        stream, encoding="utf-8-sig", errors="surrogateescape", newline=""
+    )
+    csv.field_size_limit(max(limits.max_text_chars * 4, 131072))
+    reader = csv.DictReader(text_stream)
+    try:
+        fieldnames = reader.fieldnames or []
+    except csv.Error as error:
+        raise ImportSourceError(f"{name}: not a readable CSV file ({error})") from error
+    text_column = _pick_column(fieldnames, TEXT_COLUMNS)
+    if text_column is None:
+        columns = ", ".join(repr(c) for c in fieldnames) or "none"
+        raise ImportSourceError(
+            f"{name}: no text column; expected one named 'text' (columns found: {columns})"
+        )
+    label_column = _pick_column(fieldnames, LABEL_COLUMNS)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            yield Rejection(f"{name} line {reader.line_num}", f"malformed CSV: {error}")
+            continue
+        where = f"{name} line {reader.line_num}"
+        if None in row:
+            yield Rejection(where, "more fields than the header has columns")
+            continue
+        values = [value for value in row.values() if isinstance(value, str)]
+        if any(_has_undecodable(value) for value in values):
+            yield Rejection(where, "not valid UTF-8 text; save the file as UTF-8")
+            continue
+        text = row.get(text_column) or ""
+        label = row.get(label_column) if label_column else None
+        metadata = {
+            key: value
+            for key, value in row.items()
+            if key not in (text_column, label_column) and key and value not in (None, "")
+        }
+        yield text_candidate(where, text, limits, label, metadata)
+
+
+def read_jsonl(name: str, stream: BinaryIO, limits: Limits) -> Iterator[Entry]:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    for line_number, raw_line in enumerate(stream, start=1):
+        where = f"{name} line {line_number}"
+        if line_number == 1 and raw_line.startswith(codecs.BOM_UTF8):
+            raw_line = raw_line[len(codecs.BOM_UTF8) :]
+        try:
+            line = decoder.decode(raw_line, final=True)
+        except UnicodeDecodeError:
+            decoder.reset()
+            yield Rejection(where, "not valid UTF-8 text; save the file as UTF-8")
+            continue
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            yield Rejection(where, f"invalid JSON: {error.msg} at column {error.colno}")
+            continue
+        if not isinstance(record, dict):
+            yield Rejection(where, "each line must be a JSON object with a 'text' field")
+            continue
+        text_key = _pick_column(record.keys(), TEXT_COLUMNS)
+        text = record.get(text_key) if text_key else None
+        if not isinstance(text, str):
+            yield Rejection(where, "missing 'text' field (a string)")
+            continue
+        label_key = _pick_column(record.keys(), LABEL_COLUMNS)
+        label = record.get(label_key) if label_key else None
+        if label is not None and not isinstance(label, str | int):
+            yield Rejection(where, "'label' must be a string")
+            continue
+        metadata = {k: v for k, v in record.items() if k not in (text_key, label_key)}
+        yield text_candidate(where, text, limits, None if label is None else str(label), metadata)
+
+
+def read_zip(
+    name: str, stream: BinaryIO, limits: Limits, *, kind: str
+) -> tuple[int, Iterator[Entry]]:
+    try:
+        archive = zipfile.ZipFile(stream)
+    except (zipfile.BadZipFile, OSError) as error:
+        raise ImportSourceError(f"{name}: not a readable zip file ({error})") from error
+    members = [info for info in archive.infolist() if not info.is_dir()]
+    declared_total = sum(info.file_size for info in members)
+    if declared_total > limits.max_total_bytes:
+        raise ImportSourceError(
+            f"{name}: unpacks to {declared_total:,} bytes, over the "
+            f"{limits.max_total_bytes:,} limit"
+        )
+
+    def entries() -> Iterator[Entry]:
+        with archive:
+            for info in members:
+                entry_name = info.filename
+                reason = unsafe_entry_reason(entry_name)
+                if reason:
+                    yield Rejection(entry_name, reason)
+                    continue
+                if is_hidden(entry_name):
+                    continue
+                suffix = PurePosixPath(entry_name).suffix.lower()
+                if kind == "image":
+                    if suffix not in IMAGE_SUFFIXES:
+                        yield Rejection(entry_name, NOT_AN_IMAGE)
+                        continue
+                    if info.file_size > limits.max_file_bytes:
+                        yield Rejection(entry_name, too_big(info.file_size, limits))
+                        continue
+                    try:
+                        with archive.open(info) as member:
+                            # Read one byte past the limit: a lying header cannot make us
+                            # inflate more than that.
+                            data = member.read(limits.max_file_bytes + 1)
+                    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as error:
+                        yield Rejection(entry_name, f"cannot read from the archive: {error}")
+                        continue
+                    parent = PurePosixPath(entry_name).parent
+                    prelabel = parent.name if parent.name else None
+                    yield image_candidate(entry_name, data, limits, prelabel)
+                elif suffix in TEXT_SUFFIXES:
+                    with archive.open(info) as member:
+                        yield from read_text_file(entry_name, member, limits)
+                else:
+                    yield Rejection(entry_name, "not a CSV or JSONL file")
+
+    return len(members), entries()
+
+
+def read_text_file(name: str, stream: BinaryIO, limits: Limits) -> Iterator[Entry]:
+    suffix = PurePosixPath(name).suffix.lower()
+    if suffix == ".csv":
+        return read_csv(name, stream, limits)
+    if suffix in (".jsonl", ".ndjson"):
+        return read_jsonl(name, stream, limits)
+    raise ImportSourceError(f"{name}: text projects import .csv or .jsonl files")
+
+
+def _count_lines(stream: BinaryIO) -> int:
+    count = sum(chunk.count(b"\n") for chunk in iter(lambda: stream.read(1 << 20), b""))
+    stream.seek(0)
+    return count
+
+
+def read_upload(
+    name: str, stream: BinaryIO, limits: Limits, *, kind: str
+) -> tuple[int, Iterator[Entry]]:
+    """Read one uploaded or named file. Returns an estimate of the entry count (for progress
+    bars) and the entries."""
+    suffix = PurePosixPath(name).suffix.lower()
+    if suffix == ".zip":
+        return read_zip(name, stream, limits, kind=kind)
+    if kind == "image":
+        if suffix not in IMAGE_SUFFIXES:
+            raise ImportSourceError(
+                f"{name}: image projects import .png/.jpg files, folders or .zip archives"
+            )
+        data = stream.read(limits.max_file_bytes + 1)
+        return 1, iter([image_candidate(PurePosixPath(name).name, data, limits)])
+    total = max(_count_lines(stream) - (1 if suffix == ".csv" else 0), 0)
+    return total, read_text_file(PurePosixPath(name).name, stream, limits)
+
+
+def read_folder(root: Path, limits: Limits, *, kind: str) -> tuple[int, Iterator[Entry]]:
+    """Images in a folder; a file's immediate class sub-folder is its pre-label. Links are not
+    followed, so a folder cannot smuggle in files from elsewhere."""
+    if kind != "image":
+        files = sorted(p for p in root.rglob("*") if p.suffix.lower() in TEXT_SUFFIXES)
+    else:
+        files = sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink())
+    files = [p for p in files if not is_hidden(str(p.relative_to(root)))]
+
+    def entries() -> Iterator[Entry]:
+        for path in files:
+            relative = path.relative_to(root).as_posix()
+            if path.is_symlink():
+                yield Rejection(relative, "symbolic links are not followed")
+                continue
+            if kind != "image":
+                with path.open("rb") as stream:
+                    yield from read_text_file(relative, stream, limits)
+                continue
+            if path.suffix.lower() not in IMAGE_SUFFIXES:
+                yield Rejection(relative, NOT_AN_IMAGE)
+                continue
+            size = path.stat().st_size
+            if size > limits.max_file_bytes:
+                yield Rejection(relative, too_big(size, limits))
+                continue
+            parent = path.parent
+            prelabel = parent.name if parent != root else None
+            yield image_candidate(relative, path.read_bytes(), limits, prelabel)
+
+    return len(files), entries()

@@ -1,0 +1,100 @@
+"""Create the demo: an admin user and two projects with real data that ships offline."""
+
+import dataclasses
+import io
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from PIL import Image
+
+from labeler import importing, services
+from labeler.models import Project
+
+DIGITS_NAME = "Handwritten digits"
+PACKAGES_NAME = "Debian package descriptions"
+PACKAGES_CSV = Path(settings.BASE_DIR) / "demo_data" / "debian_packages.csv"
+
+
+def digit_png(pixels: np.ndarray) -> bytes:
+    """An 8×8 digit (values 0..16) as a dark-on-light grayscale PNG."""
+    gray = (255 - np.asarray(pixels, dtype=np.float64) * (255 / 16)).round().astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(gray, mode="L").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+class Command(BaseCommand):
+    help = "Create the demo admin user and the demo projects (idempotent)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--username", default="admin")
+        parser.add_argument("--password", default="tweezers-demo")
+        parser.add_argument(
+            "--digits-limit", type=int, default=None, help="import only the first N digits"
+        )
+        parser.add_argument(
+            "--texts-limit", type=int, default=None, help="import only the first N texts"
+        )
+
+    def handle(self, *args, username, password, digits_limit, texts_limit, **options):
+        admin = self._admin(username, password)
+        self._digits(admin, digits_limit)
+        self._packages(admin, texts_limit)
+
+    def _admin(self, username: str, password: str):
+        user_model = get_user_model()
+        user = user_model.objects.filter(username=username).first()
+        if user is None:
+            user = user_model.objects.create_superuser(username=username, password=password)
+            self.stdout.write(self.style.SUCCESS(f"Admin user: {username} / {password}"))
+        else:
+            self.stdout.write(f"Admin user {username} exists (password unchanged).")
+        return user
+
+    def _digits(self, admin, limit: int | None) -> None:
+        if Project.objects.filter(name=DIGITS_NAME).exists():
+            self.stdout.write(f"{DIGITS_NAME}: exists")
+            return
+        from sklearn.datasets import load_digits
+
+        digits = load_digits()
+        project = services.project_create(
+            name=DIGITS_NAME,
+            kind=Project.Kind.IMAGE,
+            classes=[str(d) for d in range(10)],
+            created_by=admin,
+            description="The 1,797 8×8 handwritten digits bundled with scikit-learn.",
+        )
+        limits = services.import_limits()
+        images = digits.images[:limit] if limit else digits.images
+        entries = (
+            importing.image_candidate(f"digit_{index:04d}.png", digit_png(pixels), limits)
+            for index, pixels in enumerate(images)
+        )
+        report = services.items_import(project=project, entries=entries, total=len(images))
+        self.stdout.write(f"{DIGITS_NAME}: {report.summary()}")
+
+    def _packages(self, admin, limit: int | None) -> None:
+        if Project.objects.filter(name=PACKAGES_NAME).exists():
+            self.stdout.write(f"{PACKAGES_NAME}: exists")
+            return
+        limits = services.import_limits()
+        with PACKAGES_CSV.open("rb") as stream:
+            rows = [e for e in importing.read_csv(PACKAGES_CSV.name, stream, limits)]
+        candidates = [e for e in rows if isinstance(e, importing.Candidate)][:limit]
+        sections = sorted({c.prelabel for c in candidates if c.prelabel})
+        project = services.project_create(
+            name=PACKAGES_NAME,
+            kind=Project.Kind.TEXT,
+            classes=sections,
+            created_by=admin,
+            description="Debian package descriptions to sort into their archive section "
+            "(see demo_data/README.md).",
+        )
+        # The sections are the answers the expert gives: import the texts without them.
+        entries = (dataclasses.replace(c, prelabel=None) for c in candidates)
+        report = services.items_import(project=project, entries=entries, total=len(candidates))
+        self.stdout.write(f"{PACKAGES_NAME}: {report.summary()}")

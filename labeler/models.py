@@ -1,0 +1,365 @@
+"""Tweezers' data: projects, their items and classes, the expert's annotations, and the loop's
+state (model runs, query rounds and the precomputed queue).
+
+Counters on ``Project`` and ``QueryRound`` are updated in the same transaction as the change
+they count, so hot pages never ``COUNT(*)`` the pool.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+
+class Project(models.Model):
+    class Kind(models.TextChoices):
+        IMAGE = "image", "Images"
+        TEXT = "text", "Texts"
+
+    class Metric(models.TextChoices):
+        ACCURACY = "accuracy", "Accuracy"
+        MACRO_F1 = "macro_f1", "Macro F1"
+
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    # Name of a strategy in learning.strategies' registry; "default" is DESIGN.md's default.
+    strategy = models.CharField(max_length=64, default="default")
+    # Representation: "auto" picks the modality's default (MiniLM for text, pixels for images).
+    features = models.CharField(max_length=32, default="auto")
+    round_size = models.PositiveIntegerField(
+        default=20, validators=[MinValueValidator(1), MaxValueValidator(1000)]
+    )
+    evaluation_share = models.FloatField(
+        default=0.1,
+        validators=[MinValueValidator(0.0), MaxValueValidator(0.5)],
+        help_text="Share of the label budget spent on a random evaluation sample.",
+    )
+    budget = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Total labels the project may spend; empty = no limit."
+    )
+    daily_cap = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Labels per annotator per day; empty = no limit."
+    )
+    target_metric = models.CharField(max_length=16, choices=Metric.choices, default=Metric.ACCURACY)
+    target_value = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Stop suggestion once the evaluation metric reaches this value (0–1).",
+    )
+    show_model_guess = models.BooleanField(
+        default=False, help_text="Show the model's guess to annotators (off avoids anchoring)."
+    )
+    lease_seconds = models.PositiveIntegerField(
+        default=600, validators=[MinValueValidator(10), MaxValueValidator(24 * 3600)]
+    )
+    overlap = models.PositiveSmallIntegerField(
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(10)],
+        help_text="How many annotators label each item.",
+    )
+    random_seed = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # Counters, kept in the transaction that changes what they count.
+    n_items = models.PositiveIntegerField(default=0, editable=False)
+    n_labeled = models.PositiveIntegerField(default=0, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        MANAGER = "manager", "Manager"
+        ANNOTATOR = "annotator", "Annotator"
+        VIEWER = "viewer", "Viewer"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANNOTATOR)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="membership_unique_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.role} of {self.project}"
+
+
+class LabelClass(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="classes")
+    name = models.CharField(max_length=100)
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="labelclass_unique_name")
+        ]
+        verbose_name_plural = "label classes"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def item_file_path(item: Item, filename: str) -> str:
+    # Content-addressed and per project: no user-chosen path segment ever reaches the disk.
+    suffix = PurePosixPath(filename).suffix.lower()
+    return f"items/{item.project_id}/{item.checksum[:2]}/{item.checksum}{suffix}"
+
+
+class Item(models.Model):
+    class Status(models.TextChoices):
+        UNLABELED = "unlabeled", "Unlabeled"
+        LABELED = "labeled", "Labeled"
+        SKIPPED = "skipped", "Skipped"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
+    text = models.TextField(blank=True)
+    file = models.FileField(upload_to=item_file_path, blank=True, max_length=300)
+    source_name = models.CharField(max_length=500, help_text="File name or row it came from.")
+    checksum = models.CharField(max_length=64, help_text="SHA-256 of the content.")
+    metadata = models.JSONField(default=dict, blank=True)
+    # A label that came with the import (class sub-folder or label column).
+    prelabel = models.ForeignKey(
+        LabelClass, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The item's current label: the latest annotation's, else the pre-label.
+    label = models.ForeignKey(
+        LabelClass, null=True, blank=True, on_delete=models.SET_NULL, related_name="items"
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.UNLABELED)
+    # Drawn at random into the evaluation set: never trained on, only used to measure.
+    is_evaluation = models.BooleanField(default=False)
+    # Row of this item in the project's embedding shards (None until embedded).
+    embedding_row = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "checksum"], name="item_unique_checksum")
+        ]
+        indexes = [
+            models.Index(fields=["project", "status"], name="item_project_status"),
+            models.Index(fields=["project", "is_evaluation"], name="item_project_evaluation"),
+            models.Index(fields=["project", "embedding_row"], name="item_project_embedding"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project_id}:{self.source_name}"
+
+
+class ModelRun(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="model_runs")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    strategy = models.CharField(max_length=64, blank=True)
+    model_name = models.CharField(max_length=64, blank=True)
+    n_labels = models.PositiveIntegerField(default=0, help_text="Labels the model trained on.")
+    metrics = models.JSONField(default=dict, blank=True)
+    artifact_path = models.CharField(max_length=500, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    train_seconds = models.FloatField(null=True, blank=True)
+    query_seconds = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One retrain per project at a time, enforced by the database, not by hope.
+            models.UniqueConstraint(
+                fields=["project"],
+                condition=Q(status__in=["queued", "running"]),
+                name="modelrun_one_active_per_project",
+            )
+        ]
+        indexes = [models.Index(fields=["status", "created_at"], name="modelrun_status_created")]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} of {self.project_id} ({self.status})"
+
+
+class QueryRound(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="rounds")
+    number = models.PositiveIntegerField()
+    # None for the cold-start round chosen before any model exists.
+    model_run = models.ForeignKey(
+        ModelRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="rounds"
+    )
+    strategy = models.CharField(max_length=64)
+    size = models.PositiveIntegerField(default=0)
+    n_done = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "number"], name="round_unique_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"round {self.number} of {self.project_id}"
+
+
+class QueueEntry(models.Model):
+    """One ranked slot of a round. Serving leases the first free entry; no score is computed
+    on the request path."""
+
+    class Kind(models.TextChoices):
+        STRATEGY = "strategy", "Chosen by the strategy"
+        EVALUATION = "evaluation", "Random evaluation draw"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="queue")
+    round = models.ForeignKey(QueryRound, on_delete=models.CASCADE, related_name="entries")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="queue_entries")
+    rank = models.PositiveIntegerField()
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.STRATEGY)
+    score = models.FloatField(null=True, blank=True)
+    leased_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    done = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["rank"]
+        constraints = [
+            models.UniqueConstraint(fields=["round", "item"], name="queueentry_unique_item")
+        ]
+        indexes = [
+            # The next-item query: first undone entry by rank, bounded by this partial index.
+            models.Index(
+                fields=["project", "rank"], condition=Q(done=False), name="queue_open_by_rank"
+            ),
+            models.Index(
+                fields=["leased_by", "project"], condition=Q(done=False), name="queue_open_leases"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.rank} {self.item_id} ({self.kind})"
+
+
+class Annotation(models.Model):
+    """An expert's answer. A correction is a new row that ``replaces`` the old one; nothing is
+    overwritten, so the full history of an item's labels stays."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="annotations")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="annotations")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations"
+    )
+    label = models.ForeignKey(LabelClass, on_delete=models.PROTECT, related_name="annotations")
+    kind = models.CharField(
+        max_length=12, choices=QueueEntry.Kind.choices, default=QueueEntry.Kind.STRATEGY
+    )
+    round = models.ForeignKey(
+        QueryRound, null=True, blank=True, on_delete=models.SET_NULL, related_name="annotations"
+    )
+    seconds_spent = models.FloatField(null=True, blank=True)
+    note = models.TextField(blank=True)
+    # What the model said about this item when it was labeled (for audits and exports).
+    predicted_label = models.ForeignKey(
+        LabelClass, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    predicted_confidence = models.FloatField(null=True, blank=True)
+    client_key = models.CharField(max_length=64, null=True, blank=True)
+    replaces = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by"
+    )
+    is_current = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # Idempotent submits: a retried request with the same key is the same annotation.
+            models.UniqueConstraint(
+                fields=["annotator", "client_key"],
+                condition=Q(client_key__isnull=False),
+                name="annotation_unique_client_key",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["project", "created_at"], name="annotation_project_created"),
+            models.Index(fields=["annotator", "created_at"], name="annotation_annotator_day"),
+            models.Index(fields=["item", "is_current"], name="annotation_item_current"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_id} → {self.label_id} by {self.annotator_id}"
+
+
+class Skip(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="skips")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="skips")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="skips"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.item_id} skipped by {self.annotator_id}"
+
+
+class ImportJob(models.Model):
+    """An import started from the browser: the worker fills in progress and the report."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="import_jobs")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source_name = models.CharField(max_length=300)
+    upload_path = models.CharField(max_length=500)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    imported = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0)
+    rejected = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"import {self.pk} of {self.source_name} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.processed / self.total) if self.total else 0

@@ -1,0 +1,284 @@
+"""Business actions that write: creating projects, importing items. Views, API views, commands
+and tasks call these; they never write models themselves."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import BinaryIO
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from labeler import importing
+from labeler.models import ImportJob, Item, LabelClass, Membership, Project, item_file_path
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, int], None]
+IMPORT_BATCH_SIZE = 500
+
+
+@dataclass
+class ImportReport:
+    imported: int = 0
+    duplicates: int = 0
+    rejected: list[dict[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"imported": self.imported, "duplicates": self.duplicates, "rejected": self.rejected}
+
+    def summary(self) -> str:
+        return (
+            f"imported {self.imported}, duplicates {self.duplicates}, rejected {len(self.rejected)}"
+        )
+
+
+def import_limits() -> importing.Limits:
+    return importing.Limits(
+        max_file_bytes=settings.TWEEZERS_MAX_FILE_BYTES,
+        max_image_pixels=settings.TWEEZERS_MAX_IMAGE_PIXELS,
+        max_text_chars=settings.TWEEZERS_MAX_TEXT_CHARS,
+        max_total_bytes=settings.TWEEZERS_MAX_UPLOAD_BYTES,
+    )
+
+
+def project_create(
+    *,
+    name: str,
+    kind: str,
+    classes: Iterable[str] = (),
+    created_by: AbstractBaseUser | None = None,
+    **options: object,
+) -> Project:
+    """Create a project with its classes; its creator becomes its manager."""
+    with transaction.atomic():
+        project = Project.objects.create(name=name, kind=kind, created_by=created_by, **options)
+        label_classes_ensure(project=project, names=classes)
+        if created_by is not None:
+            Membership.objects.create(
+                project=project, user=created_by, role=Membership.Role.MANAGER
+            )
+    return project
+
+
+def label_classes_ensure(*, project: Project, names: Iterable[str]) -> dict[str, LabelClass]:
+    """Create the named classes that do not exist yet; return all of the project's by name."""
+    existing = {c.name: c for c in project.classes.all()}
+    next_order = max((c.order for c in existing.values()), default=-1) + 1
+    for name in names:
+        name = name.strip()
+        if name and name not in existing:
+            existing[name] = LabelClass.objects.create(project=project, name=name, order=next_order)
+            next_order += 1
+    return existing
+
+
+def _batched(entries: Iterator, size: int) -> Iterator[list]:
+    while batch := list(islice(entries, size)):
+        yield batch
+
+
+def _store_batch(
+    project: Project,
+    candidates: list[importing.Candidate],
+    classes: dict[str, LabelClass],
+    report: ImportReport,
+) -> None:
+    # De-duplicate against the batch itself and the items already stored.
+    unique: dict[str, importing.Candidate] = {}
+    for candidate in candidates:
+        if candidate.checksum in unique:
+            report.duplicates += 1
+        else:
+            unique[candidate.checksum] = candidate
+    existing = set(
+        Item.objects.filter(project=project, checksum__in=list(unique)).values_list(
+            "checksum", flat=True
+        )
+    )
+    report.duplicates += len(existing)
+    new = [c for checksum, c in unique.items() if checksum not in existing]
+    if not new:
+        return
+
+    written: list[str] = []
+    items: list[Item] = []
+    try:
+        for candidate in new:
+            label = classes.get(candidate.prelabel) if candidate.prelabel else None
+            item = Item(
+                project=project,
+                text=candidate.text,
+                source_name=candidate.source_name[:500],
+                checksum=candidate.checksum,
+                metadata=candidate.metadata,
+                prelabel=label,
+                label=label,
+                status=Item.Status.LABELED if label else Item.Status.UNLABELED,
+            )
+            if candidate.content:
+                name = item_file_path(item, f"file{candidate.suffix}")
+                # Content-addressed: an identical file already on disk is simply reused.
+                if not default_storage.exists(name):
+                    name = default_storage.save(name, ContentFile(candidate.content))
+                    written.append(name)
+                item.file.name = name
+            items.append(item)
+        with transaction.atomic():
+            Item.objects.bulk_create(items)
+            n_prelabeled = sum(1 for item in items if item.label_id)
+            Project.objects.filter(pk=project.pk).update(
+                n_items=F("n_items") + len(items), n_labeled=F("n_labeled") + n_prelabeled
+            )
+    except BaseException:
+        # The batch is atomic: no row was kept, so drop the files it wrote.
+        for name in written:
+            default_storage.delete(name)
+        raise
+    report.imported += len(items)
+
+
+def items_import(
+    *,
+    project: Project,
+    entries: Iterator[importing.Entry],
+    total: int = 0,
+    progress: ProgressCallback | None = None,
+    batch_size: int = IMPORT_BATCH_SIZE,
+) -> ImportReport:
+    """Store the valid entries as items, in atomic batches; report duplicates and rejections.
+
+    Pre-labels must name a class of the project. A project without classes takes its classes
+    from its first labeled import (class sub-folders or a label column).
+    """
+    report = ImportReport()
+    done = 0
+    classes = {c.name: c for c in project.classes.all()}
+    classes_from_import = not classes
+    for batch in _batched(entries, batch_size):
+        candidates: list[importing.Candidate] = []
+        for entry in batch:
+            if isinstance(entry, importing.Rejection):
+                report.rejected.append({"name": entry.source_name, "reason": entry.reason})
+                continue
+            if entry.prelabel and entry.prelabel not in classes:
+                if classes_from_import:
+                    classes.update(label_classes_ensure(project=project, names=[entry.prelabel]))
+                else:
+                    known = ", ".join(sorted(classes))
+                    report.rejected.append(
+                        {
+                            "name": entry.source_name,
+                            "reason": f"unknown label {entry.prelabel!r}; the project's classes "
+                            f"are: {known}",
+                        }
+                    )
+                    continue
+            candidates.append(entry)
+        try:
+            _store_batch(project, candidates, classes, report)
+        except IntegrityError:
+            # Another import stored some of the same content meanwhile: retry once, the
+            # duplicate check now sees those rows.
+            _store_batch(project, candidates, classes, report)
+        done += len(batch)
+        if progress:
+            progress(done, max(total, done))
+    project.refresh_from_db(fields=["n_items", "n_labeled"])
+    logger.info("import into project %s: %s", project.pk, report.summary())
+    return report
+
+
+def items_import_path(
+    *, project: Project, path: Path, progress: ProgressCallback | None = None
+) -> ImportReport:
+    """Import a folder, a zip, an image, a CSV or a JSONL file from the server's disk."""
+    limits = import_limits()
+    if path.is_dir():
+        total, entries = importing.read_folder(path, limits, kind=project.kind)
+        return items_import(project=project, entries=entries, total=total, progress=progress)
+    if not path.is_file():
+        raise importing.ImportSourceError(f"{path}: no such file or folder")
+    with path.open("rb") as stream:
+        return items_import_stream(
+            project=project, name=path.name, stream=stream, progress=progress
+        )
+
+
+def items_import_stream(
+    *,
+    project: Project,
+    name: str,
+    stream: BinaryIO,
+    progress: ProgressCallback | None = None,
+) -> ImportReport:
+    """Import one uploaded file (image, zip, CSV or JSONL), as the UI and the API receive it."""
+    total, entries = importing.read_upload(name, stream, import_limits(), kind=project.kind)
+    return items_import(project=project, entries=entries, total=total, progress=progress)
+
+
+def import_job_create(
+    *, project: Project, created_by: AbstractBaseUser | None, name: str, stream: BinaryIO
+) -> ImportJob:
+    """Keep an upload under the upload folder and queue its import; the worker reports
+    progress on the job row."""
+    from labeler.tasks import run_import_job
+
+    upload_dir = Path(settings.TWEEZERS_UPLOAD_DIR)
+    upload_dir.mkdir(parents=True, exist_ok=True)
+    safe_name = Path(name).name or "upload"
+    with transaction.atomic():
+        job = ImportJob.objects.create(
+            project=project, created_by=created_by, source_name=safe_name[:300], upload_path=""
+        )
+        # Named by the job id, never by the client's file name.
+        upload_path = upload_dir / f"import-{job.pk}{Path(safe_name).suffix.lower()}"
+        with upload_path.open("wb") as target:
+            for chunk in iter(lambda: stream.read(1 << 20), b""):
+                target.write(chunk)
+        job.upload_path = str(upload_path)
+        job.save(update_fields=["upload_path"])
+        transaction.on_commit(lambda: run_import_job.delay(job.pk))
+    return job
+
+
+def import_job_run(*, job_id: int) -> None:
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status != ImportJob.Status.QUEUED:
+            return
+        job.status = ImportJob.Status.RUNNING
+        job.save(update_fields=["status"])
+
+    def progress(done: int, total: int) -> None:
+        ImportJob.objects.filter(pk=job_id).update(processed=done, total=total)
+
+    upload_path = Path(job.upload_path)
+    try:
+        with upload_path.open("rb") as stream:
+            report = items_import_stream(
+                project=job.project, name=job.source_name, stream=stream, progress=progress
+            )
+    except importing.ImportSourceError as error:
+        ImportJob.objects.filter(pk=job_id).update(
+            status=ImportJob.Status.FAILED, error=str(error), finished_at=timezone.now()
+        )
+        return
+    finally:
+        upload_path.unlink(missing_ok=True)
+    ImportJob.objects.filter(pk=job_id).update(
+        status=ImportJob.Status.SUCCEEDED,
+        imported=report.imported,
+        duplicates=report.duplicates,
+        rejected=report.rejected,
+        finished_at=timezone.now(),
+    )
