@@ -78,11 +78,12 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'tweezers.sqlite3'}")
-}
+# An empty value means "not set", so `DATABASE_URL= make demo` always gets the embedded default.
+DATABASE_URL = env.str("DATABASE_URL", default="") or f"sqlite:///{VAR_DIR / 'tweezers.sqlite3'}"
+DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # The demo runs a web server and a worker against one SQLite file: wait for the
     # writer lock instead of failing, and start write transactions eagerly.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -156,7 +157,7 @@ SPECTACULAR_SETTINGS = {
 # Celery. With no broker configured, an embedded filesystem broker under var/ lets the demo
 # run a real worker without Redis. No result backend: tasks record their outcome in the
 # database (ModelRun, ImportJob), which is the source of truth.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "filesystem://"
 BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {

@@ -1,10 +1,10 @@
-"""Business actions that write: creating projects, importing items. Views, API views, commands
-and tasks call these; they never write models themselves."""
+"""Importing items: from files the server can read, or from one uploaded file; and the import
+jobs the browser starts, which a worker runs."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -19,7 +19,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from labeler import importing
-from labeler.models import ImportJob, Item, LabelClass, Membership, Project, item_file_path
+from labeler.models import ImportJob, Item, LabelClass, Project, item_file_path
+from labeler.services.projects import label_classes_ensure
 
 logger = logging.getLogger(__name__)
 
@@ -49,37 +50,6 @@ def import_limits() -> importing.Limits:
         max_text_chars=settings.TWEEZERS_MAX_TEXT_CHARS,
         max_total_bytes=settings.TWEEZERS_MAX_UPLOAD_BYTES,
     )
-
-
-def project_create(
-    *,
-    name: str,
-    kind: str,
-    classes: Iterable[str] = (),
-    created_by: AbstractBaseUser | None = None,
-    **options: object,
-) -> Project:
-    """Create a project with its classes; its creator becomes its manager."""
-    with transaction.atomic():
-        project = Project.objects.create(name=name, kind=kind, created_by=created_by, **options)
-        label_classes_ensure(project=project, names=classes)
-        if created_by is not None:
-            Membership.objects.create(
-                project=project, user=created_by, role=Membership.Role.MANAGER
-            )
-    return project
-
-
-def label_classes_ensure(*, project: Project, names: Iterable[str]) -> dict[str, LabelClass]:
-    """Create the named classes that do not exist yet; return all of the project's by name."""
-    existing = {c.name: c for c in project.classes.all()}
-    next_order = max((c.order for c in existing.values()), default=-1) + 1
-    for name in names:
-        name = name.strip()
-        if name and name not in existing:
-            existing[name] = LabelClass.objects.create(project=project, name=name, order=next_order)
-            next_order += 1
-    return existing
 
 
 def _batched(entries: Iterator, size: int) -> Iterator[list]:

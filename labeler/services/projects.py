@@ -1,0 +1,41 @@
+"""Creating and configuring projects."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from labeler.models import LabelClass, Membership, Project
+
+
+def project_create(
+    *,
+    name: str,
+    kind: str,
+    classes: Iterable[str] = (),
+    created_by: AbstractBaseUser | None = None,
+    **options: object,
+) -> Project:
+    """Create a project with its classes; its creator becomes its manager."""
+    with transaction.atomic():
+        project = Project.objects.create(name=name, kind=kind, created_by=created_by, **options)
+        label_classes_ensure(project=project, names=classes)
+        if created_by is not None:
+            Membership.objects.create(
+                project=project, user=created_by, role=Membership.Role.MANAGER
+            )
+    return project
+
+
+def label_classes_ensure(*, project: Project, names: Iterable[str]) -> dict[str, LabelClass]:
+    """Create the named classes that do not exist yet; return all of the project's by name."""
+    existing = {c.name: c for c in project.classes.all()}
+    next_order = max((c.order for c in existing.values()), default=-1) + 1
+    for name in names:
+        name = name.strip()
+        if name and name not in existing:
+            existing[name] = LabelClass.objects.create(project=project, name=name, order=next_order)
+            next_order += 1
+    return existing
