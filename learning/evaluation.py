@@ -72,4 +72,7 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     centre = (proportion + z * z / (2.0 * n)) / denominator
     half_width = z * math.sqrt(proportion * (1 - proportion) / n + z * z / (4.0 * n * n))
     half_width /= denominator
-    return max(0.0, centre - half_width), min(1.0, centre + half_width)
+    # At 0 or n successes the bound is exactly 0 or 1; rounding would leave a 1e-17 residue.
+    low = 0.0 if successes == 0 else max(0.0, centre - half_width)
+    high = 1.0 if successes == n else min(1.0, centre + half_width)
+    return low, high

@@ -31,8 +31,8 @@ class AutoLogisticRegression(ClassifierMixin, BaseEstimator):
     constant predictor, so the first rounds of a project never fail.
 
     Fitted attributes: ``classes_`` ``(n_classes,)``, ``C_`` (the strength used),
-    ``pipeline_`` (scaler + LogisticRegression, absent for a single class),
-    ``n_features_in_``.
+    ``pipeline_`` (scaler + LogisticRegression, None for a single class),
+    ``n_iter_``, ``n_features_in_``.
     """
 
     def __init__(
@@ -90,11 +90,13 @@ class AutoLogisticRegression(ClassifierMixin, BaseEstimator):
         if len(self.classes_) == 1:
             self.C_ = float(self.fallback_C if self.C is None else self.C)
             self.pipeline_ = None
+            self.n_iter_ = np.zeros(1, dtype=np.int32)
             return self
         self.C_ = self._choose_C(X, y)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=UserWarning)
             self.pipeline_ = self._pipeline(self.C_).fit(X, y)
+        self.n_iter_ = self.pipeline_[-1].n_iter_
         return self
 
     def predict_proba(self, X: ArrayLike) -> NDArray[np.float64]:
@@ -107,6 +109,7 @@ class AutoLogisticRegression(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: ArrayLike) -> NDArray:
         """Most probable class per row, ``(n_samples,)``."""
+        check_is_fitted(self, "classes_")
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
     def committee_member(self) -> AutoLogisticRegression:

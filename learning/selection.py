@@ -159,8 +159,9 @@ def typical_diverse_n(
         if k < 1:
             best, typicality = members[0], 0.0
         else:
-            distances, _ = NearestNeighbors(n_neighbors=k + 1).fit(rows[members]).kneighbors()
-            typical = 1.0 / (distances[:, 1:].mean(axis=1) + 1e-12)
+            # kneighbors() without X leaves each point out of its own neighbours.
+            distances, _ = NearestNeighbors(n_neighbors=k).fit(rows[members]).kneighbors()
+            typical = 1.0 / (distances.mean(axis=1) + 1e-12)
             best, typicality = members[int(np.argmax(typical))], float(typical.max())
         picked.append(int(sample[best]))
         shares.append(len(members) / len(sample))

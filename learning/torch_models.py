@@ -232,6 +232,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: ArrayLike) -> NDArray:
         """Most probable class per row, ``(n_samples,)``."""
+        check_is_fitted(self, "module_")
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
     def committee_proba(self, X: ArrayLike, n_members: int, *, seed: int) -> NDArray[np.float64]:

@@ -1,0 +1,103 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from learning.selection import diverse_top_n, top_n, typical_diverse_n
+from learning.strategies import get_strategy
+
+
+@given(
+    scores=arrays(np.float64, st.integers(1, 200), elements=st.floats(-1e6, 1e6)),
+    n=st.integers(0, 250),
+    seed=st.integers(0, 1000),
+)
+def test_top_n_returns_the_n_highest_scores_in_order(scores, n, seed):
+    positions, chosen = top_n(scores, n, np.random.default_rng(seed))
+    k = min(n, len(scores))
+    assert len(positions) == k == len(np.unique(positions))
+    np.testing.assert_array_equal(chosen, scores[positions])
+    assert np.all(np.diff(chosen) <= 0)
+    if k:
+        assert chosen.min() >= np.sort(scores)[::-1][k - 1]
+
+
+def test_top_n_breaks_ties_by_seed_not_by_array_order():
+    scores = np.zeros(1000)
+    picks = {tuple(top_n(scores, 5, np.random.default_rng(seed))[0]) for seed in range(5)}
+    assert len(picks) == 5
+    assert top_n(scores, 5, np.random.default_rng(1))[0].tolist() == list(
+        top_n(scores, 5, np.random.default_rng(1))[0]
+    )
+
+
+def test_top_n_never_picks_minus_infinity():
+    scores = np.array([-np.inf, 0.1, -np.inf, 0.2])
+    positions, _ = top_n(scores, 10, np.random.default_rng(0))
+    assert sorted(positions.tolist()) == [1, 3]
+
+
+def _tripled_pool(seed: int, n_distinct: int = 200):
+    rng = np.random.default_rng(seed)
+    distinct = rng.normal(size=(n_distinct, 8)).astype(np.float32)
+    uncertainty = rng.random(n_distinct)
+    features = np.repeat(distinct, 3, axis=0)
+    scores = np.repeat(uncertainty, 3)
+    return features, scores, np.repeat(np.arange(n_distinct), 3)
+
+
+@given(seed=st.integers(0, 10_000))
+@settings(max_examples=15, deadline=None)
+def test_diverse_batch_has_no_duplicates_where_top_k_is_mostly_duplicates(seed):
+    features, scores, origin = _tripled_pool(seed)
+    rng = np.random.default_rng(seed)
+    plain, _ = top_n(scores, 21, rng)
+    diverse, chosen = diverse_top_n(scores, features, 21, rng)
+    assert len(np.unique(origin[plain])) <= 8
+    assert len(np.unique(origin[diverse])) == 21
+    assert np.all(np.diff(chosen) <= 0)
+
+
+@pytest.mark.parametrize("n", [2, 5, 10, 40])
+def test_random_share_mixes_in_items_outside_the_uncertainty_candidates(n):
+    rng = np.random.default_rng(n)
+    scores = rng.random(50_000)
+    features = rng.normal(size=(50_000, 4)).astype(np.float32)
+    positions, _ = diverse_top_n(
+        scores, features, n, np.random.default_rng(0), candidate_factor=2, random_share=0.5
+    )
+    n_random = int(np.floor(0.5 * n + 0.5))
+    candidate_cut = np.sort(scores)[::-1][2 * (n - n_random) - 1]
+    assert len(positions) == n
+    assert np.sum(scores[positions] < candidate_cut) == n_random
+
+
+def test_cold_start_takes_one_item_from_each_separated_cluster():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(scale=50.0, size=(6, 10))
+    labels = rng.integers(0, 6, size=600)
+    features = (centres[labels] + rng.normal(size=(600, 10))).astype(np.float32)
+    positions, scores = typical_diverse_n(features, 6, np.random.default_rng(1))
+    assert sorted(labels[positions].tolist()) == list(range(6))
+    assert np.all(np.diff(scores) <= 0)
+
+
+def test_cold_start_labels_train_a_better_first_model_than_random_labels():
+    from sklearn.datasets import load_digits
+
+    from learning.models import make_model
+
+    X, y = load_digits(return_X_y=True)
+    X = X.astype(np.float32)
+    wins = 0
+    for seed in range(5):
+        accuracies = {}
+        for name in ["cold_start", "random"]:
+            chosen = get_strategy(name).query(None, X, 20, rng=np.random.default_rng(seed))
+            model = make_model("logreg", random_state=seed).fit(
+                X[chosen.positions], y[chosen.positions]
+            )
+            accuracies[name] = model.score(X, y)
+        wins += accuracies["cold_start"] > accuracies["random"]
+    assert wins >= 4
