@@ -73,6 +73,8 @@ class Project(models.Model):
     # Counters, kept in the transaction that changes what they count.
     n_items = models.PositiveIntegerField(default=0, editable=False)
     n_labeled = models.PositiveIntegerField(default=0, editable=False)
+    # Expert answers given (labels and corrections): what the budget is spent on.
+    n_annotations = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -148,6 +150,8 @@ class Item(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.UNLABELED)
     # Drawn at random into the evaluation set: never trained on, only used to measure.
     is_evaluation = models.BooleanField(default=False)
+    # Position in the seeded random order in which evaluation items are served.
+    evaluation_order = models.PositiveIntegerField(null=True, blank=True)
     # Row of this item in the project's embedding shards (None until embedded).
     embedding_row = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -242,6 +246,12 @@ class QueueEntry(models.Model):
     rank = models.PositiveIntegerField()
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.STRATEGY)
     score = models.FloatField(null=True, blank=True)
+    # The model's guess when the round was chosen: shown only if the project enables it, and
+    # copied onto the annotation for audits and exports.
+    predicted_label = models.ForeignKey(
+        LabelClass, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    predicted_confidence = models.FloatField(null=True, blank=True)
     leased_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

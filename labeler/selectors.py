@@ -3,12 +3,85 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import Avg, Count, QuerySet, Sum
+from django.utils import timezone
 
-from labeler.models import Project
+from labeler.models import Annotation, Item, ModelRun, Project, QueryRound, QueueEntry
 
 
 def projects_visible_to(*, user: AbstractBaseUser) -> QuerySet[Project]:
     if user.is_superuser:
         return Project.objects.all()
     return Project.objects.filter(memberships__user=user).distinct()
+
+
+def project_stats(*, project: Project) -> dict:
+    """What the dashboard shows. Every query is bounded or served by an index: counters on the
+    project, today's annotations, the open queue (at most a round or two) and recent runs."""
+    now = timezone.now()
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    per_annotator = list(
+        Annotation.objects.filter(project=project, created_at__gte=today)
+        .values("annotator__username")
+        .annotate(labels=Count("id"), seconds=Sum("seconds_spent"))
+        .order_by("-labels")
+    )
+    open_entries = QueueEntry.objects.filter(project=project, done=False)
+    runs = list(ModelRun.objects.filter(project=project).order_by("-created_at")[:50])
+    latest_succeeded = next((r for r in runs if r.status == ModelRun.Status.SUCCEEDED), None)
+    latest_model = next(
+        (r for r in runs if r.status == ModelRun.Status.SUCCEEDED and r.artifact_path), None
+    )
+    active = next(
+        (r for r in runs if r.status in (ModelRun.Status.QUEUED, ModelRun.Status.RUNNING)), None
+    )
+    seconds = Annotation.objects.filter(project=project, seconds_spent__isnull=False).aggregate(
+        mean=Avg("seconds_spent")
+    )["mean"]
+    remaining = None if project.budget is None else max(project.budget - project.n_annotations, 0)
+    recent_rounds = list(
+        QueryRound.objects.filter(project=project)
+        .select_related("model_run")
+        .order_by("-number")[:20]
+    )
+    return {
+        "n_items": project.n_items,
+        "n_labeled": project.n_labeled,
+        "labels_spent": project.n_annotations,
+        "budget": project.budget,
+        "budget_remaining": remaining,
+        "daily_cap": project.daily_cap,
+        "mean_seconds_per_label": seconds,
+        "hours_to_spend_budget": (remaining * seconds / 3600) if remaining and seconds else None,
+        "per_annotator_today": [
+            {
+                "annotator": row["annotator__username"],
+                "labels": row["labels"],
+                "seconds": row["seconds"],
+            }
+            for row in per_annotator
+        ],
+        "queue": {
+            "open": open_entries.count(),
+            "leased": open_entries.filter(lease_expires_at__gt=now).count(),
+            "evaluation_open": open_entries.filter(kind=QueueEntry.Kind.EVALUATION).count(),
+        },
+        "evaluation": {
+            "items": Item.objects.filter(project=project, is_evaluation=True).count(),
+            "labeled": Item.objects.filter(
+                project=project, is_evaluation=True, status=Item.Status.LABELED
+            ).count(),
+        },
+        "worker": {
+            "state": active.status if active else "idle",
+            "run": active.pk if active else None,
+            "since": (active.started_at or active.created_at) if active else None,
+        },
+        "latest_run": latest_succeeded,
+        "latest_model": latest_model,
+        "metrics": latest_model.metrics if latest_model else {},
+        "learning_curve": latest_model.metrics.get("curve", []) if latest_model else [],
+        "stop": latest_model.metrics.get("stop") if latest_model else None,
+        "runs": runs,
+        "rounds": recent_rounds,
+    }

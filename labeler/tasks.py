@@ -6,10 +6,33 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from labeler import services
 
 logger = logging.getLogger(__name__)
+
+# Only errors that a later attempt can fix are retried; a run that fails on its data stays
+# failed with its traceback, and the previous model keeps serving.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError)
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=5,
+    max_retries=3,
+    soft_time_limit=30 * 60,
+    time_limit=35 * 60,
+)
+def retrain_project(run_id: int) -> None:
+    services.model_run_execute(run_id=run_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def enqueue_stale_runs() -> int:
+    return services.stale_runs_enqueue()
 
 
 @shared_task(acks_late=True, soft_time_limit=3600, time_limit=3700)

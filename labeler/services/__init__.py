@@ -2,6 +2,15 @@
 write models themselves. Grouped by subject; everything public is re-exported here so callers
 write ``services.items_import(...)``."""
 
+from labeler.services.annotating import (
+    NextItem,
+    SubmitRejected,
+    annotation_correct,
+    annotation_submit,
+    item_skip,
+    last_annotation_undo,
+    next_item_lease,
+)
 from labeler.services.imports import (
     ImportReport,
     import_job_create,
@@ -12,8 +21,27 @@ from labeler.services.imports import (
     items_import_stream,
 )
 from labeler.services.projects import label_classes_ensure, project_create
+from labeler.services.training import (
+    evaluation_draw,
+    model_run_execute,
+    retrain_force,
+    retrain_request,
+    stale_runs_enqueue,
+)
 
 __all__ = [
+    "NextItem",
+    "SubmitRejected",
+    "annotation_correct",
+    "annotation_submit",
+    "evaluation_draw",
+    "item_skip",
+    "last_annotation_undo",
+    "model_run_execute",
+    "next_item_lease",
+    "retrain_force",
+    "retrain_request",
+    "stale_runs_enqueue",
     "ImportReport",
     "import_job_create",
     "import_job_run",

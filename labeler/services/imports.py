@@ -164,6 +164,11 @@ def items_import(
         if progress:
             progress(done, max(total, done))
     project.refresh_from_db(fields=["n_items", "n_labeled"])
+    if report.imported:
+        # New items need features, maybe evaluation draws, and a place in the next round.
+        from labeler.services.training import retrain_request
+
+        retrain_request(project=project)
     logger.info("import into project %s: %s", project.pk, report.summary())
     return report
 

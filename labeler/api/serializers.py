@@ -1,0 +1,346 @@
+"""Input and output shapes of the API. Plain resources use ModelSerializers; action endpoints
+(next item, submit, correct, upload) have explicit input and output serializers and call a
+service. Nothing here writes a model except through a service."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from labeler import services
+from labeler.models import (
+    Annotation,
+    Item,
+    LabelClass,
+    ModelRun,
+    Project,
+    QueryRound,
+)
+
+
+def strategy_choices() -> list[str]:
+    # The registry is the single list of strategy names; importing it pulls in numpy only.
+    from learning.strategies import strategy_names
+
+    return strategy_names()
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField(read_only=True)
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    classes = serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        max_length=1000,
+        required=False,
+        help_text="Class names. On create they become the project's classes; on update, names "
+        "not yet present are added (classes are never removed, annotations refer to them).",
+    )
+    strategy = serializers.ChoiceField(choices=(), required=False)
+    budget = serializers.IntegerField(
+        min_value=1,
+        max_value=10_000_000,
+        allow_null=True,
+        required=False,
+        help_text="Total labels the project may spend; null = no limit.",
+    )
+    daily_cap = serializers.IntegerField(
+        min_value=1,
+        max_value=100_000,
+        allow_null=True,
+        required=False,
+        help_text="Labels per annotator per day; null = no limit.",
+    )
+
+    class Meta:
+        model = Project
+        fields = [
+            "id",
+            "name",
+            "description",
+            "kind",
+            "classes",
+            "budget",
+            "daily_cap",
+            "strategy",
+            "round_size",
+            "evaluation_share",
+            "target_metric",
+            "target_value",
+            "show_model_guess",
+            "lease_seconds",
+            "overlap",
+            "n_items",
+            "n_labeled",
+            "created_at",
+        ]
+        read_only_fields = ["id", "n_items", "n_labeled", "created_at"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["strategy"].choices = strategy_choices()
+        if self.instance is not None and not isinstance(self.instance, list | tuple):
+            # A project's kind decides how its items were imported; it cannot change later.
+            self.fields["kind"].read_only = True
+
+    def to_representation(self, instance: Project) -> dict:
+        data = super().to_representation(instance)
+        data["classes"] = [label_class.name for label_class in instance.classes.all()]
+        return data
+
+    def validate_classes(self, names: list[str]) -> list[str]:
+        cleaned = [name.strip() for name in names]
+        if any(not name for name in cleaned):
+            raise serializers.ValidationError("Class names cannot be blank.")
+        if len(set(cleaned)) != len(cleaned):
+            raise serializers.ValidationError("Class names must be unique.")
+        return cleaned
+
+    def create(self, validated_data: dict) -> Project:
+        classes = validated_data.pop("classes", [])
+        return services.project_create(
+            classes=classes, created_by=self.context["request"].user, **validated_data
+        )
+
+    def update(self, instance: Project, validated_data: dict) -> Project:
+        classes = validated_data.pop("classes", None)
+        instance = super().update(instance, validated_data)
+        if classes:
+            services.label_classes_ensure(project=instance, names=classes)
+        return instance
+
+
+class LabelClassSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LabelClass
+        fields = ["id", "name", "order"]
+        read_only_fields = ["id", "order"]
+
+    def validate_name(self, name: str) -> str:
+        name = name.strip()
+        if not name:
+            raise serializers.ValidationError("Class names cannot be blank.")
+        if LabelClass.objects.filter(project=self.context["project"], name=name).exists():
+            raise serializers.ValidationError(f"The project already has a class {name!r}.")
+        return name
+
+    def create(self, validated_data: dict) -> LabelClass:
+        name = validated_data["name"]
+        project = self.context["project"]
+        return services.label_classes_ensure(project=project, names=[name])[name]
+
+
+@extend_schema_field(OpenApiTypes.URI)
+class ImageUrlField(serializers.Field):
+    """The access-checked URL of an item's file; null for text items."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(source="*", read_only=True, allow_null=True, **kwargs)
+
+    def to_representation(self, item: Item) -> str | None:
+        if not item.file:
+            return None
+        url = reverse("api:item-file", kwargs={"pk": item.pk})
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request else url
+
+
+class ItemSerializer(serializers.ModelSerializer):
+    image_url = ImageUrlField()
+    label = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    prelabel = serializers.SlugRelatedField(slug_field="name", read_only=True)
+
+    class Meta:
+        model = Item
+        fields = [
+            "id",
+            "source_name",
+            "text",
+            "image_url",
+            "status",
+            "label",
+            "prelabel",
+            "is_evaluation",
+            "metadata",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class ItemUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        help_text="An image, a zip of images (class sub-folders become labels), a CSV or JSONL "
+        "of texts, or a JSON file of Label Studio tasks."
+    )
+
+
+class RejectedSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class ImportReportSerializer(serializers.Serializer):
+    imported = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    rejected = RejectedSerializer(many=True)
+
+
+class LeasedItemSerializer(serializers.Serializer):
+    """The item an annotator should label now. Deliberately without the queue entry's kind:
+    annotators must not tell evaluation items from strategy picks."""
+
+    id = serializers.IntegerField(source="item.id")
+    source_name = serializers.CharField(source="item.source_name")
+    text = serializers.CharField(source="item.text")
+    image_url = serializers.SerializerMethodField()
+    lease_expires_at = serializers.DateTimeField()
+    round = serializers.IntegerField(source="round.number", allow_null=True)
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_image_url(self, entry) -> str | None:
+        return ImageUrlField(context=self.context).to_representation(entry.item)
+
+
+class NextItemSerializer(serializers.Serializer):
+    item = LeasedItemSerializer(source="entry", allow_null=True)
+    state = serializers.ChoiceField(
+        choices=["ready", "updating", "budget_spent", "daily_cap", "done"]
+    )
+    message = serializers.CharField()
+
+
+class AnnotationSerializer(serializers.ModelSerializer):
+    label = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    annotator = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    round = serializers.SlugRelatedField(slug_field="number", read_only=True, allow_null=True)
+    predicted_label = serializers.SlugRelatedField(
+        slug_field="name", read_only=True, allow_null=True
+    )
+
+    class Meta:
+        model = Annotation
+        fields = [
+            "id",
+            "item",
+            "label",
+            "annotator",
+            "kind",
+            "round",
+            "client_key",
+            "seconds_spent",
+            "note",
+            "predicted_label",
+            "predicted_confidence",
+            "replaces",
+            "is_current",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class AnnotationSubmitSerializer(serializers.Serializer):
+    item = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    label = serializers.CharField(max_length=100)
+    client_key = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_null=True,
+        help_text="A key the client chooses per label; a retry with the same key returns the "
+        "annotation already stored (200) instead of creating another.",
+    )
+    seconds_spent = serializers.FloatField(
+        min_value=0, max_value=24 * 3600, required=False, allow_null=True
+    )
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class AnnotationCorrectSerializer(serializers.Serializer):
+    label = serializers.CharField(max_length=100)
+
+
+class QueryRoundSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = QueryRound
+        fields = [
+            "id",
+            "number",
+            "model_run",
+            "strategy",
+            "size",
+            "n_done",
+            "created_at",
+            "completed_at",
+        ]
+        read_only_fields = fields
+
+
+class ModelRunSerializer(serializers.ModelSerializer):
+    created = serializers.DateTimeField(source="created_at", read_only=True)
+    metrics = serializers.JSONField(
+        read_only=True,
+        help_text="Evaluation-set metrics: at least accuracy and macro_f1 once the evaluation "
+        "set has labels.",
+    )
+    artifact_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ModelRun
+        fields = [
+            "id",
+            "status",
+            "strategy",
+            "model_name",
+            "n_labels",
+            "metrics",
+            "error",
+            "created",
+            "started_at",
+            "finished_at",
+            "train_seconds",
+            "query_seconds",
+            "artifact_url",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_artifact_url(self, run: ModelRun) -> str | None:
+        if not run.artifact_path:
+            return None
+        url = reverse("api:model-run-artifact", kwargs={"project_pk": run.project_id, "pk": run.pk})
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request else url
+
+
+class ExportQuerySerializer(serializers.Serializer):
+    format = serializers.ChoiceField(
+        choices=["csv", "json", "jsonl", "imagefolder", "labelstudio"], default="csv"
+    )
+    final = serializers.BooleanField(
+        default=True,
+        help_text="true: one row per labeled item with its final label; false: every "
+        "annotation, corrected ones included.",
+    )
+    include_evaluation = serializers.BooleanField(
+        default=True, help_text="Include items of the random evaluation draw."
+    )
+    since = serializers.DateTimeField(
+        required=False, help_text="Only labels given at or after this time (ISO 8601)."
+    )
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(required=False)
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()

@@ -1,0 +1,407 @@
+"""The only module that imports ``learning``: querysets become arrays, pool positions become
+item ids.
+
+Features are computed once per item and cached as float32 ``.npy`` shards under
+``TWEEZERS_EMBEDDING_DIR/project_<id>/<features>/``; ``Item.embedding_row`` is the item's row.
+Scoring streams the shards, so the web process never holds the pool in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+
+from labeler.models import Item, ModelRun, Project, QueueEntry
+
+logger = logging.getLogger(__name__)
+
+SHARD_ROWS = 50_000
+EMBED_BATCH = 512
+STOP_SET_SIZE = 2000
+MAX_NATIVE_IMAGE_SIDE = 32
+CURVE_RUNS = 50
+
+ProgressCallback = Callable[[int, int], None]
+
+
+def feature_name(project: Project) -> str:
+    if project.features != "auto":
+        return project.features
+    if project.kind == Project.Kind.TEXT:
+        return "minilm"
+    return "backbone" if settings.TWEEZERS_IMAGE_BACKBONE_WEIGHTS else "pixels"
+
+
+def feature_dir(project: Project) -> Path:
+    return Path(settings.TWEEZERS_EMBEDDING_DIR) / f"project_{project.pk}" / feature_name(project)
+
+
+def artifact_dir(run: ModelRun) -> Path:
+    return Path(settings.TWEEZERS_ARTIFACT_DIR) / f"project_{run.project_id}" / f"run_{run.pk}"
+
+
+def _shard_path(directory: Path, index: int) -> Path:
+    return directory / f"shard_{index:05d}.npy"
+
+
+def _shard_paths(directory: Path, n_rows: int) -> list[Path]:
+    return [_shard_path(directory, i) for i in range((n_rows + SHARD_ROWS - 1) // SHARD_ROWS)]
+
+
+def _write_rows(directory: Path, start_row: int, rows: np.ndarray) -> None:
+    """Write ``rows`` at ``start_row``, overwriting anything from there on. Writing by position
+    (not appending) makes a retried embedding job idempotent."""
+    from learning.features import write_shard
+
+    directory.mkdir(parents=True, exist_ok=True)
+    position = 0
+    while position < len(rows):
+        row = start_row + position
+        index, offset = divmod(row, SHARD_ROWS)
+        path = _shard_path(directory, index)
+        kept = np.load(path)[:offset] if offset and path.exists() else np.empty((0, rows.shape[1]))
+        if len(kept) != offset:
+            raise RuntimeError(f"{path} has {len(kept)} rows, expected {offset}")
+        take = min(SHARD_ROWS - offset, len(rows) - position)
+        block = np.concatenate([kept.astype(np.float32), rows[position : position + take]])
+        write_shard(path, block.astype(np.float32))
+        position += take
+
+
+class _Featurizer:
+    """Turns items into float32 rows for one project's representation."""
+
+    def __init__(self, project: Project, spec: dict) -> None:
+        self.project = project
+        self.spec = spec
+        self.name = spec["features"]
+        self._embedder = None
+
+    def transform(self, items: list[Item]) -> np.ndarray:
+        if self.name == "minilm":
+            if self._embedder is None:
+                from learning.features import MiniLMEmbedder
+
+                self._embedder = MiniLMEmbedder()
+            return np.asarray(self._embedder.transform([i.text for i in items]), np.float32)
+        if self.name == "pixels":
+            from learning.features import image_pixels
+
+            size = tuple(self.spec["image_size"])
+            return np.stack([image_pixels(i.file.path, size=size) for i in items]).astype(
+                np.float32
+            )
+        if self.name == "backbone":
+            if self._embedder is None:
+                from learning.features import ImageBackboneEmbedder
+
+                self._embedder = ImageBackboneEmbedder(settings.TWEEZERS_IMAGE_BACKBONE_WEIGHTS)
+            return np.asarray(self._embedder.transform([i.file.path for i in items]), np.float32)
+        raise ValueError(f"unknown features {self.name!r}")
+
+
+def _spec(project: Project, directory: Path) -> dict:
+    spec_path = directory / "spec.json"
+    if spec_path.exists():
+        return json.loads(spec_path.read_text())
+    spec: dict = {"features": feature_name(project)}
+    if spec["features"] == "pixels":
+        first = Item.objects.filter(project=project).exclude(file="").order_by("id").first()
+        width, height = (first.metadata.get("width", 32), first.metadata.get("height", 32))
+        scale = min(1.0, MAX_NATIVE_IMAGE_SIDE / max(width, height))
+        spec["image_size"] = [max(1, round(height * scale)), max(1, round(width * scale))]
+    directory.mkdir(parents=True, exist_ok=True)
+    spec_path.write_text(json.dumps(spec))
+    return spec
+
+
+def features_update(project: Project, *, progress: ProgressCallback | None = None) -> int:
+    """Compute features for the items that have none yet; returns how many were computed."""
+    if feature_name(project) == "tfidf":
+        return _tfidf_refresh(project)
+    directory = feature_dir(project)
+    spec = _spec(project, directory)
+    pending = Item.objects.filter(project=project, embedding_row__isnull=True).order_by("id")
+    total = pending.count()
+    if not total:
+        return 0
+    featurizer = _Featurizer(project, spec)
+    done = 0
+    while True:
+        batch = list(pending[:EMBED_BATCH])
+        if not batch:
+            break
+        last = Item.objects.filter(project=project).aggregate(m=Max("embedding_row"))["m"]
+        start_row = 0 if last is None else last + 1
+        rows = featurizer.transform(batch)
+        _write_rows(directory, start_row, rows)
+        for offset, item in enumerate(batch):
+            item.embedding_row = start_row + offset
+        with transaction.atomic():
+            Item.objects.bulk_update(batch, ["embedding_row"], batch_size=1000)
+        done += len(batch)
+        if progress:
+            progress(done, total)
+    return done
+
+
+def _tfidf_refresh(project: Project) -> int:
+    """TF-IDF depends on the whole corpus: refit and rewrite every row when items arrive."""
+    if not Item.objects.filter(project=project, embedding_row__isnull=True).exists():
+        return 0
+    from learning.features import TfidfSvdFeaturizer
+
+    directory = feature_dir(project)
+    _spec(project, directory)
+    pairs = list(Item.objects.filter(project=project).order_by("id").values_list("id", "text"))
+    ids = [pk for pk, _ in pairs]
+    texts = [text for _, text in pairs]
+    rows = TfidfSvdFeaturizer(random_state=project.random_seed).fit_transform(texts)
+    for path in directory.glob("shard_*.npy"):
+        path.unlink()
+    _write_rows(directory, 0, rows.astype(np.float32))
+    with transaction.atomic():
+        Item.objects.bulk_update(
+            [Item(pk=pk, embedding_row=row) for row, pk in enumerate(ids)],
+            ["embedding_row"],
+            batch_size=1000,
+        )
+    return len(ids)
+
+
+def pool_matrix(project: Project):
+    """The project's feature rows as a lazily read ``(n_rows, d)`` pool."""
+    from learning.features import open_shards
+
+    last = Item.objects.filter(project=project).aggregate(m=Max("embedding_row"))["m"]
+    if last is None:
+        return np.empty((0, 1), dtype=np.float32)
+    return open_shards(_shard_paths(feature_dir(project), last + 1))
+
+
+def _rows_and_labels(queryset) -> tuple[np.ndarray, np.ndarray]:
+    pairs = list(
+        queryset.filter(embedding_row__isnull=False, label__isnull=False)
+        .order_by("embedding_row")
+        .values_list("embedding_row", "label__name")
+    )
+    rows = np.array([row for row, _ in pairs], dtype=np.int64)
+    labels = np.array([name for _, name in pairs], dtype=object)
+    return rows, labels
+
+
+@dataclass
+class Pick:
+    item_id: int
+    score: float
+    predicted_label: str | None
+    predicted_confidence: float | None
+
+
+@dataclass
+class RunOutcome:
+    model_name: str
+    n_labels: int
+    metrics: dict = field(default_factory=dict)
+    artifact_path: str = ""
+    picks: list[Pick] = field(default_factory=list)
+    train_seconds: float = 0.0
+    query_seconds: float = 0.0
+
+
+def _evaluate(model, X_eval: np.ndarray, y_eval: np.ndarray, classes: list[str]) -> dict:
+    from learning.evaluation import evaluate, wilson_interval
+
+    y_pred = model.predict(X_eval)
+    metrics = evaluate(y_eval, y_pred, classes)
+    correct = int(round(metrics["accuracy"] * len(y_eval)))
+    low, high = wilson_interval(correct, len(y_eval))
+    metrics["accuracy_low"], metrics["accuracy_high"] = low, high
+    return metrics
+
+
+def _learning_curve(
+    project: Project, run: ModelRun, model, X_eval: np.ndarray, y_eval: np.ndarray, classes
+) -> list[dict]:
+    """Every recent run re-measured on today's evaluation set, so the points compare like with
+    like (the set grows as evaluation labels come in)."""
+    from learning.evaluation import evaluate, wilson_interval
+    from learning.models import load_model
+
+    curve = []
+    previous = (
+        ModelRun.objects.filter(project=project, status=ModelRun.Status.SUCCEEDED)
+        .exclude(artifact_path="")
+        .order_by("-created_at")[: CURVE_RUNS - 1]
+    )
+    for past in reversed(list(previous)):
+        try:
+            past_model = load_model(past.artifact_path)
+        except (OSError, ValueError):
+            continue
+        curve.append((past, past_model))
+    curve.append((run, model))
+    points = []
+    for past, past_model in curve:
+        metrics = evaluate(y_eval, past_model.predict(X_eval), classes)
+        correct = int(round(metrics["accuracy"] * len(y_eval)))
+        low, high = wilson_interval(correct, len(y_eval))
+        points.append(
+            {
+                "run": past.pk,
+                "n_labels": past.n_labels if past.pk != run.pk else None,
+                "accuracy": metrics["accuracy"],
+                "macro_f1": metrics["macro_f1"],
+                "accuracy_low": low,
+                "accuracy_high": high,
+            }
+        )
+    return points
+
+
+def _stop_rows(project: Project, n_rows: int) -> np.ndarray:
+    # A fixed sample of the pool, the same for every run of the project, on which successive
+    # models' predictions are compared (stabilising predictions).
+    rng = np.random.default_rng([project.random_seed, project.pk, 7])
+    size = min(STOP_SET_SIZE, n_rows)
+    return np.sort(rng.choice(n_rows, size=size, replace=False)) if size else np.empty(0, int)
+
+
+def _stop_signal(project: Project, run: ModelRun, model, pool, directory: Path, metrics: dict):
+    from learning.pool import take_rows
+    from learning.stopping import cohens_kappa, stopping_signal
+
+    rows = _stop_rows(project, len(pool))
+    predictions = np.asarray(model.predict(take_rows(pool, rows))).astype(str)
+    np.save(directory / "stop_predictions.npy", predictions)
+    history = []
+    previous = (
+        ModelRun.objects.filter(project=project, status=ModelRun.Status.SUCCEEDED)
+        .exclude(artifact_path="")
+        .order_by("-created_at")
+        .first()
+    )
+    kappa = None
+    if previous is not None:
+        path = Path(previous.artifact_path) / "stop_predictions.npy"
+        if path.exists():
+            before = np.load(path, allow_pickle=False)
+            if before.shape == predictions.shape:
+                kappa = float(cohens_kappa(before, predictions))
+        history = list(previous.metrics.get("kappa_history", []))
+    if kappa is not None:
+        history.append(kappa)
+    metrics["kappa_previous"] = kappa
+    metrics["kappa_history"] = history[-10:]
+    target = project.target_value
+    signal = stopping_signal(
+        history,
+        metric=metrics.get(project.target_metric),
+        target=target,
+        labels_spent=project.n_annotations,
+        budget=project.budget,
+    )
+    metrics["stop"] = {"should_stop": bool(signal.should_stop), "reason": signal.reason}
+
+
+def train_and_choose(*, project: Project, run: ModelRun, n_choose: int) -> RunOutcome:
+    """Train on the labeled strategy items, measure on the evaluation set, and choose the next
+    ``n_choose`` items from the unlabeled pool with the project's strategy."""
+    from learning.models import default_model_name, make_model, save_model
+    from learning.pool import take_rows
+    from learning.strategies import get_strategy
+
+    pool = pool_matrix(project)
+    classes = list(project.classes.values_list("name", flat=True))
+    model_name = default_model_name(project.kind, feature_name(project))
+    rng = np.random.default_rng([project.random_seed, project.pk, run.pk])
+    items = Item.objects.filter(project=project)
+
+    train_rows, y_train = _rows_and_labels(items.filter(is_evaluation=False))
+    eval_rows, y_eval = _rows_and_labels(items.filter(is_evaluation=True))
+    outcome = RunOutcome(model_name=model_name, n_labels=len(train_rows))
+
+    model = None
+    started = time.perf_counter()
+    X_train = take_rows(pool, train_rows) if len(train_rows) else None
+    if len(set(y_train)) >= 2:
+        model = make_model(model_name, random_state=project.random_seed).fit(X_train, y_train)
+        directory = artifact_dir(run)
+        save_model(model, directory)
+        outcome.artifact_path = str(directory)
+        if len(eval_rows):
+            X_eval = take_rows(pool, eval_rows)
+            outcome.metrics = _evaluate(model, X_eval, y_eval, classes)
+            outcome.metrics["curve"] = _learning_curve(project, run, model, X_eval, y_eval, classes)
+        outcome.metrics["n_evaluation"] = int(len(eval_rows))
+        _stop_signal(project, run, model, pool, directory, outcome.metrics)
+    outcome.train_seconds = time.perf_counter() - started
+
+    started = time.perf_counter()
+    eligible = set(
+        items.filter(status=Item.Status.UNLABELED, is_evaluation=False, embedding_row__isnull=False)
+        .exclude(skips__isnull=False)
+        .values_list("embedding_row", flat=True)
+    )
+    held = set(
+        QueueEntry.objects.filter(project=project, done=False, leased_by__isnull=False).values_list(
+            "item__embedding_row", flat=True
+        )
+    )
+    all_rows = np.arange(len(pool), dtype=np.int64)
+    allowed = np.zeros(len(pool), dtype=bool)
+    allowed[list(eligible - held)] = True
+    exclude = all_rows[~allowed]
+    if n_choose > 0 and allowed.any():
+        strategy = get_strategy(project.strategy)
+        result = strategy.query(
+            model, pool, n_choose, rng=rng, X_labeled=X_train, y_labeled=y_train, exclude=exclude
+        )
+        positions, scores = result.positions, result.scores
+        guesses: list[tuple[str | None, float | None]] = [(None, None)] * len(positions)
+        if model is not None and len(positions):
+            proba = model.predict_proba(take_rows(pool, positions))
+            best = proba.argmax(axis=1)
+            guesses = [(str(model.classes_[b]), float(proba[i, b])) for i, b in enumerate(best)]
+        row_to_item = dict(
+            items.filter(embedding_row__in=positions.tolist()).values_list("embedding_row", "id")
+        )
+        outcome.picks = [
+            Pick(row_to_item[int(p)], float(s), guess, confidence)
+            for p, s, (guess, confidence) in zip(positions, scores, guesses, strict=True)
+        ]
+    outcome.query_seconds = time.perf_counter() - started
+    return outcome
+
+
+def predict_items(*, run: ModelRun, item_ids: list[int]) -> dict[int, tuple[str, float]]:
+    """The run's guess and confidence for some items (used for evaluation entries)."""
+    from learning.models import load_model
+    from learning.pool import take_rows
+
+    if not run.artifact_path or not item_ids:
+        return {}
+    model = load_model(run.artifact_path)
+    pairs = list(
+        Item.objects.filter(pk__in=item_ids, embedding_row__isnull=False).values_list(
+            "id", "embedding_row"
+        )
+    )
+    if not pairs:
+        return {}
+    pool = pool_matrix(run.project)
+    proba = model.predict_proba(take_rows(pool, np.array([r for _, r in pairs], dtype=np.int64)))
+    best = proba.argmax(axis=1)
+    return {
+        pk: (str(model.classes_[b]), float(proba[i, b]))
+        for i, ((pk, _), b) in enumerate(zip(pairs, best, strict=True))
+    }

@@ -1,0 +1,362 @@
+"""The annotator's side of the loop: lease the next item, submit a label, skip, correct.
+
+Serving reads a precomputed queue (see DESIGN.md): no score is computed on the request path,
+and every write happens in one short transaction that also updates the counters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from labeler.models import Annotation, Item, ModelRun, Project, QueryRound, QueueEntry, Skip
+
+
+class SubmitRejected(ValueError):
+    """A submit or skip that cannot be accepted; ``code`` is stable for API clients."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class NextItem:
+    state: str  # "ready" | "updating" | "budget_spent" | "daily_cap" | "done"
+    entry: QueueEntry | None
+    message: str
+
+
+def start_of_day(now: dt.datetime) -> dt.datetime:
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def labels_today(*, project: Project, annotator: AbstractBaseUser, now: dt.datetime) -> int:
+    return Annotation.objects.filter(
+        project=project, annotator=annotator, created_at__gte=start_of_day(now)
+    ).count()
+
+
+def _open_leases(project: Project, now: dt.datetime, exclude_user_id: int | None) -> int:
+    leases = QueueEntry.objects.filter(project=project, done=False, lease_expires_at__gt=now)
+    if exclude_user_id is not None:
+        leases = leases.exclude(leased_by_id=exclude_user_id)
+    return leases.count()
+
+
+def _limit_state(
+    project: Project, annotator: AbstractBaseUser, now: dt.datetime, *, leasing: bool
+) -> NextItem | None:
+    """The budget or daily-cap state that stops serving, or None. When leasing, items other
+    annotators hold right now count as spent, so eight experts cannot overshoot by eight."""
+    if project.budget is not None:
+        committed = project.n_annotations
+        if leasing:
+            committed += _open_leases(project, now, exclude_user_id=annotator.pk)
+        if committed >= project.budget:
+            return NextItem(
+                "budget_spent",
+                None,
+                f"The project's budget of {project.budget} labels is spent. "
+                "A manager can raise it on the project settings page.",
+            )
+    if (
+        project.daily_cap is not None
+        and labels_today(project=project, annotator=annotator, now=now) >= project.daily_cap
+    ):
+        return NextItem(
+            "daily_cap",
+            None,
+            f"You have given your {project.daily_cap} labels for today. Thank you! "
+            "The queue opens again tomorrow (UTC).",
+        )
+    return None
+
+
+def _lock_free_entry(project: Project, annotator: AbstractBaseUser, now: dt.datetime):
+    free = (
+        QueueEntry.objects.filter(project=project, done=False)
+        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now))
+        .exclude(item__skips__annotator=annotator)
+        .order_by("rank", "id")
+    )
+    # SKIP LOCKED lets concurrent annotators take the next free row instead of queueing behind
+    # each other; SQLite (the demo) has no row locks and serialises writers anyway.
+    if connection.features.has_select_for_update_skip_locked:
+        free = free.select_for_update(skip_locked=True, of=("self",))
+    return free.select_related("item").first()
+
+
+def next_item_lease(*, project: Project, annotator: AbstractBaseUser) -> NextItem:
+    """The item this annotator should label now, leased to them.
+
+    A page reload returns the same item (an unexpired lease is reused), so reloading never
+    burns items; an expired lease is simply free again for anyone.
+    """
+    now = timezone.now()
+    lease_until = now + dt.timedelta(seconds=project.lease_seconds)
+    with transaction.atomic():
+        held = (
+            QueueEntry.objects.select_for_update()
+            .filter(project=project, leased_by=annotator, done=False, lease_expires_at__gt=now)
+            .select_related("item")
+            .order_by("rank", "id")
+            .first()
+        )
+        if held is not None:
+            held.lease_expires_at = lease_until
+            held.save(update_fields=["lease_expires_at"])
+            return NextItem("ready", held, "")
+        limit = _limit_state(project, annotator, now, leasing=True)
+        if limit is not None:
+            return limit
+        entry = _lock_free_entry(project, annotator, now)
+        if entry is not None:
+            entry.leased_by = annotator
+            entry.lease_expires_at = lease_until
+            entry.save(update_fields=["leased_by", "lease_expires_at"])
+            return NextItem("ready", entry, "")
+    return _empty_queue_state(project)
+
+
+def _empty_queue_state(project: Project) -> NextItem:
+    from labeler.services.training import retrain_request
+
+    active = ModelRun.objects.filter(
+        project=project, status__in=[ModelRun.Status.QUEUED, ModelRun.Status.RUNNING]
+    ).exists()
+    if active:
+        return NextItem("updating", None, "The model is updating; new items arrive in a moment.")
+    has_pool = (
+        Item.objects.filter(project=project, status=Item.Status.UNLABELED)
+        .exclude(skips__isnull=False)
+        .exists()
+    )
+    if has_pool:
+        # Nothing queued, nothing running, items left: ask for a round (self-healing after a
+        # failed run or an import) and let the page poll.
+        retrain_request(project=project)
+        return NextItem("updating", None, "Choosing the next items; they arrive in a moment.")
+    return NextItem("done", None, "Every item in this project is labeled or skipped.")
+
+
+def _refill_threshold(project: Project) -> int:
+    # Ask for the next round while a quarter of this one is still open, so annotators keep
+    # labeling during the retrain instead of waiting for it.
+    return max(1, project.round_size // 4)
+
+
+def _after_queue_progress(project: Project, round_id: int | None) -> None:
+    from labeler.services.training import retrain_request
+
+    if round_id is not None:
+        QueryRound.objects.filter(pk=round_id).update(n_done=F("n_done") + 1)
+        QueryRound.objects.filter(
+            pk=round_id, completed_at__isnull=True, n_done__gte=F("size")
+        ).update(completed_at=timezone.now())
+    open_entries = QueueEntry.objects.filter(project=project, done=False).count()
+    if open_entries <= _refill_threshold(project):
+        retrain_request(project=project)
+
+
+def annotation_submit(
+    *,
+    project: Project,
+    annotator: AbstractBaseUser,
+    item_id: int,
+    label: str,
+    client_key: str | None = None,
+    seconds_spent: float | None = None,
+    note: str = "",
+) -> tuple[Annotation, bool]:
+    """Record an expert's label. Returns ``(annotation, created)``; repeating a
+    ``client_key`` returns the annotation it created the first time.
+
+    One transaction: the annotation, the item's current label, the queue entry, the round's
+    counter and the project's counters change together or not at all.
+    """
+    if seconds_spent is not None and not 0 <= seconds_spent <= 24 * 3600:
+        raise SubmitRejected("invalid", "seconds_spent must be between 0 and 86400")
+    if client_key:
+        existing = Annotation.objects.filter(annotator=annotator, client_key=client_key).first()
+        if existing is not None:
+            if existing.project_id != project.pk or existing.item_id != item_id:
+                raise SubmitRejected(
+                    "client_key_reused", "this client_key was already used for another item"
+                )
+            return existing, False
+    try:
+        with transaction.atomic():
+            return _submit(project, annotator, item_id, label, client_key, seconds_spent, note)
+    except IntegrityError:
+        # A concurrent retry with the same client_key won the race: return its row.
+        if client_key:
+            existing = Annotation.objects.filter(annotator=annotator, client_key=client_key).first()
+            if existing is not None:
+                return existing, False
+        raise
+
+
+def _submit(project, annotator, item_id, label, client_key, seconds_spent, note):
+    now = timezone.now()
+    item = Item.objects.select_for_update().filter(project=project, pk=item_id).first()
+    if item is None:
+        raise SubmitRejected("not_in_project", f"item {item_id} is not in this project")
+    label_class = project.classes.filter(name=label).first()
+    if label_class is None:
+        known = ", ".join(project.classes.values_list("name", flat=True))
+        raise SubmitRejected("unknown_label", f"unknown label {label!r}; classes are: {known}")
+    entry = (
+        QueueEntry.objects.select_for_update()
+        .filter(project=project, item=item, done=False)
+        .order_by("-id")
+        .first()
+    )
+    if entry is None:
+        raise SubmitRejected(
+            "not_served",
+            "this item is not waiting in the queue (already labeled or never served); "
+            "to change a label, correct the existing annotation",
+        )
+    held_by_other = entry.leased_by_id not in (None, annotator.pk) and (
+        entry.lease_expires_at is not None and entry.lease_expires_at > now
+    )
+    if held_by_other:
+        raise SubmitRejected(
+            "lease_expired",
+            "your hold on this item expired and another annotator is labeling it now",
+        )
+    project = Project.objects.select_for_update().get(pk=project.pk)
+    limit = _limit_state(project, annotator, now, leasing=False)
+    if limit is not None:
+        raise SubmitRejected(limit.state, limit.message)
+
+    previous = Annotation.objects.filter(item=item, is_current=True).first()
+    if previous is not None:
+        Annotation.objects.filter(pk=previous.pk).update(is_current=False)
+    annotation = Annotation.objects.create(
+        project=project,
+        item=item,
+        annotator=annotator,
+        label=label_class,
+        kind=entry.kind,
+        round_id=entry.round_id,
+        seconds_spent=seconds_spent,
+        note=note[:5000],
+        predicted_label_id=entry.predicted_label_id,
+        predicted_confidence=entry.predicted_confidence,
+        client_key=client_key or None,
+        replaces=previous,
+    )
+    was_labeled = item.status == Item.Status.LABELED
+    Item.objects.filter(pk=item.pk).update(label=label_class, status=Item.Status.LABELED)
+    QueueEntry.objects.filter(pk=entry.pk).update(done=True)
+    Project.objects.filter(pk=project.pk).update(
+        n_annotations=F("n_annotations") + 1,
+        n_labeled=F("n_labeled") + (0 if was_labeled else 1),
+    )
+    _after_queue_progress(project, entry.round_id)
+    return annotation, True
+
+
+def item_skip(*, project: Project, annotator: AbstractBaseUser, item_id: int) -> None:
+    """Pass on an item. It leaves this annotator's queue; with one annotator per item it
+    leaves the pool, as Prodigy's "ignore" does, and the skip is kept for the record."""
+    with transaction.atomic():
+        item = Item.objects.select_for_update().filter(project=project, pk=item_id).first()
+        if item is None:
+            raise SubmitRejected("not_in_project", f"item {item_id} is not in this project")
+        entry = (
+            QueueEntry.objects.select_for_update()
+            .filter(project=project, item=item, done=False)
+            .filter(Q(leased_by=annotator) | Q(leased_by__isnull=True))
+            .first()
+        )
+        Skip.objects.create(project=project, item=item, annotator=annotator)
+        if item.status == Item.Status.UNLABELED:
+            Item.objects.filter(pk=item.pk).update(status=Item.Status.SKIPPED)
+        if entry is not None:
+            QueueEntry.objects.filter(pk=entry.pk).update(done=True)
+            _after_queue_progress(project, entry.round_id)
+
+
+def annotation_correct(
+    *, annotation: Annotation, annotator: AbstractBaseUser, label: str
+) -> Annotation:
+    """Change a label. The old annotation stays in the history; a new one replaces it."""
+    with transaction.atomic():
+        current = Annotation.objects.select_for_update().get(pk=annotation.pk)
+        if not current.is_current:
+            raise SubmitRejected(
+                "not_current", "this annotation was already corrected; correct the newest one"
+            )
+        project = Project.objects.select_for_update().get(pk=current.project_id)
+        label_class = project.classes.filter(name=label).first()
+        if label_class is None:
+            known = ", ".join(project.classes.values_list("name", flat=True))
+            raise SubmitRejected("unknown_label", f"unknown label {label!r}; classes are: {known}")
+        limit = _limit_state(project, annotator, timezone.now(), leasing=False)
+        if limit is not None:
+            raise SubmitRejected(limit.state, limit.message)
+        Annotation.objects.filter(pk=current.pk).update(is_current=False)
+        corrected = Annotation.objects.create(
+            project=project,
+            item_id=current.item_id,
+            annotator=annotator,
+            label=label_class,
+            kind=current.kind,
+            round_id=current.round_id,
+            predicted_label_id=current.predicted_label_id,
+            predicted_confidence=current.predicted_confidence,
+            replaces=current,
+        )
+        Item.objects.filter(pk=current.item_id).update(label=label_class)
+        Project.objects.filter(pk=project.pk).update(n_annotations=F("n_annotations") + 1)
+    return corrected
+
+
+def last_annotation_undo(*, project: Project, annotator: AbstractBaseUser) -> Item | None:
+    """Take back this annotator's latest label: the item returns to the front of their queue,
+    the item's previous label (if any) is current again, and the withdrawn annotation stays
+    in the history. Returns the item, or None when there is nothing to undo."""
+    with transaction.atomic():
+        last = (
+            Annotation.objects.select_for_update()
+            .filter(project=project, annotator=annotator, is_current=True)
+            .order_by("-created_at", "-id")
+            .first()
+        )
+        if last is None:
+            return None
+        Annotation.objects.filter(pk=last.pk).update(is_current=False)
+        previous = last.replaces
+        if previous is not None:
+            Annotation.objects.filter(pk=previous.pk).update(is_current=True)
+            Item.objects.filter(pk=last.item_id).update(label_id=previous.label_id)
+        else:
+            Item.objects.filter(pk=last.item_id).update(label=None, status=Item.Status.UNLABELED)
+            Project.objects.filter(pk=project.pk).update(n_labeled=F("n_labeled") - 1)
+            entry = (
+                QueueEntry.objects.select_for_update()
+                .filter(project=project, item_id=last.item_id, done=True)
+                .order_by("-id")
+                .first()
+            )
+            if entry is not None:
+                # Back at the front of the queue, held for this annotator.
+                QueueEntry.objects.filter(pk=entry.pk).update(
+                    done=False,
+                    rank=0,
+                    leased_by=annotator,
+                    lease_expires_at=timezone.now() + dt.timedelta(seconds=project.lease_seconds),
+                )
+                QueryRound.objects.filter(pk=entry.round_id, n_done__gt=0).update(
+                    n_done=F("n_done") - 1, completed_at=None
+                )
+        return last.item

@@ -1,0 +1,473 @@
+"""Exporting labeled sets, streamed, and importing Label Studio's JSON task format.
+
+An export is an iterator of byte chunks: rows come from the database in fixed-size chunks
+(``.iterator(chunk_size=...)`` plus one query per chunk for its annotations) and are written
+to a small buffer that is handed out whenever it fills, so memory stays flat whatever the
+project's size. The image-folder zip is written with ``zipfile`` to a sink that cannot seek,
+so every entry carries a data descriptor and nothing has to be rewound.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import io
+import json
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import islice
+from pathlib import PurePosixPath
+from typing import BinaryIO
+
+from django.core.files.storage import default_storage
+from django.db.models import F, Max, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+
+from labeler import importing
+from labeler.models import Annotation, Item, Project
+from labeler.services.imports import ImportReport, import_limits, items_import
+
+EXPORT_FORMATS = ("csv", "json", "jsonl", "imagefolder", "labelstudio")
+CHUNK_SIZE = 2000
+FLUSH_BYTES = 64 * 1024
+FILE_CHUNK_BYTES = 256 * 1024
+
+FINAL_COLUMNS = [
+    "item_id",
+    "source_name",
+    "text",
+    "file_name",
+    "label",
+    "annotators",
+    "labeled_at",
+    "origin",
+    "is_evaluation",
+    "predicted_label",
+    "predicted_confidence",
+]
+HISTORY_COLUMNS = [*FINAL_COLUMNS, "annotation_id", "is_current", "replaces"]
+
+
+class ExportError(ValueError):
+    """The export cannot be made as asked (a format the project's kind has no use for...)."""
+
+
+@dataclass(frozen=True)
+class Export:
+    filename: str
+    content_type: str
+    chunks: Iterator[bytes]
+
+
+def _file_name(item_id: int, stored_name: str) -> str:
+    return f"{item_id}{PurePosixPath(stored_name).suffix}" if stored_name else ""
+
+
+def _folder_name(label: str) -> str:
+    # A class name becomes one folder level, never a path.
+    cleaned = label.replace("/", "_").replace("\\", "_").strip()
+    return cleaned if cleaned not in ("", ".", "..") else "_"
+
+
+def _chunked(iterable: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(iterable)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _final_rows(
+    project: Project, *, include_evaluation: bool, since: datetime | None
+) -> Iterator[dict]:
+    """One row per labeled item with its final label; pre-labeled imports included."""
+    items = Item.objects.filter(project=project, label__isnull=False).order_by("id")
+    if not include_evaluation:
+        items = items.filter(is_evaluation=False)
+    if since is not None:
+        latest = (
+            Annotation.objects.filter(item=OuterRef("pk"), is_current=True)
+            .values("item")
+            .annotate(latest=Max("created_at"))
+            .values("latest")
+        )
+        items = items.annotate(labeled_at=Coalesce(Subquery(latest), F("created_at"))).filter(
+            labeled_at__gte=since
+        )
+    fields = ("id", "source_name", "text", "file", "label__name", "is_evaluation", "created_at")
+    for batch in _chunked(items.values_list(*fields).iterator(chunk_size=CHUNK_SIZE), CHUNK_SIZE):
+        current: dict[int, list[tuple]] = {}
+        annotations = (
+            Annotation.objects.filter(item_id__in=[row[0] for row in batch], is_current=True)
+            .order_by("item_id", "created_at", "id")
+            .values_list(
+                "item_id",
+                "annotator__username",
+                "created_at",
+                "kind",
+                "predicted_label__name",
+                "predicted_confidence",
+            )
+        )
+        for annotation in annotations:
+            current.setdefault(annotation[0], []).append(annotation)
+        for item_id, source_name, text, stored, label, is_evaluation, created_at in batch:
+            answers = current.get(item_id, [])
+            last = answers[-1] if answers else None
+            yield {
+                "item_id": item_id,
+                "source_name": source_name,
+                "text": text,
+                "file_name": _file_name(item_id, stored),
+                "stored_name": stored,
+                "label": label,
+                "annotators": sorted({answer[1] for answer in answers}),
+                "labeled_at": (last[2] if last else created_at).isoformat(),
+                "origin": last[3] if last else "import",
+                "is_evaluation": is_evaluation,
+                "predicted_label": last[4] if last else None,
+                "predicted_confidence": last[5] if last else None,
+            }
+
+
+def _history_rows(
+    project: Project, *, include_evaluation: bool, since: datetime | None
+) -> Iterator[dict]:
+    """One row per annotation, replaced ones included, oldest first."""
+    annotations = Annotation.objects.filter(project=project).order_by("id")
+    if not include_evaluation:
+        annotations = annotations.filter(item__is_evaluation=False)
+    if since is not None:
+        annotations = annotations.filter(created_at__gte=since)
+    fields = (
+        "id",
+        "item_id",
+        "item__source_name",
+        "item__text",
+        "item__file",
+        "label__name",
+        "annotator__username",
+        "created_at",
+        "kind",
+        "item__is_evaluation",
+        "predicted_label__name",
+        "predicted_confidence",
+        "is_current",
+        "replaces_id",
+    )
+    for row in annotations.values_list(*fields).iterator(chunk_size=CHUNK_SIZE):
+        (annotation_id, item_id, source_name, text, stored, label, annotator, created_at) = row[:8]
+        yield {
+            "item_id": item_id,
+            "source_name": source_name,
+            "text": text,
+            "file_name": _file_name(item_id, stored),
+            "stored_name": stored,
+            "label": label,
+            "annotators": [annotator],
+            "labeled_at": created_at.isoformat(),
+            "origin": row[8],
+            "is_evaluation": row[9],
+            "predicted_label": row[10],
+            "predicted_confidence": row[11],
+            "annotation_id": annotation_id,
+            "is_current": row[12],
+            "replaces": row[13],
+        }
+
+
+def _buffered(pieces: Iterable[str]) -> Iterator[bytes]:
+    buffer: list[str] = []
+    size = 0
+    for piece in pieces:
+        buffer.append(piece)
+        size += len(piece)
+        if size >= FLUSH_BYTES:
+            yield "".join(buffer).encode("utf-8")
+            buffer.clear()
+            size = 0
+    if buffer:
+        yield "".join(buffer).encode("utf-8")
+
+
+def _public(row: dict, columns: list[str]) -> dict:
+    return {column: row[column] for column in columns}
+
+
+def _csv_lines(rows: Iterable[dict], columns: list[str]) -> Iterator[str]:
+    line = io.StringIO()
+    writer = csv.writer(line)
+
+    def render(values: list) -> str:
+        line.seek(0)
+        line.truncate()
+        writer.writerow(values)
+        return line.getvalue()
+
+    yield render(columns)
+    for row in rows:
+        values = []
+        for column in columns:
+            value = row[column]
+            if column == "annotators":
+                value = ";".join(value)
+            values.append("" if value is None else value)
+        yield render(values)
+
+
+def _jsonl_lines(rows: Iterable[dict], columns: list[str]) -> Iterator[str]:
+    for row in rows:
+        yield json.dumps(_public(row, columns), ensure_ascii=False) + "\n"
+
+
+def _json_array(objects: Iterable[dict]) -> Iterator[str]:
+    yield "["
+    separator = "\n"
+    for obj in objects:
+        yield separator + json.dumps(obj, ensure_ascii=False)
+        separator = ",\n"
+    yield "\n]\n"
+
+
+def _labelstudio_tasks(
+    rows: Iterable[dict], kind: str, file_url: Callable[[int], str]
+) -> Iterator[dict]:
+    data_key = "image" if kind == Project.Kind.IMAGE else "text"
+    for row in rows:
+        value = file_url(row["item_id"]) if kind == Project.Kind.IMAGE else row["text"]
+        result = [
+            {
+                "from_name": "label",
+                "to_name": data_key,
+                "type": "choices",
+                "value": {"choices": [row["label"]]},
+            }
+        ]
+        task = {
+            "id": row["item_id"],
+            "data": {data_key: value},
+            "meta": {
+                "source_name": row["source_name"],
+                "annotators": row["annotators"],
+                "origin": row["origin"],
+                "is_evaluation": row["is_evaluation"],
+            },
+            "annotations": [
+                {"result": result, "created_at": row["labeled_at"], "was_cancelled": False}
+            ],
+        }
+        if row["predicted_label"] is not None:
+            task["predictions"] = [
+                {
+                    "model_version": "tweezers",
+                    "score": row["predicted_confidence"],
+                    "result": [
+                        {**result[0], "value": {"choices": [row["predicted_label"]]}},
+                    ],
+                }
+            ]
+        yield task
+
+
+class _ZipSink(io.RawIOBase):
+    """A write-only, unseekable file for zipfile: bytes wait here until the response takes
+    them."""
+
+    def __init__(self) -> None:
+        self._pieces: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self._pieces.append(bytes(data))
+        return len(data)
+
+    def take(self) -> bytes:
+        data = b"".join(self._pieces)
+        self._pieces.clear()
+        return data
+
+
+def _imagefolder_zip(rows: Callable[[], Iterator[dict]]) -> Iterator[bytes]:
+    """A zip of class folders, ``<label>/<item id>.<ext>``, with a ``metadata.csv`` whose
+    ``file_name`` column gives each file's path (Hugging Face's imagefolder layout).
+    The rows are read twice, once for the metadata and once for the files, so neither pass
+    keeps them in memory."""
+    sink = _ZipSink()
+    with zipfile.ZipFile(sink, "w", allowZip64=True) as archive:
+        metadata = zipfile.ZipInfo("metadata.csv", date_time=(2000, 1, 1, 0, 0, 0))
+        metadata.compress_type = zipfile.ZIP_DEFLATED
+        with archive.open(metadata, "w") as target:
+            lines = _csv_lines(
+                ({**row, "file_name": _zip_path(row)} for row in rows()), FINAL_COLUMNS
+            )
+            for chunk in _buffered(lines):
+                target.write(chunk)
+                yield sink.take()
+        for row in rows():
+            if not row["stored_name"] or not default_storage.exists(row["stored_name"]):
+                continue
+            info = zipfile.ZipInfo(_zip_path(row), date_time=(2000, 1, 1, 0, 0, 0))
+            # Images are compressed already: storing them costs no size and saves the CPU.
+            info.compress_type = zipfile.ZIP_STORED
+            with (
+                default_storage.open(row["stored_name"], "rb") as source,
+                archive.open(info, "w") as target,
+            ):
+                while chunk := source.read(FILE_CHUNK_BYTES):
+                    target.write(chunk)
+                    yield sink.take()
+    yield sink.take()
+
+
+def _zip_path(row: dict) -> str:
+    return f"{_folder_name(row['label'])}/{row['file_name']}"
+
+
+def export_labeled(
+    *,
+    project: Project,
+    format: str,
+    final: bool = True,
+    include_evaluation: bool = True,
+    since: datetime | None = None,
+    file_url: Callable[[int], str] | None = None,
+) -> Export:
+    """Stream the project's labeled set in ``format``. ``final`` gives one row per item with
+    its final label; otherwise one row per annotation, corrections included. ``file_url``
+    turns an item id into the URL a Label Studio task points at for image items."""
+    if format not in EXPORT_FORMATS:
+        raise ExportError(f"unknown format {format!r}; use one of: {', '.join(EXPORT_FORMATS)}")
+    if format == "imagefolder" and project.kind != Project.Kind.IMAGE:
+        raise ExportError("imagefolder exports image projects; use csv, json or jsonl for texts")
+    if format in ("imagefolder", "labelstudio") and not final:
+        raise ExportError(f"{format} exports final labels only (final=true)")
+
+    def rows() -> Iterator[dict]:
+        read = _final_rows if final else _history_rows
+        return read(project, include_evaluation=include_evaluation, since=since)
+
+    columns = FINAL_COLUMNS if final else HISTORY_COLUMNS
+    stem = f"project-{project.pk}-labels"
+    if format == "csv":
+        return Export(f"{stem}.csv", "text/csv", _buffered(_csv_lines(rows(), columns)))
+    if format == "jsonl":
+        return Export(
+            f"{stem}.jsonl", "application/x-ndjson", _buffered(_jsonl_lines(rows(), columns))
+        )
+    if format == "json":
+        objects = (_public(row, columns) for row in rows())
+        return Export(f"{stem}.json", "application/json", _buffered(_json_array(objects)))
+    if format == "labelstudio":
+        tasks = _labelstudio_tasks(rows(), project.kind, file_url or (lambda pk: str(pk)))
+        return Export(f"{stem}-labelstudio.json", "application/json", _buffered(_json_array(tasks)))
+    return Export(f"{stem}.zip", "application/zip", _imagefolder_zip(rows))
+
+
+def _labelstudio_choice(task: dict) -> str | None:
+    """The label of a Label Studio task: the first choice of its last annotation that was
+    not cancelled."""
+    annotations = task.get("annotations") or task.get("completions") or []
+    if not isinstance(annotations, list):
+        return None
+    for annotation in reversed(annotations):
+        if not isinstance(annotation, dict) or annotation.get("was_cancelled"):
+            continue
+        for result in annotation.get("result") or []:
+            if not isinstance(result, dict) or result.get("type") != "choices":
+                continue
+            choices = (result.get("value") or {}).get("choices") or []
+            if choices and isinstance(choices[0], str | int):
+                return str(choices[0])
+    return None
+
+
+def _data_uri_bytes(value: str) -> bytes | None:
+    header, _, payload = value.partition(",")
+    if not header.startswith("data:") or ";base64" not in header:
+        return None
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _pick(record: dict, keys: tuple[str, ...]) -> object:
+    for key, value in record.items():
+        if isinstance(key, str) and key.strip().lower() in keys:
+            return value
+    return None
+
+
+def labelstudio_entries(
+    name: str, tasks: object, limits: importing.Limits, *, kind: str
+) -> Iterator[importing.Entry]:
+    """Turn Label Studio tasks (or this app's own JSON export rows) into importer entries,
+    validated exactly like uploaded files and rows."""
+    if not isinstance(tasks, list):
+        raise importing.ImportSourceError(
+            f"{name}: expected a JSON array of Label Studio tasks or of rows with a 'text' field"
+        )
+    for number, task in enumerate(tasks, start=1):
+        where = f"{name} task {number}"
+        if not isinstance(task, dict):
+            yield importing.Rejection(where, "each task must be a JSON object")
+            continue
+        data = task.get("data")
+        if isinstance(data, dict):
+            label = _labelstudio_choice(task)
+            metadata = {"labelstudio_id": task["id"]} if "id" in task else {}
+            if isinstance(task.get("meta"), dict):
+                metadata.update(task["meta"])
+        else:
+            data = task
+            label = _pick(task, importing.LABEL_COLUMNS)
+            label = None if label is None else str(label)
+            metadata = {}
+        if kind == Project.Kind.IMAGE:
+            value = data.get("image") if isinstance(data.get("image"), str) else None
+            content = _data_uri_bytes(value) if value else None
+            if content is None:
+                yield importing.Rejection(
+                    where,
+                    "image tasks must carry the image inline as a base64 data: URI; "
+                    "upload the image files as a zip instead",
+                )
+                continue
+            yield importing.image_candidate(where, content, limits, label)
+            continue
+        text = _pick(data, importing.TEXT_COLUMNS)
+        if text is None:
+            strings = [value for value in data.values() if isinstance(value, str)]
+            text = strings[0] if len(strings) == 1 else None
+        if not isinstance(text, str):
+            yield importing.Rejection(where, "no text: expected data.text (a string)")
+            continue
+        yield importing.text_candidate(where, text, limits, label, metadata)
+
+
+def items_import_labelstudio(*, project: Project, name: str, stream: BinaryIO) -> ImportReport:
+    """Import a JSON file of Label Studio tasks (or of rows from this app's JSON export):
+    texts and inline images, with the first choice of each task's last annotation as its
+    pre-label. The file is parsed whole, so it is held to the upload size limit."""
+    limits = import_limits()
+    raw = stream.read(limits.max_total_bytes + 1)
+    if len(raw) > limits.max_total_bytes:
+        raise importing.ImportSourceError(
+            f"{name}: over the {limits.max_total_bytes:,} byte limit for JSON imports"
+        )
+    try:
+        tasks = json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as error:
+        raise importing.ImportSourceError(f"{name}: not UTF-8 text ({error.reason})") from error
+    except json.JSONDecodeError as error:
+        raise importing.ImportSourceError(
+            f"{name}: invalid JSON: {error.msg} at line {error.lineno}"
+        ) from error
+    del raw
+    # A source that is not an array fails on the first entry, before anything is stored.
+    entries = labelstudio_entries(name, tasks, limits, kind=project.kind)
+    total = len(tasks) if isinstance(tasks, list) else 0
+    return items_import(project=project, entries=entries, total=total)

@@ -1,0 +1,268 @@
+"""The model's side of the loop: request a retrain, run it idempotently, write the next round.
+
+A ``ModelRun`` row is both the job and its outbox: it is inserted as ``queued`` in the
+transaction that made it necessary, enqueued after commit, and a periodic sweep re-enqueues
+queued runs the broker never delivered. The database allows one queued-or-running run per
+project.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import traceback
+
+import numpy as np
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from labeler import learning_adapter
+from labeler.models import Item, LabelClass, ModelRun, Project, QueryRound, QueueEntry
+
+logger = logging.getLogger(__name__)
+
+# A run stuck in "running" this long (its worker died without the broker redelivering) is
+# queued again by the sweep. Matches the retrain task's hard time limit.
+RUN_STALE_AFTER = dt.timedelta(minutes=35)
+OUTBOX_GRACE = dt.timedelta(seconds=60)
+MIN_EVALUATION_LABELS = 20
+MAX_EVALUATION_ITEMS_WITHOUT_BUDGET = 1000
+MAX_CONSECUTIVE_FAILURES = 3
+
+
+def _enqueue(run_id: int) -> None:
+    from labeler.tasks import retrain_project
+
+    try:
+        retrain_project.delay(run_id)
+    except Exception:  # noqa: BLE001 - the broker being down must not fail the request
+        # The queued row is the outbox: the sweep enqueues it once the broker is back.
+        logger.warning("broker unavailable; run %s waits for the sweep", run_id, exc_info=True)
+
+
+def retrain_request(*, project: Project) -> ModelRun | None:
+    """Queue a retrain unless one is already queued or running. Safe to call from inside a
+    larger transaction: the task is enqueued only after it commits."""
+    recent_failures = list(
+        ModelRun.objects.filter(project=project)
+        .order_by("-created_at")
+        .values_list("status", flat=True)[:MAX_CONSECUTIVE_FAILURES]
+    )
+    if len(recent_failures) == MAX_CONSECUTIVE_FAILURES and all(
+        status == ModelRun.Status.FAILED for status in recent_failures
+    ):
+        # Stop hammering a deterministic failure; a manager's retrain clears it.
+        return None
+    return _run_create(project)
+
+
+def retrain_force(*, project: Project) -> ModelRun | None:
+    """A manager's explicit retrain: ignores the failure back-off."""
+    return _run_create(project)
+
+
+def _run_create(project: Project) -> ModelRun | None:
+    try:
+        with transaction.atomic():
+            run = ModelRun.objects.create(project=project, strategy=project.strategy)
+    except IntegrityError:
+        return None  # one is already queued or running; it will see these labels or the next
+    transaction.on_commit(lambda: _enqueue(run.pk))
+    return run
+
+
+def evaluation_draw(*, project: Project) -> int:
+    """Grow the project's evaluation set to its target: a seeded random sample of the pool,
+    drawn before the strategy can bias it. Returns the number of items added."""
+    if project.evaluation_share <= 0:
+        return 0
+    if project.budget is not None:
+        target = math.ceil(project.evaluation_share * project.budget)
+    else:
+        target = min(
+            math.ceil(project.evaluation_share * project.n_items),
+            MAX_EVALUATION_ITEMS_WITHOUT_BUDGET,
+        )
+    items = Item.objects.filter(project=project)
+    current = items.filter(is_evaluation=True).count()
+    if current >= target:
+        return 0
+    candidates = np.array(
+        items.filter(is_evaluation=False, status=Item.Status.UNLABELED)
+        .order_by("id")
+        .values_list("id", flat=True),
+        dtype=np.int64,
+    )
+    size = min(target - current, len(candidates))
+    if size <= 0:
+        return 0
+    rng = np.random.default_rng([project.random_seed, project.pk, current])
+    chosen = rng.choice(candidates, size=size, replace=False)
+    last_order = items.aggregate(m=Max("evaluation_order"))["m"]
+    start = 0 if last_order is None else last_order + 1
+    with transaction.atomic():
+        Item.objects.bulk_update(
+            [
+                Item(pk=int(pk), is_evaluation=True, evaluation_order=start + i)
+                for i, pk in enumerate(chosen)
+            ],
+            ["is_evaluation", "evaluation_order"],
+            batch_size=1000,
+        )
+    return size
+
+
+def evaluation_slots(*, project: Project) -> int:
+    """How many evaluation items the next round carries: half the round until the set has
+    enough labels to mean something, then the project's evaluation share."""
+    if project.evaluation_share <= 0:
+        return 0
+    items = Item.objects.filter(project=project, is_evaluation=True)
+    labeled = items.filter(status=Item.Status.LABELED).count()
+    unlabeled = items.filter(status=Item.Status.UNLABELED).count()
+    if labeled < MIN_EVALUATION_LABELS:
+        wanted = min(project.round_size // 2, MIN_EVALUATION_LABELS - labeled)
+    else:
+        wanted = round(project.round_size * project.evaluation_share)
+    return max(0, min(wanted, unlabeled))
+
+
+def _interleave(strategy_ids: list, evaluation_ids: list) -> list[tuple[str, object]]:
+    # Spread evaluation items evenly through the round so annotators cannot tell them apart
+    # by position.
+    total = len(strategy_ids) + len(evaluation_ids)
+    slots = set()
+    if evaluation_ids:
+        step = total / len(evaluation_ids)
+        slots = {min(total - 1, int(step * i + step / 2)) for i in range(len(evaluation_ids))}
+    strategy_iter, evaluation_iter = iter(strategy_ids), iter(evaluation_ids)
+    ordered = []
+    for slot in range(total):
+        if slot in slots:
+            value = next(evaluation_iter, None)
+            if value is not None:
+                ordered.append((QueueEntry.Kind.EVALUATION, value))
+                continue
+        value = next(strategy_iter, None)
+        if value is None:
+            value = next(evaluation_iter)
+            ordered.append((QueueEntry.Kind.EVALUATION, value))
+        else:
+            ordered.append((QueueEntry.Kind.STRATEGY, value))
+    return ordered
+
+
+def _round_write(
+    *, project: Project, run: ModelRun, outcome: learning_adapter.RunOutcome, eval_ids: list[int]
+) -> QueryRound:
+    classes = {c.name: c.pk for c in LabelClass.objects.filter(project=project)}
+    guesses = {
+        pick.item_id: (pick.predicted_label, pick.predicted_confidence) for pick in outcome.picks
+    }
+    guesses.update(learning_adapter.predict_items(run=run, item_ids=eval_ids))
+    scores = {pick.item_id: pick.score for pick in outcome.picks}
+    ordered = _interleave([pick.item_id for pick in outcome.picks], eval_ids)
+    with transaction.atomic():
+        # Entries someone holds right now stay valid until answered or expired; the rest of
+        # the old round is replaced by the new choice.
+        QueueEntry.objects.filter(project=project, done=False, leased_by__isnull=True).delete()
+        QueueEntry.objects.filter(
+            project=project, done=False, lease_expires_at__lte=timezone.now()
+        ).delete()
+        held = set(
+            QueueEntry.objects.filter(project=project, done=False).values_list("item_id", flat=True)
+        )
+        ordered = [(kind, item_id) for kind, item_id in ordered if item_id not in held]
+        last = QueryRound.objects.filter(project=project).aggregate(m=Max("number"))["m"] or 0
+        query_round = QueryRound.objects.create(
+            project=project,
+            number=last + 1,
+            model_run=run if run.artifact_path else None,
+            strategy=project.strategy if run.artifact_path else "cold_start",
+            size=len(ordered),
+        )
+        entries = []
+        for rank, (kind, item_id) in enumerate(ordered, start=1):
+            label_name, confidence = guesses.get(item_id, (None, None))
+            entries.append(
+                QueueEntry(
+                    project=project,
+                    round=query_round,
+                    item_id=item_id,
+                    rank=rank,
+                    kind=kind,
+                    score=scores.get(item_id),
+                    predicted_label_id=classes.get(label_name) if label_name else None,
+                    predicted_confidence=confidence,
+                )
+            )
+        QueueEntry.objects.bulk_create(entries)
+    return query_round
+
+
+def model_run_execute(*, run_id: int) -> ModelRun | None:
+    """Run a queued retrain: features, evaluation draw, train, evaluate, choose, write the
+    round. Returns the run, or None if it was not queued (already taken: idempotent)."""
+    with transaction.atomic():
+        run = ModelRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is None or run.status != ModelRun.Status.QUEUED:
+            return None
+        run.status = ModelRun.Status.RUNNING
+        run.started_at = timezone.now()
+        run.attempts += 1
+        run.save(update_fields=["status", "started_at", "attempts"])
+
+    project = Project.objects.get(pk=run.project_id)
+    try:
+        learning_adapter.features_update(project)
+        evaluation_draw(project=project)
+        project.refresh_from_db()
+        n_eval = evaluation_slots(project=project)
+        n_choose = max(project.round_size - n_eval, 0)
+        outcome = learning_adapter.train_and_choose(project=project, run=run, n_choose=n_choose)
+        run.model_name = outcome.model_name
+        run.n_labels = outcome.n_labels
+        run.metrics = outcome.metrics
+        run.artifact_path = outcome.artifact_path
+        run.train_seconds = outcome.train_seconds
+        run.query_seconds = outcome.query_seconds
+        open_items = QueueEntry.objects.filter(project=project, done=False).values("item_id")
+        eval_ids = list(
+            Item.objects.filter(project=project, is_evaluation=True, status=Item.Status.UNLABELED)
+            .exclude(pk__in=open_items)
+            .order_by("evaluation_order")
+            .values_list("id", flat=True)[:n_eval]
+        )
+        _round_write(project=project, run=run, outcome=outcome, eval_ids=eval_ids)
+    except Exception:
+        # The previous model and queue keep serving; the error is kept on the run.
+        logger.exception("retrain run %s of project %s failed", run.pk, project.pk)
+        ModelRun.objects.filter(pk=run.pk).update(
+            status=ModelRun.Status.FAILED,
+            error=traceback.format_exc()[-4000:],
+            finished_at=timezone.now(),
+        )
+        raise
+    run.status = ModelRun.Status.SUCCEEDED
+    run.finished_at = timezone.now()
+    run.save()
+    return run
+
+
+def stale_runs_enqueue() -> int:
+    """The outbox sweep: enqueue queued runs the broker never delivered, and requeue running
+    runs whose worker died. Returns how many runs it enqueued."""
+    now = timezone.now()
+    ModelRun.objects.filter(
+        status=ModelRun.Status.RUNNING, started_at__lt=now - RUN_STALE_AFTER
+    ).update(status=ModelRun.Status.QUEUED)
+    stale = list(
+        ModelRun.objects.filter(
+            status=ModelRun.Status.QUEUED, created_at__lt=now - OUTBOX_GRACE
+        ).values_list("pk", flat=True)
+    )
+    for run_id in stale:
+        _enqueue(run_id)
+    return len(stale)

@@ -1,0 +1,281 @@
+"""The loop on the real database: cold start, leases, submits, retrain, next round."""
+
+import datetime as dt
+import io
+import zipfile
+
+import numpy as np
+import pytest
+from django.utils import timezone
+from PIL import Image
+
+from labeler import services
+from labeler.models import Annotation, Item, ModelRun, Project, QueryRound, QueueEntry
+from tests.factories import ProjectFactory, UserFactory
+
+N_PER_CLASS = 40
+
+
+def shade_png(mean: int, seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    pixels = np.clip(rng.normal(mean, 25, size=(8, 8)), 0, 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, mode="L").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def shades_project(db):
+    """An image project of dark and light 8×8 images; the truth is in the file name."""
+    manager = UserFactory()
+    project = ProjectFactory(
+        kind="image", classes=["dark", "light"], created_by=manager, round_size=10
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for index in range(N_PER_CLASS):
+            archive.writestr(f"dark_{index}.png", shade_png(50, index))
+            archive.writestr(f"light_{index}.png", shade_png(200, 1000 + index))
+    buffer.seek(0)
+    services.items_import_stream(project=project, name="shades.zip", stream=buffer)
+    project.refresh_from_db()
+    return project
+
+
+def truth(item: Item) -> str:
+    return item.source_name.split("_")[0]
+
+
+def run_queued(project: Project) -> ModelRun:
+    run = ModelRun.objects.get(project=project, status=ModelRun.Status.QUEUED)
+    services.model_run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    return run
+
+
+def label_open_entries(project: Project, annotator, count: int) -> None:
+    for _ in range(count):
+        next_item = services.next_item_lease(project=project, annotator=annotator)
+        assert next_item.state == "ready", next_item.message
+        item = next_item.entry.item
+        services.annotation_submit(
+            project=project, annotator=annotator, item_id=item.pk, label=truth(item)
+        )
+
+
+@pytest.mark.django_db
+def test_import_queues_a_cold_start_run_that_fills_the_first_round(shades_project):
+    run = run_queued(shades_project)
+
+    assert run.status == ModelRun.Status.SUCCEEDED
+    assert run.artifact_path == ""  # no labels yet: no model
+    first = QueryRound.objects.get(project=shades_project)
+    assert first.number == 1 and first.model_run is None and first.strategy == "cold_start"
+    entries = list(QueueEntry.objects.filter(round=first).order_by("rank"))
+    assert len(entries) == 10
+    assert len({e.item_id for e in entries}) == 10
+    kinds = [e.kind for e in entries]
+    assert "evaluation" in kinds and "strategy" in kinds
+    # Evaluation items come from the seeded random draw and are never strategy picks.
+    for entry in entries:
+        assert entry.item.is_evaluation == (entry.kind == "evaluation")
+    assert Item.objects.filter(project=shades_project, embedding_row__isnull=True).count() == 0
+
+
+@pytest.mark.django_db
+def test_a_reload_returns_the_same_item_and_two_annotators_never_share_one(shades_project):
+    run_queued(shades_project)
+    alice, bob = UserFactory(), UserFactory()
+
+    first = services.next_item_lease(project=shades_project, annotator=alice)
+    again = services.next_item_lease(project=shades_project, annotator=alice)
+    other = services.next_item_lease(project=shades_project, annotator=bob)
+
+    assert first.entry.pk == again.entry.pk
+    assert other.entry.pk != first.entry.pk
+    assert other.entry.item_id != first.entry.item_id
+
+
+@pytest.mark.django_db
+def test_an_expired_lease_returns_the_item_to_the_queue(shades_project):
+    run_queued(shades_project)
+    alice, bob = UserFactory(), UserFactory()
+    held = services.next_item_lease(project=shades_project, annotator=alice).entry
+    QueueEntry.objects.filter(pk=held.pk).update(
+        lease_expires_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+
+    taken = services.next_item_lease(project=shades_project, annotator=bob).entry
+
+    assert taken.pk == held.pk
+    # Alice's late submit is refused with a reason, and Bob's hold is intact.
+    with pytest.raises(services.SubmitRejected) as rejected:
+        services.annotation_submit(
+            project=shades_project, annotator=alice, item_id=held.item_id, label="dark"
+        )
+    assert rejected.value.code == "lease_expired"
+    assert not Annotation.objects.exists()
+
+
+@pytest.mark.django_db
+def test_labeling_a_round_trains_a_model_measures_it_and_queues_the_next_round(shades_project):
+    run_queued(shades_project)
+    expert = UserFactory()
+
+    label_open_entries(shades_project, expert, 10)
+    run = run_queued(shades_project)
+
+    assert run.status == ModelRun.Status.SUCCEEDED
+    assert run.n_labels > 0 and run.artifact_path
+    assert run.metrics["n_evaluation"] > 0
+    assert 0.0 <= run.metrics["accuracy"] <= 1.0
+    assert run.metrics["accuracy_low"] <= run.metrics["accuracy"] <= run.metrics["accuracy_high"]
+    assert QueryRound.objects.filter(project=shades_project).count() == 2
+    second = QueryRound.objects.get(project=shades_project, number=2)
+    assert second.model_run == run
+    labeled = set(Item.objects.filter(status="labeled").values_list("pk", flat=True))
+    assert not labeled & set(second.entries.values_list("item_id", flat=True))
+    shades_project.refresh_from_db()
+    assert shades_project.n_annotations == 10 and shades_project.n_labeled == 10
+
+
+@pytest.mark.django_db
+def test_the_next_round_is_requested_before_the_queue_runs_dry(shades_project):
+    run_queued(shades_project)
+    expert = UserFactory()
+
+    label_open_entries(shades_project, expert, 7)
+    assert not ModelRun.objects.filter(project=shades_project, status="queued").exists()
+    label_open_entries(shades_project, expert, 1)
+
+    # A quarter of the round (2 of 10) still open: the retrain is already queued, and
+    # serving goes on meanwhile.
+    assert ModelRun.objects.filter(project=shades_project, status="queued").exists()
+    assert services.next_item_lease(project=shades_project, annotator=expert).state == "ready"
+
+
+@pytest.mark.django_db
+def test_a_retried_submit_with_the_same_client_key_creates_one_annotation(shades_project):
+    run_queued(shades_project)
+    expert = UserFactory()
+    item = services.next_item_lease(project=shades_project, annotator=expert).entry.item
+
+    first, created = services.annotation_submit(
+        project=shades_project, annotator=expert, item_id=item.pk, label="dark", client_key="k1"
+    )
+    again, created_again = services.annotation_submit(
+        project=shades_project, annotator=expert, item_id=item.pk, label="dark", client_key="k1"
+    )
+
+    assert created and not created_again and first.pk == again.pk
+    assert Annotation.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_unknown_labels_and_other_projects_items_are_refused_and_nothing_changes(
+    shades_project,
+):
+    run_queued(shades_project)
+    expert = UserFactory()
+    item = services.next_item_lease(project=shades_project, annotator=expert).entry.item
+    other = ProjectFactory(kind="image", classes=["dark", "light"])
+
+    with pytest.raises(services.SubmitRejected) as unknown:
+        services.annotation_submit(
+            project=shades_project, annotator=expert, item_id=item.pk, label="purple"
+        )
+    with pytest.raises(services.SubmitRejected) as foreign:
+        services.annotation_submit(project=other, annotator=expert, item_id=item.pk, label="dark")
+
+    assert unknown.value.code == "unknown_label" and "dark, light" in unknown.value.message
+    assert foreign.value.code == "not_in_project"
+    assert not Annotation.objects.exists()
+    assert Item.objects.get(pk=item.pk).status == "unlabeled"
+
+
+@pytest.mark.django_db
+def test_budget_and_daily_cap_stop_serving_with_a_reason(shades_project):
+    run_queued(shades_project)
+    expert = UserFactory()
+    Project.objects.filter(pk=shades_project.pk).update(daily_cap=2)
+    shades_project.refresh_from_db()
+
+    label_open_entries(shades_project, expert, 2)
+    capped = services.next_item_lease(project=shades_project, annotator=expert)
+
+    assert capped.state == "daily_cap" and capped.entry is None
+    Project.objects.filter(pk=shades_project.pk).update(daily_cap=None, budget=2)
+    shades_project.refresh_from_db()
+    spent = services.next_item_lease(project=shades_project, annotator=UserFactory())
+    assert spent.state == "budget_spent" and "budget of 2" in spent.message
+
+
+@pytest.mark.django_db
+def test_a_correction_keeps_the_old_label_in_the_history(shades_project):
+    run_queued(shades_project)
+    expert = UserFactory()
+    item = services.next_item_lease(project=shades_project, annotator=expert).entry.item
+    wrong, _ = services.annotation_submit(
+        project=shades_project, annotator=expert, item_id=item.pk, label="light"
+    )
+
+    right = services.annotation_correct(annotation=wrong, annotator=expert, label="dark")
+
+    history = list(Annotation.objects.filter(item=item).order_by("created_at", "id"))
+    assert [a.label.name for a in history] == ["light", "dark"]
+    assert [a.is_current for a in history] == [False, True]
+    assert right.replaces == wrong
+    assert Item.objects.get(pk=item.pk).label.name == "dark"
+
+
+@pytest.mark.django_db
+def test_undo_puts_the_item_back_at_the_front_of_the_annotators_queue(shades_project):
+    run_queued(shades_project)
+    expert = UserFactory()
+    item = services.next_item_lease(project=shades_project, annotator=expert).entry.item
+    services.annotation_submit(
+        project=shades_project, annotator=expert, item_id=item.pk, label="dark"
+    )
+
+    undone = services.last_annotation_undo(project=shades_project, annotator=expert)
+
+    assert undone.pk == item.pk
+    assert services.next_item_lease(project=shades_project, annotator=expert).entry.item_id == (
+        item.pk
+    )
+    assert Item.objects.get(pk=item.pk).status == "unlabeled"
+    assert Annotation.objects.get(item=item).is_current is False
+
+
+@pytest.mark.django_db
+def test_a_failed_run_keeps_the_previous_queue_serving(shades_project, monkeypatch):
+    run_queued(shades_project)
+    expert = UserFactory()
+    label_open_entries(shades_project, expert, 8)
+    open_before = set(
+        QueueEntry.objects.filter(project=shades_project, done=False).values_list("pk", flat=True)
+    )
+
+    def broken(**kwargs):
+        raise RuntimeError("training blew up")
+
+    monkeypatch.setattr("labeler.learning_adapter.train_and_choose", broken)
+    run = ModelRun.objects.get(project=shades_project, status="queued")
+    with pytest.raises(RuntimeError):
+        services.model_run_execute(run_id=run.pk)
+
+    run.refresh_from_db()
+    assert run.status == "failed" and "training blew up" in run.error
+    open_after = set(
+        QueueEntry.objects.filter(project=shades_project, done=False).values_list("pk", flat=True)
+    )
+    assert open_after == open_before
+    assert services.next_item_lease(project=shades_project, annotator=expert).state == "ready"
+
+
+@pytest.mark.django_db
+def test_a_run_that_is_not_queued_is_not_run_twice(shades_project):
+    run = run_queued(shades_project)
+
+    assert services.model_run_execute(run_id=run.pk) is None
+    assert QueryRound.objects.filter(project=shades_project).count() == 1
