@@ -1,0 +1,46 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+
+from labeler.api import views
+
+app_name = "api"
+
+project = "projects/<int:project_pk>/"
+urlpatterns = [
+    path("auth/token/", views.TokenView.as_view(), name="token"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", views.SwaggerDocsView.as_view(url_name="api:schema"), name="docs"),
+    path("projects/", views.ProjectListView.as_view(), name="project-list"),
+    path(project, views.ProjectDetailView.as_view(), name="project-detail"),
+    path(f"{project}stats/", views.ProjectStatsView.as_view(), name="project-stats"),
+    path(f"{project}classes/", views.LabelClassListView.as_view(), name="class-list"),
+    path(f"{project}items/", views.ItemListView.as_view(), name="item-list"),
+    path(f"{project}items/<int:pk>/", views.ItemDetailView.as_view(), name="item-detail"),
+    path(f"{project}items/<int:pk>/skip/", views.ItemSkipView.as_view(), name="item-skip"),
+    path(f"{project}next/", views.NextItemView.as_view(), name="next-item"),
+    path(f"{project}annotations/", views.AnnotationListView.as_view(), name="annotation-list"),
+    path(
+        f"{project}annotations/<int:pk>/",
+        views.AnnotationDetailView.as_view(),
+        name="annotation-detail",
+    ),
+    path(
+        f"{project}annotations/<int:pk>/correct/",
+        views.AnnotationCorrectView.as_view(),
+        name="annotation-correct",
+    ),
+    path(f"{project}rounds/", views.QueryRoundListView.as_view(), name="round-list"),
+    path(f"{project}model-runs/", views.ModelRunListView.as_view(), name="model-run-list"),
+    path(
+        f"{project}model-runs/<int:pk>/",
+        views.ModelRunDetailView.as_view(),
+        name="model-run-detail",
+    ),
+    path(
+        f"{project}model-runs/<int:pk>/artifact/",
+        views.ModelRunArtifactView.as_view(),
+        name="model-run-artifact",
+    ),
+    path(f"{project}export/", views.ExportView.as_view(), name="export"),
+    path("items/<int:pk>/file/", views.ItemFileView.as_view(), name="item-file"),
+]
