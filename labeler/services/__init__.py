@@ -11,6 +11,7 @@ from labeler.services.annotating import (
     last_annotation_undo,
     next_item_lease,
 )
+from labeler.services.exports import Export, ExportError, export_labeled, items_import_labelstudio
 from labeler.services.imports import (
     ImportReport,
     import_job_create,
@@ -30,6 +31,10 @@ from labeler.services.training import (
 )
 
 __all__ = [
+    "Export",
+    "ExportError",
+    "export_labeled",
+    "items_import_labelstudio",
     "NextItem",
     "SubmitRejected",
     "annotation_correct",
