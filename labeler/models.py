@@ -187,6 +187,9 @@ class ModelRun(models.Model):
     artifact_path = models.CharField(max_length=500, blank=True)
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # The Celery message that claimed the run: a redelivery of that same message (its worker
+    # died mid-run) may take the run over; any other duplicate message leaves it alone.
+    task_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -18,6 +18,7 @@ TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError)
 
 
 @shared_task(
+    bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
     autoretry_for=TRANSIENT_ERRORS,
@@ -26,8 +27,8 @@ TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError)
     soft_time_limit=30 * 60,
     time_limit=35 * 60,
 )
-def retrain_project(run_id: int) -> None:
-    services.model_run_execute(run_id=run_id)
+def retrain_project(self, run_id: int) -> None:
+    services.model_run_execute(run_id=run_id, task_id=self.request.id or "")
 
 
 @shared_task(acks_late=True, ignore_result=True)

@@ -202,17 +202,26 @@ def _round_write(
     return query_round
 
 
-def model_run_execute(*, run_id: int) -> ModelRun | None:
+def model_run_execute(*, run_id: int, task_id: str = "") -> ModelRun | None:
     """Run a queued retrain: features, evaluation draw, train, evaluate, choose, write the
-    round. Returns the run, or None if it was not queued (already taken: idempotent)."""
+    round. Returns the run, or None if it was not queued (already taken: idempotent).
+
+    A run still marked running is taken over only by a redelivery of the message that
+    claimed it (``task_id``): late acknowledgement redelivers it when its worker died."""
     with transaction.atomic():
         run = ModelRun.objects.select_for_update().filter(pk=run_id).first()
-        if run is None or run.status != ModelRun.Status.QUEUED:
+        if run is None:
             return None
+        resumed = run.status == ModelRun.Status.RUNNING and task_id and run.task_id == task_id
+        if run.status != ModelRun.Status.QUEUED and not resumed:
+            return None
+        if resumed:
+            logger.warning("run %s: its worker was lost mid-run; taking it over", run.pk)
         run.status = ModelRun.Status.RUNNING
         run.started_at = timezone.now()
         run.attempts += 1
-        run.save(update_fields=["status", "started_at", "attempts"])
+        run.task_id = task_id
+        run.save(update_fields=["status", "started_at", "attempts", "task_id"])
 
     project = Project.objects.get(pk=run.project_id)
     try:
