@@ -169,7 +169,11 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # Longer than the retrain's hard time limit, so a slow run is never delivered twice; a run
+    # whose whole worker died is redelivered after this long (its child dying is immediate).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("TWEEZERS_BROKER_VISIBILITY_TIMEOUT", default=3600)
+    }
 CELERY_TASK_IGNORE_RESULT = True
 # A submit enqueues its retrain after commit; with the broker down it must fail fast (the
 # queued run row is the outbox that the sweep re-sends), not hang the annotator's request.
@@ -181,8 +185,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ROUTES = {"labeler.tasks.retrain_project": {"queue": "training"}}
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# The outbox sweep: re-sends queued runs the broker never got (it was down at submit time).
+TWEEZERS_SWEEP_SECONDS = env.float("TWEEZERS_SWEEP_SECONDS", default=60.0)
+TWEEZERS_OUTBOX_GRACE_SECONDS = env.float("TWEEZERS_OUTBOX_GRACE_SECONDS", default=60.0)
 CELERY_BEAT_SCHEDULE = {
-    "enqueue-stale-queued-runs": {"task": "labeler.tasks.enqueue_stale_runs", "schedule": 60.0},
+    "enqueue-stale-queued-runs": {
+        "task": "labeler.tasks.enqueue_stale_runs",
+        "schedule": TWEEZERS_SWEEP_SECONDS,
+    },
 }
 
 # Tweezers' own knobs.

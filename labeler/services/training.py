@@ -14,6 +14,7 @@ import math
 import traceback
 
 import numpy as np
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -26,7 +27,6 @@ logger = logging.getLogger(__name__)
 # A run stuck in "running" this long (its worker died without the broker redelivering) is
 # queued again by the sweep. Matches the retrain task's hard time limit.
 RUN_STALE_AFTER = dt.timedelta(minutes=35)
-OUTBOX_GRACE = dt.timedelta(seconds=60)
 MIN_EVALUATION_LABELS = 20
 MAX_EVALUATION_ITEMS_WITHOUT_BUDGET = 1000
 MAX_CONSECUTIVE_FAILURES = 3
@@ -269,7 +269,8 @@ def stale_runs_enqueue() -> int:
     ).update(status=ModelRun.Status.QUEUED)
     stale = list(
         ModelRun.objects.filter(
-            status=ModelRun.Status.QUEUED, created_at__lt=now - OUTBOX_GRACE
+            status=ModelRun.Status.QUEUED,
+            created_at__lt=now - dt.timedelta(seconds=settings.TWEEZERS_OUTBOX_GRACE_SECONDS),
         ).values_list("pk", flat=True)
     )
     for run_id in stale:

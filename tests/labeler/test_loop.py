@@ -1,27 +1,16 @@
 """The loop on the real database: cold start, leases, submits, retrain, next round."""
 
 import datetime as dt
-import io
-import zipfile
 
-import numpy as np
 import pytest
 from django.utils import timezone
-from PIL import Image
 
 from labeler import services
 from labeler.models import Annotation, Item, ModelRun, Project, QueryRound, QueueEntry
+from tests.data import shades_zip
 from tests.factories import ProjectFactory, UserFactory
 
 N_PER_CLASS = 40
-
-
-def shade_png(mean: int, seed: int) -> bytes:
-    rng = np.random.default_rng(seed)
-    pixels = np.clip(rng.normal(mean, 25, size=(8, 8)), 0, 255).astype(np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(pixels, mode="L").save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 @pytest.fixture
@@ -31,13 +20,7 @@ def shades_project(db):
     project = ProjectFactory(
         kind="image", classes=["dark", "light"], created_by=manager, round_size=10
     )
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for index in range(N_PER_CLASS):
-            archive.writestr(f"dark_{index}.png", shade_png(50, index))
-            archive.writestr(f"light_{index}.png", shade_png(200, 1000 + index))
-    buffer.seek(0)
-    services.items_import_stream(project=project, name="shades.zip", stream=buffer)
+    services.items_import_stream(project=project, name="shades.zip", stream=shades_zip(N_PER_CLASS))
     project.refresh_from_db()
     return project
 

@@ -1,0 +1,163 @@
+"""Faults with real processes: the broker down during labeling, a worker killed mid-retrain."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from labeler import services
+from labeler.models import Annotation, ModelRun, QueryRound
+from tests.data import shades_zip, texts_csv, topic_texts
+from tests.factories import ProjectFactory, UserFactory
+from tests.processes import (
+    REPO,
+    celery_worker_command,
+    free_port,
+    start,
+    start_redis,
+    stop,
+    wait_until,
+    worker_database_url,
+)
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+def run_status(run_id: int) -> str:
+    return ModelRun.objects.get(pk=run_id).status
+
+
+def test_labeling_goes_on_while_the_broker_is_down_and_the_retrain_runs_when_it_is_back(
+    tmp_path: Path,
+):
+    port = free_port()  # nothing listens here yet: the broker is down
+    env = {
+        **os.environ,
+        "DATABASE_URL": worker_database_url(),
+        "CELERY_BROKER_URL": f"redis://127.0.0.1:{port}/0",
+        "TWEEZERS_VAR_DIR": str(tmp_path / "var"),
+        "TWEEZERS_EMBEDDING_DIR": str(tmp_path / "embeddings"),
+        "TWEEZERS_ARTIFACT_DIR": str(tmp_path / "artifacts"),
+        "MEDIA_ROOT": str(tmp_path / "media"),
+    }
+    expert = UserFactory(username="offline-expert")
+    project = ProjectFactory(kind="image", classes=["dark", "light"], round_size=10)
+    zip_path = tmp_path / "shades.zip"
+    zip_path.write_bytes(shades_zip(20).getvalue())
+    # The whole annotator side runs in a process whose broker is unreachable: the import,
+    # the first round, and a full round of submits.
+    script = textwrap.dedent(
+        f"""
+        from django.contrib.auth import get_user_model
+        from pathlib import Path
+        from labeler import services
+        from labeler.models import ModelRun, Project
+        project = Project.objects.get(pk={project.pk})
+        services.items_import_path(project=project, path=Path({str(zip_path)!r}))
+        run = ModelRun.objects.get(project=project, status="queued")
+        services.model_run_execute(run_id=run.pk)
+        expert = get_user_model().objects.get(pk={expert.pk})
+        for _ in range(10):
+            entry = services.next_item_lease(project=project, annotator=expert).entry
+            label = entry.item.source_name.split("_")[0]
+            services.annotation_submit(
+                project=project, annotator=expert, item_id=entry.item_id, label=label
+            )
+        print("submitted")
+        """
+    )
+    offline = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert offline.returncode == 0, offline.stderr[-3000:]
+    assert "submitted" in offline.stdout
+    assert Annotation.objects.filter(project=project).count() == 10
+    waiting = ModelRun.objects.get(project=project, status=ModelRun.Status.QUEUED)
+
+    redis = start_redis(port, tmp_path / "redis.log")
+    worker_env = {**env, "TWEEZERS_SWEEP_SECONDS": "1", "TWEEZERS_OUTBOX_GRACE_SECONDS": "0"}
+    worker = start(
+        celery_worker_command(beat=True), env=worker_env, log_path=tmp_path / "worker.log"
+    )
+    try:
+        wait_until(
+            lambda: run_status(waiting.pk) == ModelRun.Status.SUCCEEDED,
+            timeout=90,
+            what="the outbox sweep to run the queued retrain",
+        )
+    except AssertionError:
+        print((tmp_path / "worker.log").read_text()[-4000:])
+        raise
+    finally:
+        stop(worker)
+        stop(redis)
+    assert QueryRound.objects.filter(project=project).count() == 2
+    assert ModelRun.objects.get(pk=waiting.pk).n_labels > 0
+
+
+def test_a_worker_killed_mid_retrain_gets_its_run_redelivered_and_the_queue_keeps_serving(
+    tmp_path: Path, settings
+):
+    settings.TWEEZERS_EMBEDDING_DIR = tmp_path / "embeddings"
+    settings.TWEEZERS_ARTIFACT_DIR = tmp_path / "artifacts"
+    env = {
+        **os.environ,
+        "DATABASE_URL": worker_database_url(),
+        "CELERY_BROKER_URL": django_broker_url(),
+        "TWEEZERS_EMBEDDING_DIR": str(settings.TWEEZERS_EMBEDDING_DIR),
+        "TWEEZERS_ARTIFACT_DIR": str(settings.TWEEZERS_ARTIFACT_DIR),
+        "HF_HUB_OFFLINE": "1",
+    }
+    expert = UserFactory()
+    project = ProjectFactory(
+        kind="text", classes=["sports", "cooking"], round_size=10, features="minilm"
+    )
+    worker = start(celery_worker_command(pool="prefork"), env=env, log_path=tmp_path / "worker.log")
+    try:
+        services.items_import_stream(
+            project=project, name="a.csv", stream=texts_csv(topic_texts(20))
+        )
+        first = ModelRun.objects.get(project=project)
+        wait_until(lambda: run_status(first.pk) == "succeeded", timeout=90, what="round 1")
+        # New items make the next run embed them with MiniLM: long enough to be killed in.
+        services.items_import_stream(
+            project=project, name="b.csv", stream=texts_csv(topic_texts(200, seed=1, offset=20))
+        )
+        retrain = ModelRun.objects.exclude(pk=first.pk).get(project=project)
+        wait_until(lambda: run_status(retrain.pk) == "running", timeout=30, what="the retrain")
+        children = subprocess.run(
+            ["pgrep", "-P", str(worker.pid)], capture_output=True, text=True
+        ).stdout.split()
+        assert children, "the prefork worker has a child process"
+        for child in children:
+            os.kill(int(child), signal.SIGKILL)
+
+        # While the run is being redelivered, the previous round keeps serving.
+        assert services.next_item_lease(project=project, annotator=expert).state == "ready"
+        wait_until(
+            lambda: run_status(retrain.pk) == "succeeded",
+            timeout=90,
+            what="the redelivered retrain to finish",
+        )
+    except AssertionError:
+        print((tmp_path / "worker.log").read_text()[-4000:])
+        raise
+    finally:
+        stop(worker)
+    retrain.refresh_from_db()
+    assert retrain.attempts == 2
+    assert QueryRound.objects.filter(project=project).count() == 2
+
+
+def django_broker_url() -> str:
+    return settings.CELERY_BROKER_URL

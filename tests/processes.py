@@ -1,0 +1,90 @@
+"""Real processes for tests: Celery workers and Redis servers, always stopped afterwards."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import quote
+
+from django.db import connection
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def worker_database_url() -> str:
+    """The URL of the database pytest-django created, so a subprocess writes where the test
+    reads."""
+    db = connection.settings_dict
+    credentials = quote(db["USER"] or "", safe="")
+    if db["PASSWORD"]:
+        credentials += ":" + quote(db["PASSWORD"], safe="")
+    host = db["HOST"] or "127.0.0.1"
+    port = f":{db['PORT']}" if db["PORT"] else ""
+    return f"postgres://{credentials}@{host}{port}/{db['NAME']}"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start(command: list[str], *, env: dict, log_path: Path) -> subprocess.Popen:
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            command,
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop(process: subprocess.Popen, *, timeout: float = 10) -> None:
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def celery_worker_command(*, pool: str = "solo", beat: bool = False) -> list[str]:
+    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,training"]
+    command += ["--pool", pool, "--concurrency", "1", "--without-mingle", "--without-gossip"]
+    command += ["--loglevel", "INFO"]
+    if beat:
+        command += ["-B", "--schedule", str(Path(os.environ.get("TMPDIR", "/tmp")) / "beat")]
+    return command
+
+
+def start_redis(port: int, log_path: Path) -> subprocess.Popen:
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    command += ["--appendonly", "no"]
+    process = start(command, env=dict(os.environ), log_path=log_path)
+    wait_until(lambda: _port_open(port), timeout=10, what=f"redis on port {port}")
+    return process
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.2)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_until(condition: Callable[[], bool], *, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
