@@ -25,7 +25,14 @@ class Conflict(exceptions.APIException):
 
 # A rejected submit that the client can fix by changing the request is a 400; one that is
 # refused because of the project's state right now (lease, budget, cap) is a 409.
-SUBMIT_CONFLICTS = {"lease_expired", "budget_spent", "daily_cap", "already_labeled"}
+SUBMIT_CONFLICTS = {
+    "lease_expired",
+    "budget_spent",
+    "daily_cap",
+    "not_served",
+    "not_current",
+    "client_key_reused",
+}
 
 
 def submit_rejected_error(rejection: services.SubmitRejected) -> exceptions.APIException:

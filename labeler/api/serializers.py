@@ -36,8 +36,15 @@ class TokenSerializer(serializers.Serializer):
     token = serializers.CharField(read_only=True)
 
 
+class ClassNamesField(serializers.ListField):
+    """Class names in order; reads the project's LabelClass rows."""
+
+    def to_representation(self, classes) -> list[str]:
+        return [label_class.name for label_class in classes.all()]
+
+
 class ProjectSerializer(serializers.ModelSerializer):
-    classes = serializers.ListField(
+    classes = ClassNamesField(
         child=serializers.CharField(max_length=100),
         max_length=1000,
         required=False,
@@ -91,11 +98,6 @@ class ProjectSerializer(serializers.ModelSerializer):
             # A project's kind decides how its items were imported; it cannot change later.
             self.fields["kind"].read_only = True
 
-    def to_representation(self, instance: Project) -> dict:
-        data = super().to_representation(instance)
-        data["classes"] = [label_class.name for label_class in instance.classes.all()]
-        return data
-
     def validate_classes(self, names: list[str]) -> list[str]:
         cleaned = [name.strip() for name in names]
         if any(not name for name in cleaned):
@@ -138,19 +140,21 @@ class LabelClassSerializer(serializers.ModelSerializer):
         return services.label_classes_ensure(project=project, names=[name])[name]
 
 
+def item_file_url(item: Item, request) -> str | None:
+    """The access-checked URL of an item's file; None for text items."""
+    if not item.file:
+        return None
+    url = reverse("api:item-file", kwargs={"pk": item.pk})
+    return request.build_absolute_uri(url) if request else url
+
+
 @extend_schema_field(OpenApiTypes.URI)
 class ImageUrlField(serializers.Field):
-    """The access-checked URL of an item's file; null for text items."""
-
     def __init__(self, **kwargs) -> None:
         super().__init__(source="*", read_only=True, allow_null=True, **kwargs)
 
     def to_representation(self, item: Item) -> str | None:
-        if not item.file:
-            return None
-        url = reverse("api:item-file", kwargs={"pk": item.pk})
-        request = self.context.get("request")
-        return request.build_absolute_uri(url) if request else url
+        return item_file_url(item, self.context.get("request"))
 
 
 class ItemSerializer(serializers.ModelSerializer):
@@ -202,11 +206,19 @@ class LeasedItemSerializer(serializers.Serializer):
     text = serializers.CharField(source="item.text")
     image_url = serializers.SerializerMethodField()
     lease_expires_at = serializers.DateTimeField()
-    round = serializers.IntegerField(source="round.number", allow_null=True)
+    round = serializers.IntegerField(source="round.number")
+    model_guess = serializers.SerializerMethodField(
+        help_text="The model's guess, only when the project shows it (show_model_guess)."
+    )
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_image_url(self, entry) -> str | None:
-        return ImageUrlField(context=self.context).to_representation(entry.item)
+        return item_file_url(entry.item, self.context.get("request"))
+
+    def get_model_guess(self, entry) -> str | None:
+        if not self.context["project"].show_model_guess or entry.predicted_label is None:
+            return None
+        return entry.predicted_label.name
 
 
 class NextItemSerializer(serializers.Serializer):
@@ -344,3 +356,50 @@ class ErrorDetailSerializer(serializers.Serializer):
 
 class ErrorSerializer(serializers.Serializer):
     error = ErrorDetailSerializer()
+
+
+class AnnotatorTodaySerializer(serializers.Serializer):
+    annotator = serializers.CharField()
+    labels = serializers.IntegerField()
+    seconds = serializers.FloatField(allow_null=True)
+
+
+class QueueStateSerializer(serializers.Serializer):
+    open = serializers.IntegerField()
+    leased = serializers.IntegerField()
+    evaluation_open = serializers.IntegerField()
+
+
+class EvaluationSetSerializer(serializers.Serializer):
+    items = serializers.IntegerField()
+    labeled = serializers.IntegerField()
+
+
+class WorkerStateSerializer(serializers.Serializer):
+    state = serializers.CharField()
+    run = serializers.IntegerField(allow_null=True)
+    since = serializers.DateTimeField(allow_null=True)
+
+
+class ProjectStatsSerializer(serializers.Serializer):
+    """What ``selectors.project_stats`` computes, as JSON."""
+
+    n_items = serializers.IntegerField()
+    n_labeled = serializers.IntegerField()
+    labels_spent = serializers.IntegerField()
+    budget = serializers.IntegerField(allow_null=True)
+    budget_remaining = serializers.IntegerField(allow_null=True)
+    daily_cap = serializers.IntegerField(allow_null=True)
+    mean_seconds_per_label = serializers.FloatField(allow_null=True)
+    hours_to_spend_budget = serializers.FloatField(allow_null=True)
+    per_annotator_today = AnnotatorTodaySerializer(many=True)
+    queue = QueueStateSerializer()
+    evaluation = EvaluationSetSerializer()
+    worker = WorkerStateSerializer()
+    latest_run = ModelRunSerializer(allow_null=True)
+    latest_model = ModelRunSerializer(allow_null=True)
+    metrics = serializers.JSONField()
+    learning_curve = serializers.JSONField()
+    stop = serializers.JSONField(allow_null=True)
+    runs = ModelRunSerializer(many=True)
+    rounds = QueryRoundSerializer(many=True)

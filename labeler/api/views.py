@@ -8,7 +8,6 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from django.conf import settings
 from django.http import FileResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.templatetags.static import static
@@ -96,6 +95,12 @@ class ProjectScopedMixin:
         return context
 
 
+def streamed(export: services.Export) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(export.chunks, content_type=export.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+    return response
+
+
 # Reading the dashboard, runs and rounds: managers and viewers.
 DASHBOARD_READERS = IsAuthenticated & (IsProjectManager | (IsProjectViewer & ReadOnly))
 # Labeling: annotators and managers.
@@ -166,7 +171,9 @@ class ProjectDetailView(ProjectScopedMixin, generics.RetrieveUpdateAPIView):
         return self.project
 
 
-@extend_schema(tags=["projects"], responses={200: OpenApiTypes.OBJECT, **errors(401, 403, 404)})
+@extend_schema(
+    tags=["projects"], responses={200: s.ProjectStatsSerializer, **errors(401, 403, 404)}
+)
 class ProjectStatsView(ProjectScopedMixin, APIView):
     """Dashboard statistics: labels spent against the budget, each annotator's labels today,
     model runs and the state of the queue."""
@@ -174,7 +181,8 @@ class ProjectStatsView(ProjectScopedMixin, APIView):
     permission_classes = [DASHBOARD_READERS]
 
     def get(self, request, project_pk: int) -> Response:
-        return Response(selectors.project_stats(project=self.project))
+        stats = selectors.project_stats(project=self.project)
+        return Response(s.ProjectStatsSerializer(stats, context={"request": request}).data)
 
 
 @extend_schema(tags=["projects"])
@@ -345,9 +353,13 @@ class AnnotationListView(AnnotationScopeMixin, generics.ListAPIView):
     def post(self, request, project_pk: int) -> Response:
         submit = s.AnnotationSubmitSerializer(data=request.data)
         submit.is_valid(raise_exception=True)
+        fields = dict(submit.validated_data)
         try:
             annotation, created = services.annotation_submit(
-                project=self.project, annotator=request.user, **submit.validated_data
+                project=self.project,
+                annotator=request.user,
+                item_id=fields.pop("item"),
+                **fields,
             )
         except services.SubmitRejected as rejection:
             raise submit_rejected_error(rejection) from rejection
@@ -423,21 +435,21 @@ class ModelRunDetailView(ProjectScopedMixin, generics.RetrieveAPIView):
 
 @extend_schema(
     tags=["model"],
-    responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **errors(401, 403, 404)},
+    responses={(200, "application/zip"): OpenApiTypes.BINARY, **errors(401, 403, 404)},
 )
 class ModelRunArtifactView(ProjectScopedMixin, APIView):
-    """Download a run's model artifact (managers only)."""
+    """Download a run's model artifact as a zip: ``model.json`` (class, parameters, classes)
+    and the weights (managers only)."""
 
     permission_classes = [MANAGERS]
 
-    def get(self, request, project_pk: int, pk: int) -> FileResponse:
+    def get(self, request, project_pk: int, pk: int) -> StreamingHttpResponse:
         run = get_object_or_404(ModelRun.objects.filter(project=self.project), pk=pk)
-        root = Path(settings.TWEEZERS_ARTIFACT_DIR).resolve()
-        path = (root / run.artifact_path).resolve() if run.artifact_path else None
-        # The stored path is the worker's; still refuse anything outside the artifact folder.
-        if path is None or not path.is_relative_to(root) or not path.is_file():
-            raise exceptions.NotFound("This run has no model artifact.")
-        return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)
+        try:
+            export = services.model_artifact_export(run=run)
+        except services.ExportError as error:
+            raise exceptions.NotFound(str(error)) from error
+        return streamed(export)
 
 
 @extend_schema(
@@ -476,6 +488,4 @@ class ExportView(ProjectScopedMixin, APIView):
             )
         except services.ExportError as error:
             raise exceptions.ValidationError({"format": [str(error)]}) from error
-        response = StreamingHttpResponse(export.chunks, content_type=export.content_type)
-        response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
-        return response
+        return streamed(export)

@@ -11,7 +11,13 @@ from labeler.services.annotating import (
     last_annotation_undo,
     next_item_lease,
 )
-from labeler.services.exports import Export, ExportError, export_labeled, items_import_labelstudio
+from labeler.services.exports import (
+    Export,
+    ExportError,
+    export_labeled,
+    items_import_labelstudio,
+    model_artifact_export,
+)
 from labeler.services.imports import (
     ImportReport,
     import_job_create,
@@ -35,6 +41,7 @@ __all__ = [
     "ExportError",
     "export_labeled",
     "items_import_labelstudio",
+    "model_artifact_export",
     "NextItem",
     "SubmitRejected",
     "annotation_correct",

@@ -19,15 +19,16 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db.models import F, Max, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
 from labeler import importing
-from labeler.models import Annotation, Item, Project
+from labeler.models import Annotation, Item, ModelRun, Project
 from labeler.services.imports import ImportReport, import_limits, items_import
 
 EXPORT_FORMATS = ("csv", "json", "jsonl", "imagefolder", "labelstudio")
@@ -364,6 +365,30 @@ def export_labeled(
         tasks = _labelstudio_tasks(rows(), project.kind, file_url or (lambda pk: str(pk)))
         return Export(f"{stem}-labelstudio.json", "application/json", _buffered(_json_array(tasks)))
     return Export(f"{stem}.zip", "application/zip", _imagefolder_zip(rows))
+
+
+def model_artifact_export(*, run: ModelRun) -> Export:
+    """A run's model artifact (its folder: ``model.json`` and the weights) as a streamed zip.
+    Raises ExportError when the run has none, or when its stored path is not inside the
+    artifact folder."""
+    root = Path(settings.TWEEZERS_ARTIFACT_DIR).resolve()
+    directory = Path(run.artifact_path).resolve() if run.artifact_path else None
+    if directory is None or not directory.is_relative_to(root) or not directory.is_dir():
+        raise ExportError("this run has no model artifact")
+    files = sorted(p for p in directory.iterdir() if p.is_file() and not p.is_symlink())
+
+    def chunks() -> Iterator[bytes]:
+        sink = _ZipSink()
+        with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for path in files:
+                with path.open("rb") as source, archive.open(path.name, "w") as target:
+                    while chunk := source.read(FILE_CHUNK_BYTES):
+                        target.write(chunk)
+                        yield sink.take()
+        yield sink.take()
+
+    filename = f"project-{run.project_id}-run-{run.pk}-model.zip"
+    return Export(filename, "application/zip", chunks())
 
 
 def _labelstudio_choice(task: dict) -> str | None:

@@ -40,12 +40,18 @@ def team_for(kind: str, classes: tuple[str, ...]) -> Team:
 
 
 @pytest.fixture
-def text_team(db) -> Team:
+def fast_passwords(settings) -> None:
+    # Five users per team at PBKDF2's production cost would dominate the suite's runtime.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def text_team(db, fast_passwords) -> Team:
     return team_for("text", ("spam", "ham"))
 
 
 @pytest.fixture
-def image_team(db) -> Team:
+def image_team(db, fast_passwords) -> Team:
     return team_for("image", ("cat", "dog"))
 
 
