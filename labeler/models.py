@@ -130,6 +130,10 @@ def item_file_path(item: Item, filename: str) -> str:
 class Item(models.Model):
     class Status(models.TextChoices):
         UNLABELED = "unlabeled", "Unlabeled"
+        # With overlap: some annotators have answered, more are still to come.
+        PENDING = "pending", "Waiting for more annotators"
+        # With overlap: the answers disagree and a manager must adjudicate.
+        CONFLICT = "conflict", "Annotators disagree"
         LABELED = "labeled", "Labeled"
         SKIPPED = "skipped", "Skipped"
 
@@ -247,6 +251,9 @@ class QueueEntry(models.Model):
     round = models.ForeignKey(QueryRound, on_delete=models.CASCADE, related_name="entries")
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="queue_entries")
     rank = models.PositiveIntegerField()
+    # With overlap N an item has N entries in its round, slots 0..N-1, each for a different
+    # annotator.
+    slot = models.PositiveSmallIntegerField(default=0)
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.STRATEGY)
     score = models.FloatField(null=True, blank=True)
     # The model's guess when the round was chosen: shown only if the project enables it, and
@@ -264,7 +271,9 @@ class QueueEntry(models.Model):
     class Meta:
         ordering = ["rank"]
         constraints = [
-            models.UniqueConstraint(fields=["round", "item"], name="queueentry_unique_item")
+            models.UniqueConstraint(
+                fields=["round", "item", "slot"], name="queueentry_unique_item_slot"
+            )
         ]
         indexes = [
             # The next-item query: first undone entry by rank, bounded by this partial index.
@@ -308,6 +317,8 @@ class Annotation(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by"
     )
     is_current = models.BooleanField(default=True)
+    # A manager's ruling on an item the annotators disagreed on; it decides the item's label.
+    is_adjudication = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

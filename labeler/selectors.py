@@ -85,3 +85,37 @@ def project_stats(*, project: Project) -> dict:
         "runs": runs,
         "rounds": recent_rounds,
     }
+
+
+def agreement_stats(*, project: Project) -> dict:
+    """Inter-annotator agreement for a project with overlap, from the current answers."""
+    from labeler import learning_adapter
+
+    rows = (
+        Annotation.objects.filter(project=project, is_current=True, is_adjudication=False)
+        .values_list("item_id", "annotator__username", "label__name")
+        .order_by("item_id")
+    )
+    answers: dict[int, list[tuple[str, str]]] = {}
+    for item_id, annotator, label in rows.iterator(chunk_size=5000):
+        answers.setdefault(item_id, []).append((annotator, label))
+    shared = {item: labels for item, labels in answers.items() if len(labels) >= 2}
+    resolved = dict(
+        Item.objects.filter(pk__in=list(shared), status=Item.Status.LABELED).values_list(
+            "id", "label__name"
+        )
+    )
+    figures = learning_adapter.agreement_figures(shared, resolved, project.overlap)
+    figures["conflicts"] = Item.objects.filter(project=project, status=Item.Status.CONFLICT).count()
+    figures["overlap"] = project.overlap
+    return figures
+
+
+def item_history(*, item: Item) -> list[Annotation]:
+    """Every answer ever given for an item, oldest first: who, when, which label, and which
+    earlier answer it replaced (old → new)."""
+    return list(
+        Annotation.objects.filter(item=item)
+        .select_related("annotator", "label", "replaces__label")
+        .order_by("created_at", "id")
+    )

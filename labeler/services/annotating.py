@@ -7,11 +7,12 @@ and every write happens in one short transaction that also updates the counters.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, When
 from django.utils import timezone
 
 from labeler.models import Annotation, Item, ModelRun, Project, QueryRound, QueueEntry, Skip
@@ -86,6 +87,9 @@ def _lock_free_entry(project: Project, annotator: AbstractBaseUser, now: dt.date
         .exclude(item__skips__annotator=annotator)
         .order_by("rank", "id")
     )
+    if project.overlap > 1:
+        # Each of an item's N entries goes to a different annotator.
+        free = free.exclude(item__annotations__annotator=annotator)
     # SKIP LOCKED lets concurrent annotators take the next free row instead of queueing behind
     # each other; SQLite (the demo) has no row locks and serialises writers anyway.
     if connection.features.has_select_for_update_skip_locked:
@@ -212,32 +216,21 @@ def _submit(project, annotator, item_id, label, client_key, seconds_spent, note)
     if label_class is None:
         known = ", ".join(project.classes.values_list("name", flat=True))
         raise SubmitRejected("unknown_label", f"unknown label {label!r}; classes are: {known}")
-    entry = (
-        QueueEntry.objects.select_for_update()
-        .filter(project=project, item=item, done=False)
-        .order_by("-id")
-        .first()
-    )
-    if entry is None:
+    if (
+        project.overlap > 1
+        and item.annotations.filter(annotator=annotator, is_current=True).exists()
+    ):
         raise SubmitRejected(
-            "not_served",
-            "this item is not waiting in the queue (already labeled or never served); "
-            "to change a label, correct the existing annotation",
+            "already_labeled",
+            "you already labeled this item; to change your label, correct your annotation",
         )
-    held_by_other = entry.leased_by_id not in (None, annotator.pk) and (
-        entry.lease_expires_at is not None and entry.lease_expires_at > now
-    )
-    if held_by_other:
-        raise SubmitRejected(
-            "lease_expired",
-            "your hold on this item expired and another annotator is labeling it now",
-        )
+    entry = _entry_for_submit(project, item, annotator, now)
     project = Project.objects.select_for_update().get(pk=project.pk)
     limit = _limit_state(project, annotator, now, leasing=False)
     if limit is not None:
         raise SubmitRejected(limit.state, limit.message)
 
-    previous = Annotation.objects.filter(item=item, is_current=True).first()
+    previous = _current_annotations(item, project, annotator).first()
     if previous is not None:
         Annotation.objects.filter(pk=previous.pk).update(is_current=False)
     annotation = Annotation.objects.create(
@@ -254,15 +247,112 @@ def _submit(project, annotator, item_id, label, client_key, seconds_spent, note)
         client_key=client_key or None,
         replaces=previous,
     )
-    was_labeled = item.status == Item.Status.LABELED
-    Item.objects.filter(pk=item.pk).update(label=label_class, status=Item.Status.LABELED)
     QueueEntry.objects.filter(pk=entry.pk).update(done=True)
-    Project.objects.filter(pk=project.pk).update(
-        n_annotations=F("n_annotations") + 1,
-        n_labeled=F("n_labeled") + (0 if was_labeled else 1),
-    )
+    Project.objects.filter(pk=project.pk).update(n_annotations=F("n_annotations") + 1)
+    item_resolve(item=item, project=project)
     _after_queue_progress(project, entry.round_id)
     return annotation, True
+
+
+def _entry_for_submit(project, item, annotator, now) -> QueueEntry:
+    """The queue entry this submit answers: the one the annotator holds, else a free one
+    (a lease that expired while nobody else took the item still counts)."""
+    entries = QueueEntry.objects.select_for_update().filter(project=project, item=item, done=False)
+    mine = entries.filter(leased_by=annotator).order_by("rank", "id").first()
+    if mine is not None:
+        return mine
+    free = (
+        entries.filter(Q(leased_by__isnull=True) | Q(lease_expires_at__lte=now))
+        .order_by("rank", "id")
+        .first()
+    )
+    if free is not None:
+        return free
+    if entries.exists():
+        raise SubmitRejected(
+            "lease_expired",
+            "your hold on this item expired and another annotator is labeling it now",
+        )
+    raise SubmitRejected(
+        "not_served",
+        "this item is not waiting in the queue (already labeled or never served); "
+        "to change a label, correct the existing annotation",
+    )
+
+
+def _current_annotations(item: Item, project: Project, annotator: AbstractBaseUser):
+    """The annotation a new answer replaces: with one annotator per item, the item's current
+    one; with overlap, this annotator's own."""
+    current = Annotation.objects.filter(item=item, is_current=True, is_adjudication=False)
+    return current.filter(annotator=annotator) if project.overlap > 1 else current
+
+
+def item_resolve(*, item: Item, project: Project) -> str:
+    """Derive the item's label from its current annotations and keep the counters right.
+
+    One annotator per item: their label. With overlap N: nothing until N answers are in, then
+    the strict majority, else a conflict for a manager to adjudicate. A manager's
+    adjudication always decides. Only resolved labels are trained on."""
+    current = list(
+        Annotation.objects.filter(item=item, is_current=True).order_by("-created_at", "-id")
+    )
+    ruling = next((a for a in current if a.is_adjudication), None)
+    answers = [a for a in current if not a.is_adjudication]
+    label_id = None
+    if ruling is not None:
+        status, label_id = Item.Status.LABELED, ruling.label_id
+    elif not answers:
+        status = Item.Status.UNLABELED
+    elif project.overlap <= 1:
+        status, label_id = Item.Status.LABELED, answers[0].label_id
+    elif len(answers) < project.overlap:
+        status = Item.Status.PENDING
+    else:
+        votes = Counter(a.label_id for a in answers)
+        winner, count = votes.most_common(1)[0]
+        if count * 2 > len(answers):
+            status, label_id = Item.Status.LABELED, winner
+        else:
+            status = Item.Status.CONFLICT
+    was_labeled = Item.objects.filter(pk=item.pk, status=Item.Status.LABELED).exists()
+    Item.objects.filter(pk=item.pk).update(status=status, label_id=label_id)
+    is_labeled = status == Item.Status.LABELED
+    if was_labeled != is_labeled:
+        Project.objects.filter(pk=project.pk).update(
+            n_labeled=F("n_labeled") + (1 if is_labeled else -1)
+        )
+    return status
+
+
+def item_adjudicate(
+    *, project: Project, manager: AbstractBaseUser, item_id: int, label: str
+) -> Annotation:
+    """A manager decides the label of an item (usually a conflict). The annotators' answers
+    stay as they are, for the agreement figures and the record."""
+    with transaction.atomic():
+        item = Item.objects.select_for_update().filter(project=project, pk=item_id).first()
+        if item is None:
+            raise SubmitRejected("not_in_project", f"item {item_id} is not in this project")
+        label_class = project.classes.filter(name=label).first()
+        if label_class is None:
+            known = ", ".join(project.classes.values_list("name", flat=True))
+            raise SubmitRejected("unknown_label", f"unknown label {label!r}; classes are: {known}")
+        previous = Annotation.objects.filter(
+            item=item, is_current=True, is_adjudication=True
+        ).first()
+        if previous is not None:
+            Annotation.objects.filter(pk=previous.pk).update(is_current=False)
+        ruling = Annotation.objects.create(
+            project=project,
+            item=item,
+            annotator=manager,
+            label=label_class,
+            kind=item.annotations.values_list("kind", flat=True).first() or "strategy",
+            is_adjudication=True,
+            replaces=previous,
+        )
+        item_resolve(item=item, project=project)
+    return ruling
 
 
 def item_skip(*, project: Project, annotator: AbstractBaseUser, item_id: int) -> None:
@@ -316,8 +406,8 @@ def annotation_correct(
             predicted_confidence=current.predicted_confidence,
             replaces=current,
         )
-        Item.objects.filter(pk=current.item_id).update(label=label_class)
         Project.objects.filter(pk=project.pk).update(n_annotations=F("n_annotations") + 1)
+        item_resolve(item=current.item, project=project)
     return corrected
 
 
@@ -338,14 +428,12 @@ def last_annotation_undo(*, project: Project, annotator: AbstractBaseUser) -> It
         previous = last.replaces
         if previous is not None:
             Annotation.objects.filter(pk=previous.pk).update(is_current=True)
-            Item.objects.filter(pk=last.item_id).update(label_id=previous.label_id)
-        else:
-            Item.objects.filter(pk=last.item_id).update(label=None, status=Item.Status.UNLABELED)
-            Project.objects.filter(pk=project.pk).update(n_labeled=F("n_labeled") - 1)
+        item_resolve(item=last.item, project=project)
+        if previous is None:
             entry = (
                 QueueEntry.objects.select_for_update()
                 .filter(project=project, item_id=last.item_id, done=True)
-                .order_by("-id")
+                .order_by(Case(When(leased_by=annotator, then=0), default=1), "-id")
                 .first()
             )
             if entry is not None:

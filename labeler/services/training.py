@@ -167,10 +167,12 @@ def _round_write(
     with transaction.atomic():
         # Entries someone holds right now stay valid until answered or expired; the rest of
         # the old round is replaced by the new choice.
-        QueueEntry.objects.filter(project=project, done=False, leased_by__isnull=True).delete()
-        QueueEntry.objects.filter(
-            project=project, done=False, lease_expires_at__lte=timezone.now()
-        ).delete()
+        # Items some annotators already answered (overlap) keep their remaining entries.
+        replaceable = QueueEntry.objects.filter(project=project, done=False).exclude(
+            item__status=Item.Status.PENDING
+        )
+        replaceable.filter(leased_by__isnull=True).delete()
+        replaceable.filter(lease_expires_at__lte=timezone.now()).delete()
         held = set(
             QueueEntry.objects.filter(project=project, done=False).values_list("item_id", flat=True)
         )
@@ -181,22 +183,26 @@ def _round_write(
             number=last + 1,
             model_run=run if run.artifact_path else None,
             strategy=project.strategy if run.artifact_path else "cold_start",
-            size=len(ordered),
+            size=len(ordered) * max(project.overlap, 1),
         )
         entries = []
-        for rank, (kind, item_id) in enumerate(ordered, start=1):
+        overlap = max(project.overlap, 1)
+        for position, (kind, item_id) in enumerate(ordered):
             label_name, confidence = guesses.get(item_id, (None, None))
-            entries.append(
+            # With overlap N, the N copies sit next to each other, one per annotator.
+            entries.extend(
                 QueueEntry(
                     project=project,
                     round=query_round,
                     item_id=item_id,
-                    rank=rank,
+                    rank=position * overlap + slot + 1,
+                    slot=slot,
                     kind=kind,
                     score=scores.get(item_id),
                     predicted_label_id=classes.get(label_name) if label_name else None,
                     predicted_confidence=confidence,
                 )
+                for slot in range(overlap)
             )
         QueueEntry.objects.bulk_create(entries)
     return query_round
