@@ -188,6 +188,11 @@ def pool_matrix(project: Project):
     return open_shards(_shard_paths(feature_dir(project), last + 1))
 
 
+def _row_array(rows_queryset) -> np.ndarray:
+    rows = rows_queryset.iterator(chunk_size=50_000)
+    return np.fromiter((r for r in rows if r is not None), dtype=np.int64)
+
+
 def _rows_and_labels(queryset) -> tuple[np.ndarray, np.ndarray]:
     pairs = list(
         queryset.filter(embedding_row__isnull=False, label__isnull=False)
@@ -347,20 +352,18 @@ def train_and_choose(*, project: Project, run: ModelRun, n_choose: int) -> RunOu
     outcome.train_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
-    eligible = set(
-        items.filter(status=Item.Status.UNLABELED, is_evaluation=False, embedding_row__isnull=False)
-        .exclude(skips__isnull=False)
-        .values_list("embedding_row", flat=True)
-    )
-    held = set(
-        QueueEntry.objects.filter(project=project, done=False, leased_by__isnull=False).values_list(
-            "item__embedding_row", flat=True
-        )
-    )
-    all_rows = np.arange(len(pool), dtype=np.int64)
+    # The pool as a boolean mask over shard rows, built from streamed ids: a million items
+    # cost a few megabytes, never a Python set of a million ints.
+    eligible = items.filter(
+        status=Item.Status.UNLABELED, is_evaluation=False, embedding_row__isnull=False
+    ).exclude(skips__isnull=False)
+    held = QueueEntry.objects.filter(
+        project=project, done=False, leased_by__isnull=False
+    ).values_list("item__embedding_row", flat=True)
     allowed = np.zeros(len(pool), dtype=bool)
-    allowed[list(eligible - held)] = True
-    exclude = all_rows[~allowed]
+    allowed[_row_array(eligible.values_list("embedding_row", flat=True))] = True
+    allowed[_row_array(held)] = False
+    exclude = np.flatnonzero(~allowed)
     if n_choose > 0 and allowed.any():
         strategy = get_strategy(project.strategy)
         result = strategy.query(
