@@ -3,6 +3,7 @@ with a controlled environment, since settings are read once at import."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -83,3 +84,13 @@ def test_debug_settings_fall_back_to_a_development_key_and_local_hosts(tmp_path)
     assert loaded["DEBUG"] is True
     assert loaded["ALLOWED_HOSTS"] == ["127.0.0.1", "localhost"]
     assert loaded["SESSION_COOKIE_SECURE"] is False
+
+
+def test_env_example_documents_every_variable_the_settings_read():
+    settings_source = (REPO / "config" / "settings.py").read_text()
+    read = set(re.findall(r'env\.\w+\(\s*"([A-Z][A-Z0-9_]*)"', settings_source))
+    example = (REPO / ".env.example").read_text()
+    documented = set(re.findall(r"^(?:# )?([A-Z][A-Z0-9_]*)=", example, flags=re.MULTILINE))
+
+    assert {"DJANGO_SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL"} <= read
+    assert read - documented == set(), "add these to .env.example"

@@ -1,0 +1,45 @@
+# Tweezers: one image for the web server (the default command) and the Celery worker
+# (override the command: see docker-compose.yml). Everything that differs between deployments
+# comes from the environment; see .env.example.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore \
+    TWEEZERS_VAR_DIR=/app/var \
+    DJANGO_STATIC_ROOT=/app/staticfiles \
+    HF_HUB_OFFLINE=1 \
+    WEB_CONCURRENCY=4
+
+WORKDIR /app
+
+# torch first, from PyTorch's CPU-only index: the same pin resolved on PyPI is the CUDA build,
+# gigabytes of GPU libraries the worker never uses. requirements.txt then finds the pin
+# satisfied (2.13.0+cpu matches ==2.13.0) and installs the rest from PyPI.
+RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
+COPY requirements.txt .
+RUN pip install -r requirements.txt
+
+COPY . .
+
+# Static files live outside var/, so a volume mounted there never hides a newer image's
+# files. Settings refuse to load without a secret key when DEBUG is off: give collectstatic a
+# throwaway one that exists only in this build step.
+RUN DJANGO_SECRET_KEY=collectstatic-only-not-a-secret python manage.py collectstatic --noinput
+
+# The code stays owned by root and read-only to the server; only var/ (database for the demo,
+# media, uploads, artifacts, embeddings, beat schedule) is writable.
+RUN useradd --system --create-home --uid 10001 --user-group tweezers \
+    && mkdir -p /app/var/media \
+    && chown -R tweezers:tweezers /app/var
+USER tweezers
+
+EXPOSE 8000
+
+# Like scripts/run-serve, without its background worker: in a container the worker is its own
+# service, e.g.  celery -A config worker -B -Q default,training --concurrency 1
+# gunicorn reads the number of workers from WEB_CONCURRENCY.
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", \
+     "--access-logfile", "-", "--timeout", "120"]
