@@ -1,0 +1,408 @@
+"""Load benchmark: N concurrent annotators against `scripts/run-serve` (gunicorn + a Celery
+worker) on 127.0.0.1, with pools of 10,000 / 100,000 / 1,000,000 items in PostgreSQL.
+
+For each pool size it builds a fresh database `tweezers_bench` (items bulk-loaded with COPY,
+cached 384-d embeddings written as shards, so no model is downloaded or run), queues the first
+round, starts the server, and lets annotator threads loop GET next → POST annotation through
+the REST API for a fixed time. It reports next-item and submit latency (p50/p95/p99),
+requests per second, the server's peak memory, and how long each retrain took from the label
+that triggered it to the next round being queued. Results go to docs/benchmarks.md.
+
+    .venv/bin/python bench/load.py --items 10000,100000,1000000 --annotators 8 --seconds 30
+
+Traffic goes only to 127.0.0.1; every loop is bounded in time and stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+BENCH_DB = "tweezers_bench"
+BENCH_URL = f"postgres://postgres@127.0.0.1:5432/{BENCH_DB}"
+BROKER = "redis://127.0.0.1:6379/9"
+DIM = 384
+CLASSES = ["negative", "positive"]
+SECTION_START = "<!-- bench:load:start -->"
+SECTION_END = "<!-- bench:load:end -->"
+
+
+def recreate_database() -> None:
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+            (BENCH_DB,),
+        )
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
+        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+
+
+def server_env(var_dir: Path, port: int) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": BENCH_URL,
+        "CELERY_BROKER_URL": BROKER,
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": "bench-only-" + uuid.uuid4().hex,
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "TWEEZERS_VAR_DIR": str(var_dir),
+        "PORT": str(port),
+        "WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", "4"),
+        "DJANGO_LOG_LEVEL": "WARNING",
+    }
+
+
+def synthetic_embeddings(n_items: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Two overlapping Gaussian classes in 384-d, unit-normalised like sentence embeddings."""
+    truth = rng.integers(0, 2, size=n_items)
+    centres = rng.normal(size=(2, DIM)).astype(np.float32)
+    rows = np.empty((n_items, DIM), dtype=np.float32)
+    for start in range(0, n_items, 100_000):
+        stop = min(start + 100_000, n_items)
+        block = rng.normal(size=(stop - start, DIM)).astype(np.float32) * 3.0
+        block += centres[truth[start:stop]]
+        block /= np.linalg.norm(block, axis=1, keepdims=True)
+        rows[start:stop] = block
+    return rows, truth
+
+
+def build_pool(n_items: int, var_dir: Path, annotators: int, round_size: int) -> dict:
+    """Fresh database with one text project of ``n_items`` embedded items; returns what the
+    clients need (tokens, project id, the truth per item id)."""
+    recreate_database()
+    env = server_env(var_dir, 0)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=REPO, env=env, check=True)
+    os.environ.update(
+        {
+            k: env[k]
+            for k in (
+                "DATABASE_URL",
+                "CELERY_BROKER_URL",
+                "DJANGO_DEBUG",
+                "DJANGO_SECRET_KEY",
+                "TWEEZERS_VAR_DIR",
+            )
+        }
+    )
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.utils import timezone
+    from rest_framework.authtoken.models import Token
+
+    from labeler import learning_adapter, services
+    from labeler.models import Item, Membership, ModelRun, Project
+    from learning.features import write_shard
+
+    connection.close()
+    project = services.project_create(
+        name=f"Load {n_items}",
+        kind="text",
+        classes=CLASSES,
+        features="minilm",
+        round_size=round_size,
+    )
+    rng = np.random.default_rng(0)
+    started = time.perf_counter()
+    rows, truth = synthetic_embeddings(n_items, rng)
+    directory = learning_adapter.feature_dir(project)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "spec.json").write_text('{"features": "minilm"}')
+    for index, start in enumerate(range(0, n_items, learning_adapter.SHARD_ROWS)):
+        write_shard(
+            directory / f"shard_{index:05d}.npy", rows[start : start + learning_adapter.SHARD_ROWS]
+        )
+    del rows
+    now = timezone.now().isoformat()
+    with connection.cursor() as cursor:
+        raw = cursor.connection
+        with raw.cursor().copy(
+            "COPY labeler_item (project_id, text, file, source_name, checksum, metadata, status,"
+            " is_evaluation, embedding_row, created_at) FROM STDIN"
+        ) as copy:
+            for row in range(n_items):
+                copy.write_row(
+                    (
+                        project.pk,
+                        f"synthetic item {row}",
+                        "",
+                        f"row {row}",
+                        f"{row:064x}",
+                        "{}",
+                        "unlabeled",
+                        False,
+                        row,
+                        now,
+                    )
+                )
+    Project.objects.filter(pk=project.pk).update(n_items=n_items)
+    first_id = Item.objects.filter(project=project).order_by("id").values_list("id", flat=True)[0]
+    load_seconds = time.perf_counter() - started
+
+    user_model = get_user_model()
+    tokens = []
+    for index in range(annotators):
+        user = user_model.objects.create_user(
+            username=f"annotator{index}", password=uuid.uuid4().hex
+        )
+        Membership.objects.create(project=project, user=user, role=Membership.Role.ANNOTATOR)
+        tokens.append(Token.objects.create(user=user).key)
+
+    run = services.retrain_force(project=project)
+    started = time.perf_counter()
+    services.model_run_execute(run_id=run.pk)
+    first_round_seconds = time.perf_counter() - started
+    assert ModelRun.objects.get(pk=run.pk).status == "succeeded"
+    connection.close()
+    return {
+        "project": project.pk,
+        "tokens": tokens,
+        "first_id": first_id,
+        "truth": truth,
+        "load_seconds": load_seconds,
+        "first_round_seconds": first_round_seconds,
+    }
+
+
+def process_tree_rss_kib(root_pid: int) -> int:
+    """Resident memory of a process and all its descendants, in KiB (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    total, stack = 0, [root_pid]
+    while stack:
+        pid = stack.pop()
+        stack.extend(children.get(pid, []))
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
+def annotate(base: str, pool: dict, token: str, deadline: float, results: dict, lock) -> None:
+    session = requests.Session()
+    session.headers["Authorization"] = f"Token {token}"
+    next_times, submit_times, waits, errors = [], [], 0, 0
+    truth, first_id, project = pool["truth"], pool["first_id"], pool["project"]
+    while time.monotonic() < deadline:
+        started = time.perf_counter()
+        response = session.get(f"{base}/api/projects/{project}/next/", timeout=10)
+        next_times.append(time.perf_counter() - started)
+        if response.status_code != 200:
+            errors += 1
+            continue
+        body = response.json()
+        if body["state"] != "ready":
+            waits += 1
+            time.sleep(0.2)
+            continue
+        item_id = body["item"]["id"]
+        label = CLASSES[int(truth[item_id - first_id])]
+        started = time.perf_counter()
+        response = session.post(
+            f"{base}/api/projects/{project}/annotations/",
+            json={"item": item_id, "label": label, "client_key": uuid.uuid4().hex},
+            timeout=10,
+        )
+        submit_times.append(time.perf_counter() - started)
+        if response.status_code not in (200, 201):
+            errors += 1
+    with lock:
+        results["next"].extend(next_times)
+        results["submit"].extend(submit_times)
+        results["waits"] += waits
+        results["errors"] += errors
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.array(values) * 1000, q)) if values else float("nan")
+
+
+def run_size(n_items: int, args: argparse.Namespace, var_dir: Path) -> dict:
+    # One var folder for the whole run (Django reads it once); each size starts it afresh.
+    for name in ("embeddings", "artifacts"):
+        shutil.rmtree(var_dir / name, ignore_errors=True)
+    print(f"[{n_items:,} items] building the pool…", flush=True)
+    pool = build_pool(n_items, var_dir, args.annotators, args.round_size)
+    port = args.port
+    env = server_env(var_dir, port)
+    log = (var_dir / "server.log").open("wb")
+    server = subprocess.Popen(
+        ["scripts/run-serve"],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(0.3)
+        results: dict = {"next": [], "submit": [], "waits": 0, "errors": 0}
+        lock = threading.Lock()
+        rss_peak = 0
+        started = time.monotonic()
+        deadline = started + args.seconds
+        threads = [
+            threading.Thread(target=annotate, args=(base, pool, token, deadline, results, lock))
+            for token in pool["tokens"]
+        ]
+        for thread in threads:
+            thread.start()
+        while any(thread.is_alive() for thread in threads):
+            rss_peak = max(rss_peak, process_tree_rss_kib(server.pid))
+            time.sleep(0.5)
+        elapsed = time.monotonic() - started
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+        log.close()
+
+    from django.db import connection
+
+    from labeler.models import ModelRun
+
+    connection.close()
+    runs = list(
+        ModelRun.objects.filter(project_id=pool["project"], status="succeeded", n_labels__gt=0)
+        .order_by("created_at")
+        .values_list("created_at", "started_at", "finished_at", "train_seconds", "query_seconds")
+    )
+    turnaround = [(done - created).total_seconds() for created, _, done, _, _ in runs]
+    compute = [(done - start).total_seconds() for _, start, done, _, _ in runs]
+    requests_total = len(results["next"]) + len(results["submit"])
+    return {
+        "items": n_items,
+        "annotators": args.annotators,
+        "seconds": elapsed,
+        "labels": len(results["submit"]),
+        "rps": requests_total / elapsed,
+        "next_p50": percentile(results["next"], 50),
+        "next_p95": percentile(results["next"], 95),
+        "next_p99": percentile(results["next"], 99),
+        "submit_p50": percentile(results["submit"], 50),
+        "submit_p95": percentile(results["submit"], 95),
+        "submit_p99": percentile(results["submit"], 99),
+        "waits": results["waits"],
+        "errors": results["errors"],
+        "rss_mib": rss_peak / 1024,
+        "load_seconds": pool["load_seconds"],
+        "first_round_seconds": pool["first_round_seconds"],
+        "retrains": len(runs),
+        "turnaround_median": statistics.median(turnaround) if turnaround else float("nan"),
+        "turnaround_max": max(turnaround) if turnaround else float("nan"),
+        "compute_median": statistics.median(compute) if compute else float("nan"),
+    }
+
+
+def markdown(rows: list[dict], command: str) -> str:
+    out = io.StringIO()
+    out.write(f"{SECTION_START}\n## Load\n\n")
+    out.write(
+        "N annotator threads loop GET `/api/projects/{id}/next/` → POST `/annotations/` against "
+        "`scripts/run-serve` (gunicorn, 4 workers, plus one Celery worker) on this 2-core "
+        "machine, PostgreSQL 15 and Redis on 127.0.0.1. Items carry cached 384-d embeddings, "
+        "so every retrain re-scores the whole pool with the default strategy.\n\n"
+    )
+    out.write(f"Reproduce: `{command}`\n\n")
+    out.write(
+        "| items | annotators | labels | req/s | next p50 / p95 / p99 (ms) | "
+        "submit p50 / p95 / p99 (ms) | 'updating' replies | errors | server RSS peak (MiB) | "
+        "retrains | label → next round queued, median / max (s) | retrain compute median (s) |\n"
+        "|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---|---:|\n"
+    )
+    for r in rows:
+        out.write(
+            f"| {r['items']:,} | {r['annotators']} | {r['labels']} | {r['rps']:.0f} | "
+            f"{r['next_p50']:.1f} / {r['next_p95']:.1f} / {r['next_p99']:.1f} | "
+            f"{r['submit_p50']:.1f} / {r['submit_p95']:.1f} / {r['submit_p99']:.1f} | "
+            f"{r['waits']} | {r['errors']} | {r['rss_mib']:.0f} | {r['retrains']} | "
+            f"{r['turnaround_median']:.1f} / {r['turnaround_max']:.1f} | "
+            f"{r['compute_median']:.1f} |\n"
+        )
+    out.write("\nSet-up per size (not part of the measured loop): ")
+    out.write(
+        ", ".join(
+            f"{r['items']:,} items loaded in {r['load_seconds']:.0f} s, first round chosen in "
+            f"{r['first_round_seconds']:.1f} s"
+            for r in rows
+        )
+    )
+    out.write(f".\n{SECTION_END}\n")
+    return out.getvalue()
+
+
+def write_section(path: Path, section: str) -> None:
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    if SECTION_START in text:
+        before, rest = text.split(SECTION_START, 1)
+        after = rest.split(SECTION_END, 1)[1]
+        text = before + section.rstrip("\n") + after
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--items", default="10000,100000,1000000")
+    parser.add_argument("--annotators", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--round-size", type=int, default=100)
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.items.split(",")]
+    rows = []
+    var_dir = Path(tempfile.mkdtemp(prefix="tweezers-load-"))
+    for size in sizes:
+        row = run_size(size, args, var_dir)
+        print(row, flush=True)
+        rows.append(row)
+    command = "python bench/load.py " + " ".join(sys.argv[1:])
+    section = markdown(rows, command.strip())
+    print(section)
+    write_section(args.out, section)
+
+
+if __name__ == "__main__":
+    main()
