@@ -12,7 +12,8 @@ from labeler.models import Annotation, Item, ModelRun, Project, QueryRound, Queu
 def projects_visible_to(*, user: AbstractBaseUser) -> QuerySet[Project]:
     if user.is_superuser:
         return Project.objects.all()
-    return Project.objects.filter(memberships__user=user).distinct()
+    # One membership per (project, user): the join cannot duplicate rows, so no DISTINCT.
+    return Project.objects.filter(memberships__user=user)
 
 
 def project_stats(*, project: Project) -> dict:
