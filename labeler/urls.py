@@ -5,4 +5,15 @@ from labeler import views
 urlpatterns = [
     path("", views.project_list, name="project-list"),
     path("healthz", views.health, name="health"),
+    path("projects/new/", views.project_create, name="project-create"),
+    path("projects/<int:project_id>/", views.dashboard, name="project-dashboard"),
+    path("projects/<int:project_id>/retrain/", views.retrain, name="project-retrain"),
+    path("projects/<int:project_id>/settings/", views.project_settings, name="project-settings"),
+    path("projects/<int:project_id>/import/", views.project_import, name="project-import"),
+    path("projects/<int:project_id>/label/", views.label, name="label"),
+    path("projects/<int:project_id>/label/submit/", views.label_submit, name="label-submit"),
+    path("projects/<int:project_id>/label/skip/", views.label_skip, name="label-skip"),
+    path("projects/<int:project_id>/label/undo/", views.label_undo, name="label-undo"),
+    path("imports/<int:job_id>/", views.import_job, name="import-job"),
+    path("items/<int:item_id>/file", views.item_file, name="item-file"),
 ]

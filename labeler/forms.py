@@ -1,0 +1,155 @@
+"""Forms of the HTML pages. They validate input; the views hand ``cleaned_data`` to a
+service, so no form saves a model itself."""
+
+from __future__ import annotations
+
+from django import forms
+
+from labeler.models import Project
+from learning.strategies import strategy_names
+
+FEATURES_BY_KIND = {
+    Project.Kind.TEXT: ["auto", "minilm", "tfidf"],
+    Project.Kind.IMAGE: ["auto", "pixels", "backbone"],
+}
+FEATURE_LABELS = {
+    "auto": "Automatic (the kind's default)",
+    "minilm": "Sentence embeddings (MiniLM)",
+    "tfidf": "TF-IDF (light)",
+    "pixels": "Pixels",
+    "backbone": "Image backbone (local weights)",
+}
+SETTINGS_FIELDS = [
+    "name",
+    "description",
+    "strategy",
+    "features",
+    "round_size",
+    "budget",
+    "daily_cap",
+    "evaluation_share",
+    "target_metric",
+    "target_value",
+    "show_model_guess",
+    "lease_seconds",
+]
+
+
+def _strategy_choices() -> list[tuple[str, str]]:
+    # cold_start is what the first round uses before any model exists, not a project choice.
+    return [(name, name.replace("_", " ")) for name in strategy_names() if name != "cold_start"]
+
+
+def class_names(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+class ProjectSettingsForm(forms.ModelForm):
+    strategy = forms.ChoiceField(
+        choices=_strategy_choices,
+        help_text="How the next items are chosen; “default” is margin with diversity.",
+    )
+    features = forms.ChoiceField(
+        choices=[(name, label) for name, label in FEATURE_LABELS.items()],
+        initial="auto",
+        help_text="How items are represented for the model.",
+    )
+    new_classes = forms.CharField(
+        required=False,
+        label="Add classes",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One per line. Existing classes stay: their labels refer to them.",
+    )
+
+    class Meta:
+        model = Project
+        fields = SETTINGS_FIELDS
+        widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+        labels = {"lease_seconds": "Lease (seconds)"}
+        help_texts = {
+            "round_size": "Labels per round; the model retrains after each round.",
+            "lease_seconds": "How long an opened item stays reserved for its annotator.",
+        }
+
+    def _kind(self) -> str:
+        return self.instance.kind
+
+    def clean_features(self) -> str:
+        features = self.cleaned_data["features"]
+        kind = self._kind()
+        if kind and features not in FEATURES_BY_KIND.get(kind, []):
+            allowed = ", ".join(FEATURES_BY_KIND.get(kind, []))
+            raise forms.ValidationError(f"For {kind} projects choose one of: {allowed}.")
+        return features
+
+    def clean_new_classes(self) -> list[str]:
+        names = class_names(self.cleaned_data.get("new_classes") or "")
+        existing = set(self.instance.classes.values_list("name", flat=True))
+        _check_unique(names, existing)
+        return names
+
+    def changes(self) -> dict:
+        return {name: self.cleaned_data[name] for name in SETTINGS_FIELDS}
+
+
+class ProjectCreateForm(ProjectSettingsForm):
+    classes = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "placeholder": "benign\nmalignant"}),
+        help_text="One per line, in the order the buttons should appear. Leave empty to take "
+        "them from the first import's class folders or label column.",
+    )
+
+    class Meta(ProjectSettingsForm.Meta):
+        fields = ["name", "kind", *SETTINGS_FIELDS[1:]]
+
+    field_order = ["name", "description", "kind", "classes"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        del self.fields["new_classes"]
+
+    def _kind(self) -> str:
+        return self.cleaned_data.get("kind", "")
+
+    def clean_classes(self) -> list[str]:
+        names = class_names(self.cleaned_data.get("classes") or "")
+        _check_unique(names, set())
+        if len(names) == 1:
+            raise forms.ValidationError("A project needs at least two classes (or none yet).")
+        return names
+
+    def options(self) -> dict:
+        """Keyword options for ``project_create`` besides name, kind and classes."""
+        return {name: self.cleaned_data[name] for name in SETTINGS_FIELDS if name != "name"}
+
+
+def _check_unique(names: list[str], existing: set[str]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if len(name) > 100:
+            raise forms.ValidationError(f"Class names have at most 100 characters: {name[:40]}…")
+        if name in seen:
+            raise forms.ValidationError(f"The class “{name}” is listed twice.")
+        if name in existing:
+            raise forms.ValidationError(f"The project already has a class “{name}”.")
+        seen.add(name)
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        help_text="An image, a zip of images (class sub-folders become pre-labels), "
+        "a CSV or a JSONL file with a text column."
+    )
+
+
+class SubmitForm(forms.Form):
+    item_id = forms.IntegerField(min_value=1)
+    label = forms.CharField(max_length=100)
+    client_key = forms.CharField(max_length=64, required=False)
+    seconds_spent = forms.FloatField(min_value=0, max_value=24 * 3600, required=False)
+    note = forms.CharField(max_length=5000, required=False, strip=True)
+
+
+class SkipForm(forms.Form):
+    item_id = forms.IntegerField(min_value=1)

@@ -1,0 +1,71 @@
+// Draws the learning curve from the JSON the dashboard fragment embeds; redrawn after every
+// htmx refresh of the fragment.
+(function () {
+  "use strict";
+
+  let chart = null;
+
+  function percent(value) {
+    return value === null || value === undefined ? null : Math.round(value * 1000) / 10;
+  }
+
+  function draw() {
+    const canvas = document.getElementById("learning-curve");
+    const data = document.getElementById("curve-data");
+    if (chart) {
+      chart.destroy();
+      chart = null;
+    }
+    if (!canvas || !data || typeof Chart === "undefined") return;
+    const points = JSON.parse(data.textContent).filter((p) => p.n_labels !== null);
+    const at = (key) => points.map((p) => ({ x: p.n_labels, y: percent(p[key]) }));
+    const accent = "#2457c5";
+    const datasets = [
+      { label: "low", data: at("accuracy_low"), borderWidth: 0, pointRadius: 0, fill: false },
+      {
+        label: "95% interval", data: at("accuracy_high"), borderWidth: 0, pointRadius: 0,
+        fill: "-1", backgroundColor: "rgba(36, 87, 197, 0.14)",
+      },
+      {
+        label: "Accuracy", data: at("accuracy"), borderColor: accent, backgroundColor: accent,
+        borderWidth: 2, pointRadius: 4, tension: 0.15,
+      },
+      {
+        label: "Macro-F1", data: at("macro_f1"), borderColor: "#8a94a6", backgroundColor: "#8a94a6",
+        borderWidth: 1.5, borderDash: [5, 4], pointRadius: 2, tension: 0.15,
+      },
+    ];
+    const target = document.getElementById("curve-target");
+    if (target && points.length) {
+      const xs = points.map((p) => p.n_labels);
+      const y = percent(parseFloat(target.dataset.value));
+      datasets.push({
+        label: "Target", data: [{ x: Math.min(...xs), y: y }, { x: Math.max(...xs), y: y }],
+        borderColor: "#157347", borderWidth: 1, borderDash: [2, 3], pointRadius: 0,
+      });
+    }
+    chart = new Chart(canvas, {
+      type: "line",
+      data: { datasets: datasets },
+      options: {
+        animation: false,
+        maintainAspectRatio: false,
+        parsing: true,
+        interaction: { mode: "nearest", intersect: false },
+        scales: {
+          x: { type: "linear", title: { display: true, text: "labels" }, ticks: { precision: 0 } },
+          y: { min: 0, max: 100, title: { display: true, text: "%" } },
+        },
+        plugins: {
+          legend: { labels: { filter: (item) => item.text !== "low", boxWidth: 14 } },
+          tooltip: { filter: (item) => item.dataset.label !== "low" },
+        },
+      },
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", draw);
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (document.getElementById("dashboard")) draw();
+  });
+})();

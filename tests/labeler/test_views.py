@@ -1,0 +1,550 @@
+"""The HTML pages through Django's test client: who sees what, and the labeling flow without a
+keyboard (submit, skip, undo) through the views."""
+
+import datetime as dt
+import io
+import zipfile
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+from django.utils import timezone
+
+from labeler import services
+from labeler.models import Annotation, ImportJob, Item, Membership, ModelRun, Project, QueueEntry
+from labeler.views import shortcut_keys
+from tests.data import shade_png, shades_zip
+from tests.factories import ProjectFactory, UserFactory
+
+N_PER_CLASS = 8
+
+
+@pytest.fixture
+def manager(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def project(manager):
+    """Dark and light 8×8 images, with the cold-start round queued."""
+    project = ProjectFactory(
+        kind="image", classes=["dark", "light"], created_by=manager, round_size=6
+    )
+    services.items_import_stream(project=project, name="shades.zip", stream=shades_zip(N_PER_CLASS))
+    run_queued(project)
+    project.refresh_from_db()
+    return project
+
+
+def truth(item: Item) -> str:
+    return item.source_name.split("_")[0]
+
+
+def run_queued(project: Project) -> ModelRun:
+    run = ModelRun.objects.get(project=project, status=ModelRun.Status.QUEUED)
+    services.model_run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    return run
+
+
+def member(project: Project, role: str):
+    user = UserFactory()
+    Membership.objects.create(project=project, user=user, role=role)
+    return user
+
+
+@pytest.fixture
+def annotator(project):
+    return member(project, Membership.Role.ANNOTATOR)
+
+
+@pytest.fixture
+def viewer(project):
+    return member(project, Membership.Role.VIEWER)
+
+
+@pytest.fixture
+def outsider(db):
+    return UserFactory()
+
+
+def logged_in(client, user):
+    client.force_login(user)
+    return client
+
+
+def served_item(project: Project, user) -> Item:
+    return QueueEntry.objects.get(project=project, leased_by=user, done=False).item
+
+
+def submit(client, project, item, label, **extra):
+    data = {"item_id": item.pk, "label": label, **extra}
+    return client.post(reverse("label-submit", args=[project.pk]), data, HTTP_HX_REQUEST="true")
+
+
+# Keys ---------------------------------------------------------------------------------------
+
+
+def test_single_character_classes_keep_their_own_key_and_others_count_from_one():
+    assert shortcut_keys(["0", "1", "9"]) == {"0": "0", "1": "1", "9": "9"}
+    assert shortcut_keys(["benign", "malignant"]) == {"benign": "1", "malignant": "2"}
+    keys = shortcut_keys(["b", "other", *[f"class {i}" for i in range(10)]])
+    assert keys["b"] == "b" and keys["other"] == "1" and keys["class 8"] == "a"
+    assert keys["class 9"] == "c"  # "b" is taken by the class named b
+    assert " " not in keys.values()
+
+
+# Project list -------------------------------------------------------------------------------
+
+
+def test_project_list_links_each_page_the_users_role_allows(client, project, annotator):
+    page = logged_in(client, annotator).get(reverse("project-list")).content.decode()
+
+    assert reverse("label", args=[project.pk]) in page
+    assert f'href="{reverse("project-dashboard", args=[project.pk])}"' not in page
+    assert reverse("project-settings", args=[project.pk]) not in page
+    assert reverse("project-create") not in page
+
+
+def test_project_list_offers_new_project_to_users_allowed_to_create(client, project, manager):
+    manager.user_permissions.add(Permission.objects.get(codename="add_project"))
+    page = logged_in(client, manager).get(reverse("project-list")).content.decode()
+
+    assert reverse("project-create") in page
+    for name in ("label", "project-dashboard", "project-settings", "project-import"):
+        assert reverse(name, args=[project.pk]) in page
+
+
+def test_pages_ask_anonymous_visitors_to_log_in(client, project):
+    for url in (
+        reverse("project-list"),
+        reverse("label", args=[project.pk]),
+        reverse("project-dashboard", args=[project.pk]),
+        reverse("item-file", args=[Item.objects.first().pk]),
+    ):
+        response = client.get(url)
+        assert response.status_code == 302 and "/accounts/login/" in response.url
+
+
+# Access -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("role", "page", "status"),
+    [
+        ("manager", "label", 200),
+        ("annotator", "label", 200),
+        ("viewer", "label", 403),
+        ("outsider", "label", 404),
+        ("manager", "project-dashboard", 200),
+        ("viewer", "project-dashboard", 200),
+        ("annotator", "project-dashboard", 403),
+        ("outsider", "project-dashboard", 404),
+        ("manager", "project-settings", 200),
+        ("annotator", "project-settings", 403),
+        ("viewer", "project-import", 403),
+        ("outsider", "project-import", 404),
+    ],
+)
+def test_project_pages_follow_the_role_matrix(client, project, manager, role, page, status):
+    users = {
+        "manager": manager,
+        "annotator": member(project, "annotator"),
+        "viewer": member(project, "viewer"),
+        "outsider": UserFactory(),
+    }
+    response = logged_in(client, users[role]).get(reverse(page, args=[project.pk]))
+
+    assert response.status_code == status
+
+
+def test_writes_are_refused_to_roles_that_may_not_make_them(client, project, viewer, outsider):
+    item = Item.objects.filter(project=project).first()
+    logged_in(client, viewer)
+    assert submit(client, project, item, "dark").status_code == 403
+    assert client.post(reverse("project-retrain", args=[project.pk])).status_code == 403
+    logged_in(client, outsider)
+    assert client.post(reverse("label-undo", args=[project.pk])).status_code == 404
+    assert not Annotation.objects.exists()
+
+
+def test_superusers_see_every_project(client, project):
+    admin = UserFactory(is_superuser=True, is_staff=True)
+    logged_in(client, admin)
+
+    assert client.get(reverse("project-dashboard", args=[project.pk])).status_code == 200
+    assert client.get(reverse("label", args=[project.pk])).status_code == 200
+
+
+# Item files ---------------------------------------------------------------------------------
+
+
+def test_item_files_are_served_privately_to_members_only(client, project, viewer, outsider):
+    item = Item.objects.filter(project=project).first()
+
+    response = logged_in(client, viewer).get(reverse("item-file", args=[item.pk]))
+    assert response.status_code == 200
+    assert response["Cache-Control"].startswith("private")
+    assert b"".join(response.streaming_content).startswith(b"\x89PNG")
+
+    response = logged_in(client, outsider).get(reverse("item-file", args=[item.pk]))
+    assert response.status_code == 404
+    assert client.get(reverse("item-file", args=[10**9])).status_code == 404
+
+
+# Labeling -----------------------------------------------------------------------------------
+
+
+def test_label_page_shows_one_item_with_class_buttons_and_their_keys(client, project, annotator):
+    page = logged_in(client, annotator).get(reverse("label", args=[project.pk])).content.decode()
+
+    item = served_item(project, annotator)
+    assert f'data-item-id="{item.pk}"' in page
+    assert reverse("item-file", args=[item.pk]) in page
+    assert 'value="dark" data-key="1"' in page and 'value="light" data-key="2"' in page
+    assert "pixelated" in page  # 8×8 images are drawn with hard edges
+    assert "Round 1" in page
+    assert 'data-prefetch="/items/' in page
+    assert "Model's guess" not in page
+
+
+def test_the_models_guess_shows_only_when_the_project_enables_it(client, project, annotator):
+    logged_in(client, annotator).get(reverse("label", args=[project.pk]))
+    entry = QueueEntry.objects.get(project=project, leased_by=annotator, done=False)
+    QueueEntry.objects.filter(pk=entry.pk).update(
+        predicted_label=project.classes.get(name="light"), predicted_confidence=0.83
+    )
+    Project.objects.filter(pk=project.pk).update(show_model_guess=True)
+
+    page = client.get(reverse("label", args=[project.pk])).content.decode()
+
+    assert "Model's guess" in page and "83% sure" in page
+
+
+def test_a_submit_records_the_label_and_returns_the_next_item_in_the_same_response(
+    client, project, annotator
+):
+    logged_in(client, annotator).get(reverse("label", args=[project.pk]))
+    item = served_item(project, annotator)
+
+    response = submit(
+        client, project, item, truth(item), client_key="k-1", seconds_spent="3.5", note="faint"
+    )
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div id="label-panel"') and "<html" not in body
+    annotation = Annotation.objects.get()
+    assert (annotation.item_id, annotation.label.name) == (item.pk, truth(item))
+    assert annotation.seconds_spent == 3.5 and annotation.note == "faint"
+    following = served_item(project, annotator)
+    assert following.pk != item.pk and f'data-item-id="{following.pk}"' in body
+    assert "Saved as <strong>" in body
+
+
+def test_a_double_submit_with_one_client_key_creates_one_annotation(client, project, annotator):
+    logged_in(client, annotator).get(reverse("label", args=[project.pk]))
+    item = served_item(project, annotator)
+
+    first = submit(client, project, item, "dark", client_key="same")
+    second = submit(client, project, item, "dark", client_key="same")
+
+    assert first.status_code == second.status_code == 200
+    assert Annotation.objects.count() == 1
+
+
+def test_skip_and_undo_work_through_the_views(client, project, annotator):
+    logged_in(client, annotator).get(reverse("label", args=[project.pk]))
+    skipped = served_item(project, annotator)
+    response = client.post(reverse("label-skip", args=[project.pk]), {"item_id": skipped.pk})
+    assert response.status_code == 200 and "Skipped." in response.content.decode()
+    assert Item.objects.get(pk=skipped.pk).status == Item.Status.SKIPPED
+
+    labeled = served_item(project, annotator)
+    submit(client, project, labeled, "dark")
+    response = client.post(reverse("label-undo", args=[project.pk]))
+
+    assert "taken back" in response.content.decode()
+    assert f'data-item-id="{labeled.pk}"' in response.content.decode()
+    assert Item.objects.get(pk=labeled.pk).status == Item.Status.UNLABELED
+    assert not Annotation.objects.filter(is_current=True).exists()
+
+
+def test_nothing_to_undo_is_said_plainly(client, project, annotator):
+    response = logged_in(client, annotator).post(reverse("label-undo", args=[project.pk]))
+
+    assert response.status_code == 200 and "Nothing to undo." in response.content.decode()
+
+
+def test_a_submit_on_an_item_someone_else_now_holds_shows_why_and_moves_on(
+    client, project, annotator
+):
+    logged_in(client, annotator).get(reverse("label", args=[project.pk]))
+    held = QueueEntry.objects.get(project=project, leased_by=annotator, done=False)
+    QueueEntry.objects.filter(pk=held.pk).update(
+        lease_expires_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+    colleague = member(project, "annotator")
+    assert services.next_item_lease(project=project, annotator=colleague).entry.pk == held.pk
+
+    response = submit(client, project, held.item, "dark")
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "expired" in body and 'class="banner warn"' in body
+    assert f'data-item-id="{held.item_id}"' not in body
+    assert not Annotation.objects.exists()
+
+
+def test_an_unknown_label_is_refused_with_its_reason(client, project, annotator):
+    logged_in(client, annotator).get(reverse("label", args=[project.pk]))
+    item = served_item(project, annotator)
+
+    response = submit(client, project, item, "purple")
+
+    assert response.status_code == 200 and "unknown label" in response.content.decode()
+    assert not Annotation.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"label": "dark"},
+        {"item_id": "x", "label": "dark"},
+        {"item_id": 1, "label": ""},
+        {"item_id": 1, "label": "dark", "seconds_spent": "-4"},
+    ],
+)
+def test_malformed_submits_are_a_400(client, project, annotator, data):
+    response = logged_in(client, annotator).post(reverse("label-submit", args=[project.pk]), data)
+
+    assert response.status_code == 400
+    assert not Annotation.objects.exists()
+
+
+def test_label_pages_only_accept_the_right_methods(client, project, annotator):
+    logged_in(client, annotator)
+    assert client.get(reverse("label-submit", args=[project.pk])).status_code == 405
+    assert client.post(reverse("label", args=[project.pk])).status_code == 405
+
+
+def test_an_empty_queue_during_a_retrain_shows_a_self_refreshing_updating_state(
+    client, project, annotator
+):
+    QueueEntry.objects.filter(project=project).delete()
+    ModelRun.objects.create(project=project, status=ModelRun.Status.RUNNING)
+
+    page = logged_in(client, annotator).get(reverse("label", args=[project.pk])).content.decode()
+
+    assert 'data-state="updating"' in page and 'hx-trigger="every 1s"' in page
+    assert "The model is updating" in page
+
+
+def test_the_daily_cap_and_the_budget_end_the_session_with_a_message(client, project, annotator):
+    Project.objects.filter(pk=project.pk).update(daily_cap=1)
+    logged_in(client, annotator).get(reverse("label", args=[project.pk]))
+    item = served_item(project, annotator)
+
+    body = submit(client, project, item, "dark").content.decode()
+    assert 'data-state="daily_cap"' in body and "Done for today" in body
+
+    Project.objects.filter(pk=project.pk).update(daily_cap=None, budget=1)
+    page = client.get(reverse("label", args=[project.pk])).content.decode()
+    assert 'data-state="budget_spent"' in page and "budget of 1" in page
+
+
+# Dashboard ----------------------------------------------------------------------------------
+
+
+def label_round(project: Project, user) -> None:
+    for _ in range(project.round_size):
+        next_item = services.next_item_lease(project=project, annotator=user)
+        if next_item.state != "ready":
+            break
+        item = next_item.entry.item
+        services.annotation_submit(
+            project=project, annotator=user, item_id=item.pk, label=truth(item), seconds_spent=2
+        )
+
+
+def test_dashboard_shows_the_model_its_curve_and_the_rounds(client, project, manager, annotator):
+    label_round(project, annotator)
+    run = run_queued(project)
+    assert run.artifact_path
+
+    page = logged_in(client, manager).get(reverse("project-dashboard", args=[project.pk]))
+
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert 'id="curve-data"' in body and "learning-curve" in body
+    assert "Confusion matrix" in body and "Recall per class" in body
+    assert f"run {run.pk}" in body
+    assert annotator.username in body
+    assert "Retrain now" in body
+    assert page.context["curve"][-1]["n_labels"] == run.n_labels
+
+
+def test_the_dashboard_fragment_polls_fast_while_a_retrain_runs(client, project, viewer):
+    ModelRun.objects.create(project=project, status=ModelRun.Status.RUNNING)
+
+    response = logged_in(client, viewer).get(
+        reverse("project-dashboard", args=[project.pk]), HTTP_HX_REQUEST="true"
+    )
+
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div id="dashboard"') and 'hx-trigger="every 2s"' in body
+    assert "Retraining now" in body and "Retrain now" not in body  # viewers cannot retrain
+
+
+def test_retrain_now_queues_a_run_for_managers(client, project, manager):
+    response = logged_in(client, manager).post(reverse("project-retrain", args=[project.pk]))
+
+    assert response.status_code == 302
+    assert ModelRun.objects.filter(project=project, status=ModelRun.Status.QUEUED).exists()
+
+
+# Project set-up ----------------------------------------------------------------------------
+
+
+def creation_data(**overrides):
+    data = {
+        "name": "Chest X-rays",
+        "description": "",
+        "kind": "image",
+        "classes": "normal\npneumonia\n",
+        "strategy": "margin",
+        "features": "auto",
+        "round_size": 20,
+        "budget": 500,
+        "daily_cap": "",
+        "evaluation_share": 0.1,
+        "target_metric": "accuracy",
+        "target_value": 0.9,
+        "lease_seconds": 600,
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.fixture
+def creator(db):
+    user = UserFactory()
+    user.user_permissions.add(Permission.objects.get(codename="add_project"))
+    return user
+
+
+def test_a_project_is_created_with_its_classes_and_settings(client, creator):
+    response = logged_in(client, creator).post(reverse("project-create"), creation_data())
+
+    project = Project.objects.get(name="Chest X-rays")
+    assert response.status_code == 302 and response.url == reverse(
+        "project-import", args=[project.pk]
+    )
+    assert list(project.classes.values_list("name", flat=True)) == ["normal", "pneumonia"]
+    assert (project.strategy, project.budget, project.target_value) == ("margin", 500, 0.9)
+    assert Membership.objects.get(project=project).user == creator
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"budget": -5}, "budget", "greater than or equal to 0"),
+        ({"evaluation_share": 0.9}, "evaluation_share", "less than or equal to 0.5"),
+        ({"evaluation_share": -0.1}, "evaluation_share", "greater than or equal to 0"),
+        ({"classes": "normal\nnormal"}, "classes", "listed twice"),
+        ({"classes": "normal"}, "classes", "at least two classes"),
+        ({"strategy": "telepathy"}, "strategy", "Select a valid choice"),
+        ({"features": "minilm"}, "features", "For image projects"),
+        ({"round_size": 0}, "round_size", "greater than or equal to 1"),
+        ({"target_value": 1.5}, "target_value", "less than or equal to 1"),
+        ({"name": ""}, "name", "required"),
+    ],
+)
+def test_invalid_project_settings_are_form_errors(client, creator, overrides, field, message):
+    response = logged_in(client, creator).post(
+        reverse("project-create"), creation_data(**overrides)
+    )
+
+    assert response.status_code == 200
+    assert message in " ".join(response.context["form"].errors[field])
+    assert not Project.objects.exists()
+
+
+def test_users_without_the_permission_cannot_create_projects(client, outsider):
+    logged_in(client, outsider)
+
+    assert client.get(reverse("project-create")).status_code == 403
+    assert client.post(reverse("project-create"), creation_data()).status_code == 403
+
+
+def test_managers_edit_settings_and_add_classes(client, project, manager):
+    data = creation_data(name="Shades", new_classes="grey", budget=40, show_model_guess="on")
+    del data["kind"], data["classes"]
+
+    response = logged_in(client, manager).post(reverse("project-settings", args=[project.pk]), data)
+
+    assert response.status_code == 302
+    project.refresh_from_db()
+    assert (project.name, project.budget, project.show_model_guess) == ("Shades", 40, True)
+    assert project.kind == "image" and project.n_items == 2 * N_PER_CLASS
+    assert list(project.classes.values_list("name", flat=True)) == ["dark", "light", "grey"]
+
+
+def test_settings_refuse_an_existing_class_name_and_a_negative_cap(client, project, manager):
+    data = creation_data(new_classes="dark", daily_cap=-1)
+    del data["kind"], data["classes"]
+
+    response = logged_in(client, manager).post(reverse("project-settings", args=[project.pk]), data)
+
+    errors = response.context["form"].errors
+    assert "already has a class" in " ".join(errors["new_classes"])
+    assert "daily_cap" in errors
+    project.refresh_from_db()
+    assert project.daily_cap is None and project.classes.count() == 2
+
+
+# Imports ------------------------------------------------------------------------------------
+
+
+def test_an_upload_becomes_an_import_job_whose_page_reports_progress_then_the_result(
+    client, project, manager, make_png
+):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("new_1.png", make_png(10))
+        archive.writestr("dark_0.png", shade_png(50, 0))  # already in the project
+        archive.writestr("broken.png", b"not an image")
+    upload = io.BytesIO(buffer.getvalue())
+    upload.name = "more.zip"
+    logged_in(client, manager)
+
+    response = client.post(reverse("project-import", args=[project.pk]), {"file": upload})
+
+    job = ImportJob.objects.get()
+    assert response.status_code == 302 and response.url == reverse("import-job", args=[job.pk])
+    waiting = client.get(response.url, HTTP_HX_REQUEST="true").content.decode()
+    assert 'hx-trigger="every 1s"' in waiting and "<progress" in waiting
+
+    services.import_job_run(job_id=job.pk)
+
+    done = client.get(response.url, HTTP_HX_REQUEST="true").content.decode()
+    assert "hx-trigger" not in done
+    assert "broken.png" in done and "not a readable image" in done
+    job.refresh_from_db()
+    assert (job.imported, job.duplicates, len(job.rejected)) == (1, 1, 1)
+    page = client.get(reverse("project-import", args=[project.pk])).content.decode()
+    assert "more.zip" in page
+
+
+def test_an_import_without_a_file_is_a_form_error(client, project, manager):
+    response = logged_in(client, manager).post(reverse("project-import", args=[project.pk]), {})
+
+    assert response.status_code == 200 and "file" in response.context["form"].errors
+    assert not ImportJob.objects.exists()
+
+
+def test_other_projects_import_jobs_are_hidden(client, project, manager, outsider):
+    other = ProjectFactory(kind="image", created_by=outsider)
+    job = ImportJob.objects.create(project=other, source_name="x.zip", upload_path="/nowhere")
+
+    assert logged_in(client, manager).get(reverse("import-job", args=[job.pk])).status_code == 404
