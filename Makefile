@@ -6,8 +6,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-# The demo needs no services: SQLite and kombu's filesystem broker under var/.
-DEMO_ENV := DJANGO_DEBUG=1 DATABASE_URL= CELERY_BROKER_URL=
+# The demo needs no services: unset (or empty), DATABASE_URL and CELERY_BROKER_URL mean SQLite
+# and kombu's filesystem broker under var/; set, the same commands use PostgreSQL and Redis.
+DEMO_ENV := DJANGO_DEBUG=1 DATABASE_URL=$(DATABASE_URL) CELERY_BROKER_URL=$(CELERY_BROKER_URL)
 
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tweezers
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
