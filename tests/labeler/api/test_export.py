@@ -1,6 +1,8 @@
 import csv
 import io
 import json
+import shutil
+import subprocess
 import zipfile
 from datetime import timedelta
 
@@ -200,3 +202,19 @@ def test_exports_read_the_database_in_chunks(text_team, monkeypatch, django_asse
         lines = b"".join(chunks).decode().splitlines()
 
     assert len(lines) == 7
+
+
+def test_the_streamed_zip_passes_info_zips_integrity_test(api, image_team, tmp_path):
+    unzip = shutil.which("unzip")
+    if unzip is None:
+        pytest.skip("Info-ZIP's unzip is not installed")
+    for shade in range(3):
+        item_add(image_team.project, image=png_bytes(shade), label="cat")
+
+    _, body = export(api(image_team.manager), image_team.project, "format=imagefolder")
+    archive = tmp_path / "export.zip"
+    archive.write_bytes(body)
+
+    result = subprocess.run([unzip, "-t", str(archive)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No errors detected" in result.stdout
