@@ -19,7 +19,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-DEFAULT_CS: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0, 100.0)
+DEFAULT_CS: tuple[float, ...] = (0.1, 1.0, 10.0)
 
 
 class AutoLogisticRegression(ClassifierMixin, BaseEstimator):

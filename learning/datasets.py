@@ -1,0 +1,228 @@
+"""Reading an already-labeled dataset for the simulator, with clear errors for bad input.
+
+Formats: CSV or JSONL with ``text`` and ``label``; a folder of images in one sub-folder per
+class; ``.npz`` holding ``X`` (n, d) features and ``y`` (n,) labels. Any problem raises
+:class:`DatasetError` whose message names the file and, where it applies, the row.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+
+
+class DatasetError(ValueError):
+    """The dataset cannot be used; the message says which file and row, and why."""
+
+
+@dataclass
+class LabeledData:
+    """``kind`` is "text", "image" or "features"; ``items`` holds texts, image paths, or the
+    ``(n, d)`` feature matrix; ``y`` ``(n,)`` string or integer labels."""
+
+    kind: str
+    items: Any
+    y: NDArray[Any]
+    source: Path
+    image_shape: tuple[int, int] | None = field(default=None)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def subset(self, positions: NDArray[np.int64]) -> LabeledData:
+        if self.kind == "features":
+            items: Any = self.items[positions]
+        else:
+            items = [self.items[i] for i in positions]
+        return LabeledData(self.kind, items, self.y[positions], self.source, self.image_shape)
+
+
+def _check_labels(path: Path, y: NDArray[Any]) -> None:
+    if len(y) < 2:
+        raise DatasetError(f"{path}: needs at least 2 labeled items, found {len(y)}")
+    if len(np.unique(y)) < 2:
+        raise DatasetError(f"{path}: needs at least 2 different labels, found only {y[0]!r}")
+
+
+def _text_rows(path: Path, rows: list[tuple[int, dict[str, Any]]], where: str) -> LabeledData:
+    texts, labels = [], []
+    for number, row in rows:
+        for column in ("text", "label"):
+            value = row.get(column)
+            if value is None or (isinstance(value, str) and not value.strip()):
+                raise DatasetError(f"{path} {where} {number}: empty or missing '{column}'")
+        if not isinstance(row["text"], str):
+            raise DatasetError(f"{path} {where} {number}: 'text' must be a string")
+        if not isinstance(row["label"], str | int) or isinstance(row["label"], bool):
+            raise DatasetError(f"{path} {where} {number}: 'label' must be a string or integer")
+        texts.append(row["text"])
+        labels.append(str(row["label"]).strip())
+    y = np.asarray(labels)
+    _check_labels(path, y)
+    return LabeledData("text", texts, y, path)
+
+
+def _read_csv(path: Path) -> LabeledData:
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            missing = {"text", "label"} - set(reader.fieldnames or [])
+            if missing:
+                found = ", ".join(reader.fieldnames or []) or "nothing"
+                raise DatasetError(
+                    f"{path}: missing column(s) {', '.join(sorted(missing))} "
+                    f"(header has: {found}); expected a header 'text,label'"
+                )
+            # Row numbers count the header as line 1, as a spreadsheet shows them.
+            rows = [(number, row) for number, row in enumerate(reader, start=2)]
+            for number, row in rows:
+                if None in row:
+                    raise DatasetError(f"{path} row {number}: more fields than the header")
+    except UnicodeDecodeError as error:
+        raise DatasetError(f"{path}: not UTF-8 text ({error.reason})") from None
+    except csv.Error as error:
+        raise DatasetError(f"{path}: malformed CSV ({error})") from None
+    return _text_rows(path, rows, "row")
+
+
+def _read_jsonl(path: Path) -> LabeledData:
+    rows = []
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as error:
+                    raise DatasetError(
+                        f"{path} line {number}: not valid JSON ({error.msg})"
+                    ) from None
+                if not isinstance(row, dict):
+                    raise DatasetError(f"{path} line {number}: expected an object with text, label")
+                rows.append((number, row))
+    except UnicodeDecodeError as error:
+        raise DatasetError(f"{path}: not UTF-8 text ({error.reason})") from None
+    return _text_rows(path, rows, "line")
+
+
+def _read_npz(path: Path) -> LabeledData:
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise DatasetError(f"{path}: not a readable .npz archive ({error})") from None
+    with archive:
+        missing = {"X", "y"} - set(archive.files)
+        if missing:
+            raise DatasetError(
+                f"{path}: missing array(s) {', '.join(sorted(missing))} "
+                f"(has: {', '.join(archive.files) or 'nothing'})"
+            )
+        X, y = archive["X"], archive["y"]
+    if X.ndim != 2 or y.ndim != 1 or len(X) != len(y):
+        raise DatasetError(
+            f"{path}: X must be 2-D (n, d) and y 1-D (n,), got X {X.shape} and y {y.shape}"
+        )
+    if not np.issubdtype(X.dtype, np.number):
+        raise DatasetError(f"{path}: X must be numeric, got dtype {X.dtype}")
+    bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
+    if len(bad):
+        raise DatasetError(f"{path} row {int(bad[0])}: X holds NaN or infinity")
+    _check_labels(path, y)
+    return LabeledData("features", X.astype(np.float32), y, path)
+
+
+def _read_image_folder(path: Path) -> LabeledData:
+    from PIL import Image, UnidentifiedImageError
+
+    files, labels = [], []
+    for folder in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for file in sorted(folder.rglob("*")):
+            if file.is_file() and file.suffix.lower() in IMAGE_SUFFIXES:
+                files.append(file)
+                labels.append(folder.name)
+    if not files:
+        raise DatasetError(
+            f"{path}: no images found; expected one sub-folder per class holding image files"
+        )
+    for file in files:
+        try:
+            with Image.open(file) as image:
+                image.verify()
+        except (UnidentifiedImageError, OSError, SyntaxError) as error:
+            raise DatasetError(f"{file}: cannot read image ({error})") from None
+    y = np.asarray(labels)
+    _check_labels(path, y)
+    return LabeledData("image", files, y, path)
+
+
+def load_labeled(path: str | Path) -> LabeledData:
+    """Read a labeled dataset by its form: .csv, .jsonl, .npz, or a folder of class folders."""
+    source = Path(path)
+    if not source.exists():
+        raise DatasetError(f"{source}: no such file or folder")
+    if source.is_dir():
+        return _read_image_folder(source)
+    suffix = source.suffix.lower()
+    readers = {".csv": _read_csv, ".jsonl": _read_jsonl, ".ndjson": _read_jsonl, ".npz": _read_npz}
+    if suffix not in readers:
+        raise DatasetError(
+            f"{source}: unknown format {suffix or '(no suffix)'}; expected .csv or .jsonl "
+            "(text,label), .npz (X, y) or a folder of class sub-folders of images"
+        )
+    return readers[suffix](source)
+
+
+def featurize(
+    train: LabeledData,
+    test: LabeledData,
+    features: str,
+    *,
+    image_size: tuple[int, int] = (28, 28),
+    backbone: str | Path | None = None,
+) -> tuple[NDArray[np.float32], NDArray[np.float32], str]:
+    """Feature matrices ``(n_train, d)``, ``(n_test, d)`` and the resolved feature name.
+
+    ``features``: "auto" (tfidf for text, pixels for images, the raw matrix for .npz),
+    "tfidf", "minilm", "pixels", "backbone" (needs ``backbone``) or "raw".
+    """
+    from learning import features as feature_module
+
+    kind = train.kind
+    allowed = {
+        "text": {"auto", "tfidf", "minilm"},
+        "image": {"auto", "pixels", "backbone"},
+        "features": {"auto", "raw"},
+    }[kind]
+    if features not in allowed:
+        raise DatasetError(
+            f"{train.source}: --features {features} does not apply to {kind} data "
+            f"(choose from {', '.join(sorted(allowed))})"
+        )
+    if kind == "features":
+        return train.items, test.items, "raw"
+    if kind == "text":
+        if features == "minilm":
+            embedder = feature_module.MiniLMEmbedder()
+            return embedder.transform(train.items), embedder.transform(test.items), "minilm"
+        featurizer = feature_module.TfidfSvdFeaturizer(random_state=0).fit(train.items)
+        return featurizer.transform(train.items), featurizer.transform(test.items), "tfidf"
+    if features == "backbone":
+        if backbone is None:
+            raise DatasetError("--features backbone needs --backbone PATH to a local weights file")
+        embedder = feature_module.ImageBackboneEmbedder(backbone)
+        return embedder.transform(train.items), embedder.transform(test.items), "backbone"
+    train.image_shape = test.image_shape = image_size
+
+    def pixels(data: LabeledData) -> NDArray[np.float32]:
+        return np.stack([feature_module.image_pixels(f, size=image_size) for f in data.items])
+
+    return pixels(train), pixels(test), "pixels"
