@@ -21,10 +21,11 @@ from labeler.models import (
 
 
 def strategy_choices() -> list[str]:
-    # The registry is the single list of strategy names; importing it pulls in numpy only.
+    # The registry is the single list of strategy names (the HTML form reads it too);
+    # "cold_start" is the loop's own first round, not a project setting.
     from learning.strategies import strategy_names
 
-    return strategy_names()
+    return [name for name in strategy_names() if name != "cold_start"]
 
 
 class TokenRequestSerializer(serializers.Serializer):

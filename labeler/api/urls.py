@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 from labeler.api import views
@@ -43,4 +43,5 @@ urlpatterns = [
     ),
     path(f"{project}export/", views.ExportView.as_view(), name="export"),
     path("items/<int:pk>/file/", views.ItemFileView.as_view(), name="item-file"),
+    re_path(r"^.*$", views.UnknownEndpointView.as_view(), name="unknown"),
 ]

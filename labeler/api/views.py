@@ -11,7 +11,7 @@ from pathlib import Path
 from django.http import FileResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.templatetags.static import static
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from drf_spectacular.views import SpectacularSwaggerSplitView
@@ -489,3 +489,23 @@ class ExportView(ProjectScopedMixin, APIView):
         except services.ExportError as error:
             raise exceptions.ValidationError({"format": [str(error)]}) from error
         return streamed(export)
+
+
+@extend_schema(exclude=True)
+class UnknownEndpointView(APIView):
+    """Any other path under /api/: a 404 in the API's error format instead of an HTML page."""
+
+    authentication_classes = []
+    permission_classes = []
+
+    # Every method lands here, as the view defines no handlers.
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        message = f"No API endpoint at {request.path}."
+        if not request.path.endswith("/"):
+            try:
+                match = resolve(request.path + "/")
+            except Resolver404:
+                match = None
+            if match is not None and match.url_name != "unknown":
+                message += f" Did you mean {request.path}/ ?"
+        raise exceptions.NotFound(message)

@@ -82,3 +82,27 @@ def test_an_unknown_project_is_404_in_the_common_error_format(api, text_team):
 
     assert response.status_code == 404
     assert response.json() == {"error": {"code": "not_found", "message": "Not found."}}
+
+
+def test_an_unknown_api_path_is_a_404_in_the_common_error_format(api, text_team):
+    response = api(text_team.manager).get("/api/nowhere/")
+
+    assert response.status_code == 404
+    assert response.json()["error"] == {
+        "code": "not_found",
+        "message": "No API endpoint at /api/nowhere/.",
+    }
+
+
+def test_a_path_missing_its_trailing_slash_says_which_one_was_meant(api, text_team):
+    response = api(text_team.manager).post("/api/projects", {"name": "x"}, format="json")
+
+    assert response.status_code == 404
+    assert response.json()["error"]["message"].endswith("Did you mean /api/projects/ ?")
+
+
+def test_a_method_an_endpoint_does_not_have_is_a_405(api, text_team):
+    response = api(text_team.manager).delete(f"/api/projects/{text_team.project.pk}/")
+
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"

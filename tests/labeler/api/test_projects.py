@@ -48,6 +48,7 @@ def test_the_project_list_shows_only_the_users_own_projects(api, text_team):
         {"target_value": 1.5},
         {"round_size": 0},
         {"strategy": "psychic"},
+        {"strategy": "cold_start"},
         {"classes": ["a", "a"]},
         {"classes": ["  "]},
     ],
