@@ -252,9 +252,12 @@ def _dashboard_context(project: Project, role: str) -> dict:
     metrics = stats["metrics"]
     recall = metrics.get("per_class_recall") or {}
     spent, budget = stats["labels_spent"], stats["budget"]
+    for row in stats["per_annotator_today"]:
+        row["seconds_per_label"] = row["seconds"] / row["labels"] if row["seconds"] else None
     return {
         "project": project,
         "stats": stats,
+        "recent_runs": stats["runs"][:6],
         "role": role,
         "is_manager": role == MANAGER,
         "busy": stats["worker"]["state"] in (ModelRun.Status.QUEUED, ModelRun.Status.RUNNING),

@@ -14,7 +14,7 @@
     const data = document.getElementById("curve-data");
     if (chart) {
       chart.destroy();
-      chart = null;
+      chart = window.tweezersChart = null;
     }
     if (!canvas || !data || typeof Chart === "undefined") return;
     const points = JSON.parse(data.textContent).filter((p) => p.n_labels !== null);
@@ -44,7 +44,7 @@
         borderColor: "#157347", borderWidth: 1, borderDash: [2, 3], pointRadius: 0,
       });
     }
-    chart = new Chart(canvas, {
+    chart = window.tweezersChart = new Chart(canvas, {
       type: "line",
       data: { datasets: datasets },
       options: {
