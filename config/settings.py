@@ -162,7 +162,7 @@ SPECTACULAR_SETTINGS = {
 # Celery. With no broker configured, an embedded filesystem broker under var/ lets the demo
 # run a real worker without Redis. No result backend: tasks record their outcome in the
 # database (ModelRun, ImportJob), which is the source of truth.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "filesystem://"
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "filesystem://localhost//"
 BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {

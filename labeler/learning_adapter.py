@@ -154,6 +154,30 @@ def features_update(project: Project, *, progress: ProgressCallback | None = Non
     return done
 
 
+def features_seed(project: Project, rows_by_item: dict[int, np.ndarray]) -> int:
+    """Store features computed elsewhere (e.g. the demo's shipped MiniLM cache) for items
+    that have none yet, exactly as :func:`features_update` would. Returns how many."""
+    directory = feature_dir(project)
+    _spec(project, directory)
+    pending = list(
+        Item.objects.filter(
+            project=project, embedding_row__isnull=True, pk__in=list(rows_by_item)
+        ).order_by("id")
+    )
+    if not pending:
+        return 0
+    last = Item.objects.filter(project=project).aggregate(m=Max("embedding_row"))["m"]
+    start_row = 0 if last is None else last + 1
+    _write_rows(
+        directory, start_row, np.stack([rows_by_item[i.pk] for i in pending]).astype(np.float32)
+    )
+    for offset, item in enumerate(pending):
+        item.embedding_row = start_row + offset
+    with transaction.atomic():
+        Item.objects.bulk_update(pending, ["embedding_row"], batch_size=1000)
+    return len(pending)
+
+
 def _tfidf_refresh(project: Project) -> int:
     """TF-IDF depends on the whole corpus: refit and rewrite every row when items arrive."""
     if not Item.objects.filter(project=project, embedding_row__isnull=True).exists():
