@@ -65,7 +65,7 @@ def test_the_registry_holds_every_strategy_the_web_app_names():
     with_model=st.booleans(),
 )
 @settings(
-    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 def test_strategy_returns_distinct_ranked_never_excluded_positions(
     name, n, n_excluded, seed, with_model
