@@ -50,6 +50,8 @@
       options: {
         animation: false,
         maintainAspectRatio: false,
+        layout: { padding: { top: 6, right: 8 } },
+        datasets: { line: { clip: false } },
         parsing: true,
         interaction: { mode: "nearest", intersect: false },
         scales: {
