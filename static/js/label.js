@@ -108,6 +108,15 @@
     else parameters.seconds_spent = seconds;
   });
 
+  // A session that ran out answers with the login page: go there instead of swapping it in.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    const url = event.detail.xhr && event.detail.xhr.responseURL;
+    if (url && new URL(url).pathname.startsWith("/accounts/login/")) {
+      event.detail.shouldSwap = false;
+      window.location.assign(url);
+    }
+  });
+
   // After an outerHTML swap the panel is a new element: that is a new item (or state).
   document.addEventListener("htmx:afterSwap", function () {
     const current = panel();

@@ -239,7 +239,7 @@ def test_a_submit_records_the_label_and_returns_the_next_item_in_the_same_respon
     assert annotation.seconds_spent == 3.5 and annotation.note == "faint"
     following = served_item(project, annotator)
     assert following.pk != item.pk and f'data-item-id="{following.pk}"' in body
-    assert "Saved as <strong>" in body
+    assert "saved as <strong>" in body
 
 
 def test_a_double_submit_with_one_client_key_creates_one_annotation(client, project, annotator):
