@@ -63,15 +63,23 @@ def run_curve(
     setup: SimulationSetup,
     repeat: int,
     progress: Any = None,
+    *,
+    cold_start_initial: bool | None = None,
 ) -> list[list[float]]:
-    """One repeat of one strategy: ``[[n_labels, accuracy, macro_f1], ...]``."""
+    """One repeat of one strategy: ``[[n_labels, accuracy, macro_f1], ...]``.
+
+    ``cold_start_initial``: pick the initial labels by cold start (True) or at random (False);
+    by default only the strategies in :data:`COLD_START_FIRST` use cold start.
+    """
     from learning.evaluation import evaluate
 
     classes = np.unique(np.concatenate([y_train, y_test]))
     rng = np.random.default_rng([setup.seed, repeat])
     initial_rng = np.random.default_rng([setup.seed, repeat, 0])
     strategy = get_strategy(strategy_name)
-    if strategy_name in COLD_START_FIRST:
+    if cold_start_initial is None:
+        cold_start_initial = strategy_name in COLD_START_FIRST
+    if cold_start_initial:
         labeled = strategy.query(None, X_train, setup.initial, rng=rng).positions
     else:
         labeled = _random_initial(y_train, setup.initial, initial_rng)

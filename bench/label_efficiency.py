@@ -1,0 +1,327 @@
+"""Label-efficiency benchmark: Tweezers' strategies and models against modAL and
+scikit-activeml with the same base learner, on scikit-learn's bundled data and the demo corpus.
+
+Protocol (issue 3): a fixed stratified 25% test split, 20 initial labels (a seeded random set
+shared by every runner of a seed unless the runner picks its own by cold start), batches of
+10, a budget of 500, several seeds. For each runner: the labels its mean learning curve needs
+to reach 95% and 99% of the accuracy of the same learner trained on the whole pool, the
+normalised area under the learning curve (AULC), and the AULC gain over random with the same
+learner (paired over seeds, ± standard error).
+
+    .venv/bin/pip install -r bench/requirements.txt
+    .venv/bin/python bench/label_efficiency.py --datasets digits --seeds 5 --write-docs
+
+Results land in bench/output/label_efficiency.json and, with --write-docs, under the
+"## Label efficiency" heading of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from learning.simulate import (  # noqa: E402
+    SimulationSetup,
+    labels_to_reach,
+    normalised_aulc,
+    run_curve,
+)
+
+
+@dataclass(frozen=True)
+class Runner:
+    label: str
+    library: str  # "tweezers", "modAL" or "scikit-activeml"
+    strategy: str
+    model: str = "logreg_fixed"
+    cold_start_initial: bool = False
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+PARITY = [
+    Runner("random", "tweezers", "random"),
+    Runner("margin", "tweezers", "margin"),
+    Runner("entropy", "tweezers", "entropy"),
+    Runner("qbc", "tweezers", "qbc"),
+    Runner("default (strategy only)", "tweezers", "default"),
+    Runner("modAL margin", "modAL", "margin"),
+    Runner("modAL entropy", "modAL", "entropy"),
+    Runner("scikit-activeml margin", "scikit-activeml", "margin_sampling"),
+    Runner("scikit-activeml entropy", "scikit-activeml", "entropy"),
+]
+
+
+def pipelines(dataset: str) -> list[Runner]:
+    """The default pipeline (cold-start initial labels + default strategy) with candidate
+    models, each next to random sampling with the same model."""
+    models = ["logreg", "kernel_logreg"] if dataset != "demo_text_minilm" else ["logreg"]
+    runners = []
+    for model in models:
+        runners.append(Runner(f"random + {model}", "tweezers", "random", model))
+        runners.append(Runner(f"default pipeline + {model}", "tweezers", "default", model, True))
+    return runners
+
+
+def load_dataset(name: str) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn import datasets
+
+    if name == "digits":
+        X, y = datasets.load_digits(return_X_y=True)
+    elif name == "breast_cancer":
+        X, y = datasets.load_breast_cancer(return_X_y=True)
+    elif name == "wine":
+        X, y = datasets.load_wine(return_X_y=True)
+    elif name == "digits_tripled":
+        # Every item three times: top-k uncertainty then asks near-duplicates.
+        X, y = datasets.load_digits(return_X_y=True)
+        X, y = np.repeat(X, 3, axis=0), np.repeat(y, 3)
+    elif name == "digits_noisy":
+        # 30% of the labels replaced by random ones: uncertainty chases noise.
+        X, y = datasets.load_digits(return_X_y=True)
+        rng = np.random.default_rng(0)
+        flip = rng.random(len(y)) < 0.3
+        y = y.copy()
+        y[flip] = rng.integers(0, 10, size=int(flip.sum()))
+    elif name == "demo_text_minilm":
+        import csv
+
+        with open(ROOT / "demo_data" / "debian_packages.csv", newline="", encoding="utf-8") as f:
+            labels = [row["label"] for row in csv.DictReader(f)]
+        X = np.load(ROOT / "demo_data" / "debian_packages.minilm.npy").astype(np.float32)
+        y = np.unique(labels, return_inverse=True)[1]
+    else:
+        raise SystemExit(f"unknown dataset {name}")
+    return X.astype(np.float32), np.asarray(y)
+
+
+def _split(X: np.ndarray, y: np.ndarray, dataset: str) -> tuple[np.ndarray, ...]:
+    from sklearn.model_selection import train_test_split
+
+    if dataset == "digits_tripled":
+        # Split the distinct items, so no test item has a copy in the pool.
+        distinct = np.arange(len(y) // 3)
+        train, test = train_test_split(distinct, test_size=0.25, stratify=y[::3], random_state=0)
+        train = (train[:, None] * 3 + np.arange(3)).reshape(-1)
+        return X[train], X[test * 3], y[train], y[test * 3]
+    return train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)
+
+
+def _library_learner(seed: int) -> Any:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(
+        StandardScaler(), LogisticRegression(C=1.0, max_iter=2000, random_state=seed)
+    )
+
+
+def library_curve(
+    runner: Runner, X, y, X_test, y_test, setup: SimulationSetup, seed: int
+) -> list[list[float]]:
+    """modAL or scikit-activeml, with standardised logistic regression (C=1) as the learner."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    initial_rng = np.random.default_rng([setup.seed, seed, 0])
+    labeled = np.sort(initial_rng.choice(len(y), size=setup.initial, replace=False))
+    classes = np.unique(y)
+    points = []
+    query_rng = np.random.default_rng([setup.seed, seed])
+    while True:
+        learner = _library_learner(seed).fit(X[labeled], y[labeled])
+        predicted = learner.predict(X_test)
+        points.append(
+            [
+                int(len(labeled)),
+                float(accuracy_score(y_test, predicted)),
+                float(
+                    f1_score(y_test, predicted, labels=classes, average="macro", zero_division=0)
+                ),
+            ]
+        )
+        if len(labeled) >= setup.budget:
+            return points
+        n = min(setup.batch, setup.budget - len(labeled))
+        unlabeled = np.setdiff1d(np.arange(len(y)), labeled)
+        if runner.library == "modAL":
+            from modAL.uncertainty import entropy_sampling, margin_sampling
+
+            query = margin_sampling if runner.strategy == "margin" else entropy_sampling
+            picked = query(learner, X[unlabeled], n_instances=n)
+            picked = picked[0] if isinstance(picked, tuple) else picked
+            chosen = unlabeled[np.asarray(picked)]
+        else:
+            from skactiveml.classifier import SklearnClassifier
+            from skactiveml.pool import UncertaintySampling
+
+            y_missing = np.full(len(y), np.nan)
+            y_missing[labeled] = y[labeled]
+            clf = SklearnClassifier(_library_learner(seed), classes=classes, random_state=seed)
+            strategy = UncertaintySampling(
+                method=runner.strategy, random_state=int(query_rng.integers(2**31 - 1))
+            )
+            chosen = strategy.query(X, y_missing, clf, fit_clf=True, batch_size=n)
+        labeled = np.concatenate([labeled, np.asarray(chosen, dtype=np.int64)])
+
+
+def one_curve(runner: Runner, dataset: str, setup: SimulationSetup, seed: int) -> list:
+    from threadpoolctl import threadpool_limits
+
+    X, y = load_dataset(dataset)
+    X_train, X_test, y_train, y_test = _split(X, y, dataset)
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if runner.library != "tweezers":
+            return library_curve(runner, X_train, y_train, X_test, y_test, setup, seed)
+        model_setup = SimulationSetup(
+            setup.initial, setup.batch, setup.budget, setup.repeats, setup.seed,
+            runner.model, runner.params,
+        )  # fmt: skip
+        return run_curve(
+            runner.strategy, X_train, y_train, X_test, y_test, model_setup, seed,
+            cold_start_initial=runner.cold_start_initial,
+        )  # fmt: skip
+
+
+def full_accuracy(model: str, dataset: str) -> float:
+    from threadpoolctl import threadpool_limits
+
+    from learning.models import make_model
+
+    X, y = load_dataset(dataset)
+    X_train, X_test, y_train, y_test = _split(X, y, dataset)
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(make_model(model, random_state=0).fit(X_train, y_train).score(X_test, y_test))
+
+
+def summarise(runners, curves, full, budget) -> list[dict[str, Any]]:
+    rows = []
+    for runner in runners:
+        reference = full[runner.model]
+        stacked = np.stack([np.asarray(c, dtype=np.float64) for c in curves[runner.label]])
+        mean = stacked.mean(axis=0)
+        aulcs = np.array([normalised_aulc(c, reference) for c in stacked])
+        baseline_label = "random" if runner.model == "logreg_fixed" else f"random + {runner.model}"
+        gain = gain_se = None
+        if runner.label != baseline_label and baseline_label in curves:
+            base = np.array(
+                [
+                    normalised_aulc(np.asarray(c, dtype=np.float64), reference)
+                    for c in curves[baseline_label]
+                ]
+            )
+            paired = aulcs - base
+            gain, gain_se = float(paired.mean()), float(paired.std(ddof=1) / np.sqrt(len(paired)))
+        rows.append(
+            {
+                "runner": runner.label,
+                "library": runner.library,
+                "model": runner.model,
+                "full_accuracy": reference,
+                "labels_to_95": labels_to_reach(mean, 0.95 * reference),
+                "labels_to_99": labels_to_reach(mean, 0.99 * reference),
+                "aulc": float(aulcs.mean()),
+                "final_accuracy": float(mean[-1, 1]),
+                "gain": gain,
+                "gain_se": gain_se,
+                "budget": budget,
+            }
+        )
+    return rows
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    def labels(value, budget):
+        return str(value) if value is not None else f">{budget}"
+
+    def gain(row):
+        if row["gain"] is None:
+            return "baseline"
+        verdict = ""
+        if row["gain_se"]:
+            t = row["gain"] / row["gain_se"]
+            verdict = " (better)" if t >= 2 else " (worse)" if t <= -2 else " (n.s.)"
+        return f"{row['gain']:+.3f} ± {row['gain_se']:.3f}{verdict}"
+
+    lines = [
+        "| runner | learner | full acc. | labels to 95% | labels to 99% | AULC | AULC vs random |",
+        "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['runner']} | {row['model']} | {row['full_accuracy']:.3f} | "
+            f"{labels(row['labels_to_95'], row['budget'])} | "
+            f"{labels(row['labels_to_99'], row['budget'])} | {row['aulc']:.3f} | {gain(row)} |"
+        )
+    return "\n".join(lines)
+
+
+def replace_section(path: Path, heading: str, body: str) -> None:
+    """Replace the text under ``heading`` (up to the next ``## ``) or append the section."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    lines = text.splitlines()
+    try:
+        start = lines.index(heading)
+    except ValueError:
+        path.write_text(text.rstrip("\n") + f"\n\n{heading}\n\n{body.strip()}\n")
+        return
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    new = lines[: start + 1] + ["", body.strip(), ""] + lines[end:]
+    path.write_text("\n".join(new).rstrip("\n") + "\n")
+
+
+def main() -> int:
+    from joblib import Parallel, delayed
+
+    parser = argparse.ArgumentParser(description="Label-efficiency benchmark (issue 3).")
+    parser.add_argument("--datasets", default="digits")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--initial", type=int, default=20)
+    parser.add_argument("--batch", type=int, default=10)
+    parser.add_argument("--budget", type=int, default=500)
+    parser.add_argument("--runners", default="parity,pipelines", help="parity, pipelines or both")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--write-docs", action="store_true")
+    args = parser.parse_args()
+    output = ROOT / "bench" / "output"
+    output.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {}
+    for dataset in args.datasets.split(","):
+        runners = (PARITY if "parity" in args.runners else []) + (
+            pipelines(dataset) if "pipelines" in args.runners else []
+        )
+        X, y = load_dataset(dataset)
+        budget = min(args.budget, int(0.75 * len(y)))
+        setup = SimulationSetup(args.initial, args.batch, budget, args.seeds, 0, "", {})
+        started = time.time()
+        jobs = [(runner, seed) for runner in runners for seed in range(args.seeds)]
+        results = Parallel(n_jobs=args.jobs)(
+            delayed(one_curve)(runner, dataset, setup, seed) for runner, seed in jobs
+        )
+        curves: dict[str, list] = {}
+        for (runner, _), curve in zip(jobs, results, strict=True):
+            curves.setdefault(runner.label, []).append(curve)
+        full = {m: full_accuracy(m, dataset) for m in {r.model for r in runners}}
+        rows = summarise(runners, curves, full, budget)
+        table = markdown_table(rows)
+        print(f"\n{dataset}: {len(y)} items, {args.seeds} seeds, {time.time() - started:.0f} s")
+        print(table)
+        report[dataset] = {"rows": rows, "curves": curves, "seeds": args.seeds, "budget": budget}
+    (output / "label_efficiency.json").write_text(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
