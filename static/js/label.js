@@ -4,6 +4,9 @@
   "use strict";
 
   const ZOOM_STEPS = [1, 1.5, 2, 3, 4, 6, 8];
+  // A double click must not answer the next item too: mouse clicks on a freshly shown item
+  // are ignored this long (keyboard answers are not: they cannot bounce).
+  const MOUSE_GUARD_MS = 350;
   const state = { zoomIndex: 0, shownAt: performance.now(), clickAt: null, timings: [], prefetched: [] };
   window.tweezersLabel = state;
 
@@ -61,9 +64,14 @@
       zoom(zoomButton.dataset.zoom);
       return;
     }
-    if (event.target.closest("#label-panel [data-key], #label-panel [data-undo]")) {
-      state.clickAt = performance.now();
+    const action = event.target.closest("#label-panel [data-key], #label-panel [data-undo]");
+    if (!action) return;
+    if (event.detail > 0 && performance.now() - state.shownAt < MOUSE_GUARD_MS) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      return;
     }
+    state.clickAt = performance.now();
   }, true);
 
   document.addEventListener("dblclick", function (event) {

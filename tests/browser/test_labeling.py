@@ -179,6 +179,25 @@ def test_two_annotators_never_receive_the_same_item(transactional_db, new_page):
     assert len(by_annotator) == 8
     assert len({item for _, item in by_annotator}) == 8
 
+    # Backspace takes Alice's last label back and shows her that item again.
+    alice_page = pages[alice.username]
+    current = shown_item(alice_page)
+    alice_page.keyboard.press("Backspace")
+    wait_for_next(alice_page, current)
+    assert shown_item(alice_page) == seen[alice.username][-1]
+    assert "taken back" in alice_page.text_content("#label-panel .banner")
+    assert not Annotation.objects.filter(item_id=seen[alice.username][-1], is_current=True).exists()
+    # A double click records one answer, and its second click does not answer the next item.
+    again = seen[alice.username][-1]
+    alice_page.wait_for_timeout(400)
+    alice_page.dblclick(f'.class-button[data-key="{true_digit(again)}"]')
+    wait_for_next(alice_page, again)
+    following = shown_item(alice_page)
+    alice_page.wait_for_timeout(300)
+    assert Annotation.objects.filter(item_id=again, is_current=True).count() == 1
+    assert not Annotation.objects.filter(item_id=following).exists()
+    assert shown_item(alice_page) == following
+
 
 @pytest.mark.browser
 def test_an_expired_lease_returns_its_item_to_the_queue(transactional_db, new_page):
