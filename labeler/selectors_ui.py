@@ -12,13 +12,17 @@ from labeler.models import ImportJob, Item, Membership, Project, QueueEntry
 from labeler.services.annotating import labels_today
 
 
-def project_role(*, project: Project, user: AbstractBaseUser) -> str | None:
-    """``manager``, ``annotator``, ``viewer`` or None. A superuser acts as a manager."""
+def project_with_role(*, user: AbstractBaseUser, project_id: int) -> tuple[Project, str] | None:
+    """The project and the user's role in it, in one query; None if they are not a member."""
     if user.is_superuser:
-        return Membership.Role.MANAGER
-    return (
-        Membership.objects.filter(project=project, user=user).values_list("role", flat=True).first()
+        project = Project.objects.filter(pk=project_id).first()
+        return (project, Membership.Role.MANAGER) if project else None
+    membership = (
+        Membership.objects.select_related("project")
+        .filter(user=user, project_id=project_id)
+        .first()
     )
+    return (membership.project, membership.role) if membership else None
 
 
 def project_roles(*, user: AbstractBaseUser) -> dict[int, str]:
@@ -40,7 +44,7 @@ def entry_following(*, entry: QueueEntry, annotator: AbstractBaseUser) -> QueueE
     return (
         QueueEntry.objects.filter(project_id=entry.project_id, done=False)
         .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now))
-        .exclude(pk=entry.pk)
+        .exclude(item_id=entry.item_id)
         .exclude(item__skips__annotator=annotator)
         .select_related("item")
         .order_by("rank", "id")

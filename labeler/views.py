@@ -42,10 +42,10 @@ SKIP_KEY = " "
 
 
 def _project_for(request: HttpRequest, project_id: int, roles: set[str]) -> tuple[Project, str]:
-    project = selectors.projects_visible_to(user=request.user).filter(pk=project_id).first()
-    if project is None:
+    found = selectors_ui.project_with_role(user=request.user, project_id=project_id)
+    if found is None:
         raise Http404("No such project.")
-    role = selectors_ui.project_role(project=project, user=request.user)
+    project, role = found
     if role not in roles:
         raise PermissionDenied("Your role in this project does not allow this page.")
     return project, role
