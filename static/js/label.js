@@ -22,6 +22,10 @@
     image.style.width = image.style.height = zoom === 1 ? "" : zoom * 100 + "%";
     const level = current.querySelector(".zoom-level");
     if (level) level.textContent = zoom === 1 ? "Fit" : zoom + "×";
+    // Zoom towards the centre of the item, where the finding usually is.
+    const stage = image.parentElement;
+    stage.scrollLeft = (stage.scrollWidth - stage.clientWidth) / 2;
+    stage.scrollTop = (stage.scrollHeight - stage.clientHeight) / 2;
   }
 
   function zoom(direction) {
