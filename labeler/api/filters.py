@@ -3,12 +3,34 @@ joins, so a filtered list needs no DISTINCT and keeps its cursor ordering cheap.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import django_filters
+from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, QuerySet
+from django_filters.fields import IsoDateTimeField
 
 from labeler.models import Annotation, Item, QueueEntry
 
 INT_MAX = 2**31 - 1
+
+
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 time, converted to UTC here: PostgreSQL refuses offsets beyond ±16 h that
+    Python accepts, and the database error would otherwise be a 500."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            return value.astimezone(dt.UTC)
+        except OverflowError:
+            raise ValidationError("Date and time out of range.", code="invalid") from None
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
 
 
 class ItemFilter(django_filters.FilterSet):
@@ -57,7 +79,7 @@ class AnnotationFilter(django_filters.FilterSet):
     current = django_filters.BooleanFilter(
         field_name="is_current", help_text="Only current (true) or replaced (false) labels."
     )
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    since = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
 
     class Meta:
         model = Annotation

@@ -5,7 +5,6 @@ service. Nothing here writes a model except through a service."""
 from __future__ import annotations
 
 from django.urls import reverse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -18,6 +17,10 @@ from labeler.models import (
     Project,
     QueryRound,
 )
+
+# A URL that is null when there is nothing to point at (no file, no artifact).
+NULLABLE_URI = {"type": "string", "format": "uri", "nullable": True}
+NULLABLE_STRING = {"type": "string", "nullable": True}
 
 
 def strategy_choices() -> list[str]:
@@ -149,7 +152,7 @@ def item_file_url(item: Item, request) -> str | None:
     return request.build_absolute_uri(url) if request else url
 
 
-@extend_schema_field(OpenApiTypes.URI)
+@extend_schema_field(NULLABLE_URI)
 class ImageUrlField(serializers.Field):
     def __init__(self, **kwargs) -> None:
         super().__init__(source="*", read_only=True, allow_null=True, **kwargs)
@@ -160,8 +163,8 @@ class ImageUrlField(serializers.Field):
 
 class ItemSerializer(serializers.ModelSerializer):
     image_url = ImageUrlField()
-    label = serializers.SlugRelatedField(slug_field="name", read_only=True)
-    prelabel = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    label = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
+    prelabel = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
 
     class Meta:
         model = Item
@@ -212,10 +215,11 @@ class LeasedItemSerializer(serializers.Serializer):
         help_text="The model's guess, only when the project shows it (show_model_guess)."
     )
 
-    @extend_schema_field(OpenApiTypes.URI)
+    @extend_schema_field(NULLABLE_URI)
     def get_image_url(self, entry) -> str | None:
         return item_file_url(entry.item, self.context.get("request"))
 
+    @extend_schema_field(NULLABLE_STRING)
     def get_model_guess(self, entry) -> str | None:
         if not self.context["project"].show_model_guess or entry.predicted_label is None:
             return None
@@ -323,7 +327,7 @@ class ModelRunSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(OpenApiTypes.URI)
+    @extend_schema_field(NULLABLE_URI)
     def get_artifact_url(self, run: ModelRun) -> str | None:
         if not run.artifact_path:
             return None

@@ -51,7 +51,7 @@ ERRORS = {
         400: "Invalid request",
         401: "Not authenticated",
         403: "The user's role in the project does not allow this",
-        404: "No such object in a project the user belongs to",
+        404: "No such object in a project the user belongs to (or an invalid page cursor)",
     }.items()
 }
 
@@ -137,7 +137,7 @@ class TokenView(ObtainAuthToken):
 
 
 @extend_schema(tags=["projects"])
-@extend_schema(methods=["GET"], responses={200: s.ProjectSerializer, **errors(401)})
+@extend_schema(methods=["GET"], responses={200: s.ProjectSerializer, **errors(401, 404)})
 @extend_schema(methods=["POST"], responses={201: s.ProjectSerializer, **errors(400, 401)})
 class ProjectListView(generics.ListCreateAPIView):
     """The projects the user belongs to; creating one makes its creator its manager."""
@@ -218,7 +218,7 @@ class ItemListView(ProjectScopedMixin, generics.ListAPIView):
     def get_queryset(self):
         return Item.objects.filter(project=self.project).select_related("label", "prelabel")
 
-    @extend_schema(responses={200: s.ItemSerializer, **errors(401, 403, 404)})
+    @extend_schema(responses={200: s.ItemSerializer, **errors(400, 401, 403, 404)})
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -333,7 +333,7 @@ class AnnotationListView(AnnotationScopeMixin, generics.ListAPIView):
     filterset_class = AnnotationFilter
     parser_classes = [JSONParser, FormParser, MultiPartParser]
 
-    @extend_schema(responses={200: s.AnnotationSerializer, **errors(401, 403, 404)})
+    @extend_schema(responses={200: s.AnnotationSerializer, **errors(400, 401, 403, 404)})
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -457,7 +457,7 @@ class ModelRunArtifactView(ProjectScopedMixin, APIView):
     parameters=[s.ExportQuerySerializer],
     responses={
         (200, "text/csv"): OpenApiTypes.BINARY,
-        (200, "application/json"): OpenApiTypes.BINARY,
+        (200, "application/json"): {"type": "array", "items": {"type": "object"}},
         (200, "application/x-ndjson"): OpenApiTypes.BINARY,
         (200, "application/zip"): OpenApiTypes.BINARY,
         **errors(400, 401, 403, 404),

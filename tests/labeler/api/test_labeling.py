@@ -275,3 +275,16 @@ def test_viewers_cannot_label(api, text_team, queued, path):
 
     assert response.status_code == 403
     assert QueueEntry.objects.filter(leased_by__isnull=False).count() == 0
+
+
+@pytest.mark.parametrize(
+    "since", ["4331-06-29T01:22:31+18:28", "9999-12-31T23:00:00-05:00", "yesterday"]
+)
+def test_an_absurd_since_time_is_a_400_or_harmless_never_a_crash(api, text_team, two_labels, since):
+    response = api(text_team.manager).get(
+        f"/api/projects/{text_team.project.pk}/annotations/", {"since": since}
+    )
+
+    assert response.status_code in (200, 400)
+    if response.status_code == 400:
+        assert "since" in response.json()["error"]["fields"]

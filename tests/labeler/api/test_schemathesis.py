@@ -1,6 +1,6 @@
 """Schemathesis against the live server's OpenAPI schema: a bounded number of generated
-requests per operation (valid and invalid ones), as a manager of a project with data, and
-not one 5xx.
+requests per operation (valid and invalid ones), as a manager of a project with data: not
+one 5xx, and every response's status code and body as the schema documents them.
 
 Hypothesis drives each operation's strategy directly: schemathesis' own pytest plugin
 (``from_fixture``) reads a pytest internal that pytest 9 no longer has."""
@@ -11,7 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
 from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import (
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from tests.conftest import png_bytes
 from tests.labeler.api.factories import annotation_add, item_add, model_run_add, round_add
@@ -44,7 +48,7 @@ def aim_at_real_objects(case, populated: dict) -> None:
 
 
 @pytest.mark.slow
-def test_no_generated_request_makes_the_server_fail(live_server, populated):
+def test_no_generated_request_makes_the_server_fail_or_breaks_the_schema(live_server, populated):
     schema = schemathesis.openapi.from_url(f"{live_server.url}/api/schema/?format=json")
     headers = {"Authorization": f"Token {populated['token']}"}
     failures: list[str] = []
@@ -66,7 +70,10 @@ def test_no_generated_request_makes_the_server_fail(live_server, populated):
         )
         def exercise(case):
             aim_at_real_objects(case, populated)
-            case.call_and_validate(headers=headers, checks=[not_a_server_error])
+            case.call_and_validate(
+                headers=headers,
+                checks=[not_a_server_error, response_schema_conformance, status_code_conformance],
+            )
 
         try:
             exercise()
