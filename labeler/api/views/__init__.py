@@ -1,0 +1,51 @@
+"""The JSON API's views. Plain resources are DRF generics; action endpoints (next item,
+submit, skip, correct, upload, export) validate with an input serializer, call one service
+and render its result. Every project-scoped view finds its project among the user's own
+(404 otherwise) and checks the user's role there; every object is looked up inside that
+project."""
+
+from labeler.api.views.auth import SwaggerDocsView, TokenView, UnknownEndpointView
+from labeler.api.views.exports import ExportView
+from labeler.api.views.items import ItemDetailView, ItemFileView, ItemListView
+from labeler.api.views.labeling import (
+    AnnotationCorrectView,
+    AnnotationDetailView,
+    AnnotationListView,
+    ItemSkipView,
+    NextItemView,
+)
+from labeler.api.views.model import (
+    ModelRunArtifactView,
+    ModelRunDetailView,
+    ModelRunListView,
+    QueryRoundListView,
+)
+from labeler.api.views.projects import (
+    LabelClassListView,
+    ProjectDetailView,
+    ProjectListView,
+    ProjectStatsView,
+)
+
+__all__ = [
+    "AnnotationCorrectView",
+    "AnnotationDetailView",
+    "AnnotationListView",
+    "ExportView",
+    "ItemDetailView",
+    "ItemFileView",
+    "ItemListView",
+    "ItemSkipView",
+    "LabelClassListView",
+    "ModelRunArtifactView",
+    "ModelRunDetailView",
+    "ModelRunListView",
+    "NextItemView",
+    "ProjectDetailView",
+    "ProjectListView",
+    "ProjectStatsView",
+    "QueryRoundListView",
+    "SwaggerDocsView",
+    "TokenView",
+    "UnknownEndpointView",
+]

@@ -1,0 +1,90 @@
+"""What every API view shares: the project scope and role, the role combinations used as
+permissions, the documented error responses and streamed downloads."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import exceptions
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.permissions import IsAuthenticated
+
+from labeler import selectors, services
+from labeler.api import serializers as s
+from labeler.api.permissions import (
+    IsProjectAnnotator,
+    IsProjectManager,
+    IsProjectMember,
+    IsProjectViewer,
+    ReadOnly,
+)
+from labeler.models import Membership, Project
+
+ERRORS = {
+    code: OpenApiResponse(s.ErrorSerializer, description=description)
+    for code, description in {
+        400: "Invalid request",
+        401: "Not authenticated",
+        403: "The user's role in the project does not allow this",
+        404: "No such object in a project the user belongs to (or an invalid page cursor)",
+    }.items()
+}
+
+
+def errors(*codes: int) -> dict:
+    return {code: ERRORS[code] for code in codes}
+
+
+# Token first: DRF answers a request without credentials with the first class's challenge, so
+# scripts get a 401 with ``WWW-Authenticate: Token`` rather than a 403.
+AUTHENTICATION = [TokenAuthentication, SessionAuthentication]
+
+
+class ProjectScopedMixin:
+    """Resolves ``project_pk`` among the projects the user may see, and the user's role.
+
+    Views also set ``queryset = Model.objects.none()``: it only tells the schema generator
+    the model; ``get_queryset()`` scopes every request to the project."""
+
+    authentication_classes = AUTHENTICATION
+
+    @cached_property
+    def project(self) -> Project:
+        user = self.request.user
+        if not user.is_authenticated:
+            raise exceptions.NotAuthenticated()
+        visible = selectors.projects_visible_to(user=user)
+        return get_object_or_404(visible, pk=self.kwargs["project_pk"])
+
+    @cached_property
+    def project_role(self) -> str | None:
+        if self.request.user.is_superuser:
+            return Membership.Role.MANAGER
+        return (
+            Membership.objects.filter(project=self.project, user=self.request.user)
+            .values_list("role", flat=True)
+            .first()
+        )
+
+    def get_serializer_context(self) -> dict:
+        context = super().get_serializer_context()
+        if "project_pk" in self.kwargs:
+            context["project"] = self.project
+        return context
+
+
+def streamed(export: services.Export) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(export.chunks, content_type=export.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+    return response
+
+
+# Reading the dashboard, runs and rounds: managers and viewers.
+DASHBOARD_READERS = IsAuthenticated & (IsProjectManager | (IsProjectViewer & ReadOnly))
+# Labeling: annotators and managers.
+LABELERS = IsAuthenticated & (IsProjectManager | IsProjectAnnotator)
+MANAGERS = IsAuthenticated & IsProjectManager
+MEMBERS_READ = IsAuthenticated & (IsProjectManager | (IsProjectMember & ReadOnly))

@@ -1,0 +1,96 @@
+"""Items: the filtered list, upload (import), detail, and access-checked files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, generics, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from labeler import importing, selectors, services
+from labeler.api import serializers as s
+from labeler.api.filters import ItemFilter
+from labeler.api.pagination import OldestFirstCursorPagination
+from labeler.api.views.base import AUTHENTICATION, MANAGERS, ProjectScopedMixin, errors
+from labeler.models import Item
+
+
+@extend_schema(tags=["items"])
+class ItemListView(ProjectScopedMixin, generics.ListAPIView):
+    """Items of the project, filterable; ``POST`` uploads a file of new items."""
+
+    queryset = Item.objects.none()
+
+    serializer_class = s.ItemSerializer
+    permission_classes = [MANAGERS]
+    pagination_class = OldestFirstCursorPagination
+    filterset_class = ItemFilter
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_queryset(self):
+        return Item.objects.filter(project=self.project).select_related("label", "prelabel")
+
+    @extend_schema(responses={200: s.ItemSerializer, **errors(400, 401, 403, 404)})
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request={"multipart/form-data": s.ItemUploadSerializer},
+        responses={201: s.ImportReportSerializer, **errors(400, 401, 403, 404)},
+    )
+    def post(self, request, project_pk: int) -> Response:
+        """Import an image, a zip, a CSV, a JSONL or a Label Studio JSON file, with the same
+        validation and report as the importer. Rejected files or rows are listed; a source
+        that cannot be read at all is a 400."""
+        upload = s.ItemUploadSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        file = upload.validated_data["file"]
+        name = Path(file.name or "upload").name
+        importer = (
+            services.items_import_labelstudio
+            if name.lower().endswith(".json")
+            else services.items_import_stream
+        )
+        try:
+            report = importer(project=self.project, name=name, stream=file)
+        except importing.ImportSourceError as error:
+            raise exceptions.ValidationError({"file": [str(error)]}, code="unreadable") from error
+        return Response(s.ImportReportSerializer(report).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["items"], responses={200: s.ItemSerializer, **errors(401, 403, 404)})
+class ItemDetailView(ProjectScopedMixin, generics.RetrieveAPIView):
+    queryset = Item.objects.none()
+    serializer_class = s.ItemSerializer
+    permission_classes = [MANAGERS]
+
+    def get_queryset(self):
+        return Item.objects.filter(project=self.project).select_related("label", "prelabel")
+
+
+@extend_schema(
+    tags=["items"],
+    responses={
+        (200, "application/octet-stream"): OpenApiTypes.BINARY,
+        **errors(401, 404),
+    },
+)
+class ItemFileView(APIView):
+    """An item's image, for members of its project only. Uploaded files have no public URL."""
+
+    authentication_classes = AUTHENTICATION
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request, pk: int) -> FileResponse:
+        visible = selectors.projects_visible_to(user=request.user)
+        item = get_object_or_404(Item.objects.filter(project__in=visible).exclude(file=""), pk=pk)
+        response = FileResponse(item.file.open("rb"), filename=Path(item.file.name).name)
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
