@@ -24,7 +24,7 @@ def readme_example() -> str:
 
 
 @pytest.fixture
-def tasks_run_in_the_server(settings):
+def tasks_run_in_the_server():
     # No worker in this test: the server runs the retrain task inline when it is enqueued,
     # so the queue fills the way a worker would fill it.
     celery_app.conf.task_always_eager = True

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def finished_run(text_team, settings, tmp_path):
+def finished_run(text_team, settings):
     directory = settings.TWEEZERS_ARTIFACT_DIR / f"project_{text_team.project.pk}" / "run_1"
     directory.mkdir(parents=True)
     (directory / "model.json").write_text('{"format": "joblib", "classes": ["ham", "spam"]}')
