@@ -91,6 +91,10 @@ class ItemFileView(APIView):
     def get(self, request, pk: int) -> FileResponse:
         visible = selectors.projects_visible_to(user=request.user)
         item = get_object_or_404(Item.objects.filter(project__in=visible).exclude(file=""), pk=pk)
-        response = FileResponse(item.file.open("rb"), filename=Path(item.file.name).name)
+        try:
+            stream = item.file.open("rb")
+        except FileNotFoundError:
+            raise exceptions.NotFound("This item's file is missing from storage.") from None
+        response = FileResponse(stream, filename=Path(item.file.name).name)
         response["Cache-Control"] = "private, max-age=3600"
         return response

@@ -181,3 +181,13 @@ def test_item_files_are_refused_to_anyone_outside_the_project(api, image_team, r
 
     assert response.status_code == status
     assert "error" in response.json()
+
+
+def test_an_item_whose_file_vanished_from_storage_is_a_404_not_a_crash(api, image_team):
+    item = item_add(image_team.project, image=png_bytes(11))
+    item.file.storage.delete(item.file.name)
+
+    response = api(image_team.manager).get(f"/api/items/{item.pk}/file/")
+
+    assert response.status_code == 404
+    assert "missing" in response.json()["error"]["message"]
