@@ -192,21 +192,31 @@ def featurize(
     """Feature matrices ``(n_train, d)``, ``(n_test, d)`` and the resolved feature name.
 
     ``features``: "auto" (tfidf for text, pixels for images, the raw matrix for .npz),
-    "tfidf", "minilm", "pixels", "backbone" (needs ``backbone``) or "raw".
+    "tfidf", "minilm", "pixels", "backbone" (needs ``backbone``), "raw", or "spectral"
+    (pixels or the raw matrix mapped by :class:`learning.features.SpectralFeaturizer`, fitted
+    without labels on the training and test items together, as the app would on its pool).
     """
     from learning import features as feature_module
 
     kind = train.kind
     allowed = {
         "text": {"auto", "tfidf", "minilm"},
-        "image": {"auto", "pixels", "backbone"},
-        "features": {"auto", "raw"},
+        "image": {"auto", "pixels", "backbone", "spectral"},
+        "features": {"auto", "raw", "spectral"},
     }[kind]
     if features not in allowed:
         raise DatasetError(
             f"{train.source}: --features {features} does not apply to {kind} data "
             f"(choose from {', '.join(sorted(allowed))})"
         )
+    if features == "spectral":
+        base_train, base_test, _ = featurize(
+            train, test, "auto", image_size=image_size, backbone=backbone
+        )
+        both = feature_module.SpectralFeaturizer(random_state=0).fit_transform(
+            np.concatenate([base_train, base_test])
+        )
+        return both[: len(base_train)], both[len(base_train) :], "spectral"
     if kind == "features":
         return train.items, test.items, "raw"
     if kind == "text":

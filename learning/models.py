@@ -254,7 +254,7 @@ def default_model_name(modality: str, features: str) -> str:
             raise ValueError(f"unknown text features {features!r}")
         return "logreg"
     if modality == "image":
-        if features in {"pixels", "backbone", "embeddings"}:
+        if features in {"pixels", "spectral", "backbone", "embeddings"}:
             return "logreg"
         raise ValueError(f"unknown image features {features!r}")
     raise ValueError(f"unknown modality {modality!r}; expected 'image' or 'text'")

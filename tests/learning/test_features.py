@@ -132,3 +132,19 @@ def test_minilm_loads_offline_and_embeds_similar_sentences_close(monkeypatch):
     assert similarity[2, 3] > similarity[2, 0]
     assert similarity[0, 4] > similarity[0, 5]
     assert embedder.transform([]).shape == (0, MINILM_DIMENSION)
+
+
+def test_spectral_features_let_a_linear_model_separate_interleaved_moons():
+    from sklearn.datasets import make_moons
+
+    from learning.features import SpectralFeaturizer
+    from learning.models import make_model
+
+    X, y = make_moons(n_samples=400, noise=0.05, random_state=0)
+    spectral = SpectralFeaturizer(n_components=4, random_state=0).fit_transform(X)
+    assert spectral.shape == (400, 4) and spectral.dtype == np.float32
+    labeled = np.concatenate([np.flatnonzero(y == 0)[:3], np.flatnonzero(y == 1)[:3]])
+    on_spectral = make_model("logreg_fixed", random_state=0).fit(spectral[labeled], y[labeled])
+    on_raw = make_model("logreg_fixed", random_state=0).fit(X[labeled], y[labeled])
+    assert on_spectral.score(spectral, y) > 0.97
+    assert on_raw.score(X, y) < 0.9

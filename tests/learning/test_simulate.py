@@ -171,3 +171,19 @@ def test_labels_to_reach_and_aulc_read_the_curve():
     assert labels_to_reach(points, 0.8) == 20
     assert labels_to_reach(points, 0.95) is None
     assert normalised_aulc(points, 1.0) == pytest.approx((0.65 * 10 + 0.85 * 10) / 20)
+
+
+def test_spectral_features_run_on_an_npz(tmp_path, capsys):
+    data = _separable_npz(tmp_path / "toy.npz", n=200)
+    status = main(
+        [str(data), "--features", "spectral", "--strategies", "default", "--initial", "4",
+         "--batch", "4", "--budget", "12", "--repeats", "1", "--no-progress"]
+    )  # fmt: skip
+    assert status == 0
+    assert "default" in capsys.readouterr().out
+
+
+def test_features_that_do_not_fit_the_data_are_rejected(tmp_path, capsys):
+    data = _separable_npz(tmp_path / "toy.npz", n=40)
+    assert main([str(data), "--features", "minilm", "--no-progress"]) == 2
+    assert "does not apply to features data" in capsys.readouterr().err
