@@ -125,7 +125,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The demo runs a web server and a worker against one SQLite file: wait for the
     # writer lock instead of failing, and start write transactions eagerly.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
     )
 else:
     # Reconnect after a database restart instead of failing every request once.

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from django import forms
 
+from labeler import learning_adapter
 from labeler.models import Project
-from learning.strategies import strategy_names
 
 FEATURES_BY_KIND = {
     Project.Kind.TEXT: ["auto", "minilm", "tfidf"],
@@ -37,7 +37,11 @@ SETTINGS_FIELDS = [
 
 def _strategy_choices() -> list[tuple[str, str]]:
     # cold_start is what the first round uses before any model exists, not a project choice.
-    return [(name, name.replace("_", " ")) for name in strategy_names() if name != "cold_start"]
+    return [
+        (name, name.replace("_", " "))
+        for name in learning_adapter.strategy_names()
+        if name != "cold_start"
+    ]
 
 
 def class_names(text: str) -> list[str]:

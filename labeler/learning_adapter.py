@@ -33,6 +33,13 @@ CURVE_RUNS = 50
 ProgressCallback = Callable[[int, int], None]
 
 
+def strategy_names() -> list[str]:
+    """The query strategies a project may use (the engine's registry)."""
+    from learning.strategies import strategy_names as registered
+
+    return [name for name in registered() if name != "cold_start"]
+
+
 def feature_name(project: Project) -> str:
     if project.features != "auto":
         return project.features

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Avg, Count, QuerySet, Sum
+from django.db.models import Avg, Count, Q, QuerySet, Sum
 from django.utils import timezone
 
-from labeler.models import Annotation, Item, ModelRun, Project, QueryRound, QueueEntry
+from labeler.models import (
+    Annotation,
+    ImportJob,
+    Item,
+    Membership,
+    ModelRun,
+    Project,
+    QueryRound,
+    QueueEntry,
+)
 
 
 def projects_visible_to(*, user: AbstractBaseUser) -> QuerySet[Project]:
@@ -14,6 +25,18 @@ def projects_visible_to(*, user: AbstractBaseUser) -> QuerySet[Project]:
         return Project.objects.all()
     # One membership per (project, user): the join cannot duplicate rows, so no DISTINCT.
     return Project.objects.filter(memberships__user=user)
+
+
+def start_of_day(now: dt.datetime) -> dt.datetime:
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def labels_today(*, project: Project, annotator: AbstractBaseUser, now: dt.datetime) -> int:
+    """Answers this annotator gave in the project since midnight (UTC): the daily cap's count,
+    served by the (annotator, created_at) index."""
+    return Annotation.objects.filter(
+        project=project, annotator=annotator, created_at__gte=start_of_day(now)
+    ).count()
 
 
 def project_stats(*, project: Project) -> dict:
@@ -120,3 +143,52 @@ def item_history(*, item: Item) -> list[Annotation]:
         .select_related("annotator", "label", "replaces__label")
         .order_by("created_at", "id")
     )
+
+
+def project_with_role(*, user: AbstractBaseUser, project_id: int) -> tuple[Project, str] | None:
+    """The project and the user's role in it, in one query; None if they are not a member."""
+    if user.is_superuser:
+        project = Project.objects.filter(pk=project_id).first()
+        return (project, Membership.Role.MANAGER) if project else None
+    membership = (
+        Membership.objects.select_related("project")
+        .filter(user=user, project_id=project_id)
+        .first()
+    )
+    return (membership.project, membership.role) if membership else None
+
+
+def project_roles(*, user: AbstractBaseUser) -> dict[int, str]:
+    """The user's role in each of their projects, by project id."""
+    return dict(Membership.objects.filter(user=user).values_list("project_id", "role"))
+
+
+def item_visible_to(*, user: AbstractBaseUser, item_id: int) -> Item | None:
+    items = Item.objects.filter(pk=item_id)
+    if not user.is_superuser:
+        items = items.filter(project__memberships__user=user)
+    return items.first()
+
+
+def entry_following(*, entry: QueueEntry, annotator: AbstractBaseUser) -> QueueEntry | None:
+    """The free entry this annotator will probably be served after ``entry``: read-only, no
+    lease; only used to warm the browser's cache."""
+    now = timezone.now()
+    return (
+        QueueEntry.objects.filter(project_id=entry.project_id, done=False)
+        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now))
+        .exclude(item_id=entry.item_id)
+        .exclude(item__skips__annotator=annotator)
+        .select_related("item")
+        .order_by("rank", "id")
+        .first()
+    )
+
+
+def annotator_progress(*, project: Project, annotator: AbstractBaseUser) -> dict:
+    today = labels_today(project=project, annotator=annotator, now=timezone.now())
+    return {"today": today, "daily_cap": project.daily_cap}
+
+
+def import_jobs_recent(*, project: Project, limit: int = 10) -> list[ImportJob]:
+    return list(ImportJob.objects.filter(project=project).order_by("-created_at", "-id")[:limit])

@@ -26,10 +26,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from labeler import selectors, selectors_ui, services
+from labeler import selectors, services
 from labeler.forms import ImportForm, ProjectCreateForm, ProjectSettingsForm, SkipForm, SubmitForm
 from labeler.models import ImportJob, Membership, ModelRun, Project
-from labeler.services.project_settings import project_update
 
 MANAGER = Membership.Role.MANAGER
 ANNOTATOR = Membership.Role.ANNOTATOR
@@ -42,7 +41,7 @@ SKIP_KEY = " "
 
 
 def _project_for(request: HttpRequest, project_id: int, roles: set[str]) -> tuple[Project, str]:
-    found = selectors_ui.project_with_role(user=request.user, project_id=project_id)
+    found = selectors.project_with_role(user=request.user, project_id=project_id)
     if found is None:
         raise Http404("No such project.")
     project, role = found
@@ -62,7 +61,7 @@ def _can_create_projects(user) -> bool:
 @login_required
 def project_list(request: HttpRequest) -> HttpResponse:
     projects = list(selectors.projects_visible_to(user=request.user).prefetch_related("classes"))
-    roles = selectors_ui.project_roles(user=request.user)
+    roles = selectors.project_roles(user=request.user)
     for project in projects:
         project.role = MANAGER if request.user.is_superuser else roles.get(project.pk)
     context = {
@@ -115,14 +114,14 @@ def _label_context(
         "message": next_item.message,
         "notice": notice,
         "saved": saved,
-        "progress": selectors_ui.annotator_progress(project=project, annotator=request.user),
+        "progress": selectors.annotator_progress(project=project, annotator=request.user),
         "buttons": [{"name": c.name, "key": keys[c.name]} for c in classes],
         "skip_key": SKIP_KEY,
     }
     entry = next_item.entry
     if entry is not None:
         item = entry.item
-        following = selectors_ui.entry_following(entry=entry, annotator=request.user)
+        following = selectors.entry_following(entry=entry, annotator=request.user)
         side = max(item.metadata.get("width", 0), item.metadata.get("height", 0))
         context.update(
             entry=entry,
@@ -205,7 +204,7 @@ def label_undo(request: HttpRequest, project_id: int) -> HttpResponse:
 @login_required
 @require_GET
 def item_file(request: HttpRequest, item_id: int) -> FileResponse:
-    item = selectors_ui.item_visible_to(user=request.user, item_id=item_id)
+    item = selectors.item_visible_to(user=request.user, item_id=item_id)
     if item is None or not item.file:
         raise Http404("No such item.")
     try:
@@ -322,7 +321,7 @@ def project_settings(request: HttpRequest, project_id: int) -> HttpResponse:
     project, _ = _project_for(request, project_id, {MANAGER})
     form = ProjectSettingsForm(request.POST if request.method == "POST" else None, instance=project)
     if request.method == "POST" and form.is_valid():
-        project_update(
+        services.project_update(
             project=project, changes=form.changes(), new_classes=form.cleaned_data["new_classes"]
         )
         messages.success(request, "Settings saved.")
@@ -346,7 +345,7 @@ def project_import(request: HttpRequest, project_id: int) -> HttpResponse:
     context = {
         "form": form,
         "project": project,
-        "jobs": selectors_ui.import_jobs_recent(project=project),
+        "jobs": selectors.import_jobs_recent(project=project),
     }
     return render(request, "labeler/project_import.html", context)
 

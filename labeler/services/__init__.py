@@ -29,7 +29,7 @@ from labeler.services.imports import (
     items_import_path,
     items_import_stream,
 )
-from labeler.services.projects import label_classes_ensure, project_create
+from labeler.services.projects import label_classes_ensure, project_create, project_update
 from labeler.services.training import (
     evaluation_draw,
     model_run_execute,
@@ -67,4 +67,5 @@ __all__ = [
     "items_import_stream",
     "label_classes_ensure",
     "project_create",
+    "project_update",
 ]

@@ -16,6 +16,7 @@ from django.db.models import Case, F, Q, When
 from django.utils import timezone
 
 from labeler.models import Annotation, Item, ModelRun, Project, QueryRound, QueueEntry, Skip
+from labeler.selectors import labels_today
 
 
 class SubmitRejected(ValueError):
@@ -32,16 +33,6 @@ class NextItem:
     state: str  # "ready" | "updating" | "budget_spent" | "daily_cap" | "done"
     entry: QueueEntry | None
     message: str
-
-
-def start_of_day(now: dt.datetime) -> dt.datetime:
-    return now.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def labels_today(*, project: Project, annotator: AbstractBaseUser, now: dt.datetime) -> int:
-    return Annotation.objects.filter(
-        project=project, annotator=annotator, created_at__gte=start_of_day(now)
-    ).count()
 
 
 def _open_leases(project: Project, now: dt.datetime, exclude_user_id: int | None) -> int:
