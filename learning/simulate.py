@@ -44,10 +44,11 @@ class SimulationSetup:
 
 
 def _fit(setup: SimulationSetup, X: NDArray, y: NDArray, random_state: int, previous: Any) -> Any:
-    if previous is not None and previous.get_params().get("warm_start"):
-        return previous.fit(X, y)  # warm start: continue from last round's weights
-    model = make_model(setup.model_name, random_state=random_state, **setup.model_params)
-    return model.fit(X, y)
+    from learning.training import train_model
+
+    return train_model(
+        setup.model_name, X, y, random_state=random_state, previous=previous, **setup.model_params
+    )
 
 
 def _random_initial(y: NDArray, n: int, rng: np.random.Generator) -> NDArray[np.int64]:

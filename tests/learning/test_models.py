@@ -159,3 +159,16 @@ def test_mc_dropout_committee_members_differ_and_repeat_for_a_seed():
     np.testing.assert_array_equal(committee, model.committee_proba(X_all[:50], 4, seed=11))
     # predictions after the committee run are deterministic again (dropout switched off)
     np.testing.assert_array_equal(model.predict_proba(X_all[:5]), model.predict_proba(X_all[:5]))
+
+
+def test_train_model_warm_starts_a_torch_model_and_leaves_sklearn_models_alone():
+    from learning.training import train_model
+
+    X, y, _, _ = _digits_subset(120)
+    first = train_model("mlp", X, y, random_state=0, max_epochs=3, warm_start=True)
+    module = first.module_
+    second = train_model("mlp", X, y, random_state=0, previous=first, max_epochs=3, warm_start=True)
+    assert second is first and second.module_ is module
+    linear = train_model("logreg", X, y, random_state=0)
+    again = train_model("logreg", X, y, random_state=0, previous=linear)
+    assert again is not linear

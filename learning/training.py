@@ -1,0 +1,42 @@
+"""One training step of a round, the way the retrain task and the simulator run it."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from learning.models import make_model
+
+
+def train_model(
+    name: str,
+    X: ArrayLike,
+    y: ArrayLike,
+    *,
+    random_state: int,
+    previous: Any = None,
+    **params: Any,
+) -> Any:
+    """Fit model ``name`` on ``X`` ``(n_labeled, d)`` and ``y`` ``(n_labeled,)``.
+
+    With ``previous`` (last round's fitted model, e.g. from :func:`learning.models.load_model`)
+    of the same kind with ``warm_start=True``, training continues from its weights — torch
+    models then need fewer epochs each round; anything else is trained from scratch on a new
+    estimator, so the caller's object is never modified. Validation split, early stopping and
+    the cross-validated choice of ``C`` happen inside the models.
+    """
+    X = np.asarray(X, dtype=np.float32)
+    y = np.asarray(y)
+    with warnings.catch_warnings():
+        # Tiny labeled sets make scikit-learn warn about folds and convergence every round.
+        warnings.simplefilter("ignore", category=UserWarning)
+        if (
+            previous is not None
+            and previous.get_params().get("warm_start")
+            and type(previous) is type(make_model(name, random_state=random_state, **params))
+        ):
+            return previous.fit(X, y)
+        return make_model(name, random_state=random_state, **params).fit(X, y)
