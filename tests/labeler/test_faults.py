@@ -161,3 +161,54 @@ def test_a_worker_killed_mid_retrain_gets_its_run_redelivered_and_the_queue_keep
 
 def django_broker_url() -> str:
     return settings.CELERY_BROKER_URL
+
+
+def test_the_app_recovers_by_itself_after_postgresql_restarts(tmp_path: Path):
+    from django.db import connections
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": worker_database_url(),
+        "TWEEZERS_VAR_DIR": str(tmp_path / "var"),
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "2",
+    }
+    server = start(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+        ],
+        env=env,
+        log_path=tmp_path / "server.log",
+    )
+    health = f"http://127.0.0.1:{port}/healthz"
+    try:
+        wait_until(lambda: _status(health) == 200, timeout=60, what="the server")
+        cluster = next(Path("/etc/postgresql").iterdir()).name
+        subprocess.run(
+            ["pg_ctlcluster", "--skip-systemctl-redirect", cluster, "main", "restart"],
+            check=True,
+            timeout=60,
+        )
+        connections.close_all()  # this test's own connection died with the restart too
+        # pg_ctlcluster returns once PostgreSQL accepts connections again: from then on every
+        # request succeeds, none fails on a connection a worker kept from before.
+        assert [_status(health) for _ in range(10)] == [200] * 10
+    finally:
+        stop(server)
+
+
+def _status(url: str) -> int:
+    import requests
+
+    try:
+        return requests.get(url, timeout=5).status_code
+    except requests.RequestException:
+        return 0
