@@ -15,7 +15,16 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, Q, When
 from django.utils import timezone
 
-from labeler.models import Annotation, Item, ModelRun, Project, QueryRound, QueueEntry, Skip
+from labeler.models import (
+    Annotation,
+    Item,
+    LabelClass,
+    ModelRun,
+    Project,
+    QueryRound,
+    QueueEntry,
+    Skip,
+)
 from labeler.selectors import labels_today
 
 
@@ -202,15 +211,25 @@ def annotation_submit(
         raise
 
 
-def _submit(project, annotator, item_id, label, client_key, seconds_spent, note):
-    now = timezone.now()
+def _locked_item(project: Project, item_id: int) -> Item:
     item = Item.objects.select_for_update().filter(project=project, pk=item_id).first()
     if item is None:
         raise SubmitRejected("not_in_project", f"item {item_id} is not in this project")
+    return item
+
+
+def _label_class(project: Project, label: str) -> LabelClass:
     label_class = project.classes.filter(name=label).first()
     if label_class is None:
         known = ", ".join(project.classes.values_list("name", flat=True))
         raise SubmitRejected("unknown_label", f"unknown label {label!r}; classes are: {known}")
+    return label_class
+
+
+def _submit(project, annotator, item_id, label, client_key, seconds_spent, note):
+    now = timezone.now()
+    item = _locked_item(project, item_id)
+    label_class = _label_class(project, label)
     if (
         project.overlap > 1
         and item.annotations.filter(annotator=annotator, is_current=True).exists()
@@ -325,13 +344,8 @@ def item_adjudicate(
     """A manager decides the label of an item (usually a conflict). The annotators' answers
     stay as they are, for the agreement figures and the record."""
     with transaction.atomic():
-        item = Item.objects.select_for_update().filter(project=project, pk=item_id).first()
-        if item is None:
-            raise SubmitRejected("not_in_project", f"item {item_id} is not in this project")
-        label_class = project.classes.filter(name=label).first()
-        if label_class is None:
-            known = ", ".join(project.classes.values_list("name", flat=True))
-            raise SubmitRejected("unknown_label", f"unknown label {label!r}; classes are: {known}")
+        item = _locked_item(project, item_id)
+        label_class = _label_class(project, label)
         previous = Annotation.objects.filter(
             item=item, is_current=True, is_adjudication=True
         ).first()
@@ -354,9 +368,7 @@ def item_skip(*, project: Project, annotator: AbstractBaseUser, item_id: int) ->
     """Pass on an item. It leaves this annotator's queue; with one annotator per item it
     leaves the pool, as Prodigy's "ignore" does, and the skip is kept for the record."""
     with transaction.atomic():
-        item = Item.objects.select_for_update().filter(project=project, pk=item_id).first()
-        if item is None:
-            raise SubmitRejected("not_in_project", f"item {item_id} is not in this project")
+        item = _locked_item(project, item_id)
         entry = (
             QueueEntry.objects.select_for_update()
             .filter(project=project, item=item, done=False)
@@ -382,10 +394,7 @@ def annotation_correct(
                 "not_current", "this annotation was already corrected; correct the newest one"
             )
         project = Project.objects.select_for_update().get(pk=current.project_id)
-        label_class = project.classes.filter(name=label).first()
-        if label_class is None:
-            known = ", ".join(project.classes.values_list("name", flat=True))
-            raise SubmitRejected("unknown_label", f"unknown label {label!r}; classes are: {known}")
+        label_class = _label_class(project, label)
         limit = _limit_state(project, annotator, timezone.now(), leasing=False)
         if limit is not None:
             raise SubmitRejected(limit.state, limit.message)
