@@ -29,6 +29,13 @@ from labeler.services.imports import (
     items_import_path,
     items_import_stream,
 )
+from labeler.services.members import (
+    Invitation,
+    MembershipRejected,
+    membership_invite,
+    membership_remove,
+    membership_role_change,
+)
 from labeler.services.projects import label_classes_ensure, project_create, project_update
 from labeler.services.training import (
     evaluation_draw,
@@ -65,6 +72,11 @@ __all__ = [
     "items_import",
     "items_import_path",
     "items_import_stream",
+    "Invitation",
+    "MembershipRejected",
+    "membership_invite",
+    "membership_remove",
+    "membership_role_change",
     "label_classes_ensure",
     "project_create",
     "project_update",
