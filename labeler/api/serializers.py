@@ -8,7 +8,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from labeler import services
+from labeler import learning_adapter, services
 from labeler.models import (
     Annotation,
     Item,
@@ -24,11 +24,8 @@ NULLABLE_STRING = {"type": "string", "nullable": True}
 
 
 def strategy_choices() -> list[str]:
-    # The registry is the single list of strategy names (the HTML form reads it too);
-    # "cold_start" is the loop's own first round, not a project setting.
-    from learning.strategies import strategy_names
-
-    return [name for name in strategy_names() if name != "cold_start"]
+    # The engine's registry, as the HTML form reads it; read per serializer, not at import.
+    return learning_adapter.strategy_names()
 
 
 class TokenRequestSerializer(serializers.Serializer):
