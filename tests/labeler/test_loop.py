@@ -9,6 +9,7 @@ from labeler import services
 from labeler.models import Annotation, Item, ModelRun, Project, QueryRound, QueueEntry
 from tests.data import shades_zip
 from tests.factories import ProjectFactory, UserFactory
+from tests.loop_steps import label_open_entries, run_queued
 
 N_PER_CLASS = 40
 
@@ -23,27 +24,6 @@ def shades_project(db):
     services.items_import_stream(project=project, name="shades.zip", stream=shades_zip(N_PER_CLASS))
     project.refresh_from_db()
     return project
-
-
-def truth(item: Item) -> str:
-    return item.source_name.split("_")[0]
-
-
-def run_queued(project: Project) -> ModelRun:
-    run = ModelRun.objects.get(project=project, status=ModelRun.Status.QUEUED)
-    services.model_run_execute(run_id=run.pk)
-    run.refresh_from_db()
-    return run
-
-
-def label_open_entries(project: Project, annotator, count: int) -> None:
-    for _ in range(count):
-        next_item = services.next_item_lease(project=project, annotator=annotator)
-        assert next_item.state == "ready", next_item.message
-        item = next_item.entry.item
-        services.annotation_submit(
-            project=project, annotator=annotator, item_id=item.pk, label=truth(item)
-        )
 
 
 @pytest.mark.django_db

@@ -15,6 +15,7 @@ from labeler.models import Annotation, ImportJob, Item, Membership, ModelRun, Pr
 from labeler.views import shortcut_keys
 from tests.data import shade_png, shades_zip
 from tests.factories import ProjectFactory, UserFactory
+from tests.loop_steps import run_queued, truth
 
 N_PER_CLASS = 8
 
@@ -34,17 +35,6 @@ def project(manager):
     run_queued(project)
     project.refresh_from_db()
     return project
-
-
-def truth(item: Item) -> str:
-    return item.source_name.split("_")[0]
-
-
-def run_queued(project: Project) -> ModelRun:
-    run = ModelRun.objects.get(project=project, status=ModelRun.Status.QUEUED)
-    services.model_run_execute(run_id=run.pk)
-    run.refresh_from_db()
-    return run
 
 
 def member(project: Project, role: str):

@@ -8,7 +8,6 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -17,21 +16,10 @@ from django.db import connection
 from labeler import services
 from labeler.models import ImportJob, Item
 from tests.factories import ProjectFactory
+from tests.processes import worker_database_url
 
 REPO = Path(__file__).resolve().parents[2]
 JOB_TIMEOUT_SECONDS = 30
-
-
-def worker_database_url() -> str:
-    """The URL of the database pytest-django created, so the worker writes where the test
-    reads."""
-    db = connection.settings_dict
-    credentials = quote(db["USER"] or "", safe="")
-    if db["PASSWORD"]:
-        credentials += ":" + quote(db["PASSWORD"], safe="")
-    host = db["HOST"] or "127.0.0.1"
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgres://{credentials}@{host}{port}/{db['NAME']}"
 
 
 @pytest.fixture
