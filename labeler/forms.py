@@ -6,7 +6,7 @@ from __future__ import annotations
 from django import forms
 
 from labeler import learning_adapter
-from labeler.models import Project
+from labeler.models import Membership, Project
 
 FEATURES_BY_KIND = {
     Project.Kind.TEXT: ["auto", "minilm", "tfidf"],
@@ -104,8 +104,17 @@ class ProjectCreateForm(ProjectSettingsForm):
         "them from the first import's class folders or label column.",
     )
 
+    overlap = forms.IntegerField(
+        min_value=1,
+        max_value=10,
+        initial=1,
+        label="Annotators per item",
+        help_text="With 2 or more, each item goes to that many different annotators and a "
+        "disagreement waits for a manager. Fixed once the project exists.",
+    )
+
     class Meta(ProjectSettingsForm.Meta):
-        fields = ["name", "kind", *SETTINGS_FIELDS[1:]]
+        fields = ["name", "kind", *SETTINGS_FIELDS[1:], "overlap"]
 
     field_order = ["name", "description", "kind", "classes"]
 
@@ -125,7 +134,8 @@ class ProjectCreateForm(ProjectSettingsForm):
 
     def options(self) -> dict:
         """Keyword options for ``project_create`` besides name, kind and classes."""
-        return {name: self.cleaned_data[name] for name in SETTINGS_FIELDS if name != "name"}
+        options = {name: self.cleaned_data[name] for name in SETTINGS_FIELDS if name != "name"}
+        return {**options, "overlap": self.cleaned_data["overlap"]}
 
 
 def _check_unique(names: list[str], existing: set[str]) -> None:
@@ -157,3 +167,42 @@ class SubmitForm(forms.Form):
 
 class SkipForm(forms.Form):
     item_id = forms.IntegerField(min_value=1)
+
+
+class InviteForm(forms.Form):
+    EXISTING, NEW = "existing", "new"
+
+    account = forms.ChoiceField(
+        choices=[(EXISTING, "An existing user"), (NEW, "A new account")],
+        initial=EXISTING,
+        widget=forms.RadioSelect,
+        label="Add",
+    )
+    username = forms.CharField(
+        max_length=150,
+        help_text="A new account gets a one-time password, shown once, for you to hand over.",
+    )
+    role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.ANNOTATOR)
+
+    # Which field a service refusal belongs to; anything else is about the whole form.
+    FIELD_FOR_CODE = {
+        "unknown_user": "username",
+        "invalid_username": "username",
+        "user_exists": "username",
+        "already_member": "username",
+        "unknown_role": "role",
+    }
+
+    def creates_account(self) -> bool:
+        return self.cleaned_data["account"] == self.NEW
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Membership.Role.choices)
+
+
+class AdjudicateForm(forms.Form):
+    item_id = forms.IntegerField(min_value=1)
+    label = forms.CharField(max_length=100)
+    # Where the manager decided: the conflicts list, or the item's own page.
+    back = forms.ChoiceField(choices=[("conflicts", "conflicts"), ("item", "item")], required=False)

@@ -14,6 +14,19 @@ urlpatterns = [
     path("projects/<int:project_id>/label/submit/", views.label_submit, name="label-submit"),
     path("projects/<int:project_id>/label/skip/", views.label_skip, name="label-skip"),
     path("projects/<int:project_id>/label/undo/", views.label_undo, name="label-undo"),
+    path("projects/<int:project_id>/members/", views.members, name="project-members"),
+    path(
+        "projects/<int:project_id>/members/<int:membership_id>/role/",
+        views.member_role,
+        name="member-role",
+    ),
+    path(
+        "projects/<int:project_id>/members/<int:membership_id>/remove/",
+        views.member_remove,
+        name="member-remove",
+    ),
+    path("projects/<int:project_id>/conflicts/", views.conflicts, name="project-conflicts"),
+    path("projects/<int:project_id>/items/<int:item_id>/", views.item_history, name="item-history"),
     path("imports/<int:job_id>/", views.import_job, name="import-job"),
     path("items/<int:item_id>/file", views.item_file, name="item-file"),
 ]
