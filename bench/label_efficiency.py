@@ -64,6 +64,10 @@ PARITY = [
 ]
 
 
+CORE = [r for r in PARITY if r.label in {"random", "margin", "default (strategy only)",
+                                         "modAL margin", "scikit-activeml margin"}]  # fmt: skip
+
+
 def pipelines(dataset: str) -> list[Runner]:
     """The default pipeline (cold-start initial labels + default strategy) with candidate
     models and representations, each next to random sampling with the same ones."""
@@ -322,17 +326,26 @@ def main() -> int:
     parser.add_argument("--initial", type=int, default=20)
     parser.add_argument("--batch", type=int, default=10)
     parser.add_argument("--budget", type=int, default=500)
-    parser.add_argument("--runners", default="parity,pipelines", help="parity, pipelines or both")
+    parser.add_argument(
+        "--runners",
+        default="parity,pipelines",
+        help="parity (all strategies and libraries), core (random, margin, default, the "
+        "libraries' margin) and/or pipelines",
+    )
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
     output = ROOT / "bench" / "output"
     output.mkdir(parents=True, exist_ok=True)
-    report: dict[str, Any] = {}
+    results_path = output / "label_efficiency.json"
+    # Datasets run earlier stay in the report, so datasets can be (re)run one at a time.
+    report: dict[str, Any] = json.loads(results_path.read_text()) if results_path.exists() else {}
     for dataset in args.datasets.split(","):
-        runners = (PARITY if "parity" in args.runners else []) + (
-            pipelines(dataset) if "pipelines" in args.runners else []
-        )
+        chosen = args.runners.split(",")
+        runners = (
+            (PARITY if "parity" in chosen else CORE if "core" in chosen else [])
+            + (pipelines(dataset) if "pipelines" in chosen else [])
+        )  # fmt: skip
         X, y = load_dataset(dataset)
         budget = min(args.budget, int(0.75 * len(y)))
         setup = SimulationSetup(args.initial, args.batch, budget, args.seeds, 0, "", {})
@@ -349,13 +362,19 @@ def main() -> int:
         table = markdown_table(rows)
         print(f"\n{dataset}: {len(y)} items, {args.seeds} seeds, {time.time() - started:.0f} s")
         print(table)
-        report[dataset] = {"rows": rows, "curves": curves, "seeds": args.seeds, "budget": budget}
+        command = " ".join(
+            ["bench/label_efficiency.py", "--datasets", dataset, "--seeds", str(args.seeds),
+             "--runners", args.runners, "--budget", str(args.budget)]
+        )  # fmt: skip
+        report[dataset] = {
+            "rows": rows, "curves": curves, "seeds": args.seeds, "budget": budget,
+            "command": command, "seconds": round(time.time() - started),
+        }  # fmt: skip
         # Written after every dataset, so a long run leaves its finished part behind.
-        (output / "label_efficiency.json").write_text(json.dumps(report, indent=1))
+        results_path.write_text(json.dumps(report, indent=1))
         if args.write_docs:
-            command = " ".join(["bench/label_efficiency.py", *sys.argv[1:]])
             replace_section(ROOT / "docs" / "benchmarks.md", "## Label efficiency",
-                            docs_section(report, command))  # fmt: skip
+                            docs_section(report))  # fmt: skip
     return 0
 
 
@@ -393,7 +412,7 @@ def _headline(rows: list[dict[str, Any]]) -> str:
     )
 
 
-def docs_section(report: dict[str, Any], command: str) -> str:
+def docs_section(report: dict[str, Any]) -> str:
     parts = [
         "How many labels does each query strategy and model need? Protocol of issue 3: a fixed "
         "stratified 25% test split (`random_state=0`), 20 initial labels, batches of 10, a "
@@ -416,11 +435,11 @@ def docs_section(report: dict[str, Any], command: str) -> str:
         "graph of every item, train and test, computed once without labels — what the app "
         "can compute on its pool).",
         "",
-        "Reproduce (2 cores, shared machine; timings vary with load):",
+        "Reproduce (each dataset's own command is under its table; add `--write-docs` to "
+        "rewrite this section):",
         "",
         "```",
         ".venv/bin/pip install -r bench/requirements.txt",
-        f".venv/bin/python {command}",
         "```",
     ]
     for dataset, entry in report.items():
@@ -431,6 +450,9 @@ def docs_section(report: dict[str, Any], command: str) -> str:
             f"{DATASET_NOTES.get(dataset, '')} {entry['seeds']} seeds, budget {entry['budget']}.",
             "",
             markdown_table(entry["rows"]),
+            "",
+            f"`.venv/bin/python {entry.get('command', 'bench/label_efficiency.py')} --write-docs`"
+            f" ({entry.get('seconds', '?')} s on 2 busy cores)",
         ]
         headline = _headline(entry["rows"])
         if headline:
