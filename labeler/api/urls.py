@@ -17,6 +17,15 @@ urlpatterns = [
     path(f"{project}items/", views.ItemListView.as_view(), name="item-list"),
     path(f"{project}items/<int:pk>/", views.ItemDetailView.as_view(), name="item-detail"),
     path(f"{project}items/<int:pk>/skip/", views.ItemSkipView.as_view(), name="item-skip"),
+    path(f"{project}items/<int:pk>/history/", views.ItemHistoryView.as_view(), name="item-history"),
+    path(
+        f"{project}items/<int:pk>/adjudicate/",
+        views.ItemAdjudicateView.as_view(),
+        name="item-adjudicate",
+    ),
+    path(f"{project}agreement/", views.AgreementView.as_view(), name="agreement"),
+    path(f"{project}members/", views.MemberListView.as_view(), name="member-list"),
+    path(f"{project}members/<int:pk>/", views.MemberDetailView.as_view(), name="member-detail"),
     path(f"{project}next/", views.NextItemView.as_view(), name="next-item"),
     path(f"{project}annotations/", views.AnnotationListView.as_view(), name="annotation-list"),
     path(

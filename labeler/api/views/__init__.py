@@ -26,8 +26,20 @@ from labeler.api.views.projects import (
     ProjectListView,
     ProjectStatsView,
 )
+from labeler.api.views.teams import (
+    AgreementView,
+    ItemAdjudicateView,
+    ItemHistoryView,
+    MemberDetailView,
+    MemberListView,
+)
 
 __all__ = [
+    "AgreementView",
+    "ItemAdjudicateView",
+    "ItemHistoryView",
+    "MemberDetailView",
+    "MemberListView",
     "AnnotationCorrectView",
     "AnnotationDetailView",
     "AnnotationListView",
