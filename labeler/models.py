@@ -295,10 +295,12 @@ class Annotation(models.Model):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="annotations")
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="annotations")
+    # RESTRICT, not PROTECT: a label class or an expert's account cannot vanish from under
+    # their annotations, but deleting a whole project takes its annotations with it.
     annotator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations"
+        settings.AUTH_USER_MODEL, on_delete=models.RESTRICT, related_name="annotations"
     )
-    label = models.ForeignKey(LabelClass, on_delete=models.PROTECT, related_name="annotations")
+    label = models.ForeignKey(LabelClass, on_delete=models.RESTRICT, related_name="annotations")
     kind = models.CharField(
         max_length=12, choices=QueueEntry.Kind.choices, default=QueueEntry.Kind.STRATEGY
     )
@@ -314,7 +316,7 @@ class Annotation(models.Model):
     predicted_confidence = models.FloatField(null=True, blank=True)
     client_key = models.CharField(max_length=64, null=True, blank=True)
     replaces = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by"
+        "self", null=True, blank=True, on_delete=models.RESTRICT, related_name="replaced_by"
     )
     is_current = models.BooleanField(default=True)
     # A manager's ruling on an item the annotators disagreed on; it decides the item's label.

@@ -113,3 +113,23 @@ def test_an_items_history_shows_every_change_old_to_new(panel_project):
         (alice, "light", True),
     ]
     assert history[1].replaces == history[0]
+
+
+@pytest.mark.django_db
+def test_deleting_a_project_takes_its_annotations_but_a_used_class_cannot_be_deleted(
+    panel_project,
+):
+    from django.db.models import RestrictedError
+
+    from labeler.models import Annotation, LabelClass
+
+    alice = UserFactory()
+    item = answer(panel_project, alice)
+    used = Annotation.objects.get(item=item).label
+
+    with pytest.raises(RestrictedError):
+        LabelClass.objects.filter(pk=used.pk).delete()
+    panel_project.delete()
+
+    assert not Annotation.objects.exists()
+    assert not Item.objects.exists()
