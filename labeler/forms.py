@@ -103,11 +103,11 @@ class ProjectCreateForm(ProjectSettingsForm):
         help_text="One per line, in the order the buttons should appear. Leave empty to take "
         "them from the first import's class folders or label column.",
     )
-
     overlap = forms.IntegerField(
         min_value=1,
         max_value=10,
         initial=1,
+        required=False,
         label="Annotators per item",
         help_text="With 2 or more, each item goes to that many different annotators and a "
         "disagreement waits for a manager. Fixed once the project exists.",
@@ -135,7 +135,8 @@ class ProjectCreateForm(ProjectSettingsForm):
     def options(self) -> dict:
         """Keyword options for ``project_create`` besides name, kind and classes."""
         options = {name: self.cleaned_data[name] for name in SETTINGS_FIELDS if name != "name"}
-        return {**options, "overlap": self.cleaned_data["overlap"]}
+        # Left empty, one annotator per item, as before the field existed.
+        return {**options, "overlap": self.cleaned_data["overlap"] or 1}
 
 
 def _check_unique(names: list[str], existing: set[str]) -> None:
