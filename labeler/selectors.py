@@ -35,7 +35,10 @@ def labels_today(*, project: Project, annotator: AbstractBaseUser, now: dt.datet
     """Answers this annotator gave in the project since midnight (UTC): the daily cap's count,
     served by the (annotator, created_at) index."""
     return Annotation.objects.filter(
-        project=project, annotator=annotator, created_at__gte=start_of_day(now)
+        project=project,
+        annotator=annotator,
+        created_at__gte=start_of_day(now),
+        is_adjudication=False,
     ).count()
 
 
@@ -45,7 +48,7 @@ def project_stats(*, project: Project) -> dict:
     now = timezone.now()
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     per_annotator = list(
-        Annotation.objects.filter(project=project, created_at__gte=today)
+        Annotation.objects.filter(project=project, created_at__gte=today, is_adjudication=False)
         .values("annotator__username")
         .annotate(labels=Count("id"), seconds=Sum("seconds_spent"))
         .order_by("-labels")
