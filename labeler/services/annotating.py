@@ -164,10 +164,13 @@ def _after_queue_progress(project: Project, round_id: int | None) -> None:
     from labeler.services.training import retrain_request
 
     if round_id is not None:
-        QueryRound.objects.filter(pk=round_id).update(n_done=F("n_done") + 1)
-        QueryRound.objects.filter(
-            pk=round_id, completed_at__isnull=True, n_done__gte=F("size")
-        ).update(completed_at=timezone.now())
+        QueryRound.objects.filter(pk=round_id).update(
+            n_done=F("n_done") + 1,
+            completed_at=Case(
+                When(completed_at__isnull=True, n_done__gte=F("size") - 1, then=timezone.now()),
+                default=F("completed_at"),
+            ),
+        )
     open_entries = QueueEntry.objects.filter(project=project, done=False).count()
     if open_entries <= _refill_threshold(project):
         retrain_request(project=project)
@@ -239,7 +242,11 @@ def _submit(project, annotator, item_id, label, client_key, seconds_spent, note)
             "you already labeled this item; to change your label, correct your annotation",
         )
     entry = _entry_for_submit(project, item, annotator, now)
-    project = Project.objects.select_for_update().get(pk=project.pk)
+    if project.budget is not None:
+        # The budget check must see every concurrent submit's count: lock the project row.
+        # Without a budget there is nothing to check, and submits need not queue behind
+        # each other on it.
+        project = Project.objects.select_for_update().get(pk=project.pk)
     limit = _limit_state(project, annotator, now, leasing=False)
     if limit is not None:
         raise SubmitRejected(limit.state, limit.message)
@@ -262,8 +269,7 @@ def _submit(project, annotator, item_id, label, client_key, seconds_spent, note)
         replaces=previous,
     )
     QueueEntry.objects.filter(pk=entry.pk).update(done=True)
-    Project.objects.filter(pk=project.pk).update(n_annotations=F("n_annotations") + 1)
-    item_resolve(item=item, project=project)
+    item_resolve(item=item, project=project, annotations_added=1)
     _after_queue_progress(project, entry.round_id)
     return annotation, True
 
@@ -301,7 +307,7 @@ def _current_annotations(item: Item, project: Project, annotator: AbstractBaseUs
     return current.filter(annotator=annotator) if project.overlap > 1 else current
 
 
-def item_resolve(*, item: Item, project: Project) -> str:
+def item_resolve(*, item: Item, project: Project, annotations_added: int = 0) -> str:
     """Derive the item's label from its current annotations and keep the counters right.
 
     One annotator per item: their label. With overlap N: nothing until N answers are in, then
@@ -328,12 +334,17 @@ def item_resolve(*, item: Item, project: Project) -> str:
             status, label_id = Item.Status.LABELED, winner
         else:
             status = Item.Status.CONFLICT
-    was_labeled = Item.objects.filter(pk=item.pk, status=Item.Status.LABELED).exists()
+    # The caller holds the item's row lock, so its loaded status is the stored one.
+    was_labeled = item.status == Item.Status.LABELED
     Item.objects.filter(pk=item.pk).update(status=status, label_id=label_id)
-    is_labeled = status == Item.Status.LABELED
-    if was_labeled != is_labeled:
+    item.status, item.label_id = status, label_id
+    labeled_change = (status == Item.Status.LABELED) - was_labeled
+    if labeled_change or annotations_added:
+        # One counter update per answer, written last: the project row is locked only
+        # briefly before commit.
         Project.objects.filter(pk=project.pk).update(
-            n_labeled=F("n_labeled") + (1 if is_labeled else -1)
+            n_labeled=F("n_labeled") + labeled_change,
+            n_annotations=F("n_annotations") + annotations_added,
         )
     return status
 
@@ -410,8 +421,8 @@ def annotation_correct(
             predicted_confidence=current.predicted_confidence,
             replaces=current,
         )
-        Project.objects.filter(pk=project.pk).update(n_annotations=F("n_annotations") + 1)
-        item_resolve(item=current.item, project=project)
+        item = Item.objects.select_for_update().get(pk=current.item_id)
+        item_resolve(item=item, project=project, annotations_added=1)
     return corrected
 
 
@@ -432,7 +443,7 @@ def last_annotation_undo(*, project: Project, annotator: AbstractBaseUser) -> It
         previous = last.replaces
         if previous is not None:
             Annotation.objects.filter(pk=previous.pk).update(is_current=True)
-        item_resolve(item=last.item, project=project)
+        item_resolve(item=Item.objects.select_for_update().get(pk=last.item_id), project=project)
         if previous is None:
             entry = (
                 QueueEntry.objects.select_for_update()
