@@ -46,6 +46,10 @@ SECTION_END = "<!-- bench:load:end -->"
 
 
 def recreate_database() -> None:
+    # Messages left by an earlier run would name runs of a database that no longer exists.
+    import redis
+
+    redis.Redis.from_url(BROKER).flushdb()
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
         conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
@@ -256,7 +260,7 @@ def run_size(n_items: int, args: argparse.Namespace, var_dir: Path) -> dict:
     pool = build_pool(n_items, var_dir, args.annotators, args.round_size)
     port = args.port
     env = server_env(var_dir, port)
-    log = (var_dir / "server.log").open("wb")
+    log = (var_dir / f"server-{n_items}.log").open("wb")
     server = subprocess.Popen(
         ["scripts/run-serve"],
         cwd=REPO,
