@@ -138,7 +138,10 @@ def docs_section(rows: list[dict], command: str) -> str:
         "also counts the pages of the memory-mapped pool file that were read (page cache, "
         "released under memory pressure) and the imported libraries. Synthetic embeddings "
         "(10 Gaussian clusters, L2-normalised). Targets from issue 3: under 1 s at 100,000 "
-        "items, under 10 s at 1,000,000 in bounded memory, bit-identical for a seed.",
+        "items, under 10 s at 1,000,000 in bounded memory, bit-identical for a seed. The first "
+        "of the three runs pays one-off costs: reading the pool file from disk into the page "
+        "cache (1.5 GB at a million rows) and first-call imports; a retrain task that has just "
+        "written or read its shards sees the warm figures.",
         "",
         "```",
         f".venv/bin/python {command}",
