@@ -258,7 +258,8 @@ def run_size(n_items: int, args: argparse.Namespace, var_dir: Path) -> dict:
         shutil.rmtree(var_dir / name, ignore_errors=True)
     print(f"[{n_items:,} items] building the pool…", flush=True)
     pool = build_pool(n_items, var_dir, args.annotators, args.round_size)
-    port = args.port
+    # A port of its own per size: the previous server may still be letting go of its socket.
+    port = args.port + len(str(n_items))
     env = server_env(var_dir, port)
     log = (var_dir / f"server-{n_items}.log").open("wb")
     server = subprocess.Popen(
