@@ -5,13 +5,27 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Avg, Count, Q, QuerySet, Sum
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from labeler.models import (
     Annotation,
     ImportJob,
     Item,
+    LabelClass,
     Membership,
     ModelRun,
     Project,
@@ -195,3 +209,93 @@ def annotator_progress(*, project: Project, annotator: AbstractBaseUser) -> dict
 
 def import_jobs_recent(*, project: Project, limit: int = 10) -> list[ImportJob]:
     return list(ImportJob.objects.filter(project=project).order_by("-created_at", "-id")[:limit])
+
+
+def projects_with_roles(*, user: AbstractBaseUser) -> list[Project]:
+    """The projects the user sees, classes prefetched, each with ``role`` set to the user's."""
+    projects = list(projects_visible_to(user=user).prefetch_related("classes"))
+    roles = project_roles(user=user)
+    for project in projects:
+        project.role = Membership.Role.MANAGER if user.is_superuser else roles.get(project.pk)
+    return projects
+
+
+def label_classes(*, project: Project) -> list[LabelClass]:
+    """The project's classes in their display order."""
+    return list(project.classes.all())
+
+
+def class_names(*, project: Project) -> list[str]:
+    """The names of the project's classes in their display order."""
+    return list(project.classes.values_list("name", flat=True))
+
+
+def import_job_with_project(*, job_id: int) -> ImportJob | None:
+    """The import job with its project loaded; None if there is no such job."""
+    return ImportJob.objects.select_related("project").filter(pk=job_id).first()
+
+
+def item_in_project(*, project: Project, item_id: int) -> Item | None:
+    """The project's item with its label and prelabel loaded; None if it is not in the project."""
+    return (
+        Item.objects.select_related("label", "prelabel").filter(project=project, pk=item_id).first()
+    )
+
+
+def conflict_count(*, project: Project) -> int:
+    """How many of the project's items wait for a manager's ruling."""
+    # Served by the (project, status) index; conflicts are few.
+    return Item.objects.filter(project=project, status=Item.Status.CONFLICT).count()
+
+
+def conflicts_with_answers(*, project: Project, limit: int) -> list[tuple[Item, list[Annotation]]]:
+    """The oldest open conflicts, each with its annotators' current answers, oldest first."""
+    items = list(
+        Item.objects.filter(project=project, status=Item.Status.CONFLICT).order_by("id")[:limit]
+    )
+    answers: dict[int, list[Annotation]] = {item.pk: [] for item in items}
+    for answer in (
+        Annotation.objects.filter(item__in=items, is_current=True, is_adjudication=False)
+        .select_related("annotator", "label", "predicted_label")
+        .order_by("created_at", "id")
+    ):
+        answers[answer.item_id].append(answer)
+    return [(item, answers[item.pk]) for item in items]
+
+
+_ROLE_ORDER = Case(
+    When(role=Membership.Role.MANAGER, then=Value(0)),
+    When(role=Membership.Role.ANNOTATOR, then=Value(1)),
+    default=Value(2),
+    output_field=IntegerField(),
+)
+
+
+def members_with_activity(*, project: Project) -> list[Membership]:
+    """The project's members, managers first, each with ``labels_today`` and ``last_label_at``."""
+    # Subqueries rather than a join: the (annotator, created_at) index answers each without
+    # touching the member's answers in other projects.
+    answers = Annotation.objects.filter(project=project, annotator=OuterRef("user_id"))
+    today = (
+        answers.filter(created_at__gte=start_of_day(timezone.now()))
+        .order_by()
+        .values("annotator")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    last = answers.order_by("-created_at").values("created_at")[:1]
+    return list(
+        Membership.objects.filter(project=project)
+        .select_related("user")
+        .annotate(labels_today=Coalesce(Subquery(today), 0), last_label_at=Subquery(last))
+        .order_by(_ROLE_ORDER, "user__username")
+    )
+
+
+def annotations_recent(*, project: Project, limit: int) -> list[Annotation]:
+    """The project's newest answers, newest first, with who gave them and what they replaced."""
+    return list(
+        Annotation.objects.filter(project=project)
+        .select_related("annotator", "label", "replaces__label")
+        .order_by("-created_at", "-id")[:limit]
+    )

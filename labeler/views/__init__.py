@@ -1,0 +1,47 @@
+"""HTML pages. Thin: resolve the project and the user's role, call a selector or a service,
+render. Fragments polled or swapped by htmx share their templates with the full pages.
+
+Access: a project the user is not a member of is a 404 (outsiders never learn it exists); a
+member whose role does not allow the page gets a 403.
+"""
+
+from labeler.views.dashboard import dashboard, retrain
+from labeler.views.health import health
+from labeler.views.labeling import (
+    item_file,
+    label,
+    label_skip,
+    label_submit,
+    label_undo,
+    shortcut_keys,
+)
+from labeler.views.projects import (
+    import_job,
+    project_create,
+    project_import,
+    project_list,
+    project_settings,
+)
+from labeler.views.team import conflicts, item_history, member_remove, member_role, members
+
+__all__ = [
+    "conflicts",
+    "dashboard",
+    "health",
+    "import_job",
+    "item_file",
+    "item_history",
+    "label",
+    "label_skip",
+    "label_submit",
+    "label_undo",
+    "member_remove",
+    "member_role",
+    "members",
+    "project_create",
+    "project_import",
+    "project_list",
+    "project_settings",
+    "retrain",
+    "shortcut_keys",
+]

@@ -1,0 +1,233 @@
+"""A manager's team pages: members and invitations, open conflicts and their adjudication; and
+an item's history, which every role may see (an annotator only their own answers)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from labeler import selectors, services
+from labeler.forms import AdjudicateForm, InviteForm, RoleForm
+from labeler.models import Annotation, Item, Membership, Project
+from labeler.views.base import (
+    ANNOTATOR,
+    MANAGER,
+    VIEWER,
+    is_htmx,
+    is_pixelated,
+    nav_context,
+    project_for,
+)
+
+RECENT_LABELS = 15
+CONFLICTS_PER_PAGE = 50
+
+
+def _members_context(project: Project, form: InviteForm, **extra) -> dict:
+    memberships = selectors.members_with_activity(project=project)
+    managers = sum(m.role == MANAGER for m in memberships)
+    for membership in memberships:
+        membership.is_last_manager = membership.role == MANAGER and managers == 1
+    return {
+        "project": project,
+        "role": MANAGER,
+        "memberships": memberships,
+        "roles": Membership.Role.choices,
+        "form": form,
+        "recent": selectors.annotations_recent(project=project, limit=RECENT_LABELS),
+        **nav_context(project, MANAGER),
+        **extra,
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def members(request: HttpRequest, project_id: int) -> HttpResponse:
+    project, _ = project_for(request, project_id, {MANAGER})
+    form = InviteForm(request.POST if request.method == "POST" else None)
+    invitation = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            invitation = services.membership_invite(
+                project=project,
+                username=form.cleaned_data["username"],
+                role=form.cleaned_data["role"],
+                create_account=form.creates_account(),
+            )
+        except services.MembershipRejected as rejected:
+            form.add_error(InviteForm.FIELD_FOR_CODE.get(rejected.code), rejected.message)
+        else:
+            member = invitation.membership
+            if invitation.password is None:
+                messages.success(
+                    request,
+                    f"{member.user.get_username()} joined the project as "
+                    f"{member.get_role_display().lower()}.",
+                )
+                return redirect("project-members", project_id=project.pk)
+            form = InviteForm()
+    # A new account's password is in this response only: no redirect (it would have to be
+    # kept somewhere to survive it) and no copy in any cache.
+    response = render(
+        request,
+        "labeler/members.html",
+        _members_context(project, form, invitation=invitation),
+    )
+    if invitation is not None:
+        response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+def member_role(request: HttpRequest, project_id: int, membership_id: int) -> HttpResponse:
+    project, _ = project_for(request, project_id, {MANAGER})
+    form = RoleForm(request.POST)
+    if not form.is_valid():
+        return HttpResponseBadRequest(form.errors.as_text())
+    try:
+        membership = services.membership_role_change(
+            project=project, membership_id=membership_id, role=form.cleaned_data["role"]
+        )
+    except services.MembershipRejected as rejected:
+        messages.error(request, rejected.message)
+        return redirect("project-members", project_id=project.pk)
+    name = membership.user.get_username()
+    messages.success(request, f"{name} is now {membership.get_role_display().lower()}.")
+    if membership.user_id == request.user.pk and membership.role != MANAGER:
+        return redirect("project-list")
+    return redirect("project-members", project_id=project.pk)
+
+
+@login_required
+@require_POST
+def member_remove(request: HttpRequest, project_id: int, membership_id: int) -> HttpResponse:
+    project, _ = project_for(request, project_id, {MANAGER})
+    try:
+        user = services.membership_remove(project=project, membership_id=membership_id)
+    except services.MembershipRejected as rejected:
+        messages.error(request, rejected.message)
+        return redirect("project-members", project_id=project.pk)
+    messages.success(request, f"{user.get_username()} was removed from the project.")
+    if user.pk == request.user.pk:
+        return redirect("project-list")
+    return redirect("project-members", project_id=project.pk)
+
+
+def _conflict_rows(
+    conflicts: list[tuple[Item, list[Annotation]]], class_names: list[str]
+) -> list[dict]:
+    """Each conflicting item with its annotators' current answers and the votes per class."""
+    rows = []
+    for item, answers in conflicts:
+        votes = Counter(answer.label.name for answer in answers)
+        guess = next((a for a in answers if a.predicted_label_id), None)
+        rows.append(
+            {
+                "item": item,
+                "pixelated": is_pixelated(item),
+                "answers": answers,
+                "choices": [{"name": name, "votes": votes[name]} for name in class_names],
+                "guess": guess,
+            }
+        )
+    return rows
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def conflicts(request: HttpRequest, project_id: int) -> HttpResponse:
+    project, _ = project_for(request, project_id, {MANAGER})
+    if request.method == "POST":
+        return _adjudicate(request, project)
+    rows = _conflict_rows(
+        selectors.conflicts_with_answers(project=project, limit=CONFLICTS_PER_PAGE),
+        selectors.class_names(project=project),
+    )
+    context = {
+        "project": project,
+        "role": MANAGER,
+        "rows": rows,
+        **nav_context(project, MANAGER),
+    }
+    context["hidden"] = max(context["conflict_count"] - len(rows), 0)
+    return render(request, "labeler/conflicts.html", context)
+
+
+def _adjudicate(request: HttpRequest, project: Project) -> HttpResponse:
+    form = AdjudicateForm(request.POST)
+    if not form.is_valid():
+        return HttpResponseBadRequest(form.errors.as_text())
+    item_id, label = form.cleaned_data["item_id"], form.cleaned_data["label"]
+    back = (
+        redirect("item-history", project_id=project.pk, item_id=item_id)
+        if form.cleaned_data["back"] == "item"
+        else redirect("project-conflicts", project_id=project.pk)
+    )
+    try:
+        services.item_adjudicate(
+            project=project, manager=request.user, item_id=item_id, label=label
+        )
+    except services.SubmitRejected as rejected:
+        if is_htmx(request):
+            return HttpResponseBadRequest(rejected.message)
+        messages.error(request, rejected.message)
+        return back
+    if is_htmx(request):
+        context = {
+            "project": project,
+            "item_id": item_id,
+            "label": label,
+            **nav_context(project, MANAGER),
+        }
+        return render(request, "labeler/_conflict_resolved.html", context)
+    messages.success(request, f"Item {item_id} is now labeled “{label}”.")
+    return back
+
+
+def _history_rows(history: list[Annotation]) -> list[dict]:
+    replaced = {answer.replaces_id for answer in history if answer.replaces_id}
+    rows = []
+    for answer in history:
+        if answer.is_current:
+            state = "current"
+        elif answer.pk in replaced:
+            state = "replaced"
+        else:
+            state = "withdrawn"  # taken back by an undo
+        rows.append({"answer": answer, "state": state})
+    return rows
+
+
+@login_required
+@require_GET
+def item_history(request: HttpRequest, project_id: int, item_id: int) -> HttpResponse:
+    project, role = project_for(request, project_id, {MANAGER, ANNOTATOR, VIEWER})
+    item = selectors.item_in_project(project=project, item_id=item_id)
+    if item is None:
+        raise Http404("No such item.")
+    history = selectors.item_history(item=item)
+    if role == ANNOTATOR:
+        # Their own answers only: with overlap, seeing a colleague's answer (or that the item
+        # is disputed) before correcting one's own would bias the agreement figures.
+        history = [answer for answer in history if answer.annotator_id == request.user.pk]
+        if not history:
+            raise PermissionDenied("Annotators see the history of the items they labeled.")
+    context = {
+        "project": project,
+        "role": role,
+        "item": item,
+        "rows": _history_rows(history),
+        "own_only": role == ANNOTATOR,
+        "show_outcome": role != ANNOTATOR or project.overlap <= 1,
+        "pixelated": is_pixelated(item),
+        "classes": selectors.class_names(project=project),
+        **nav_context(project, role),
+    }
+    return render(request, "labeler/item_history.html", context)
