@@ -275,7 +275,9 @@ def members_with_activity(*, project: Project) -> list[Membership]:
     """The project's members, managers first, each with ``labels_today`` and ``last_label_at``."""
     # Subqueries rather than a join: the (annotator, created_at) index answers each without
     # touching the member's answers in other projects.
-    answers = Annotation.objects.filter(project=project, annotator=OuterRef("user_id"))
+    answers = Annotation.objects.filter(
+        project=project, annotator=OuterRef("user_id"), is_adjudication=False
+    )
     today = (
         answers.filter(created_at__gte=start_of_day(timezone.now()))
         .order_by()
