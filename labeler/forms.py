@@ -10,12 +10,13 @@ from labeler.models import Membership, Project
 
 FEATURES_BY_KIND = {
     Project.Kind.TEXT: ["auto", "minilm", "tfidf"],
-    Project.Kind.IMAGE: ["auto", "pixels", "backbone"],
+    Project.Kind.IMAGE: ["auto", "spectral", "pixels", "backbone"],
 }
 FEATURE_LABELS = {
     "auto": "Automatic (the kind's default)",
     "minilm": "Sentence embeddings (MiniLM)",
     "tfidf": "TF-IDF (light)",
+    "spectral": "Spectral embedding of the pool's pixels (up to 50,000 items)",
     "pixels": "Pixels",
     "backbone": "Image backbone (local weights)",
 }

@@ -242,3 +242,27 @@ def test_a_run_that_is_not_queued_is_not_run_twice(shades_project):
 
     assert services.model_run_execute(run_id=run.pk) is None
     assert QueryRound.objects.filter(project=shades_project).count() == 1
+
+
+@pytest.mark.django_db
+def test_image_pools_are_embedded_spectrally_and_refitted_when_they_grow(shades_project):
+    from labeler import learning_adapter
+
+    run_queued(shades_project)
+    shades_project.refresh_from_db()
+    assert shades_project.features == "spectral"  # resolved once, then kept
+    assert learning_adapter.features_version(shades_project) == 1
+    label_open_entries(shades_project, UserFactory(), 8)
+    first = run_queued(shades_project)
+    assert first.metrics["features_version"] == 1
+
+    more = shades_zip(N_PER_CLASS + 10)  # 20 new images on top of the 80 stored
+    services.items_import_stream(project=shades_project, name="more.zip", stream=more)
+    label_open_entries(shades_project, UserFactory(), 2)
+    second = run_queued(shades_project)
+
+    assert learning_adapter.features_version(shades_project) == 2
+    assert second.metrics["features_version"] == 2
+    # The earlier model saw other coordinates: the curve does not re-measure it.
+    assert [point["run"] for point in second.metrics["curve"]] == [second.pk]
+    assert not Item.objects.filter(project=shades_project, embedding_row__isnull=True).exists()
