@@ -213,7 +213,9 @@ def process_tree_rss_kib(root_pid: int) -> int:
     return total
 
 
-def annotate(base: str, pool: dict, token: str, deadline: float, results: dict, lock) -> None:
+def annotate(
+    base: str, pool: dict, token: str, deadline: float, results: dict, lock, think: float
+) -> None:
     session = requests.Session()
     session.headers["Authorization"] = f"Token {token}"
     next_times, submit_times, waits, errors = [], [], 0, 0
@@ -241,6 +243,8 @@ def annotate(base: str, pool: dict, token: str, deadline: float, results: dict, 
         submit_times.append(time.perf_counter() - started)
         if response.status_code not in (200, 201):
             errors += 1
+        # The expert looks at the next item before answering (0: a closed-loop stress test).
+        time.sleep(think)
     with lock:
         results["next"].extend(next_times)
         results["submit"].extend(submit_times)
@@ -285,7 +289,9 @@ def run_size(n_items: int, args: argparse.Namespace, var_dir: Path) -> dict:
         started = time.monotonic()
         deadline = started + args.seconds
         threads = [
-            threading.Thread(target=annotate, args=(base, pool, token, deadline, results, lock))
+            threading.Thread(
+                target=annotate, args=(base, pool, token, deadline, results, lock, args.think)
+            )
             for token in pool["tokens"]
         ]
         for thread in threads:
@@ -343,7 +349,8 @@ def markdown(rows: list[dict], command: str) -> str:
     out = io.StringIO()
     out.write(f"{SECTION_START}\n## Load\n\n")
     out.write(
-        "N annotator threads loop GET `/api/projects/{id}/next/` → POST `/annotations/` against "
+        "N annotator threads loop GET `/api/projects/{id}/next/` → POST `/annotations/`, "
+        "pausing `--think` seconds per item (a very fast expert), against "
         "`scripts/run-serve` (gunicorn, 4 workers, plus one Celery worker) on this 2-core "
         "machine, PostgreSQL 15 and Redis on 127.0.0.1. Items carry cached 384-d embeddings, "
         "so every retrain re-scores the whole pool with the default strategy.\n\n"
@@ -393,6 +400,9 @@ def main() -> None:
     parser.add_argument("--annotators", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--round-size", type=int, default=100)
+    parser.add_argument(
+        "--think", type=float, default=0.5, help="seconds each annotator spends per item"
+    )
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
     args = parser.parse_args()
