@@ -7,6 +7,7 @@ from django import forms
 
 from labeler import learning_adapter
 from labeler.models import Membership, Project
+from labeler.services.projects import EDITABLE_FIELDS
 
 FEATURES_BY_KIND = {
     Project.Kind.TEXT: ["auto", "minilm", "tfidf"],
@@ -20,20 +21,8 @@ FEATURE_LABELS = {
     "pixels": "Pixels",
     "backbone": "Image backbone (local weights)",
 }
-SETTINGS_FIELDS = [
-    "name",
-    "description",
-    "strategy",
-    "features",
-    "round_size",
-    "budget",
-    "daily_cap",
-    "evaluation_share",
-    "target_metric",
-    "target_value",
-    "show_model_guess",
-    "lease_seconds",
-]
+# The settings form edits exactly what the service may change, in the same order.
+SETTINGS_FIELDS = list(EDITABLE_FIELDS)
 
 
 def _strategy_choices() -> list[tuple[str, str]]:

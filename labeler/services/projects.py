@@ -42,21 +42,19 @@ def label_classes_ensure(*, project: Project, names: Iterable[str]) -> dict[str,
 
 
 # Kind and counters never change after creation: items and features depend on the kind.
-EDITABLE_FIELDS = frozenset(
-    {
-        "name",
-        "description",
-        "strategy",
-        "features",
-        "round_size",
-        "budget",
-        "daily_cap",
-        "evaluation_share",
-        "target_metric",
-        "target_value",
-        "show_model_guess",
-        "lease_seconds",
-    }
+EDITABLE_FIELDS = (
+    "name",
+    "description",
+    "strategy",
+    "features",
+    "round_size",
+    "budget",
+    "daily_cap",
+    "evaluation_share",
+    "target_metric",
+    "target_value",
+    "show_model_guess",
+    "lease_seconds",
 )
 
 
@@ -65,7 +63,7 @@ def project_update(
 ) -> Project:
     """Apply validated setting changes and add classes. Existing classes are kept: their
     annotations refer to them. The next retrain picks the new settings up."""
-    unknown = set(changes) - EDITABLE_FIELDS
+    unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"these project fields cannot be changed: {sorted(unknown)}")
     with transaction.atomic():
