@@ -300,21 +300,26 @@ def _evaluate(model, X_eval: np.ndarray, y_eval: np.ndarray, classes: list[str])
     return metrics
 
 
+def _curve_point(run_id: int, n_labels: int | None, metrics: dict) -> dict:
+    keys = ("accuracy", "macro_f1", "accuracy_low", "accuracy_high")
+    return {"run": run_id, "n_labels": n_labels, **{key: metrics[key] for key in keys}}
+
+
 def _learning_curve(
-    project: Project, run: ModelRun, model, X_eval: np.ndarray, y_eval: np.ndarray, classes
+    project: Project, run: ModelRun, metrics: dict, X_eval: np.ndarray, y_eval: np.ndarray, classes
 ) -> list[dict]:
     """Every recent run re-measured on today's evaluation set, so the points compare like with
-    like (the set grows as evaluation labels come in)."""
-    from learning.evaluation import evaluate, wilson_interval
+    like (the set grows as evaluation labels come in). ``metrics`` are this run's, already
+    measured on that set."""
     from learning.models import load_model
 
-    curve = []
     previous = (
         ModelRun.objects.filter(project=project, status=ModelRun.Status.SUCCEEDED)
         .exclude(artifact_path="")
         .order_by("-created_at")[: CURVE_RUNS - 1]
     )
     version = features_version(project)
+    points = []
     for past in reversed(list(previous)):
         if past.metrics.get("features_version", 0) != version:
             # Trained on an earlier fit of the pool's features: its own metrics stand.
@@ -323,23 +328,9 @@ def _learning_curve(
             past_model = load_model(past.artifact_path)
         except (OSError, ValueError):
             continue
-        curve.append((past, past_model))
-    curve.append((run, model))
-    points = []
-    for past, past_model in curve:
-        metrics = evaluate(y_eval, past_model.predict(X_eval), classes)
-        correct = int(round(metrics["accuracy"] * len(y_eval)))
-        low, high = wilson_interval(correct, len(y_eval))
-        points.append(
-            {
-                "run": past.pk,
-                "n_labels": past.n_labels if past.pk != run.pk else None,
-                "accuracy": metrics["accuracy"],
-                "macro_f1": metrics["macro_f1"],
-                "accuracy_low": low,
-                "accuracy_high": high,
-            }
-        )
+        past_metrics = _evaluate(past_model, X_eval, y_eval, classes)
+        points.append(_curve_point(past.pk, past.n_labels, past_metrics))
+    points.append(_curve_point(run.pk, None, metrics))
     return points
 
 
@@ -418,7 +409,9 @@ def train_and_choose(*, project: Project, run: ModelRun, n_choose: int) -> RunOu
         if len(eval_rows):
             X_eval = take_rows(pool, eval_rows)
             outcome.metrics = _evaluate(model, X_eval, y_eval, classes)
-            outcome.metrics["curve"] = _learning_curve(project, run, model, X_eval, y_eval, classes)
+            outcome.metrics["curve"] = _learning_curve(
+                project, run, outcome.metrics, X_eval, y_eval, classes
+            )
         outcome.metrics["n_evaluation"] = int(len(eval_rows))
         outcome.metrics["features_version"] = features_version(project)
         _stop_signal(project, run, model, pool, directory, outcome.metrics)
