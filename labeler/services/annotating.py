@@ -26,15 +26,11 @@ from labeler.models import (
     Skip,
 )
 from labeler.selectors import labels_today
+from labeler.services.rejections import Rejected
 
 
-class SubmitRejected(ValueError):
+class SubmitRejected(Rejected):
     """A submit or skip that cannot be accepted; ``code`` is stable for API clients."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from labeler.models import Membership, Project, QueueEntry
+from labeler.services.rejections import Rejected
 
 # No 0/O, 1/l/I: the password is read off a screen and typed, or handed over on paper.
 PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
@@ -22,13 +23,8 @@ PASSWORD_GROUPS = 4
 PASSWORD_GROUP_LENGTH = 4
 
 
-class MembershipRejected(ValueError):
+class MembershipRejected(Rejected):
     """A membership change that cannot be made; ``code`` is stable for callers."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)
