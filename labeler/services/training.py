@@ -45,13 +45,17 @@ def _enqueue(run_id: int) -> None:
 def retrain_request(*, project: Project) -> ModelRun | None:
     """Queue a retrain unless one is already queued or running. Safe to call from inside a
     larger transaction: the task is enqueued only after it commits."""
-    recent_failures = list(
+    recent = list(
         ModelRun.objects.filter(project=project)
         .order_by("-created_at")
         .values_list("status", flat=True)[:MAX_CONSECUTIVE_FAILURES]
     )
-    if len(recent_failures) == MAX_CONSECUTIVE_FAILURES and all(
-        status == ModelRun.Status.FAILED for status in recent_failures
+    # No run can be created while one is active, so an active run is always the newest:
+    # every submit near a round's end asks, and most find one already on its way.
+    if recent and recent[0] in (ModelRun.Status.QUEUED, ModelRun.Status.RUNNING):
+        return None
+    if len(recent) == MAX_CONSECUTIVE_FAILURES and all(
+        status == ModelRun.Status.FAILED for status in recent
     ):
         # Stop hammering a deterministic failure; a manager's retrain clears it.
         return None
