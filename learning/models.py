@@ -242,22 +242,25 @@ def make_model(name: str, *, random_state: int, **params: Any) -> Any:
 
 
 def default_model_name(modality: str, features: str) -> str:
-    """The model a new project gets for ``modality`` ("image" or "text") and ``features``.
-
-    Text, whatever the representation (``tfidf`` or ``minilm``): cross-validated logistic
-    regression, fast and well calibrated on both. Images as raw ``pixels`` or as backbone
-    ``embeddings``: the same (see docs/benchmarks.md for the measured comparison with the
-    kernel model and the small CNN).
+    """The model a new project gets for ``modality`` ("image" or "text") and ``features``:
+    the representation's ``default_model`` in :mod:`learning.representations` (cross-validated
+    logistic regression for every built-in one; see docs/benchmarks.md for the measured
+    comparison with the kernel model and the small CNN). ``"embeddings"`` (precomputed rows)
+    also gets logistic regression.
     """
-    if modality == "text":
-        if features not in {"tfidf", "minilm", "embeddings"}:
-            raise ValueError(f"unknown text features {features!r}")
+    from learning.representations import MODALITIES, get_representation
+
+    if modality not in MODALITIES:
+        raise ValueError(f"unknown modality {modality!r}; expected 'image' or 'text'")
+    if features == "embeddings":
         return "logreg"
-    if modality == "image":
-        if features in {"pixels", "spectral", "backbone", "embeddings"}:
-            return "logreg"
-        raise ValueError(f"unknown image features {features!r}")
-    raise ValueError(f"unknown modality {modality!r}; expected 'image' or 'text'")
+    try:
+        representation = get_representation(features)
+    except ValueError:
+        raise ValueError(f"unknown {modality} features {features!r}") from None
+    if representation.modality != modality:
+        raise ValueError(f"unknown {modality} features {features!r}")
+    return representation.default_model
 
 
 _META_FILE = "model.json"
