@@ -198,7 +198,7 @@ def image_size_for(width: int | None, height: int | None) -> tuple[int, int]:
 
 
 def preferred_device() -> str:
-    """ "cuda" when torch sees a GPU, else "cpu" (imports torch: call it only when embedding)."""
+    """The torch device to embed on: "cuda" when torch sees a GPU, else "cpu" (imports torch)."""
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
