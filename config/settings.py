@@ -228,7 +228,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_TASK_ROUTES = {"labeler.tasks.retrain_project": {"queue": "training"}}
+CELERY_TASK_ROUTES = {
+    "labeler.tasks.retrain_project": {"queue": "training"},
+    # Its own queue, so a worker on a GPU machine can take only embedding.
+    "labeler.tasks.embed_features": {"queue": "embedding"},
+}
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # The outbox sweep: re-sends queued runs the broker never got (it was down at submit time).
 TWEEZERS_SWEEP_SECONDS = env.float("TWEEZERS_SWEEP_SECONDS", default=60.0)
@@ -250,6 +254,8 @@ TWEEZERS_MAX_FILE_BYTES = env.int("TWEEZERS_MAX_FILE_BYTES", default=20 * 1024 *
 TWEEZERS_MAX_UPLOAD_BYTES = env.int("TWEEZERS_MAX_UPLOAD_BYTES", default=500 * 1024 * 1024)
 TWEEZERS_MAX_IMAGE_PIXELS = env.int("TWEEZERS_MAX_IMAGE_PIXELS", default=40_000_000)
 TWEEZERS_MAX_TEXT_CHARS = env.int("TWEEZERS_MAX_TEXT_CHARS", default=100_000)
+# Seconds an embedding message works before handing over to a fresh one.
+TWEEZERS_EMBEDDING_SLICE_SECONDS = env.float("TWEEZERS_EMBEDDING_SLICE_SECONDS", default=120.0)
 TWEEZERS_IMAGE_BACKBONE_WEIGHTS = env.str("TWEEZERS_IMAGE_BACKBONE_WEIGHTS", default="")
 
 LOGGING = {

@@ -4,23 +4,12 @@ service, so no form saves a model itself."""
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
-from labeler import learning_adapter
+from labeler import engine
 from labeler.models import Membership, Project
 from labeler.services.projects import EDITABLE_FIELDS
 
-FEATURES_BY_KIND = {
-    Project.Kind.TEXT: ["auto", "minilm", "tfidf"],
-    Project.Kind.IMAGE: ["auto", "spectral", "pixels", "backbone"],
-}
-FEATURE_LABELS = {
-    "auto": "Automatic (the kind's default)",
-    "minilm": "Sentence embeddings (MiniLM)",
-    "tfidf": "TF-IDF (light)",
-    "spectral": "Spectral embedding of the pool's pixels (up to 50,000 items)",
-    "pixels": "Pixels",
-    "backbone": "Image backbone (local weights)",
-}
 # The settings form edits exactly what the service may change, in the same order.
 SETTINGS_FIELDS = list(EDITABLE_FIELDS)
 
@@ -28,9 +17,7 @@ SETTINGS_FIELDS = list(EDITABLE_FIELDS)
 def _strategy_choices() -> list[tuple[str, str]]:
     # cold_start is what the first round uses before any model exists, not a project choice.
     return [
-        (name, name.replace("_", " "))
-        for name in learning_adapter.strategy_names()
-        if name != "cold_start"
+        (name, name.replace("_", " ")) for name in engine.strategy_names() if name != "cold_start"
     ]
 
 
@@ -44,9 +31,13 @@ class ProjectSettingsForm(forms.ModelForm):
         help_text="How the next items are chosen; “default” is margin with diversity.",
     )
     features = forms.ChoiceField(
-        choices=[(name, label) for name, label in FEATURE_LABELS.items()],
+        choices=engine.feature_choices,
         initial="auto",
-        help_text="How items are represented for the model.",
+        label=_("Representation"),
+        help_text=_(
+            "How items are represented for the model. A change is computed in the background; "
+            "labeling goes on with the current one until the new one is ready."
+        ),
     )
     new_classes = forms.CharField(
         required=False,
@@ -65,15 +56,19 @@ class ProjectSettingsForm(forms.ModelForm):
             "lease_seconds": "How long an opened item stays reserved for its annotator.",
         }
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The registry's representations for this project's kind (all kinds on creation).
+        self.fields["features"].choices = engine.feature_choices(self.instance.kind or None)
+
     def _kind(self) -> str:
         return self.instance.kind
 
     def clean_features(self) -> str:
         features = self.cleaned_data["features"]
-        kind = self._kind()
-        if kind and features not in FEATURES_BY_KIND.get(kind, []):
-            allowed = ", ".join(FEATURES_BY_KIND.get(kind, []))
-            raise forms.ValidationError(f"For {kind} projects choose one of: {allowed}.")
+        problem = engine.features_problem(features, self._kind(), self.instance.n_items or None)
+        if problem:
+            raise forms.ValidationError(problem)
         return features
 
     def clean_new_classes(self) -> list[str]:

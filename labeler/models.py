@@ -29,7 +29,8 @@ class Project(models.Model):
     kind = models.CharField(max_length=10, choices=Kind.choices)
     # Name of a strategy in learning.strategies' registry; "default" is DESIGN.md's default.
     strategy = models.CharField(max_length=64, default="default")
-    # Representation: "auto" picks the modality's default (MiniLM for text, pixels for images).
+    # A name in learning.representations' registry; "auto" is resolved by that registry on
+    # the first import. Changing it starts a new FeatureSet while the current one serves.
     features = models.CharField(max_length=32, default="auto")
     round_size = models.PositiveIntegerField(
         default=20, validators=[MinValueValidator(1), MaxValueValidator(1000)]
@@ -156,8 +157,6 @@ class Item(models.Model):
     is_evaluation = models.BooleanField(default=False)
     # Position in the seeded random order in which evaluation items are served.
     evaluation_order = models.PositiveIntegerField(null=True, blank=True)
-    # Row of this item in the project's embedding shards (None until embedded).
-    embedding_row = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -168,7 +167,6 @@ class Item(models.Model):
         indexes = [
             models.Index(fields=["project", "status"], name="item_project_status"),
             models.Index(fields=["project", "is_evaluation"], name="item_project_evaluation"),
-            models.Index(fields=["project", "embedding_row"], name="item_project_embedding"),
         ]
 
     def __str__(self) -> str:
@@ -199,6 +197,10 @@ class ModelRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     train_seconds = models.FloatField(null=True, blank=True)
     query_seconds = models.FloatField(null=True, blank=True)
+    # The features the run trained and chose on (None: a cold-start draw before any were ready).
+    feature_set = models.ForeignKey(
+        "FeatureSet", null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -214,6 +216,57 @@ class ModelRun(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.pk} of {self.project_id} ({self.status})"
+
+
+class FeatureSet(models.Model):
+    """One version of a project's items as float32 rows under one representation: the only
+    record of what has been embedded. Its shards live in a folder named by the row
+    (``labeler.engine.store.feature_set_dir``); rows ``0..processed-1`` are valid."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for the embedding worker"
+        EMBEDDING = "embedding", "Embedding"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="feature_sets")
+    representation = models.CharField(max_length=64)
+    version = models.PositiveIntegerField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    # FeaturizerOptions fixed for this version (image size, seed), so appended rows match.
+    params = models.JSONField(default=dict, blank=True)
+    dimension = models.PositiveIntegerField(null=True, blank=True)
+    processed = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    rows_per_second = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    # The embedding task holding the set (a lease renewed after every chunk), so a duplicate
+    # message never writes the same rows twice.
+    claimed_by = models.CharField(max_length=64, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    # Set once, when every item of the pool at the time had a row; a set stays usable while
+    # rows for newer items are appended.
+    ready_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "representation", "version"], name="featureset_unique_version"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "updated_at"], name="featureset_status")]
+
+    def __str__(self) -> str:
+        return f"{self.representation} v{self.version} of {self.project_id} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.processed / self.total) if self.total else 0
 
 
 class QueryRound(models.Model):

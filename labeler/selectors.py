@@ -85,7 +85,15 @@ def project_stats(*, project: Project) -> dict:
         .select_related("model_run")
         .order_by("-number")[:20]
     )
+    from labeler.engine import feature_progress
+
+    features = feature_progress(project)
     return {
+        "features": {
+            "serving": features.serving,
+            "building": features.building,
+            "eta_seconds": features.eta_seconds,
+        },
         "n_items": project.n_items,
         "n_labeled": project.n_labeled,
         "labels_spent": project.n_annotations,
@@ -130,7 +138,7 @@ def project_stats(*, project: Project) -> dict:
 
 def agreement_stats(*, project: Project) -> dict:
     """Inter-annotator agreement for a project with overlap, from the current answers."""
-    from labeler import learning_adapter
+    from labeler import engine
 
     rows = (
         Annotation.objects.filter(project=project, is_current=True, is_adjudication=False)
@@ -146,7 +154,7 @@ def agreement_stats(*, project: Project) -> dict:
             "id", "label__name"
         )
     )
-    figures = learning_adapter.agreement_figures(shared, resolved, project.overlap)
+    figures = engine.agreement_figures(shared, resolved, project.overlap)
     figures["conflicts"] = Item.objects.filter(project=project, status=Item.Status.CONFLICT).count()
     figures["overlap"] = project.overlap
     return figures

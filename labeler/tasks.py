@@ -31,9 +31,29 @@ def retrain_project(self, run_id: int) -> None:
     services.model_run_execute(run_id=run_id, task_id=self.request.id or "")
 
 
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=5,
+    max_retries=3,
+    soft_time_limit=3 * 3600,
+    time_limit=3 * 3600 + 300,
+)
+def embed_features(self, feature_set_id: int) -> None:
+    # A time slice per message: a big pool hands over to a fresh message instead of pinning
+    # the worker, and a killed job resumes from the last committed chunk.
+    more = services.feature_set_embed(
+        feature_set_id=feature_set_id, worker=self.request.id or "local"
+    )
+    if more:
+        embed_features.delay(feature_set_id)
+
+
 @shared_task(acks_late=True, ignore_result=True)
 def enqueue_stale_runs() -> int:
-    return services.stale_runs_enqueue()
+    return services.stale_runs_enqueue() + services.stale_feature_sets_enqueue()
 
 
 @shared_task(acks_late=True, soft_time_limit=3600, time_limit=3700)

@@ -58,8 +58,10 @@ def stop(process: subprocess.Popen, *, timeout: float = 10) -> None:
         process.wait()
 
 
-def celery_worker_command(*, pool: str = "solo", beat: bool = False) -> list[str]:
-    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,training"]
+def celery_worker_command(
+    *, pool: str = "solo", beat: bool = False, queues: str = "default,training,embedding"
+) -> list[str]:
+    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues]
     command += ["--pool", pool, "--concurrency", "1", "--without-mingle", "--without-gossip"]
     command += ["--loglevel", "INFO"]
     if beat:

@@ -8,9 +8,10 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from labeler import learning_adapter, services
+from labeler import engine, services
 from labeler.models import (
     Annotation,
+    FeatureSet,
     Item,
     LabelClass,
     Membership,
@@ -26,7 +27,7 @@ NULLABLE_STRING = {"type": "string", "nullable": True}
 
 def strategy_choices() -> list[str]:
     # The engine's registry, as the HTML form reads it; read per serializer, not at import.
-    return learning_adapter.strategy_names()
+    return engine.strategy_names()
 
 
 class TokenRequestSerializer(serializers.Serializer):
@@ -54,6 +55,12 @@ class ProjectSerializer(serializers.ModelSerializer):
         "not yet present are added (classes are never removed, annotations refer to them).",
     )
     strategy = serializers.ChoiceField(choices=(), required=False)
+    features = serializers.ChoiceField(
+        choices=(),
+        required=False,
+        help_text="A representation from the registry, or auto. Changing it computes a new "
+        "feature version in the background; the current one serves until it is ready.",
+    )
     budget = serializers.IntegerField(
         min_value=1,
         max_value=10_000_000,
@@ -80,6 +87,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "budget",
             "daily_cap",
             "strategy",
+            "features",
             "round_size",
             "evaluation_share",
             "target_metric",
@@ -96,9 +104,20 @@ class ProjectSerializer(serializers.ModelSerializer):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["strategy"].choices = strategy_choices()
+        self.fields["features"].choices = [name for name, _ in engine.feature_choices()]
         if self.instance is not None and not isinstance(self.instance, list | tuple):
             # A project's kind decides how its items were imported; it cannot change later.
             self.fields["kind"].read_only = True
+
+    def validate(self, attrs: dict) -> dict:
+        features = attrs.get("features")
+        if features is not None:
+            project = self.instance if isinstance(self.instance, Project) else None
+            kind = project.kind if project else attrs.get("kind", "")
+            problem = engine.features_problem(features, kind, project.n_items if project else None)
+            if problem:
+                raise serializers.ValidationError({"features": [problem]})
+        return attrs
 
     def validate_classes(self, names: list[str]) -> list[str]:
         cleaned = [name.strip() for name in names]
@@ -116,7 +135,11 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     def update(self, instance: Project, validated_data: dict) -> Project:
         classes = validated_data.pop("classes", None)
+        features = validated_data.pop("features", None)
         instance = super().update(instance, validated_data)
+        if features is not None:
+            # Through the service: a change starts a new feature version in the background.
+            instance = services.project_update(project=instance, changes={"features": features})
         if classes:
             services.label_classes_ensure(project=instance, names=classes)
         return instance
@@ -385,6 +408,35 @@ class WorkerStateSerializer(serializers.Serializer):
     since = serializers.DateTimeField(allow_null=True)
 
 
+class FeatureSetSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = FeatureSet
+        fields = [
+            "id",
+            "representation",
+            "version",
+            "status",
+            "processed",
+            "total",
+            "percent",
+            "dimension",
+            "rows_per_second",
+            "error",
+            "created_at",
+            "ready_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class FeatureStateSerializer(serializers.Serializer):
+    """The features retrains use now, and the version being computed (if any)."""
+
+    serving = FeatureSetSerializer(allow_null=True)
+    building = FeatureSetSerializer(allow_null=True)
+    eta_seconds = serializers.FloatField(allow_null=True)
+
+
 class ProjectStatsSerializer(serializers.Serializer):
     """What ``selectors.project_stats`` computes, as JSON."""
 
@@ -400,6 +452,7 @@ class ProjectStatsSerializer(serializers.Serializer):
     queue = QueueStateSerializer()
     evaluation = EvaluationSetSerializer()
     worker = WorkerStateSerializer()
+    features = FeatureStateSerializer()
     latest_run = ModelRunSerializer(allow_null=True)
     latest_model = ModelRunSerializer(allow_null=True)
     metrics = serializers.JSONField()

@@ -2,6 +2,7 @@
 write models themselves. Grouped by subject; everything public is re-exported here so callers
 write ``services.items_import(...)``."""
 
+from labeler.engine import feature_set_embed, feature_set_request, stale_feature_sets_enqueue
 from labeler.services.annotating import (
     NextItem,
     SubmitRejected,
@@ -56,6 +57,9 @@ __all__ = [
     "annotation_correct",
     "annotation_submit",
     "evaluation_draw",
+    "feature_set_embed",
+    "feature_set_request",
+    "stale_feature_sets_enqueue",
     "item_adjudicate",
     "item_resolve",
     "item_skip",

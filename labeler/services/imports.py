@@ -165,9 +165,13 @@ def items_import(
             progress(done, max(total, done))
     project.refresh_from_db(fields=["n_items", "n_labeled"])
     if report.imported:
-        # New items need features, maybe evaluation draws, and a place in the next round.
+        # New items need features (embedded on their own queue, in the background), maybe
+        # evaluation draws, and a place in the next round (served at once from whatever
+        # features are ready, or a seeded draw).
+        from labeler.engine import feature_set_request
         from labeler.services.training import retrain_request
 
+        feature_set_request(project=project)
         retrain_request(project=project)
     logger.info("import into project %s: %s", project.pk, report.summary())
     return report

@@ -68,9 +68,16 @@ def project_update(
         raise ValueError(f"these project fields cannot be changed: {sorted(unknown)}")
     with transaction.atomic():
         locked = Project.objects.select_for_update().get(pk=project.pk)
+        features_before = locked.features
         for name, value in changes.items():
             setattr(locked, name, value)
         # Only the edited fields: the counters are updated concurrently by submits.
         locked.save(update_fields=[*changes, "updated_at"])
         label_classes_ensure(project=locked, names=new_classes)
+        if "features" in changes and changes["features"] != features_before:
+            from labeler.engine import feature_set_request
+
+            # A new version is computed in the background; the current features, model and
+            # queue keep serving until it is ready, and the next retrain after that uses it.
+            feature_set_request(project=locked, retry_failed=True)
     return locked

@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from labeler import learning_adapter
+from labeler import engine, learning_adapter
 from labeler.models import Item, LabelClass, ModelRun, Project, QueryRound, QueueEntry
 
 logger = logging.getLogger(__name__)
@@ -63,7 +63,9 @@ def retrain_request(*, project: Project) -> ModelRun | None:
 
 
 def retrain_force(*, project: Project) -> ModelRun | None:
-    """A manager's explicit retrain: ignores the failure back-off."""
+    """A manager's explicit retrain: ignores the failure back-off, and retries features whose
+    computation failed."""
+    engine.feature_set_request(project=project, retry_failed=True)
     return _run_create(project)
 
 
@@ -213,8 +215,9 @@ def _round_write(
 
 
 def model_run_execute(*, run_id: int, task_id: str = "") -> ModelRun | None:
-    """Run a queued retrain: features, evaluation draw, train, evaluate, choose, write the
-    round. Returns the run, or None if it was not queued (already taken: idempotent).
+    """Run a queued retrain: evaluation draw, train, evaluate, choose on the serving features
+    (asking for the project's current ones in the background), write the round. Returns the
+    run, or None if it was not queued (already taken: idempotent).
 
     A run still marked running is taken over only by a redelivery of the message that
     claimed it (``task_id``): late acknowledgement redelivers it when its worker died."""
@@ -235,12 +238,14 @@ def model_run_execute(*, run_id: int, task_id: str = "") -> ModelRun | None:
 
     project = Project.objects.get(pk=run.project_id)
     try:
-        learning_adapter.features_update(project)
+        # Never waits for embedding: it runs on its own queue; this run uses what is ready.
+        engine.feature_set_request(project=project)
         evaluation_draw(project=project)
         project.refresh_from_db()
         n_eval = evaluation_slots(project=project)
         n_choose = max(project.round_size - n_eval, 0)
-        outcome = learning_adapter.train_and_choose(project=project, run=run, n_choose=n_choose)
+        outcome = engine.train_and_choose(project=project, run=run, n_choose=n_choose)
+        run.feature_set_id = outcome.feature_set_id
         run.model_name = outcome.model_name
         run.n_labels = outcome.n_labels
         run.metrics = outcome.metrics

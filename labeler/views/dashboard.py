@@ -7,10 +7,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
 from labeler import selectors, services
-from labeler.models import ModelRun, Project
+from labeler.models import FeatureSet, ModelRun, Project
 from labeler.views.base import MANAGER, READING_ROLES, is_htmx, nav_context, project_for
 
 # Landis & Koch's (1977) reading of kappa, the one annotation guidelines usually quote.
@@ -62,6 +63,16 @@ def _agreement_context(project: Project) -> dict | None:
     return {**figures, "fleiss_words": kappa_words(figures["fleiss_kappa"])}
 
 
+def _eta_words(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 90:
+        return gettext("%(n)d s") % {"n": max(1, round(seconds))}
+    if seconds < 5400:
+        return gettext("%(n)d min") % {"n": round(seconds / 60)}
+    return gettext("%(n).1f h") % {"n": seconds / 3600}
+
+
 def _dashboard_context(project: Project, role: str) -> dict:
     stats = selectors.project_stats(project=project)
     class_names = selectors.class_names(project=project)
@@ -86,6 +97,9 @@ def _dashboard_context(project: Project, role: str) -> dict:
             (run for run in stats["runs"][:1] if run.status == ModelRun.Status.FAILED), None
         ),
         "agreement": _agreement_context(project),
+        "features_busy": stats["features"]["building"] is not None
+        and stats["features"]["building"].status != FeatureSet.Status.FAILED,
+        "feature_eta": _eta_words(stats["features"]["eta_seconds"]),
     }
 
 

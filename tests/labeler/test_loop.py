@@ -6,7 +6,15 @@ import pytest
 from django.utils import timezone
 
 from labeler import services
-from labeler.models import Annotation, Item, ModelRun, Project, QueryRound, QueueEntry
+from labeler.models import (
+    Annotation,
+    FeatureSet,
+    Item,
+    ModelRun,
+    Project,
+    QueryRound,
+    QueueEntry,
+)
 from tests.data import shades_zip
 from tests.factories import ProjectFactory, UserFactory
 from tests.loop_steps import label_open_entries, run_queued
@@ -42,7 +50,10 @@ def test_import_queues_a_cold_start_run_that_fills_the_first_round(shades_projec
     # Evaluation items come from the seeded random draw and are never strategy picks.
     for entry in entries:
         assert entry.item.is_evaluation == (entry.kind == "evaluation")
-    assert Item.objects.filter(project=shades_project, embedding_row__isnull=True).count() == 0
+    # The embedding worker gave every item a row before the run chose on them.
+    features = FeatureSet.objects.get(project=shades_project)
+    assert features.status == "ready" and features.processed == 80
+    assert run.feature_set == features
 
 
 @pytest.mark.django_db
@@ -222,7 +233,7 @@ def test_a_failed_run_keeps_the_previous_queue_serving(shades_project, monkeypat
     def broken(**kwargs):
         raise RuntimeError("training blew up")
 
-    monkeypatch.setattr("labeler.learning_adapter.train_and_choose", broken)
+    monkeypatch.setattr("labeler.engine.train_and_choose", broken)
     run = ModelRun.objects.get(project=shades_project, status="queued")
     with pytest.raises(RuntimeError):
         services.model_run_execute(run_id=run.pk)
@@ -246,23 +257,23 @@ def test_a_run_that_is_not_queued_is_not_run_twice(shades_project):
 
 @pytest.mark.django_db
 def test_image_pools_are_embedded_spectrally_and_refitted_when_they_grow(shades_project):
-    from labeler import learning_adapter
-
     run_queued(shades_project)
-    shades_project.refresh_from_db()
-    assert shades_project.features == "spectral"  # resolved once, then kept
-    assert learning_adapter.features_version(shades_project) == 1
     label_open_entries(shades_project, UserFactory(), 8)
     first = run_queued(shades_project)
-    assert first.metrics["features_version"] == 1
+    assert first.feature_set.representation == "spectral" and first.feature_set.version == 1
+    assert first.metrics["representation"] == "spectral"
 
     more = shades_zip(N_PER_CLASS + 10)  # 20 new images on top of the 80 stored
     services.items_import_stream(project=shades_project, name="more.zip", stream=more)
+    # The spectral embedding cannot place new items: a second version is fitted on all 100,
+    # while the first keeps serving.
+    second_version = FeatureSet.objects.get(project=shades_project, version=2)
+    assert second_version.status == "pending"
     label_open_entries(shades_project, UserFactory(), 2)
     second = run_queued(shades_project)
 
-    assert learning_adapter.features_version(shades_project) == 2
-    assert second.metrics["features_version"] == 2
+    assert second.feature_set == second_version
+    second_version.refresh_from_db()
+    assert second_version.status == "ready" and second_version.processed == 100
     # The earlier model saw other coordinates: the curve does not re-measure it.
     assert [point["run"] for point in second.metrics["curve"]] == [second.pk]
-    assert not Item.objects.filter(project=shades_project, embedding_row__isnull=True).exists()

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from PIL import Image
 
-from labeler import importing, learning_adapter, services
+from labeler import engine, importing, services
 from labeler.models import Item, Project
 
 DIGITS_NAME = "Handwritten digits"
@@ -112,7 +112,7 @@ class Command(BaseCommand):
                     if i < len(cached) and isinstance(c, importing.Candidate)
                 }
                 items = Item.objects.filter(project=project).values_list("id", "checksum")
-                seeded = learning_adapter.features_seed(
+                seeded = engine.features_seed(
                     project,
                     {
                         pk: by_checksum[checksum]

@@ -1,0 +1,90 @@
+"""The only package that imports ``learning``: the feature store (which versions of a
+project's features exist and which one serves), the embedding job that fills them, and the
+glue that trains, measures and chooses on them.
+
+- :mod:`labeler.engine.store`: ``FeatureSet`` rows and their in-place shards;
+- :mod:`labeler.engine.embedding`: the chunked, resumable embedding job (its own queue);
+- :mod:`labeler.engine.training`: ``train_and_choose`` / ``predict_items`` for the retrain;
+- :mod:`labeler.engine.agreement`: agreement figures between annotators.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from labeler.engine.agreement import agreement_figures
+from labeler.engine.embedding import feature_set_embed
+from labeler.engine.store import (
+    SHARD_ROWS,
+    FeatureProgress,
+    FeatureRows,
+    feature_progress,
+    feature_rows_open,
+    feature_set_dir,
+    feature_set_request,
+    features_seed,
+    representation_for,
+    resources,
+    rows_write,
+    serving_feature_set,
+    stale_feature_sets_enqueue,
+)
+from labeler.engine.training import Pick, RunOutcome, artifact_dir, predict_items, train_and_choose
+
+
+def strategy_names() -> list[str]:
+    """The query strategies a project may use (the engine's registry)."""
+    from learning.strategies import strategy_names as registered
+
+    return [name for name in registered() if name != "cold_start"]
+
+
+def feature_choices(kind: str | None = None) -> list[tuple[str, str]]:
+    """ "auto" first, then the registry's representations (of ``kind``, or all) as
+    (name, title) pairs: what the settings form and the API offer."""
+    from learning.representations import AUTO, MODALITIES, representations_for
+
+    kinds = [kind] if kind else list(MODALITIES)
+    return [(AUTO, _("Automatic (the best measured for the pool)"))] + [
+        (r.name, r.title) for k in kinds for r in representations_for(k)
+    ]
+
+
+def features_problem(name: str, kind: str, n_items: int | None = None) -> str | None:
+    """Why a project of ``kind`` with ``n_items`` items cannot use representation ``name``
+    (None when it can): the registry's own reason, for forms and the API."""
+    from learning.representations import AUTO, get_representation, representation_problem
+
+    if name == AUTO or not kind:
+        return None
+    try:
+        representation = get_representation(name)
+    except ValueError as unknown:
+        return str(unknown)
+    return representation_problem(representation, kind, n_items, resources=resources())
+
+
+__all__ = [
+    "SHARD_ROWS",
+    "FeatureProgress",
+    "FeatureRows",
+    "Pick",
+    "RunOutcome",
+    "agreement_figures",
+    "artifact_dir",
+    "feature_progress",
+    "feature_rows_open",
+    "feature_set_dir",
+    "feature_set_embed",
+    "feature_set_request",
+    "features_seed",
+    "predict_items",
+    "feature_choices",
+    "features_problem",
+    "representation_for",
+    "rows_write",
+    "serving_feature_set",
+    "stale_feature_sets_enqueue",
+    "strategy_names",
+    "train_and_choose",
+]

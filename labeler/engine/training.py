@@ -1,0 +1,281 @@
+"""Train, measure and choose on a project's serving features: querysets become arrays, pool
+positions become item ids. The web process never holds the pool in memory: scoring streams
+the memory-mapped shards of :mod:`labeler.engine.store`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+
+from labeler.engine.store import FeatureRows, feature_rows_open, serving_feature_set
+from labeler.models import FeatureSet, Item, ModelRun, Project, QueueEntry
+
+STOP_SET_SIZE = 2000
+CURVE_RUNS = 50
+
+
+def artifact_dir(run: ModelRun) -> Path:
+    return Path(settings.TWEEZERS_ARTIFACT_DIR) / f"project_{run.project_id}" / f"run_{run.pk}"
+
+
+def _ids_array(queryset) -> np.ndarray:
+    return np.fromiter(queryset.iterator(chunk_size=50_000), dtype=np.int64)
+
+
+def _rows_and_labels(queryset, features: FeatureRows) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (ascending) and label names of the labeled items that have a row in ``features``;
+    items imported after its rows were computed wait for them."""
+    pairs = list(queryset.filter(label__isnull=False).values_list("id", "label__name"))
+    rows = features.rows_of([pk for pk, _ in pairs])
+    labels = np.array([name for _, name in pairs], dtype=object)
+    keep = rows >= 0
+    order = np.argsort(rows[keep], kind="stable")
+    return rows[keep][order], labels[keep][order]
+
+
+@dataclass
+class Pick:
+    item_id: int
+    score: float
+    predicted_label: str | None
+    predicted_confidence: float | None
+
+
+@dataclass
+class RunOutcome:
+    model_name: str
+    n_labels: int
+    # The features trained and chosen on; None for a draw before any were ready.
+    feature_set_id: int | None = None
+    metrics: dict = field(default_factory=dict)
+    artifact_path: str = ""
+    picks: list[Pick] = field(default_factory=list)
+    train_seconds: float = 0.0
+    query_seconds: float = 0.0
+
+
+def _evaluate(model, X_eval: np.ndarray, y_eval: np.ndarray, classes: list[str]) -> dict:
+    from learning.evaluation import evaluate, wilson_interval
+
+    y_pred = model.predict(X_eval)
+    metrics = evaluate(y_eval, y_pred, classes)
+    correct = int(round(metrics["accuracy"] * len(y_eval)))
+    low, high = wilson_interval(correct, len(y_eval))
+    metrics["accuracy_low"], metrics["accuracy_high"] = low, high
+    return metrics
+
+
+def _curve_point(run_id: int, n_labels: int | None, metrics: dict) -> dict:
+    keys = ("accuracy", "macro_f1", "accuracy_low", "accuracy_high")
+    return {"run": run_id, "n_labels": n_labels, **{key: metrics[key] for key in keys}}
+
+
+def _learning_curve(
+    project: Project,
+    run: ModelRun,
+    feature_set: FeatureSet,
+    metrics: dict,
+    X_eval: np.ndarray,
+    y_eval: np.ndarray,
+    classes,
+) -> list[dict]:
+    """Every recent run re-measured on today's evaluation set, so the points compare like with
+    like (the set grows as evaluation labels come in). ``metrics`` are this run's, already
+    measured on that set."""
+    from learning.models import load_model
+
+    previous = (
+        ModelRun.objects.filter(project=project, status=ModelRun.Status.SUCCEEDED)
+        .exclude(artifact_path="")
+        .order_by("-created_at")[: CURVE_RUNS - 1]
+    )
+    points = []
+    for past in reversed(list(previous)):
+        if past.feature_set_id != feature_set.pk:
+            # Trained on other features (another representation or an earlier fit of the
+            # pool): it cannot read these rows, its own metrics stand.
+            continue
+        try:
+            past_model = load_model(past.artifact_path)
+        except (OSError, ValueError):
+            continue
+        past_metrics = _evaluate(past_model, X_eval, y_eval, classes)
+        points.append(_curve_point(past.pk, past.n_labels, past_metrics))
+    points.append(_curve_point(run.pk, None, metrics))
+    return points
+
+
+def _stop_rows(project: Project, n_rows: int) -> np.ndarray:
+    # A fixed sample of the pool, the same for every run of the project, on which successive
+    # models' predictions are compared (stabilising predictions).
+    rng = np.random.default_rng([project.random_seed, project.pk, 7])
+    size = min(STOP_SET_SIZE, n_rows)
+    return np.sort(rng.choice(n_rows, size=size, replace=False)) if size else np.empty(0, int)
+
+
+def _stop_signal(project: Project, run: ModelRun, model, pool, directory: Path, metrics: dict):
+    from learning.pool import take_rows
+    from learning.stopping import cohens_kappa, stopping_signal
+
+    rows = _stop_rows(project, len(pool))
+    predictions = np.asarray(model.predict(take_rows(pool, rows))).astype(str)
+    np.save(directory / "stop_predictions.npy", predictions)
+    np.save(directory / "stop_rows.npy", rows)
+    history = []
+    previous = (
+        ModelRun.objects.filter(project=project, status=ModelRun.Status.SUCCEEDED)
+        .exclude(artifact_path="")
+        .order_by("-created_at")
+        .first()
+    )
+    kappa = None
+    if previous is not None:
+        path = Path(previous.artifact_path) / "stop_predictions.npy"
+        rows_path = path.with_name("stop_rows.npy")
+        # Only the same items compare: when the pool grew, the stop set was drawn anew.
+        if path.exists() and rows_path.exists() and np.array_equal(np.load(rows_path), rows):
+            before = np.load(path, allow_pickle=False)
+            kappa = float(cohens_kappa(before, predictions))
+        history = list(previous.metrics.get("kappa_history", []))
+    if kappa is not None:
+        history.append(kappa)
+    metrics["kappa_previous"] = kappa
+    metrics["kappa_history"] = history[-10:]
+    target = project.target_value
+    signal = stopping_signal(
+        history,
+        metric=metrics.get(project.target_metric),
+        target=target,
+        labels_spent=project.n_annotations,
+        budget=project.budget,
+    )
+    metrics["stop"] = {"should_stop": bool(signal.should_stop), "reason": signal.reason}
+
+
+def _eligible_ids(project: Project):
+    """Unlabeled strategy items nobody skipped and nobody holds a lease on right now."""
+    held = QueueEntry.objects.filter(project=project, done=False, leased_by__isnull=False).values(
+        "item_id"
+    )
+    return (
+        Item.objects.filter(project=project, status=Item.Status.UNLABELED, is_evaluation=False)
+        .exclude(skips__isnull=False)
+        .exclude(pk__in=held)
+        .values_list("id", flat=True)
+    )
+
+
+def _cold_draw(project: Project, run: ModelRun, n_choose: int) -> RunOutcome:
+    """Before any features are ready: a seeded random draw of the eligible items, so a new
+    project serves within seconds of its import; the features take over once ready."""
+    started = time.perf_counter()
+    outcome = RunOutcome(model_name="", n_labels=0)
+    candidates = np.sort(_ids_array(_eligible_ids(project).order_by()))
+    rng = np.random.default_rng([project.random_seed, project.pk, run.pk])
+    size = min(max(n_choose, 0), len(candidates))
+    chosen = rng.choice(candidates, size=size, replace=False) if size else candidates[:0]
+    scores = np.linspace(1.0, 0.0, size) if size > 1 else np.ones(size)
+    outcome.picks = [
+        Pick(int(pk), float(s), None, None) for pk, s in zip(chosen, scores, strict=True)
+    ]
+    outcome.query_seconds = time.perf_counter() - started
+    return outcome
+
+
+def train_and_choose(*, project: Project, run: ModelRun, n_choose: int) -> RunOutcome:
+    """Train on the labeled strategy items, measure on the evaluation set, and choose the next
+    ``n_choose`` items from the unlabeled pool with the project's strategy, on the newest
+    ready features (a seeded random draw while none are ready)."""
+    from learning.models import default_model_name, make_model, save_model
+    from learning.pool import take_rows
+    from learning.strategies import get_strategy
+
+    serving = serving_feature_set(project)
+    features = feature_rows_open(serving) if serving is not None else None
+    if features is None:
+        return _cold_draw(project, run, n_choose)
+    pool = features.pool
+    classes = list(project.classes.values_list("name", flat=True))
+    model_name = default_model_name(project.kind, serving.representation)
+    rng = np.random.default_rng([project.random_seed, project.pk, run.pk])
+    items = Item.objects.filter(project=project)
+
+    train_rows, y_train = _rows_and_labels(items.filter(is_evaluation=False), features)
+    eval_rows, y_eval = _rows_and_labels(items.filter(is_evaluation=True), features)
+    outcome = RunOutcome(model_name=model_name, n_labels=len(train_rows), feature_set_id=serving.pk)
+
+    model = None
+    started = time.perf_counter()
+    X_train = take_rows(pool, train_rows) if len(train_rows) else None
+    if len(set(y_train)) >= 2:
+        model = make_model(model_name, random_state=project.random_seed).fit(X_train, y_train)
+        directory = artifact_dir(run)
+        save_model(model, directory)
+        outcome.artifact_path = str(directory)
+        if len(eval_rows):
+            X_eval = take_rows(pool, eval_rows)
+            outcome.metrics = _evaluate(model, X_eval, y_eval, classes)
+            outcome.metrics["curve"] = _learning_curve(
+                project, run, serving, outcome.metrics, X_eval, y_eval, classes
+            )
+        outcome.metrics["n_evaluation"] = int(len(eval_rows))
+        outcome.metrics["representation"] = serving.representation
+        outcome.metrics["feature_version"] = serving.version
+        _stop_signal(project, run, model, pool, directory, outcome.metrics)
+    outcome.train_seconds = time.perf_counter() - started
+
+    started = time.perf_counter()
+    # The pool as a boolean mask over rows, built from streamed ids: a million items cost a
+    # few megabytes, never a Python set of a million ints.
+    allowed = np.zeros(len(pool), dtype=bool)
+    eligible_rows = features.rows_of(_ids_array(_eligible_ids(project).order_by()))
+    allowed[eligible_rows[eligible_rows >= 0]] = True
+    exclude = np.flatnonzero(~allowed)
+    if n_choose > 0 and allowed.any():
+        strategy = get_strategy(project.strategy)
+        result = strategy.query(
+            model, pool, n_choose, rng=rng, X_labeled=X_train, y_labeled=y_train, exclude=exclude
+        )
+        positions, scores = result.positions, result.scores
+        guesses: list[tuple[str | None, float | None]] = [(None, None)] * len(positions)
+        if model is not None and len(positions):
+            proba = model.predict_proba(take_rows(pool, positions))
+            best = proba.argmax(axis=1)
+            guesses = [(str(model.classes_[b]), float(proba[i, b])) for i, b in enumerate(best)]
+        item_ids = features.item_ids[positions]
+        outcome.picks = [
+            Pick(int(pk), float(s), guess, confidence)
+            for pk, s, (guess, confidence) in zip(item_ids, scores, guesses, strict=True)
+        ]
+    outcome.query_seconds = time.perf_counter() - started
+    return outcome
+
+
+def predict_items(*, run: ModelRun, item_ids: list[int]) -> dict[int, tuple[str, float]]:
+    """The run's guess and confidence for some items (used for evaluation entries), on the
+    features the run was trained on."""
+    from learning.models import load_model
+    from learning.pool import take_rows
+
+    if not run.artifact_path or not item_ids or run.feature_set_id is None:
+        return {}
+    feature_set = FeatureSet.objects.filter(pk=run.feature_set_id).first()
+    features = feature_rows_open(feature_set) if feature_set is not None else None
+    if features is None:
+        return {}
+    rows = features.rows_of(item_ids)
+    known = [(pk, row) for pk, row in zip(item_ids, rows, strict=True) if row >= 0]
+    if not known:
+        return {}
+    model = load_model(run.artifact_path)
+    proba = model.predict_proba(take_rows(features.pool, np.array([r for _, r in known])))
+    best = proba.argmax(axis=1)
+    return {
+        pk: (str(model.classes_[b]), float(proba[i, b]))
+        for i, ((pk, _), b) in enumerate(zip(known, best, strict=True))
+    }
