@@ -222,7 +222,10 @@ def feature_set_embed(
                 deadline,
             )
             if cut:
-                _held(feature_set, worker, claimed_by="", claimed_until=None)
+                # Released, so the next message (a new task id) can claim it at once.
+                FeatureSet.objects.filter(pk=feature_set.pk, claimed_by=worker).update(
+                    claimed_by="", claimed_until=None
+                )
                 return True
     except ClaimLost:
         logger.warning("feature set %s: taken over by another job", feature_set_id)

@@ -147,13 +147,19 @@ def feature_rows_open(feature_set: FeatureSet) -> FeatureRows | None:
 
 
 def serving_feature_set(project: Project) -> FeatureSet | None:
-    """The features a retrain uses: the newest set that was ever complete. A set keeps serving
-    while rows for newer items are appended to it, or while a newer version is computed."""
-    return (
-        FeatureSet.objects.filter(project=project, ready_at__isnull=False)
-        .order_by("-ready_at", "-id")
-        .first()
-    )
+    """The features a retrain uses: the newest complete version of the representation the
+    project asks for, else (while that one is computed) the newest set that was ever
+    complete. A set keeps serving while rows for newer items are appended to it."""
+    usable = FeatureSet.objects.filter(project=project, ready_at__isnull=False)
+    try:
+        wanted = representation_for(project).name
+    except ValueError:
+        wanted = None
+    if wanted is not None:
+        current = usable.filter(representation=wanted).order_by("-version").first()
+        if current is not None:
+            return current
+    return usable.order_by("-ready_at", "-id").first()
 
 
 def _enqueue(feature_set_id: int) -> None:
