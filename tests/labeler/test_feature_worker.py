@@ -1,0 +1,116 @@
+"""Real workers, as ``scripts/run-serve`` runs them: one for retrains, one for the embedding
+queue. Changing a live project's representation never stops labeling, and the next retrain
+after the new features are ready trains on them."""
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from labeler import services
+from labeler.models import FeatureSet, ModelRun, QueueEntry
+from tests.data import shades_zip
+from tests.factories import ProjectFactory, UserFactory
+from tests.loop_steps import truth
+from tests.processes import celery_worker_command, start, stop, worker_database_url
+
+pytestmark = [pytest.mark.worker, pytest.mark.slow]
+
+
+@pytest.fixture
+def two_workers(transactional_db, tmp_path: Path):
+    if connection.vendor != "postgresql" or not settings.CELERY_BROKER_URL.startswith("redis"):
+        pytest.fail("the worker test runs on PostgreSQL and Redis: set DATABASE_URL and broker")
+    env = {
+        **os.environ,
+        "DATABASE_URL": worker_database_url(),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "TWEEZERS_VAR_DIR": str(tmp_path / "worker-var"),
+        # The files the test process writes and reads are the workers' too.
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "TWEEZERS_EMBEDDING_DIR": str(settings.TWEEZERS_EMBEDDING_DIR),
+        "TWEEZERS_ARTIFACT_DIR": str(settings.TWEEZERS_ARTIFACT_DIR),
+        "TWEEZERS_EMBEDDING_SLICE_SECONDS": "5",
+    }
+    trainer = start(
+        celery_worker_command(queues="default,training") + ["-n", "training@%h"],
+        env=env,
+        log_path=tmp_path / "training.log",
+    )
+    embedder = start(
+        celery_worker_command(queues="embedding") + ["-n", "embedding@%h"],
+        env=env,
+        log_path=tmp_path / "embedding.log",
+    )
+    try:
+        yield tmp_path
+    finally:
+        stop(trainer, timeout=60)
+        stop(embedder, timeout=60)
+
+
+def _label_one(project, expert) -> bool:
+    next_item = services.next_item_lease(project=project, annotator=expert)
+    if next_item.state != "ready":
+        return False
+    item = next_item.entry.item
+    label = truth(item)
+    services.annotation_submit(project=project, annotator=expert, item_id=item.pk, label=label)
+    return True
+
+
+def _logs(folder: Path) -> str:
+    return "\n".join(
+        f"--- {name}\n{(folder / name).read_text()[-3000:]}"
+        for name in ("training.log", "embedding.log")
+        if (folder / name).exists()
+    )
+
+
+def test_changing_the_representation_live_never_stops_labeling(two_workers):
+    project = ProjectFactory(kind="image", classes=["dark", "light"], round_size=10)
+    expert = UserFactory()
+    services.items_import_stream(project=project, name="shades.zip", stream=shades_zip(40))
+
+    deadline = time.monotonic() + 60
+    while not QueueEntry.objects.filter(project=project, done=False).exists():
+        assert time.monotonic() < deadline, f"no first round\n{_logs(two_workers)}"
+        time.sleep(0.2)
+
+    def trained_on(representation: str) -> ModelRun | None:
+        return (
+            ModelRun.objects.filter(
+                project=project,
+                status=ModelRun.Status.SUCCEEDED,
+                feature_set__representation=representation,
+            )
+            .exclude(artifact_path="")
+            .first()
+        )
+
+    deadline = time.monotonic() + 180
+    while trained_on("spectral") is None:
+        assert time.monotonic() < deadline, f"no model on spectral\n{_logs(two_workers)}"
+        if not _label_one(project, expert):
+            time.sleep(0.2)
+
+    services.project_update(project=project, changes={"features": "pixels"})
+    pixels = FeatureSet.objects.get(project=project, representation="pixels")
+    labeled_while_switching = 0
+    deadline = time.monotonic() + 180
+    while trained_on("pixels") is None:
+        assert time.monotonic() < deadline, f"no model on pixels\n{_logs(two_workers)}"
+        # Labeling never stops: an item is ready at every request while the switch happens.
+        assert _label_one(project, expert), "the annotator had to wait during the switch"
+        labeled_while_switching += 1
+        time.sleep(0.1)
+
+    pixels.refresh_from_db()
+    assert pixels.status == FeatureSet.Status.READY and pixels.processed == 80
+    run = trained_on("pixels")
+    assert run.metrics["representation"] == "pixels" and run.n_labels > 0
+    assert labeled_while_switching > 0
+    assert not ModelRun.objects.filter(project=project, status=ModelRun.Status.FAILED).exists()
