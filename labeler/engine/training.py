@@ -191,14 +191,14 @@ def train_and_choose(*, project: Project, run: ModelRun, n_choose: int) -> RunOu
     """Train on the labeled strategy items, measure on the evaluation set, and choose the next
     ``n_choose`` items from the unlabeled pool with the project's strategy, on the newest
     ready features (a seeded random draw while none are ready)."""
-    from learning.models import default_model_name, make_model, save_model
-    from learning.pool import take_rows
-    from learning.strategies import get_strategy
-
     serving = serving_feature_set(project)
     features = feature_rows_open(serving) if serving is not None else None
     if features is None:
         return _cold_draw(project, run, n_choose)
+    from learning.models import default_model_name, make_model, save_model
+    from learning.pool import take_rows
+    from learning.strategies import get_strategy
+
     pool = features.pool
     classes = list(project.classes.values_list("name", flat=True))
     model_name = default_model_name(project.kind, serving.representation)
@@ -259,11 +259,11 @@ def train_and_choose(*, project: Project, run: ModelRun, n_choose: int) -> RunOu
 def predict_items(*, run: ModelRun, item_ids: list[int]) -> dict[int, tuple[str, float]]:
     """The run's guess and confidence for some items (used for evaluation entries), on the
     features the run was trained on."""
+    if not run.artifact_path or not item_ids or run.feature_set_id is None:
+        return {}
     from learning.models import load_model
     from learning.pool import take_rows
 
-    if not run.artifact_path or not item_ids or run.feature_set_id is None:
-        return {}
     feature_set = FeatureSet.objects.filter(pk=run.feature_set_id).first()
     features = feature_rows_open(feature_set) if feature_set is not None else None
     if features is None:
