@@ -182,6 +182,15 @@ def _featurizer_for_append(feature_set: FeatureSet, representation):
     return representation.featurizer(_options(feature_set))
 
 
+def _still_wanted(feature_set: FeatureSet) -> bool:
+    from labeler.engine.store import representation_for
+
+    try:
+        return representation_for(feature_set.project).name == feature_set.representation
+    except ValueError:
+        return False
+
+
 def feature_set_embed(
     *, feature_set_id: int, worker: str, slice_seconds: float | None = None
 ) -> bool:
@@ -198,6 +207,13 @@ def feature_set_embed(
         return False
     try:
         representation = get_representation(feature_set.representation)
+        if feature_set.ready_at is None and not _still_wanted(feature_set):
+            # The manager chose another representation before this one was ready: stop
+            # spending the worker on it (a switch back sends it again, from where it was).
+            FeatureSet.objects.filter(pk=feature_set.pk, claimed_by=worker).update(
+                status=FeatureSet.Status.PENDING, claimed_by="", claimed_until=None
+            )
+            return False
         featurizer = None
         if representation.fitted_on_pool and feature_set.ready_at is None:
             featurizer = _fit(feature_set, worker, representation, deadline)

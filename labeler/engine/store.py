@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 SHARD_ROWS = 50_000
 # Pending sets whose worker has not touched them this long are enqueued again by the sweep.
-STALE_AFTER = dt.timedelta(minutes=2)
+STALE_AFTER = dt.timedelta(minutes=10)
 
 
 def resources() -> dict[str, str]:
@@ -210,7 +210,8 @@ def feature_set_request(*, project: Project, retry_failed: bool = False) -> Feat
       place new items): a new version, computed in the background while the current one
       serves;
     - a complete per-item set the pool outgrew: its new rows are appended;
-    - a failed one is retried only when ``retry_failed`` (a manager's explicit request).
+    - a failed one is retried, and a pending one sent again, only when ``retry_failed`` (a
+      manager's explicit request: a settings change or "retrain now").
     """
     project.refresh_from_db(fields=["n_items", "features", "kind", "random_seed"])
     if project.n_items == 0:
@@ -230,6 +231,10 @@ def feature_set_request(*, project: Project, retry_failed: bool = False) -> Feat
             if latest is None:
                 return _version_create(project, representation)
             if latest.status in (FeatureSet.Status.PENDING, FeatureSet.Status.EMBEDDING):
+                if retry_failed and latest.status == FeatureSet.Status.PENDING:
+                    # An explicit request (a switch back to a set put aside): send it again;
+                    # a duplicate message finds the set claimed and returns.
+                    transaction.on_commit(lambda: _enqueue(latest.pk))
                 return latest
             if latest.status == FeatureSet.Status.FAILED:
                 if not retry_failed:

@@ -183,3 +183,19 @@ def test_rows_are_written_in_place_so_appending_costs_only_the_new_rows(tmp_path
     np.testing.assert_array_equal(np.load(shard, mmap_mode="r")[:1000], rows)
     # The shard is sparse: disk holds about the rows written, not the 50,000 preallocated.
     assert shard.stat().st_blocks * 512 < 3 * rows.nbytes
+
+
+@pytest.mark.django_db
+def test_a_representation_left_before_it_was_ready_is_not_embedded_further(shades_project):
+    spectral = FeatureSet.objects.get(project=shades_project, representation="spectral")
+    services.project_update(project=shades_project, changes={"features": "pixels"})
+
+    assert services.feature_set_embed(feature_set_id=spectral.pk, worker="w") is False
+    spectral.refresh_from_db()
+    assert spectral.status == "pending" and spectral.processed == 0
+
+    # Switching back computes it after all.
+    services.project_update(project=shades_project, changes={"features": "auto"})
+    embed_pending(shades_project)
+    spectral.refresh_from_db()
+    assert spectral.status == "ready" and spectral.processed == 60
