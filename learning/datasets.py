@@ -181,58 +181,85 @@ def load_labeled(path: str | Path) -> LabeledData:
     return readers[suffix](source)
 
 
+def _first_image_size(data: LabeledData) -> tuple[int | None, int | None]:
+    from PIL import Image
+
+    with Image.open(data.items[0]) as image:
+        return image.size
+
+
+def _resources(backbone: str | Path | None) -> dict[str, str]:
+    return {"image_backbone_weights": str(backbone) if backbone else ""}
+
+
+def project_choices_for(
+    train: LabeledData,
+    test: LabeledData,
+    features: str = "auto",
+    *,
+    backbone: str | Path | None = None,
+):
+    """What a new project importing every item of ``train`` and ``test`` would use
+    (:class:`learning.project_defaults.NewProjectChoices`), for text and image data."""
+    from learning.project_defaults import new_project_choices
+
+    try:
+        return new_project_choices(
+            train.kind,
+            len(train) + len(test),
+            features=features,
+            first_image_size=_first_image_size(train) if train.kind == "image" else None,
+            resources=_resources(backbone),
+        )
+    except ValueError as problem:
+        raise DatasetError(f"{train.source}: --features {features}: {problem}") from None
+
+
 def featurize(
     train: LabeledData,
     test: LabeledData,
     features: str,
     *,
-    image_size: tuple[int, int] = (28, 28),
+    image_size: tuple[int, int] | None = None,
     backbone: str | Path | None = None,
+    random_state: int = 0,
 ) -> tuple[NDArray[np.float32], NDArray[np.float32], str]:
-    """Feature matrices ``(n_train, d)``, ``(n_test, d)`` and the resolved feature name.
+    """Feature matrices ``(n_train, d)``, ``(n_test, d)`` and the resolved representation.
 
-    ``features``: "auto" (tfidf for text, pixels for images, the raw matrix for .npz),
-    "tfidf", "minilm", "pixels", "backbone" (needs ``backbone``), "raw", or "spectral"
-    (pixels or the raw matrix mapped by :class:`learning.features.SpectralFeaturizer`, fitted
-    without labels on the training and test items together, as the app would on its pool).
+    Text and image data go through :mod:`learning.representations` exactly as a new project
+    on the same items would: ``features`` "auto" is resolved for the whole file's size
+    (:func:`learning.project_defaults.new_project_choices`), a pool-fitted representation is
+    fitted on the training and test items together (the app fits on its whole pool), and
+    pixel sizes come from the first image unless ``image_size`` (h, w) is given.
+    ``.npz`` matrices: "auto"/"raw" use them as they are, "spectral" maps them by
+    :class:`learning.features.SpectralFeaturizer`.
     """
     from learning import features as feature_module
+    from learning.representations import FeaturizerOptions, get_representation
 
-    kind = train.kind
-    allowed = {
-        "text": {"auto", "tfidf", "minilm"},
-        "image": {"auto", "pixels", "backbone", "spectral"},
-        "features": {"auto", "raw", "spectral"},
-    }[kind]
-    if features not in allowed:
-        raise DatasetError(
-            f"{train.source}: --features {features} does not apply to {kind} data "
-            f"(choose from {', '.join(sorted(allowed))})"
+    if train.kind == "features":
+        if features not in {"auto", "raw", "spectral"}:
+            raise DatasetError(
+                f"{train.source}: --features {features} does not apply to features data "
+                "(choose from auto, raw, spectral)"
+            )
+        if features != "spectral":
+            return train.items, test.items, "raw"
+        both = feature_module.SpectralFeaturizer(random_state=random_state).fit_transform(
+            np.concatenate([train.items, test.items])
         )
-    if features == "spectral":
-        base_train, base_test, _ = featurize(
-            train, test, "auto", image_size=image_size, backbone=backbone
-        )
-        both = feature_module.SpectralFeaturizer(random_state=0).fit_transform(
-            np.concatenate([base_train, base_test])
-        )
-        return both[: len(base_train)], both[len(base_train) :], "spectral"
-    if kind == "features":
-        return train.items, test.items, "raw"
-    if kind == "text":
-        if features == "minilm":
-            embedder = feature_module.MiniLMEmbedder()
-            return embedder.transform(train.items), embedder.transform(test.items), "minilm"
-        featurizer = feature_module.TfidfSvdFeaturizer(random_state=0).fit(train.items)
-        return featurizer.transform(train.items), featurizer.transform(test.items), "tfidf"
-    if features == "backbone":
-        if backbone is None:
-            raise DatasetError("--features backbone needs --backbone PATH to a local weights file")
-        embedder = feature_module.ImageBackboneEmbedder(backbone)
-        return embedder.transform(train.items), embedder.transform(test.items), "backbone"
-    train.image_shape = test.image_shape = image_size
+        return both[: len(train)], both[len(train) :], "spectral"
 
-    def pixels(data: LabeledData) -> NDArray[np.float32]:
-        return np.stack([feature_module.image_pixels(f, size=image_size) for f in data.items])
-
-    return pixels(train), pixels(test), "pixels"
+    resources = _resources(backbone)
+    choices = project_choices_for(train, test, features, backbone=backbone)
+    representation = get_representation(choices.representation)
+    size = image_size or choices.image_size
+    featurizer = representation.featurizer(
+        FeaturizerOptions(random_state=random_state, image_size=size, resources=resources)
+    )
+    raw_train = [str(item) for item in train.items]
+    raw_test = [str(item) for item in test.items]
+    featurizer.fit(raw_train + raw_test if representation.fitted_on_pool else raw_train)
+    if representation.name == "pixels":
+        train.image_shape = test.image_shape = size
+    return featurizer.transform(raw_train), featurizer.transform(raw_test), representation.name

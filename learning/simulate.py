@@ -25,11 +25,9 @@ from numpy.typing import NDArray
 
 from learning.datasets import DatasetError, LabeledData, featurize, load_labeled
 from learning.models import default_model_name, make_model, model_names
+from learning.project_defaults import initial_positions
+from learning.representations import representation_names
 from learning.strategies import get_strategy, strategy_names
-
-COLD_START_FIRST = {"default", "cold_start"}
-"""Strategies that pick their initial labels themselves (cold start), as a new project does;
-the others start from a seeded random set shared by all strategies of a repeat."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +39,7 @@ class SimulationSetup:
     seed: int
     model_name: str
     model_params: dict[str, Any]
+    random_initial: bool = False
 
 
 def _fit(setup: SimulationSetup, X: NDArray, y: NDArray, random_state: int, previous: Any) -> Any:
@@ -69,8 +68,9 @@ def run_curve(
 ) -> list[list[float]]:
     """One repeat of one strategy: ``[[n_labels, accuracy, macro_f1], ...]``.
 
-    ``cold_start_initial``: pick the initial labels by cold start (True) or at random (False);
-    by default only the strategies in :data:`COLD_START_FIRST` use cold start.
+    ``cold_start_initial``: the initial labels are what a new project asks for first
+    (:func:`learning.project_defaults.initial_positions`: the strategy's own choice without a
+    model) when True or None, a seeded random set shared by all strategies when False.
     """
     from learning.evaluation import evaluate
 
@@ -79,9 +79,9 @@ def run_curve(
     initial_rng = np.random.default_rng([setup.seed, repeat, 0])
     strategy = get_strategy(strategy_name)
     if cold_start_initial is None:
-        cold_start_initial = strategy_name in COLD_START_FIRST
+        cold_start_initial = not setup.random_initial
     if cold_start_initial:
-        labeled = strategy.query(None, X_train, setup.initial, rng=rng).positions
+        labeled = initial_positions(strategy_name, X_train, setup.initial, rng=rng)
     else:
         labeled = _random_initial(y_train, setup.initial, initial_rng)
     points: list[list[float]] = []
@@ -337,10 +337,19 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--features",
         default="auto",
-        help="auto, tfidf or minilm (text), pixels or backbone (images), raw",
+        help=f"auto (what a new project on DATA uses), {', '.join(representation_names())}, "
+        "or raw / spectral for .npz matrices",
     )
     parser.add_argument("--backbone", help="local weights file for --features backbone")
-    parser.add_argument("--image-size", default="28x28", help="HxW for --features pixels")
+    parser.add_argument(
+        "--image-size", help="HxW for pixel-based features; default: as a new project sizes them"
+    )
+    parser.add_argument(
+        "--random-initial",
+        action="store_true",
+        help="start every strategy from one seeded random set instead of what a new project "
+        "labels first (the strategy's own choice without a model)",
+    )
     parser.add_argument(
         "--model",
         help=f"one of {', '.join(model_names())}; "
@@ -375,10 +384,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     strategies = _validated(args, parser)
-    try:
-        height, width = (int(v) for v in args.image_size.lower().split("x"))
-    except ValueError:
-        parser.error("--image-size must look like 28x28")
+    image_size = None
+    if args.image_size:
+        try:
+            height, width = (int(v) for v in args.image_size.lower().split("x"))
+        except ValueError:
+            parser.error("--image-size must look like 28x28")
+        image_size = (height, width)
     try:
         data = load_labeled(args.data)
         if args.test:
@@ -388,7 +400,12 @@ def main(argv: list[str] | None = None) -> int:
         else:
             train, test = _split(data, args.test_size, args.seed)
         X_train, X_test, features = featurize(
-            train, test, args.features, image_size=(height, width), backbone=args.backbone
+            train,
+            test,
+            args.features,
+            image_size=image_size,
+            backbone=args.backbone,
+            random_state=args.seed,
         )
         if X_train.shape[1] != X_test.shape[1]:
             raise DatasetError(
@@ -406,7 +423,14 @@ def main(argv: list[str] | None = None) -> int:
     if model_name == "cnn" and train.image_shape is None:
         parser.error("--model cnn needs image folders read as pixels")
     setup = SimulationSetup(
-        args.initial, args.batch, args.budget, args.repeats, args.seed, model_name, model_params
+        args.initial,
+        args.batch,
+        args.budget,
+        args.repeats,
+        args.seed,
+        model_name,
+        model_params,
+        random_initial=args.random_initial,
     )
     print(
         f"{train.source}: {len(train)} pool items, {len(test)} test items, "

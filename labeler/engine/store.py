@@ -37,13 +37,32 @@ def resources() -> dict[str, str]:
     return {"image_backbone_weights": settings.TWEEZERS_IMAGE_BACKBONE_WEIGHTS}
 
 
+def project_choices(project: Project, *, with_image_size: bool = False):
+    """What the project uses: :func:`learning.project_defaults.new_project_choices` for its
+    pool, the function the simulator calls too. The pixel size (from the first image) is
+    read only when asked for, as it costs a query."""
+    from learning.project_defaults import new_project_choices
+
+    first_image_size = None
+    if with_image_size and project.kind == "image":
+        first = Item.objects.filter(project=project).exclude(file="").order_by("id").first()
+        metadata = first.metadata if first is not None else {}
+        first_image_size = (metadata.get("width"), metadata.get("height"))
+    return new_project_choices(
+        project.kind,
+        project.n_items,
+        features=project.features,
+        strategy=project.strategy,
+        first_image_size=first_image_size,
+        resources=resources(),
+    )
+
+
 def representation_for(project: Project):
     """The registry entry the project asks for now ("auto" resolved for its pool)."""
-    from learning.representations import resolve_representation
+    from learning.representations import get_representation
 
-    return resolve_representation(
-        project.features, project.kind, project.n_items, resources=resources()
-    )
+    return get_representation(project_choices(project).representation)
 
 
 def feature_set_dir(feature_set: FeatureSet) -> Path:
@@ -172,14 +191,6 @@ def _enqueue(feature_set_id: int) -> None:
         logger.warning("broker unavailable; feature set %s waits", feature_set_id, exc_info=True)
 
 
-def _first_image_size(project: Project) -> tuple[int, int]:
-    from learning.representations import image_size_for
-
-    first = Item.objects.filter(project=project).exclude(file="").order_by("id").first()
-    metadata = first.metadata if first is not None else {}
-    return image_size_for(metadata.get("width"), metadata.get("height"))
-
-
 def _version_create(project: Project, representation) -> FeatureSet:
     last = (
         FeatureSet.objects.filter(project=project, representation=representation.name)
@@ -189,7 +200,7 @@ def _version_create(project: Project, representation) -> FeatureSet:
     )
     params: dict = {"random_state": project.random_seed}
     if representation.modality == "image":
-        params["image_size"] = list(_first_image_size(project))
+        params["image_size"] = list(project_choices(project, with_image_size=True).image_size)
     feature_set = FeatureSet.objects.create(
         project=project,
         representation=representation.name,

@@ -197,10 +197,12 @@ def train_and_choose(*, project: Project, run: ModelRun, n_choose: int) -> RunOu
         return _cold_draw(project, run, n_choose)
     from learning.models import default_model_name, make_model, save_model
     from learning.pool import take_rows
+    from learning.project_defaults import initial_choice
     from learning.strategies import get_strategy
 
     pool = features.pool
     classes = list(project.classes.values_list("name", flat=True))
+    # The model of the representation actually serving (it may not be the one asked for yet).
     model_name = default_model_name(project.kind, serving.representation)
     rng = np.random.default_rng([project.random_seed, project.pk, run.pk])
     items = Item.objects.filter(project=project)
@@ -236,12 +238,19 @@ def train_and_choose(*, project: Project, run: ModelRun, n_choose: int) -> RunOu
     eligible_rows = features.rows_of(_ids_array(_eligible_ids(project).order_by()))
     allowed[eligible_rows[eligible_rows >= 0]] = True
     exclude = np.flatnonzero(~allowed)
-    if n_choose > 0 and allowed.any():
+    if n_choose > 0 and allowed.any() and model is None:
+        # No model yet: what the simulator labels first too.
+        result = initial_choice(project.strategy, pool, n_choose, rng=rng, exclude=exclude)
+        positions, scores = result.positions, result.scores
+    elif n_choose > 0 and allowed.any():
         strategy = get_strategy(project.strategy)
         result = strategy.query(
             model, pool, n_choose, rng=rng, X_labeled=X_train, y_labeled=y_train, exclude=exclude
         )
         positions, scores = result.positions, result.scores
+    else:
+        positions = np.empty(0, dtype=np.int64)
+    if len(positions):
         guesses: list[tuple[str | None, float | None]] = [(None, None)] * len(positions)
         if model is not None and len(positions):
             proba = model.predict_proba(take_rows(pool, positions))
