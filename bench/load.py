@@ -115,9 +115,8 @@ def build_pool(n_items: int, var_dir: Path, annotators: int, round_size: int) ->
     from django.utils import timezone
     from rest_framework.authtoken.models import Token
 
-    from labeler import learning_adapter, services
-    from labeler.models import Item, Membership, ModelRun, Project
-    from learning.features import write_shard
+    from labeler import engine, services
+    from labeler.models import FeatureSet, Item, Membership, ModelRun, Project
 
     connection.close()
     project = services.project_create(
@@ -130,20 +129,12 @@ def build_pool(n_items: int, var_dir: Path, annotators: int, round_size: int) ->
     rng = np.random.default_rng(0)
     started = time.perf_counter()
     rows, truth = synthetic_embeddings(n_items, rng)
-    directory = learning_adapter.feature_dir(project)
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "spec.json").write_text('{"features": "minilm"}')
-    for index, start in enumerate(range(0, n_items, learning_adapter.SHARD_ROWS)):
-        write_shard(
-            directory / f"shard_{index:05d}.npy", rows[start : start + learning_adapter.SHARD_ROWS]
-        )
-    del rows
     now = timezone.now().isoformat()
     with connection.cursor() as cursor:
         raw = cursor.connection
         with raw.cursor().copy(
             "COPY labeler_item (project_id, text, file, source_name, checksum, metadata, status,"
-            " is_evaluation, embedding_row, created_at) FROM STDIN"
+            " is_evaluation, created_at) FROM STDIN"
         ) as copy:
             for row in range(n_items):
                 copy.write_row(
@@ -156,12 +147,31 @@ def build_pool(n_items: int, var_dir: Path, annotators: int, round_size: int) ->
                         "{}",
                         "unlabeled",
                         False,
-                        row,
                         now,
                     )
                 )
     Project.objects.filter(pk=project.pk).update(n_items=n_items)
-    first_id = Item.objects.filter(project=project).order_by("id").values_list("id", flat=True)[0]
+    item_ids = np.fromiter(
+        Item.objects.filter(project=project).order_by("id").values_list("id", flat=True),
+        dtype=np.int64,
+    )
+    first_id = int(item_ids[0])
+    # The embeddings as a ready feature set, as the embedding worker would leave them.
+    features = FeatureSet.objects.create(
+        project=project,
+        representation="minilm",
+        version=1,
+        status=FeatureSet.Status.READY,
+        processed=n_items,
+        total=n_items,
+        dimension=rows.shape[1],
+        ready_at=timezone.now(),
+    )
+    directory = engine.feature_set_dir(features)
+    for start in range(0, n_items, engine.SHARD_ROWS):
+        stop = start + engine.SHARD_ROWS
+        engine.rows_write(directory, start, rows[start:stop], item_ids[start:stop])
+    del rows
     load_seconds = time.perf_counter() - started
 
     user_model = get_user_model()
