@@ -22,7 +22,13 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from numpy.typing import NDArray
 
-from labeler.engine.store import feature_set_dir, resources, rows_write, stored_item_ids
+from labeler.engine.store import (
+    feature_set_dir,
+    feature_set_wanted,
+    resources,
+    rows_write,
+    stored_item_ids,
+)
 from labeler.models import FeatureSet, Item
 
 logger = logging.getLogger(__name__)
@@ -174,21 +180,21 @@ def _fit(feature_set: FeatureSet, worker: str, representation, deadline: float) 
     return featurizer
 
 
+# The last per-item featurizer this process built: a model such as MiniLM takes seconds to
+# load, and a long embedding comes back to the same worker slice after slice.
+_last_featurizer: dict[tuple, object] = {}
+
+
 def _featurizer_for_append(feature_set: FeatureSet, representation):
     if representation.fitted_on_pool:
         import joblib
 
         return joblib.load(feature_set_dir(feature_set) / FEATURIZER_FILE)
-    return representation.featurizer(_options(feature_set))
-
-
-def _still_wanted(feature_set: FeatureSet) -> bool:
-    from labeler.engine.store import representation_for
-
-    try:
-        return representation_for(feature_set.project).name == feature_set.representation
-    except ValueError:
-        return False
+    key = (representation.featurizer, repr(sorted((feature_set.params or {}).items())))
+    if key not in _last_featurizer:
+        _last_featurizer.clear()
+        _last_featurizer[key] = representation.featurizer(_options(feature_set))
+    return _last_featurizer[key]
 
 
 def feature_set_embed(
@@ -207,7 +213,7 @@ def feature_set_embed(
         return False
     try:
         representation = get_representation(feature_set.representation)
-        if feature_set.ready_at is None and not _still_wanted(feature_set):
+        if feature_set.ready_at is None and not feature_set_wanted(feature_set):
             # The manager chose another representation before this one was ready: stop
             # spending the worker on it (a switch back sends it again, from where it was).
             FeatureSet.objects.filter(pk=feature_set.pk, claimed_by=worker).update(

@@ -28,8 +28,6 @@ from labeler.models import FeatureSet, Item, Project
 logger = logging.getLogger(__name__)
 
 SHARD_ROWS = 50_000
-# Pending sets whose worker has not touched them this long are enqueued again by the sweep.
-STALE_AFTER = dt.timedelta(minutes=10)
 
 
 def resources() -> dict[str, str]:
@@ -273,19 +271,35 @@ def feature_set_request(*, project: Project, retry_failed: bool = False) -> Feat
 
 
 def stale_feature_sets_enqueue() -> int:
-    """The outbox sweep for embedding: enqueue unfinished sets nobody is working on."""
+    """The outbox sweep for embedding: enqueue unfinished sets nobody is working on (their
+    message was never sent, or its job died). A duplicate finds the set claimed, or simply
+    does the next slice."""
     now = timezone.now()
-    stale = list(
+    grace = dt.timedelta(seconds=settings.TWEEZERS_OUTBOX_GRACE_SECONDS)
+    stale = (
         FeatureSet.objects.filter(
             status__in=[FeatureSet.Status.PENDING, FeatureSet.Status.EMBEDDING],
-            updated_at__lt=now - STALE_AFTER,
+            updated_at__lt=now - grace,
         )
         .exclude(claimed_until__gt=now)
-        .values_list("pk", flat=True)
+        .select_related("project")
     )
-    for feature_set_id in stale:
-        _enqueue(feature_set_id)
-    return len(stale)
+    sent = 0
+    for feature_set in stale:
+        # A set put aside (the manager chose another representation first) waits for a
+        # switch back instead of being sent every minute.
+        if feature_set.ready_at is None and not feature_set_wanted(feature_set):
+            continue
+        _enqueue(feature_set.pk)
+        sent += 1
+    return sent
+
+
+def feature_set_wanted(feature_set: FeatureSet) -> bool:
+    try:
+        return representation_for(feature_set.project).name == feature_set.representation
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)
