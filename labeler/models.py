@@ -158,6 +158,12 @@ class Item(models.Model):
     evaluation_order = models.PositiveIntegerField(null=True, blank=True)
     # Row of this item in the project's embedding shards (None until embedded).
     embedding_row = models.PositiveIntegerField(null=True, blank=True)
+    # The newest model's guess, written after each run for the labeled items and the items it
+    # queues: what the items page filters on ("the model disagrees with the label").
+    model_label = models.ForeignKey(
+        LabelClass, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    model_confidence = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -169,6 +175,13 @@ class Item(models.Model):
             models.Index(fields=["project", "status"], name="item_project_status"),
             models.Index(fields=["project", "is_evaluation"], name="item_project_evaluation"),
             models.Index(fields=["project", "embedding_row"], name="item_project_embedding"),
+            # The items page pages by id (keyset, never OFFSET) within a status or a label.
+            models.Index(fields=["project", "id"], name="item_project_id"),
+            models.Index(fields=["project", "status", "id"], name="item_project_status_id"),
+            models.Index(fields=["project", "label", "id"], name="item_project_label_id"),
+            models.Index(
+                fields=["project", "model_confidence", "id"], name="item_project_confidence"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -246,6 +259,8 @@ class QueueEntry(models.Model):
     class Kind(models.TextChoices):
         STRATEGY = "strategy", "Chosen by the strategy"
         EVALUATION = "evaluation", "Random evaluation draw"
+        # Put back by a manager from the items page; a new round does not replace it.
+        REQUEUED = "requeued", "Requeued by a manager"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="queue")
     round = models.ForeignKey(QueryRound, on_delete=models.CASCADE, related_name="entries")

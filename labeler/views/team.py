@@ -24,6 +24,7 @@ from labeler.views.base import (
     nav_context,
     project_for,
 )
+from labeler.views.items import correction_context
 
 RECENT_LABELS = 15
 CONFLICTS_PER_PAGE = 50
@@ -228,6 +229,7 @@ def item_history(request: HttpRequest, project_id: int, item_id: int) -> HttpRes
         "show_outcome": role != ANNOTATOR or project.overlap <= 1,
         "pixelated": is_pixelated(item),
         "classes": selectors.class_names(project=project),
+        **correction_context(item=item, project=project, user=request.user, role=role),
         **nav_context(project, role),
     }
     return render(request, "labeler/item_history.html", context)
