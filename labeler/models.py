@@ -13,16 +13,17 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class Project(models.Model):
     class Kind(models.TextChoices):
-        IMAGE = "image", "Images"
-        TEXT = "text", "Texts"
+        IMAGE = "image", _("Images")
+        TEXT = "text", _("Texts")
 
     class Metric(models.TextChoices):
-        ACCURACY = "accuracy", "Accuracy"
-        MACRO_F1 = "macro_f1", "Macro F1"
+        ACCURACY = "accuracy", _("Accuracy")
+        MACRO_F1 = "macro_f1", _("Macro F1")
 
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -85,9 +86,9 @@ class Project(models.Model):
 
 class Membership(models.Model):
     class Role(models.TextChoices):
-        MANAGER = "manager", "Manager"
-        ANNOTATOR = "annotator", "Annotator"
-        VIEWER = "viewer", "Viewer"
+        MANAGER = "manager", _("Manager")
+        ANNOTATOR = "annotator", _("Annotator")
+        VIEWER = "viewer", _("Viewer")
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(
@@ -129,13 +130,13 @@ def item_file_path(item: Item, filename: str) -> str:
 
 class Item(models.Model):
     class Status(models.TextChoices):
-        UNLABELED = "unlabeled", "Unlabeled"
+        UNLABELED = "unlabeled", _("Unlabeled")
         # With overlap: some annotators have answered, more are still to come.
-        PENDING = "pending", "Waiting for more annotators"
+        PENDING = "pending", _("Waiting for more annotators")
         # With overlap: the answers disagree and a manager must adjudicate.
-        CONFLICT = "conflict", "Annotators disagree"
-        LABELED = "labeled", "Labeled"
-        SKIPPED = "skipped", "Skipped"
+        CONFLICT = "conflict", _("Annotators disagree")
+        LABELED = "labeled", _("Labeled")
+        SKIPPED = "skipped", _("Skipped")
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
     text = models.TextField(blank=True)
@@ -190,10 +191,10 @@ class Item(models.Model):
 
 class ModelRun(models.Model):
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="model_runs")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
@@ -257,10 +258,10 @@ class QueueEntry(models.Model):
     on the request path."""
 
     class Kind(models.TextChoices):
-        STRATEGY = "strategy", "Chosen by the strategy"
-        EVALUATION = "evaluation", "Random evaluation draw"
+        STRATEGY = "strategy", _("Chosen by the strategy")
+        EVALUATION = "evaluation", _("Random evaluation draw")
         # Put back by a manager from the items page; a new round does not replace it.
-        REQUEUED = "requeued", "Requeued by a manager"
+        REQUEUED = "requeued", _("Requeued by a manager")
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="queue")
     round = models.ForeignKey(QueryRound, on_delete=models.CASCADE, related_name="entries")
@@ -374,10 +375,10 @@ class ImportJob(models.Model):
     """An import started from the browser: the worker fills in progress and the report."""
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="import_jobs")
     created_by = models.ForeignKey(

@@ -138,7 +138,7 @@ def dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def retrain(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, _ = project_for(request, project_id, {MANAGER})
+    project, _role = project_for(request, project_id, {MANAGER})
     run = services.retrain_force(project=project)
     if run is None:
         messages.info(
