@@ -67,6 +67,8 @@ serve: install
 # work offline).
 browser-deps:
 	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@# A Korean font, so the Korean pages' screenshots show Hangul instead of empty boxes.
+	@fc-list :lang=ko | grep -q . || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-nanum >/dev/null; }
 
 test: install browser-deps lint
 	$(TEST_ENV) $(PY) -m pytest

@@ -59,6 +59,30 @@ def _runs_with_accuracy(runs: list[ModelRun], curve: list[dict], numbers: dict[i
     return runs
 
 
+def _stop_reason(stop: dict | None, project: Project, stats: dict) -> str:
+    """The stopping signal's reason in the reader's language, or "" when the headline ("keep
+    labeling") already says everything. The engine gives an English sentence; its start names
+    the rule that fired."""
+    reason = (stop or {}).get("reason", "")
+    if reason.startswith("budget spent"):
+        return _("The budget is spent: %(spent)s of %(budget)s labels.") % {
+            "spent": stats["labels_spent"],
+            "budget": stats["budget"],
+        }
+    if reason.startswith("target reached"):
+        value = stats["metrics"].get(project.target_metric)
+        return _("The target is reached: %(metric)s %(value).3f ≥ %(target).3f.") % {
+            "metric": project.get_target_metric_display(),
+            "value": value or 0,
+            "target": project.target_value or 0,
+        }
+    if reason.startswith("predictions stabilised"):
+        return _(
+            "Successive models now predict the same labels for the stop set, round after round."
+        )
+    return ""
+
+
 def _confusion_rows(metrics: dict, class_names: list[str]) -> list[dict]:
     matrix = metrics.get("confusion_matrix") or []
     rows = []
@@ -118,6 +142,7 @@ def _dashboard_context(project: Project, role: str) -> dict:
         else None,
         "export_form": ExportForm(project=project) if role == MANAGER else None,
         "agreement": _agreement_context(project),
+        "stop_reason": _stop_reason(stats["stop"], project, stats),
     }
 
 
