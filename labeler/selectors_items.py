@@ -12,9 +12,9 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
-from labeler.models import Annotation, Item, Project, QueueEntry
+from labeler.models import MODEL_DISAGREES, Annotation, Item, Project, QueueEntry
 
 PAGE_SIZE = 50
 ITEM_STATUSES = ("unlabeled", "queued", "labeled", "pending", "skipped", "flagged", "conflict")
@@ -110,9 +110,7 @@ def items_filtered(
     if filters.confidence_max is not None:
         items = items.filter(model_confidence__lte=filters.confidence_max)
     if filters.disagrees:
-        items = items.filter(label__isnull=False, model_label__isnull=False).exclude(
-            label_id=F("model_label_id")
-        )
+        items = items.filter(MODEL_DISAGREES)
     return items
 
 

@@ -234,3 +234,21 @@ def test_an_unknown_page_is_the_styled_404(manager):
     response = client_for(manager).get("/projects/999999/items/")
     assert response.status_code == 404
     assert 'class="card error-page"' in response.content.decode()
+
+
+def test_the_500_page_renders_without_the_request_context(rf):
+    from labeler.views import errors
+
+    response = errors.server_error(rf.get("/anything"))
+    assert response.status_code == 500
+    body = response.content.decode()
+    assert 'class="card error-page"' in body and reverse("project-list") in body
+
+
+def test_a_refused_request_is_logged_without_a_traceback(project, caplog):
+    viewer = member(project, "viewer", "vera")
+    with caplog.at_level("WARNING", logger="django.request"):
+        client_for(viewer).get(reverse("project-settings", args=[project.pk]))
+    refusals = [r for r in caplog.records if r.name == "django.request"]
+    assert refusals and all(r.exc_info is None for r in refusals)
+    assert "Forbidden" in refusals[0].getMessage()
