@@ -54,8 +54,10 @@ demo-setup: install
 	$(DEMO_ENV) $(PY) manage.py migrate --noinput
 	$(DEMO_ENV) $(PY) manage.py demo_setup
 
+# set -m runs the demo in its own process group in the terminal's foreground: Ctrl-C reaches
+# the demo's processes only, they stop and exit 0, and make has nothing to complain about.
 demo: demo-setup
-	$(DEMO_ENV) PORT=$(PORT) scripts/run-demo
+	@set -m; $(DEMO_ENV) PORT=$(PORT) scripts/run-demo
 
 # Production-style serving against DATABASE_URL and CELERY_BROKER_URL (see README).
 serve: install
