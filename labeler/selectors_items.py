@@ -21,10 +21,19 @@ ITEM_STATUSES = ("unlabeled", "queued", "labeled", "pending", "skipped", "flagge
 SORTS = ("newest", "oldest", "least_confident", "most_confident")
 
 
+# The annotator's "unsure" flag on an answer, added with the labeling page's flag key (#11):
+# the first of these names that Annotation has.
+FLAG_FIELDS = ("is_unsure", "flagged")
+
+
+def flag_field() -> str | None:
+    names = {field.name for field in Annotation._meta.get_fields()}
+    return next((name for name in FLAG_FIELDS if name in names), None)
+
+
 def flags_available() -> bool:
-    """Whether annotations carry the annotator's "unsure" flag (added with the labeling
-    page's flag key)."""
-    return any(field.name == "flagged" for field in Annotation._meta.get_fields())
+    """Whether annotations carry the annotator's "unsure" flag."""
+    return flag_field() is not None
 
 
 @dataclass(frozen=True)
@@ -87,7 +96,8 @@ def items_filtered(
     if status == "queued":
         items = items.filter(Exists(QueueEntry.objects.filter(item=OuterRef("pk"), done=False)))
     elif status == "flagged":
-        items = items.filter(_answers(flagged=True)) if flags_available() else items.none()
+        flag = flag_field()
+        items = items.filter(_answers(**{flag: True})) if flag else items.none()
     elif status:
         items = items.filter(status=status)
     if filters.label_id is not None:

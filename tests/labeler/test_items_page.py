@@ -252,3 +252,16 @@ def test_a_refused_request_is_logged_without_a_traceback(project, caplog):
     refusals = [r for r in caplog.records if r.name == "django.request"]
     assert refusals and all(r.exc_info is None for r in refusals)
     assert "Forbidden" in refusals[0].getMessage()
+
+
+@pytest.mark.skipif(
+    not selectors_items.flags_available(), reason="the labeling page's unsure flag is not merged"
+)
+def test_manager_finds_the_answers_an_annotator_flagged_unsure(project, manager):
+    label_open_entries(project, manager, 3)
+    flagged = Annotation.objects.filter(project=project).first()
+    Annotation.objects.filter(pk=flagged.pk).update(**{selectors_items.flag_field(): True})
+    response = client_for(manager).get(
+        reverse("project-items", args=[project.pk]), {"status": "flagged"}
+    )
+    assert listed_ids(response) == [flagged.item_id]
