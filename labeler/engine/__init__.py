@@ -10,6 +10,7 @@ glue that trains, measures and chooses on them.
 
 from __future__ import annotations
 
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from labeler.engine.agreement import agreement_figures
@@ -46,8 +47,19 @@ def feature_choices(kind: str | None = None) -> list[tuple[str, str]]:
 
     kinds = [kind] if kind else list(MODALITIES)
     return [(AUTO, _("Automatic (the best measured for the pool)"))] + [
-        (r.name, r.title) for k in kinds for r in representations_for(k)
+        (r.name, gettext(r.title)) for k in kinds for r in representations_for(k)
     ]
+
+
+# The built-in representations' titles (learning/ has no gettext): listed so that
+# makemessages extracts them; an entry without a translation shows its English title.
+REPRESENTATION_TITLES = (
+    gettext_noop("Sentence embeddings (MiniLM)"),
+    gettext_noop("TF-IDF (light)"),
+    gettext_noop("Image backbone (local weights)"),
+    gettext_noop("Spectral embedding of the pool's pixels (up to 50,000 items)"),
+    gettext_noop("Pixels"),
+)
 
 
 def features_problem(name: str, kind: str, n_items: int | None = None) -> str | None:
