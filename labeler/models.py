@@ -7,12 +7,17 @@ they count, so hot pages never ``COUNT(*)`` the pool.
 
 from __future__ import annotations
 
+import secrets
 from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+
+
+def dicom_secret() -> str:
+    return secrets.token_hex(32)
 
 
 class Project(models.Model):
@@ -64,6 +69,14 @@ class Project(models.Model):
         help_text="How many annotators label each item.",
     )
     random_seed = models.PositiveIntegerField(default=0)
+    # DICOM (issue 12): the key of the project's UID remapping (never shown, never exported),
+    # and whether images flagged with burned-in annotation may be imported.
+    dicom_uid_secret = models.CharField(max_length=64, default=dicom_secret, editable=False)
+    dicom_allow_burned_in = models.BooleanField(
+        default=False,
+        help_text="Accept DICOM images flagged with burned-in annotation (text in the pixels "
+        "that may identify the patient; de-identification cannot remove it).",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
