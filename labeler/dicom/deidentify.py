@@ -71,9 +71,15 @@ def _keep(dataset: Dataset, tag) -> None:
 
 @cache
 def _profile_rules() -> dict:
+    from dicomanonymizer.dicomfields_selector import dicom_anonymization_database_selector
     from dicomanonymizer.simpledicomanonymizer import initialize_actions
 
     rules = initialize_actions(PROFILE_TABLE)
+    # X/Z/U* sequences (Referenced Image Sequence...): the standard allows keeping them with
+    # their instance UIDs replaced; we do, so a segmentation still points at its slices.
+    # Their items went through the table themselves (see _apply_profile).
+    for tag in dicom_anonymization_database_selector(PROFILE_TABLE)["X_Z_U_STAR_TAGS"]:
+        rules[tag] = _keep
     for tag in list(rules):
         # U actions (and D on a UI attribute) would draw random UIDs: ours are already keyed.
         if len(tag) == 2 and _vr(tag) == "UI" and rules[tag].__name__ != "delete":

@@ -197,5 +197,10 @@ def dicom_file(data: bytes, options: DicomOptions, *, max_pixels: int) -> DicomF
         return DicomFile(
             dicom=buffer.getvalue(),
             rendition=png_bytes(image),
-            metadata={"dicom": _metadata(dataset, window=window)},
+            # width/height as for any image item: the image pipeline sizes its features by them.
+            metadata={
+                "width": image.width,
+                "height": image.height,
+                "dicom": _metadata(dataset, window=window),
+            },
         )
