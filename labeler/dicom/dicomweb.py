@@ -9,6 +9,7 @@ instance 14"), never a UID or an accession number, and errors never quote the qu
 from __future__ import annotations
 
 import io
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -19,6 +20,10 @@ from dicomweb_client.api import DICOMwebClient
 from labeler.dicom.candidates import dicom_candidate
 from labeler.dicom.reading import DicomOptions
 from labeler.importing import Entry, ImportSourceError, Limits, Rejection
+
+# Both log request URLs (study UIDs, an accession number in the query) and retried errors.
+for _name in ("dicomweb_client", "retrying"):
+    logging.getLogger(_name).setLevel(logging.ERROR)
 
 DATE_PATTERN = re.compile(r"^(\d{8})?(-(\d{8})?)?$")
 MAX_STUDIES = 500
@@ -63,7 +68,10 @@ class PacsQuery:
 
 
 def _client(url: str) -> DICOMwebClient:
-    return DICOMwebClient(url=url.rstrip("/"), timeout=60)
+    client = DICOMwebClient(url=url.rstrip("/"), timeout=60)
+    # A PACS that is down should be reported in seconds, not after minutes of back-off.
+    client.set_http_retry_params(max_attempts=2, wait_exponential_multiplier=500)
+    return client
 
 
 def _failure(action: str, error: Exception) -> ImportSourceError:
