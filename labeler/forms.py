@@ -143,8 +143,8 @@ def _check_unique(names: list[str], existing: set[str]) -> None:
 
 class ImportForm(forms.Form):
     file = forms.FileField(
-        help_text="An image, a zip of images (class sub-folders become pre-labels), "
-        "a CSV or a JSONL file with a text column."
+        help_text="An image or DICOM file, a zip of them (class sub-folders become pre-labels), "
+        "a CSV or a JSONL file with a text column. DICOM is de-identified before it is stored."
     )
 
 

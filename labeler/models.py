@@ -73,6 +73,7 @@ class Project(models.Model):
     # and whether images flagged with burned-in annotation may be imported.
     dicom_uid_secret = models.CharField(max_length=64, default=dicom_secret, editable=False)
     dicom_allow_burned_in = models.BooleanField(
+        "accept DICOM with burned-in annotation",
         default=False,
         help_text="Accept DICOM images flagged with burned-in annotation (text in the pixels "
         "that may identify the patient; de-identification cannot remove it).",

@@ -26,6 +26,7 @@ for _name in ("dicomweb_client", "retrying"):
     logging.getLogger(_name).setLevel(logging.ERROR)
 
 DATE_PATTERN = re.compile(r"^(\d{8})?(-(\d{8})?)?$")
+MODALITY_PATTERN = re.compile(r"^[A-Z0-9]{1,16}$")
 MAX_STUDIES = 500
 
 
@@ -46,7 +47,7 @@ class PacsQuery:
             raise ImportSourceError("the DICOMweb address must start with http:// or https://")
         if self.study_date and not DATE_PATTERN.match(self.study_date):
             raise ImportSourceError("study date must be YYYYMMDD or YYYYMMDD-YYYYMMDD")
-        if self.modality and not re.match(r"^[A-Z0-9]{1,16}$", self.modality):
+        if self.modality and not MODALITY_PATTERN.match(self.modality):
             raise ImportSourceError("modality is a DICOM code such as CT, MR, CR or US")
         if not 1 <= self.limit <= MAX_STUDIES:
             raise ImportSourceError(f"the study limit must be between 1 and {MAX_STUDIES}")

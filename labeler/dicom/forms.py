@@ -5,13 +5,15 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from labeler.dicom.dicomweb import MAX_STUDIES, PacsQuery
+from labeler.dicom.dicomweb import DATE_PATTERN, MAX_STUDIES, MODALITY_PATTERN, PacsQuery
 from labeler.importing import ImportSourceError
 
 
 class PacsImportForm(forms.Form):
     url = forms.URLField(
         assume_scheme="http",
+        # A text box styled like the page's others; URLField still validates the address.
+        widget=forms.TextInput(attrs={"inputmode": "url", "autocomplete": "url"}),
         label=_("DICOMweb address"),
         help_text=_("The PACS's DICOMweb root, e.g. http://pacs.hospital.local:8042/dicom-web"),
         max_length=500,
@@ -30,7 +32,16 @@ class PacsImportForm(forms.Form):
     )
 
     def clean_modality(self) -> str:
-        return self.cleaned_data["modality"].strip().upper()
+        modality = self.cleaned_data["modality"].strip().upper()
+        if modality and not MODALITY_PATTERN.match(modality):
+            raise forms.ValidationError(_("Use a DICOM modality code such as CT, MR, CR or US."))
+        return modality
+
+    def clean_study_date(self) -> str:
+        study_date = self.cleaned_data["study_date"].strip()
+        if study_date and not DATE_PATTERN.match(study_date):
+            raise forms.ValidationError(_("Not a date: use YYYYMMDD or YYYYMMDD-YYYYMMDD."))
+        return study_date
 
     def clean(self) -> dict:
         data = super().clean()
@@ -40,7 +51,7 @@ class PacsImportForm(forms.Form):
             self.query = PacsQuery(
                 url=data["url"],
                 modality=data["modality"],
-                study_date=data["study_date"].strip(),
+                study_date=data["study_date"],
                 accession=data["accession"],
                 description=data["description"],
                 limit=data["limit"],

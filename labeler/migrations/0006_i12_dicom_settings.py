@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='project',
             name='dicom_allow_burned_in',
-            field=models.BooleanField(default=False, help_text='Accept DICOM images flagged with burned-in annotation (text in the pixels that may identify the patient; de-identification cannot remove it).'),
+            field=models.BooleanField(default=False, verbose_name='accept DICOM with burned-in annotation', help_text='Accept DICOM images flagged with burned-in annotation (text in the pixels that may identify the patient; de-identification cannot remove it).'),
         ),
         migrations.AddField(
             model_name='project',
