@@ -89,6 +89,8 @@ class Project(models.Model):
     n_labeled = models.PositiveIntegerField(default=0, editable=False)
     # Expert answers given (labels and corrections): what the budget is spent on.
     n_annotations = models.PositiveIntegerField(default=0, editable=False)
+    # Set by the first DICOM import: the labeling page then carries the DICOM viewer.
+    has_dicom = models.BooleanField(default=False, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]

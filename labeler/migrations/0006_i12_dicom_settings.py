@@ -30,5 +30,10 @@ class Migration(migrations.Migration):
             name='dicom_uid_secret',
             field=models.CharField(default=labeler.models.dicom_secret, editable=False, max_length=64),
         ),
+        migrations.AddField(
+            model_name='project',
+            name='has_dicom',
+            field=models.BooleanField(default=False, editable=False),
+        ),
         migrations.RunPython(distinct_secrets, migrations.RunPython.noop),
     ]

@@ -62,10 +62,6 @@ def _dicom_keys(metadata: dict | None) -> dict:
     return {column: keys.get(column) for column in DICOM_COLUMNS} if keys else {}
 
 
-def _has_dicom(project: Project) -> bool:
-    return Item.objects.filter(project=project, metadata__has_key="dicom").exists()
-
-
 class ExportError(ValueError):
     """The export cannot be made as asked (a format the project's kind has no use for...)."""
 
@@ -487,7 +483,8 @@ def export_labeled(
         return read(project, include_evaluation=include_evaluation, since=since)
 
     columns = FINAL_COLUMNS if final else HISTORY_COLUMNS
-    if _has_dicom(project):
+    # Read fresh: the caller's project row may predate its first DICOM import.
+    if Project.objects.filter(pk=project.pk, has_dicom=True).exists():
         columns = [*columns, *DICOM_COLUMNS]
     stem = f"project-{project.pk}-labels"
     if format == "csv":

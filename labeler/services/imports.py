@@ -112,8 +112,11 @@ def _store_batch(
         with transaction.atomic():
             Item.objects.bulk_create(items)
             n_prelabeled = sum(1 for item in items if item.label_id)
+            dicom = {"has_dicom": True} if any(c.dicom for c in new) else {}
             Project.objects.filter(pk=project.pk).update(
-                n_items=F("n_items") + len(items), n_labeled=F("n_labeled") + n_prelabeled
+                n_items=F("n_items") + len(items),
+                n_labeled=F("n_labeled") + n_prelabeled,
+                **dicom,
             )
     except BaseException:
         # The batch is atomic: no row was kept, so drop the files it wrote.
