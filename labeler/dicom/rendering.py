@@ -146,8 +146,10 @@ def render(
     return Image.fromarray(np.ascontiguousarray(gray), mode="L")
 
 
-def png_bytes(image: Image.Image) -> bytes:
+def png_bytes(image: Image.Image, *, fast: bool = False) -> bytes:
+    """PNG with no text chunks: a rendition carries pixels only. ``fast`` trades size for
+    time (zlib level 1 is about four times quicker): for the viewer, where a window drag
+    waits on it; the stored rendition is written once and compressed harder."""
     buffer = io.BytesIO()
-    # No text chunks: a rendition carries pixels only.
-    image.save(buffer, format="PNG", optimize=False, compress_level=6)
+    image.save(buffer, format="PNG", compress_level=1 if fast else 6)
     return buffer.getvalue()

@@ -79,7 +79,7 @@ def rendition(item: Item, *, frame: int, window: Window | None, invert: bool, la
             with default_storage.open(cached, "rb") as handle:
                 return handle.read()
     with quiet():
-        data = png_bytes(render(dataset, frame=frame, window=window, invert=invert))
+        data = png_bytes(render(dataset, frame=frame, window=window, invert=invert), fast=True)
     if cached:
         default_storage.save(cached, ContentFile(data))
     return data
