@@ -8,7 +8,7 @@
   const PRESET_BY_DIGIT = { Digit1: "own", Digit2: "soft_tissue", Digit3: "lung", Digit4: "bone", Digit5: "brain" };
   const state = {
     itemId: null, info: null, frame: 0, preset: "own", custom: null, invert: false,
-    loads: 0, drag: null,
+    loads: 0, drag: null, infos: new Map(), prefetched: [],
   };
   window.tweezersDicom = state;
 
@@ -27,8 +27,9 @@
       state.frame === Math.floor(state.info.frames / 2);
   }
 
-  function renderUrl() {
-    const params = new URLSearchParams({ frame: String(state.frame) });
+  function renderUrl(info, frame) {
+    info = info || state.info;
+    const params = new URLSearchParams({ frame: String(frame === undefined ? state.frame : frame) });
     if (state.custom) {
       params.set("wc", state.custom[0].toFixed(1));
       params.set("ww", state.custom[1].toFixed(1));
@@ -36,7 +37,7 @@
       params.set("preset", state.preset);
     }
     if (state.invert) params.set("invert", "1");
-    return state.info.render_url + "?" + params.toString();
+    return info.render_url + "?" + params.toString();
   }
 
   function describe() {
@@ -76,6 +77,32 @@
     state.info = null;
   }
 
+  function infoFor(id) {
+    if (state.infos.has(id)) return state.infos.get(id);
+    const url = viewer().dataset.infoUrl.replace("/0/", "/" + encodeURIComponent(id) + "/");
+    const pending = fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .catch(function () { return null; });
+    state.infos.set(id, pending);
+    if (state.infos.size > 20) state.infos.delete(state.infos.keys().next().value);
+    return pending;
+  }
+
+  // The page prefetches the next item's stored image; in a preset or inverted, the viewer
+  // will show another rendition, so warm that one too (and the item's info).
+  function prefetchNext() {
+    const p = panel();
+    const match = p && p.dataset.prefetch && p.dataset.prefetch.match(/\/items\/(\d+)\//);
+    if (!match || (state.preset === "own" && !state.invert)) return;
+    infoFor(match[1]).then(function (info) {
+      if (!info || (info.color && !state.invert)) return;
+      const warm = new Image();
+      warm.src = renderUrl(info, Math.floor(info.frames / 2));
+      state.prefetched.push(warm);
+      if (state.prefetched.length > 5) state.prefetched.shift();
+    });
+  }
+
   function itemChanged() {
     const p = panel();
     const id = p && p.dataset.itemId;
@@ -83,17 +110,15 @@
     if (id === state.itemId && state.info) { show(); return; }
     state.itemId = id;
     state.custom = null;
-    const url = viewer().dataset.infoUrl.replace("/0/", "/" + encodeURIComponent(id) + "/");
-    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then(function (response) { return response.ok ? response.json() : null; })
-      .then(function (info) {
-        if (state.itemId !== id) return;
-        if (!info) { hide(); return; }
-        state.info = info;
-        state.frame = Math.floor(info.frames / 2);
-        viewer().hidden = false;
-        show();
-      }, hide);
+    infoFor(id).then(function (info) {
+      if (state.itemId !== id) return;
+      if (!info) { hide(); return; }
+      state.info = info;
+      state.frame = Math.floor(info.frames / 2);
+      viewer().hidden = false;
+      show();
+      prefetchNext();
+    }, hide);
   }
 
   function setPreset(name) {
