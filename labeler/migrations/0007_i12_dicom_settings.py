@@ -16,7 +16,7 @@ def distinct_secrets(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('labeler', '0005_annotation_restrict'),
+        ('labeler', '0006_i13_item_browser'),
     ]
 
     operations = [
