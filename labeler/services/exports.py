@@ -53,6 +53,13 @@ FINAL_COLUMNS = [
     "predicted_confidence",
 ]
 HISTORY_COLUMNS = [*FINAL_COLUMNS, "annotation_id", "is_current", "replaces"]
+# DICOM items are keyed by their de-identified (project-keyed) UIDs; added for DICOM projects.
+DICOM_COLUMNS = ["study_uid", "series_uid", "sop_uid", "modality", "body_part", "frames"]
+
+
+def _dicom_keys(metadata: dict | None) -> dict:
+    keys = (metadata or {}).get("dicom")
+    return {column: keys.get(column) for column in DICOM_COLUMNS} if keys else {}
 
 
 class ExportError(ValueError):
@@ -99,7 +106,16 @@ def _final_rows(
         items = items.annotate(labeled_at=Coalesce(Subquery(latest), F("created_at"))).filter(
             labeled_at__gte=since
         )
-    fields = ("id", "source_name", "text", "file", "label__name", "is_evaluation", "created_at")
+    fields = (
+        "id",
+        "source_name",
+        "text",
+        "file",
+        "label__name",
+        "is_evaluation",
+        "created_at",
+        "metadata",
+    )
     for batch in _chunked(items.values_list(*fields).iterator(chunk_size=CHUNK_SIZE), CHUNK_SIZE):
         current: dict[int, list[tuple]] = {}
         annotations = (
@@ -116,7 +132,7 @@ def _final_rows(
         )
         for annotation in annotations:
             current.setdefault(annotation[0], []).append(annotation)
-        for item_id, source_name, text, stored, label, is_evaluation, created_at in batch:
+        for item_id, source_name, text, stored, label, is_evaluation, created_at, meta in batch:
             answers = current.get(item_id, [])
             last = answers[-1] if answers else None
             yield {
@@ -132,6 +148,7 @@ def _final_rows(
                 "is_evaluation": is_evaluation,
                 "predicted_label": last[4] if last else None,
                 "predicted_confidence": last[5] if last else None,
+                **_dicom_keys(meta),
             }
 
 
@@ -159,6 +176,7 @@ def _history_rows(
         "predicted_confidence",
         "is_current",
         "replaces_id",
+        "item__metadata",
     )
     for row in annotations.values_list(*fields).iterator(chunk_size=CHUNK_SIZE):
         (annotation_id, item_id, source_name, text, stored, label, annotator, created_at) = row[:8]
@@ -178,6 +196,7 @@ def _history_rows(
             "annotation_id": annotation_id,
             "is_current": row[12],
             "replaces": row[13],
+            **_dicom_keys(row[14]),
         }
 
 
@@ -411,7 +430,9 @@ def _stored_file(name: str) -> Iterator[bytes]:
             yield chunk
 
 
-def _imagefolder_zip(rows: Callable[[], Iterator[dict]]) -> Iterator[bytes]:
+def _imagefolder_zip(
+    rows: Callable[[], Iterator[dict]], columns: list[str] = FINAL_COLUMNS
+) -> Iterator[bytes]:
     """A zip of class folders, ``<label>/<item id>.<ext>``, with a ``metadata.csv`` whose
     ``file_name`` column gives each file's path (Hugging Face's imagefolder layout).
     The rows are read twice, once for the metadata and once for the files, so neither pass
@@ -420,9 +441,7 @@ def _imagefolder_zip(rows: Callable[[], Iterator[dict]]) -> Iterator[bytes]:
     def pieces() -> Iterator[bytes]:
         with tempfile.TemporaryFile() as directory:
             archive = _ZipStream(directory)
-            lines = _csv_lines(
-                ({**row, "file_name": _zip_path(row)} for row in rows()), FINAL_COLUMNS
-            )
+            lines = _csv_lines(({**row, "file_name": _zip_path(row)} for row in rows()), columns)
             yield from archive.entry("metadata.csv", _buffered(lines), compress=True)
             for row in rows():
                 if not row["stored_name"] or not default_storage.exists(row["stored_name"]):
@@ -464,6 +483,9 @@ def export_labeled(
         return read(project, include_evaluation=include_evaluation, since=since)
 
     columns = FINAL_COLUMNS if final else HISTORY_COLUMNS
+    # Read fresh: the caller's project row may predate its first DICOM import.
+    if Project.objects.filter(pk=project.pk, has_dicom=True).exists():
+        columns = [*columns, *DICOM_COLUMNS]
     stem = f"project-{project.pk}-labels"
     if format == "csv":
         return Export(f"{stem}.csv", "text/csv", _buffered(_csv_lines(rows(), columns)))
@@ -477,7 +499,7 @@ def export_labeled(
     if format == "labelstudio":
         tasks = _labelstudio_tasks(rows(), project.kind, file_url or (lambda pk: str(pk)))
         return Export(f"{stem}-labelstudio.json", "application/json", _buffered(_json_array(tasks)))
-    return Export(f"{stem}.zip", "application/zip", _imagefolder_zip(rows))
+    return Export(f"{stem}.zip", "application/zip", _imagefolder_zip(rows, columns))
 
 
 def model_artifact_export(*, run: ModelRun) -> Export:

@@ -55,6 +55,7 @@ EDITABLE_FIELDS = (
     "target_value",
     "show_model_guess",
     "lease_seconds",
+    "dicom_allow_burned_in",
 )
 
 
