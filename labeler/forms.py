@@ -58,10 +58,16 @@ class ProjectSettingsForm(forms.ModelForm):
     class Meta:
         model = Project
         fields = SETTINGS_FIELDS
-        widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 2}),
+            "guidelines": forms.Textarea(attrs={"rows": 6}),
+        }
         labels = {"lease_seconds": "Lease (seconds)"}
         help_texts = {
-            "round_size": "Labels per round; the model retrains after each round.",
+            "round_size": "Items the model chooses at a time; it retrains while annotators "
+            "label the last quarter of them, from a reserve of next-best items.",
+            "guidelines": "Markdown, shown to annotators in the labeling page's help (?) "
+            "on their first visit. HTML is shown as text.",
             "lease_seconds": "How long an opened item stays reserved for its annotator.",
         }
 
@@ -148,16 +154,27 @@ class ImportForm(forms.Form):
     )
 
 
-class SubmitForm(forms.Form):
+class HoldForm(forms.Form):
+    # How many leased items the labeling page wants to hold (the current one and the next).
+    hold = forms.IntegerField(min_value=1, max_value=10, required=False)
+
+
+class SubmitForm(HoldForm):
     item_id = forms.IntegerField(min_value=1)
     label = forms.CharField(max_length=100)
     client_key = forms.CharField(max_length=64, required=False)
     seconds_spent = forms.FloatField(min_value=0, max_value=24 * 3600, required=False)
     note = forms.CharField(max_length=5000, required=False, strip=True)
+    unsure = forms.BooleanField(required=False)
 
 
-class SkipForm(forms.Form):
+class SkipForm(HoldForm):
     item_id = forms.IntegerField(min_value=1)
+
+
+class CorrectForm(forms.Form):
+    annotation_id = forms.IntegerField(min_value=1)
+    label = forms.CharField(max_length=100)
 
 
 class InviteForm(forms.Form):

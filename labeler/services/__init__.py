@@ -3,15 +3,20 @@ write models themselves. Grouped by subject; everything public is re-exported he
 write ``services.items_import(...)``."""
 
 from labeler.services.annotating import (
+    LeasedItems,
     NextItem,
     SubmitRejected,
+    Undone,
     annotation_correct,
     annotation_submit,
     item_adjudicate,
     item_resolve,
     item_skip,
+    items_lease,
+    last_action_undo,
     last_annotation_undo,
     next_item_lease,
+    skip_undo,
 )
 from labeler.services.exports import (
     Export,
@@ -51,7 +56,12 @@ __all__ = [
     "export_labeled",
     "items_import_labelstudio",
     "model_artifact_export",
+    "LeasedItems",
     "NextItem",
+    "Undone",
+    "items_lease",
+    "last_action_undo",
+    "skip_undo",
     "SubmitRejected",
     "annotation_correct",
     "annotation_submit",

@@ -14,6 +14,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, Q, When
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from labeler.models import (
     Annotation,
@@ -40,11 +41,56 @@ class NextItem:
     message: str
 
 
+@dataclass(frozen=True)
+class LeasedItems:
+    """What an annotator holds: up to ``hold`` entries, first to label first."""
+
+    state: str  # as NextItem.state; "ready" whenever ``entries`` is not empty
+    entries: list[QueueEntry]
+    message: str
+
+
+@dataclass(frozen=True)
+class Undone:
+    """What an undo took back: an answer (``label`` set) or a skip (``label`` empty)."""
+
+    item: Item
+    label: str
+    message: str
+
+
+MAX_HOLD = 10
+
+
 def _open_leases(project: Project, now: dt.datetime, exclude_user_id: int | None) -> int:
     leases = QueueEntry.objects.filter(project=project, done=False, lease_expires_at__gt=now)
     if exclude_user_id is not None:
         leases = leases.exclude(leased_by_id=exclude_user_id)
     return leases.count()
+
+
+def _budget_spent(project: Project) -> NextItem:
+    return NextItem(
+        "budget_spent",
+        None,
+        _(
+            "The project's budget of %(budget)s labels is spent. "
+            "A manager can raise it on the project settings page."
+        )
+        % {"budget": project.budget},
+    )
+
+
+def _daily_cap_reached(project: Project) -> NextItem:
+    return NextItem(
+        "daily_cap",
+        None,
+        _(
+            "You have given your %(cap)s labels for today. Thank you! "
+            "The queue opens again tomorrow (UTC)."
+        )
+        % {"cap": project.daily_cap},
+    )
 
 
 def _limit_state(
@@ -57,32 +103,24 @@ def _limit_state(
         if leasing:
             committed += _open_leases(project, now, exclude_user_id=annotator.pk)
         if committed >= project.budget:
-            return NextItem(
-                "budget_spent",
-                None,
-                f"The project's budget of {project.budget} labels is spent. "
-                "A manager can raise it on the project settings page.",
-            )
+            return _budget_spent(project)
     if (
         project.daily_cap is not None
         and labels_today(project=project, annotator=annotator, now=now) >= project.daily_cap
     ):
-        return NextItem(
-            "daily_cap",
-            None,
-            f"You have given your {project.daily_cap} labels for today. Thank you! "
-            "The queue opens again tomorrow (UTC).",
-        )
+        return _daily_cap_reached(project)
     return None
 
 
-def _lock_free_entry(project: Project, annotator: AbstractBaseUser, now: dt.datetime):
+def _free_entries(project: Project, annotator: AbstractBaseUser, now: dt.datetime, held_items):
     free = (
         QueueEntry.objects.filter(project=project, done=False)
         .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now))
         .exclude(item__skips__annotator=annotator)
         .order_by("rank", "id")
     )
+    if held_items:
+        free = free.exclude(item_id__in=held_items)
     if project.overlap > 1:
         # Each of an item's N entries goes to a different annotator.
         free = free.exclude(item__annotations__annotator=annotator)
@@ -90,15 +128,36 @@ def _lock_free_entry(project: Project, annotator: AbstractBaseUser, now: dt.date
     # each other; SQLite (the demo) has no row locks and serialises writers anyway.
     if connection.features.has_select_for_update_skip_locked:
         free = free.select_for_update(skip_locked=True, of=("self",))
-    return free.select_related("item").first()
+    return free.select_related("item", "round", "predicted_label")
 
 
-def next_item_lease(*, project: Project, annotator: AbstractBaseUser) -> NextItem:
-    """The item this annotator should label now, leased to them.
+def _leasable(project: Project, annotator: AbstractBaseUser, now: dt.datetime, held: int):
+    """How many more leases this annotator may take, or the state that stops them. Every open
+    lease counts against the budget (the annotator's own too), so prefetching never lets the
+    project promise more items than it may pay for; the daily cap counts held items."""
+    room = MAX_HOLD
+    if project.budget is not None:
+        # Under the project's row lock (submits take it too): two annotators topping up at
+        # the same moment cannot both take the budget's last item.
+        spent = Project.objects.select_for_update().values_list("n_annotations", flat=True)
+        room = project.budget - spent.get(pk=project.pk) - _open_leases(project, now, None)
+        if room <= 0 and not held:
+            return _budget_spent(project)
+    if project.daily_cap is not None:
+        today = labels_today(project=project, annotator=annotator, now=now)
+        if today >= project.daily_cap and not held:
+            return _daily_cap_reached(project)
+        room = min(room, project.daily_cap - today - held)
+    return max(room, 0)
 
-    A page reload returns the same item (an unexpired lease is reused), so reloading never
-    burns items; an expired lease is simply free again for anyone.
+
+def items_lease(*, project: Project, annotator: AbstractBaseUser, hold: int = 1) -> LeasedItems:
+    """The items this annotator should label next, up to ``hold`` of them, leased to them:
+    the ones they already hold first (a reload never burns items), topped up from the queue.
+
+    An expired lease is simply free again for anyone; holding renews the leases held.
     """
+    hold = max(1, min(int(hold), MAX_HOLD))
     now = timezone.now()
     lease_until = now + dt.timedelta(seconds=project.lease_seconds)
     with transaction.atomic():
@@ -106,27 +165,45 @@ def next_item_lease(*, project: Project, annotator: AbstractBaseUser) -> NextIte
             # A lease is cheap to lose (it simply expires): skip the fsync wait on commit.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        held = (
-            QueueEntry.objects.select_for_update()
+        held = list(
+            QueueEntry.objects.select_for_update(of=("self",))
             .filter(project=project, leased_by=annotator, done=False, lease_expires_at__gt=now)
-            .select_related("item")
-            .order_by("rank", "id")
-            .first()
+            .select_related("item", "round", "predicted_label")
+            .order_by("rank", "id")[:hold]
         )
-        if held is not None:
-            held.lease_expires_at = lease_until
-            held.save(update_fields=["lease_expires_at"])
-            return NextItem("ready", held, "")
-        limit = _limit_state(project, annotator, now, leasing=True)
-        if limit is not None:
-            return limit
-        entry = _lock_free_entry(project, annotator, now)
-        if entry is not None:
-            entry.leased_by = annotator
-            entry.lease_expires_at = lease_until
-            entry.save(update_fields=["leased_by", "lease_expires_at"])
-            return NextItem("ready", entry, "")
-    return _empty_queue_state(project)
+        wanted = hold - len(held)
+        if wanted > 0:
+            room = _leasable(project, annotator, now, len(held))
+            if isinstance(room, NextItem):
+                return LeasedItems(room.state, [], room.message)
+            wanted = min(wanted, room)
+        taken: list[QueueEntry] = []
+        if wanted > 0:
+            items = {entry.item_id for entry in held}
+            # With overlap an item's copies are adjacent: read enough rows to find distinct
+            # items, lease one entry of each.
+            for entry in _free_entries(project, annotator, now, items)[
+                : wanted * max(project.overlap, 1)
+            ]:
+                if entry.item_id not in items and len(taken) < wanted:
+                    items.add(entry.item_id)
+                    taken.append(entry)
+        renewed = held + taken
+        if renewed:
+            QueueEntry.objects.filter(pk__in=[entry.pk for entry in renewed]).update(
+                leased_by=annotator, lease_expires_at=lease_until
+            )
+            for entry in renewed:
+                entry.leased_by, entry.lease_expires_at = annotator, lease_until
+            return LeasedItems("ready", renewed, "")
+    empty = _empty_queue_state(project)
+    return LeasedItems(empty.state, [], empty.message)
+
+
+def next_item_lease(*, project: Project, annotator: AbstractBaseUser) -> NextItem:
+    """The item this annotator should label now, leased to them (see ``items_lease``)."""
+    leased = items_lease(project=project, annotator=annotator, hold=1)
+    return NextItem(leased.state, leased.entries[0] if leased.entries else None, leased.message)
 
 
 def _empty_queue_state(project: Project) -> NextItem:
@@ -136,7 +213,7 @@ def _empty_queue_state(project: Project) -> NextItem:
         project=project, status__in=[ModelRun.Status.QUEUED, ModelRun.Status.RUNNING]
     ).exists()
     if active:
-        return NextItem("updating", None, "The model is updating; new items arrive in a moment.")
+        return NextItem("updating", None, _("The model is updating; new items arrive in a moment."))
     has_pool = (
         Item.objects.filter(project=project, status=Item.Status.UNLABELED)
         .exclude(skips__isnull=False)
@@ -146,8 +223,8 @@ def _empty_queue_state(project: Project) -> NextItem:
         # Nothing queued, nothing running, items left: ask for a round (self-healing after a
         # failed run or an import) and let the page poll.
         retrain_request(project=project)
-        return NextItem("updating", None, "Choosing the next items; they arrive in a moment.")
-    return NextItem("done", None, "Every item in this project is labeled or skipped.")
+        return NextItem("updating", None, _("Choosing the next items; they arrive in a moment."))
+    return NextItem("done", None, _("Every item in this project is labeled or skipped."))
 
 
 def _refill_threshold(project: Project) -> int:
@@ -156,10 +233,11 @@ def _refill_threshold(project: Project) -> int:
     return max(1, project.round_size // 4)
 
 
-def _after_queue_progress(project: Project, round_id: int | None) -> None:
+def _after_queue_progress(project: Project, round_id: int | None, *, is_reserve: bool) -> None:
     from labeler.services.training import retrain_request
 
-    if round_id is not None:
+    # Reserve entries are not part of their round's size: they do not advance it.
+    if round_id is not None and not is_reserve:
         QueryRound.objects.filter(pk=round_id).update(
             n_done=F("n_done") + 1,
             completed_at=Case(
@@ -167,7 +245,9 @@ def _after_queue_progress(project: Project, round_id: int | None) -> None:
                 default=F("completed_at"),
             ),
         )
-    open_entries = QueueEntry.objects.filter(project=project, done=False).count()
+    # The reserve is what annotators label while the next round trains: the retrain is asked
+    # for when the round itself runs low, not when the reserve does.
+    open_entries = QueueEntry.objects.filter(project=project, done=False, is_reserve=False).count()
     if open_entries <= _refill_threshold(project):
         retrain_request(project=project)
 
@@ -181,6 +261,7 @@ def annotation_submit(
     client_key: str | None = None,
     seconds_spent: float | None = None,
     note: str = "",
+    is_unsure: bool = False,
 ) -> tuple[Annotation, bool]:
     """Record an expert's label. Returns ``(annotation, created)``; repeating a
     ``client_key`` returns the annotation it created the first time.
@@ -189,25 +270,28 @@ def annotation_submit(
     counter and the project's counters change together or not at all.
     """
     if seconds_spent is not None and not 0 <= seconds_spent <= 24 * 3600:
-        raise SubmitRejected("invalid", "seconds_spent must be between 0 and 86400")
-    if client_key:
-        existing = Annotation.objects.filter(annotator=annotator, client_key=client_key).first()
-        if existing is not None:
-            if existing.project_id != project.pk or existing.item_id != item_id:
-                raise SubmitRejected(
-                    "client_key_reused", "this client_key was already used for another item"
-                )
-            return existing, False
+        raise SubmitRejected("invalid", _("seconds_spent must be between 0 and 86400"))
     try:
         with transaction.atomic():
-            return _submit(project, annotator, item_id, label, client_key, seconds_spent, note)
-    except IntegrityError:
-        # A concurrent retry with the same client_key won the race: return its row.
-        if client_key:
-            existing = Annotation.objects.filter(annotator=annotator, client_key=client_key).first()
-            if existing is not None:
-                return existing, False
-        raise
+            return _submit(
+                project, annotator, item_id, label, client_key, seconds_spent, note, is_unsure
+            )
+    except (IntegrityError, SubmitRejected):
+        # A retry of an answer already stored (its client_key is taken) is that answer: the
+        # unique constraint decides, so the first attempt costs no look-up. A retry usually
+        # fails earlier ("not_served": its entry is done), so rejections look too.
+        existing = (
+            Annotation.objects.filter(annotator=annotator, client_key=client_key).first()
+            if client_key
+            else None
+        )
+        if existing is None:
+            raise
+        if existing.project_id != project.pk or existing.item_id != item_id:
+            raise SubmitRejected(
+                "client_key_reused", _("this client_key was already used for another item")
+            ) from None
+        return existing, False
 
 
 def _locked_item(project: Project, item_id: int) -> Item:
@@ -225,7 +309,7 @@ def _label_class(project: Project, label: str) -> LabelClass:
     return label_class
 
 
-def _submit(project, annotator, item_id, label, client_key, seconds_spent, note):
+def _submit(project, annotator, item_id, label, client_key, seconds_spent, note, is_unsure):
     now = timezone.now()
     item = _locked_item(project, item_id)
     label_class = _label_class(project, label)
@@ -262,11 +346,12 @@ def _submit(project, annotator, item_id, label, client_key, seconds_spent, note)
         predicted_label_id=entry.predicted_label_id,
         predicted_confidence=entry.predicted_confidence,
         client_key=client_key or None,
+        is_unsure=is_unsure,
         replaces=previous,
     )
     QueueEntry.objects.filter(pk=entry.pk).update(done=True)
     item_resolve(item=item, project=project, annotations_added=1)
-    _after_queue_progress(project, entry.round_id)
+    _after_queue_progress(project, entry.round_id, is_reserve=entry.is_reserve)
     return annotation, True
 
 
@@ -373,9 +458,13 @@ def item_adjudicate(
 
 def item_skip(*, project: Project, annotator: AbstractBaseUser, item_id: int) -> None:
     """Pass on an item. It leaves this annotator's queue; with one annotator per item it
-    leaves the pool, as Prodigy's "ignore" does, and the skip is kept for the record."""
+    leaves the pool, as Prodigy's "ignore" does, and the skip is kept for the record (until
+    the annotator takes it back). Skipping an item twice is one skip: a retried request
+    changes nothing."""
     with transaction.atomic():
         item = _locked_item(project, item_id)
+        if Skip.objects.filter(item=item, annotator=annotator).exists():
+            return
         entry = (
             QueueEntry.objects.select_for_update()
             .filter(project=project, item=item, done=False)
@@ -387,7 +476,59 @@ def item_skip(*, project: Project, annotator: AbstractBaseUser, item_id: int) ->
             Item.objects.filter(pk=item.pk).update(status=Item.Status.SKIPPED)
         if entry is not None:
             QueueEntry.objects.filter(pk=entry.pk).update(done=True)
-            _after_queue_progress(project, entry.round_id)
+            _after_queue_progress(project, entry.round_id, is_reserve=entry.is_reserve)
+
+
+def _entry_reopen(project: Project, annotator: AbstractBaseUser, item: Item) -> None:
+    """Put an item back at the front of this annotator's queue, held for them: the entry it
+    was served from if there is one, else a new entry in the latest round."""
+    lease_until = timezone.now() + dt.timedelta(seconds=project.lease_seconds)
+    entry = (
+        QueueEntry.objects.select_for_update()
+        .filter(project=project, item=item)
+        .filter(Q(done=True) | Q(leased_by=annotator))
+        .order_by(Case(When(leased_by=annotator, then=0), default=1), "-id")
+        .first()
+    )
+    if entry is None:
+        latest = QueryRound.objects.filter(project=project).order_by("-number").first()
+        if latest is None:
+            return
+        kind = QueueEntry.Kind.EVALUATION if item.is_evaluation else QueueEntry.Kind.STRATEGY
+        QueueEntry.objects.create(
+            project=project,
+            round=latest,
+            item=item,
+            rank=0,
+            slot=QueueEntry.objects.filter(round=latest, item=item).count(),
+            kind=kind,
+            leased_by=annotator,
+            lease_expires_at=lease_until,
+        )
+        return
+    was_done = entry.done
+    QueueEntry.objects.filter(pk=entry.pk).update(
+        done=False, rank=0, leased_by=annotator, lease_expires_at=lease_until
+    )
+    if was_done and not entry.is_reserve:
+        QueryRound.objects.filter(pk=entry.round_id, n_done__gt=0).update(
+            n_done=F("n_done") - 1, completed_at=None
+        )
+
+
+def skip_undo(*, project: Project, annotator: AbstractBaseUser, item_id: int) -> Item:
+    """Take back a skip: the item returns to the front of this annotator's queue."""
+    with transaction.atomic():
+        item = _locked_item(project, item_id)
+        skips = Skip.objects.filter(item=item, annotator=annotator)
+        if not skips.exists():
+            raise SubmitRejected("not_skipped", _("you have not skipped this item"))
+        skips.delete()
+        if item.status == Item.Status.SKIPPED and not Skip.objects.filter(item=item).exists():
+            Item.objects.filter(pk=item.pk).update(status=Item.Status.UNLABELED)
+            item.status = Item.Status.UNLABELED
+        _entry_reopen(project, annotator, item)
+    return item
 
 
 def annotation_correct(
@@ -422,40 +563,50 @@ def annotation_correct(
     return corrected
 
 
-def last_annotation_undo(*, project: Project, annotator: AbstractBaseUser) -> Item | None:
-    """Take back this annotator's latest label: the item returns to the front of their queue,
-    the item's previous label (if any) is current again, and the withdrawn annotation stays
-    in the history. Returns the item, or None when there is nothing to undo."""
+def last_action_undo(*, project: Project, annotator: AbstractBaseUser) -> Undone | None:
+    """Take back this annotator's latest action in the project, a label or a skip, whichever
+    came last. A label: the item's previous label (if any) is current again and the withdrawn
+    annotation stays in the history. Either way the item returns to the front of their queue,
+    held for them. Returns what was undone, or None when there is nothing to undo."""
     with transaction.atomic():
         last = (
             Annotation.objects.select_for_update()
-            .filter(project=project, annotator=annotator, is_current=True)
+            .filter(project=project, annotator=annotator, is_current=True, is_adjudication=False)
+            .select_related("label")
             .order_by("-created_at", "-id")
             .first()
         )
+        skip = (
+            Skip.objects.filter(project=project, annotator=annotator)
+            .order_by("-created_at", "-id")
+            .first()
+        )
+        if skip is not None and (last is None or skip.created_at > last.created_at):
+            item = skip_undo(project=project, annotator=annotator, item_id=skip.item_id)
+            return Undone(
+                item,
+                "",
+                _("Brought back item %(item)s, which you skipped.") % {"item": item.pk},
+            )
         if last is None:
             return None
         Annotation.objects.filter(pk=last.pk).update(is_current=False)
         previous = last.replaces
         if previous is not None:
             Annotation.objects.filter(pk=previous.pk).update(is_current=True)
-        item_resolve(item=Item.objects.select_for_update().get(pk=last.item_id), project=project)
+        item = Item.objects.select_for_update().get(pk=last.item_id)
+        item_resolve(item=item, project=project)
         if previous is None:
-            entry = (
-                QueueEntry.objects.select_for_update()
-                .filter(project=project, item_id=last.item_id, done=True)
-                .order_by(Case(When(leased_by=annotator, then=0), default=1), "-id")
-                .first()
-            )
-            if entry is not None:
-                # Back at the front of the queue, held for this annotator.
-                QueueEntry.objects.filter(pk=entry.pk).update(
-                    done=False,
-                    rank=0,
-                    leased_by=annotator,
-                    lease_expires_at=timezone.now() + dt.timedelta(seconds=project.lease_seconds),
-                )
-                QueryRound.objects.filter(pk=entry.round_id, n_done__gt=0).update(
-                    n_done=F("n_done") - 1, completed_at=None
-                )
-        return last.item
+            _entry_reopen(project, annotator, item)
+        return Undone(
+            item,
+            last.label.name,
+            _("Took back your label “%(label)s” for item %(item)s.")
+            % {"label": last.label.name, "item": item.pk},
+        )
+
+
+def last_annotation_undo(*, project: Project, annotator: AbstractBaseUser) -> Item | None:
+    """Take back the latest label or skip (see ``last_action_undo``); returns its item."""
+    undone = last_action_undo(project=project, annotator=annotator)
+    return undone.item if undone else None

@@ -10,9 +10,12 @@ from labeler.views.health import health
 from labeler.views.labeling import (
     item_file,
     label,
+    label_answer,
+    label_correct,
+    label_lease,
     label_skip,
-    label_submit,
     label_undo,
+    label_unskip,
     shortcut_keys,
 )
 from labeler.views.projects import (
@@ -32,9 +35,12 @@ __all__ = [
     "item_file",
     "item_history",
     "label",
+    "label_answer",
+    "label_correct",
+    "label_lease",
     "label_skip",
-    "label_submit",
     "label_undo",
+    "label_unskip",
     "member_remove",
     "member_role",
     "members",
