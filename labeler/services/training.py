@@ -24,6 +24,7 @@ from labeler.models import (
     Annotation,
     Item,
     LabelClass,
+    Membership,
     ModelRun,
     Project,
     QueryRound,
@@ -40,7 +41,8 @@ MAX_EVALUATION_ITEMS_WITHOUT_BUDGET = 1000
 MAX_CONSECUTIVE_FAILURES = 3
 # The reserve covers the labels annotators give while the next round trains (see
 # reserve_size); bounded so that choosing it never costs more than the round itself.
-RESERVE_MAX = 300
+RESERVE_MAX = 400
+MAX_PLANNED_ANNOTATORS = 32
 RESERVE_SAFETY = 1.5
 ACTIVE_WINDOW = dt.timedelta(minutes=5)
 DEFAULT_RETRAIN_SECONDS = 30.0
@@ -155,7 +157,13 @@ def reserve_size(*, project: Project) -> int:
     recent = Annotation.objects.filter(
         project=project, created_at__gte=now - ACTIVE_WINDOW, is_adjudication=False
     )
-    active = max(1, recent.values("annotator").distinct().count())
+    active = recent.values("annotator").distinct().count()
+    if not active:
+        # Nobody labeled lately (a new project): plan for the team that may.
+        active = Membership.objects.filter(
+            project=project, role__in=[Membership.Role.MANAGER, Membership.Role.ANNOTATOR]
+        ).count()
+    active = min(max(active, 1), MAX_PLANNED_ANNOTATORS)
     paces = sorted(
         s
         for s in recent.order_by("-created_at").values_list("seconds_spent", flat=True)[:200]

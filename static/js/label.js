@@ -180,7 +180,7 @@
     const waiting = shown === "updating" || shown === "loading";
     $("label-state").querySelector(".spinner").hidden = !waiting;
     $("label-state-refresh").hidden = shown !== "updating";
-    recordTiming();
+    // A pending key press keeps its start time: its timing ends when the next item shows.
   }
 
   function progressRow(label, value, max) {
@@ -311,7 +311,7 @@
     state.strip.push({ key: entry.key, item_id: item.item_id, label: label, unsure: entry.unsure, pending: true });
     if (state.strip.length > 50) state.strip.shift();
     enqueue(entry);
-    notice(interpolate(gettext("✓ Item %(item)s: %(label)s"), { item: item.item_id, label: label }, true));
+    notice(interpolate(gettext("✓ Item %(item)s → %(label)s"), { item: item.item_id, label: label }, true));
     showWhy(item);
     show();
   }
@@ -355,8 +355,12 @@
 
   function enqueue(entry) {
     state.outbox.push(entry);
-    saveOutbox();
-    pump();
+    // Storing and sending wait for the frame that shows the next item: the key press's
+    // critical path is only the drawing.
+    requestAnimationFrame(() => setTimeout(() => {
+      saveOutbox();
+      pump();
+    }, 0));
   }
 
   // --- sending ---------------------------------------------------------------------------
