@@ -224,7 +224,11 @@ def annotate(
     truth, first_id, project = pool["truth"], pool["first_id"], pool["project"]
     while time.monotonic() < deadline:
         started = time.perf_counter()
-        response = session.get(f"{base}/api/projects/{project}/next/", timeout=10)
+        try:
+            response = session.get(f"{base}/api/projects/{project}/next/", timeout=10)
+        except requests.RequestException:
+            errors += 1  # a timeout on a saturated machine is a figure, not a crash
+            continue
         next_times.append(time.perf_counter() - started)
         if response.status_code != 200:
             errors += 1
@@ -232,22 +236,27 @@ def annotate(
         body = response.json()
         if body["state"] != "ready":
             waits += 1
-            time.sleep(0.2)
+            # As the page does: come back when the server says (Retry-After).
+            time.sleep(float(response.headers.get("Retry-After", 1)))
             continue
         item_id = body["item"]["id"]
         label = CLASSES[int(truth[item_id - first_id])]
         started = time.perf_counter()
-        response = session.post(
-            f"{base}/api/projects/{project}/annotations/",
-            json={
-                "item": item_id,
-                "label": label,
-                "client_key": uuid.uuid4().hex,
-                # The pace the server sizes its reserve by, as the labeling page reports it.
-                "seconds_spent": round(think + next_times[-1], 3),
-            },
-            timeout=10,
-        )
+        try:
+            response = session.post(
+                f"{base}/api/projects/{project}/annotations/",
+                json={
+                    "item": item_id,
+                    "label": label,
+                    "client_key": uuid.uuid4().hex,
+                    # The pace the server sizes its reserve by, as the labeling page reports it.
+                    "seconds_spent": round(think + next_times[-1], 3),
+                },
+                timeout=10,
+            )
+        except requests.RequestException:
+            errors += 1
+            continue
         submit_times.append(time.perf_counter() - started)
         if response.status_code not in (200, 201):
             errors += 1
@@ -294,13 +303,17 @@ def run_size(
             except requests.RequestException:
                 time.sleep(0.3)
         results: dict = {"next": [], "submit": [], "waits": 0, "errors": 0}
+        # The machine may be shared: the load average before the run says how noisy it was.
+        load_before = os.getloadavg()[0]
         lock = threading.Lock()
         rss_peak = 0
         started = time.monotonic()
         deadline = started + args.seconds
         threads = [
             threading.Thread(
-                target=annotate, args=(base, pool, token, deadline, results, lock, think)
+                target=annotate,
+                args=(base, pool, token, deadline, results, lock, think),
+                daemon=True,
             )
             for token in pool["tokens"]
         ]
@@ -343,6 +356,8 @@ def run_size(
         "items": n_items,
         "annotators": annotators,
         "think": think,
+        "load_before": load_before,
+        "load_after": os.getloadavg()[0],
         "labels_per_retrain": statistics.median(per_retrain) if per_retrain else float("nan"),
         "seconds": elapsed,
         "labels": len(results["submit"]),
@@ -371,7 +386,8 @@ def markdown(rows: list[dict], command: str) -> str:
     out.write(
         "N annotator threads loop GET `/api/projects/{id}/next/` → POST `/annotations/`, "
         "pausing `--think` seconds per item (a very fast expert), against "
-        "`scripts/run-serve` (gunicorn, 4 workers, plus one Celery worker) on this 2-core "
+        "`scripts/run-serve` (gunicorn, 4 workers, plus one Celery worker at "
+        f"nice {os.environ.get('WORKER_NICE', '10')}) on this 2-core "
         "machine, PostgreSQL 15 and Redis on 127.0.0.1. Items carry cached 384-d embeddings, "
         "so every retrain re-scores the whole pool with the default strategy.\n\n"
     )
@@ -380,8 +396,9 @@ def markdown(rows: list[dict], command: str) -> str:
         "| items | annotators | think (s) | labels | req/s | next p50 / p95 / p99 (ms) | "
         "submit p50 / p95 / p99 (ms) | 'updating' replies | errors | server RSS peak (MiB) | "
         "retrains | labels arriving per retrain, median | "
-        "label → next round queued, median / max (s) | retrain compute median (s) |\n"
-        "|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---|---:|\n"
+        "label → next round queued, median / max (s) | retrain compute median (s) | "
+        "machine load before → after |\n"
+        "|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---|---:|---|\n"
     )
     for r in rows:
         out.write(
@@ -392,7 +409,7 @@ def markdown(rows: list[dict], command: str) -> str:
             f"{r['waits']} | {r['errors']} | {r['rss_mib']:.0f} | {r['retrains']} | "
             f"{r['labels_per_retrain']:.0f} | "
             f"{r['turnaround_median']:.1f} / {r['turnaround_max']:.1f} | "
-            f"{r['compute_median']:.1f} |\n"
+            f"{r['compute_median']:.1f} | {r['load_before']:.1f} → {r['load_after']:.1f} |\n"
         )
     by_key = {(r["items"], r["think"], r["annotators"]): r for r in rows}
     for (items, think, annotators), r in by_key.items():

@@ -3,20 +3,11 @@ write models themselves. Grouped by subject; everything public is re-exported he
 write ``services.items_import(...)``."""
 
 from labeler.services.annotating import (
-    LeasedItems,
-    NextItem,
     SubmitRejected,
-    Undone,
     annotation_correct,
     annotation_submit,
     item_adjudicate,
     item_resolve,
-    item_skip,
-    items_lease,
-    last_action_undo,
-    last_annotation_undo,
-    next_item_lease,
-    skip_undo,
 )
 from labeler.services.exports import (
     Export,
@@ -34,6 +25,7 @@ from labeler.services.imports import (
     items_import_path,
     items_import_stream,
 )
+from labeler.services.leasing import LeasedItems, NextItem, items_lease, next_item_lease
 from labeler.services.members import (
     Invitation,
     MembershipRejected,
@@ -48,6 +40,13 @@ from labeler.services.training import (
     retrain_force,
     retrain_request,
     stale_runs_enqueue,
+)
+from labeler.services.undoing import (
+    Undone,
+    item_skip,
+    last_action_undo,
+    last_annotation_undo,
+    skip_undo,
 )
 
 __all__ = [

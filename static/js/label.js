@@ -255,7 +255,7 @@
       button.type = "button";
       button.className = "answer-chip small" + (answer.pending ? " pending" : "") + (answer.failed ? " failed" : "");
       button.dataset.answerKey = answer.key;
-      button.textContent = "#" + answer.item_id + " " + answer.label + (answer.unsure ? " ?" : "");
+      button.textContent = "#" + answer.item_id + " " + answer.label + (answer.unsure ? " ⚑" : "");
       button.title = answer.failed ? gettext("Not saved") : answer.pending ? gettext("Being saved") : gettext("Saved; click to change");
       entry.append(button);
       return entry;

@@ -307,6 +307,7 @@ def test_a_manager_sets_up_a_text_project_imports_a_csv_and_starts_labeling(
 
 
 KEY_TO_NEXT_MEDIAN_MS = 50
+HELP_CLOSED = "() => !document.getElementById('label-help').open"
 PAGE_STATE = """() => {
     const s = window.tweezersLabel;
     return JSON.stringify({queue: s.queue.map(i => i.item_id), outbox: s.outbox.length,
@@ -449,3 +450,104 @@ def test_thirty_items_by_keyboard_show_at_once_and_survive_the_server_going_away
     assert median <= KEY_TO_NEXT_MEDIAN_MS
     assert during_retrain, "no key press happened while the worker retrained"
     assert retrain_median <= KEY_TO_NEXT_MEDIAN_MS
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width,height", [(390, 844), (768, 1024)])
+def test_the_labeling_page_fits_phones_and_tablets(
+    transactional_db, browser, live_server, output_dir, width, height
+):
+    manager = UserFactory()
+    project = digits_project(manager, n_items=40)
+    run_queued_here(project)
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": width, "height": height}, has_touch=True
+    )
+    page = context.new_page()
+    try:
+        log_in(page, manager, reverse("label", args=[project.pk]))
+        shown_item(page)
+        page.screenshot(path=output_dir / f"labeling-{width}x{height}.png")
+
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        buttons = page.locator(".class-button")
+        assert buttons.count() == 10
+        for index in range(buttons.count()):
+            box = buttons.nth(index).bounding_box()
+            # Visible without scrolling, and big enough for a finger.
+            assert box["y"] >= 0 and box["y"] + box["height"] <= height, (index, box)
+            assert box["height"] >= 44 and box["x"] + box["width"] <= width
+        item_id = shown_item(page)
+        buttons.filter(has_text=true_digit(item_id)).first.tap()
+        wait_for_next(page, item_id)
+        assert Annotation.objects.filter(item_id=item_id).exists() or page.wait_for_function(
+            "() => window.tweezersLabel.outbox.length === 0"
+        )
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+def test_help_zoom_reset_undo_after_skip_and_changing_an_answer_from_the_strip(
+    transactional_db, new_page, output_dir
+):
+    manager = UserFactory()
+    project = digits_project(manager, n_items=40)
+    Project.objects.filter(pk=project.pk).update(
+        guidelines="## Reading digits\n- A **7** may have a bar.\n<b>not bold</b>"
+    )
+    run_queued_here(project)
+    page = new_page()
+    log_in(page, manager, reverse("label", args=[project.pk]))
+
+    # Guidelines open by themselves on the first visit, and `?` toggles the help.
+    page.wait_for_selector("#label-help[open]")
+    assert "A 7 may have a bar." in page.text_content("#label-help .guidelines")
+    assert page.locator("#label-help .guidelines b").count() == 0  # raw HTML shown as text
+    page.screenshot(path=output_dir / "labeling-help.png")
+    page.keyboard.press("Escape")
+    page.wait_for_function(HELP_CLOSED)
+    page.keyboard.press("?")
+    page.wait_for_selector("#label-help[open]")
+    page.keyboard.press("?")
+    page.wait_for_function(HELP_CLOSED)
+
+    # Zoom is per item: the next item starts fitted.
+    first = shown_item(page)
+    page.keyboard.press("+")
+    page.keyboard.press("+")
+    assert page.text_content(".zoom-level") == "2×"
+    press_and_wait(page, first)
+    assert page.text_content(".zoom-level") == "Fit"
+
+    # Undo after a skip brings the skipped item back, and says so.
+    skipped = shown_item(page)
+    page.keyboard.press(" ")
+    wait_for_next(page, skipped)
+    page.wait_for_function("() => window.tweezersLabel.outbox.length === 0")
+    assert Item.objects.get(pk=skipped).status == Item.Status.SKIPPED
+    page.keyboard.press("Backspace")
+    page.wait_for_function(
+        f"() => document.getElementById('label-panel').dataset.itemId === '{skipped}'"
+    )
+    assert "which you skipped" in page.text_content("#label-saved")
+    page.wait_for_function("() => window.tweezersLabel.outbox.length === 0")
+    assert Item.objects.get(pk=skipped).status == Item.Status.UNLABELED
+    assert Annotation.objects.get(item_id=first).is_current  # the older label stays
+
+    # Flag as unsure, answer, then change that answer from the strip.
+    page.keyboard.press("f")
+    assert page.is_checked("#label-unsure")
+    press_and_wait(page, skipped)
+    page.wait_for_function("() => window.tweezersLabel.outbox.length === 0")
+    answer = Annotation.objects.get(item_id=skipped)
+    assert answer.is_unsure
+    other = "0" if answer.label.name != "0" else "1"
+    page.click(f"#label-strip [data-answer-key]:has-text('#{skipped} ')")
+    page.click(f"#label-change [data-change-label='{other}']")
+    page.wait_for_function(
+        f"() => document.getElementById('label-saved').textContent.includes('“{other}”')"
+    )
+    assert Item.objects.get(pk=skipped).label.name == other
+    assert Annotation.objects.filter(item_id=skipped).count() == 2
+    page.screenshot(path=output_dir / "labeling-strip.png")
