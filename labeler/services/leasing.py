@@ -5,6 +5,7 @@ short transaction with ``SELECT … FOR UPDATE SKIP LOCKED``."""
 from __future__ import annotations
 
 import datetime as dt
+import random
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -13,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from labeler.models import Item, ModelRun, Project, QueueEntry
+from labeler.models import Item, ModelRun, Project, QueryRound, QueueEntry
 from labeler.selectors import labels_today
 
 
@@ -34,6 +35,8 @@ class LeasedItems:
 
 
 MAX_HOLD = 10
+# Exploration entries sort after every ranked entry.
+EXPLORATION_RANK = 2_000_000_000
 
 
 def _open_leases(project: Project, now: dt.datetime, exclude_user_id: int | None) -> int:
@@ -162,6 +165,11 @@ def items_lease(*, project: Project, annotator: AbstractBaseUser, hold: int = 1)
                 if entry.item_id not in items and len(taken) < wanted:
                     items.add(entry.item_id)
                     taken.append(entry)
+        if wanted > len(taken):
+            explored = _exploration_lease(
+                project, annotator, lease_until, wanted - len(taken), {e.item_id for e in held}
+            )
+            taken += explored
         renewed = held + taken
         if renewed:
             QueueEntry.objects.filter(pk__in=[entry.pk for entry in renewed]).update(
@@ -172,6 +180,59 @@ def items_lease(*, project: Project, annotator: AbstractBaseUser, hold: int = 1)
             return LeasedItems("ready", renewed, "")
     empty = _empty_queue_state(project)
     return LeasedItems(empty.state, [], empty.message)
+
+
+def _exploration_lease(
+    project: Project, annotator: AbstractBaseUser, lease_until, wanted: int, held_items: set
+) -> list[QueueEntry]:
+    """When the round and its reserve are both used up (the retrain is late), lease random
+    unqueued items from the pool rather than keep an expert waiting: exploration, which the
+    default strategy spends a tenth of every round on anyway. Only after the first round (a
+    cold start waits for its round), and only with one annotator per item."""
+    from labeler.services.training import retrain_request
+
+    latest = QueryRound.objects.filter(project=project).order_by("-number").first()
+    if latest is None or project.overlap > 1:
+        return []
+    pool = (
+        Item.objects.filter(project=project, status=Item.Status.UNLABELED, is_evaluation=False)
+        .exclude(queue_entries__done=False)
+        .exclude(queue_entries__round=latest)
+        .exclude(skips__isnull=False)
+        .exclude(pk__in=held_items)
+        .order_by("pk")
+    )
+    if connection.features.has_select_for_update_skip_locked:
+        # Two annotators exploring the same stretch each take other items.
+        pool = pool.select_for_update(skip_locked=True, of=("self",))
+    ids = Item.objects.filter(project=project).order_by("pk").values_list("pk", flat=True)
+    first, last = ids.first(), ids.order_by("-pk").first()
+    if first is None:
+        return []
+    # A random starting point, then the next items by id: no ORDER BY random() over the pool.
+    start = random.randint(first, last)
+    items = list(pool.filter(pk__gte=start)[:wanted])
+    if len(items) < wanted:
+        items += list(pool.filter(pk__lt=start)[: wanted - len(items)])
+    if not items:
+        return []
+    entries = QueueEntry.objects.bulk_create(
+        QueueEntry(
+            project=project,
+            round=latest,
+            item=item,
+            rank=EXPLORATION_RANK,
+            kind=QueueEntry.Kind.STRATEGY,
+            is_reserve=True,
+            leased_by=annotator,
+            lease_expires_at=lease_until,
+        )
+        for item in items
+    )
+    for entry, item in zip(entries, items, strict=True):
+        entry.item, entry.round = item, latest
+    retrain_request(project=project)  # at once if none is on its way (e.g. after a failure)
+    return entries
 
 
 def next_item_lease(*, project: Project, annotator: AbstractBaseUser) -> NextItem:

@@ -192,3 +192,27 @@ def test_next_and_submit_stay_within_their_sql_budget(shades_project):
     # No statement on the request path reads the whole pool.
     for sql in statements(submit_queries) + statements(next_queries):
         assert not ('FROM "labeler_item"' in sql and "COUNT(" in sql), sql
+
+
+@pytest.mark.django_db
+def test_when_round_and_reserve_are_used_up_during_a_retrain_experts_explore_instead_of_waiting(
+    shades_project,
+):
+    run_queued(shades_project)
+    QueueEntry.objects.filter(project=shades_project, done=False).delete()  # all used up
+    ModelRun.objects.create(project=shades_project, status=ModelRun.Status.RUNNING)
+    Project.objects.filter(pk=shades_project.pk).update(budget=5)
+    shades_project.refresh_from_db()
+    alice, bob = UserFactory(), UserFactory()
+
+    alices = services.items_lease(project=shades_project, annotator=alice, hold=3)
+    bobs = services.items_lease(project=shades_project, annotator=bob, hold=3)
+
+    assert alices.state == bobs.state == "ready"
+    assert len(alices.entries) == 3 and len(bobs.entries) == 2  # the budget still counts
+    items = [e.item for e in alices.entries + bobs.entries]
+    assert len({item.pk for item in items}) == 5
+    assert not any(item.is_evaluation for item in items)  # evaluation keeps its random draw
+    assert all(e.is_reserve for e in alices.entries + bobs.entries)
+    answer(shades_project, alice, alices.entries[0])
+    assert Annotation.objects.get(item=items[0]).annotator == alice

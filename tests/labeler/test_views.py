@@ -396,10 +396,10 @@ def test_label_pages_only_accept_the_right_methods(client, project, annotator):
     assert client.post(reverse("label", args=[project.pk])).status_code == 405
 
 
-def test_an_empty_queue_during_a_retrain_says_updating_and_asks_polls_to_back_off(
+def test_before_the_first_round_the_page_says_updating_and_asks_polls_to_back_off(
     client, project, annotator
 ):
-    QueueEntry.objects.filter(project=project).delete()
+    QueryRound.objects.filter(project=project).delete()
     ModelRun.objects.create(project=project, status=ModelRun.Status.RUNNING)
 
     page = logged_in(client, annotator).get(reverse("label", args=[project.pk])).content.decode()
