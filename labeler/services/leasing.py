@@ -108,16 +108,15 @@ def _free_entries(project: Project, annotator: AbstractBaseUser, now: dt.datetim
     return free.select_related("item", "round", "predicted_label")
 
 
-def _leasable(project: Project, annotator: AbstractBaseUser, now: dt.datetime, held: int):
+def _leasable(
+    project: Project, annotator: AbstractBaseUser, now: dt.datetime, held: int, spent: int
+):
     """How many more leases this annotator may take, or the state that stops them. Every open
     lease counts against the budget (the annotator's own too), so prefetching never lets the
     project promise more items than it may pay for; the daily cap counts held items."""
     room = MAX_HOLD
     if project.budget is not None:
-        # Under the project's row lock (submits take it too): two annotators topping up at
-        # the same moment cannot both take the budget's last item.
-        spent = Project.objects.select_for_update().values_list("n_annotations", flat=True)
-        room = project.budget - spent.get(pk=project.pk) - _open_leases(project, now, None)
+        room = project.budget - spent - _open_leases(project, now, None)
         if room <= 0 and not held:
             return _budget_spent(project)
     if project.daily_cap is not None:
@@ -142,6 +141,14 @@ def items_lease(*, project: Project, annotator: AbstractBaseUser, hold: int = 1)
             # A lease is cheap to lose (it simply expires): skip the fsync wait on commit.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        # The project's row first, in every transaction that hands out queue entries (the
+        # worker writing a round takes it too): one lock order, so no deadlock, and two
+        # annotators topping up at once cannot both take the budget's last item.
+        spent = (
+            Project.objects.select_for_update()
+            .values_list("n_annotations", flat=True)
+            .get(pk=project.pk)
+        )
         held = list(
             QueueEntry.objects.select_for_update(of=("self",))
             .filter(project=project, leased_by=annotator, done=False, lease_expires_at__gt=now)
@@ -150,7 +157,7 @@ def items_lease(*, project: Project, annotator: AbstractBaseUser, hold: int = 1)
         )
         wanted = hold - len(held)
         if wanted > 0:
-            room = _leasable(project, annotator, now, len(held))
+            room = _leasable(project, annotator, now, len(held), spent)
             if isinstance(room, NextItem):
                 return LeasedItems(room.state, [], room.message)
             wanted = min(wanted, room)
@@ -191,8 +198,12 @@ def _exploration_lease(
     cold start waits for its round), and only with one annotator per item."""
     from labeler.services.training import retrain_request
 
+    if project.overlap > 1:
+        return []
+    # The caller holds the project's row lock, as the worker writing a round does: neither
+    # creates an entry for an item the other just gave out.
     latest = QueryRound.objects.filter(project=project).order_by("-number").first()
-    if latest is None or project.overlap > 1:
+    if latest is None:
         return []
     pool = (
         Item.objects.filter(project=project, status=Item.Status.UNLABELED, is_evaluation=False)

@@ -150,6 +150,11 @@ def evaluation_slots(*, project: Project) -> int:
     return max(0, min(wanted, unlabeled))
 
 
+def project_lock(project: Project) -> None:
+    """Lock the project's row until the transaction ends (the writers of queue entries)."""
+    list(Project.objects.select_for_update().filter(pk=project.pk).values_list("pk", flat=True))
+
+
 def reserve_size(*, project: Project) -> int:
     """How many next-best items to keep behind the round: enough for the annotators active in
     the last minutes to keep labeling for as long as a retrain takes, at their own pace."""
@@ -231,6 +236,9 @@ def _round_write(
     round_part = _interleave(pick_ids[:n_round_picks], eval_ids[:n_round_eval])
     reserve_part = _interleave(pick_ids[n_round_picks:], eval_ids[n_round_eval:])
     with transaction.atomic():
+        # Exploration leases (services.leasing) create entries too: the project's row lock
+        # orders the two, so an item explored a moment ago is seen as held here.
+        project_lock(project)
         # Entries someone holds right now stay valid until answered or expired; the rest of
         # the old round and its reserve are replaced by the new choice.
         # Items some annotators already answered (overlap) keep their remaining entries.

@@ -414,7 +414,9 @@
       if (error.message !== "login") retryLater();
       return;
     }
-    if (response.status >= 500 || response.status === 429 || response.status === 403) {
+    // The server or the network blipped: try again (a retry is the same answer). A 4xx is
+    // the server's considered refusal, reported below.
+    if (response.status >= 500 || response.status === 429 || response.status === 408) {
       state.inFlight = null;
       retryLater(response);
       return;
