@@ -82,6 +82,11 @@ def shown_item(page) -> int:
     return int(page.get_attribute("#label-panel", "data-item-id"))
 
 
+def wait_until_saved(page) -> None:
+    """Answers go out in the background: wait until the server acknowledged all of them."""
+    page.wait_for_function("() => window.tweezersLabel.outbox.length === 0")
+
+
 def wait_for_next(page, previous_item: int) -> None:
     page.wait_for_function(
         """previous => {
@@ -116,6 +121,7 @@ def test_keyboard_labeling_retrains_through_the_worker_and_the_dashboard_follows
         wait_for_next(page, item_id)
         labeled.append(item_id)
 
+    wait_until_saved(page)
     timings = page.evaluate("window.tweezersLabel.timings")
     assert page.evaluate("window.sameDocument === true"), "the labeling page reloaded"
     assert len(set(labeled)) == len(labeled)
@@ -135,7 +141,10 @@ def test_keyboard_labeling_retrains_through_the_worker_and_the_dashboard_follows
         }""",
         timeout=WORKER_SECONDS,
     )
-    page.wait_for_selector(f'tr[data-round="{ROUNDS_TO_LABEL + 1}"]', timeout=WORKER_SECONDS)
+    # Annotators keep labeling from the reserve while a round trains, so the number of rounds
+    # depends on the worker's speed: the dashboard shows the newest one.
+    newest = QueryRound.objects.filter(project=project).order_by("-number").first().number
+    page.wait_for_selector(f'tr[data-round="{newest}"]', timeout=WORKER_SECONDS)
     curve = json.loads(page.text_content("#curve-data"))
     assert all(point["n_labels"] for point in curve)
     assert page.locator("#learning-curve").is_visible()
@@ -145,7 +154,7 @@ def test_keyboard_labeling_retrains_through_the_worker_and_the_dashboard_follows
 
     runs = ModelRun.objects.filter(project=project, status=ModelRun.Status.SUCCEEDED)
     assert runs.exclude(artifact_path="").count() >= 2
-    assert QueryRound.objects.filter(project=project).count() >= ROUNDS_TO_LABEL + 1
+    assert QueryRound.objects.filter(project=project).count() >= ROUNDS_TO_LABEL
     median = statistics.median(timings)
     print(
         f"\nclick → next item shown: median {median:.0f} ms, max {max(timings):.0f} ms "
@@ -182,6 +191,8 @@ def test_two_annotators_never_receive_the_same_item(transactional_db, new_page):
     assert shown_item(bob_page) == held
 
     assert not set(seen[alice.username]) & set(seen[bob.username])
+    for page in pages.values():
+        wait_until_saved(page)
     by_annotator = Annotation.objects.filter(project=project).values_list(
         "annotator__username", "item_id"
     )
@@ -195,6 +206,7 @@ def test_two_annotators_never_receive_the_same_item(transactional_db, new_page):
     wait_for_next(alice_page, current)
     assert shown_item(alice_page) == seen[alice.username][-1]
     assert "Took back your label" in alice_page.text_content("#label-saved")
+    wait_until_saved(alice_page)
     assert not Annotation.objects.filter(item_id=seen[alice.username][-1], is_current=True).exists()
     # A double click records one answer, and its second click does not answer the next item.
     again = seen[alice.username][-1]
@@ -203,6 +215,7 @@ def test_two_annotators_never_receive_the_same_item(transactional_db, new_page):
     wait_for_next(alice_page, again)
     following = shown_item(alice_page)
     alice_page.wait_for_timeout(300)
+    wait_until_saved(alice_page)
     assert Annotation.objects.filter(item_id=again, is_current=True).count() == 1
     assert not Annotation.objects.filter(item_id=following).exists()
     assert shown_item(alice_page) == following
@@ -231,12 +244,14 @@ def test_an_expired_lease_returns_its_item_to_the_queue(transactional_db, new_pa
     # Alice comes back and answers: told why, given another item, nothing recorded for her.
     alice_page.keyboard.press(true_digit(held))
     wait_for_next(alice_page, held)
-    assert "expired" in alice_page.text_content("#label-panel .banner")
+    alice_page.wait_for_selector("#label-panel .banner.bad")
+    assert "expired" in alice_page.text_content("#label-panel .banner.bad")
     assert shown_item(alice_page) != held
     assert not Annotation.objects.filter(annotator=alice).exists()
 
     bob_page.keyboard.press(true_digit(held))
     wait_for_next(bob_page, held)
+    wait_until_saved(bob_page)
     assert Annotation.objects.get(item_id=held).annotator == bob
 
 
@@ -302,7 +317,10 @@ def test_a_manager_sets_up_a_text_project_imports_a_csv_and_starts_labeling(
     shown_item(page)
     assert page.locator(".item-text").is_visible()
     first = page.locator(".class-button").first
-    assert (first.get_attribute("data-key"), first.get_attribute("value")) == ("1", "cardiology")
+    assert (first.get_attribute("data-key"), first.get_attribute("data-label")) == (
+        "1",
+        "cardiology",
+    )
     page.screenshot(path=output_dir / "labeling-text.png")
 
 
@@ -315,6 +333,7 @@ PAGE_STATE = """() => {
         failures: s.failures, timings: s.timings.length});
 }"""
 OUTAGE_SECONDS = 5
+THINK_MS = 400
 
 
 def gunicorn_start(port: int, log_path, settings):
@@ -385,6 +404,9 @@ def test_thirty_items_by_keyboard_show_at_once_and_survive_the_server_going_away
                 project=project, status__in=["queued", "running"]
             ).exists()
             before = page.evaluate("window.tweezersLabel.timings.length")
+            # A fast expert's glance: a robot pressing every few milliseconds would outrun any
+            # server, which the page's two items ahead are not meant to hide.
+            page.wait_for_timeout(THINK_MS)
             press_and_wait(page, item_id)
             answered.append(item_id)
             try:
@@ -480,9 +502,8 @@ def test_the_labeling_page_fits_phones_and_tablets(
         item_id = shown_item(page)
         buttons.filter(has_text=true_digit(item_id)).first.tap()
         wait_for_next(page, item_id)
-        assert Annotation.objects.filter(item_id=item_id).exists() or page.wait_for_function(
-            "() => window.tweezersLabel.outbox.length === 0"
-        )
+        wait_until_saved(page)
+        assert Annotation.objects.filter(item_id=item_id).exists()
     finally:
         context.close()
 
