@@ -217,3 +217,43 @@ def test_when_round_and_reserve_are_used_up_during_a_retrain_experts_explore_ins
     assert all(e.is_reserve for e in alices.entries + bobs.entries)
     answer(shades_project, alice, alices.entries[0])
     assert Annotation.objects.get(item=items[0]).annotator == alice
+
+
+@pytest.mark.django_db
+def test_the_reserve_grows_with_the_team_and_the_retrain_time_but_stays_a_few_rounds(
+    shades_project,
+):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from labeler.services.training import RESERVE_MAX_ROUNDS, reserve_size
+
+    # One member, no history yet: the defaults (a 30 s retrain, 3 s a label) × 1.5.
+    assert reserve_size(project=shades_project) == 15
+    run_queued(shades_project)
+    now = timezone.now()
+    ModelRun.objects.update(started_at=now - dt.timedelta(seconds=8), finished_at=now)
+    team = [UserFactory() for _ in range(3)]
+    for user in team:
+        for entry in services.items_lease(project=shades_project, annotator=user, hold=2).entries:
+            services.annotation_submit(
+                project=shades_project,
+                annotator=user,
+                item_id=entry.item_id,
+                label="dark",
+                seconds_spent=2,
+            )
+
+    # 3 annotators × 8 s per retrain / 2 s per label × 1.5 = 18 labels to cover.
+    assert reserve_size(project=shades_project) == 18
+    for user in [UserFactory() for _ in range(20)]:
+        entry = services.items_lease(project=shades_project, annotator=user).entries[0]
+        services.annotation_submit(
+            project=shades_project,
+            annotator=user,
+            item_id=entry.item_id,
+            label="dark",
+            seconds_spent=2,
+        )
+    assert reserve_size(project=shades_project) == RESERVE_MAX_ROUNDS * shades_project.round_size
