@@ -243,9 +243,6 @@ def _round_write(
     round_part = _interleave(pick_ids[:n_round_picks], eval_ids[:n_round_eval])
     reserve_part = _interleave(pick_ids[n_round_picks:], eval_ids[n_round_eval:])
     with transaction.atomic():
-        # Exploration leases (services.leasing) create entries too: the project's row lock
-        # orders the two, so an item explored a moment ago is seen as held here.
-        project_lock(project)
         # Entries someone holds right now stay valid until answered or expired; the rest of
         # the old round and its reserve are replaced by the new choice.
         # Items some annotators already answered (overlap) keep their remaining entries.
@@ -254,6 +251,10 @@ def _round_write(
         )
         replaceable.filter(leased_by__isnull=True).delete()
         replaceable.filter(lease_expires_at__lte=timezone.now()).delete()
+        # Leases (services.leasing) hand out entries under the project's row lock: taken
+        # here, after the deletes (which may wait for a submit that needs that row), it orders
+        # this write with them, so an item leased or explored a moment ago is seen as held.
+        project_lock(project)
         held = set(
             QueueEntry.objects.filter(project=project, done=False).values_list("item_id", flat=True)
         )
