@@ -30,6 +30,7 @@ from labeler.models import (
     QueryRound,
     QueueEntry,
 )
+from labeler.services.items import item_predictions_store
 
 logger = logging.getLogger(__name__)
 
@@ -246,8 +247,10 @@ def _round_write(
         # Entries someone holds right now stay valid until answered or expired; the rest of
         # the old round and its reserve are replaced by the new choice.
         # Items some annotators already answered (overlap) keep their remaining entries.
-        replaceable = QueueEntry.objects.filter(project=project, done=False).exclude(
-            item__status=Item.Status.PENDING
+        replaceable = (
+            QueueEntry.objects.filter(project=project, done=False)
+            .exclude(item__status=Item.Status.PENDING)
+            .exclude(kind=QueueEntry.Kind.REQUEUED)
         )
         replaceable.filter(leased_by__isnull=True).delete()
         replaceable.filter(lease_expires_at__lte=timezone.now()).delete()
@@ -357,6 +360,7 @@ def model_run_execute(*, run_id: int, task_id: str = "") -> ModelRun | None:
             n_round_picks=n_round_picks,
             n_round_eval=n_eval,
         )
+        item_predictions_store(run=run)
     except Exception:
         # The previous model and queue keep serving; the error is kept on the run.
         logger.exception("retrain run %s of project %s failed", run.pk, project.pk)
