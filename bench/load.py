@@ -8,7 +8,7 @@ the REST API for a fixed time. It reports next-item and submit latency (p50/p95/
 requests per second, the server's peak memory, and how long each retrain took from the label
 that triggered it to the next round being queued. Results go to docs/benchmarks.md.
 
-    .venv/bin/python bench/load.py --items 10000,100000,1000000 --annotators 8 --seconds 30
+    .venv/bin/python bench/load.py --items 10000,100000 --annotators 8,16 --seconds 120 --think 1
 
 Traffic goes only to 127.0.0.1; every loop is bounded in time and stops by itself.
 """
@@ -36,9 +36,11 @@ import requests
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
-BENCH_DB = "tweezers_bench"
+# Overridable so that two people benchmarking on one machine do not share a database or a
+# broker database (this script drops and flushes both).
+BENCH_DB = os.environ.get("TWEEZERS_BENCH_DB", "tweezers_bench")
 BENCH_URL = f"postgres://postgres@127.0.0.1:5432/{BENCH_DB}"
-BROKER = "redis://127.0.0.1:6379/9"
+BROKER = os.environ.get("TWEEZERS_BENCH_BROKER", "redis://127.0.0.1:6379/9")
 DIM = 384
 CLASSES = ["negative", "positive"]
 SECTION_START = "<!-- bench:load:start -->"
@@ -232,7 +234,11 @@ def annotate(
     truth, first_id, project = pool["truth"], pool["first_id"], pool["project"]
     while time.monotonic() < deadline:
         started = time.perf_counter()
-        response = session.get(f"{base}/api/projects/{project}/next/", timeout=10)
+        try:
+            response = session.get(f"{base}/api/projects/{project}/next/", timeout=10)
+        except requests.RequestException:
+            errors += 1  # a timeout on a saturated machine is a figure, not a crash
+            continue
         next_times.append(time.perf_counter() - started)
         if response.status_code != 200:
             errors += 1
@@ -240,16 +246,27 @@ def annotate(
         body = response.json()
         if body["state"] != "ready":
             waits += 1
-            time.sleep(0.2)
+            # As the page does: come back when the server says (Retry-After).
+            time.sleep(float(response.headers.get("Retry-After", 1)))
             continue
         item_id = body["item"]["id"]
         label = CLASSES[int(truth[item_id - first_id])]
         started = time.perf_counter()
-        response = session.post(
-            f"{base}/api/projects/{project}/annotations/",
-            json={"item": item_id, "label": label, "client_key": uuid.uuid4().hex},
-            timeout=10,
-        )
+        try:
+            response = session.post(
+                f"{base}/api/projects/{project}/annotations/",
+                json={
+                    "item": item_id,
+                    "label": label,
+                    "client_key": uuid.uuid4().hex,
+                    # The pace the server sizes its reserve by, as the labeling page reports it.
+                    "seconds_spent": round(think + next_times[-1], 3),
+                },
+                timeout=10,
+            )
+        except requests.RequestException:
+            errors += 1
+            continue
         submit_times.append(time.perf_counter() - started)
         if response.status_code not in (200, 201):
             errors += 1
@@ -266,14 +283,16 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.array(values) * 1000, q)) if values else float("nan")
 
 
-def run_size(n_items: int, args: argparse.Namespace, var_dir: Path) -> dict:
+def run_size(
+    n_items: int, annotators: int, think: float, args: argparse.Namespace, var_dir: Path
+) -> dict:
     # One var folder for the whole run (Django reads it once); each size starts it afresh.
     for name in ("embeddings", "artifacts"):
         shutil.rmtree(var_dir / name, ignore_errors=True)
     print(f"[{n_items:,} items] building the pool…", flush=True)
-    pool = build_pool(n_items, var_dir, args.annotators, args.round_size)
+    pool = build_pool(n_items, var_dir, annotators, args.round_size)
     # A port of its own per size: the previous server may still be letting go of its socket.
-    port = args.port + len(str(n_items))
+    port = args.port + len(str(n_items)) + 10 * annotators + int(100 * think)
     env = server_env(var_dir, port)
     log = (var_dir / f"server-{n_items}.log").open("wb")
     server = subprocess.Popen(
@@ -294,13 +313,17 @@ def run_size(n_items: int, args: argparse.Namespace, var_dir: Path) -> dict:
             except requests.RequestException:
                 time.sleep(0.3)
         results: dict = {"next": [], "submit": [], "waits": 0, "errors": 0}
+        # The machine may be shared: the load average before the run says how noisy it was.
+        load_before = os.getloadavg()[0]
         lock = threading.Lock()
         rss_peak = 0
         started = time.monotonic()
         deadline = started + args.seconds
         threads = [
             threading.Thread(
-                target=annotate, args=(base, pool, token, deadline, results, lock, args.think)
+                target=annotate,
+                args=(base, pool, token, deadline, results, lock, think),
+                daemon=True,
             )
             for token in pool["tokens"]
         ]
@@ -328,12 +351,24 @@ def run_size(n_items: int, args: argparse.Namespace, var_dir: Path) -> dict:
         .order_by("created_at")
         .values_list("created_at", "started_at", "finished_at", "train_seconds", "query_seconds")
     )
+    trained_on = list(
+        ModelRun.objects.filter(project_id=pool["project"], status="succeeded")
+        .order_by("created_at")
+        .values_list("n_labels", flat=True)
+    )
+    # Labels that arrived while each retrain ran: the gap between consecutive runs' training
+    # sets (a fresher model sees more of them sooner).
+    per_retrain = [b - a for a, b in zip(trained_on, trained_on[1:], strict=False)]
     turnaround = [(done - created).total_seconds() for created, _, done, _, _ in runs]
     compute = [(done - start).total_seconds() for _, start, done, _, _ in runs]
     requests_total = len(results["next"]) + len(results["submit"])
     return {
         "items": n_items,
-        "annotators": args.annotators,
+        "annotators": annotators,
+        "think": think,
+        "load_before": load_before,
+        "load_after": os.getloadavg()[0],
+        "labels_per_retrain": statistics.median(per_retrain) if per_retrain else float("nan"),
         "seconds": elapsed,
         "labels": len(results["submit"]),
         "rps": requests_total / elapsed,
@@ -361,27 +396,40 @@ def markdown(rows: list[dict], command: str) -> str:
     out.write(
         "N annotator threads loop GET `/api/projects/{id}/next/` → POST `/annotations/`, "
         "pausing `--think` seconds per item (a very fast expert), against "
-        "`scripts/run-serve` (gunicorn, 4 workers, plus one Celery worker) on this 2-core "
+        "`scripts/run-serve` (gunicorn, 4 workers, plus one Celery worker at "
+        f"nice {os.environ.get('WORKER_NICE', '10')}) on this 2-core "
         "machine, PostgreSQL 15 and Redis on 127.0.0.1. Items carry cached 384-d embeddings, "
         "so every retrain re-scores the whole pool with the default strategy.\n\n"
     )
     out.write(f"Reproduce: `{command}`\n\n")
     out.write(
-        "| items | annotators | labels | req/s | next p50 / p95 / p99 (ms) | "
+        "| items | annotators | think (s) | labels | req/s | next p50 / p95 / p99 (ms) | "
         "submit p50 / p95 / p99 (ms) | 'updating' replies | errors | server RSS peak (MiB) | "
-        "retrains | label → next round queued, median / max (s) | retrain compute median (s) |\n"
-        "|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---|---:|\n"
+        "retrains | labels arriving per retrain, median | "
+        "label → next round queued, median / max (s) | retrain compute median (s) | "
+        "machine load before → after |\n"
+        "|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---|---:|---|\n"
     )
     for r in rows:
         out.write(
-            f"| {r['items']:,} | {r['annotators']} | {r['labels']} | {r['rps']:.0f} | "
+            f"| {r['items']:,} | {r['annotators']} | {r['think']:g} | {r['labels']} | "
+            f"{r['rps']:.0f} | "
             f"{r['next_p50']:.1f} / {r['next_p95']:.1f} / {r['next_p99']:.1f} | "
             f"{r['submit_p50']:.1f} / {r['submit_p95']:.1f} / {r['submit_p99']:.1f} | "
             f"{r['waits']} | {r['errors']} | {r['rss_mib']:.0f} | {r['retrains']} | "
+            f"{r['labels_per_retrain']:.0f} | "
             f"{r['turnaround_median']:.1f} / {r['turnaround_max']:.1f} | "
-            f"{r['compute_median']:.1f} |\n"
+            f"{r['compute_median']:.1f} | {r['load_before']:.1f} → {r['load_after']:.1f} |\n"
         )
-    out.write("\nSet-up per size (not part of the measured loop): ")
+    by_key = {(r["items"], r["think"], r["annotators"]): r for r in rows}
+    for (items, think, annotators), r in by_key.items():
+        half = by_key.get((items, think, annotators // 2))
+        if half and half["labels"]:
+            out.write(
+                f"\n{items:,} items, think {think:g} s: {annotators} annotators stored "
+                f"{r['labels'] / half['labels']:.2f}× the labels of {annotators // 2}."
+            )
+    out.write("\n\nSet-up per size (not part of the measured loop): ")
     out.write(
         ", ".join(
             f"{r['items']:,} items loaded in {r['load_seconds']:.0f} s, first round chosen in "
@@ -407,11 +455,11 @@ def write_section(path: Path, section: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", default="10000,100000,1000000")
-    parser.add_argument("--annotators", type=int, default=8)
+    parser.add_argument("--annotators", default="8", help="comma-separated, e.g. 8,16")
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--round-size", type=int, default=100)
     parser.add_argument(
-        "--think", type=float, default=0.5, help="seconds each annotator spends per item"
+        "--think", default="1", help="seconds each annotator spends per item, e.g. 1,0"
     )
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
@@ -420,9 +468,11 @@ def main() -> None:
     rows = []
     var_dir = Path(tempfile.mkdtemp(prefix="tweezers-load-"))
     for size in sizes:
-        row = run_size(size, args, var_dir)
-        print(row, flush=True)
-        rows.append(row)
+        for think in [float(t) for t in str(args.think).split(",")]:
+            for annotators in [int(n) for n in str(args.annotators).split(",")]:
+                row = run_size(size, annotators, think, args, var_dir)
+                print(row, flush=True)
+                rows.append(row)
     command = "python bench/load.py " + " ".join(sys.argv[1:])
     section = markdown(rows, command.strip())
     print(section)

@@ -50,10 +50,14 @@ class ProjectSettingsForm(forms.ModelForm):
     class Meta:
         model = Project
         fields = SETTINGS_FIELDS
-        widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 2}),
+            "guidelines": forms.Textarea(attrs={"rows": 6}),
+        }
         labels = {
             "name": _("Name"),
             "description": _("Description"),
+            "guidelines": _("Guidelines"),
             "kind": _("Kind"),
             "round_size": _("Round size"),
             "budget": _("Budget"),
@@ -65,7 +69,14 @@ class ProjectSettingsForm(forms.ModelForm):
             "lease_seconds": _("Lease (seconds)"),
         }
         help_texts = {
-            "round_size": _("Labels per round; the model retrains after each round."),
+            "round_size": _(
+                "Items the model chooses at a time; it retrains while annotators label the "
+                "last quarter of them, from a reserve of next-best items."
+            ),
+            "guidelines": _(
+                "Markdown, shown to annotators in the labeling page's help (?) on their first "
+                "visit. HTML is shown as text."
+            ),
             "lease_seconds": _("How long an opened item stays reserved for its annotator."),
             "evaluation_share": _("Share of the label budget spent on a random evaluation sample."),
             "budget": _("Total labels the project may spend; empty = no limit."),
@@ -175,16 +186,27 @@ class ImportForm(forms.Form):
     )
 
 
-class SubmitForm(forms.Form):
+class HoldForm(forms.Form):
+    # How many leased items the labeling page wants to hold (the current one and the next).
+    hold = forms.IntegerField(min_value=1, max_value=10, required=False)
+
+
+class SubmitForm(HoldForm):
     item_id = forms.IntegerField(min_value=1)
     label = forms.CharField(max_length=100)
     client_key = forms.CharField(max_length=64, required=False)
     seconds_spent = forms.FloatField(min_value=0, max_value=24 * 3600, required=False)
     note = forms.CharField(max_length=5000, required=False, strip=True)
+    unsure = forms.BooleanField(required=False)
 
 
-class SkipForm(forms.Form):
+class SkipForm(HoldForm):
     item_id = forms.IntegerField(min_value=1)
+
+
+class CorrectForm(forms.Form):
+    annotation_id = forms.IntegerField(min_value=1)
+    label = forms.CharField(max_length=100)
 
 
 class InviteForm(forms.Form):

@@ -32,6 +32,8 @@ class Project(models.Model):
 
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
+    # Markdown shown to annotators in the labeling page's help overlay (raw HTML is escaped).
+    guidelines = models.TextField(blank=True)
     kind = models.CharField(max_length=10, choices=Kind.choices)
     # Name of a strategy in learning.strategies' registry; "default" is DESIGN.md's default.
     strategy = models.CharField(max_length=64, default="default")
@@ -361,6 +363,9 @@ class QueueEntry(models.Model):
     )
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     done = models.BooleanField(default=False)
+    # The next-best picks of the same scoring, ranked after the round: served while the next
+    # round is being trained, replaced when it is written. Not counted in the round's size.
+    is_reserve = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["rank"]
@@ -409,6 +414,8 @@ class Annotation(models.Model):
     )
     predicted_confidence = models.FloatField(null=True, blank=True)
     client_key = models.CharField(max_length=64, null=True, blank=True)
+    # The annotator marked the answer "unsure": managers can find these to review.
+    is_unsure = models.BooleanField(default=False)
     replaces = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.RESTRICT, related_name="replaced_by"
     )

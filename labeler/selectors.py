@@ -11,7 +11,6 @@ from django.db.models import (
     Count,
     IntegerField,
     OuterRef,
-    Q,
     QuerySet,
     Subquery,
     Sum,
@@ -31,6 +30,7 @@ from labeler.models import (
     Project,
     QueryRound,
     QueueEntry,
+    Skip,
 )
 
 
@@ -202,24 +202,57 @@ def item_visible_to(*, user: AbstractBaseUser, item_id: int) -> Item | None:
     return items.first()
 
 
-def entry_following(*, entry: QueueEntry, annotator: AbstractBaseUser) -> QueueEntry | None:
-    """The free entry this annotator will probably be served after ``entry``: read-only, no
-    lease; only used to warm the browser's cache."""
-    now = timezone.now()
-    return (
-        QueueEntry.objects.filter(project_id=entry.project_id, done=False)
-        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now))
-        .exclude(item_id=entry.item_id)
-        .exclude(item__skips__annotator=annotator)
-        .select_related("item")
-        .order_by("rank", "id")
-        .first()
+def labeling_progress(*, project: Project, annotator: AbstractBaseUser) -> dict:
+    """What the labeling page says the annotator is working through: their labels today
+    against the daily cap, and the project against its budget and target. Counters and one
+    indexed look-up of the newest model's metric; never a count over the pool."""
+    today = labels_today(project=project, annotator=annotator, now=timezone.now())
+    metric_value = None
+    if project.target_value is not None:
+        metric_value = (
+            ModelRun.objects.filter(project=project, status=ModelRun.Status.SUCCEEDED)
+            .exclude(artifact_path="")
+            .order_by("-created_at")
+            .values_list(f"metrics__{project.target_metric}", flat=True)
+            .first()
+        )
+    return {
+        "today": today,
+        "daily_cap": project.daily_cap,
+        "spent": project.n_annotations,
+        "budget": project.budget,
+        "labeled": project.n_labeled,
+        "items": project.n_items,
+        "target_metric": project.get_target_metric_display(),
+        "target_value": project.target_value,
+        "metric_value": metric_value if isinstance(metric_value, (int, float)) else None,
+    }
+
+
+def answers_recent(*, project: Project, annotator: AbstractBaseUser, limit: int = 10) -> list:
+    """The annotator's newest current answers in the project, newest first (the page's strip
+    of answers to change); served by the (annotator, created_at) index."""
+    return list(
+        Annotation.objects.filter(
+            project=project, annotator=annotator, is_current=True, is_adjudication=False
+        )
+        .order_by("-created_at", "-id")
+        .values("id", "item_id", "label__name", "is_unsure")[:limit]
     )
 
 
-def annotator_progress(*, project: Project, annotator: AbstractBaseUser) -> dict:
-    today = labels_today(project=project, annotator=annotator, now=timezone.now())
-    return {"today": today, "daily_cap": project.daily_cap}
+def items_skipped_by(*, annotator: AbstractBaseUser, project: Project, limit: int = 50) -> list:
+    """The items this annotator skipped in the project, newest first, to come back to."""
+    return list(
+        Skip.objects.filter(project=project, annotator=annotator)
+        .order_by("-created_at", "-id")
+        .values_list("item_id", flat=True)[:limit]
+    )
+
+
+def annotation_of(*, project: Project, annotator: AbstractBaseUser, annotation_id: int):
+    """The annotator's own annotation in the project, or None."""
+    return Annotation.objects.filter(project=project, annotator=annotator, pk=annotation_id).first()
 
 
 def import_jobs_recent(*, project: Project, limit: int = 10) -> list[ImportJob]:

@@ -12,9 +12,12 @@ urlpatterns = [
     path("projects/<int:project_id>/settings/", views.project_settings, name="project-settings"),
     path("projects/<int:project_id>/import/", views.project_import, name="project-import"),
     path("projects/<int:project_id>/label/", views.label, name="label"),
-    path("projects/<int:project_id>/label/submit/", views.label_submit, name="label-submit"),
+    path("projects/<int:project_id>/label/lease/", views.label_lease, name="label-lease"),
+    path("projects/<int:project_id>/label/answer/", views.label_answer, name="label-answer"),
     path("projects/<int:project_id>/label/skip/", views.label_skip, name="label-skip"),
     path("projects/<int:project_id>/label/undo/", views.label_undo, name="label-undo"),
+    path("projects/<int:project_id>/label/unskip/", views.label_unskip, name="label-unskip"),
+    path("projects/<int:project_id>/label/correct/", views.label_correct, name="label-correct"),
     path("projects/<int:project_id>/members/", views.members, name="project-members"),
     path(
         "projects/<int:project_id>/members/<int:membership_id>/role/",

@@ -80,7 +80,10 @@ class AnnotationFilter(django_filters.FilterSet):
         field_name="is_current", help_text="Only current (true) or replaced (false) labels."
     )
     since = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    unsure = django_filters.BooleanFilter(
+        field_name="is_unsure", help_text="Only answers the annotator flagged as unsure."
+    )
 
     class Meta:
         model = Annotation
-        fields = ["item", "annotator", "label", "kind", "round", "current", "since"]
+        fields = ["item", "annotator", "label", "kind", "round", "current", "since", "unsure"]

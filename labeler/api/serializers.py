@@ -276,6 +276,7 @@ class AnnotationSerializer(serializers.ModelSerializer):
             "client_key",
             "seconds_spent",
             "note",
+            "is_unsure",
             "predicted_label",
             "predicted_confidence",
             "replaces",
@@ -300,6 +301,9 @@ class AnnotationSubmitSerializer(serializers.Serializer):
         min_value=0, max_value=24 * 3600, required=False, allow_null=True
     )
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    is_unsure = serializers.BooleanField(
+        required=False, default=False, help_text="The annotator is not sure of this label."
+    )
 
 
 class AnnotationCorrectSerializer(serializers.Serializer):

@@ -4,15 +4,11 @@ write ``services.items_import(...)``."""
 
 from labeler.engine import feature_set_embed, feature_set_request, stale_feature_sets_enqueue
 from labeler.services.annotating import (
-    NextItem,
     SubmitRejected,
     annotation_correct,
     annotation_submit,
     item_adjudicate,
     item_resolve,
-    item_skip,
-    last_annotation_undo,
-    next_item_lease,
 )
 from labeler.services.exports import (
     Export,
@@ -36,6 +32,7 @@ from labeler.services.items import (
     items_requeue,
     items_unskip,
 )
+from labeler.services.leasing import LeasedItems, NextItem, items_lease, next_item_lease
 from labeler.services.members import (
     Invitation,
     MembershipRejected,
@@ -51,6 +48,13 @@ from labeler.services.training import (
     retrain_request,
     stale_runs_enqueue,
 )
+from labeler.services.undoing import (
+    Undone,
+    item_skip,
+    last_action_undo,
+    last_annotation_undo,
+    skip_undo,
+)
 
 __all__ = [
     "Export",
@@ -58,7 +62,12 @@ __all__ = [
     "export_labeled",
     "items_import_labelstudio",
     "model_artifact_export",
+    "LeasedItems",
     "NextItem",
+    "Undone",
+    "items_lease",
+    "last_action_undo",
+    "skip_undo",
     "SubmitRejected",
     "annotation_correct",
     "annotation_submit",

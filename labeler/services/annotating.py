@@ -1,153 +1,31 @@
-"""The annotator's side of the loop: lease the next item, submit a label, skip, correct.
-
-Serving reads a precomputed queue (see DESIGN.md): no score is computed on the request path,
-and every write happens in one short transaction that also updates the counters.
-"""
+"""The annotator's answers: submit a label, correct it, and a manager's adjudication; the item's
+label and the project's counters follow in the same transaction. Leasing is in
+``services.leasing``, skips and undo in ``services.undoing``."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter
-from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Q, When
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from labeler.models import (
     Annotation,
     Item,
     LabelClass,
-    ModelRun,
     Project,
     QueryRound,
     QueueEntry,
-    Skip,
 )
-from labeler.selectors import labels_today
+from labeler.services.leasing import _limit_state
 from labeler.services.rejections import Rejected
 
 
 class SubmitRejected(Rejected):
     """A submit or skip that cannot be accepted; ``code`` is stable for API clients."""
-
-
-@dataclass(frozen=True)
-class NextItem:
-    state: str  # "ready" | "updating" | "budget_spent" | "daily_cap" | "done"
-    entry: QueueEntry | None
-    message: str
-
-
-def _open_leases(project: Project, now: dt.datetime, exclude_user_id: int | None) -> int:
-    leases = QueueEntry.objects.filter(project=project, done=False, lease_expires_at__gt=now)
-    if exclude_user_id is not None:
-        leases = leases.exclude(leased_by_id=exclude_user_id)
-    return leases.count()
-
-
-def _limit_state(
-    project: Project, annotator: AbstractBaseUser, now: dt.datetime, *, leasing: bool
-) -> NextItem | None:
-    """The budget or daily-cap state that stops serving, or None. When leasing, items other
-    annotators hold right now count as spent, so eight experts cannot overshoot by eight."""
-    if project.budget is not None:
-        committed = project.n_annotations
-        if leasing:
-            committed += _open_leases(project, now, exclude_user_id=annotator.pk)
-        if committed >= project.budget:
-            return NextItem(
-                "budget_spent",
-                None,
-                f"The project's budget of {project.budget} labels is spent. "
-                "A manager can raise it on the project settings page.",
-            )
-    if (
-        project.daily_cap is not None
-        and labels_today(project=project, annotator=annotator, now=now) >= project.daily_cap
-    ):
-        return NextItem(
-            "daily_cap",
-            None,
-            f"You have given your {project.daily_cap} labels for today. Thank you! "
-            "The queue opens again tomorrow (UTC).",
-        )
-    return None
-
-
-def _lock_free_entry(project: Project, annotator: AbstractBaseUser, now: dt.datetime):
-    free = (
-        QueueEntry.objects.filter(project=project, done=False)
-        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now))
-        .exclude(item__skips__annotator=annotator)
-        .order_by("rank", "id")
-    )
-    if project.overlap > 1:
-        # Each of an item's N entries goes to a different annotator.
-        free = free.exclude(item__annotations__annotator=annotator)
-    # SKIP LOCKED lets concurrent annotators take the next free row instead of queueing behind
-    # each other; SQLite (the demo) has no row locks and serialises writers anyway.
-    if connection.features.has_select_for_update_skip_locked:
-        free = free.select_for_update(skip_locked=True, of=("self",))
-    return free.select_related("item").first()
-
-
-def next_item_lease(*, project: Project, annotator: AbstractBaseUser) -> NextItem:
-    """The item this annotator should label now, leased to them.
-
-    A page reload returns the same item (an unexpired lease is reused), so reloading never
-    burns items; an expired lease is simply free again for anyone.
-    """
-    now = timezone.now()
-    lease_until = now + dt.timedelta(seconds=project.lease_seconds)
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            # A lease is cheap to lose (it simply expires): skip the fsync wait on commit.
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        held = (
-            QueueEntry.objects.select_for_update()
-            .filter(project=project, leased_by=annotator, done=False, lease_expires_at__gt=now)
-            .select_related("item")
-            .order_by("rank", "id")
-            .first()
-        )
-        if held is not None:
-            held.lease_expires_at = lease_until
-            held.save(update_fields=["lease_expires_at"])
-            return NextItem("ready", held, "")
-        limit = _limit_state(project, annotator, now, leasing=True)
-        if limit is not None:
-            return limit
-        entry = _lock_free_entry(project, annotator, now)
-        if entry is not None:
-            entry.leased_by = annotator
-            entry.lease_expires_at = lease_until
-            entry.save(update_fields=["leased_by", "lease_expires_at"])
-            return NextItem("ready", entry, "")
-    return _empty_queue_state(project)
-
-
-def _empty_queue_state(project: Project) -> NextItem:
-    from labeler.services.training import retrain_request
-
-    active = ModelRun.objects.filter(
-        project=project, status__in=[ModelRun.Status.QUEUED, ModelRun.Status.RUNNING]
-    ).exists()
-    if active:
-        return NextItem("updating", None, "The model is updating; new items arrive in a moment.")
-    has_pool = (
-        Item.objects.filter(project=project, status=Item.Status.UNLABELED)
-        .exclude(skips__isnull=False)
-        .exists()
-    )
-    if has_pool:
-        # Nothing queued, nothing running, items left: ask for a round (self-healing after a
-        # failed run or an import) and let the page poll.
-        retrain_request(project=project)
-        return NextItem("updating", None, "Choosing the next items; they arrive in a moment.")
-    return NextItem("done", None, "Every item in this project is labeled or skipped.")
 
 
 def _refill_threshold(project: Project) -> int:
@@ -156,10 +34,11 @@ def _refill_threshold(project: Project) -> int:
     return max(1, project.round_size // 4)
 
 
-def _after_queue_progress(project: Project, round_id: int | None) -> None:
+def _after_queue_progress(project: Project, round_id: int | None, *, is_reserve: bool) -> None:
     from labeler.services.training import retrain_request
 
-    if round_id is not None:
+    # Reserve entries are not part of their round's size: they do not advance it.
+    if round_id is not None and not is_reserve:
         QueryRound.objects.filter(pk=round_id).update(
             n_done=F("n_done") + 1,
             completed_at=Case(
@@ -167,7 +46,9 @@ def _after_queue_progress(project: Project, round_id: int | None) -> None:
                 default=F("completed_at"),
             ),
         )
-    open_entries = QueueEntry.objects.filter(project=project, done=False).count()
+    # The reserve is what annotators label while the next round trains: the retrain is asked
+    # for when the round itself runs low, not when the reserve does.
+    open_entries = QueueEntry.objects.filter(project=project, done=False, is_reserve=False).count()
     if open_entries <= _refill_threshold(project):
         retrain_request(project=project)
 
@@ -181,6 +62,7 @@ def annotation_submit(
     client_key: str | None = None,
     seconds_spent: float | None = None,
     note: str = "",
+    is_unsure: bool = False,
 ) -> tuple[Annotation, bool]:
     """Record an expert's label. Returns ``(annotation, created)``; repeating a
     ``client_key`` returns the annotation it created the first time.
@@ -189,25 +71,28 @@ def annotation_submit(
     counter and the project's counters change together or not at all.
     """
     if seconds_spent is not None and not 0 <= seconds_spent <= 24 * 3600:
-        raise SubmitRejected("invalid", "seconds_spent must be between 0 and 86400")
-    if client_key:
-        existing = Annotation.objects.filter(annotator=annotator, client_key=client_key).first()
-        if existing is not None:
-            if existing.project_id != project.pk or existing.item_id != item_id:
-                raise SubmitRejected(
-                    "client_key_reused", "this client_key was already used for another item"
-                )
-            return existing, False
+        raise SubmitRejected("invalid", _("seconds_spent must be between 0 and 86400"))
     try:
         with transaction.atomic():
-            return _submit(project, annotator, item_id, label, client_key, seconds_spent, note)
-    except IntegrityError:
-        # A concurrent retry with the same client_key won the race: return its row.
-        if client_key:
-            existing = Annotation.objects.filter(annotator=annotator, client_key=client_key).first()
-            if existing is not None:
-                return existing, False
-        raise
+            return _submit(
+                project, annotator, item_id, label, client_key, seconds_spent, note, is_unsure
+            )
+    except (IntegrityError, SubmitRejected):
+        # A retry of an answer already stored (its client_key is taken) is that answer: the
+        # unique constraint decides, so the first attempt costs no look-up. A retry usually
+        # fails earlier ("not_served": its entry is done), so rejections look too.
+        existing = (
+            Annotation.objects.filter(annotator=annotator, client_key=client_key).first()
+            if client_key
+            else None
+        )
+        if existing is None:
+            raise
+        if existing.project_id != project.pk or existing.item_id != item_id:
+            raise SubmitRejected(
+                "client_key_reused", _("this client_key was already used for another item")
+            ) from None
+        return existing, False
 
 
 def _locked_item(project: Project, item_id: int) -> Item:
@@ -225,7 +110,7 @@ def _label_class(project: Project, label: str) -> LabelClass:
     return label_class
 
 
-def _submit(project, annotator, item_id, label, client_key, seconds_spent, note):
+def _submit(project, annotator, item_id, label, client_key, seconds_spent, note, is_unsure):
     now = timezone.now()
     item = _locked_item(project, item_id)
     label_class = _label_class(project, label)
@@ -262,11 +147,12 @@ def _submit(project, annotator, item_id, label, client_key, seconds_spent, note)
         predicted_label_id=entry.predicted_label_id,
         predicted_confidence=entry.predicted_confidence,
         client_key=client_key or None,
+        is_unsure=is_unsure,
         replaces=previous,
     )
     QueueEntry.objects.filter(pk=entry.pk).update(done=True)
     item_resolve(item=item, project=project, annotations_added=1)
-    _after_queue_progress(project, entry.round_id)
+    _after_queue_progress(project, entry.round_id, is_reserve=entry.is_reserve)
     return annotation, True
 
 
@@ -371,25 +257,6 @@ def item_adjudicate(
     return ruling
 
 
-def item_skip(*, project: Project, annotator: AbstractBaseUser, item_id: int) -> None:
-    """Pass on an item. It leaves this annotator's queue; with one annotator per item it
-    leaves the pool, as Prodigy's "ignore" does, and the skip is kept for the record."""
-    with transaction.atomic():
-        item = _locked_item(project, item_id)
-        entry = (
-            QueueEntry.objects.select_for_update()
-            .filter(project=project, item=item, done=False)
-            .filter(Q(leased_by=annotator) | Q(leased_by__isnull=True))
-            .first()
-        )
-        Skip.objects.create(project=project, item=item, annotator=annotator)
-        if item.status == Item.Status.UNLABELED:
-            Item.objects.filter(pk=item.pk).update(status=Item.Status.SKIPPED)
-        if entry is not None:
-            QueueEntry.objects.filter(pk=entry.pk).update(done=True)
-            _after_queue_progress(project, entry.round_id)
-
-
 def annotation_correct(
     *, annotation: Annotation, annotator: AbstractBaseUser, label: str
 ) -> Annotation:
@@ -420,42 +287,3 @@ def annotation_correct(
         item = Item.objects.select_for_update().get(pk=current.item_id)
         item_resolve(item=item, project=project, annotations_added=1)
     return corrected
-
-
-def last_annotation_undo(*, project: Project, annotator: AbstractBaseUser) -> Item | None:
-    """Take back this annotator's latest label: the item returns to the front of their queue,
-    the item's previous label (if any) is current again, and the withdrawn annotation stays
-    in the history. Returns the item, or None when there is nothing to undo."""
-    with transaction.atomic():
-        last = (
-            Annotation.objects.select_for_update()
-            .filter(project=project, annotator=annotator, is_current=True)
-            .order_by("-created_at", "-id")
-            .first()
-        )
-        if last is None:
-            return None
-        Annotation.objects.filter(pk=last.pk).update(is_current=False)
-        previous = last.replaces
-        if previous is not None:
-            Annotation.objects.filter(pk=previous.pk).update(is_current=True)
-        item_resolve(item=Item.objects.select_for_update().get(pk=last.item_id), project=project)
-        if previous is None:
-            entry = (
-                QueueEntry.objects.select_for_update()
-                .filter(project=project, item_id=last.item_id, done=True)
-                .order_by(Case(When(leased_by=annotator, then=0), default=1), "-id")
-                .first()
-            )
-            if entry is not None:
-                # Back at the front of the queue, held for this annotator.
-                QueueEntry.objects.filter(pk=entry.pk).update(
-                    done=False,
-                    rank=0,
-                    leased_by=annotator,
-                    lease_expires_at=timezone.now() + dt.timedelta(seconds=project.lease_seconds),
-                )
-                QueryRound.objects.filter(pk=entry.round_id, n_done__gt=0).update(
-                    n_done=F("n_done") - 1, completed_at=None
-                )
-        return last.item

@@ -105,7 +105,7 @@ def item_predictions_store(*, run: ModelRun) -> int:
     """Write the run's guess onto its project's answered items and the items its round
     queued, so the items page can filter by the current model. Answered items are bounded
     by the label budget; the pool's other items keep no guess. Returns the items written."""
-    from labeler import learning_adapter
+    from labeler import engine
 
     if not run.artifact_path:
         return 0
@@ -117,7 +117,7 @@ def item_predictions_store(*, run: ModelRun) -> int:
         .values_list("id", flat=True)
     )
     # Items without a row in the run's features get no guess.
-    guesses = learning_adapter.predict_items(run=run, item_ids=answered)
+    guesses = engine.predict_items(run=run, item_ids=answered)
     queued = QueueEntry.objects.filter(
         project=project, round__model_run=run, predicted_label__isnull=False
     ).values_list("item_id", "predicted_label_id", "predicted_confidence")

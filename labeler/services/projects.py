@@ -45,6 +45,7 @@ def label_classes_ensure(*, project: Project, names: Iterable[str]) -> dict[str,
 EDITABLE_FIELDS = (
     "name",
     "description",
+    "guidelines",
     "strategy",
     "features",
     "round_size",

@@ -11,9 +11,12 @@ from labeler.views.items import item_correct, items, items_bulk, project_export
 from labeler.views.labeling import (
     item_file,
     label,
+    label_answer,
+    label_correct,
+    label_lease,
     label_skip,
-    label_submit,
     label_undo,
+    label_unskip,
     shortcut_keys,
 )
 from labeler.views.projects import (
@@ -36,9 +39,12 @@ __all__ = [
     "items",
     "items_bulk",
     "label",
+    "label_answer",
+    "label_correct",
+    "label_lease",
     "label_skip",
-    "label_submit",
     "label_undo",
+    "label_unskip",
     "member_remove",
     "member_role",
     "members",

@@ -1,29 +1,46 @@
-"""The labeling page: the next item with its class buttons, and the submit, skip and undo
-fragments htmx swaps into it; the item files it shows."""
+"""The labeling page and the small JSON endpoints its script talks to.
+
+The page holds the current item and the next ones (leased to the annotator) and sends answers
+in the background, so every endpoint that changes something answers with the items the
+annotator now holds: one request per answer, and the next item is already in the page.
+"""
 
 from __future__ import annotations
 
-import uuid
 from string import ascii_lowercase
 
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
+from markdown_it import MarkdownIt
 
 from labeler import selectors, services
-from labeler.forms import SkipForm, SubmitForm
-from labeler.models import Project
-from labeler.views.base import LABELING_ROLES, is_htmx, is_pixelated, nav_context, project_for
+from labeler.api.errors import SUBMIT_CONFLICTS
+from labeler.forms import CorrectForm, HoldForm, SkipForm, SubmitForm
+from labeler.models import Project, QueueEntry
+from labeler.views.base import LABELING_ROLES, is_pixelated, nav_context, project_for
 
 SKIP_KEY = " "
+FLAG_KEY = "f"
+# The current item and the next two: a key press shows the next one at once, and one more is
+# on its way while the annotator looks at it.
+DEFAULT_HOLD = 3
+# How long a page waits before asking again while the model prepares the first items.
+RETRY_AFTER_SECONDS = 2
+UNSURE_BELOW = 0.6
+# CommonMark without raw HTML: a project's guidelines are shown as written, never as markup
+# that could run in an annotator's browser ("js-default" also refuses javascript: links).
+_guidelines_markdown = MarkdownIt("js-default")
 
 
 def shortcut_keys(names: list[str]) -> dict[str, str]:
     """A key per class name. A class named by one letter or digit gets that key (the digit
     "7" is typed as 7); the others get 1–9, then a, b, … in order, never a key already taken.
-    Space (skip) and Backspace (undo) are never class keys."""
+    Space (skip), Backspace (undo), ``?`` (help) and the flag key are never given out."""
     keys: dict[str, str] = {}
     taken: set[str] = set()
     for name in names:
@@ -31,7 +48,8 @@ def shortcut_keys(names: list[str]) -> dict[str, str]:
         if len(single) == 1 and single.isascii() and single.isalnum() and single not in taken:
             keys[name] = single
             taken.add(single)
-    pool = (key for key in [*"123456789", *ascii_lowercase] if key not in taken)
+    reserved = taken | {FLAG_KEY}
+    pool = (key for key in [*"123456789", *ascii_lowercase] if key not in reserved)
     for name in names:
         if name not in keys:
             key = next(pool, "")
@@ -40,66 +58,146 @@ def shortcut_keys(names: list[str]) -> dict[str, str]:
     return keys
 
 
-def _label_context(
-    request: HttpRequest, project: Project, *, notice: str = "", saved: str = ""
-) -> dict:
-    next_item = services.next_item_lease(project=project, annotator=request.user)
+def flag_key(keys: dict[str, str]) -> str:
+    # A class literally named "f" keeps its letter; the flag moves to "!".
+    return "!" if FLAG_KEY in keys.values() else FLAG_KEY
+
+
+def why_asked(entry: QueueEntry) -> str:
+    """Why the item was put in front of the annotator, from the model's confidence alone: the
+    same wording for evaluation items as for chosen ones, so it never tells them apart."""
+    confidence = entry.predicted_confidence
+    if entry.round.strategy == "cold_start" or confidence is None:
+        return _("To cover a part of the data the model has not seen yet.")
+    percent = round(100 * confidence)
+    if confidence < UNSURE_BELOW:
+        return _("The model was unsure: its best guess had %(percent)s%% confidence.") % {
+            "percent": percent
+        }
+    return _(
+        "Exploration: the model was fairly sure (%(percent)s%%); items like this check it "
+        "and guard against blind spots."
+    ) % {"percent": percent}
+
+
+def _item_json(project: Project, entry: QueueEntry) -> dict:
+    item = entry.item
+    guess = None
+    if project.show_model_guess and entry.predicted_label_id:
+        guess = {
+            "label": entry.predicted_label.name,
+            "confidence": entry.predicted_confidence,
+        }
+    return {
+        "item_id": item.pk,
+        "text": "" if item.file else item.text,
+        "image_url": reverse("item-file", args=[item.pk]) if item.file else "",
+        "pixelated": is_pixelated(item),
+        "guess": guess,
+        "why": why_asked(entry),
+    }
+
+
+def _leased(request: HttpRequest, project: Project, hold: int | None) -> dict:
+    leased = services.items_lease(
+        project=project, annotator=request.user, hold=hold or DEFAULT_HOLD
+    )
+    return {
+        "state": leased.state,
+        "message": leased.message,
+        "items": [_item_json(project, entry) for entry in leased.entries],
+        "progress": selectors.labeling_progress(project=project, annotator=request.user),
+    }
+
+
+def _json(data: dict, status: int = 200) -> JsonResponse:
+    response = JsonResponse(data, status=status)
+    if data.get("state") == "updating":
+        # Polls back off: a page that asks every few hundred milliseconds steals the CPU
+        # the retrain needs.
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def _rejected(rejection: services.SubmitRejected) -> JsonResponse:
+    status = 409 if rejection.code in SUBMIT_CONFLICTS else 400
+    return JsonResponse({"code": rejection.code, "message": rejection.message}, status=status)
+
+
+def _invalid(form) -> JsonResponse:
+    return JsonResponse(
+        {"code": "invalid", "message": form.errors.as_text(), "fields": form.errors},
+        status=400,
+    )
+
+
+def _page_setup(request: HttpRequest, project: Project) -> dict:
+    """Everything the page's script starts from, embedded in the page as JSON."""
     classes = selectors.label_classes(project=project)
     keys = shortcut_keys([c.name for c in classes])
-    context = {
-        "project": project,
-        "state": next_item.state,
-        "message": next_item.message,
-        "notice": notice,
-        "saved": saved,
-        "progress": selectors.annotator_progress(project=project, annotator=request.user),
-        "buttons": [{"name": c.name, "key": keys[c.name]} for c in classes],
+    return {
+        **_leased(request, project, DEFAULT_HOLD),
+        "project": project.pk,
+        "user": request.user.pk,
+        "csrf_token": get_token(request),
+        "hold": DEFAULT_HOLD,
+        "classes": [{"name": c.name, "key": keys[c.name]} for c in classes],
         "skip_key": SKIP_KEY,
+        "flag_key": flag_key(keys),
+        "answers": [
+            {
+                "annotation_id": row["id"],
+                "item_id": row["item_id"],
+                "label": row["label__name"],
+                "unsure": row["is_unsure"],
+            }
+            for row in reversed(selectors.answers_recent(project=project, annotator=request.user))
+        ],
+        "skipped": selectors.items_skipped_by(annotator=request.user, project=project),
+        "urls": {
+            name: reverse(f"label-{name}", args=[project.pk])
+            for name in ("lease", "answer", "skip", "undo", "correct", "unskip")
+        },
     }
-    entry = next_item.entry
-    if entry is not None:
-        item = entry.item
-        following = selectors.entry_following(entry=entry, annotator=request.user)
-        context.update(
-            entry=entry,
-            item=item,
-            round=entry.round,
-            client_key=uuid.uuid4().hex,
-            pixelated=is_pixelated(item),
-            prefetch_url=reverse("item-file", args=[following.item_id])
-            if following is not None and following.item.file
-            else "",
-            guess=entry.predicted_label
-            if project.show_model_guess and entry.predicted_label_id
-            else None,
-        )
-    return context
-
-
-def _label_panel(request: HttpRequest, project: Project, **kwargs) -> HttpResponse:
-    return render(request, "labeler/_label_panel.html", _label_context(request, project, **kwargs))
 
 
 @login_required
 @require_GET
 def label(request: HttpRequest, project_id: int) -> HttpResponse:
     project, role = project_for(request, project_id, LABELING_ROLES)
-    if is_htmx(request):
-        return _label_panel(request, project)
-    context = {**_label_context(request, project), "role": role, **nav_context(project, role)}
+    setup = _page_setup(request, project)
+    context = {
+        "project": project,
+        "role": role,
+        "setup": setup,
+        "guidelines_html": _guidelines_markdown.render(project.guidelines)
+        if project.guidelines
+        else "",
+        **nav_context(project, role),
+    }
     return render(request, "labeler/label.html", context)
 
 
 @login_required
 @require_POST
-def label_submit(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, _ = project_for(request, project_id, LABELING_ROLES)
+def label_lease(request: HttpRequest, project_id: int) -> JsonResponse:
+    project, _role = project_for(request, project_id, LABELING_ROLES)
+    form = HoldForm(request.POST)
+    if not form.is_valid():
+        return _invalid(form)
+    return _json(_leased(request, project, form.cleaned_data["hold"]))
+
+
+@login_required
+@require_POST
+def label_answer(request: HttpRequest, project_id: int) -> JsonResponse:
+    project, _role = project_for(request, project_id, LABELING_ROLES)
     form = SubmitForm(request.POST)
     if not form.is_valid():
-        return HttpResponseBadRequest(form.errors.as_text())
+        return _invalid(form)
     data = form.cleaned_data
     try:
-        services.annotation_submit(
+        annotation, created = services.annotation_submit(
             project=project,
             annotator=request.user,
             item_id=data["item_id"],
@@ -107,35 +205,99 @@ def label_submit(request: HttpRequest, project_id: int) -> HttpResponse:
             client_key=data["client_key"] or None,
             seconds_spent=data["seconds_spent"],
             note=data["note"],
+            is_unsure=data["unsure"],
         )
-    except services.SubmitRejected as rejected:
-        return _label_panel(request, project, notice=rejected.message)
-    return _label_panel(request, project, saved=data["label"])
+    except services.SubmitRejected as rejection:
+        return _rejected(rejection)
+    saved = {"annotation_id": annotation.pk, "item_id": annotation.item_id, "created": created}
+    return _json({"saved": saved, **_leased(request, project, data["hold"])})
 
 
 @login_required
 @require_POST
-def label_skip(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, _ = project_for(request, project_id, LABELING_ROLES)
+def label_skip(request: HttpRequest, project_id: int) -> JsonResponse:
+    project, _role = project_for(request, project_id, LABELING_ROLES)
     form = SkipForm(request.POST)
     if not form.is_valid():
-        return HttpResponseBadRequest(form.errors.as_text())
+        return _invalid(form)
     try:
         services.item_skip(
             project=project, annotator=request.user, item_id=form.cleaned_data["item_id"]
         )
-    except services.SubmitRejected as rejected:
-        return _label_panel(request, project, notice=rejected.message)
-    return _label_panel(request, project, notice="Skipped.")
+    except services.SubmitRejected as rejection:
+        return _rejected(rejection)
+    return _json(_leased(request, project, form.cleaned_data["hold"]))
 
 
 @login_required
 @require_POST
-def label_undo(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, _ = project_for(request, project_id, LABELING_ROLES)
-    item = services.last_annotation_undo(project=project, annotator=request.user)
-    notice = "Your last label was taken back." if item else "Nothing to undo."
-    return _label_panel(request, project, notice=notice)
+def label_undo(request: HttpRequest, project_id: int) -> JsonResponse:
+    project, _role = project_for(request, project_id, LABELING_ROLES)
+    form = HoldForm(request.POST)
+    if not form.is_valid():
+        return _invalid(form)
+    undone = services.last_action_undo(project=project, annotator=request.user)
+    body = _leased(request, project, form.cleaned_data["hold"])
+    body["undone"] = (
+        {"item_id": undone.item.pk, "label": undone.label, "message": undone.message}
+        if undone
+        else None
+    )
+    if undone is None:
+        body["notice"] = _("Nothing to undo.")
+    return _json(body)
+
+
+@login_required
+@require_POST
+def label_unskip(request: HttpRequest, project_id: int) -> JsonResponse:
+    project, _role = project_for(request, project_id, LABELING_ROLES)
+    form = SkipForm(request.POST)
+    if not form.is_valid():
+        return _invalid(form)
+    try:
+        item = services.skip_undo(
+            project=project, annotator=request.user, item_id=form.cleaned_data["item_id"]
+        )
+    except services.SubmitRejected as rejection:
+        return _rejected(rejection)
+    body = _leased(request, project, form.cleaned_data["hold"])
+    body["undone"] = {
+        "item_id": item.pk,
+        "label": "",
+        "message": _("Item %(item)s is back at the front of your queue.") % {"item": item.pk},
+    }
+    return _json(body)
+
+
+@login_required
+@require_POST
+def label_correct(request: HttpRequest, project_id: int) -> JsonResponse:
+    project, _role = project_for(request, project_id, LABELING_ROLES)
+    form = CorrectForm(request.POST)
+    if not form.is_valid():
+        return _invalid(form)
+    annotation = selectors.annotation_of(
+        project=project, annotator=request.user, annotation_id=form.cleaned_data["annotation_id"]
+    )
+    if annotation is None:
+        return JsonResponse(
+            {"code": "not_found", "message": _("You have no such answer in this project.")},
+            status=404,
+        )
+    try:
+        corrected = services.annotation_correct(
+            annotation=annotation, annotator=request.user, label=form.cleaned_data["label"]
+        )
+    except services.SubmitRejected as rejection:
+        return _rejected(rejection)
+    return JsonResponse(
+        {
+            "annotation_id": corrected.pk,
+            "item_id": corrected.item_id,
+            "label": form.cleaned_data["label"],
+        }
+    )
 
 
 @login_required

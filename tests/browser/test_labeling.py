@@ -3,11 +3,14 @@ following it, and the queue's leases between two annotators."""
 
 import datetime as dt
 import json
+import os
 import statistics
+import time
 from functools import cache
 
 import numpy as np
 import pytest
+import requests
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
@@ -15,6 +18,7 @@ from django.utils import timezone
 from labeler import importing, services
 from labeler.management.commands.demo_setup import digit_png
 from labeler.models import Annotation, Item, Membership, ModelRun, Project, QueryRound, QueueEntry
+from tests import processes
 from tests.factories import UserFactory
 
 PASSWORD = "correct horse battery"
@@ -80,6 +84,11 @@ def shown_item(page) -> int:
     return int(page.get_attribute("#label-panel", "data-item-id"))
 
 
+def wait_until_saved(page) -> None:
+    """Answers go out in the background: wait until the server acknowledged all of them."""
+    page.wait_for_function("() => window.tweezersLabel.outbox.length === 0")
+
+
 def wait_for_next(page, previous_item: int) -> None:
     page.wait_for_function(
         """previous => {
@@ -114,6 +123,7 @@ def test_keyboard_labeling_retrains_through_the_worker_and_the_dashboard_follows
         wait_for_next(page, item_id)
         labeled.append(item_id)
 
+    wait_until_saved(page)
     timings = page.evaluate("window.tweezersLabel.timings")
     assert page.evaluate("window.sameDocument === true"), "the labeling page reloaded"
     assert len(set(labeled)) == len(labeled)
@@ -133,7 +143,10 @@ def test_keyboard_labeling_retrains_through_the_worker_and_the_dashboard_follows
         }""",
         timeout=WORKER_SECONDS,
     )
-    page.wait_for_selector(f'tr[data-round="{ROUNDS_TO_LABEL + 1}"]', timeout=WORKER_SECONDS)
+    # Annotators keep labeling from the reserve while a round trains, so the number of rounds
+    # depends on the worker's speed: the dashboard shows the newest one.
+    newest = QueryRound.objects.filter(project=project).order_by("-number").first().number
+    page.wait_for_selector(f'tr[data-round="{newest}"]', timeout=WORKER_SECONDS)
     curve = json.loads(page.text_content("#curve-data"))
     assert all(point["n_labels"] for point in curve)
     assert page.locator("#learning-curve").is_visible()
@@ -143,7 +156,7 @@ def test_keyboard_labeling_retrains_through_the_worker_and_the_dashboard_follows
 
     runs = ModelRun.objects.filter(project=project, status=ModelRun.Status.SUCCEEDED)
     assert runs.exclude(artifact_path="").count() >= 2
-    assert QueryRound.objects.filter(project=project).count() >= ROUNDS_TO_LABEL + 1
+    assert QueryRound.objects.filter(project=project).count() >= ROUNDS_TO_LABEL
     median = statistics.median(timings)
     print(
         f"\nclick → next item shown: median {median:.0f} ms, max {max(timings):.0f} ms "
@@ -180,6 +193,8 @@ def test_two_annotators_never_receive_the_same_item(transactional_db, new_page):
     assert shown_item(bob_page) == held
 
     assert not set(seen[alice.username]) & set(seen[bob.username])
+    for page in pages.values():
+        wait_until_saved(page)
     by_annotator = Annotation.objects.filter(project=project).values_list(
         "annotator__username", "item_id"
     )
@@ -192,7 +207,8 @@ def test_two_annotators_never_receive_the_same_item(transactional_db, new_page):
     alice_page.keyboard.press("Backspace")
     wait_for_next(alice_page, current)
     assert shown_item(alice_page) == seen[alice.username][-1]
-    assert "taken back" in alice_page.text_content("#label-panel .banner")
+    assert "Took back your label" in alice_page.text_content("#label-saved")
+    wait_until_saved(alice_page)
     assert not Annotation.objects.filter(item_id=seen[alice.username][-1], is_current=True).exists()
     # A double click records one answer, and its second click does not answer the next item.
     again = seen[alice.username][-1]
@@ -201,6 +217,7 @@ def test_two_annotators_never_receive_the_same_item(transactional_db, new_page):
     wait_for_next(alice_page, again)
     following = shown_item(alice_page)
     alice_page.wait_for_timeout(300)
+    wait_until_saved(alice_page)
     assert Annotation.objects.filter(item_id=again, is_current=True).count() == 1
     assert not Annotation.objects.filter(item_id=following).exists()
     assert shown_item(alice_page) == following
@@ -229,12 +246,14 @@ def test_an_expired_lease_returns_its_item_to_the_queue(transactional_db, new_pa
     # Alice comes back and answers: told why, given another item, nothing recorded for her.
     alice_page.keyboard.press(true_digit(held))
     wait_for_next(alice_page, held)
-    assert "expired" in alice_page.text_content("#label-panel .banner")
+    alice_page.wait_for_selector("#label-panel .banner.bad")
+    assert "expired" in alice_page.text_content("#label-panel .banner.bad")
     assert shown_item(alice_page) != held
     assert not Annotation.objects.filter(annotator=alice).exists()
 
     bob_page.keyboard.press(true_digit(held))
     wait_for_next(bob_page, held)
+    wait_until_saved(bob_page)
     assert Annotation.objects.get(item_id=held).annotator == bob
 
 
@@ -300,5 +319,258 @@ def test_a_manager_sets_up_a_text_project_imports_a_csv_and_starts_labeling(
     shown_item(page)
     assert page.locator(".item-text").is_visible()
     first = page.locator(".class-button").first
-    assert (first.get_attribute("data-key"), first.get_attribute("value")) == ("1", "cardiology")
+    assert (first.get_attribute("data-key"), first.get_attribute("data-label")) == (
+        "1",
+        "cardiology",
+    )
     page.screenshot(path=output_dir / "labeling-text.png")
+
+
+KEY_TO_NEXT_MEDIAN_MS = 50
+HELP_CLOSED = "() => !document.getElementById('label-help').open"
+PAGE_STATE = """() => {
+    const s = window.tweezersLabel;
+    return JSON.stringify({queue: s.queue.map(i => i.item_id), outbox: s.outbox.length,
+        inFlight: Boolean(s.inFlight), state: s.serverState, message: s.message,
+        failures: s.failures, timings: s.timings.length});
+}"""
+OUTAGE_SECONDS = 5
+THINK_MS = 400
+
+
+def gunicorn_start(port: int, log_path, settings):
+    """The app served by its own process (not the test's live server) so that the test can
+    kill it and bring it back on the same port."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": processes.worker_database_url(),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "DJANGO_DEBUG": "1",
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "TWEEZERS_UPLOAD_DIR": str(settings.TWEEZERS_UPLOAD_DIR),
+        "TWEEZERS_ARTIFACT_DIR": str(settings.TWEEZERS_ARTIFACT_DIR),
+        "TWEEZERS_EMBEDDING_DIR": str(settings.TWEEZERS_EMBEDDING_DIR),
+    }
+    command = [str(processes.REPO / ".venv/bin/gunicorn"), "config.wsgi:application"]
+    command += ["--bind", f"127.0.0.1:{port}", "--workers", "2", "--timeout", "60"]
+    command += ["--access-logfile", "-"]
+    server = processes.start(command, env=env, log_path=log_path)
+    processes.wait_until(
+        lambda: _answers(f"http://127.0.0.1:{port}/healthz"), timeout=60, what="gunicorn"
+    )
+    return server
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def press_and_wait(page, item_id: int) -> None:
+    page.keyboard.press(true_digit(item_id))
+    wait_for_next(page, item_id)
+
+
+@pytest.mark.browser
+@pytest.mark.worker
+@pytest.mark.slow
+def test_thirty_items_by_keyboard_show_at_once_and_survive_the_server_going_away(
+    celery_worker, browser, settings, output_dir, tmp_path
+):
+    """Key press → next item on screen from what the page holds (median ≤ 50 ms, also while
+    the worker retrains); the server killed for 5 s mid-way and the page closed during the
+    outage: every one of the 30 answers ends up stored exactly once."""
+    manager = UserFactory()
+    project = digits_project(manager, n_items=200)
+    processes.wait_until(
+        lambda: QueueEntry.objects.filter(project=project).exists(),
+        timeout=WORKER_SECONDS / 1000,
+        what="the worker to write the first round",
+    )
+    port = processes.free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = gunicorn_start(port, tmp_path / "web.log", settings)
+    context = browser.new_context(base_url=base, viewport={"width": 1360, "height": 860})
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    label_url = reverse("label", args=[project.pk])
+    try:
+        log_in(page, manager, label_url)
+        answered, during_retrain, timings = [], [], []
+
+        def label_one():
+            item_id = shown_item(page)
+            retraining = ModelRun.objects.filter(
+                project=project, status__in=["queued", "running"]
+            ).exists()
+            before = page.evaluate("window.tweezersLabel.timings.length")
+            # A fast expert's glance: a robot pressing every few milliseconds would outrun any
+            # server, which the page's two items ahead are not meant to hide.
+            page.wait_for_timeout(THINK_MS)
+            press_and_wait(page, item_id)
+            answered.append(item_id)
+            try:
+                page.wait_for_function("n => window.tweezersLabel.timings.length > n", arg=before)
+            except Exception:
+                page.screenshot(path=output_dir / "labeling-stuck.png")
+                print(page.evaluate(PAGE_STATE))
+                raise
+            timing = page.evaluate("window.tweezersLabel.timings.at(-1)")
+            timings.append(timing)
+            if retraining:
+                during_retrain.append(timing)
+
+        while len(answered) < 12:
+            label_one()
+        page.screenshot(path=output_dir / "labeling-held-items.png")
+
+        # Everything so far acknowledged: the page holds the current item and the next two.
+        page.wait_for_function("() => window.tweezersLabel.outbox.length === 0")
+        processes.stop(server)  # the server goes away mid-way
+        outage_started = time.monotonic()
+        for _ in range(2):  # the page still holds the next items: labeling goes on
+            label_one()
+        page.wait_for_function(
+            "() => document.getElementById('label-outbox').textContent.includes('kept in')",
+            timeout=OUTAGE_SECONDS * 1000,
+        )
+        page.screenshot(path=output_dir / "labeling-offline.png")
+        kept = page.evaluate("window.tweezersLabel.outbox.length")
+        assert kept >= 2
+        page.goto("about:blank")  # closed before anything was acknowledged
+        time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - outage_started)))
+        server = gunicorn_start(port, tmp_path / "web.log", settings)
+
+        page.goto(label_url)  # the kept answers are sent from the browser's storage
+        page.wait_for_function("() => window.tweezersLabel.outbox.length === 0")
+        while len(answered) < 30:
+            label_one()
+        page.wait_for_function("() => window.tweezersLabel.outbox.length === 0")
+    finally:
+        context.close()
+        processes.stop(server)
+
+    stored = list(Annotation.objects.filter(project=project).values_list("item_id", flat=True))
+    assert sorted(stored) == sorted(answered) and len(set(answered)) == 30
+    assert {a.label.name for a in Annotation.objects.filter(project=project)} <= {
+        true_digit(i) for i in answered
+    }
+    median = statistics.median(timings)
+    retrain_median = statistics.median(during_retrain) if during_retrain else None
+    print(
+        f"\nkey press → next item: median {median:.1f} ms, max {max(timings):.0f} ms over "
+        f"{len(timings)}; while retraining: "
+        + (
+            f"median {retrain_median:.1f} ms over {len(during_retrain)}"
+            if during_retrain
+            else "none"
+        )
+    )
+    (output_dir / "key-to-next-timings.json").write_text(
+        json.dumps({"all": timings, "during_retrain": during_retrain})
+    )
+    assert median <= KEY_TO_NEXT_MEDIAN_MS
+    assert during_retrain, "no key press happened while the worker retrained"
+    assert retrain_median <= KEY_TO_NEXT_MEDIAN_MS
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width,height", [(390, 844), (768, 1024)])
+def test_the_labeling_page_fits_phones_and_tablets(
+    transactional_db, browser, live_server, output_dir, width, height
+):
+    manager = UserFactory()
+    project = digits_project(manager, n_items=40)
+    run_queued_here(project)
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": width, "height": height}, has_touch=True
+    )
+    page = context.new_page()
+    try:
+        log_in(page, manager, reverse("label", args=[project.pk]))
+        shown_item(page)
+        page.screenshot(path=output_dir / f"labeling-{width}x{height}.png")
+
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        buttons = page.locator(".class-button")
+        assert buttons.count() == 10
+        for index in range(buttons.count()):
+            box = buttons.nth(index).bounding_box()
+            # Visible without scrolling, and big enough for a finger.
+            assert box["y"] >= 0 and box["y"] + box["height"] <= height, (index, box)
+            assert box["height"] >= 44 and box["x"] + box["width"] <= width
+        item_id = shown_item(page)
+        buttons.filter(has_text=true_digit(item_id)).first.tap()
+        wait_for_next(page, item_id)
+        wait_until_saved(page)
+        assert Annotation.objects.filter(item_id=item_id).exists()
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+def test_help_zoom_reset_undo_after_skip_and_changing_an_answer_from_the_strip(
+    transactional_db, new_page, output_dir
+):
+    manager = UserFactory()
+    project = digits_project(manager, n_items=40)
+    Project.objects.filter(pk=project.pk).update(
+        guidelines="## Reading digits\n- A **7** may have a bar.\n<b>not bold</b>"
+    )
+    run_queued_here(project)
+    page = new_page()
+    log_in(page, manager, reverse("label", args=[project.pk]))
+
+    # Guidelines open by themselves on the first visit, and `?` toggles the help.
+    page.wait_for_selector("#label-help[open]")
+    assert "A 7 may have a bar." in page.text_content("#label-help .guidelines")
+    assert page.locator("#label-help .guidelines b").count() == 0  # raw HTML shown as text
+    page.screenshot(path=output_dir / "labeling-help.png")
+    page.keyboard.press("Escape")
+    page.wait_for_function(HELP_CLOSED)
+    page.keyboard.press("?")
+    page.wait_for_selector("#label-help[open]")
+    page.keyboard.press("?")
+    page.wait_for_function(HELP_CLOSED)
+
+    # Zoom is per item: the next item starts fitted.
+    first = shown_item(page)
+    page.keyboard.press("+")
+    page.keyboard.press("+")
+    assert page.text_content(".zoom-level") == "2×"
+    press_and_wait(page, first)
+    assert page.text_content(".zoom-level") == "Fit"
+
+    # Undo after a skip brings the skipped item back, and says so.
+    skipped = shown_item(page)
+    page.keyboard.press(" ")
+    wait_for_next(page, skipped)
+    page.wait_for_function("() => window.tweezersLabel.outbox.length === 0")
+    assert Item.objects.get(pk=skipped).status == Item.Status.SKIPPED
+    page.keyboard.press("Backspace")
+    page.wait_for_function(
+        f"() => document.getElementById('label-panel').dataset.itemId === '{skipped}'"
+    )
+    assert "which you skipped" in page.text_content("#label-saved")
+    page.wait_for_function("() => window.tweezersLabel.outbox.length === 0")
+    assert Item.objects.get(pk=skipped).status == Item.Status.UNLABELED
+    assert Annotation.objects.get(item_id=first).is_current  # the older label stays
+
+    # Flag as unsure, answer, then change that answer from the strip.
+    page.keyboard.press("f")
+    assert page.is_checked("#label-unsure")
+    press_and_wait(page, skipped)
+    page.wait_for_function("() => window.tweezersLabel.outbox.length === 0")
+    answer = Annotation.objects.get(item_id=skipped)
+    assert answer.is_unsure
+    other = "0" if answer.label.name != "0" else "1"
+    page.click(f"#label-strip [data-answer-key]:has-text('#{skipped} ')")
+    page.click(f"#label-change [data-change-label='{other}']")
+    page.wait_for_function(
+        f"() => document.getElementById('label-saved').textContent.includes('“{other}”')"
+    )
+    assert Item.objects.get(pk=skipped).label.name == other
+    assert Annotation.objects.filter(item_id=skipped).count() == 2
+    page.screenshot(path=output_dir / "labeling-strip.png")

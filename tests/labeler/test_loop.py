@@ -42,8 +42,8 @@ def test_import_queues_a_cold_start_run_that_fills_the_first_round(shades_projec
     assert run.artifact_path == ""  # no labels yet: no model
     first = QueryRound.objects.get(project=shades_project)
     assert first.number == 1 and first.model_run is None and first.strategy == "cold_start"
-    entries = list(QueueEntry.objects.filter(round=first).order_by("rank"))
-    assert len(entries) == 10
+    entries = list(QueueEntry.objects.filter(round=first, is_reserve=False).order_by("rank"))
+    assert len(entries) == 10 and first.size == 10
     assert len({e.item_id for e in entries}) == 10
     kinds = [e.kind for e in entries]
     assert "evaluation" in kinds and "strategy" in kinds

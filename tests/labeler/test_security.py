@@ -65,7 +65,7 @@ def test_a_form_post_without_its_csrf_token_is_refused(text_project, user):
     client.force_login(user)
 
     response = client.post(
-        reverse("label-submit", args=[text_project.pk]), {"item": 1, "label": "spam"}
+        reverse("label-answer", args=[text_project.pk]), {"item_id": 1, "label": "spam"}
     )
 
     assert response.status_code == 403

@@ -3,6 +3,7 @@ keyboard (submit, skip, undo) through the views."""
 
 import datetime as dt
 import io
+import json
 import zipfile
 
 import pytest
@@ -11,7 +12,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from labeler import selectors, services
-from labeler.models import Annotation, ImportJob, Item, Membership, ModelRun, Project, QueueEntry
+from labeler.models import (
+    Annotation,
+    ImportJob,
+    Item,
+    Membership,
+    ModelRun,
+    Project,
+    QueryRound,
+    QueueEntry,
+)
 from labeler.views import shortcut_keys
 from tests.data import shade_png, shades_zip
 from tests.factories import ProjectFactory, UserFactory
@@ -63,13 +73,22 @@ def logged_in(client, user):
     return client
 
 
+def served_entry(project: Project, user) -> QueueEntry:
+    """The item on the annotator's screen: the first of the items they hold."""
+    return (
+        QueueEntry.objects.filter(project=project, leased_by=user, done=False)
+        .order_by("rank", "id")
+        .first()
+    )
+
+
 def served_item(project: Project, user) -> Item:
-    return QueueEntry.objects.get(project=project, leased_by=user, done=False).item
+    return served_entry(project, user).item
 
 
 def submit(client, project, item, label, **extra):
     data = {"item_id": item.pk, "label": label, **extra}
-    return client.post(reverse("label-submit", args=[project.pk]), data, HTTP_HX_REQUEST="true")
+    return client.post(reverse("label-answer", args=[project.pk]), data)
 
 
 # Keys ---------------------------------------------------------------------------------------
@@ -185,51 +204,72 @@ def test_item_files_are_served_privately_to_members_only(client, project, viewer
 # Labeling -----------------------------------------------------------------------------------
 
 
-def test_label_page_shows_one_item_with_class_buttons_and_their_keys(client, project, annotator):
+def setup_of(page: str) -> dict:
+    """The JSON the labeling page's script starts from."""
+    start = page.index('<script id="label-setup" type="application/json">') + 49
+    return json.loads(page[start : page.index("</script>", start)])
+
+
+def test_label_page_holds_the_next_items_with_class_buttons_and_their_keys(
+    client, project, annotator
+):
     page = logged_in(client, annotator).get(reverse("label", args=[project.pk])).content.decode()
 
-    item = served_item(project, annotator)
-    assert f'data-item-id="{item.pk}"' in page
-    assert reverse("item-file", args=[item.pk]) in page
-    assert 'value="dark" data-key="1"' in page and 'value="light" data-key="2"' in page
-    assert "pixelated" in page  # 8×8 images are drawn with hard edges
-    assert "Round 1" in page
-    assert 'data-prefetch="/items/' in page
-    assert "Model's guess" not in page
+    setup = setup_of(page)
+    held = list(
+        QueueEntry.objects.filter(project=project, leased_by=annotator, done=False).order_by("rank")
+    )
+    assert len(held) == 3  # the current item and the next two, leased
+    assert [i["item_id"] for i in setup["items"]] == [e.item_id for e in held]
+    first = setup["items"][0]
+    assert first["image_url"] == reverse("item-file", args=[held[0].item_id])
+    assert first["pixelated"]  # 8×8 images are drawn with hard edges
+    assert first["guess"] is None
+    assert 'data-label="dark" data-key="1"' in page and 'data-label="light" data-key="2"' in page
+    assert "Round 1" not in page
+    assert setup["progress"]["today"] == 0
 
 
-def test_the_models_guess_shows_only_when_the_project_enables_it(client, project, annotator):
+def test_the_models_guess_is_sent_only_when_the_project_enables_it(client, project, annotator):
     logged_in(client, annotator).get(reverse("label", args=[project.pk]))
-    entry = QueueEntry.objects.get(project=project, leased_by=annotator, done=False)
+    entry = served_entry(project, annotator)
     QueueEntry.objects.filter(pk=entry.pk).update(
         predicted_label=project.classes.get(name="light"), predicted_confidence=0.83
     )
     Project.objects.filter(pk=project.pk).update(show_model_guess=True)
+    QueryRound.objects.filter(pk=entry.round_id).update(strategy="default")
 
-    page = client.get(reverse("label", args=[project.pk])).content.decode()
+    setup = setup_of(client.get(reverse("label", args=[project.pk])).content.decode())
 
-    assert "Model's guess" in page and "83% sure" in page
+    assert setup["items"][0]["guess"] == {"label": "light", "confidence": 0.83}
+    assert "83%" in setup["items"][0]["why"]
 
 
-def test_a_submit_records_the_label_and_returns_the_next_item_in_the_same_response(
+def test_an_answer_is_stored_and_the_response_carries_the_items_now_held(
     client, project, annotator
 ):
     logged_in(client, annotator).get(reverse("label", args=[project.pk]))
     item = served_item(project, annotator)
 
     response = submit(
-        client, project, item, truth(item), client_key="k-1", seconds_spent="3.5", note="faint"
+        client,
+        project,
+        item,
+        truth(item),
+        client_key="k-1",
+        seconds_spent="3.5",
+        note="faint",
+        unsure="on",
     )
 
     assert response.status_code == 200
-    body = response.content.decode()
-    assert body.lstrip().startswith('<div id="label-panel"') and "<html" not in body
+    body = response.json()
     annotation = Annotation.objects.get()
     assert (annotation.item_id, annotation.label.name) == (item.pk, truth(item))
-    assert annotation.seconds_spent == 3.5 and annotation.note == "faint"
-    following = served_item(project, annotator)
-    assert following.pk != item.pk and f'data-item-id="{following.pk}"' in body
-    assert "saved as <strong>" in body
+    assert annotation.seconds_spent == 3.5 and annotation.note == "faint" and annotation.is_unsure
+    assert body["saved"] == {"annotation_id": annotation.pk, "item_id": item.pk, "created": True}
+    assert item.pk not in [i["item_id"] for i in body["items"]] and len(body["items"]) == 3
+    assert body["progress"]["today"] == 1
 
 
 def test_a_double_submit_with_one_client_key_creates_one_annotation(client, project, annotator):
@@ -240,6 +280,7 @@ def test_a_double_submit_with_one_client_key_creates_one_annotation(client, proj
     second = submit(client, project, item, "dark", client_key="same")
 
     assert first.status_code == second.status_code == 200
+    assert second.json()["saved"]["created"] is False
     assert Annotation.objects.count() == 1
 
 
@@ -247,31 +288,69 @@ def test_skip_and_undo_work_through_the_views(client, project, annotator):
     logged_in(client, annotator).get(reverse("label", args=[project.pk]))
     skipped = served_item(project, annotator)
     response = client.post(reverse("label-skip", args=[project.pk]), {"item_id": skipped.pk})
-    assert response.status_code == 200 and "Skipped." in response.content.decode()
+    assert response.status_code == 200
     assert Item.objects.get(pk=skipped.pk).status == Item.Status.SKIPPED
 
     labeled = served_item(project, annotator)
     submit(client, project, labeled, "dark")
-    response = client.post(reverse("label-undo", args=[project.pk]))
+    body = client.post(reverse("label-undo", args=[project.pk])).json()
 
-    assert "taken back" in response.content.decode()
-    assert f'data-item-id="{labeled.pk}"' in response.content.decode()
+    assert body["undone"]["item_id"] == labeled.pk and "“dark”" in body["undone"]["message"]
+    assert body["items"][0]["item_id"] == labeled.pk
     assert Item.objects.get(pk=labeled.pk).status == Item.Status.UNLABELED
     assert not Annotation.objects.filter(is_current=True).exists()
+
+    body = client.post(reverse("label-undo", args=[project.pk])).json()
+    assert body["undone"]["item_id"] == skipped.pk and body["undone"]["label"] == ""
+    assert Item.objects.get(pk=skipped.pk).status == Item.Status.UNLABELED
+
+
+def test_a_skipped_item_can_be_brought_back_from_the_list(client, project, annotator):
+    page = logged_in(client, annotator).get(reverse("label", args=[project.pk])).content.decode()
+    skipped = setup_of(page)["items"][0]["item_id"]
+    client.post(reverse("label-skip", args=[project.pk]), {"item_id": skipped})
+    assert setup_of(client.get(reverse("label", args=[project.pk])).content.decode())[
+        "skipped"
+    ] == [skipped]
+
+    body = client.post(reverse("label-unskip", args=[project.pk]), {"item_id": skipped}).json()
+
+    assert body["items"][0]["item_id"] == skipped
+    assert Item.objects.get(pk=skipped).status == Item.Status.UNLABELED
+
+
+def test_an_answer_from_the_strip_is_corrected_and_the_old_one_kept(client, project, annotator):
+    logged_in(client, annotator).get(reverse("label", args=[project.pk]))
+    item = served_item(project, annotator)
+    first = submit(client, project, item, "dark").json()["saved"]["annotation_id"]
+
+    response = client.post(
+        reverse("label-correct", args=[project.pk]), {"annotation_id": first, "label": "light"}
+    )
+
+    assert response.status_code == 200
+    assert Item.objects.get(pk=item.pk).label.name == "light"
+    assert [a.is_current for a in Annotation.objects.order_by("id")] == [False, True]
+    other = member(project, "annotator")
+    refused = logged_in(client, other).post(
+        reverse("label-correct", args=[project.pk]),
+        {"annotation_id": response.json()["annotation_id"], "label": "dark"},
+    )
+    assert refused.status_code == 404
 
 
 def test_nothing_to_undo_is_said_plainly(client, project, annotator):
     response = logged_in(client, annotator).post(reverse("label-undo", args=[project.pk]))
 
-    assert response.status_code == 200 and "Nothing to undo." in response.content.decode()
+    assert response.status_code == 200 and response.json()["notice"] == "Nothing to undo."
 
 
-def test_a_submit_on_an_item_someone_else_now_holds_shows_why_and_moves_on(
+def test_an_answer_on_an_item_someone_else_now_holds_is_a_409_with_the_reason(
     client, project, annotator
 ):
     logged_in(client, annotator).get(reverse("label", args=[project.pk]))
-    held = QueueEntry.objects.get(project=project, leased_by=annotator, done=False)
-    QueueEntry.objects.filter(pk=held.pk).update(
+    held = served_entry(project, annotator)
+    QueueEntry.objects.filter(leased_by=annotator).update(
         lease_expires_at=timezone.now() - dt.timedelta(seconds=1)
     )
     colleague = member(project, "annotator")
@@ -279,10 +358,8 @@ def test_a_submit_on_an_item_someone_else_now_holds_shows_why_and_moves_on(
 
     response = submit(client, project, held.item, "dark")
 
-    assert response.status_code == 200
-    body = response.content.decode()
-    assert "expired" in body and 'class="banner warn"' in body
-    assert f'data-item-id="{held.item_id}"' not in body
+    assert response.status_code == 409
+    assert response.json()["code"] == "lease_expired" and "expired" in response.json()["message"]
     assert not Annotation.objects.exists()
 
 
@@ -292,7 +369,7 @@ def test_an_unknown_label_is_refused_with_its_reason(client, project, annotator)
 
     response = submit(client, project, item, "purple")
 
-    assert response.status_code == 200 and "unknown label" in response.content.decode()
+    assert response.status_code == 400 and "unknown label" in response.json()["message"]
     assert not Annotation.objects.exists()
 
 
@@ -303,44 +380,59 @@ def test_an_unknown_label_is_refused_with_its_reason(client, project, annotator)
         {"item_id": "x", "label": "dark"},
         {"item_id": 1, "label": ""},
         {"item_id": 1, "label": "dark", "seconds_spent": "-4"},
+        {"item_id": 1, "label": "dark", "hold": "900"},
     ],
 )
 def test_malformed_submits_are_a_400(client, project, annotator, data):
-    response = logged_in(client, annotator).post(reverse("label-submit", args=[project.pk]), data)
+    response = logged_in(client, annotator).post(reverse("label-answer", args=[project.pk]), data)
 
-    assert response.status_code == 400
+    assert response.status_code == 400 and response.json()["code"] == "invalid"
     assert not Annotation.objects.exists()
 
 
 def test_label_pages_only_accept_the_right_methods(client, project, annotator):
     logged_in(client, annotator)
-    assert client.get(reverse("label-submit", args=[project.pk])).status_code == 405
+    assert client.get(reverse("label-answer", args=[project.pk])).status_code == 405
     assert client.post(reverse("label", args=[project.pk])).status_code == 405
 
 
-def test_an_empty_queue_during_a_retrain_shows_a_self_refreshing_updating_state(
+def test_before_the_first_round_the_page_says_updating_and_asks_polls_to_back_off(
     client, project, annotator
 ):
-    QueueEntry.objects.filter(project=project).delete()
+    QueryRound.objects.filter(project=project).delete()
     ModelRun.objects.create(project=project, status=ModelRun.Status.RUNNING)
 
     page = logged_in(client, annotator).get(reverse("label", args=[project.pk])).content.decode()
+    poll = client.post(reverse("label-lease", args=[project.pk]))
 
-    assert 'data-state="updating"' in page and 'hx-trigger="every 1s"' in page
-    assert "The model is updating" in page
+    assert setup_of(page)["state"] == "updating" and setup_of(page)["items"] == []
+    assert poll.json()["state"] == "updating" and "updating" in poll.json()["message"]
+    assert int(poll["Retry-After"]) >= 1
 
 
 def test_the_daily_cap_and_the_budget_end_the_session_with_a_message(client, project, annotator):
     Project.objects.filter(pk=project.pk).update(daily_cap=1)
-    logged_in(client, annotator).get(reverse("label", args=[project.pk]))
+    page = logged_in(client, annotator).get(reverse("label", args=[project.pk])).content.decode()
+    assert len(setup_of(page)["items"]) == 1  # the cap bounds what the page may hold
     item = served_item(project, annotator)
 
-    body = submit(client, project, item, "dark").content.decode()
-    assert 'data-state="daily_cap"' in body and "Done for today" in body
+    body = submit(client, project, item, "dark").json()
+    assert body["state"] == "daily_cap" and body["items"] == []
 
     Project.objects.filter(pk=project.pk).update(daily_cap=None, budget=1)
-    page = client.get(reverse("label", args=[project.pk])).content.decode()
-    assert 'data-state="budget_spent"' in page and "budget of 1" in page
+    setup = setup_of(client.get(reverse("label", args=[project.pk])).content.decode())
+    assert setup["state"] == "budget_spent" and "budget of 1" in setup["message"]
+
+
+def test_the_guidelines_are_shown_as_markdown_with_any_html_escaped(client, project, annotator):
+    Project.objects.filter(pk=project.pk).update(
+        guidelines="# Reading\n**Dark** means < 50% grey.<script>alert(1)</script>"
+    )
+
+    page = logged_in(client, annotator).get(reverse("label", args=[project.pk])).content.decode()
+
+    assert "<h1>Reading</h1>" in page and "<strong>Dark</strong>" in page
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
 
 
 # Dashboard ----------------------------------------------------------------------------------

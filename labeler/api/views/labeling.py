@@ -16,6 +16,8 @@ from labeler.api.pagination import NewestFirstCursorPagination
 from labeler.api.views.base import LABELERS, ProjectScopedMixin, errors
 from labeler.models import Annotation, Membership
 
+RETRY_AFTER_SECONDS = 2
+
 
 @extend_schema(tags=["labeling"], responses={200: s.NextItemSerializer, **errors(401, 403, 404)})
 class NextItemView(ProjectScopedMixin, APIView):
@@ -27,7 +29,11 @@ class NextItemView(ProjectScopedMixin, APIView):
     def get(self, request, project_pk: int) -> Response:
         next_item = services.next_item_lease(project=self.project, annotator=request.user)
         data = s.NextItemSerializer(next_item, context=self.get_serializer_context()).data
-        return Response(data)
+        response = Response(data)
+        if next_item.state == "updating":
+            # Clients back off instead of polling the CPU away from the retrain.
+            response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
 
     def get_serializer_context(self) -> dict:
         return {"request": self.request, "project": self.project}

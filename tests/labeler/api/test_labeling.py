@@ -288,3 +288,27 @@ def test_an_absurd_since_time_is_a_400_or_harmless_never_a_crash(api, text_team,
     assert response.status_code in (200, 400)
     if response.status_code == 400:
         assert "since" in response.json()["error"]["fields"]
+
+
+def test_an_unsure_answer_is_stored_and_managers_filter_on_it(api, text_team, queued):
+    client = api(text_team.annotator)
+    first = client.get(next_url(text_team.project)).json()["item"]["id"]
+    submit(client, text_team.project, item=first, label="spam", is_unsure=True)
+    second = client.get(next_url(text_team.project)).json()["item"]["id"]
+    submit(client, text_team.project, item=second, label="spam")
+
+    url = f"/api/projects/{text_team.project.pk}/annotations/?unsure=true"
+    flagged = api(text_team.manager).get(url).json()["results"]
+
+    assert [(a["item"], a["is_unsure"]) for a in flagged] == [(first, True)]
+
+
+def test_next_while_the_model_updates_asks_the_client_to_come_back_later(api, text_team):
+    from labeler.models import ModelRun
+
+    ModelRun.objects.create(project=text_team.project, status=ModelRun.Status.RUNNING)
+
+    response = api(text_team.annotator).get(next_url(text_team.project))
+
+    assert response.json()["state"] == "updating"
+    assert int(response["Retry-After"]) >= 1

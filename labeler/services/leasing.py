@@ -1,0 +1,273 @@
+"""Leasing: which items an annotator holds, first to label first. Serving reads the
+precomputed queue (see DESIGN.md): no score is computed here, and every lease is taken in one
+short transaction with ``SELECT … FOR UPDATE SKIP LOCKED``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from labeler.models import Item, ModelRun, Project, QueryRound, QueueEntry
+from labeler.selectors import labels_today
+
+
+@dataclass(frozen=True)
+class NextItem:
+    state: str  # "ready" | "updating" | "budget_spent" | "daily_cap" | "done"
+    entry: QueueEntry | None
+    message: str
+
+
+@dataclass(frozen=True)
+class LeasedItems:
+    """What an annotator holds: up to ``hold`` entries, first to label first."""
+
+    state: str  # as NextItem.state; "ready" whenever ``entries`` is not empty
+    entries: list[QueueEntry]
+    message: str
+
+
+MAX_HOLD = 10
+# Exploration entries sort after every ranked entry.
+EXPLORATION_RANK = 2_000_000_000
+
+
+def _open_leases(project: Project, now: dt.datetime, exclude_user_id: int | None) -> int:
+    leases = QueueEntry.objects.filter(project=project, done=False, lease_expires_at__gt=now)
+    if exclude_user_id is not None:
+        leases = leases.exclude(leased_by_id=exclude_user_id)
+    return leases.count()
+
+
+def _budget_spent(project: Project) -> NextItem:
+    return NextItem(
+        "budget_spent",
+        None,
+        _(
+            "The project's budget of %(budget)s labels is spent. "
+            "A manager can raise it on the project settings page."
+        )
+        % {"budget": project.budget},
+    )
+
+
+def _daily_cap_reached(project: Project) -> NextItem:
+    return NextItem(
+        "daily_cap",
+        None,
+        _(
+            "You have given your %(cap)s labels for today. Thank you! "
+            "The queue opens again tomorrow (UTC)."
+        )
+        % {"cap": project.daily_cap},
+    )
+
+
+def _limit_state(
+    project: Project, annotator: AbstractBaseUser, now: dt.datetime, *, leasing: bool
+) -> NextItem | None:
+    """The budget or daily-cap state that stops serving, or None. When leasing, items other
+    annotators hold right now count as spent, so eight experts cannot overshoot by eight."""
+    if project.budget is not None:
+        committed = project.n_annotations
+        if leasing:
+            committed += _open_leases(project, now, exclude_user_id=annotator.pk)
+        if committed >= project.budget:
+            return _budget_spent(project)
+    if (
+        project.daily_cap is not None
+        and labels_today(project=project, annotator=annotator, now=now) >= project.daily_cap
+    ):
+        return _daily_cap_reached(project)
+    return None
+
+
+def _free_entries(project: Project, annotator: AbstractBaseUser, now: dt.datetime, held_items):
+    free = (
+        QueueEntry.objects.filter(project=project, done=False)
+        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now))
+        .exclude(item__skips__annotator=annotator)
+        .order_by("rank", "id")
+    )
+    if held_items:
+        free = free.exclude(item_id__in=held_items)
+    if project.overlap > 1:
+        # Each of an item's N entries goes to a different annotator.
+        free = free.exclude(item__annotations__annotator=annotator)
+    # SKIP LOCKED lets concurrent annotators take the next free row instead of queueing behind
+    # each other; SQLite (the demo) has no row locks and serialises writers anyway.
+    if connection.features.has_select_for_update_skip_locked:
+        free = free.select_for_update(skip_locked=True, of=("self",))
+    return free.select_related("item", "round", "predicted_label")
+
+
+def _leasable(
+    project: Project, annotator: AbstractBaseUser, now: dt.datetime, held: int, spent: int
+):
+    """How many more leases this annotator may take, or the state that stops them. Every open
+    lease counts against the budget (the annotator's own too), so prefetching never lets the
+    project promise more items than it may pay for; the daily cap counts held items."""
+    room = MAX_HOLD
+    if project.budget is not None:
+        room = project.budget - spent - _open_leases(project, now, None)
+        if room <= 0 and not held:
+            return _budget_spent(project)
+    if project.daily_cap is not None:
+        today = labels_today(project=project, annotator=annotator, now=now)
+        if today >= project.daily_cap and not held:
+            return _daily_cap_reached(project)
+        room = min(room, project.daily_cap - today - held)
+    return max(room, 0)
+
+
+def items_lease(*, project: Project, annotator: AbstractBaseUser, hold: int = 1) -> LeasedItems:
+    """The items this annotator should label next, up to ``hold`` of them, leased to them:
+    the ones they already hold first (a reload never burns items), topped up from the queue.
+
+    An expired lease is simply free again for anyone; holding renews the leases held.
+    """
+    hold = max(1, min(int(hold), MAX_HOLD))
+    now = timezone.now()
+    lease_until = now + dt.timedelta(seconds=project.lease_seconds)
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # A lease is cheap to lose (it simply expires): skip the fsync wait on commit.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        # The project's row first, in every transaction that hands out queue entries (the
+        # worker writing a round takes it too): one lock order, so no deadlock, and two
+        # annotators topping up at once cannot both take the budget's last item.
+        spent = (
+            Project.objects.select_for_update()
+            .values_list("n_annotations", flat=True)
+            .get(pk=project.pk)
+        )
+        held = list(
+            QueueEntry.objects.select_for_update(of=("self",))
+            .filter(project=project, leased_by=annotator, done=False, lease_expires_at__gt=now)
+            .select_related("item", "round", "predicted_label")
+            .order_by("rank", "id")[:hold]
+        )
+        wanted = hold - len(held)
+        if wanted > 0:
+            room = _leasable(project, annotator, now, len(held), spent)
+            if isinstance(room, NextItem):
+                return LeasedItems(room.state, [], room.message)
+            wanted = min(wanted, room)
+        taken: list[QueueEntry] = []
+        if wanted > 0:
+            items = {entry.item_id for entry in held}
+            # With overlap an item's copies are adjacent: read enough rows to find distinct
+            # items, lease one entry of each.
+            for entry in _free_entries(project, annotator, now, items)[
+                : wanted * max(project.overlap, 1)
+            ]:
+                if entry.item_id not in items and len(taken) < wanted:
+                    items.add(entry.item_id)
+                    taken.append(entry)
+        if wanted > len(taken):
+            explored = _exploration_lease(
+                project, annotator, lease_until, wanted - len(taken), {e.item_id for e in held}
+            )
+            taken += explored
+        renewed = held + taken
+        if renewed:
+            QueueEntry.objects.filter(pk__in=[entry.pk for entry in renewed]).update(
+                leased_by=annotator, lease_expires_at=lease_until
+            )
+            for entry in renewed:
+                entry.leased_by, entry.lease_expires_at = annotator, lease_until
+            return LeasedItems("ready", renewed, "")
+    empty = _empty_queue_state(project)
+    return LeasedItems(empty.state, [], empty.message)
+
+
+def _exploration_lease(
+    project: Project, annotator: AbstractBaseUser, lease_until, wanted: int, held_items: set
+) -> list[QueueEntry]:
+    """When the round and its reserve are both used up (the retrain is late), lease random
+    unqueued items from the pool rather than keep an expert waiting: exploration, which the
+    default strategy spends a tenth of every round on anyway. Only after the first round (a
+    cold start waits for its round), and only with one annotator per item."""
+    from labeler.services.training import retrain_request
+
+    if project.overlap > 1:
+        return []
+    # The caller holds the project's row lock, as the worker writing a round does: neither
+    # creates an entry for an item the other just gave out.
+    latest = QueryRound.objects.filter(project=project).order_by("-number").first()
+    if latest is None:
+        return []
+    pool = (
+        Item.objects.filter(project=project, status=Item.Status.UNLABELED, is_evaluation=False)
+        .exclude(queue_entries__done=False)
+        .exclude(queue_entries__round=latest)
+        .exclude(skips__isnull=False)
+        .exclude(pk__in=held_items)
+        .order_by("pk")
+    )
+    if connection.features.has_select_for_update_skip_locked:
+        # Two annotators exploring the same stretch each take other items.
+        pool = pool.select_for_update(skip_locked=True, of=("self",))
+    ids = Item.objects.filter(project=project).order_by("pk").values_list("pk", flat=True)
+    first, last = ids.first(), ids.order_by("-pk").first()
+    if first is None:
+        return []
+    # A random starting point, then the next items by id: no ORDER BY random() over the pool.
+    start = random.randint(first, last)
+    items = list(pool.filter(pk__gte=start)[:wanted])
+    if len(items) < wanted:
+        items += list(pool.filter(pk__lt=start)[: wanted - len(items)])
+    if not items:
+        return []
+    entries = QueueEntry.objects.bulk_create(
+        QueueEntry(
+            project=project,
+            round=latest,
+            item=item,
+            rank=EXPLORATION_RANK,
+            kind=QueueEntry.Kind.STRATEGY,
+            is_reserve=True,
+            leased_by=annotator,
+            lease_expires_at=lease_until,
+        )
+        for item in items
+    )
+    for entry, item in zip(entries, items, strict=True):
+        entry.item, entry.round = item, latest
+    retrain_request(project=project)  # at once if none is on its way (e.g. after a failure)
+    return entries
+
+
+def next_item_lease(*, project: Project, annotator: AbstractBaseUser) -> NextItem:
+    """The item this annotator should label now, leased to them (see ``items_lease``)."""
+    leased = items_lease(project=project, annotator=annotator, hold=1)
+    return NextItem(leased.state, leased.entries[0] if leased.entries else None, leased.message)
+
+
+def _empty_queue_state(project: Project) -> NextItem:
+    from labeler.services.training import retrain_request
+
+    active = ModelRun.objects.filter(
+        project=project, status__in=[ModelRun.Status.QUEUED, ModelRun.Status.RUNNING]
+    ).exists()
+    if active:
+        return NextItem("updating", None, _("The model is updating; new items arrive in a moment."))
+    has_pool = (
+        Item.objects.filter(project=project, status=Item.Status.UNLABELED)
+        .exclude(skips__isnull=False)
+        .exists()
+    )
+    if has_pool:
+        # Nothing queued, nothing running, items left: ask for a round (self-healing after a
+        # failed run or an import) and let the page poll.
+        retrain_request(project=project)
+        return NextItem("updating", None, _("Choosing the next items; they arrive in a moment."))
+    return NextItem("done", None, _("Every item in this project is labeled or skipped."))

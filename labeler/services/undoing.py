@@ -1,0 +1,154 @@
+"""Taking things back on the labeling page: skip an item, bring a skipped item back, undo the
+latest label or skip. Each returns the item to the front of the annotator's own queue."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Case, F, Q, When
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from labeler.models import Annotation, Item, Project, QueryRound, QueueEntry, Skip
+from labeler.services.annotating import (
+    SubmitRejected,
+    _after_queue_progress,
+    _locked_item,
+    item_resolve,
+)
+
+
+@dataclass(frozen=True)
+class Undone:
+    """What an undo took back: an answer (``label`` set) or a skip (``label`` empty)."""
+
+    item: Item
+    label: str
+    message: str
+
+
+def item_skip(*, project: Project, annotator: AbstractBaseUser, item_id: int) -> None:
+    """Pass on an item. It leaves this annotator's queue; with one annotator per item it
+    leaves the pool, as Prodigy's "ignore" does, and the skip is kept for the record (until
+    the annotator takes it back). Skipping an item twice is one skip: a retried request
+    changes nothing."""
+    with transaction.atomic():
+        item = _locked_item(project, item_id)
+        if Skip.objects.filter(item=item, annotator=annotator).exists():
+            return
+        entry = (
+            QueueEntry.objects.select_for_update()
+            .filter(project=project, item=item, done=False)
+            .filter(Q(leased_by=annotator) | Q(leased_by__isnull=True))
+            .first()
+        )
+        Skip.objects.create(project=project, item=item, annotator=annotator)
+        if item.status == Item.Status.UNLABELED:
+            Item.objects.filter(pk=item.pk).update(status=Item.Status.SKIPPED)
+        if entry is not None:
+            QueueEntry.objects.filter(pk=entry.pk).update(done=True)
+            _after_queue_progress(project, entry.round_id, is_reserve=entry.is_reserve)
+
+
+def _entry_reopen(project: Project, annotator: AbstractBaseUser, item: Item) -> None:
+    """Put an item back at the front of this annotator's queue, held for them: the entry it
+    was served from if there is one, else a new entry in the latest round."""
+    lease_until = timezone.now() + dt.timedelta(seconds=project.lease_seconds)
+    entry = (
+        QueueEntry.objects.select_for_update()
+        .filter(project=project, item=item)
+        .filter(Q(done=True) | Q(leased_by=annotator))
+        .order_by(Case(When(leased_by=annotator, then=0), default=1), "-id")
+        .first()
+    )
+    if entry is None:
+        latest = QueryRound.objects.filter(project=project).order_by("-number").first()
+        if latest is None:
+            return
+        kind = QueueEntry.Kind.EVALUATION if item.is_evaluation else QueueEntry.Kind.STRATEGY
+        QueueEntry.objects.create(
+            project=project,
+            round=latest,
+            item=item,
+            rank=0,
+            slot=QueueEntry.objects.filter(round=latest, item=item).count(),
+            kind=kind,
+            leased_by=annotator,
+            lease_expires_at=lease_until,
+        )
+        return
+    was_done = entry.done
+    QueueEntry.objects.filter(pk=entry.pk).update(
+        done=False, rank=0, leased_by=annotator, lease_expires_at=lease_until
+    )
+    if was_done and not entry.is_reserve:
+        QueryRound.objects.filter(pk=entry.round_id, n_done__gt=0).update(
+            n_done=F("n_done") - 1, completed_at=None
+        )
+
+
+def skip_undo(*, project: Project, annotator: AbstractBaseUser, item_id: int) -> Item:
+    """Take back a skip: the item returns to the front of this annotator's queue."""
+    with transaction.atomic():
+        item = _locked_item(project, item_id)
+        skips = Skip.objects.filter(item=item, annotator=annotator)
+        if not skips.exists():
+            raise SubmitRejected("not_skipped", _("you have not skipped this item"))
+        skips.delete()
+        if item.status == Item.Status.SKIPPED and not Skip.objects.filter(item=item).exists():
+            Item.objects.filter(pk=item.pk).update(status=Item.Status.UNLABELED)
+            item.status = Item.Status.UNLABELED
+        _entry_reopen(project, annotator, item)
+    return item
+
+
+def last_action_undo(*, project: Project, annotator: AbstractBaseUser) -> Undone | None:
+    """Take back this annotator's latest action in the project, a label or a skip, whichever
+    came last. A label: the item's previous label (if any) is current again and the withdrawn
+    annotation stays in the history. Either way the item returns to the front of their queue,
+    held for them. Returns what was undone, or None when there is nothing to undo."""
+    with transaction.atomic():
+        last = (
+            Annotation.objects.select_for_update()
+            .filter(project=project, annotator=annotator, is_current=True, is_adjudication=False)
+            .select_related("label")
+            .order_by("-created_at", "-id")
+            .first()
+        )
+        skip = (
+            Skip.objects.filter(project=project, annotator=annotator)
+            .order_by("-created_at", "-id")
+            .first()
+        )
+        if skip is not None and (last is None or skip.created_at > last.created_at):
+            item = skip_undo(project=project, annotator=annotator, item_id=skip.item_id)
+            return Undone(
+                item,
+                "",
+                _("Brought back item %(item)s, which you skipped.") % {"item": item.pk},
+            )
+        if last is None:
+            return None
+        Annotation.objects.filter(pk=last.pk).update(is_current=False)
+        previous = last.replaces
+        if previous is not None:
+            Annotation.objects.filter(pk=previous.pk).update(is_current=True)
+        item = Item.objects.select_for_update().get(pk=last.item_id)
+        item_resolve(item=item, project=project)
+        if previous is None:
+            _entry_reopen(project, annotator, item)
+        return Undone(
+            item,
+            last.label.name,
+            _("Took back your label “%(label)s” for item %(item)s.")
+            % {"label": last.label.name, "item": item.pk},
+        )
+
+
+def last_annotation_undo(*, project: Project, annotator: AbstractBaseUser) -> Item | None:
+    """Take back the latest label or skip (see ``last_action_undo``); returns its item."""
+    undone = last_action_undo(project=project, annotator=annotator)
+    return undone.item if undone else None

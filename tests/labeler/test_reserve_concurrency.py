@@ -1,0 +1,97 @@
+"""Eight annotators' pages prefetching at once on PostgreSQL, with a retrain writing the next
+round and its reserve under them: no item is ever held by two annotators, and the budget is
+spent exactly, never overshot."""
+
+import threading
+from collections import defaultdict
+
+import pytest
+from django.db import connection, connections
+
+from labeler import services
+from labeler.models import Annotation, ModelRun, Project, QueueEntry
+from tests.data import shades_zip
+from tests.factories import ProjectFactory, UserFactory
+from tests.loop_steps import run_queued, truth
+
+ANNOTATORS = 8
+BUDGET = 45
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_prefetching_annotators_never_share_an_item_and_spend_the_budget_exactly():
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's")
+    project = ProjectFactory(kind="image", classes=["dark", "light"], round_size=10)
+    services.items_import_stream(project=project, name="s.zip", stream=shades_zip(60))
+    run_queued(project)
+    Project.objects.filter(pk=project.pk).update(budget=BUDGET)
+    users = [UserFactory() for _ in range(ANNOTATORS)]
+    served: dict[int, set[int]] = defaultdict(set)
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def annotate(user):
+        try:
+            while not stop.is_set():
+                current = Project.objects.get(pk=project.pk)
+                held = services.items_lease(project=current, annotator=user, hold=3)
+                if not held.entries:
+                    if held.state == "budget_spent":
+                        return
+                    stop.wait(0.05)  # "updating": the next round is on its way
+                    continue
+                with lock:
+                    for entry in held.entries:
+                        served[entry.item_id].add(user.pk)
+                entry = held.entries[0]
+                try:
+                    services.annotation_submit(
+                        project=current,
+                        annotator=user,
+                        item_id=entry.item_id,
+                        label=truth(entry.item),
+                        client_key=f"{user.pk}-{entry.item_id}",
+                    )
+                except services.SubmitRejected as rejected:
+                    assert rejected.code == "budget_spent", rejected.message
+        except BaseException as error:  # noqa: BLE001 - reported by the test thread
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    def retrain():
+        # The worker writes rounds (and replaces the reserve) while the pages lease.
+        try:
+            while not stop.is_set():
+                run = ModelRun.objects.filter(project=project, status="queued").first()
+                if run is not None:
+                    services.model_run_execute(run_id=run.pk)
+                stop.wait(0.05)
+        except BaseException as error:  # noqa: BLE001
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=annotate, args=(user,)) for user in users]
+    trainer = threading.Thread(target=retrain)
+    trainer.start()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    stop.set()
+    trainer.join(timeout=120)
+
+    assert not errors, errors
+    shared = {item: holders for item, holders in served.items() if len(holders) > 1}
+    assert not shared, f"items held by two annotators: {shared}"
+    project.refresh_from_db()
+    assert project.n_annotations == BUDGET
+    assert Annotation.objects.filter(project=project).count() == BUDGET
+    assert Annotation.objects.values("item").distinct().count() == BUDGET
+    assert ModelRun.objects.filter(project=project, status="succeeded").count() >= 2
+    open_leases = QueueEntry.objects.filter(project=project, done=False, leased_by__isnull=False)
+    assert open_leases.values("item").distinct().count() == open_leases.count()
