@@ -187,7 +187,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Every API view asks the one access table (labeler/access.py) by URL name and method.
+    "DEFAULT_PERMISSION_CLASSES": ["labeler.api.permissions.FollowsPolicy"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "labeler.api.errors.exception_handler",
@@ -198,6 +199,7 @@ SPECTACULAR_SETTINGS = {
     "model runs and exports.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["labeler.api.permissions.FollowsPolicy"],
 }
 
 # Celery. With no broker configured, an embedded filesystem broker under var/ lets the demo

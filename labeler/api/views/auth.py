@@ -12,7 +12,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.views import APIView
 
 from labeler.api import serializers as s
-from labeler.api.views.base import ERRORS
+from labeler.api.views.base import ERRORS, POLICY
 
 
 class SwaggerDocsView(SpectacularSwaggerSplitView):
@@ -47,7 +47,7 @@ class UnknownEndpointView(APIView):
     """Any other path under /api/: a 404 in the API's error format instead of an HTML page."""
 
     authentication_classes = []
-    permission_classes = []
+    permission_classes = [POLICY]
 
     # Every method lands here, as the view defines no handlers.
     def http_method_not_allowed(self, request, *args, **kwargs):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 
 from django.http import FileResponse
@@ -10,7 +11,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, generics, status
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -18,7 +18,7 @@ from labeler import importing, selectors, services
 from labeler.api import serializers as s
 from labeler.api.filters import ItemFilter
 from labeler.api.pagination import OldestFirstCursorPagination
-from labeler.api.views.base import AUTHENTICATION, MANAGERS, ProjectScopedMixin, errors
+from labeler.api.views.base import AUTHENTICATION, POLICY, ProjectScopedMixin, errors
 from labeler.models import Item
 
 
@@ -29,7 +29,7 @@ class ItemListView(ProjectScopedMixin, generics.ListAPIView):
     queryset = Item.objects.none()
 
     serializer_class = s.ItemSerializer
-    permission_classes = [MANAGERS]
+    permission_classes = [POLICY]
     pagination_class = OldestFirstCursorPagination
     filterset_class = ItemFilter
     parser_classes = [MultiPartParser, FormParser]
@@ -69,7 +69,7 @@ class ItemListView(ProjectScopedMixin, generics.ListAPIView):
 class ItemDetailView(ProjectScopedMixin, generics.RetrieveAPIView):
     queryset = Item.objects.none()
     serializer_class = s.ItemSerializer
-    permission_classes = [MANAGERS]
+    permission_classes = [POLICY]
 
     def get_queryset(self):
         return Item.objects.filter(project=self.project).select_related("label", "prelabel")
@@ -86,11 +86,21 @@ class ItemFileView(APIView):
     """An item's image, for members of its project only. Uploaded files have no public URL."""
 
     authentication_classes = AUTHENTICATION
-    permission_classes = [IsAuthenticated]
+    permission_classes = [POLICY]
+
+    @cached_property
+    def item(self) -> Item:
+        visible = selectors.projects_visible_to(user=self.request.user)
+        items = Item.objects.filter(project__in=visible).exclude(file="")
+        return get_object_or_404(items, pk=self.kwargs["pk"])
+
+    @cached_property
+    def project_role(self) -> str | None:
+        found = selectors.project_with_role(user=self.request.user, project_id=self.item.project_id)
+        return found[1] if found else None
 
     def get(self, request, pk: int) -> FileResponse:
-        visible = selectors.projects_visible_to(user=request.user)
-        item = get_object_or_404(Item.objects.filter(project__in=visible).exclude(file=""), pk=pk)
+        item = self.item
         try:
             stream = item.file.open("rb")
         except FileNotFoundError:

@@ -13,7 +13,7 @@ from labeler.api import serializers as s
 from labeler.api.errors import submit_rejected_error
 from labeler.api.filters import AnnotationFilter
 from labeler.api.pagination import NewestFirstCursorPagination
-from labeler.api.views.base import LABELERS, ProjectScopedMixin, errors
+from labeler.api.views.base import POLICY, ProjectScopedMixin, errors
 from labeler.models import Annotation, Membership
 
 
@@ -22,7 +22,7 @@ class NextItemView(ProjectScopedMixin, APIView):
     """Lease the next item to label. Asking again while holding a lease returns the same item,
     so a reload does not burn items. ``item`` is null unless ``state`` is ``ready``."""
 
-    permission_classes = [LABELERS]
+    permission_classes = [POLICY]
 
     def get(self, request, project_pk: int) -> Response:
         next_item = services.next_item_lease(project=self.project, annotator=request.user)
@@ -37,7 +37,7 @@ class NextItemView(ProjectScopedMixin, APIView):
 class ItemSkipView(ProjectScopedMixin, APIView):
     """Skip an item: it leaves this annotator's queue."""
 
-    permission_classes = [LABELERS]
+    permission_classes = [POLICY]
 
     def post(self, request, project_pk: int, pk: int) -> Response:
         try:
@@ -53,7 +53,7 @@ class AnnotationScopeMixin(ProjectScopedMixin):
     queryset = Annotation.objects.none()
 
     serializer_class = s.AnnotationSerializer
-    permission_classes = [LABELERS]
+    permission_classes = [POLICY]
 
     def get_queryset(self):
         annotations = Annotation.objects.filter(project=self.project).select_related(
