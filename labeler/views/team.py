@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from labeler import selectors, services
+from labeler import access, selectors, services
 from labeler.forms import AdjudicateForm, InviteForm, RoleForm
 from labeler.models import Annotation, Item, Membership, Project
 from labeler.views.base import (
@@ -49,16 +49,20 @@ def _members_context(project: Project, form: InviteForm, **extra) -> dict:
 @login_required
 @require_http_methods(["GET", "POST"])
 def members(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, _ = project_for(request, project_id, {MANAGER})
+    project, role = project_for(request, project_id, {MANAGER})
+    may_create = access.can(request.user, role, "account.create")
     form = InviteForm(request.POST if request.method == "POST" else None)
     invitation = None
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and form.is_valid() and form.creates_account() and not may_create:
+        form.add_error("account", access.refusal_message("account.create"))
+    elif request.method == "POST" and form.is_valid():
         try:
             invitation = services.membership_invite(
                 project=project,
                 username=form.cleaned_data["username"],
                 role=form.cleaned_data["role"],
                 create_account=form.creates_account(),
+                reveal_unknown=access.can(request.user, None, "account.lookup"),
             )
         except services.MembershipRejected as rejected:
             form.add_error(InviteForm.FIELD_FOR_CODE.get(rejected.code), rejected.message)

@@ -195,3 +195,44 @@ def test_creating_a_project_needs_add_project_on_the_page_and_in_the_api(world):
     client.force_login(user)
     assert client.post("/api/projects/", body, format="json").status_code == 201
     assert Project.objects.filter(name="Sneaky", memberships__user=user).exists()
+
+
+def test_a_manager_without_add_user_can_only_invite_existing_users(world):
+    from django.contrib.auth import get_user_model
+
+    project, manager = world["project"], world["users"]["manager"]
+    client = APIClient()
+    client.force_login(manager)
+    url = f"/api/projects/{project.pk}/members/"
+    users = get_user_model().objects.count()
+
+    api_new = client.post(
+        url, {"username": "new-nurse", "role": "annotator", "create_account": True}, format="json"
+    )
+    page_new = client.post(
+        reverse("project-members", args=[project.pk]),
+        {"account": "new", "username": "new-nurse", "role": "annotator"},
+    )
+    existing = client.post(url, {"username": "matrix-outsider", "role": "viewer"}, format="json")
+
+    assert api_new.status_code == 403
+    assert page_new.status_code == 200 and "may not create user accounts" in page_new.text
+    assert "one-time-password" not in page_new.text
+    assert get_user_model().objects.count() == users
+    assert existing.status_code == 201
+
+
+def test_no_such_user_does_not_enumerate_usernames_to_a_manager_who_may_not_list_them(world):
+    project, manager = world["project"], world["users"]["manager"]
+    client = APIClient()
+    client.force_login(manager)
+
+    response = client.post(
+        f"/api/projects/{project.pk}/members/",
+        {"username": "ghost", "role": "viewer"},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    message = response.json()["error"]["message"]
+    assert "could not be added" in message and "No user is named" not in message

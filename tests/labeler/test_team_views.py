@@ -20,7 +20,10 @@ PASSWORD_PATTERN = re.compile(r'id="one-time-password">([a-z0-9-]+)<')
 
 @pytest.fixture
 def manager(db):
-    return UserFactory(username="head")
+    head = UserFactory(username="head")
+    # An account administrator too: creates accounts and may see which usernames exist.
+    head.user_permissions.add(*Permission.objects.filter(codename__in=["add_user", "view_user"]))
+    return head
 
 
 @pytest.fixture

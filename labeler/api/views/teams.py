@@ -9,7 +9,7 @@ from rest_framework import exceptions, generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labeler import selectors, services
+from labeler import access, selectors, services
 from labeler.api import serializers as s
 from labeler.api.errors import Conflict, submit_rejected_error
 from labeler.api.views.base import POLICY, ProjectScopedMixin, errors
@@ -105,8 +105,17 @@ class MemberListView(ProjectScopedMixin, generics.ListAPIView):
     def post(self, request, project_pk: int) -> Response:
         body = s.InviteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        user = request.user
+        if body.validated_data["create_account"] and not access.can(
+            user, self.project_role, "account.create"
+        ):
+            raise exceptions.PermissionDenied(access.refusal_message("account.create"))
         try:
-            invitation = services.membership_invite(project=self.project, **body.validated_data)
+            invitation = services.membership_invite(
+                project=self.project,
+                reveal_unknown=access.can(user, None, "account.lookup"),
+                **body.validated_data,
+            )
         except services.MembershipRejected as rejection:
             raise membership_error(rejection) from rejection
         return Response(s.InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)

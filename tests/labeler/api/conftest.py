@@ -30,7 +30,10 @@ class Team:
 def team_for(kind: str, classes: tuple[str, ...]) -> Team:
     manager = UserFactory(username=f"{kind}-manager")
     # Creating projects is a Django permission an administrator grants (labeler/access.py).
-    manager.user_permissions.add(Permission.objects.get(codename="add_project"))
+    # Account administration (creating accounts, seeing which exist) is granted the same way.
+    manager.user_permissions.add(
+        *Permission.objects.filter(codename__in=["add_project", "add_user", "view_user"])
+    )
     project = ProjectFactory(kind=kind, created_by=manager, classes=classes)
     annotator = UserFactory(username=f"{kind}-annotator")
     viewer = UserFactory(username=f"{kind}-viewer")
