@@ -78,6 +78,17 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_VERBOSE = False
+AXES_USERNAME_CALLABLE = "labeler.security.axes_username"
+# Behind the TLS proxy the README recommends, the client's address is in X-Forwarded-For:
+# count the proxies in front of Django (set by the deployment, never guessed from the
+# header), so the lockout keys on the real client and not on the proxy's address.
+TWEEZERS_TRUSTED_PROXY_COUNT = env.int(
+    "TWEEZERS_TRUSTED_PROXY_COUNT",
+    default=1 if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False) else 0,
+)
+if TWEEZERS_TRUSTED_PROXY_COUNT:
+    AXES_IPWARE_PROXY_COUNT = TWEEZERS_TRUSTED_PROXY_COUNT
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
 
 # Content-Security-Policy: scripts and styles only from our own origin (htmx and Chart.js are
 # vendored, no inline script); inline style attributes stay allowed for bar widths and the
@@ -189,6 +200,11 @@ REST_FRAMEWORK = {
     ],
     # Every API view asks the one access table (labeler/access.py) by URL name and method.
     "DEFAULT_PERMISSION_CLASSES": ["labeler.api.permissions.FollowsPolicy"],
+    "DEFAULT_PARSER_CLASSES": [
+        "labeler.api.parsers.SafeJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "labeler.api.errors.exception_handler",
@@ -240,7 +256,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "labeler.tasks.enqueue_stale_runs",
         "schedule": TWEEZERS_SWEEP_SECONDS,
     },
+    "fail-dead-import-jobs": {
+        "task": "labeler.tasks.fail_dead_import_jobs",
+        "schedule": TWEEZERS_SWEEP_SECONDS,
+    },
 }
+# An import job still queued or running this long after it was created lost its worker (the
+# import task's hard time limit is 3,700 s): the sweep marks it failed.
+TWEEZERS_IMPORT_STALE_SECONDS = env.int("TWEEZERS_IMPORT_STALE_SECONDS", default=4000)
+# API uploads above this size go through the background import job, like the browser's, so
+# a request timeout can never cut an import off without a report.
+TWEEZERS_SYNC_IMPORT_MAX_BYTES = env.int("TWEEZERS_SYNC_IMPORT_MAX_BYTES", default=2 * 1024 * 1024)
 
 # Tweezers' own knobs.
 TWEEZERS_ARTIFACT_DIR = Path(env.str("TWEEZERS_ARTIFACT_DIR", default=str(VAR_DIR / "artifacts")))

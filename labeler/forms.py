@@ -7,7 +7,7 @@ from django import forms
 
 from labeler import learning_adapter
 from labeler.models import Membership, Project
-from labeler.services.projects import EDITABLE_FIELDS
+from labeler.services.projects import EDITABLE_FIELDS, ProjectRejected, class_names_check
 
 FEATURES_BY_KIND = {
     Project.Kind.TEXT: ["auto", "minilm", "tfidf"],
@@ -139,6 +139,11 @@ def _check_unique(names: list[str], existing: set[str]) -> None:
         if name in existing:
             raise forms.ValidationError(f"The project already has a class “{name}”.")
         seen.add(name)
+    try:
+        # NFKC and look-alikes ("Cat" / "ｃａｔ"), as the service checks them.
+        names[:] = class_names_check(names, existing)
+    except ProjectRejected as refused:
+        raise forms.ValidationError(refused.message) from refused
 
 
 class ImportForm(forms.Form):

@@ -97,29 +97,40 @@ class ProjectSerializer(serializers.ModelSerializer):
         super().__init__(*args, **kwargs)
         self.fields["strategy"].choices = strategy_choices()
         if self.instance is not None and not isinstance(self.instance, list | tuple):
-            # A project's kind decides how its items were imported; it cannot change later.
-            self.fields["kind"].read_only = True
+            # Kind and overlap are fixed after creation: project_update refuses a change with
+            # a 400 instead of ignoring it. The kind's own validators are for creation.
+            self.fields["kind"].required = False
 
     def validate_classes(self, names: list[str]) -> list[str]:
-        cleaned = [name.strip() for name in names]
-        if any(not name for name in cleaned):
-            raise serializers.ValidationError("Class names cannot be blank.")
-        if len(set(cleaned)) != len(cleaned):
+        try:
+            cleaned = services.class_names_check(names)
+        except services.ProjectRejected as refused:
+            raise serializers.ValidationError(refused.message, code=refused.code) from refused
+        if len(cleaned) != len(names):
             raise serializers.ValidationError("Class names must be unique.")
         return cleaned
 
     def create(self, validated_data: dict) -> Project:
         classes = validated_data.pop("classes", [])
-        return services.project_create(
-            classes=classes, created_by=self.context["request"].user, **validated_data
-        )
+        try:
+            return services.project_create(
+                classes=classes, created_by=self.context["request"].user, **validated_data
+            )
+        except services.ProjectRejected as refused:
+            raise serializers.ValidationError({"classes": [refused.message]}) from refused
 
     def update(self, instance: Project, validated_data: dict) -> Project:
-        classes = validated_data.pop("classes", None)
-        instance = super().update(instance, validated_data)
-        if classes:
-            services.label_classes_ensure(project=instance, names=classes)
-        return instance
+        # The one write path: lock the row, save only the edited fields (never the counters).
+        classes = validated_data.pop("classes", None) or ()
+        try:
+            return services.project_update(
+                project=instance, changes=validated_data, new_classes=classes
+            )
+        except services.ProjectRejected as refused:
+            field = next((f for f in validated_data if f in refused.message), "non_field_errors")
+            if refused.code in ("blank_class", "invalid_class", "duplicate_class"):
+                field = "classes"
+            raise serializers.ValidationError({field: [refused.message]}, refused.code) from refused
 
 
 class LabelClassSerializer(serializers.ModelSerializer):
@@ -129,10 +140,13 @@ class LabelClassSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "order"]
 
     def validate_name(self, name: str) -> str:
-        name = name.strip()
-        if not name:
-            raise serializers.ValidationError("Class names cannot be blank.")
-        if LabelClass.objects.filter(project=self.context["project"], name=name).exists():
+        project = self.context["project"]
+        existing = list(project.classes.values_list("name", flat=True))
+        try:
+            (name,) = services.class_names_check([name], existing)
+        except services.ProjectRejected as refused:
+            raise serializers.ValidationError(refused.message, code=refused.code) from refused
+        if name in existing:
             raise serializers.ValidationError(f"The project already has a class {name!r}.")
         return name
 

@@ -2,6 +2,16 @@
 
 Serving reads a precomputed queue (see DESIGN.md): no score is computed on the request path,
 and every write happens in one short transaction that also updates the counters.
+
+Lock order, the same in every transaction here (a fixed order is what rules out deadlocks):
+  1. the Item row (one item per transaction),
+  2. that item's QueueEntry rows,
+  3. the Project row (budget check, counters),
+  4. that item's Annotation rows,
+  5. the QueryRound counter.
+Rows under an item (its entries and annotations) are only locked after the item itself, so
+two transactions on one item queue on the item; the project row comes after, and is held
+only until commit. ``project_update`` locks the project row alone; a lease locks one entry.
 """
 
 from __future__ import annotations
@@ -113,6 +123,14 @@ def next_item_lease(*, project: Project, annotator: AbstractBaseUser) -> NextIte
             .order_by("rank", "id")
             .first()
         )
+        if held is not None and project.budget is not None:
+            fresh = Project.objects.only("budget", "n_annotations").get(pk=project.pk)
+            if fresh.budget is not None and fresh.n_annotations >= fresh.budget:
+                # Spent while this item was held (others' labels, or a lowered budget): say
+                # so instead of serving an item whose answer would be refused.
+                QueueEntry.objects.filter(pk=held.pk).update(leased_by=None, lease_expires_at=None)
+                project.budget, project.n_annotations = fresh.budget, fresh.n_annotations
+                return _limit_state(project, annotator, now, leasing=False)
         if held is not None:
             held.lease_expires_at = lease_until
             held.save(update_fields=["lease_expires_at"])
@@ -271,23 +289,19 @@ def _submit(project, annotator, item_id, label, client_key, seconds_spent, note)
 
 
 def _entry_for_submit(project, item, annotator, now) -> QueueEntry:
-    """The queue entry this submit answers: the one the annotator holds, else a free one
-    (a lease that expired while nobody else took the item still counts)."""
+    """The queue entry this submit answers: the one the annotator holds (its lease may have
+    expired while nobody else took the item). An annotator answers only what they were
+    served, so nobody can label items of their choosing past the queue."""
     entries = QueueEntry.objects.select_for_update().filter(project=project, item=item, done=False)
     mine = entries.filter(leased_by=annotator).order_by("rank", "id").first()
     if mine is not None:
         return mine
-    free = (
-        entries.filter(Q(leased_by__isnull=True) | Q(lease_expires_at__lte=now))
-        .order_by("rank", "id")
-        .first()
-    )
-    if free is not None:
-        return free
     if entries.exists():
+        # "lease_expired" as before: the usual cause, and a stable code for API clients.
         raise SubmitRejected(
             "lease_expired",
-            "your hold on this item expired and another annotator is labeling it now",
+            "you do not hold this item: ask for the next item, or your hold expired and "
+            "another annotator is labeling it now",
         )
     raise SubmitRejected(
         "not_served",
@@ -378,10 +392,11 @@ def item_skip(*, project: Project, annotator: AbstractBaseUser, item_id: int) ->
         item = _locked_item(project, item_id)
         entry = (
             QueueEntry.objects.select_for_update()
-            .filter(project=project, item=item, done=False)
-            .filter(Q(leased_by=annotator) | Q(leased_by__isnull=True))
+            .filter(project=project, item=item, done=False, leased_by=annotator)
             .first()
         )
+        if entry is None:
+            raise SubmitRejected("not_held", "you can only skip the item you are holding")
         Skip.objects.create(project=project, item=item, annotator=annotator)
         if item.status == Item.Status.UNLABELED:
             Item.objects.filter(pk=item.pk).update(status=Item.Status.SKIPPED)
@@ -395,12 +410,13 @@ def annotation_correct(
 ) -> Annotation:
     """Change a label. The old annotation stays in the history; a new one replaces it."""
     with transaction.atomic():
+        item = Item.objects.select_for_update().get(pk=annotation.item_id)
+        project = Project.objects.select_for_update().get(pk=annotation.project_id)
         current = Annotation.objects.select_for_update().get(pk=annotation.pk)
         if not current.is_current:
             raise SubmitRejected(
                 "not_current", "this annotation was already corrected; correct the newest one"
             )
-        project = Project.objects.select_for_update().get(pk=current.project_id)
         label_class = _label_class(project, label)
         limit = _limit_state(project, annotator, timezone.now(), leasing=False)
         if limit is not None:
@@ -417,7 +433,6 @@ def annotation_correct(
             predicted_confidence=current.predicted_confidence,
             replaces=current,
         )
-        item = Item.objects.select_for_update().get(pk=current.item_id)
         item_resolve(item=item, project=project, annotations_added=1)
     return corrected
 
@@ -427,35 +442,38 @@ def last_annotation_undo(*, project: Project, annotator: AbstractBaseUser) -> It
     the item's previous label (if any) is current again, and the withdrawn annotation stays
     in the history. Returns the item, or None when there is nothing to undo."""
     with transaction.atomic():
-        last = (
-            Annotation.objects.select_for_update()
-            .filter(project=project, annotator=annotator, is_current=True)
+        newest = (
+            Annotation.objects.filter(project=project, annotator=annotator, is_current=True)
             .order_by("-created_at", "-id")
+            .values_list("pk", "item_id")
             .first()
         )
-        if last is None:
+        if newest is None:
             return None
+        item = Item.objects.select_for_update().get(pk=newest[1])
+        entry = (
+            QueueEntry.objects.select_for_update()
+            .filter(project=project, item_id=item.pk, done=True)
+            .order_by(Case(When(leased_by=annotator, then=0), default=1), "-id")
+            .first()
+        )
+        last = Annotation.objects.select_for_update().filter(pk=newest[0], is_current=True).first()
+        if last is None:
+            return None  # a concurrent undo or correction took it back already
         Annotation.objects.filter(pk=last.pk).update(is_current=False)
         previous = last.replaces
         if previous is not None:
             Annotation.objects.filter(pk=previous.pk).update(is_current=True)
-        item_resolve(item=Item.objects.select_for_update().get(pk=last.item_id), project=project)
-        if previous is None:
-            entry = (
-                QueueEntry.objects.select_for_update()
-                .filter(project=project, item_id=last.item_id, done=True)
-                .order_by(Case(When(leased_by=annotator, then=0), default=1), "-id")
-                .first()
+        item_resolve(item=item, project=project)
+        if previous is None and entry is not None:
+            # Back at the front of the queue, held for this annotator.
+            QueueEntry.objects.filter(pk=entry.pk).update(
+                done=False,
+                rank=0,
+                leased_by=annotator,
+                lease_expires_at=timezone.now() + dt.timedelta(seconds=project.lease_seconds),
             )
-            if entry is not None:
-                # Back at the front of the queue, held for this annotator.
-                QueueEntry.objects.filter(pk=entry.pk).update(
-                    done=False,
-                    rank=0,
-                    leased_by=annotator,
-                    lease_expires_at=timezone.now() + dt.timedelta(seconds=project.lease_seconds),
-                )
-                QueryRound.objects.filter(pk=entry.round_id, n_done__gt=0).update(
-                    n_done=F("n_done") - 1, completed_at=None
-                )
-        return last.item
+            QueryRound.objects.filter(pk=entry.round_id, n_done__gt=0).update(
+                n_done=F("n_done") - 1, completed_at=None
+            )
+        return item

@@ -507,21 +507,42 @@ def _path_chunks(path: Path) -> Iterator[bytes]:
             yield chunk
 
 
+class _MalformedTask(ValueError):
+    """A Label Studio task whose annotations do not have Label Studio's shape."""
+
+
 def _labelstudio_choice(task: dict) -> str | None:
     """The label of a Label Studio task: the first choice of its last annotation that was
-    not cancelled."""
+    not cancelled. Wrong types anywhere on that path refuse the task (with the path named)
+    rather than import it silently without its label."""
     annotations = task.get("annotations") or task.get("completions") or []
     if not isinstance(annotations, list):
-        return None
-    for annotation in reversed(annotations):
-        if not isinstance(annotation, dict) or annotation.get("was_cancelled"):
+        raise _MalformedTask("'annotations' must be a list")
+    for index, annotation in enumerate(reversed(annotations)):
+        where = f"annotations[{len(annotations) - 1 - index}]"
+        if not isinstance(annotation, dict):
+            raise _MalformedTask(f"{where} must be an object")
+        if annotation.get("was_cancelled"):
             continue
-        for result in annotation.get("result") or []:
-            if not isinstance(result, dict) or result.get("type") != "choices":
+        results = annotation.get("result")
+        results = [] if results is None else results
+        if not isinstance(results, list):
+            raise _MalformedTask(f"{where}.result must be a list")
+        for number, result in enumerate(results):
+            if not isinstance(result, dict):
+                raise _MalformedTask(f"{where}.result[{number}] must be an object")
+            if result.get("type", "choices") != "choices":
                 continue
-            choices = (result.get("value") or {}).get("choices") or []
-            if choices and isinstance(choices[0], str | int):
-                return str(choices[0])
+            value = result.get("value") or {}
+            if not isinstance(value, dict):
+                raise _MalformedTask(f"{where}.result[{number}].value must be an object")
+            choices = value.get("choices") or []
+            if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
+                raise _MalformedTask(
+                    f"{where}.result[{number}].value.choices must be a list of strings"
+                )
+            if choices:
+                return choices[0]
     return None
 
 
@@ -557,11 +578,18 @@ def labelstudio_entries(
             yield importing.Rejection(where, "each task must be a JSON object")
             continue
         data = task.get("data")
+        if "data" in task and not isinstance(data, dict):
+            yield importing.Rejection(where, '\'data\' must be an object, e.g. {"text": "…"}')
+            continue
         if isinstance(data, dict):
-            label = _labelstudio_choice(task)
+            try:
+                label = _labelstudio_choice(task)
+            except _MalformedTask as malformed:
+                yield importing.Rejection(where, f"not a Label Studio task: {malformed}")
+                continue
             metadata = {"labelstudio_id": task["id"]} if "id" in task else {}
             if isinstance(task.get("meta"), dict):
-                metadata.update(task["meta"])
+                metadata.update(importing.user_metadata(task["meta"]))
         else:
             data = task
             label = _pick(task, importing.LABEL_COLUMNS)
@@ -607,6 +635,10 @@ def items_import_labelstudio(*, project: Project, name: str, stream: BinaryIO) -
         raise importing.ImportSourceError(
             f"{name}: invalid JSON: {error.msg} at line {error.lineno}"
         ) from error
+    except (ValueError, RecursionError) as error:
+        # A number with thousands of digits, or nesting deeper than the parser goes.
+        reason = str(error)[:200] if isinstance(error, ValueError) else "nested too deeply"
+        raise importing.ImportSourceError(f"{name}: invalid JSON: {reason}") from error
     del raw
     # A source that is not an array fails on the first entry, before anything is stored.
     entries = labelstudio_entries(name, tasks, limits, kind=project.kind)

@@ -8,10 +8,11 @@ from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework import exceptions
 from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.views import APIView
 
 from labeler.api import serializers as s
+from labeler.api.parsers import SafeJSONParser
 from labeler.api.views.base import ERRORS, POLICY
 
 
@@ -39,7 +40,7 @@ class TokenView(ObtainAuthToken):
     """Exchange a username and password for the token scripts send as
     ``Authorization: Token <token>``."""
 
-    parser_classes = (JSONParser, FormParser, MultiPartParser)
+    parser_classes = (SafeJSONParser, FormParser, MultiPartParser)
 
 
 @extend_schema(exclude=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -13,6 +13,7 @@ from labeler.api import serializers as s
 from labeler.api.errors import submit_rejected_error
 from labeler.api.filters import AnnotationFilter
 from labeler.api.pagination import NewestFirstCursorPagination
+from labeler.api.parsers import SafeJSONParser
 from labeler.api.views.base import POLICY, ProjectScopedMixin, errors
 from labeler.models import Annotation, Membership
 
@@ -71,7 +72,7 @@ class AnnotationListView(AnnotationScopeMixin, generics.ListAPIView):
 
     pagination_class = NewestFirstCursorPagination
     filterset_class = AnnotationFilter
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    parser_classes = [SafeJSONParser, FormParser, MultiPartParser]
 
     @extend_schema(responses={200: s.AnnotationSerializer, **errors(400, 401, 403, 404)})
     def get(self, request, *args, **kwargs):

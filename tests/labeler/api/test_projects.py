@@ -82,7 +82,7 @@ def test_a_projects_kind_cannot_change_after_creation(api, text_team):
         f"/api/projects/{text_team.project.pk}/", {"kind": "image"}, format="json"
     )
 
-    assert response.status_code == 200
+    assert response.status_code == 400  # fixed after creation: refused, not ignored
     assert Project.objects.get(pk=text_team.project.pk).kind == "text"
 
 
