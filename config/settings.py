@@ -5,6 +5,7 @@ filesystem broker, so a fresh machine needs no services. ``DATABASE_URL`` and
 ``CELERY_BROKER_URL`` switch it to PostgreSQL and Redis.
 """
 
+import datetime as dt
 from pathlib import Path
 
 import environ
@@ -42,7 +43,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    # API tokens: hashed, expiring, revocable (django-rest-knox).
+    "knox",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -59,6 +61,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A one-time password must be replaced before anything else (labeler/security.py).
+    "labeler.security.PasswordChangeRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into a clear refusal.
@@ -186,6 +190,16 @@ LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
+# Idle timeout: a session ends after this long without a request (each request renews it).
+SESSION_COOKIE_AGE = int(env.float("TWEEZERS_SESSION_IDLE_MINUTES", default=30) * 60)
+SESSION_SAVE_EVERY_REQUEST = True
+# HSTS whenever cookies are secure, i.e. the site is served over HTTPS.
+SECURE_HSTS_SECONDS = (
+    env.int("TWEEZERS_HSTS_SECONDS", default=31_536_000) if SESSION_COOKIE_SECURE else 0
+)
+# The password-reset pages send email: they are off unless email is configured.
+EMAIL_HOST = env.str("DJANGO_EMAIL_HOST", default="")
+TWEEZERS_PASSWORD_RESET = bool(EMAIL_HOST)
 X_FRAME_OPTIONS = "DENY"
 # Behind a TLS-terminating proxy that sets X-Forwarded-Proto, let Django see HTTPS requests.
 if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):
@@ -196,7 +210,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
     ],
     # Every API view asks the one access table (labeler/access.py) by URL name and method.
     "DEFAULT_PERMISSION_CLASSES": ["labeler.api.permissions.FollowsPolicy"],
@@ -208,6 +222,10 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "labeler.api.errors.exception_handler",
+}
+REST_KNOX = {
+    "TOKEN_TTL": dt.timedelta(hours=env.float("TWEEZERS_TOKEN_TTL_HOURS", default=10.0)),
+    "AUTH_HEADER_PREFIX": "Token",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tweezers API",

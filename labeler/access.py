@@ -115,6 +115,8 @@ URL_RULES: dict[str, Rule] = {
     "admin:*": Rule("staff"),
     # API
     "api:token": Rule("public"),
+    "api:logout": Rule("signed_in"),
+    "api:logout-all": Rule("signed_in"),
     "api:schema": Rule("public"),
     "api:docs": Rule("public"),
     "api:unknown": Rule("public"),

@@ -36,6 +36,7 @@ class TokenRequestSerializer(serializers.Serializer):
 
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField(read_only=True)
+    expiry = serializers.DateTimeField(read_only=True, help_text="When the token stops working.")
 
 
 class ClassNamesField(serializers.ListField):
@@ -360,6 +361,12 @@ class ExportQuerySerializer(serializers.Serializer):
     )
     include_evaluation = serializers.BooleanField(
         default=True, help_text="Include items of the random evaluation draw."
+    )
+    neutralise_formulas = serializers.BooleanField(
+        default=True,
+        help_text="csv: prefix cells starting with =, +, -, @, tab or CR with ' so that a "
+        "spreadsheet shows them instead of running them; false for scripts that need the raw "
+        "text.",
     )
     since = serializers.DateTimeField(
         required=False, help_text="Only labels given at or after this time (ISO 8601)."

@@ -76,6 +76,36 @@ def _folder_name(label: str) -> str:
     return cleaned if cleaned not in ("", ".", "..") else "_"
 
 
+def class_folders(names: Iterable[str]) -> dict[str, str]:
+    """One folder per class, never shared: "a/b" and "a_b" would both clean to "a_b", and
+    "Cat" and "cat" are one folder on Windows and macOS. A name that needs no cleaning keeps
+    its folder; the others get a numbered one ("a_b~2")."""
+    names = list(names)
+    folders: dict[str, str] = {}
+    taken: set[str] = set()
+    # Names that are folder-safe as they are go first, so they keep their own spelling.
+    for name in sorted(names, key=lambda n: (_folder_name(n) != n, names.index(n))):
+        folder = _folder_name(name)
+        candidate, number = folder, 1
+        while candidate.casefold() in taken:
+            number += 1
+            candidate = f"{folder}~{number}"
+        folders[name] = candidate
+        taken.add(candidate.casefold())
+    return folders
+
+
+# A cell a spreadsheet would run as a formula (=, +, -, @) or that hides one behind a tab or
+# carriage return (OWASP's CSV injection advice): prefixed with an apostrophe.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralised(value: object) -> object:
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
 def _chunked(iterable: Iterable, size: int) -> Iterator[list]:
     iterator = iter(iterable)
     while batch := list(islice(iterator, size)):
@@ -199,7 +229,9 @@ def _public(row: dict, columns: list[str]) -> dict:
     return {column: row[column] for column in columns}
 
 
-def _csv_lines(rows: Iterable[dict], columns: list[str]) -> Iterator[str]:
+def _csv_lines(
+    rows: Iterable[dict], columns: list[str], *, neutralise: bool = False
+) -> Iterator[str]:
     line = io.StringIO()
     writer = csv.writer(line)
 
@@ -216,6 +248,8 @@ def _csv_lines(rows: Iterable[dict], columns: list[str]) -> Iterator[str]:
             value = row[column]
             if column == "annotators":
                 value = ";".join(value)
+            if neutralise:
+                value = neutralised(value)
             values.append("" if value is None else value)
         yield render(values)
 
@@ -411,7 +445,9 @@ def _stored_file(name: str) -> Iterator[bytes]:
             yield chunk
 
 
-def _imagefolder_zip(rows: Callable[[], Iterator[dict]]) -> Iterator[bytes]:
+def _imagefolder_zip(
+    rows: Callable[[], Iterator[dict]], folders: dict[str, str]
+) -> Iterator[bytes]:
     """A zip of class folders, ``<label>/<item id>.<ext>``, with a ``metadata.csv`` whose
     ``file_name`` column gives each file's path (Hugging Face's imagefolder layout).
     The rows are read twice, once for the metadata and once for the files, so neither pass
@@ -421,7 +457,7 @@ def _imagefolder_zip(rows: Callable[[], Iterator[dict]]) -> Iterator[bytes]:
         with tempfile.TemporaryFile() as directory:
             archive = _ZipStream(directory)
             lines = _csv_lines(
-                ({**row, "file_name": _zip_path(row)} for row in rows()), FINAL_COLUMNS
+                ({**row, "file_name": _zip_path(row, folders)} for row in rows()), FINAL_COLUMNS
             )
             yield from archive.entry("metadata.csv", _buffered(lines), compress=True)
             for row in rows():
@@ -429,15 +465,16 @@ def _imagefolder_zip(rows: Callable[[], Iterator[dict]]) -> Iterator[bytes]:
                     continue
                 # Images are compressed already: storing them costs no size and saves CPU.
                 yield from archive.entry(
-                    _zip_path(row), _stored_file(row["stored_name"]), compress=False
+                    _zip_path(row, folders), _stored_file(row["stored_name"]), compress=False
                 )
             yield from archive.close()
 
     return _coalesced(pieces())
 
 
-def _zip_path(row: dict) -> str:
-    return f"{_folder_name(row['label'])}/{row['file_name']}"
+def _zip_path(row: dict, folders: dict[str, str]) -> str:
+    folder = folders.get(row["label"]) or _folder_name(row["label"])
+    return f"{folder}/{row['file_name']}"
 
 
 def export_labeled(
@@ -448,10 +485,14 @@ def export_labeled(
     include_evaluation: bool = True,
     since: datetime | None = None,
     file_url: Callable[[int], str] | None = None,
+    neutralise_formulas: bool = True,
 ) -> Export:
     """Stream the project's labeled set in ``format``. ``final`` gives one row per item with
     its final label; otherwise one row per annotation, corrections included. ``file_url``
-    turns an item id into the URL a Label Studio task points at for image items."""
+    turns an item id into the URL a Label Studio task points at for image items.
+
+    CSV cells that a spreadsheet would run as a formula are prefixed with ``'`` unless
+    ``neutralise_formulas`` is off (for scripts that read the CSV, not people)."""
     if format not in EXPORT_FORMATS:
         raise ExportError(f"unknown format {format!r}; use one of: {', '.join(EXPORT_FORMATS)}")
     if format == "imagefolder" and project.kind != Project.Kind.IMAGE:
@@ -466,7 +507,8 @@ def export_labeled(
     columns = FINAL_COLUMNS if final else HISTORY_COLUMNS
     stem = f"project-{project.pk}-labels"
     if format == "csv":
-        return Export(f"{stem}.csv", "text/csv", _buffered(_csv_lines(rows(), columns)))
+        lines = _csv_lines(rows(), columns, neutralise=neutralise_formulas)
+        return Export(f"{stem}.csv", "text/csv", _buffered(lines))
     if format == "jsonl":
         return Export(
             f"{stem}.jsonl", "application/x-ndjson", _buffered(_jsonl_lines(rows(), columns))
@@ -477,7 +519,8 @@ def export_labeled(
     if format == "labelstudio":
         tasks = _labelstudio_tasks(rows(), project.kind, file_url or (lambda pk: str(pk)))
         return Export(f"{stem}-labelstudio.json", "application/json", _buffered(_json_array(tasks)))
-    return Export(f"{stem}.zip", "application/zip", _imagefolder_zip(rows))
+    folders = class_folders(project.classes.values_list("name", flat=True))
+    return Export(f"{stem}.zip", "application/zip", _imagefolder_zip(rows, folders))
 
 
 def model_artifact_export(*, run: ModelRun) -> Export:

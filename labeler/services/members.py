@@ -14,7 +14,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from labeler.models import Membership, Project, QueueEntry
+from labeler.models import Membership, PasswordChangeRequired, Project, QueueEntry
 from labeler.services.rejections import Rejected
 
 # No 0/O, 1/l/I: the password is read off a screen and typed, or handed over on paper.
@@ -67,6 +67,8 @@ def _new_account(username: str) -> tuple[AbstractBaseUser, str]:
     user = user_model._default_manager.create_user(
         **{user_model.USERNAME_FIELD: username}, password=password
     )
+    # Someone else chose it: the owner picks their own at first sign-in.
+    PasswordChangeRequired.objects.create(user=user)
     return user, password
 
 

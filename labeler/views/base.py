@@ -76,5 +76,10 @@ def can_create_projects(user) -> bool:
 
 
 def is_pixelated(item: Item) -> bool:
-    side = max(item.metadata.get("width", 0), item.metadata.get("height", 0))
-    return bool(item.file) and 0 < side <= PIXELATED_MAX_SIDE
+    if not item.file:
+        return False
+    # Only numbers count: an item imported before user columns were kept apart may carry a
+    # "width" column of its own.
+    sides = [item.metadata.get(key) for key in ("width", "height")]
+    sides = [side for side in sides if isinstance(side, int | float) and not isinstance(side, bool)]
+    return bool(sides) and 0 < max(sides) <= PIXELATED_MAX_SIDE

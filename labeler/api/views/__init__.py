@@ -4,7 +4,13 @@ and render its result. Every project-scoped view finds its project among the use
 (404 otherwise) and checks the user's role there; every object is looked up inside that
 project."""
 
-from labeler.api.views.auth import SwaggerDocsView, TokenView, UnknownEndpointView
+from labeler.api.views.auth import (
+    LogoutAllView,
+    LogoutView,
+    SwaggerDocsView,
+    TokenView,
+    UnknownEndpointView,
+)
 from labeler.api.views.exports import ExportView
 from labeler.api.views.items import ItemDetailView, ItemFileView, ItemListView
 from labeler.api.views.labeling import (
@@ -57,6 +63,8 @@ __all__ = [
     "ProjectListView",
     "ProjectStatsView",
     "QueryRoundListView",
+    "LogoutAllView",
+    "LogoutView",
     "SwaggerDocsView",
     "TokenView",
     "UnknownEndpointView",

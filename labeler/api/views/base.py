@@ -8,8 +8,9 @@ from functools import cached_property
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse
+from knox.auth import TokenAuthentication
 from rest_framework import exceptions
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 
 from labeler import selectors, services
 from labeler.api import serializers as s
