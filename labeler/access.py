@@ -128,6 +128,7 @@ URL_RULES: dict[str, Rule] = {
     "api:item-detail": Rule("project.manage"),
     "api:item-skip": Rule("label"),
     "api:item-history": Rule("dashboard.read", write="project.manage"),
+    "api:item-views": Rule("project.manage"),
     "api:item-adjudicate": Rule("project.manage"),
     "api:agreement": Rule("dashboard.read", write="project.manage"),
     "api:member-list": Rule("project.manage"),

@@ -12,6 +12,7 @@ from labeler import learning_adapter, services
 from labeler.models import (
     Annotation,
     Item,
+    ItemView,
     LabelClass,
     Membership,
     ModelRun,
@@ -174,6 +175,15 @@ class ImageUrlField(serializers.Field):
         return item_file_url(item, self.context.get("request"))
 
 
+class ItemViewSerializer(serializers.ModelSerializer):
+    user = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = ItemView
+        fields = ["id", "item_id", "user", "where", "detail", "at"]
+        read_only_fields = fields
+
+
 class ItemSerializer(serializers.ModelSerializer):
     image_url = ImageUrlField()
     label = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
@@ -254,6 +264,17 @@ class AnnotationSerializer(serializers.ModelSerializer):
     predicted_label = serializers.SlugRelatedField(
         slug_field="name", read_only=True, allow_null=True
     )
+    kind = serializers.SerializerMethodField(
+        help_text="strategy, evaluation or import; null for annotators, who are served "
+        "evaluation items unmarked and must not learn afterwards which ones they were."
+    )
+
+    @extend_schema_field(NULLABLE_STRING)
+    def get_kind(self, annotation: Annotation) -> str | None:
+        view = self.context.get("view")
+        if getattr(view, "project_role", None) == Membership.Role.ANNOTATOR:
+            return None
+        return annotation.kind
 
     class Meta:
         model = Annotation

@@ -13,6 +13,7 @@ from labeler.services.annotating import (
     last_annotation_undo,
     next_item_lease,
 )
+from labeler.services.audit import item_view_record
 from labeler.services.exports import (
     Export,
     ExportError,
@@ -56,6 +57,7 @@ from labeler.services.training import (
 )
 
 __all__ = [
+    "item_view_record",
     "Export",
     "ExportError",
     "export_labeled",

@@ -59,6 +59,9 @@ def _label_context(
     entry = next_item.entry
     if entry is not None:
         item = entry.item
+        services.item_view_record(
+            user=request.user, project_id=project.pk, item_id=item.pk, where="labeling"
+        )
         following = selectors.entry_following(entry=entry, annotator=request.user)
         context.update(
             entry=entry,
@@ -148,6 +151,9 @@ def item_file(request: HttpRequest, item_id: int) -> FileResponse:
         handle = item.file.open("rb")
     except FileNotFoundError as missing:
         raise Http404("The item's file is missing.") from missing
+    services.item_view_record(
+        user=request.user, project_id=item.project_id, item_id=item.pk, where="file"
+    )
     response = FileResponse(handle)
     # Files are content-addressed and never change, but may be patient data: the browser may
     # keep them (the prefetch relies on it), shared caches may not.

@@ -217,6 +217,9 @@ def item_history(request: HttpRequest, project_id: int, item_id: int) -> HttpRes
     if item is None:
         raise Http404("No such item.")
     history = selectors.item_history(item=item)
+    services.item_view_record(
+        user=request.user, project_id=project.pk, item_id=item.pk, where="item_page"
+    )
     if role == ANNOTATOR:
         # Their own answers only: with overlap, seeing a colleague's answer (or that the item
         # is disputed) before correcting one's own would bias the agreement figures.
@@ -232,6 +235,7 @@ def item_history(request: HttpRequest, project_id: int, item_id: int) -> HttpRes
         "show_outcome": role != ANNOTATOR or project.overlap <= 1,
         "pixelated": is_pixelated(item),
         "classes": selectors.class_names(project=project),
+        "views": selectors.item_views(project=project, item_id=item.pk) if role == MANAGER else [],
         **nav_context(project, role),
     }
     return render(request, "labeler/item_history.html", context)

@@ -128,3 +128,33 @@ def test_every_request_renews_the_session_for_the_idle_timeout_only(expert, sett
 
     cookie = response.cookies[settings.SESSION_COOKIE_NAME]
     assert int(cookie["max-age"]) == settings.SESSION_COOKIE_AGE <= 8 * 3600
+
+
+def test_opening_an_item_is_recorded_and_shown_to_managers_only(expert):
+    from labeler.models import ItemView, Membership
+    from tests.labeler.api.factories import item_add, membership_add, round_add
+
+    project = ProjectFactory(kind="text", created_by=expert, classes=("a", "b"))
+    nurse = UserFactory(username="nurse-audit")
+    membership_add(project=project, user=nurse, role=Membership.Role.ANNOTATOR)
+    item = item_add(project, text="a patient note")
+    round_add(project, [item])
+    nurse_browser, manager_api = Client(), APIClient()
+    nurse_browser.force_login(nurse)
+    manager_api.force_login(expert)
+
+    assert nurse_browser.get(reverse("label", args=[project.pk])).status_code == 200
+    detail = manager_api.get(f"/api/projects/{project.pk}/items/{item.pk}/")
+    views = manager_api.get(f"/api/projects/{project.pk}/items/{item.pk}/views/").json()
+    page = manager_api.get(reverse("item-history", args=[project.pk, item.pk]))
+    nurse_views = APIClient()
+    nurse_views.force_login(nurse)
+
+    assert detail.status_code == 200
+    recorded = {(v["user"], v["where"]) for v in views["results"]}
+    assert {("nurse-audit", "labeling"), ("dr-token", "api")} <= recorded
+    assert "nurse-audit" in page.content.decode() and 'id="item-views"' in page.content.decode()
+    assert nurse_views.get(f"/api/projects/{project.pk}/items/{item.pk}/views/").status_code == 403
+    first = ItemView.objects.first()
+    with pytest.raises(ValueError):
+        first.save()

@@ -12,7 +12,7 @@ from labeler.api.views.auth import (
     UnknownEndpointView,
 )
 from labeler.api.views.exports import ExportView
-from labeler.api.views.items import ItemDetailView, ItemFileView, ItemListView
+from labeler.api.views.items import ItemDetailView, ItemFileView, ItemListView, ItemViewListView
 from labeler.api.views.labeling import (
     AnnotationCorrectView,
     AnnotationDetailView,
@@ -53,6 +53,7 @@ __all__ = [
     "ItemDetailView",
     "ItemFileView",
     "ItemListView",
+    "ItemViewListView",
     "ItemSkipView",
     "LabelClassListView",
     "ModelRunArtifactView",

@@ -50,4 +50,12 @@ class ExportView(ProjectScopedMixin, APIView):
             )
         except services.ExportError as error:
             raise exceptions.ValidationError({"format": [str(error)]}) from error
+        fmt = query.validated_data["format"]
+        services.item_view_record(
+            user=request.user,
+            project_id=self.project.pk,
+            item_id=None,
+            where="export",
+            detail=f"export {fmt}, final={query.validated_data['final']}",
+        )
         return streamed(export)

@@ -17,9 +17,9 @@ from rest_framework.views import APIView
 from labeler import importing, selectors, services
 from labeler.api import serializers as s
 from labeler.api.filters import ItemFilter
-from labeler.api.pagination import OldestFirstCursorPagination
+from labeler.api.pagination import NewestFirstCursorPagination, OldestFirstCursorPagination
 from labeler.api.views.base import AUTHENTICATION, POLICY, ProjectScopedMixin, errors
-from labeler.models import Item
+from labeler.models import Item, ItemView
 
 
 @extend_schema(tags=["items"])
@@ -74,6 +74,29 @@ class ItemDetailView(ProjectScopedMixin, generics.RetrieveAPIView):
     def get_queryset(self):
         return Item.objects.filter(project=self.project).select_related("label", "prelabel")
 
+    def retrieve(self, request, *args, **kwargs):
+        response = super().retrieve(request, *args, **kwargs)
+        services.item_view_record(
+            user=request.user, project_id=self.project.pk, item_id=kwargs["pk"], where="api"
+        )
+        return response
+
+
+@extend_schema(
+    tags=["items"], responses={200: s.ItemViewSerializer(many=True), **errors(401, 403, 404)}
+)
+class ItemViewListView(ProjectScopedMixin, generics.ListAPIView):
+    """Who opened this item, where and when, newest first (managers only)."""
+
+    queryset = ItemView.objects.none()
+    serializer_class = s.ItemViewSerializer
+    permission_classes = [POLICY]
+    pagination_class = NewestFirstCursorPagination
+
+    def get_queryset(self):
+        item = get_object_or_404(Item.objects.filter(project=self.project), pk=self.kwargs["pk"])
+        return ItemView.objects.filter(project=self.project, item_id=item.pk).select_related("user")
+
 
 @extend_schema(
     tags=["items"],
@@ -105,6 +128,9 @@ class ItemFileView(APIView):
             stream = item.file.open("rb")
         except FileNotFoundError:
             raise exceptions.NotFound("This item's file is missing from storage.") from None
+        services.item_view_record(
+            user=request.user, project_id=item.project_id, item_id=item.pk, where="file"
+        )
         response = FileResponse(stream, filename=Path(item.file.name).name)
         response["Cache-Control"] = "private, max-age=3600"
         return response

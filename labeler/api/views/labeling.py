@@ -132,5 +132,5 @@ class AnnotationCorrectView(AnnotationScopeMixin, generics.GenericAPIView):
             )
         except services.SubmitRejected as rejection:
             raise submit_rejected_error(rejection) from rejection
-        data = s.AnnotationSerializer(new, context={"request": request}).data
+        data = s.AnnotationSerializer(new, context=self.get_serializer_context()).data
         return Response(data, status=status.HTTP_201_CREATED)
