@@ -129,6 +129,7 @@ URL_RULES: dict[str, Rule] = {
     "api:item-skip": Rule("label"),
     "api:item-history": Rule("dashboard.read", write="project.manage"),
     "api:item-views": Rule("project.manage"),
+    "api:import-job": Rule("project.manage"),
     "api:item-adjudicate": Rule("project.manage"),
     "api:agreement": Rule("dashboard.read", write="project.manage"),
     "api:member-list": Rule("project.manage"),

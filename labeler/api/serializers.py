@@ -11,6 +11,7 @@ from rest_framework import serializers
 from labeler import learning_adapter, services
 from labeler.models import (
     Annotation,
+    ImportJob,
     Item,
     ItemView,
     LabelClass,
@@ -173,6 +174,33 @@ class ImageUrlField(serializers.Field):
 
     def to_representation(self, item: Item) -> str | None:
         return item_file_url(item, self.context.get("request"))
+
+
+class ImportJobSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ImportJob
+        fields = [
+            "id",
+            "url",
+            "source_name",
+            "status",
+            "total",
+            "processed",
+            "imported",
+            "duplicates",
+            "rejected",
+            "error",
+            "created_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+    def get_url(self, job: ImportJob) -> str:
+        url = reverse("api:import-job", kwargs={"project_pk": job.project_id, "pk": job.pk})
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request else url
 
 
 class ItemViewSerializer(serializers.ModelSerializer):

@@ -21,6 +21,7 @@ urlpatterns = [
     path(f"{project}items/<int:pk>/skip/", views.ItemSkipView.as_view(), name="item-skip"),
     path(f"{project}items/<int:pk>/history/", views.ItemHistoryView.as_view(), name="item-history"),
     path(f"{project}items/<int:pk>/views/", views.ItemViewListView.as_view(), name="item-views"),
+    path(f"{project}imports/<int:pk>/", views.ImportJobView.as_view(), name="import-job"),
     path(
         f"{project}items/<int:pk>/adjudicate/",
         views.ItemAdjudicateView.as_view(),

@@ -263,9 +263,16 @@ def import_job_run(*, job_id: int) -> None:
     upload_path = Path(job.upload_path)
     try:
         with upload_path.open("rb") as stream:
-            report = items_import_stream(
-                project=job.project, name=job.source_name, stream=stream, progress=progress
-            )
+            if job.source_name.lower().endswith(".json"):
+                from labeler.services.exports import items_import_labelstudio
+
+                report = items_import_labelstudio(
+                    project=job.project, name=job.source_name, stream=stream
+                )
+            else:
+                report = items_import_stream(
+                    project=job.project, name=job.source_name, stream=stream, progress=progress
+                )
     except importing.ImportSourceError as error:
         _job_fail(job_id, str(error))
         return

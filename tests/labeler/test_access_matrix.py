@@ -126,6 +126,7 @@ def world(db, settings):
         "api:annotation-correct": annotation.pk,
         "api:model-run-detail": run.pk,
         "api:model-run-artifact": run.pk,
+        "api:import-job": job.pk,
     }
     return {"project": project, "users": users, "ids": ids, "pk_by_name": pk_by_name, "item": item}
 

@@ -12,7 +12,13 @@ from labeler.api.views.auth import (
     UnknownEndpointView,
 )
 from labeler.api.views.exports import ExportView
-from labeler.api.views.items import ItemDetailView, ItemFileView, ItemListView, ItemViewListView
+from labeler.api.views.items import (
+    ImportJobView,
+    ItemDetailView,
+    ItemFileView,
+    ItemListView,
+    ItemViewListView,
+)
 from labeler.api.views.labeling import (
     AnnotationCorrectView,
     AnnotationDetailView,
@@ -52,6 +58,7 @@ __all__ = [
     "ExportView",
     "ItemDetailView",
     "ItemFileView",
+    "ImportJobView",
     "ItemListView",
     "ItemViewListView",
     "ItemSkipView",

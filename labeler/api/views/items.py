@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
+from django.conf import settings
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -19,7 +20,7 @@ from labeler.api import serializers as s
 from labeler.api.filters import ItemFilter
 from labeler.api.pagination import NewestFirstCursorPagination, OldestFirstCursorPagination
 from labeler.api.views.base import AUTHENTICATION, POLICY, ProjectScopedMixin, errors
-from labeler.models import Item, ItemView
+from labeler.models import ImportJob, Item, ItemView
 
 
 @extend_schema(tags=["items"])
@@ -43,16 +44,30 @@ class ItemListView(ProjectScopedMixin, generics.ListAPIView):
 
     @extend_schema(
         request={"multipart/form-data": s.ItemUploadSerializer},
-        responses={201: s.ImportReportSerializer, **errors(400, 401, 403, 404)},
+        responses={
+            201: s.ImportReportSerializer,
+            202: s.ImportJobSerializer,
+            **errors(400, 401, 403, 404),
+        },
     )
     def post(self, request, project_pk: int) -> Response:
         """Import an image, a zip, a CSV, a JSONL or a Label Studio JSON file, with the same
         validation and report as the importer. Rejected files or rows are listed; a source
-        that cannot be read at all is a 400."""
+        that cannot be read at all is a 400. A file over ``TWEEZERS_SYNC_IMPORT_MAX_BYTES``
+        (2 MiB) is imported in the background: the answer is 202 with the import job, whose
+        ``url`` reports progress and, at the end, the same report."""
         upload = s.ItemUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
         file = upload.validated_data["file"]
-        name = Path(file.name or "upload").name
+        name = importing.clean_name(Path(file.name or "upload").name)
+        if file.size > settings.TWEEZERS_SYNC_IMPORT_MAX_BYTES:
+            # Large files go through the same background job as the browser's upload: a
+            # request timeout can never leave a partial import without a report.
+            job = services.import_job_create(
+                project=self.project, created_by=request.user, name=name, stream=file
+            )
+            data = s.ImportJobSerializer(job, context={"request": request}).data
+            return Response(data, status=status.HTTP_202_ACCEPTED)
         importer = (
             services.items_import_labelstudio
             if name.lower().endswith(".json")
@@ -134,3 +149,16 @@ class ItemFileView(APIView):
         response = FileResponse(stream, filename=Path(item.file.name).name)
         response["Cache-Control"] = "private, max-age=3600"
         return response
+
+
+@extend_schema(tags=["items"], responses={200: s.ImportJobSerializer, **errors(401, 403, 404)})
+class ImportJobView(ProjectScopedMixin, generics.RetrieveAPIView):
+    """A background import: queued, running, succeeded or failed (with the reason), its
+    progress and its report."""
+
+    queryset = ImportJob.objects.none()
+    serializer_class = s.ImportJobSerializer
+    permission_classes = [POLICY]
+
+    def get_queryset(self):
+        return ImportJob.objects.filter(project=self.project)
