@@ -294,6 +294,12 @@ then submit) while a manager edits the project every {r["edit_every"]} s, altern
 | annotators told "budget spent" | {r["told_spent"]} of {r["annotators"]} |
 | lease + submit, median | {r["submit_p50_ms"]:.0f} ms |
 | wall time | {r["seconds"]:.1f} s |
+
+The manager waits {r["edit_every"]} s after each edit; with 17 Python threads sharing one
+interpreter (and the machine's other work) an edit took about
+{r["seconds"] / max(r["edits"], 1):.1f} s, so the project was edited {r["edits"]} times while the
+budget ran out. Latency here is the in-process threads' (one GIL), not the server's: see the
+load benchmark for request latency.
 """
 
 

@@ -63,6 +63,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # A one-time password must be replaced before anything else (labeler/security.py).
     "labeler.security.PasswordChangeRequiredMiddleware",
+    # The access log line that names the user.
+    "labeler.security.AccessLogMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into a clear refusal.

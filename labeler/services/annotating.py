@@ -457,6 +457,8 @@ def last_annotation_undo(*, project: Project, annotator: AbstractBaseUser) -> It
             .order_by(Case(When(leased_by=annotator, then=0), default=1), "-id")
             .first()
         )
+        # The project row before the annotations, as everywhere (its counters change below).
+        Project.objects.select_for_update().filter(pk=project.pk).values_list("pk").first()
         last = Annotation.objects.select_for_update().filter(pk=newest[0], is_current=True).first()
         if last is None:
             return None  # a concurrent undo or correction took it back already

@@ -158,3 +158,18 @@ def test_opening_an_item_is_recorded_and_shown_to_managers_only(expert):
     first = ItemView.objects.first()
     with pytest.raises(ValueError):
         first.save()
+
+
+def test_the_access_log_line_names_the_user(expert, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="tweezers.access")
+    browser = Client()
+    browser.force_login(expert)
+
+    browser.get(reverse("project-list"))
+    Client().get(reverse("project-list"))
+
+    lines = [r.getMessage() for r in caplog.records if r.name == "tweezers.access"]
+    assert any(line.startswith("user=dr-token GET / 200") for line in lines), lines
+    assert any(line.startswith("user=- GET / 302") for line in lines), lines
