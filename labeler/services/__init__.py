@@ -31,6 +31,12 @@ from labeler.services.imports import (
     items_import_path,
     items_import_stream,
 )
+from labeler.services.items import (
+    BulkOutcome,
+    item_predictions_store,
+    items_requeue,
+    items_unskip,
+)
 from labeler.services.members import (
     Invitation,
     MembershipRejected,
@@ -85,6 +91,10 @@ __all__ = [
     "items_import",
     "items_import_path",
     "items_import_stream",
+    "BulkOutcome",
+    "item_predictions_store",
+    "items_requeue",
+    "items_unskip",
     "Invitation",
     "MembershipRejected",
     "membership_invite",

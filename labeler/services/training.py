@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from labeler import learning_adapter
 from labeler.models import Item, LabelClass, ModelRun, Project, QueryRound, QueueEntry
+from labeler.services.items import item_predictions_store
 
 logger = logging.getLogger(__name__)
 
@@ -173,8 +174,10 @@ def _round_write(
         # Entries someone holds right now stay valid until answered or expired; the rest of
         # the old round is replaced by the new choice.
         # Items some annotators already answered (overlap) keep their remaining entries.
-        replaceable = QueueEntry.objects.filter(project=project, done=False).exclude(
-            item__status=Item.Status.PENDING
+        replaceable = (
+            QueueEntry.objects.filter(project=project, done=False)
+            .exclude(item__status=Item.Status.PENDING)
+            .exclude(kind=QueueEntry.Kind.REQUEUED)
         )
         replaceable.filter(leased_by__isnull=True).delete()
         replaceable.filter(lease_expires_at__lte=timezone.now()).delete()
@@ -260,6 +263,7 @@ def model_run_execute(*, run_id: int, task_id: str = "") -> ModelRun | None:
             .values_list("id", flat=True)[:n_eval]
         )
         _round_write(project=project, run=run, outcome=outcome, eval_ids=eval_ids)
+        item_predictions_store(run=run)
     except TRANSIENT_ERRORS:
         # A database or broker blip: back to queued so the task's retry takes it again, and
         # it does not count as one of the failures that stop automatic retrains.

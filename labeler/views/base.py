@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import Http404, HttpRequest
+from django.utils.translation import gettext as _
 
 from labeler import access, selectors
 from labeler.models import Item, Project
@@ -54,7 +55,7 @@ def project_for(
     role = found[1] if found else None
     decision = access.decide(request.user, role, action)
     if decision is access.Decision.NOT_FOUND or found is None:
-        raise Http404("No such project.")
+        raise Http404(_("No such project."))
     if decision is not access.Decision.ALLOW:
         raise PermissionDenied(access.refusal_message(action))
     return found

@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from labeler import access, selectors, services
@@ -24,6 +25,7 @@ from labeler.views.base import (
     nav_context,
     project_for,
 )
+from labeler.views.items import correction_context
 
 RECENT_LABELS = 15
 CONFLICTS_PER_PAGE = 50
@@ -71,8 +73,11 @@ def members(request: HttpRequest, project_id: int) -> HttpResponse:
             if invitation.password is None:
                 messages.success(
                     request,
-                    f"{member.user.get_username()} joined the project as "
-                    f"{member.get_role_display().lower()}.",
+                    _("%(name)s joined the project as %(role)s.")
+                    % {
+                        "name": member.user.get_username(),
+                        "role": member.get_role_display().lower(),
+                    },
                 )
                 return redirect("project-members", project_id=project.pk)
             form = InviteForm()
@@ -91,7 +96,7 @@ def members(request: HttpRequest, project_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def member_role(request: HttpRequest, project_id: int, membership_id: int) -> HttpResponse:
-    project, _ = project_for(request, project_id, {MANAGER})
+    project, _role = project_for(request, project_id, {MANAGER})
     form = RoleForm(request.POST)
     if not form.is_valid():
         return HttpResponseBadRequest(form.errors.as_text())
@@ -103,7 +108,11 @@ def member_role(request: HttpRequest, project_id: int, membership_id: int) -> Ht
         messages.error(request, rejected.message)
         return redirect("project-members", project_id=project.pk)
     name = membership.user.get_username()
-    messages.success(request, f"{name} is now {membership.get_role_display().lower()}.")
+    messages.success(
+        request,
+        _("%(name)s is now %(role)s.")
+        % {"name": name, "role": membership.get_role_display().lower()},
+    )
     if membership.user_id == request.user.pk and membership.role != MANAGER:
         return redirect("project-list")
     return redirect("project-members", project_id=project.pk)
@@ -112,13 +121,15 @@ def member_role(request: HttpRequest, project_id: int, membership_id: int) -> Ht
 @login_required
 @require_POST
 def member_remove(request: HttpRequest, project_id: int, membership_id: int) -> HttpResponse:
-    project, _ = project_for(request, project_id, {MANAGER})
+    project, _role = project_for(request, project_id, {MANAGER})
     try:
         user = services.membership_remove(project=project, membership_id=membership_id)
     except services.MembershipRejected as rejected:
         messages.error(request, rejected.message)
         return redirect("project-members", project_id=project.pk)
-    messages.success(request, f"{user.get_username()} was removed from the project.")
+    messages.success(
+        request, _("%(name)s was removed from the project.") % {"name": user.get_username()}
+    )
     if user.pk == request.user.pk:
         return redirect("project-list")
     return redirect("project-members", project_id=project.pk)
@@ -147,7 +158,7 @@ def _conflict_rows(
 @login_required
 @require_http_methods(["GET", "POST"])
 def conflicts(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, _ = project_for(request, project_id, {MANAGER})
+    project, _role = project_for(request, project_id, {MANAGER})
     if request.method == "POST":
         return _adjudicate(request, project)
     rows = _conflict_rows(
@@ -191,7 +202,9 @@ def _adjudicate(request: HttpRequest, project: Project) -> HttpResponse:
             **nav_context(project, MANAGER),
         }
         return render(request, "labeler/_conflict_resolved.html", context)
-    messages.success(request, f"Item {item_id} is now labeled “{label}”.")
+    messages.success(
+        request, _("Item %(id)s is now labeled “%(label)s”.") % {"id": item_id, "label": label}
+    )
     return back
 
 
@@ -215,7 +228,7 @@ def item_history(request: HttpRequest, project_id: int, item_id: int) -> HttpRes
     project, role = project_for(request, project_id, {MANAGER, ANNOTATOR, VIEWER})
     item = selectors.item_in_project(project=project, item_id=item_id)
     if item is None:
-        raise Http404("No such item.")
+        raise Http404(_("No such item."))
     history = selectors.item_history(item=item)
     services.item_view_record(
         user=request.user, project_id=project.pk, item_id=item.pk, where="item_page"
@@ -225,7 +238,7 @@ def item_history(request: HttpRequest, project_id: int, item_id: int) -> HttpRes
         # is disputed) before correcting one's own would bias the agreement figures.
         history = [answer for answer in history if answer.annotator_id == request.user.pk]
         if not history:
-            raise PermissionDenied("Annotators see the history of the items they labeled.")
+            raise PermissionDenied(_("Annotators see the history of the items they labeled."))
     context = {
         "project": project,
         "role": role,
@@ -236,6 +249,7 @@ def item_history(request: HttpRequest, project_id: int, item_id: int) -> HttpRes
         "pixelated": is_pixelated(item),
         "classes": selectors.class_names(project=project),
         "views": selectors.item_views(project=project, item_id=item.pk) if role == MANAGER else [],
+        **correction_context(item=item, project=project, user=request.user, role=role),
         **nav_context(project, role),
     }
     return render(request, "labeler/item_history.html", context)

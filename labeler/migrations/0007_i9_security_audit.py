@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('labeler', '0005_annotation_restrict'),
+        ('labeler', '0006_i13_item_browser'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
