@@ -102,6 +102,13 @@ URL_RULES: dict[str, Rule] = {
     "project-conflicts": Rule("project.manage"),
     "item-history": Rule("history.read_own"),
     "item-file": Rule("file.read"),
+    "project-items": Rule("project.read"),
+    "project-items-bulk": Rule("project.manage"),
+    "item-correct": Rule("label"),
+    "project-export": Rule("project.manage"),
+    # Language switch and the translations catalogue: Django's own, for everyone.
+    "set_language": Rule("public"),
+    "javascript-catalog": Rule("public"),
     # Django's login, logout and password pages
     "login": Rule("public"),
     "logout": Rule("public"),

@@ -42,6 +42,11 @@ ALLOWED_404 = {
 }
 
 
+# Refused pages that send the member where their role belongs instead of a 403 (no
+# information leaks: the member knows the project). URL name -> where they are sent.
+REDIRECTS_INSTEAD_OF_403 = {"project-dashboard": "label"}
+
+
 def _walk(resolver: URLResolver, prefix: str = "", namespace: str = ""):
     for entry in resolver.url_patterns:
         if isinstance(entry, URLResolver):
@@ -184,6 +189,9 @@ def test_each_url_answers_each_role_as_the_policy_says(world, name, route, metho
                 assert "login" in response["Location"], cell
     elif decision is access.Decision.NOT_FOUND:
         assert status in (404, 405), cell
+    elif name in REDIRECTS_INSTEAD_OF_403 and status == 302:
+        target = reverse(REDIRECTS_INSTEAD_OF_403[name], args=[world["project"].pk])
+        assert response["Location"] == target, cell
     else:
         admin_page = name.startswith("admin:")
         assert status in ((302,) if admin_page else (403, 405)), cell
