@@ -18,9 +18,12 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from PIL import Image, UnidentifiedImageError
+
+if TYPE_CHECKING:
+    from labeler.dicom.reading import DicomOptions
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 TEXT_SUFFIXES = {".csv", ".jsonl", ".ndjson"}
@@ -47,6 +50,8 @@ class Candidate:
     suffix: str = ""
     prelabel: str | None = None
     metadata: dict = field(default_factory=dict)
+    # A DICOM item: the de-identified file, stored beside ``content`` (its PNG rendition).
+    dicom: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -189,6 +194,24 @@ def clean_name(name: str) -> str:
     return "".join("?" if ord(char) < 32 or "\ud800" <= char <= "\udfff" else char for char in name)
 
 
+def image_or_dicom_candidate(
+    name: str,
+    data: bytes,
+    limits: Limits,
+    prelabel: str | None = None,
+    *,
+    dicom: DicomOptions | None = None,
+) -> Candidate | Rejection:
+    """A PNG/JPEG image, or a DICOM file (by its name or its ``DICM`` marker)."""
+    from labeler.dicom.candidates import dicom_candidate, looks_like_dicom
+
+    if looks_like_dicom(name, data[:132]):
+        return dicom_candidate(name, data, limits, dicom, prelabel)
+    if PurePosixPath(name).suffix.lower() not in IMAGE_SUFFIXES:
+        return Rejection(name, NOT_AN_IMAGE)
+    return image_candidate(name, data, limits, prelabel)
+
+
 def text_candidate(
     name: str, text: str, limits: Limits, prelabel: str | None, metadata: dict
 ) -> Candidate | Rejection:
@@ -318,7 +341,7 @@ def read_jsonl(name: str, stream: BinaryIO, limits: Limits) -> Iterator[Entry]:
 
 
 def read_zip(
-    name: str, stream: BinaryIO, limits: Limits, *, kind: str
+    name: str, stream: BinaryIO, limits: Limits, *, kind: str, dicom: DicomOptions | None = None
 ) -> tuple[int, Iterator[Entry]]:
     try:
         archive = zipfile.ZipFile(stream)
@@ -346,7 +369,7 @@ def read_zip(
                     continue
                 suffix = PurePosixPath(entry_name).suffix.lower()
                 if kind == "image":
-                    if suffix not in IMAGE_SUFFIXES:
+                    if suffix in TEXT_SUFFIXES:
                         yield Rejection(entry_name, NOT_AN_IMAGE)
                         continue
                     if info.file_size > limits.max_file_bytes:
@@ -362,7 +385,7 @@ def read_zip(
                         continue
                     parent = PurePosixPath(entry_name).parent
                     prelabel = parent.name if parent.name else None
-                    yield image_candidate(entry_name, data, limits, prelabel)
+                    yield image_or_dicom_candidate(entry_name, data, limits, prelabel, dicom=dicom)
                 elif suffix in TEXT_SUFFIXES:
                     yield from _zip_text_member(archive, info, limits)
                 else:
@@ -403,6 +426,12 @@ def read_text_file(name: str, stream: BinaryIO, limits: Limits) -> Iterator[Entr
     raise ImportSourceError(f"{name}: text projects import .csv or .jsonl files")
 
 
+def looks_like_dicom_file(name: str, data: bytes) -> bool:
+    from labeler.dicom.candidates import looks_like_dicom
+
+    return looks_like_dicom(name, data[:132])
+
+
 def _count_lines(stream: BinaryIO) -> int:
     count = sum(chunk.count(b"\n") for chunk in iter(lambda: stream.read(1 << 20), b""))
     stream.seek(0)
@@ -410,25 +439,28 @@ def _count_lines(stream: BinaryIO) -> int:
 
 
 def read_upload(
-    name: str, stream: BinaryIO, limits: Limits, *, kind: str
+    name: str, stream: BinaryIO, limits: Limits, *, kind: str, dicom: DicomOptions | None = None
 ) -> tuple[int, Iterator[Entry]]:
     """Read one uploaded or named file. Returns an estimate of the entry count (for progress
     bars) and the entries."""
     suffix = PurePosixPath(name).suffix.lower()
     if suffix == ".zip":
-        return read_zip(name, stream, limits, kind=kind)
+        return read_zip(name, stream, limits, kind=kind, dicom=dicom)
     if kind == "image":
-        if suffix not in IMAGE_SUFFIXES:
-            raise ImportSourceError(
-                f"{name}: image projects import .png/.jpg files, folders or .zip archives"
-            )
         data = stream.read(limits.max_file_bytes + 1)
-        return 1, iter([image_candidate(PurePosixPath(name).name, data, limits)])
+        base = PurePosixPath(name).name
+        if suffix not in IMAGE_SUFFIXES and not looks_like_dicom_file(base, data):
+            raise ImportSourceError(
+                f"{name}: image projects import .png/.jpg or DICOM files, folders or .zip archives"
+            )
+        return 1, iter([image_or_dicom_candidate(base, data, limits, dicom=dicom)])
     total = max(_count_lines(stream) - (1 if suffix == ".csv" else 0), 0)
     return total, read_text_file(PurePosixPath(name).name, stream, limits)
 
 
-def read_folder(root: Path, limits: Limits, *, kind: str) -> tuple[int, Iterator[Entry]]:
+def read_folder(
+    root: Path, limits: Limits, *, kind: str, dicom: DicomOptions | None = None
+) -> tuple[int, Iterator[Entry]]:
     """Images in a folder; a file's immediate class sub-folder is its pre-label. Links are not
     followed, so a folder cannot smuggle in files from elsewhere."""
     if kind != "image":
@@ -447,7 +479,7 @@ def read_folder(root: Path, limits: Limits, *, kind: str) -> tuple[int, Iterator
                 with path.open("rb") as stream:
                     yield from read_text_file(relative, stream, limits)
                 continue
-            if path.suffix.lower() not in IMAGE_SUFFIXES:
+            if path.suffix.lower() in TEXT_SUFFIXES:
                 yield Rejection(relative, NOT_AN_IMAGE)
                 continue
             size = path.stat().st_size
@@ -456,6 +488,8 @@ def read_folder(root: Path, limits: Limits, *, kind: str) -> tuple[int, Iterator
                 continue
             parent = path.parent
             prelabel = parent.name if parent != root else None
-            yield image_candidate(relative, path.read_bytes(), limits, prelabel)
+            yield image_or_dicom_candidate(
+                relative, path.read_bytes(), limits, prelabel, dicom=dicom
+            )
 
     return len(files), entries()

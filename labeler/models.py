@@ -7,6 +7,7 @@ they count, so hot pages never ``COUNT(*)`` the pool.
 
 from __future__ import annotations
 
+import secrets
 from pathlib import PurePosixPath
 
 from django.conf import settings
@@ -14,6 +15,10 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+
+
+def dicom_secret() -> str:
+    return secrets.token_hex(32)
 
 
 class Project(models.Model):
@@ -65,6 +70,15 @@ class Project(models.Model):
         help_text="How many annotators label each item.",
     )
     random_seed = models.PositiveIntegerField(default=0)
+    # DICOM (issue 12): the key of the project's UID remapping (never shown, never exported),
+    # and whether images flagged with burned-in annotation may be imported.
+    dicom_uid_secret = models.CharField(max_length=64, default=dicom_secret, editable=False)
+    dicom_allow_burned_in = models.BooleanField(
+        "accept DICOM with burned-in annotation",
+        default=False,
+        help_text="Accept DICOM images flagged with burned-in annotation (text in the pixels "
+        "that may identify the patient; de-identification cannot remove it).",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -76,6 +90,8 @@ class Project(models.Model):
     n_labeled = models.PositiveIntegerField(default=0, editable=False)
     # Expert answers given (labels and corrections): what the budget is spent on.
     n_annotations = models.PositiveIntegerField(default=0, editable=False)
+    # Set by the first DICOM import: the labeling page then carries the DICOM viewer.
+    has_dicom = models.BooleanField(default=False, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]

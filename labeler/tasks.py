@@ -9,6 +9,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from labeler import services
+from labeler.dicom.tasks import run_pacs_import  # noqa: F401 - registers the PACS import task
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from labeler import views
+from labeler.views import dicom as dicom_views
 
 urlpatterns = [
     path("", views.project_list, name="project-list"),
@@ -37,4 +38,15 @@ urlpatterns = [
     path("projects/<int:project_id>/export/", views.project_export, name="project-export"),
     path("imports/<int:job_id>/", views.import_job, name="import-job"),
     path("items/<int:item_id>/file", views.item_file, name="item-file"),
+    path("items/<int:item_id>/dicom/", dicom_views.item_dicom_info, name="item-dicom"),
+    path(
+        "items/<int:item_id>/dicom/render.png",
+        dicom_views.item_dicom_render,
+        name="item-dicom-render",
+    ),
+    path(
+        "projects/<int:project_id>/import/pacs/",
+        dicom_views.pacs_import,
+        name="project-import-pacs",
+    ),
 ]

@@ -89,6 +89,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "target_value",
             "show_model_guess",
             "lease_seconds",
+            "dicom_allow_burned_in",
             "overlap",
             "n_items",
             "n_labeled",

@@ -53,6 +53,13 @@ FINAL_COLUMNS = [
     "predicted_confidence",
 ]
 HISTORY_COLUMNS = [*FINAL_COLUMNS, "annotation_id", "is_current", "replaces"]
+# DICOM items are keyed by their de-identified (project-keyed) UIDs; added for DICOM projects.
+DICOM_COLUMNS = ["study_uid", "series_uid", "sop_uid", "modality", "body_part", "frames"]
+
+
+def _dicom_keys(metadata: dict | None) -> dict:
+    keys = (metadata or {}).get("dicom")
+    return {column: keys.get(column) for column in DICOM_COLUMNS} if keys else {}
 
 
 class ExportError(ValueError):
@@ -129,7 +136,16 @@ def _final_rows(
         items = items.annotate(labeled_at=Coalesce(Subquery(latest), F("created_at"))).filter(
             labeled_at__gte=since
         )
-    fields = ("id", "source_name", "text", "file", "label__name", "is_evaluation", "created_at")
+    fields = (
+        "id",
+        "source_name",
+        "text",
+        "file",
+        "label__name",
+        "is_evaluation",
+        "created_at",
+        "metadata",
+    )
     for batch in _chunked(items.values_list(*fields).iterator(chunk_size=CHUNK_SIZE), CHUNK_SIZE):
         current: dict[int, list[tuple]] = {}
         annotations = (
@@ -146,7 +162,7 @@ def _final_rows(
         )
         for annotation in annotations:
             current.setdefault(annotation[0], []).append(annotation)
-        for item_id, source_name, text, stored, label, is_evaluation, created_at in batch:
+        for item_id, source_name, text, stored, label, is_evaluation, created_at, meta in batch:
             answers = current.get(item_id, [])
             last = answers[-1] if answers else None
             yield {
@@ -162,6 +178,7 @@ def _final_rows(
                 "is_evaluation": is_evaluation,
                 "predicted_label": last[4] if last else None,
                 "predicted_confidence": last[5] if last else None,
+                **_dicom_keys(meta),
             }
 
 
@@ -189,6 +206,7 @@ def _history_rows(
         "predicted_confidence",
         "is_current",
         "replaces_id",
+        "item__metadata",
     )
     for row in annotations.values_list(*fields).iterator(chunk_size=CHUNK_SIZE):
         (annotation_id, item_id, source_name, text, stored, label, annotator, created_at) = row[:8]
@@ -208,6 +226,7 @@ def _history_rows(
             "annotation_id": annotation_id,
             "is_current": row[12],
             "replaces": row[13],
+            **_dicom_keys(row[14]),
         }
 
 
@@ -446,7 +465,9 @@ def _stored_file(name: str) -> Iterator[bytes]:
 
 
 def _imagefolder_zip(
-    rows: Callable[[], Iterator[dict]], folders: dict[str, str]
+    rows: Callable[[], Iterator[dict]],
+    folders: dict[str, str],
+    columns: list[str] = FINAL_COLUMNS,
 ) -> Iterator[bytes]:
     """A zip of class folders, ``<label>/<item id>.<ext>``, with a ``metadata.csv`` whose
     ``file_name`` column gives each file's path (Hugging Face's imagefolder layout).
@@ -457,7 +478,7 @@ def _imagefolder_zip(
         with tempfile.TemporaryFile() as directory:
             archive = _ZipStream(directory)
             lines = _csv_lines(
-                ({**row, "file_name": _zip_path(row, folders)} for row in rows()), FINAL_COLUMNS
+                ({**row, "file_name": _zip_path(row, folders)} for row in rows()), columns
             )
             yield from archive.entry("metadata.csv", _buffered(lines), compress=True)
             for row in rows():
@@ -505,6 +526,9 @@ def export_labeled(
         return read(project, include_evaluation=include_evaluation, since=since)
 
     columns = FINAL_COLUMNS if final else HISTORY_COLUMNS
+    # Read fresh: the caller's project row may predate its first DICOM import.
+    if Project.objects.filter(pk=project.pk, has_dicom=True).exists():
+        columns = [*columns, *DICOM_COLUMNS]
     stem = f"project-{project.pk}-labels"
     if format == "csv":
         lines = _csv_lines(rows(), columns, neutralise=neutralise_formulas)
@@ -520,7 +544,7 @@ def export_labeled(
         tasks = _labelstudio_tasks(rows(), project.kind, file_url or (lambda pk: str(pk)))
         return Export(f"{stem}-labelstudio.json", "application/json", _buffered(_json_array(tasks)))
     folders = class_folders(project.classes.values_list("name", flat=True))
-    return Export(f"{stem}.zip", "application/zip", _imagefolder_zip(rows, folders))
+    return Export(f"{stem}.zip", "application/zip", _imagefolder_zip(rows, folders, columns))
 
 
 def model_artifact_export(*, run: ModelRun) -> Export:

@@ -20,6 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from labeler import importing
+from labeler.dicom.options import dicom_options
 from labeler.models import ImportJob, Item, LabelClass, Project, item_file_path
 from labeler.services.projects import (
     ProjectRejected,
@@ -108,12 +109,20 @@ def _store_batch(
                     name = default_storage.save(name, ContentFile(candidate.content))
                     written.append(name)
                 item.file.name = name
+            if candidate.dicom:
+                # The de-identified DICOM file, beside its rendition: renditions read it.
+                dicom_name = item_file_path(item, "file.dcm")
+                if not default_storage.exists(dicom_name):
+                    written.append(default_storage.save(dicom_name, ContentFile(candidate.dicom)))
             items.append(item)
         with transaction.atomic():
             Item.objects.bulk_create(items)
             n_prelabeled = sum(1 for item in items if item.label_id)
+            dicom = {"has_dicom": True} if any(c.dicom for c in new) else {}
             Project.objects.filter(pk=project.pk).update(
-                n_items=F("n_items") + len(items), n_labeled=F("n_labeled") + n_prelabeled
+                n_items=F("n_items") + len(items),
+                n_labeled=F("n_labeled") + n_prelabeled,
+                **dicom,
             )
     except BaseException:
         # The batch is atomic: no row was kept, so drop the files it wrote.
@@ -202,7 +211,9 @@ def items_import_path(
     """Import a folder, a zip, an image, a CSV or a JSONL file from the server's disk."""
     limits = import_limits()
     if path.is_dir():
-        total, entries = importing.read_folder(path, limits, kind=project.kind)
+        total, entries = importing.read_folder(
+            path, limits, kind=project.kind, dicom=dicom_options(project=project)
+        )
         return items_import(project=project, entries=entries, total=total, progress=progress)
     if not path.is_file():
         raise importing.ImportSourceError(f"{path}: no such file or folder")
@@ -220,7 +231,9 @@ def items_import_stream(
     progress: ProgressCallback | None = None,
 ) -> ImportReport:
     """Import one uploaded file (image, zip, CSV or JSONL), as the UI and the API receive it."""
-    total, entries = importing.read_upload(name, stream, import_limits(), kind=project.kind)
+    total, entries = importing.read_upload(
+        name, stream, import_limits(), kind=project.kind, dicom=dicom_options(project=project)
+    )
     return items_import(project=project, entries=entries, total=total, progress=progress)
 
 

@@ -103,6 +103,7 @@ EDITABLE_FIELDS = (
     "target_value",
     "show_model_guess",
     "lease_seconds",
+    "dicom_allow_burned_in",
 )
 # Fixed once the project exists: items were imported for its kind, and changing the overlap
 # would strand half-answered items. Counters belong to the submits and imports.

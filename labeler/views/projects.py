@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from labeler import selectors, services
+from labeler.dicom.forms import PacsImportForm
 from labeler.forms import ImportForm, ProjectCreateForm, ProjectSettingsForm
 from labeler.models import ImportJob
 from labeler.views.base import MANAGER, can_create_projects, is_htmx, nav_context, project_for
@@ -93,6 +94,7 @@ def project_import(request: HttpRequest, project_id: int) -> HttpResponse:
         "form": form,
         "project": project,
         "jobs": selectors.import_jobs_recent(project=project),
+        "pacs_form": PacsImportForm(),
         **nav_context(project, MANAGER),
     }
     return render(request, "labeler/project_import.html", context)

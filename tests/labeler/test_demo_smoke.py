@@ -124,10 +124,13 @@ def import_job_status(database: Path, job_id: int) -> tuple[str, int, str]:
 def demo_database(demo_env: dict[str, str]) -> Path:
     migrate_output = manage(demo_env, "migrate", "--noinput")
     assert "Applying labeler" in migrate_output
-    setup_output = manage(demo_env, "demo_setup", "--digits-limit", "40", "--texts-limit", "40")
+    setup_output = manage(
+        demo_env, "demo_setup", "--digits-limit", "40", "--texts-limit", "40", "--dicom-limit", "6"
+    )
     assert "Admin user: admin / tweezers-demo" in setup_output
     for name in DEMO_PROJECTS:
         assert f"{name}: imported 40" in setup_output
+    assert "Radiology samples (DICOM): imported 6" in setup_output
     database = Path(demo_env["TWEEZERS_VAR_DIR"]) / "tweezers.sqlite3"
     assert database.is_file()
     return database

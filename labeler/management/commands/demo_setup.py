@@ -1,4 +1,4 @@
-"""Create the demo: an admin user and two projects with real data that ships offline."""
+"""Create the demo: an admin user and three projects with real data that ships offline."""
 
 import dataclasses
 import io
@@ -12,10 +12,14 @@ from django.db import transaction
 from PIL import Image
 
 from labeler import importing, learning_adapter, services
+from labeler.dicom.options import dicom_options
 from labeler.models import Item, Project
 
 DIGITS_NAME = "Handwritten digits"
 PACKAGES_NAME = "Debian package descriptions"
+RADIOLOGY_NAME = "Radiology samples (DICOM)"
+# The modalities of pydicom-data's samples; OT is "other" (mostly secondary-capture test images).
+RADIOLOGY_CLASSES = ["CT", "MR", "CR", "US", "NM", "OT", "SEG"]
 PACKAGES_CSV = Path(settings.BASE_DIR) / "demo_data" / "debian_packages.csv"
 # all-MiniLM-L6-v2 embeddings of the CSV's rows, shipped so the demo need not spend minutes of
 # CPU computing them (demo_data/make_minilm_embeddings.py makes it).
@@ -42,11 +46,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--texts-limit", type=int, default=None, help="import only the first N texts"
         )
+        parser.add_argument(
+            "--dicom-limit", type=int, default=None, help="import only the first N DICOM files"
+        )
 
-    def handle(self, *args, username, password, digits_limit, texts_limit, **options):
+    def handle(self, *args, username, password, digits_limit, texts_limit, dicom_limit, **options):
         admin = self._admin(username, password)
         self._digits(admin, digits_limit)
         self._packages(admin, texts_limit)
+        self._radiology(admin, dicom_limit)
 
     def _admin(self, username: str, password: str):
         user_model = get_user_model()
@@ -121,3 +129,31 @@ class Command(BaseCommand):
                     },
                 )
                 self.stdout.write(f"{PACKAGES_NAME}: {seeded} cached MiniLM embeddings loaded")
+
+    def _radiology(self, admin, limit: int | None) -> None:
+        if Project.objects.filter(name=RADIOLOGY_NAME).exists():
+            self.stdout.write(f"{RADIOLOGY_NAME}: exists")
+            return
+        import data_store
+
+        folder = Path(data_store.__file__).parent / "data"
+        project = services.project_create(
+            name=RADIOLOGY_NAME,
+            kind=Project.Kind.IMAGE,
+            classes=RADIOLOGY_CLASSES,
+            created_by=admin,
+            description="Real DICOM files from the pydicom-data package (pydicom's test "
+            "material: CT, MR, radiographs, ultrasound, nuclear medicine, a segmentation; "
+            "compressed and multi-frame). Label each by its modality, the one truth these "
+            "files carry; several are one image in different encodings. De-identified on "
+            "import like any DICOM (see README, 'For radiology teams').",
+        )
+        limits = services.import_limits()
+        files = sorted(p for p in folder.iterdir() if p.suffix == ".dcm")[:limit]
+        options = dicom_options(project=project)
+        entries = (
+            importing.image_or_dicom_candidate(path.name, path.read_bytes(), limits, dicom=options)
+            for path in files
+        )
+        report = services.items_import(project=project, entries=entries, total=len(files))
+        self.stdout.write(f"{RADIOLOGY_NAME}: {report.summary()}")

@@ -10,13 +10,16 @@ from labeler.models import Project
 
 class Command(BaseCommand):
     help = (
-        "Import items into a project: images from a folder or .zip (class sub-folders become "
-        "pre-labels), texts from a .csv or .jsonl file (a 'text' column, optional 'label')."
+        "Import items into a project: images (PNG, JPEG or DICOM) from a folder or .zip (class "
+        "sub-folders become pre-labels), texts from a .csv or .jsonl file (a 'text' column, "
+        "optional 'label'). DICOM is de-identified (PS3.15 Basic Profile) before it is stored."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("project", help="project id or exact name")
-        parser.add_argument("path", type=Path, help="folder, .zip, image, .csv or .jsonl file")
+        parser.add_argument(
+            "path", type=Path, help="folder, .zip, image, DICOM, .csv or .jsonl file"
+        )
         parser.add_argument("--quiet-rejections", action="store_true", help="print only counts")
 
     def handle(self, *args, project: str, path: Path, quiet_rejections: bool, **options):

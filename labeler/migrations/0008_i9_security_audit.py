@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('labeler', '0006_i13_item_browser'),
+        ('labeler', '0007_i12_dicom_settings'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,61 @@
+"""The PACS import form on a project's import page."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from labeler.dicom.dicomweb import DATE_PATTERN, MAX_STUDIES, MODALITY_PATTERN, PacsQuery
+from labeler.importing import ImportSourceError
+
+
+class PacsImportForm(forms.Form):
+    url = forms.URLField(
+        assume_scheme="http",
+        # A text box styled like the page's others; URLField still validates the address.
+        widget=forms.TextInput(attrs={"inputmode": "url", "autocomplete": "url"}),
+        label=_("DICOMweb address"),
+        help_text=_("The PACS's DICOMweb root, e.g. http://pacs.hospital.local:8042/dicom-web"),
+        max_length=500,
+    )
+    modality = forms.CharField(label=_("Modality"), required=False, max_length=16)
+    study_date = forms.CharField(
+        label=_("Study date"),
+        required=False,
+        max_length=17,
+        help_text=_("YYYYMMDD, or a range YYYYMMDD-YYYYMMDD"),
+    )
+    accession = forms.CharField(label=_("Accession number"), required=False, max_length=64)
+    description = forms.CharField(label=_("Study description contains"), required=False)
+    limit = forms.IntegerField(
+        label=_("At most this many studies"), min_value=1, max_value=MAX_STUDIES, initial=20
+    )
+
+    def clean_modality(self) -> str:
+        modality = self.cleaned_data["modality"].strip().upper()
+        if modality and not MODALITY_PATTERN.match(modality):
+            raise forms.ValidationError(_("Use a DICOM modality code such as CT, MR, CR or US."))
+        return modality
+
+    def clean_study_date(self) -> str:
+        study_date = self.cleaned_data["study_date"].strip()
+        if study_date and not DATE_PATTERN.match(study_date):
+            raise forms.ValidationError(_("Not a date: use YYYYMMDD or YYYYMMDD-YYYYMMDD."))
+        return study_date
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            self.query = PacsQuery(
+                url=data["url"],
+                modality=data["modality"],
+                study_date=data["study_date"],
+                accession=data["accession"],
+                description=data["description"],
+                limit=data["limit"],
+            )
+        except ImportSourceError as error:
+            raise forms.ValidationError(str(error)) from error
+        return data

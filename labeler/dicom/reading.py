@@ -1,0 +1,206 @@
+"""From the bytes of one DICOM file to an import candidate, or a rejection with its reason.
+
+Order matters for confidentiality: the file is parsed in memory, refused if it may show the
+patient's identity in its pixels, decoded and rendered, then de-identified; only the
+de-identified file, its rendition and de-identified keys leave this module. Rejection reasons
+are our own sentences, and any decoder message is scrubbed of the file's text values first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+import pydicom
+import pydicom.config
+from pydicom import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+from labeler.dicom.deidentify import BURNED_IN_REFUSED, burned_in_annotation, deidentify, scrubbed
+from labeler.dicom.rendering import (
+    decode_frame,
+    frame_count,
+    is_color,
+    modality_values,
+    own_window,
+    png_bytes,
+    render,
+)
+
+# pydicom's validation warnings quote the offending value (a birth date, a name): never let
+# them reach a log. Tweezers reads leniently and writes what it read.
+pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
+pydicom.config.settings.writing_validation_mode = pydicom.config.IGNORE
+logging.getLogger("pydicom").setLevel(logging.ERROR)
+
+DICOM_SUFFIXES = {".dcm", ".dicom", ".dic"}
+PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+
+
+@dataclass(frozen=True)
+class DicomOptions:
+    """What a project decides about DICOM: its UID key and whether burned-in text is allowed."""
+
+    uid_secret: str
+    allow_burned_in: bool = False
+
+
+@dataclass(frozen=True)
+class DicomFile:
+    """A de-identified DICOM file ready to store: the file, its default rendition (PNG), and
+    the de-identified keys an item keeps in its metadata."""
+
+    dicom: bytes
+    rendition: bytes
+    metadata: dict
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.dicom).hexdigest()
+
+
+class DicomRejected(ValueError):
+    """The file cannot be imported; the message is safe to show and store."""
+
+
+def has_preamble(head: bytes) -> bool:
+    return len(head) >= 132 and head[128:132] == b"DICM"
+
+
+def looks_like_dicom(name: str, head: bytes) -> bool:
+    """A ``.dcm``-like name, or the ``DICM`` marker after the 128-byte preamble (files from
+    a PACS or a CD often have no extension at all)."""
+    return PurePosixPath(name).suffix.lower() in DICOM_SUFFIXES or has_preamble(head)
+
+
+@contextlib.contextmanager
+def quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _parse(data: bytes) -> Dataset:
+    try:
+        dataset = pydicom.dcmread(io.BytesIO(data), force=not has_preamble(data))
+    except (InvalidDicomError, EOFError, ValueError, KeyError, TypeError, OSError) as error:
+        raise DicomRejected(f"not a readable DICOM file ({type(error).__name__})") from error
+    except Exception as error:  # noqa: BLE001 - pydicom raises many kinds on a broken header
+        raise DicomRejected(f"not a readable DICOM file ({type(error).__name__})") from error
+    meta = getattr(dataset, "file_meta", None)
+    if meta is None or "TransferSyntaxUID" not in meta:
+        # A bare dataset without the file meta header: say how it was encoded.
+        implicit, little = dataset.original_encoding
+        if implicit is None:
+            raise DicomRejected("not a DICOM file (no DICOM header found)")
+        dataset.file_meta = pydicom.dataset.FileMetaDataset()
+        dataset.file_meta.TransferSyntaxUID = (
+            ImplicitVRLittleEndian
+            if implicit
+            else ExplicitVRLittleEndian
+            if little
+            else ExplicitVRBigEndian
+        )
+    return dataset
+
+
+def _transfer_syntax_name(dataset: Dataset) -> str:
+    uid = dataset.file_meta.get("TransferSyntaxUID")
+    return uid.name if uid is not None else "unknown transfer syntax"
+
+
+def read_dataset(data: bytes) -> Dataset:
+    """Parse stored (already de-identified) bytes, for renditions."""
+    with quiet():
+        return _parse(data)
+
+
+def _text(dataset: Dataset, keyword: str) -> str:
+    value = dataset.get(keyword)
+    return "" if value is None else str(value).strip()
+
+
+def _number(dataset: Dataset, keyword: str) -> int | None:
+    try:
+        value = dataset.get(keyword)
+        return None if value in (None, "") else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _metadata(dataset: Dataset, *, window) -> dict:
+    """Keys read after de-identification only: every UID here is a project-keyed one."""
+    return {
+        "study_uid": _text(dataset, "StudyInstanceUID"),
+        "series_uid": _text(dataset, "SeriesInstanceUID"),
+        "sop_uid": _text(dataset, "SOPInstanceUID"),
+        "sop_class": _text(dataset, "SOPClassUID"),
+        "modality": _text(dataset, "Modality"),
+        "body_part": _text(dataset, "BodyPartExamined"),
+        "series_number": _number(dataset, "SeriesNumber"),
+        "instance_number": _number(dataset, "InstanceNumber"),
+        "frames": frame_count(dataset),
+        "rows": _number(dataset, "Rows"),
+        "columns": _number(dataset, "Columns"),
+        "photometric": _text(dataset, "PhotometricInterpretation"),
+        "color": is_color(dataset),
+        "transfer_syntax": _transfer_syntax_name(dataset),
+        "window": [window.center, window.width] if window else None,
+        "burned_in_annotation": _text(dataset, "BurnedInAnnotation") or "unknown",
+    }
+
+
+def dicom_file(data: bytes, options: DicomOptions, *, max_pixels: int) -> DicomFile:
+    """De-identify and render one DICOM file, or raise ``DicomRejected`` with a safe reason."""
+    with quiet():
+        dataset = _parse(data)
+        if not any(keyword in dataset for keyword in PIXEL_KEYWORDS):
+            raise DicomRejected(
+                "no image in this DICOM file: it has no Pixel Data (a truncated file, a report, "
+                "a structured document or a presentation state)"
+            )
+        rows, columns = _number(dataset, "Rows") or 0, _number(dataset, "Columns") or 0
+        frames = frame_count(dataset)
+        if rows * columns * frames > max_pixels:
+            raise DicomRejected(
+                f"image is {columns}×{rows}×{frames} frames = {rows * columns * frames:,} pixels, "
+                f"over the {max_pixels:,} pixel limit"
+            )
+        if burned_in_annotation(dataset) and not options.allow_burned_in:
+            raise DicomRejected(BURNED_IN_REFUSED)
+        middle = frames // 2
+        try:
+            image = render(dataset, frame=middle)
+            window = None
+            if not is_color(dataset):
+                values = modality_values(dataset, decode_frame(dataset, middle), middle)
+                window = own_window(dataset, values, middle)
+        except Exception as error:  # noqa: BLE001 - decoders raise anything on bad data
+            detail = scrubbed(str(error), dataset)[:300]
+            raise DicomRejected(
+                f"cannot decode the pixel data ({_transfer_syntax_name(dataset)}): {detail}"
+            ) from error
+        try:
+            deidentify(dataset, secret=options.uid_secret)
+            buffer = io.BytesIO()
+            dataset.save_as(buffer, enforce_file_format=True)
+        except Exception as error:  # noqa: BLE001 - refuse rather than store a half-cleaned file
+            raise DicomRejected(
+                f"could not de-identify this file ({type(error).__name__}); it was not imported"
+            ) from error
+        return DicomFile(
+            dicom=buffer.getvalue(),
+            rendition=png_bytes(image),
+            # width/height as for any image item: the image pipeline sizes its features by them.
+            metadata={
+                "width": image.width,
+                "height": image.height,
+                "dicom": _metadata(dataset, window=window),
+            },
+        )
