@@ -106,6 +106,10 @@ URL_RULES: dict[str, Rule] = {
     "project-items-bulk": Rule("project.manage"),
     "item-correct": Rule("label"),
     "project-export": Rule("project.manage"),
+    # DICOM (labeler/dicom): the viewer's header and window renders, like the item's file.
+    "item-dicom": Rule("file.read"),
+    "item-dicom-render": Rule("file.read"),
+    "project-import-pacs": Rule("project.manage"),
     # Language switch and the translations catalogue: Django's own, for everyone.
     "set_language": Rule("public"),
     "javascript-catalog": Rule("public"),

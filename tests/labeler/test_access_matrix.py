@@ -29,6 +29,9 @@ ALLOWED_404 = {
     ("api:model-run-artifact", "get"): "the run has no stored artifact",
     # Every path under /api/ that is not an endpoint.
     ("api:unknown", "*"): "not an endpoint",
+    # The fixture's item is a PNG: its DICOM views answer 404 to every allowed role.
+    ("item-dicom", "*"): "not a DICOM item",
+    ("item-dicom-render", "*"): "not a DICOM item",
     # Off unless email is configured (config/urls.py).
     **{
         (name, "*"): "password reset is off without email"
