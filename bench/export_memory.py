@@ -93,14 +93,14 @@ def seed(n_items: int, media_root: Path) -> dict[str, object]:
     django.setup()
     from django.contrib.auth import get_user_model
     from django.db import transaction
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
     from labeler import services
     from labeler.models import Annotation, Item, Project, item_file_path
 
     user_model = get_user_model()
     user, _ = user_model.objects.get_or_create(username="bench-exporter")
-    token, _ = Token.objects.get_or_create(user=user)
+    _, token = AuthToken.objects.create(user=user)
     projects = {}
     for kind in ("text", "image"):
         name = f"bench-export-{kind}-{n_items}"
@@ -159,7 +159,7 @@ def seed(n_items: int, media_root: Path) -> dict[str, object]:
                 file=sys.stderr,
             )
         projects[kind] = project.pk
-    return {"token": token.key, "projects": projects}
+    return {"token": token, "projects": projects}
 
 
 def rss_kib(pid: int, field: str) -> int:

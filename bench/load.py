@@ -115,7 +115,7 @@ def build_pool(n_items: int, var_dir: Path, annotators: int, round_size: int) ->
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.utils import timezone
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
     from labeler import engine, services
     from labeler.models import FeatureSet, Item, Membership, ModelRun, Project
@@ -183,7 +183,7 @@ def build_pool(n_items: int, var_dir: Path, annotators: int, round_size: int) ->
             username=f"annotator{index}", password=uuid.uuid4().hex
         )
         Membership.objects.create(project=project, user=user, role=Membership.Role.ANNOTATOR)
-        tokens.append(Token.objects.create(user=user).key)
+        tokens.append(AuthToken.objects.create(user=user)[1])
 
     run = services.retrain_force(project=project)
     started = time.perf_counter()

@@ -5,6 +5,7 @@ filesystem broker, so a fresh machine needs no services. ``DATABASE_URL`` and
 ``CELERY_BROKER_URL`` switch it to PostgreSQL and Redis.
 """
 
+import datetime as dt
 from pathlib import Path
 
 import environ
@@ -43,7 +44,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
+    # API tokens: hashed, expiring, revocable (django-rest-knox).
+    "knox",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -62,6 +64,10 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A one-time password must be replaced before anything else (labeler/security.py).
+    "labeler.security.PasswordChangeRequiredMiddleware",
+    # The access log line that names the user.
+    "labeler.security.AccessLogMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into a clear refusal.
@@ -81,6 +87,17 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_VERBOSE = False
+AXES_USERNAME_CALLABLE = "labeler.security.axes_username"
+# Behind the TLS proxy the README recommends, the client's address is in X-Forwarded-For:
+# count the proxies in front of Django (set by the deployment, never guessed from the
+# header), so the lockout keys on the real client and not on the proxy's address.
+TWEEZERS_TRUSTED_PROXY_COUNT = env.int(
+    "TWEEZERS_TRUSTED_PROXY_COUNT",
+    default=1 if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False) else 0,
+)
+if TWEEZERS_TRUSTED_PROXY_COUNT:
+    AXES_IPWARE_PROXY_COUNT = TWEEZERS_TRUSTED_PROXY_COUNT
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
 
 # Content-Security-Policy: scripts and styles only from our own origin (htmx and Chart.js are
 # vendored, no inline script); inline style attributes stay allowed for bar widths and the
@@ -185,6 +202,16 @@ LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
+# Idle timeout: a session ends after this long without a request (each request renews it).
+SESSION_COOKIE_AGE = int(env.float("TWEEZERS_SESSION_IDLE_MINUTES", default=30) * 60)
+SESSION_SAVE_EVERY_REQUEST = True
+# HSTS whenever cookies are secure, i.e. the site is served over HTTPS.
+SECURE_HSTS_SECONDS = (
+    env.int("TWEEZERS_HSTS_SECONDS", default=31_536_000) if SESSION_COOKIE_SECURE else 0
+)
+# The password-reset pages send email: they are off unless email is configured.
+EMAIL_HOST = env.str("DJANGO_EMAIL_HOST", default="")
+TWEEZERS_PASSWORD_RESET = bool(EMAIL_HOST)
 X_FRAME_OPTIONS = "DENY"
 # Behind a TLS-terminating proxy that sets X-Forwarded-Proto, let Django see HTTPS requests.
 if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):
@@ -195,12 +222,22 @@ SECURE_REFERRER_POLICY = "same-origin"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Every API view asks the one access table (labeler/access.py) by URL name and method.
+    "DEFAULT_PERMISSION_CLASSES": ["labeler.api.permissions.FollowsPolicy"],
+    "DEFAULT_PARSER_CLASSES": [
+        "labeler.api.parsers.SafeJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "labeler.api.errors.exception_handler",
+}
+REST_KNOX = {
+    "TOKEN_TTL": dt.timedelta(hours=env.float("TWEEZERS_TOKEN_TTL_HOURS", default=10.0)),
+    "AUTH_HEADER_PREFIX": "Token",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tweezers API",
@@ -208,6 +245,7 @@ SPECTACULAR_SETTINGS = {
     "model runs and exports.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["labeler.api.permissions.FollowsPolicy"],
 }
 
 # Celery. With no broker configured, an embedded filesystem broker under var/ lets the demo
@@ -252,7 +290,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "labeler.tasks.enqueue_stale_runs",
         "schedule": TWEEZERS_SWEEP_SECONDS,
     },
+    "fail-dead-import-jobs": {
+        "task": "labeler.tasks.fail_dead_import_jobs",
+        "schedule": TWEEZERS_SWEEP_SECONDS,
+    },
 }
+# An import job still queued or running this long after it was created lost its worker (the
+# import task's hard time limit is 3,700 s): the sweep marks it failed.
+TWEEZERS_IMPORT_STALE_SECONDS = env.int("TWEEZERS_IMPORT_STALE_SECONDS", default=4000)
+# API uploads above this size go through the background import job, like the browser's, so
+# a request timeout can never cut an import off without a report.
+TWEEZERS_SYNC_IMPORT_MAX_BYTES = env.int("TWEEZERS_SYNC_IMPORT_MAX_BYTES", default=2 * 1024 * 1024)
 
 # Tweezers' own knobs.
 TWEEZERS_ARTIFACT_DIR = Path(env.str("TWEEZERS_ARTIFACT_DIR", default=str(VAR_DIR / "artifacts")))

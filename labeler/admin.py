@@ -1,5 +1,10 @@
-from django.contrib import admin
+"""The Django admin, for hospital IT. A project's row is written through the same services as
+the settings page and the API (``project_create``, ``project_update``): the counters are never
+saved from the admin's copy, and kind and overlap are fixed after creation."""
 
+from django.contrib import admin, messages
+
+from labeler import services
 from labeler.models import (
     Annotation,
     ImportJob,
@@ -29,8 +34,37 @@ class ProjectAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "strategy", "round_size", "n_items", "n_labeled", "created_at"]
     list_filter = ["kind"]
     search_fields = ["name"]
-    readonly_fields = ["n_items", "n_labeled", "created_at", "updated_at"]
     inlines = [LabelClassInline, MembershipInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        fixed = services.FIXED_PROJECT_FIELDS if obj is not None else ()
+        return [*fixed, *services.PROJECT_COUNTER_FIELDS, "created_at", "updated_at"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            changes = {
+                name: form.cleaned_data[name]
+                for name in form.changed_data
+                if name in services.EDITABLE_PROJECT_FIELDS
+            }
+            services.project_update(project=obj, changes=changes)
+            return
+        options = {
+            name: form.cleaned_data[name]
+            for name in form.cleaned_data
+            if name in (*services.EDITABLE_PROJECT_FIELDS, "overlap") and name != "name"
+        }
+        created = services.project_create(
+            name=form.cleaned_data["name"],
+            kind=form.cleaned_data["kind"],
+            created_by=request.user,
+            **options,
+        )
+        # The inlines (classes, members) are saved against this row next.
+        obj.pk = created.pk
+        obj._state.adding = False
+        obj.created_by = created.created_by
+        messages.info(request, f"{created.name} created; you are its manager.")
 
 
 @admin.register(Item)

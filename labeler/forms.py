@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from labeler import engine
 from labeler.models import Membership, Project
-from labeler.services.projects import EDITABLE_FIELDS
+from labeler.services.projects import EDITABLE_FIELDS, ProjectRejected, class_names_check
 
 # The settings form edits exactly what the service may change, in the same order.
 SETTINGS_FIELDS = list(EDITABLE_FIELDS)
@@ -174,6 +174,11 @@ def _check_unique(names: list[str], existing: set[str]) -> None:
                 _("The project already has a class “%(name)s”.") % {"name": name}
             )
         seen.add(name)
+    try:
+        # NFKC and look-alikes ("Cat" / "ｃａｔ"), as the service checks them.
+        names[:] = class_names_check(names, existing)
+    except ProjectRejected as refused:
+        raise forms.ValidationError(refused.message) from refused
 
 
 class ImportForm(forms.Form):

@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -133,6 +134,66 @@ def image_candidate(
     )
 
 
+# Keys the pages read from an item's metadata (image size, provenance). A row's own column of
+# that name is kept under "column:<name>", so a text item with a "width" column cannot pass
+# itself off as a tiny image.
+RESERVED_METADATA_KEYS = frozenset({"width", "height", "labelstudio_id", "dicom"})
+METADATA_MAX_DEPTH = 20
+METADATA_MAX_CHARS = 20_000
+
+
+def _unstorable(value: str) -> str | None:
+    """Why PostgreSQL cannot store this string, or None."""
+    if "\x00" in value:
+        return "contains a NUL character"
+    if any("\ud800" <= char <= "\udfff" for char in value):
+        return "not valid Unicode text (a lone surrogate)"
+    return None
+
+
+def _metadata_problem(value: object, depth: int = 0) -> str | None:
+    if depth > METADATA_MAX_DEPTH:
+        return f"metadata nested deeper than {METADATA_MAX_DEPTH} levels"
+    if isinstance(value, str):
+        return _unstorable(value)
+    if isinstance(value, float) and (value != value or abs(value) == float("inf")):
+        return "metadata holds NaN or Infinity, which JSON cannot store"
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            problem = _unstorable(str(key)) or _metadata_problem(inner, depth + 1)
+            if problem:
+                return f"metadata {str(key)[:40]!r}: {problem}"
+    if isinstance(value, list):
+        for inner in value:
+            problem = _metadata_problem(inner, depth + 1)
+            if problem:
+                return problem
+    return None
+
+
+def user_metadata(columns: dict) -> dict:
+    """A row's own columns as item metadata, reserved names moved aside."""
+    return {
+        (f"column:{key}" if key in RESERVED_METADATA_KEYS else key): value
+        for key, value in columns.items()
+    }
+
+
+def metadata_problem(metadata: dict) -> str | None:
+    """Why this metadata cannot be stored (NUL, lone surrogates, NaN, too deep or too big),
+    or None."""
+    problem = _metadata_problem(metadata)
+    if problem is None and len(json.dumps(metadata, default=str)) > METADATA_MAX_CHARS:
+        problem = f"metadata over {METADATA_MAX_CHARS:,} characters"
+    return problem
+
+
+def clean_name(name: str) -> str:
+    """A file or row name fit to store and show: control characters (NUL above all) become
+    "?"."""
+    return "".join("?" if ord(char) < 32 or "\ud800" <= char <= "\udfff" else char for char in name)
+
+
 def image_or_dicom_candidate(
     name: str,
     data: bytes,
@@ -157,6 +218,12 @@ def text_candidate(
     text = text.strip()
     if not text:
         return Rejection(name, "empty text")
+    problem = _unstorable(text) or (_unstorable(prelabel) if prelabel else None)
+    if problem:
+        return Rejection(name, f"text or label {problem}")
+    problem = metadata_problem(metadata)
+    if problem:
+        return Rejection(name, problem)
     if len(text) > limits.max_text_chars:
         return Rejection(
             name, f"text is {len(text):,} characters, over the {limits.max_text_chars:,} limit"
@@ -221,11 +288,13 @@ def read_csv(name: str, stream: BinaryIO, limits: Limits) -> Iterator[Entry]:
             continue
         text = row.get(text_column) or ""
         label = row.get(label_column) if label_column else None
-        metadata = {
-            key: value
-            for key, value in row.items()
-            if key not in (text_column, label_column) and key and value not in (None, "")
-        }
+        metadata = user_metadata(
+            {
+                key: value
+                for key, value in row.items()
+                if key not in (text_column, label_column) and key and value not in (None, "")
+            }
+        )
         yield text_candidate(where, text, limits, label, metadata)
 
 
@@ -248,6 +317,10 @@ def read_jsonl(name: str, stream: BinaryIO, limits: Limits) -> Iterator[Entry]:
         except json.JSONDecodeError as error:
             yield Rejection(where, f"invalid JSON: {error.msg} at column {error.colno}")
             continue
+        except (ValueError, RecursionError) as error:
+            # A number with thousands of digits, or nesting deeper than the parser goes.
+            yield Rejection(where, f"invalid JSON: {str(error)[:200] or 'nested too deeply'}")
+            continue
         if not isinstance(record, dict):
             yield Rejection(where, "each line must be a JSON object with a 'text' field")
             continue
@@ -258,10 +331,12 @@ def read_jsonl(name: str, stream: BinaryIO, limits: Limits) -> Iterator[Entry]:
             continue
         label_key = _pick_column(record.keys(), LABEL_COLUMNS)
         label = record.get(label_key) if label_key else None
-        if label is not None and not isinstance(label, str | int):
+        if label is not None and not isinstance(label, str | int) or isinstance(label, bool):
             yield Rejection(where, "'label' must be a string")
             continue
-        metadata = {k: v for k, v in record.items() if k not in (text_key, label_key)}
+        metadata = user_metadata(
+            {k: v for k, v in record.items() if k not in (text_key, label_key)}
+        )
         yield text_candidate(where, text, limits, None if label is None else str(label), metadata)
 
 
@@ -273,6 +348,8 @@ def read_zip(
     except (zipfile.BadZipFile, OSError) as error:
         raise ImportSourceError(f"{name}: not a readable zip file ({error})") from error
     members = [info for info in archive.infolist() if not info.is_dir()]
+    if not members:
+        raise ImportSourceError(f"{name}: the zip file contains no files")
     declared_total = sum(info.file_size for info in members)
     if declared_total > limits.max_total_bytes:
         raise ImportSourceError(
@@ -303,19 +380,41 @@ def read_zip(
                             # Read one byte past the limit: a lying header cannot make us
                             # inflate more than that.
                             data = member.read(limits.max_file_bytes + 1)
-                    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as error:
+                    except ZIP_MEMBER_ERRORS as error:
                         yield Rejection(entry_name, f"cannot read from the archive: {error}")
                         continue
                     parent = PurePosixPath(entry_name).parent
                     prelabel = parent.name if parent.name else None
                     yield image_or_dicom_candidate(entry_name, data, limits, prelabel, dicom=dicom)
                 elif suffix in TEXT_SUFFIXES:
-                    with archive.open(info) as member:
-                        yield from read_text_file(entry_name, member, limits)
+                    yield from _zip_text_member(archive, info, limits)
                 else:
                     yield Rejection(entry_name, "not a CSV or JSONL file")
 
     return len(members), entries()
+
+
+# What a damaged member raises while it is read: a bad CRC (BadZipFile), a corrupt deflate
+# stream (zlib.error), a truncated one (EOFError), an encrypted one (RuntimeError).
+ZIP_MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError)
+
+
+def _zip_text_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits):
+    """A CSV or JSONL member, read whole (within the size limit) before parsing, so a damaged
+    member is one rejection, not an error halfway through a batch."""
+    if info.file_size > limits.max_total_bytes:
+        yield Rejection(info.filename, too_big(info.file_size, limits))
+        return
+    try:
+        with archive.open(info) as member:
+            data = member.read(limits.max_total_bytes + 1)
+    except ZIP_MEMBER_ERRORS as error:
+        yield Rejection(info.filename, f"cannot read from the archive: {error}")
+        return
+    try:
+        yield from read_text_file(info.filename, io.BytesIO(data), limits)
+    except ImportSourceError as error:
+        yield Rejection(info.filename, str(error))
 
 
 def read_text_file(name: str, stream: BinaryIO, limits: Limits) -> Iterator[Entry]:

@@ -490,3 +490,53 @@ class ImportJob(models.Model):
     @property
     def percent(self) -> int:
         return int(100 * self.processed / self.total) if self.total else 0
+
+
+class PasswordChangeRequired(models.Model):
+    """An account whose password was set for its owner (a one-time password): they must
+    choose their own before doing anything else. Removed when the password changes."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="password_change"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"password change required for user {self.user_id}"
+
+
+class ItemView(models.Model):
+    """Who opened which item, where, when: append-only (no update, no delete path in the app
+    or the admin). Patient data being looked at is what a hospital's audit asks about."""
+
+    class Where(models.TextChoices):
+        LABELING = "labeling", "Labeling page"
+        ITEM_PAGE = "item_page", "Item page"
+        FILE = "file", "File"
+        API = "api", "API"
+        EXPORT = "export", "Export"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    # No foreign key: an export covers many items, and the record outlives deleted items.
+    item_id = models.BigIntegerField(null=True, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    where = models.CharField(max_length=16, choices=Where.choices)
+    detail = models.CharField(max_length=200, blank=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "item_id", "at"])]
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} opened item {self.item_id} ({self.where}) at {self.at}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("view records are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("view records are append-only")

@@ -24,6 +24,7 @@ from labeler.models import (
     Annotation,
     ImportJob,
     Item,
+    ItemView,
     LabelClass,
     Membership,
     ModelRun,
@@ -281,6 +282,12 @@ def class_names(*, project: Project) -> list[str]:
 def import_job_with_project(*, job_id: int) -> ImportJob | None:
     """The import job with its project loaded; None if there is no such job."""
     return ImportJob.objects.select_related("project").filter(pk=job_id).first()
+
+
+def item_views(*, project: Project, item_id: int, limit: int = 50) -> list[ItemView]:
+    """The latest records of who opened the item (the view audit), newest first."""
+    views = ItemView.objects.filter(project=project, item_id=item_id).select_related("user")
+    return list(views.order_by("-at", "-id")[:limit])
 
 
 def item_in_project(*, project: Project, item_id: int) -> Item | None:

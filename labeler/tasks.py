@@ -60,3 +60,8 @@ def enqueue_stale_runs() -> int:
 @shared_task(acks_late=True, soft_time_limit=3600, time_limit=3700)
 def run_import_job(job_id: int) -> None:
     services.import_job_run(job_id=job_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def fail_dead_import_jobs() -> int:
+    return services.import_jobs_sweep()

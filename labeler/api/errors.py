@@ -27,6 +27,7 @@ class Conflict(exceptions.APIException):
 # refused because of the project's state right now (lease, budget, cap) is a 409.
 SUBMIT_CONFLICTS = {
     "lease_expired",
+    "not_held",
     "budget_spent",
     "daily_cap",
     "not_served",

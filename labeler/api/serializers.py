@@ -12,7 +12,9 @@ from labeler import engine, services
 from labeler.models import (
     Annotation,
     FeatureSet,
+    ImportJob,
     Item,
+    ItemView,
     LabelClass,
     Membership,
     ModelRun,
@@ -37,6 +39,7 @@ class TokenRequestSerializer(serializers.Serializer):
 
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField(read_only=True)
+    expiry = serializers.DateTimeField(read_only=True, help_text="When the token stops working.")
 
 
 class ClassNamesField(serializers.ListField):
@@ -107,8 +110,9 @@ class ProjectSerializer(serializers.ModelSerializer):
         self.fields["strategy"].choices = strategy_choices()
         self.fields["features"].choices = [name for name, _ in engine.feature_choices()]
         if self.instance is not None and not isinstance(self.instance, list | tuple):
-            # A project's kind decides how its items were imported; it cannot change later.
-            self.fields["kind"].read_only = True
+            # Kind and overlap are fixed after creation: project_update refuses a change with
+            # a 400 instead of ignoring it. The kind's own validators are for creation.
+            self.fields["kind"].required = False
 
     def validate(self, attrs: dict) -> dict:
         features = attrs.get("features")
@@ -121,29 +125,35 @@ class ProjectSerializer(serializers.ModelSerializer):
         return attrs
 
     def validate_classes(self, names: list[str]) -> list[str]:
-        cleaned = [name.strip() for name in names]
-        if any(not name for name in cleaned):
-            raise serializers.ValidationError("Class names cannot be blank.")
-        if len(set(cleaned)) != len(cleaned):
+        try:
+            cleaned = services.class_names_check(names)
+        except services.ProjectRejected as refused:
+            raise serializers.ValidationError(refused.message, code=refused.code) from refused
+        if len(cleaned) != len(names):
             raise serializers.ValidationError("Class names must be unique.")
         return cleaned
 
     def create(self, validated_data: dict) -> Project:
         classes = validated_data.pop("classes", [])
-        return services.project_create(
-            classes=classes, created_by=self.context["request"].user, **validated_data
-        )
+        try:
+            return services.project_create(
+                classes=classes, created_by=self.context["request"].user, **validated_data
+            )
+        except services.ProjectRejected as refused:
+            raise serializers.ValidationError({"classes": [refused.message]}) from refused
 
     def update(self, instance: Project, validated_data: dict) -> Project:
-        classes = validated_data.pop("classes", None)
-        features = validated_data.pop("features", None)
-        instance = super().update(instance, validated_data)
-        if features is not None:
-            # Through the service: a change starts a new feature version in the background.
-            instance = services.project_update(project=instance, changes={"features": features})
-        if classes:
-            services.label_classes_ensure(project=instance, names=classes)
-        return instance
+        # The one write path: lock the row, save only the edited fields (never the counters).
+        classes = validated_data.pop("classes", None) or ()
+        try:
+            return services.project_update(
+                project=instance, changes=validated_data, new_classes=classes
+            )
+        except services.ProjectRejected as refused:
+            field = next((f for f in validated_data if f in refused.message), "non_field_errors")
+            if refused.code in ("blank_class", "invalid_class", "duplicate_class"):
+                field = "classes"
+            raise serializers.ValidationError({field: [refused.message]}, refused.code) from refused
 
 
 class LabelClassSerializer(serializers.ModelSerializer):
@@ -153,10 +163,13 @@ class LabelClassSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "order"]
 
     def validate_name(self, name: str) -> str:
-        name = name.strip()
-        if not name:
-            raise serializers.ValidationError("Class names cannot be blank.")
-        if LabelClass.objects.filter(project=self.context["project"], name=name).exists():
+        project = self.context["project"]
+        existing = list(project.classes.values_list("name", flat=True))
+        try:
+            (name,) = services.class_names_check([name], existing)
+        except services.ProjectRejected as refused:
+            raise serializers.ValidationError(refused.message, code=refused.code) from refused
+        if name in existing:
             raise serializers.ValidationError(f"The project already has a class {name!r}.")
         return name
 
@@ -181,6 +194,42 @@ class ImageUrlField(serializers.Field):
 
     def to_representation(self, item: Item) -> str | None:
         return item_file_url(item, self.context.get("request"))
+
+
+class ImportJobSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ImportJob
+        fields = [
+            "id",
+            "url",
+            "source_name",
+            "status",
+            "total",
+            "processed",
+            "imported",
+            "duplicates",
+            "rejected",
+            "error",
+            "created_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+    def get_url(self, job: ImportJob) -> str:
+        url = reverse("api:import-job", kwargs={"project_pk": job.project_id, "pk": job.pk})
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request else url
+
+
+class ItemViewSerializer(serializers.ModelSerializer):
+    user = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = ItemView
+        fields = ["id", "item_id", "user", "where", "detail", "at"]
+        read_only_fields = fields
 
 
 class ItemSerializer(serializers.ModelSerializer):
@@ -263,6 +312,17 @@ class AnnotationSerializer(serializers.ModelSerializer):
     predicted_label = serializers.SlugRelatedField(
         slug_field="name", read_only=True, allow_null=True
     )
+    kind = serializers.SerializerMethodField(
+        help_text="strategy, evaluation or import; null for annotators, who are served "
+        "evaluation items unmarked and must not learn afterwards which ones they were."
+    )
+
+    @extend_schema_field(NULLABLE_STRING)
+    def get_kind(self, annotation: Annotation) -> str | None:
+        view = self.context.get("view")
+        if getattr(view, "project_role", None) == Membership.Role.ANNOTATOR:
+            return None
+        return annotation.kind
 
     class Meta:
         model = Annotation
@@ -374,6 +434,12 @@ class ExportQuerySerializer(serializers.Serializer):
     )
     include_evaluation = serializers.BooleanField(
         default=True, help_text="Include items of the random evaluation draw."
+    )
+    neutralise_formulas = serializers.BooleanField(
+        default=True,
+        help_text="csv: prefix cells starting with =, +, -, @, tab or CR with ' so that a "
+        "spreadsheet shows them instead of running them; false for scripts that need the raw "
+        "text.",
     )
     since = serializers.DateTimeField(
         required=False, help_text="Only labels given at or after this time (ISO 8601)."

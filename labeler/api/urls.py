@@ -8,6 +8,8 @@ app_name = "api"
 project = "projects/<int:project_pk>/"
 urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="token"),
+    path("auth/logout/", views.LogoutView.as_view(), name="logout"),
+    path("auth/logout-all/", views.LogoutAllView.as_view(), name="logout-all"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", views.SwaggerDocsView.as_view(url_name="api:schema"), name="docs"),
     path("projects/", views.ProjectListView.as_view(), name="project-list"),
@@ -18,6 +20,8 @@ urlpatterns = [
     path(f"{project}items/<int:pk>/", views.ItemDetailView.as_view(), name="item-detail"),
     path(f"{project}items/<int:pk>/skip/", views.ItemSkipView.as_view(), name="item-skip"),
     path(f"{project}items/<int:pk>/history/", views.ItemHistoryView.as_view(), name="item-history"),
+    path(f"{project}items/<int:pk>/views/", views.ItemViewListView.as_view(), name="item-views"),
+    path(f"{project}imports/<int:pk>/", views.ImportJobView.as_view(), name="import-job"),
     path(
         f"{project}items/<int:pk>/adjudicate/",
         views.ItemAdjudicateView.as_view(),

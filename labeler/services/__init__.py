@@ -10,6 +10,7 @@ from labeler.services.annotating import (
     item_adjudicate,
     item_resolve,
 )
+from labeler.services.audit import item_view_record, item_views_record
 from labeler.services.exports import (
     Export,
     ExportError,
@@ -21,6 +22,7 @@ from labeler.services.imports import (
     ImportReport,
     import_job_create,
     import_job_run,
+    import_jobs_sweep,
     import_limits,
     items_import,
     items_import_path,
@@ -40,7 +42,16 @@ from labeler.services.members import (
     membership_remove,
     membership_role_change,
 )
-from labeler.services.projects import label_classes_ensure, project_create, project_update
+from labeler.services.projects import COUNTER_FIELDS as PROJECT_COUNTER_FIELDS
+from labeler.services.projects import EDITABLE_FIELDS as EDITABLE_PROJECT_FIELDS
+from labeler.services.projects import FIXED_FIELDS as FIXED_PROJECT_FIELDS
+from labeler.services.projects import (
+    ProjectRejected,
+    class_names_check,
+    label_classes_ensure,
+    project_create,
+    project_update,
+)
 from labeler.services.training import (
     evaluation_draw,
     model_run_execute,
@@ -57,6 +68,8 @@ from labeler.services.undoing import (
 )
 
 __all__ = [
+    "item_view_record",
+    "item_views_record",
     "Export",
     "ExportError",
     "export_labeled",
@@ -87,6 +100,7 @@ __all__ = [
     "ImportReport",
     "import_job_create",
     "import_job_run",
+    "import_jobs_sweep",
     "import_limits",
     "items_import",
     "items_import_path",
@@ -100,6 +114,11 @@ __all__ = [
     "membership_invite",
     "membership_remove",
     "membership_role_change",
+    "EDITABLE_PROJECT_FIELDS",
+    "FIXED_PROJECT_FIELDS",
+    "PROJECT_COUNTER_FIELDS",
+    "ProjectRejected",
+    "class_names_check",
     "label_classes_ensure",
     "project_create",
     "project_update",

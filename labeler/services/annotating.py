@@ -1,6 +1,17 @@
 """The annotator's answers: submit a label, correct it, and a manager's adjudication; the item's
 label and the project's counters follow in the same transaction. Leasing is in
-``services.leasing``, skips and undo in ``services.undoing``."""
+``services.leasing``, skips and undo in ``services.undoing``.
+
+Lock order, the same in every transaction here (a fixed order is what rules out deadlocks):
+  1. the Item row (one item per transaction),
+  2. that item's QueueEntry rows,
+  3. the Project row (budget check, counters),
+  4. that item's Annotation rows,
+  5. the QueryRound counter.
+Rows under an item (its entries and annotations) are only locked after the item itself, so
+two transactions on one item queue on the item; the project row comes after, and is held
+only until commit. ``project_update`` locks the project row alone; a lease locks one entry.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +19,7 @@ from collections import Counter
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Q, When
+from django.db.models import Case, F, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -157,23 +168,19 @@ def _submit(project, annotator, item_id, label, client_key, seconds_spent, note,
 
 
 def _entry_for_submit(project, item, annotator, now) -> QueueEntry:
-    """The queue entry this submit answers: the one the annotator holds, else a free one
-    (a lease that expired while nobody else took the item still counts)."""
+    """The queue entry this submit answers: the one the annotator holds (its lease may have
+    expired while nobody else took the item). An annotator answers only what they were
+    served, so nobody can label items of their choosing past the queue."""
     entries = QueueEntry.objects.select_for_update().filter(project=project, item=item, done=False)
     mine = entries.filter(leased_by=annotator).order_by("rank", "id").first()
     if mine is not None:
         return mine
-    free = (
-        entries.filter(Q(leased_by__isnull=True) | Q(lease_expires_at__lte=now))
-        .order_by("rank", "id")
-        .first()
-    )
-    if free is not None:
-        return free
     if entries.exists():
+        # "lease_expired" as before: the usual cause, and a stable code for API clients.
         raise SubmitRejected(
             "lease_expired",
-            "your hold on this item expired and another annotator is labeling it now",
+            "you do not hold this item: ask for the next item, or your hold expired and "
+            "another annotator is labeling it now",
         )
     raise SubmitRejected(
         "not_served",
@@ -262,12 +269,13 @@ def annotation_correct(
 ) -> Annotation:
     """Change a label. The old annotation stays in the history; a new one replaces it."""
     with transaction.atomic():
+        item = Item.objects.select_for_update().get(pk=annotation.item_id)
+        project = Project.objects.select_for_update().get(pk=annotation.project_id)
         current = Annotation.objects.select_for_update().get(pk=annotation.pk)
         if not current.is_current:
             raise SubmitRejected(
                 "not_current", "this annotation was already corrected; correct the newest one"
             )
-        project = Project.objects.select_for_update().get(pk=current.project_id)
         label_class = _label_class(project, label)
         limit = _limit_state(project, annotator, timezone.now(), leasing=False)
         if limit is not None:
@@ -284,6 +292,5 @@ def annotation_correct(
             predicted_confidence=current.predicted_confidence,
             replaces=current,
         )
-        item = Item.objects.select_for_update().get(pk=current.item_id)
         item_resolve(item=item, project=project, annotations_added=1)
     return corrected

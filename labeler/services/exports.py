@@ -83,6 +83,36 @@ def _folder_name(label: str) -> str:
     return cleaned if cleaned not in ("", ".", "..") else "_"
 
 
+def class_folders(names: Iterable[str]) -> dict[str, str]:
+    """One folder per class, never shared: "a/b" and "a_b" would both clean to "a_b", and
+    "Cat" and "cat" are one folder on Windows and macOS. A name that needs no cleaning keeps
+    its folder; the others get a numbered one ("a_b~2")."""
+    names = list(names)
+    folders: dict[str, str] = {}
+    taken: set[str] = set()
+    # Names that are folder-safe as they are go first, so they keep their own spelling.
+    for name in sorted(names, key=lambda n: (_folder_name(n) != n, names.index(n))):
+        folder = _folder_name(name)
+        candidate, number = folder, 1
+        while candidate.casefold() in taken:
+            number += 1
+            candidate = f"{folder}~{number}"
+        folders[name] = candidate
+        taken.add(candidate.casefold())
+    return folders
+
+
+# A cell a spreadsheet would run as a formula (=, +, -, @) or that hides one behind a tab or
+# carriage return (OWASP's CSV injection advice): prefixed with an apostrophe.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralised(value: object) -> object:
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
 def _chunked(iterable: Iterable, size: int) -> Iterator[list]:
     iterator = iter(iterable)
     while batch := list(islice(iterator, size)):
@@ -218,7 +248,9 @@ def _public(row: dict, columns: list[str]) -> dict:
     return {column: row[column] for column in columns}
 
 
-def _csv_lines(rows: Iterable[dict], columns: list[str]) -> Iterator[str]:
+def _csv_lines(
+    rows: Iterable[dict], columns: list[str], *, neutralise: bool = False
+) -> Iterator[str]:
     line = io.StringIO()
     writer = csv.writer(line)
 
@@ -235,6 +267,8 @@ def _csv_lines(rows: Iterable[dict], columns: list[str]) -> Iterator[str]:
             value = row[column]
             if column == "annotators":
                 value = ";".join(value)
+            if neutralise:
+                value = neutralised(value)
             values.append("" if value is None else value)
         yield render(values)
 
@@ -431,7 +465,9 @@ def _stored_file(name: str) -> Iterator[bytes]:
 
 
 def _imagefolder_zip(
-    rows: Callable[[], Iterator[dict]], columns: list[str] = FINAL_COLUMNS
+    rows: Callable[[], Iterator[dict]],
+    folders: dict[str, str],
+    columns: list[str] = FINAL_COLUMNS,
 ) -> Iterator[bytes]:
     """A zip of class folders, ``<label>/<item id>.<ext>``, with a ``metadata.csv`` whose
     ``file_name`` column gives each file's path (Hugging Face's imagefolder layout).
@@ -441,22 +477,25 @@ def _imagefolder_zip(
     def pieces() -> Iterator[bytes]:
         with tempfile.TemporaryFile() as directory:
             archive = _ZipStream(directory)
-            lines = _csv_lines(({**row, "file_name": _zip_path(row)} for row in rows()), columns)
+            lines = _csv_lines(
+                ({**row, "file_name": _zip_path(row, folders)} for row in rows()), columns
+            )
             yield from archive.entry("metadata.csv", _buffered(lines), compress=True)
             for row in rows():
                 if not row["stored_name"] or not default_storage.exists(row["stored_name"]):
                     continue
                 # Images are compressed already: storing them costs no size and saves CPU.
                 yield from archive.entry(
-                    _zip_path(row), _stored_file(row["stored_name"]), compress=False
+                    _zip_path(row, folders), _stored_file(row["stored_name"]), compress=False
                 )
             yield from archive.close()
 
     return _coalesced(pieces())
 
 
-def _zip_path(row: dict) -> str:
-    return f"{_folder_name(row['label'])}/{row['file_name']}"
+def _zip_path(row: dict, folders: dict[str, str]) -> str:
+    folder = folders.get(row["label"]) or _folder_name(row["label"])
+    return f"{folder}/{row['file_name']}"
 
 
 def export_labeled(
@@ -467,10 +506,14 @@ def export_labeled(
     include_evaluation: bool = True,
     since: datetime | None = None,
     file_url: Callable[[int], str] | None = None,
+    neutralise_formulas: bool = True,
 ) -> Export:
     """Stream the project's labeled set in ``format``. ``final`` gives one row per item with
     its final label; otherwise one row per annotation, corrections included. ``file_url``
-    turns an item id into the URL a Label Studio task points at for image items."""
+    turns an item id into the URL a Label Studio task points at for image items.
+
+    CSV cells that a spreadsheet would run as a formula are prefixed with ``'`` unless
+    ``neutralise_formulas`` is off (for scripts that read the CSV, not people)."""
     if format not in EXPORT_FORMATS:
         raise ExportError(f"unknown format {format!r}; use one of: {', '.join(EXPORT_FORMATS)}")
     if format == "imagefolder" and project.kind != Project.Kind.IMAGE:
@@ -488,7 +531,8 @@ def export_labeled(
         columns = [*columns, *DICOM_COLUMNS]
     stem = f"project-{project.pk}-labels"
     if format == "csv":
-        return Export(f"{stem}.csv", "text/csv", _buffered(_csv_lines(rows(), columns)))
+        lines = _csv_lines(rows(), columns, neutralise=neutralise_formulas)
+        return Export(f"{stem}.csv", "text/csv", _buffered(lines))
     if format == "jsonl":
         return Export(
             f"{stem}.jsonl", "application/x-ndjson", _buffered(_jsonl_lines(rows(), columns))
@@ -499,7 +543,8 @@ def export_labeled(
     if format == "labelstudio":
         tasks = _labelstudio_tasks(rows(), project.kind, file_url or (lambda pk: str(pk)))
         return Export(f"{stem}-labelstudio.json", "application/json", _buffered(_json_array(tasks)))
-    return Export(f"{stem}.zip", "application/zip", _imagefolder_zip(rows, columns))
+    folders = class_folders(project.classes.values_list("name", flat=True))
+    return Export(f"{stem}.zip", "application/zip", _imagefolder_zip(rows, folders, columns))
 
 
 def model_artifact_export(*, run: ModelRun) -> Export:
@@ -529,21 +574,42 @@ def _path_chunks(path: Path) -> Iterator[bytes]:
             yield chunk
 
 
+class _MalformedTask(ValueError):
+    """A Label Studio task whose annotations do not have Label Studio's shape."""
+
+
 def _labelstudio_choice(task: dict) -> str | None:
     """The label of a Label Studio task: the first choice of its last annotation that was
-    not cancelled."""
+    not cancelled. Wrong types anywhere on that path refuse the task (with the path named)
+    rather than import it silently without its label."""
     annotations = task.get("annotations") or task.get("completions") or []
     if not isinstance(annotations, list):
-        return None
-    for annotation in reversed(annotations):
-        if not isinstance(annotation, dict) or annotation.get("was_cancelled"):
+        raise _MalformedTask("'annotations' must be a list")
+    for index, annotation in enumerate(reversed(annotations)):
+        where = f"annotations[{len(annotations) - 1 - index}]"
+        if not isinstance(annotation, dict):
+            raise _MalformedTask(f"{where} must be an object")
+        if annotation.get("was_cancelled"):
             continue
-        for result in annotation.get("result") or []:
-            if not isinstance(result, dict) or result.get("type") != "choices":
+        results = annotation.get("result")
+        results = [] if results is None else results
+        if not isinstance(results, list):
+            raise _MalformedTask(f"{where}.result must be a list")
+        for number, result in enumerate(results):
+            if not isinstance(result, dict):
+                raise _MalformedTask(f"{where}.result[{number}] must be an object")
+            if result.get("type", "choices") != "choices":
                 continue
-            choices = (result.get("value") or {}).get("choices") or []
-            if choices and isinstance(choices[0], str | int):
-                return str(choices[0])
+            value = result.get("value") or {}
+            if not isinstance(value, dict):
+                raise _MalformedTask(f"{where}.result[{number}].value must be an object")
+            choices = value.get("choices") or []
+            if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
+                raise _MalformedTask(
+                    f"{where}.result[{number}].value.choices must be a list of strings"
+                )
+            if choices:
+                return choices[0]
     return None
 
 
@@ -579,11 +645,18 @@ def labelstudio_entries(
             yield importing.Rejection(where, "each task must be a JSON object")
             continue
         data = task.get("data")
+        if "data" in task and not isinstance(data, dict):
+            yield importing.Rejection(where, '\'data\' must be an object, e.g. {"text": "…"}')
+            continue
         if isinstance(data, dict):
-            label = _labelstudio_choice(task)
+            try:
+                label = _labelstudio_choice(task)
+            except _MalformedTask as malformed:
+                yield importing.Rejection(where, f"not a Label Studio task: {malformed}")
+                continue
             metadata = {"labelstudio_id": task["id"]} if "id" in task else {}
             if isinstance(task.get("meta"), dict):
-                metadata.update(task["meta"])
+                metadata.update(importing.user_metadata(task["meta"]))
         else:
             data = task
             label = _pick(task, importing.LABEL_COLUMNS)
@@ -629,6 +702,10 @@ def items_import_labelstudio(*, project: Project, name: str, stream: BinaryIO) -
         raise importing.ImportSourceError(
             f"{name}: invalid JSON: {error.msg} at line {error.lineno}"
         ) from error
+    except (ValueError, RecursionError) as error:
+        # A number with thousands of digits, or nesting deeper than the parser goes.
+        reason = str(error)[:200] if isinstance(error, ValueError) else "nested too deeply"
+        raise importing.ImportSourceError(f"{name}: invalid JSON: {reason}") from error
     del raw
     # A source that is not an array fails on the first entry, before anything is stored.
     entries = labelstudio_entries(name, tasks, limits, kind=project.kind)

@@ -3,6 +3,7 @@ jobs the browser starts, which a worker runs."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,7 +22,11 @@ from django.utils import timezone
 from labeler import importing
 from labeler.dicom.options import dicom_options
 from labeler.models import ImportJob, Item, LabelClass, Project, item_file_path
-from labeler.services.projects import label_classes_ensure
+from labeler.services.projects import (
+    ProjectRejected,
+    class_name_normalize,
+    label_classes_ensure,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -85,11 +90,12 @@ def _store_batch(
     items: list[Item] = []
     try:
         for candidate in new:
-            label = classes.get(candidate.prelabel) if candidate.prelabel else None
+            prelabel = class_name_normalize(candidate.prelabel) if candidate.prelabel else None
+            label = classes.get(prelabel) if prelabel else None
             item = Item(
                 project=project,
                 text=candidate.text,
-                source_name=candidate.source_name[:500],
+                source_name=importing.clean_name(candidate.source_name)[:500],
                 checksum=candidate.checksum,
                 metadata=candidate.metadata,
                 prelabel=label,
@@ -147,18 +153,35 @@ def items_import(
         candidates: list[importing.Candidate] = []
         for entry in batch:
             if isinstance(entry, importing.Rejection):
-                report.rejected.append({"name": entry.source_name, "reason": entry.reason})
+                report.rejected.append(
+                    {
+                        "name": importing.clean_name(entry.source_name),
+                        "reason": importing.clean_name(entry.reason),
+                    }
+                )
                 continue
-            if entry.prelabel and entry.prelabel not in classes:
+            prelabel = class_name_normalize(entry.prelabel) if entry.prelabel else None
+            if prelabel and prelabel not in classes:
                 if classes_from_import:
-                    classes.update(label_classes_ensure(project=project, names=[entry.prelabel]))
+                    try:
+                        classes.update(label_classes_ensure(project=project, names=[prelabel]))
+                    except ProjectRejected as refused:
+                        report.rejected.append(
+                            {
+                                "name": importing.clean_name(entry.source_name),
+                                "reason": importing.clean_name(refused.message),
+                            }
+                        )
+                        continue
                 else:
                     known = ", ".join(sorted(classes))
                     report.rejected.append(
                         {
-                            "name": entry.source_name,
-                            "reason": f"unknown label {entry.prelabel!r}; the project's classes "
-                            f"are: {known}",
+                            "name": importing.clean_name(entry.source_name),
+                            "reason": importing.clean_name(
+                                f"unknown label {entry.prelabel!r}; the project's classes "
+                                f"are: {known}"
+                            ),
                         }
                     )
                     continue
@@ -227,7 +250,7 @@ def import_job_create(
 
     upload_dir = Path(settings.TWEEZERS_UPLOAD_DIR)
     upload_dir.mkdir(parents=True, exist_ok=True)
-    safe_name = Path(name).name or "upload"
+    safe_name = importing.clean_name(Path(name).name) or "upload"
     with transaction.atomic():
         job = ImportJob.objects.create(
             project=project, created_by=created_by, source_name=safe_name[:300], upload_path=""
@@ -257,13 +280,24 @@ def import_job_run(*, job_id: int) -> None:
     upload_path = Path(job.upload_path)
     try:
         with upload_path.open("rb") as stream:
-            report = items_import_stream(
-                project=job.project, name=job.source_name, stream=stream, progress=progress
-            )
+            if job.source_name.lower().endswith(".json"):
+                from labeler.services.exports import items_import_labelstudio
+
+                report = items_import_labelstudio(
+                    project=job.project, name=job.source_name, stream=stream
+                )
+            else:
+                report = items_import_stream(
+                    project=job.project, name=job.source_name, stream=stream, progress=progress
+                )
     except importing.ImportSourceError as error:
-        ImportJob.objects.filter(pk=job_id).update(
-            status=ImportJob.Status.FAILED, error=str(error), finished_at=timezone.now()
-        )
+        _job_fail(job_id, str(error))
+        return
+    except Exception as error:
+        # Whatever went wrong, the job ends where a person can see it: failed, with the
+        # reason; the batches already stored stay (each was atomic) and are counted.
+        logger.exception("import job %s failed", job_id)
+        _job_fail(job_id, f"The import stopped on an unexpected error: {type(error).__name__}.")
         return
     finally:
         upload_path.unlink(missing_ok=True)
@@ -273,4 +307,28 @@ def import_job_run(*, job_id: int) -> None:
         duplicates=report.duplicates,
         rejected=report.rejected,
         finished_at=timezone.now(),
+    )
+
+
+def _job_fail(job_id: int, reason: str) -> None:
+    ImportJob.objects.filter(pk=job_id).update(
+        status=ImportJob.Status.FAILED,
+        error=importing.clean_name(reason)[:5000],
+        finished_at=timezone.now(),
+    )
+
+
+def import_jobs_sweep(*, now: dt.datetime | None = None) -> int:
+    """Fail the jobs whose worker died: still running (or never picked up) long after the
+    import task's hard time limit. Returns how many were failed."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(seconds=settings.TWEEZERS_IMPORT_STALE_SECONDS)
+    dead = ImportJob.objects.filter(
+        status__in=[ImportJob.Status.QUEUED, ImportJob.Status.RUNNING], created_at__lt=cutoff
+    )
+    return dead.update(
+        status=ImportJob.Status.FAILED,
+        error="The import's worker stopped before it finished; upload the file again "
+        "(items already imported are kept and will count as duplicates).",
+        finished_at=now,
     )

@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from labeler.models import Membership, Project, QueueEntry
+from labeler.models import Membership, PasswordChangeRequired, Project, QueueEntry
 from labeler.services.rejections import Rejected
 
 # No 0/O, 1/l/I: the password is read off a screen and typed, or handed over on paper.
@@ -73,10 +73,12 @@ def _new_account(username: str) -> tuple[AbstractBaseUser, str]:
     user = user_model._default_manager.create_user(
         **{user_model.USERNAME_FIELD: username}, password=password
     )
+    # Someone else chose it: the owner picks their own at first sign-in.
+    PasswordChangeRequired.objects.create(user=user)
     return user, password
 
 
-def _existing_account(username: str) -> AbstractBaseUser:
+def _existing_account(username: str, *, reveal_unknown: bool) -> AbstractBaseUser:
     user_model = get_user_model()
     users = user_model._default_manager
     user = users.filter(**{user_model.USERNAME_FIELD: username}).first()
@@ -84,6 +86,12 @@ def _existing_account(username: str) -> AbstractBaseUser:
         # "Alice" finds alice, unless the name is ambiguous in that case.
         matches = list(users.filter(**{f"{user_model.USERNAME_FIELD}__iexact": username})[:2])
         user = matches[0] if len(matches) == 1 else None
+    if user is None and not reveal_unknown:
+        # Said the same way whatever the cause, to someone who may not list the accounts.
+        raise MembershipRejected(
+            "unknown_user",
+            f"“{username}” could not be added. Check the spelling with your administrator.",
+        )
     if user is None:
         raise MembershipRejected(
             "unknown_user",
@@ -94,10 +102,17 @@ def _existing_account(username: str) -> AbstractBaseUser:
 
 
 def membership_invite(
-    *, project: Project, username: str, role: str, create_account: bool = False
+    *,
+    project: Project,
+    username: str,
+    role: str,
+    create_account: bool = False,
+    reveal_unknown: bool = True,
 ) -> Invitation:
     """Add a user to a project with a role. With ``create_account`` the user is new: the
     account is created with a one-time password, returned once for the manager to hand over.
+    The caller decides (``labeler.access``) whether the inviting user may create accounts
+    (``account.create``) and may learn that a username does not exist (``reveal_unknown``).
     """
     username = username.strip()
     if not username:
@@ -108,7 +123,8 @@ def membership_invite(
             if create_account:
                 user, password = _new_account(username)
             else:
-                user, password = _existing_account(username), None
+                user = _existing_account(username, reveal_unknown=reveal_unknown)
+                password = None
             if Membership.objects.filter(project=project, user=user).exists():
                 raise MembershipRejected(
                     "already_member",

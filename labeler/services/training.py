@@ -8,6 +8,7 @@ project.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import math
@@ -15,7 +16,7 @@ import traceback
 
 import numpy as np
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -300,6 +301,10 @@ def _round_write(
     return query_round
 
 
+# Errors a later attempt can fix (the task retries them); anything else fails the run.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError)
+
+
 def model_run_execute(*, run_id: int, task_id: str = "") -> ModelRun | None:
     """Run a queued retrain: evaluation draw, train, evaluate, choose on the serving features
     (asking for the project's current ones in the background), write the round. Returns the
@@ -366,6 +371,14 @@ def model_run_execute(*, run_id: int, task_id: str = "") -> ModelRun | None:
             n_round_eval=n_eval,
         )
         item_predictions_store(run=run)
+    except TRANSIENT_ERRORS:
+        # A database or broker blip: back to queued so the task's retry takes it again, and
+        # it does not count as one of the failures that stop automatic retrains.
+        logger.warning("retrain run %s hit a transient error; queued again", run.pk, exc_info=True)
+        # Still down: the sweep requeues a run stuck in running.
+        with contextlib.suppress(*TRANSIENT_ERRORS):
+            ModelRun.objects.filter(pk=run.pk).update(status=ModelRun.Status.QUEUED)
+        raise
     except Exception:
         # The previous model and queue keep serving; the error is kept on the run.
         logger.exception("retrain run %s of project %s failed", run.pk, project.pk)

@@ -41,10 +41,12 @@ def item_skip(*, project: Project, annotator: AbstractBaseUser, item_id: int) ->
             return
         entry = (
             QueueEntry.objects.select_for_update()
-            .filter(project=project, item=item, done=False)
-            .filter(Q(leased_by=annotator) | Q(leased_by__isnull=True))
+            .filter(project=project, item=item, done=False, leased_by=annotator)
             .first()
         )
+        if entry is None:
+            # Only what one holds: an annotator cannot take items out of others' queues.
+            raise SubmitRejected("not_held", _("You can only skip an item you are holding."))
         Skip.objects.create(project=project, item=item, annotator=annotator)
         if item.status == Item.Status.UNLABELED:
             Item.objects.filter(pk=item.pk).update(status=Item.Status.SKIPPED)

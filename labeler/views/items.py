@@ -220,6 +220,13 @@ def project_export(request: HttpRequest, project_id: int) -> HttpResponse:
     except services.ExportError as error:
         messages.error(request, str(error))
         return redirect("project-items", project_id=project.pk)
+    services.item_view_record(
+        user=request.user,
+        project_id=project.pk,
+        item_id=None,
+        where="export",
+        detail=f"export {form.cleaned_data['format']} from the items page",
+    )
     response = StreamingHttpResponse(export.chunks, content_type=export.content_type)
     response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
     return response

@@ -102,6 +102,13 @@ def _leased(request: HttpRequest, project: Project, hold: int | None) -> dict:
     leased = services.items_lease(
         project=project, annotator=request.user, hold=hold or DEFAULT_HOLD
     )
+    if leased.entries:
+        services.item_views_record(
+            user=request.user,
+            project_id=project.pk,
+            item_ids=[entry.item_id for entry in leased.entries],
+            where="labeling",
+        )
     return {
         "state": leased.state,
         "message": leased.message,
@@ -310,6 +317,9 @@ def item_file(request: HttpRequest, item_id: int) -> FileResponse:
         handle = item.file.open("rb")
     except FileNotFoundError as missing:
         raise Http404("The item's file is missing.") from missing
+    services.item_view_record(
+        user=request.user, project_id=item.project_id, item_id=item.pk, where="file"
+    )
     response = FileResponse(handle)
     # Files are content-addressed and never change, but may be patient data: the browser may
     # keep them (the prefetch relies on it), shared caches may not.

@@ -58,11 +58,17 @@ def project_settings(request: HttpRequest, project_id: int) -> HttpResponse:
     project, _role = project_for(request, project_id, {MANAGER})
     form = ProjectSettingsForm(request.POST if request.method == "POST" else None, instance=project)
     if request.method == "POST" and form.is_valid():
-        services.project_update(
-            project=project, changes=form.changes(), new_classes=form.cleaned_data["new_classes"]
-        )
-        messages.success(request, _("Settings saved."))
-        return redirect("project-settings", project_id=project.pk)
+        try:
+            services.project_update(
+                project=project,
+                changes=form.changes(),
+                new_classes=form.cleaned_data["new_classes"],
+            )
+        except services.ProjectRejected as refused:
+            form.add_error(None, refused.message)
+        else:
+            messages.success(request, _("Settings saved."))
+            return redirect("project-settings", project_id=project.pk)
     project.refresh_from_db()  # the form wrote its unsaved values onto the instance
     context = {
         "form": form,

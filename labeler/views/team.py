@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from labeler import selectors, services
+from labeler import access, selectors, services
 from labeler.forms import AdjudicateForm, InviteForm, RoleForm
 from labeler.models import Annotation, Item, Membership, Project
 from labeler.views.base import (
@@ -51,16 +51,20 @@ def _members_context(project: Project, form: InviteForm, **extra) -> dict:
 @login_required
 @require_http_methods(["GET", "POST"])
 def members(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, _role = project_for(request, project_id, {MANAGER})
+    project, role = project_for(request, project_id, {MANAGER})
+    may_create = access.can(request.user, role, "account.create")
     form = InviteForm(request.POST if request.method == "POST" else None)
     invitation = None
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and form.is_valid() and form.creates_account() and not may_create:
+        form.add_error("account", access.refusal_message("account.create"))
+    elif request.method == "POST" and form.is_valid():
         try:
             invitation = services.membership_invite(
                 project=project,
                 username=form.cleaned_data["username"],
                 role=form.cleaned_data["role"],
                 create_account=form.creates_account(),
+                reveal_unknown=access.can(request.user, None, "account.lookup"),
             )
         except services.MembershipRejected as rejected:
             form.add_error(InviteForm.FIELD_FOR_CODE.get(rejected.code), rejected.message)
@@ -226,6 +230,9 @@ def item_history(request: HttpRequest, project_id: int, item_id: int) -> HttpRes
     if item is None:
         raise Http404(_("No such item."))
     history = selectors.item_history(item=item)
+    services.item_view_record(
+        user=request.user, project_id=project.pk, item_id=item.pk, where="item_page"
+    )
     if role == ANNOTATOR:
         # Their own answers only: with overlap, seeing a colleague's answer (or that the item
         # is disputed) before correcting one's own would bias the agreement figures.
@@ -241,6 +248,7 @@ def item_history(request: HttpRequest, project_id: int, item_id: int) -> HttpRes
         "show_outcome": role != ANNOTATOR or project.overlap <= 1,
         "pixelated": is_pixelated(item),
         "classes": selectors.class_names(project=project),
+        "views": selectors.item_views(project=project, item_id=item.pk) if role == MANAGER else [],
         **correction_context(item=item, project=project, user=request.user, role=role),
         **nav_context(project, role),
     }

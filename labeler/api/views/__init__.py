@@ -4,9 +4,21 @@ and render its result. Every project-scoped view finds its project among the use
 (404 otherwise) and checks the user's role there; every object is looked up inside that
 project."""
 
-from labeler.api.views.auth import SwaggerDocsView, TokenView, UnknownEndpointView
+from labeler.api.views.auth import (
+    LogoutAllView,
+    LogoutView,
+    SwaggerDocsView,
+    TokenView,
+    UnknownEndpointView,
+)
 from labeler.api.views.exports import ExportView
-from labeler.api.views.items import ItemDetailView, ItemFileView, ItemListView
+from labeler.api.views.items import (
+    ImportJobView,
+    ItemDetailView,
+    ItemFileView,
+    ItemListView,
+    ItemViewListView,
+)
 from labeler.api.views.labeling import (
     AnnotationCorrectView,
     AnnotationDetailView,
@@ -46,7 +58,9 @@ __all__ = [
     "ExportView",
     "ItemDetailView",
     "ItemFileView",
+    "ImportJobView",
     "ItemListView",
+    "ItemViewListView",
     "ItemSkipView",
     "LabelClassListView",
     "ModelRunArtifactView",
@@ -57,6 +71,8 @@ __all__ = [
     "ProjectListView",
     "ProjectStatsView",
     "QueryRoundListView",
+    "LogoutAllView",
+    "LogoutView",
     "SwaggerDocsView",
     "TokenView",
     "UnknownEndpointView",

@@ -1,4 +1,9 @@
-"""Tokens for scripts, the interactive docs, and the 404 for unknown API paths."""
+"""Tokens for scripts, the interactive docs, and the 404 for unknown API paths.
+
+Tokens come from django-rest-knox: stored only as a hash, with an expiry
+(``TWEEZERS_TOKEN_TTL_HOURS``), revoked by ``POST auth/logout/`` (this token) or
+``auth/logout-all/`` (every token of the user), and all revoked when the password changes
+(``labeler.security``)."""
 
 from __future__ import annotations
 
@@ -6,13 +11,20 @@ from django.templatetags.static import static
 from django.urls import Resolver404, resolve
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularSwaggerSplitView
+from knox.models import AuthToken
+from knox.settings import knox_settings
+from knox.views import LogoutAllView as KnoxLogoutAllView
+from knox.views import LogoutView as KnoxLogoutView
 from rest_framework import exceptions
-from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from labeler import security
 from labeler.api import serializers as s
-from labeler.api.views.base import ERRORS
+from labeler.api.parsers import SafeJSONParser
+from labeler.api.views.base import AUTHENTICATION, ERRORS, POLICY
 
 
 class SwaggerDocsView(SpectacularSwaggerSplitView):
@@ -32,14 +44,49 @@ class SwaggerDocsView(SpectacularSwaggerSplitView):
 @extend_schema(
     tags=["auth"],
     request=s.TokenRequestSerializer,
-    responses={200: s.TokenSerializer, 400: ERRORS[400]},
+    responses={200: s.TokenSerializer, 400: ERRORS[400], 403: ERRORS[403]},
     auth=[],
 )
-class TokenView(ObtainAuthToken):
-    """Exchange a username and password for the token scripts send as
-    ``Authorization: Token <token>``."""
+class TokenView(APIView):
+    """Exchange a username and password for a token that scripts send as
+    ``Authorization: Token <token>``. It expires at ``expiry``; ask again for a new one."""
 
-    parser_classes = (JSONParser, FormParser, MultiPartParser)
+    authentication_classes = []
+    permission_classes = [POLICY]
+    parser_classes = (SafeJSONParser, FormParser, MultiPartParser)
+
+    def post(self, request) -> Response:
+        credentials = AuthTokenSerializer(data=request.data, context={"request": request})
+        credentials.is_valid(raise_exception=True)
+        user = credentials.validated_data["user"]
+        if security.password_change_required(user):
+            raise exceptions.PermissionDenied(security.PASSWORD_CHANGE_MESSAGE)
+        instance, token = AuthToken.objects.create(user=user, expiry=knox_settings.TOKEN_TTL)
+        return Response({"token": token, "expiry": instance.expiry})
+
+
+@extend_schema(tags=["auth"], request=None, responses={204: None, 401: ERRORS[401]})
+class LogoutView(KnoxLogoutView):
+    """Revoke the token this request was sent with."""
+
+    authentication_classes = AUTHENTICATION
+    permission_classes = [POLICY]
+
+    def post(self, request, format=None):
+        if not isinstance(request.auth, AuthToken):
+            raise exceptions.ValidationError(
+                {"non_field_errors": ["Send the token to revoke as Authorization: Token …"]},
+                code="no_token",
+            )
+        return super().post(request, format)
+
+
+@extend_schema(tags=["auth"], request=None, responses={204: None, 401: ERRORS[401]})
+class LogoutAllView(KnoxLogoutAllView):
+    """Revoke every token of this user (all scripts and devices)."""
+
+    authentication_classes = AUTHENTICATION
+    permission_classes = [POLICY]
 
 
 @extend_schema(exclude=True)
@@ -47,7 +94,7 @@ class UnknownEndpointView(APIView):
     """Any other path under /api/: a 404 in the API's error format instead of an HTML page."""
 
     authentication_classes = []
-    permission_classes = []
+    permission_classes = [POLICY]
 
     # Every method lands here, as the view defines no handlers.
     def http_method_not_allowed(self, request, *args, **kwargs):

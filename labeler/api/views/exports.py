@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from labeler import services
 from labeler.api import serializers as s
-from labeler.api.views.base import MANAGERS, ProjectScopedMixin, errors, streamed
+from labeler.api.views.base import POLICY, ProjectScopedMixin, errors, streamed
 
 
 @extend_schema(
@@ -31,7 +31,7 @@ class ExportView(ProjectScopedMixin, APIView):
     annotators, labeled-at time, origin (strategy, evaluation or import) and the model's
     prediction when it was labeled."""
 
-    permission_classes = [MANAGERS]
+    permission_classes = [POLICY]
 
     def perform_content_negotiation(self, request, force=False):
         # ``format`` names the export format here, not a DRF renderer.
@@ -50,4 +50,12 @@ class ExportView(ProjectScopedMixin, APIView):
             )
         except services.ExportError as error:
             raise exceptions.ValidationError({"format": [str(error)]}) from error
+        fmt = query.validated_data["format"]
+        services.item_view_record(
+            user=request.user,
+            project_id=self.project.pk,
+            item_id=None,
+            where="export",
+            detail=f"export {fmt}, final={query.validated_data['final']}",
+        )
         return streamed(export)

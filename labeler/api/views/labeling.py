@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -13,7 +13,8 @@ from labeler.api import serializers as s
 from labeler.api.errors import submit_rejected_error
 from labeler.api.filters import AnnotationFilter
 from labeler.api.pagination import NewestFirstCursorPagination
-from labeler.api.views.base import LABELERS, ProjectScopedMixin, errors
+from labeler.api.parsers import SafeJSONParser
+from labeler.api.views.base import POLICY, ProjectScopedMixin, errors
 from labeler.models import Annotation, Membership
 
 RETRY_AFTER_SECONDS = 2
@@ -24,7 +25,7 @@ class NextItemView(ProjectScopedMixin, APIView):
     """Lease the next item to label. Asking again while holding a lease returns the same item,
     so a reload does not burn items. ``item`` is null unless ``state`` is ``ready``."""
 
-    permission_classes = [LABELERS]
+    permission_classes = [POLICY]
 
     def get(self, request, project_pk: int) -> Response:
         next_item = services.next_item_lease(project=self.project, annotator=request.user)
@@ -43,7 +44,7 @@ class NextItemView(ProjectScopedMixin, APIView):
 class ItemSkipView(ProjectScopedMixin, APIView):
     """Skip an item: it leaves this annotator's queue."""
 
-    permission_classes = [LABELERS]
+    permission_classes = [POLICY]
 
     def post(self, request, project_pk: int, pk: int) -> Response:
         try:
@@ -59,7 +60,7 @@ class AnnotationScopeMixin(ProjectScopedMixin):
     queryset = Annotation.objects.none()
 
     serializer_class = s.AnnotationSerializer
-    permission_classes = [LABELERS]
+    permission_classes = [POLICY]
 
     def get_queryset(self):
         annotations = Annotation.objects.filter(project=self.project).select_related(
@@ -77,7 +78,7 @@ class AnnotationListView(AnnotationScopeMixin, generics.ListAPIView):
 
     pagination_class = NewestFirstCursorPagination
     filterset_class = AnnotationFilter
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    parser_classes = [SafeJSONParser, FormParser, MultiPartParser]
 
     @extend_schema(responses={200: s.AnnotationSerializer, **errors(400, 401, 403, 404)})
     def get(self, request, *args, **kwargs):
@@ -137,5 +138,5 @@ class AnnotationCorrectView(AnnotationScopeMixin, generics.GenericAPIView):
             )
         except services.SubmitRejected as rejection:
             raise submit_rejected_error(rejection) from rejection
-        data = s.AnnotationSerializer(new, context={"request": request}).data
+        data = s.AnnotationSerializer(new, context=self.get_serializer_context()).data
         return Response(data, status=status.HTTP_201_CREATED)

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from labeler import services
 from labeler.api import serializers as s
 from labeler.api.pagination import NewestFirstCursorPagination
-from labeler.api.views.base import DASHBOARD_READERS, MANAGERS, ProjectScopedMixin, errors, streamed
+from labeler.api.views.base import POLICY, ProjectScopedMixin, errors, streamed
 from labeler.models import ModelRun, QueryRound
 
 
@@ -23,7 +23,7 @@ class QueryRoundListView(ProjectScopedMixin, generics.ListAPIView):
     queryset = QueryRound.objects.none()
 
     serializer_class = s.QueryRoundSerializer
-    permission_classes = [DASHBOARD_READERS]
+    permission_classes = [POLICY]
     pagination_class = NewestFirstCursorPagination
 
     def get_queryset(self):
@@ -37,7 +37,7 @@ class ModelRunListView(ProjectScopedMixin, generics.ListAPIView):
     queryset = ModelRun.objects.none()
 
     serializer_class = s.ModelRunSerializer
-    permission_classes = [DASHBOARD_READERS]
+    permission_classes = [POLICY]
     pagination_class = NewestFirstCursorPagination
 
     def get_queryset(self):
@@ -48,7 +48,7 @@ class ModelRunListView(ProjectScopedMixin, generics.ListAPIView):
 class ModelRunDetailView(ProjectScopedMixin, generics.RetrieveAPIView):
     queryset = ModelRun.objects.none()
     serializer_class = s.ModelRunSerializer
-    permission_classes = [DASHBOARD_READERS]
+    permission_classes = [POLICY]
 
     def get_queryset(self):
         return ModelRun.objects.filter(project=self.project)
@@ -62,7 +62,7 @@ class ModelRunArtifactView(ProjectScopedMixin, APIView):
     """Download a run's model artifact as a zip: ``model.json`` (class, parameters, classes)
     and the weights (managers only)."""
 
-    permission_classes = [MANAGERS]
+    permission_classes = [POLICY]
 
     def get(self, request, project_pk: int, pk: int) -> StreamingHttpResponse:
         run = get_object_or_404(ModelRun.objects.filter(project=self.project), pk=pk)

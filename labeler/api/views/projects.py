@@ -4,20 +4,13 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeler import selectors
 from labeler.api import serializers as s
 from labeler.api.pagination import NewestFirstCursorPagination
-from labeler.api.views.base import (
-    AUTHENTICATION,
-    DASHBOARD_READERS,
-    MEMBERS_READ,
-    ProjectScopedMixin,
-    errors,
-)
+from labeler.api.views.base import AUTHENTICATION, POLICY, ProjectScopedMixin, errors
 from labeler.models import LabelClass, Project
 
 
@@ -32,7 +25,7 @@ class ProjectListView(generics.ListCreateAPIView):
 
     serializer_class = s.ProjectSerializer
     pagination_class = NewestFirstCursorPagination
-    permission_classes = [IsAuthenticated]
+    permission_classes = [POLICY]
 
     def get_queryset(self):
         return (
@@ -49,7 +42,7 @@ class ProjectDetailView(ProjectScopedMixin, generics.RetrieveUpdateAPIView):
     """A project and its configuration; managers change it."""
 
     serializer_class = s.ProjectSerializer
-    permission_classes = [MEMBERS_READ]
+    permission_classes = [POLICY]
 
     def get_object(self) -> Project:
         return self.project
@@ -62,7 +55,7 @@ class ProjectStatsView(ProjectScopedMixin, APIView):
     """Dashboard statistics: labels spent against the budget, each annotator's labels today,
     model runs and the state of the queue."""
 
-    permission_classes = [DASHBOARD_READERS]
+    permission_classes = [POLICY]
 
     def get(self, request, project_pk: int) -> Response:
         stats = selectors.project_stats(project=self.project)
@@ -80,7 +73,7 @@ class LabelClassListView(ProjectScopedMixin, generics.ListCreateAPIView):
     queryset = LabelClass.objects.none()
 
     serializer_class = s.LabelClassSerializer
-    permission_classes = [MEMBERS_READ]
+    permission_classes = [POLICY]
     pagination_class = None
 
     def get_queryset(self):

@@ -9,10 +9,10 @@ from rest_framework import exceptions, generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labeler import selectors, services
+from labeler import access, selectors, services
 from labeler.api import serializers as s
 from labeler.api.errors import Conflict, submit_rejected_error
-from labeler.api.views.base import DASHBOARD_READERS, MANAGERS, ProjectScopedMixin, errors
+from labeler.api.views.base import POLICY, ProjectScopedMixin, errors
 from labeler.models import Annotation, Item, Membership
 
 CONFLICT = {
@@ -41,7 +41,7 @@ class ItemHistoryView(ProjectScopedMixin, APIView):
     """Every answer ever given for the item, oldest first. A correction or an adjudication
     names the annotation it replaced (``replaces``); nothing is ever overwritten."""
 
-    permission_classes = [DASHBOARD_READERS]
+    permission_classes = [POLICY]
 
     def get(self, request, project_pk: int, pk: int) -> Response:
         item = get_object_or_404(Item.objects.filter(project=self.project), pk=pk)
@@ -58,7 +58,7 @@ class ItemAdjudicateView(ProjectScopedMixin, APIView):
     """A manager's ruling on an item the annotators disagreed on (overlap): it decides the
     item's label; the annotators' answers stay for the agreement figures."""
 
-    permission_classes = [MANAGERS]
+    permission_classes = [POLICY]
 
     def post(self, request, project_pk: int, pk: int) -> Response:
         body = s.AdjudicateSerializer(data=request.data)
@@ -80,7 +80,7 @@ class AgreementView(ProjectScopedMixin, APIView):
     """Inter-annotator agreement for projects with overlap: Fleiss' kappa, Cohen's kappa per
     pair of annotators, each annotator against the final labels, and open conflicts."""
 
-    permission_classes = [DASHBOARD_READERS]
+    permission_classes = [POLICY]
 
     def get(self, request, project_pk: int) -> Response:
         return Response(s.AgreementSerializer(selectors.agreement_stats(project=self.project)).data)
@@ -92,7 +92,7 @@ class MemberListView(ProjectScopedMixin, generics.ListAPIView):
 
     queryset = Membership.objects.none()
     serializer_class = s.MemberSerializer
-    permission_classes = [MANAGERS]
+    permission_classes = [POLICY]
     pagination_class = None
 
     def get_queryset(self):
@@ -105,8 +105,17 @@ class MemberListView(ProjectScopedMixin, generics.ListAPIView):
     def post(self, request, project_pk: int) -> Response:
         body = s.InviteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        user = request.user
+        if body.validated_data["create_account"] and not access.can(
+            user, self.project_role, "account.create"
+        ):
+            raise exceptions.PermissionDenied(access.refusal_message("account.create"))
         try:
-            invitation = services.membership_invite(project=self.project, **body.validated_data)
+            invitation = services.membership_invite(
+                project=self.project,
+                reveal_unknown=access.can(user, None, "account.lookup"),
+                **body.validated_data,
+            )
         except services.MembershipRejected as rejection:
             raise membership_error(rejection) from rejection
         return Response(s.InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
@@ -120,7 +129,7 @@ class MemberDetailView(ProjectScopedMixin, generics.RetrieveAPIView):
 
     queryset = Membership.objects.none()
     serializer_class = s.MemberSerializer
-    permission_classes = [MANAGERS]
+    permission_classes = [POLICY]
 
     def get_queryset(self):
         return Membership.objects.filter(project=self.project).select_related("user")

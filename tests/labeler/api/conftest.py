@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, Permission
 from rest_framework.test import APIClient
 
 from labeler.models import Membership, Project
@@ -29,6 +29,11 @@ class Team:
 
 def team_for(kind: str, classes: tuple[str, ...]) -> Team:
     manager = UserFactory(username=f"{kind}-manager")
+    # Creating projects is a Django permission an administrator grants (labeler/access.py).
+    # Account administration (creating accounts, seeing which exist) is granted the same way.
+    manager.user_permissions.add(
+        *Permission.objects.filter(codename__in=["add_project", "add_user", "view_user"])
+    )
     project = ProjectFactory(kind=kind, created_by=manager, classes=classes)
     annotator = UserFactory(username=f"{kind}-annotator")
     viewer = UserFactory(username=f"{kind}-viewer")

@@ -6,7 +6,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_creating_a_project_makes_its_creator_the_manager_with_the_given_classes(api, text_team):
-    response = api(text_team.viewer).post(
+    response = api(text_team.manager).post(
         "/api/projects/",
         {"name": "Reviews", "kind": "text", "classes": ["pos", "neg"], "budget": 200},
         format="json",
@@ -28,7 +28,7 @@ def test_creating_a_project_makes_its_creator_the_manager_with_the_given_classes
         "show_model_guess",
     ):
         assert field in body
-    membership = Membership.objects.get(project_id=body["id"], user=text_team.viewer)
+    membership = Membership.objects.get(project_id=body["id"], user=text_team.manager)
     assert membership.role == Membership.Role.MANAGER
 
 
@@ -82,7 +82,7 @@ def test_a_projects_kind_cannot_change_after_creation(api, text_team):
         f"/api/projects/{text_team.project.pk}/", {"kind": "image"}, format="json"
     )
 
-    assert response.status_code == 200
+    assert response.status_code == 400  # fixed after creation: refused, not ignored
     assert Project.objects.get(pk=text_team.project.pk).kind == "text"
 
 

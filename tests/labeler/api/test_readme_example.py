@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import Permission
 
 from config.celery import app as celery_app
 from labeler.models import Item, Project
@@ -36,7 +37,9 @@ def tasks_run_in_the_server():
 def test_the_readme_api_example_runs_against_a_live_server(
     live_server, tasks_run_in_the_server, monkeypatch, tmp_path
 ):
-    UserFactory(username="scripter")
+    scripter = UserFactory(username="scripter")
+    # The README's script creates a project: an administrator grants that (labeler/access.py).
+    scripter.user_permissions.add(Permission.objects.get(codename="add_project"))
     monkeypatch.setenv("TWEEZERS_URL", live_server.url)
     monkeypatch.setenv("TWEEZERS_USER", "scripter")
     monkeypatch.setenv("TWEEZERS_PASSWORD", "correct horse battery")

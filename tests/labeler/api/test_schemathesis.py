@@ -9,7 +9,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from schemathesis import GenerationMode
 from schemathesis.checks import (
     not_a_server_error,
@@ -31,9 +31,9 @@ def populated(image_team):
     round_add(project, items[2:])
     annotation = annotation_add(items[0], image_team.manager, "cat")
     run = model_run_add(project, status="succeeded", metrics={"accuracy": 1.0})
-    token = Token.objects.create(user=image_team.manager)
+    _, token = AuthToken.objects.create(user=image_team.manager)
     ids = {"items": items[0].pk, "annotations": annotation.pk, "model-runs": run.pk}
-    return {"project": project.pk, "ids": ids, "token": token.key}
+    return {"project": project.pk, "ids": ids, "token": token}
 
 
 def aim_at_real_objects(case, populated: dict) -> None:

@@ -1,0 +1,229 @@
+"""The one access policy: who may do what, read by the pages and the API alike.
+
+Two tables:
+
+- ``ACTIONS``: each action names the project roles that may do it and, where Django's own
+  permissions matter, the permission the user needs (``labeler.add_project`` to create a
+  project, ``auth.add_user`` to create an account).
+- ``URL_RULES``: each named URL pattern (``"project-settings"``, ``"api:item-list"``) names
+  the action a read (GET, HEAD, OPTIONS) needs and, if different, the action a write needs.
+
+**Adding a view:** add one line to ``URL_RULES`` with the pattern's name, e.g.
+``"api:item-notes": Rule("project.read", write="label"),``. Pages call
+``labeler.views.base.project_for(request, project_id)`` and API views use the default
+permission class ``labeler.api.permissions.FollowsPolicy``; both look the rule up by the
+request's URL name. A pattern without a rule is refused (403) and
+``tests/labeler/test_access_matrix.py`` fails naming it; that test walks every URL pattern
+× manager / annotator / viewer / outsider / anonymous against this table.
+
+What the answers mean: anonymous → 401 (API) or the login page; not a member of the project
+→ 404 (an outsider never learns a project exists); a member whose role does not allow the
+action → 403. Superusers act as managers of every project.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from enum import Enum
+
+from labeler.models import Membership
+
+logger = logging.getLogger(__name__)
+
+MANAGER = Membership.Role.MANAGER
+ANNOTATOR = Membership.Role.ANNOTATOR
+VIEWER = Membership.Role.VIEWER
+ALL_ROLES = frozenset({MANAGER, ANNOTATOR, VIEWER})
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True)
+class Action:
+    # None: the action is not about one project (no role needed, only the other checks).
+    roles: frozenset[str] | None = None
+    needs_login: bool = True
+    # A Django permission the user needs on top of the role, e.g. "auth.add_user".
+    permission: str | None = None
+    needs_staff: bool = False
+
+    @property
+    def in_project(self) -> bool:
+        return self.roles is not None
+
+
+ACTIONS: dict[str, Action] = {
+    "public": Action(needs_login=False),
+    "signed_in": Action(),
+    "staff": Action(needs_staff=True),
+    "project.create": Action(permission="labeler.add_project"),
+    # Seeing whether a username exists ("no such user"): only who may see the user list.
+    "account.lookup": Action(permission="auth.view_user"),
+    "project.read": Action(roles=ALL_ROLES),
+    "project.manage": Action(roles=frozenset({MANAGER})),
+    "account.create": Action(roles=frozenset({MANAGER}), permission="auth.add_user"),
+    "dashboard.read": Action(roles=frozenset({MANAGER, VIEWER})),
+    "label": Action(roles=frozenset({MANAGER, ANNOTATOR})),
+    # The item history page: annotators see only their own answers there.
+    "history.read_own": Action(roles=ALL_ROLES),
+    "file.read": Action(roles=ALL_ROLES),
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    read: str
+    write: str | None = None
+
+    def action_for(self, method: str) -> str:
+        if method.upper() in READ_METHODS or self.write is None:
+            return self.read
+        return self.write
+
+
+URL_RULES: dict[str, Rule] = {
+    # Pages
+    "health": Rule("public"),
+    "project-list": Rule("signed_in"),
+    "project-create": Rule("project.create"),
+    "project-dashboard": Rule("dashboard.read"),
+    "project-retrain": Rule("project.manage"),
+    "project-settings": Rule("project.manage"),
+    "project-import": Rule("project.manage"),
+    "import-job": Rule("project.manage"),
+    "label": Rule("label"),
+    "label-skip": Rule("label"),
+    "label-undo": Rule("label"),
+    "label-lease": Rule("label"),
+    "label-answer": Rule("label"),
+    "label-unskip": Rule("label"),
+    "label-correct": Rule("label"),
+    "project-members": Rule("project.manage"),
+    "member-role": Rule("project.manage"),
+    "member-remove": Rule("project.manage"),
+    "project-conflicts": Rule("project.manage"),
+    "item-history": Rule("history.read_own"),
+    "item-file": Rule("file.read"),
+    "project-items": Rule("project.read"),
+    "project-items-bulk": Rule("project.manage"),
+    "item-correct": Rule("label"),
+    "project-export": Rule("project.manage"),
+    # DICOM (labeler/dicom): the viewer's header and window renders, like the item's file.
+    "item-dicom": Rule("file.read"),
+    "item-dicom-render": Rule("file.read"),
+    "project-import-pacs": Rule("project.manage"),
+    # Language switch and the translations catalogue: Django's own, for everyone.
+    "set_language": Rule("public"),
+    "javascript-catalog": Rule("public"),
+    # Django's login, logout and password pages
+    "login": Rule("public"),
+    "logout": Rule("public"),
+    "password_change": Rule("signed_in"),
+    "password_change_done": Rule("signed_in"),
+    "password_reset": Rule("public"),
+    "password_reset_done": Rule("public"),
+    "password_reset_confirm": Rule("public"),
+    "password_reset_complete": Rule("public"),
+    # The Django admin checks is_staff and model permissions itself, on every admin page.
+    "admin:*": Rule("staff"),
+    # API
+    "api:token": Rule("public"),
+    "api:logout": Rule("signed_in"),
+    "api:logout-all": Rule("signed_in"),
+    "api:schema": Rule("public"),
+    "api:docs": Rule("public"),
+    "api:unknown": Rule("public"),
+    "api:project-list": Rule("signed_in", write="project.create"),
+    "api:project-detail": Rule("project.read", write="project.manage"),
+    "api:project-stats": Rule("dashboard.read", write="project.manage"),
+    "api:class-list": Rule("project.read", write="project.manage"),
+    "api:item-list": Rule("project.manage"),
+    "api:item-detail": Rule("project.manage"),
+    "api:item-skip": Rule("label"),
+    "api:item-history": Rule("dashboard.read", write="project.manage"),
+    "api:item-views": Rule("project.manage"),
+    "api:import-job": Rule("project.manage"),
+    "api:item-adjudicate": Rule("project.manage"),
+    "api:agreement": Rule("dashboard.read", write="project.manage"),
+    "api:member-list": Rule("project.manage"),
+    "api:member-detail": Rule("project.manage"),
+    "api:next-item": Rule("label"),
+    "api:annotation-list": Rule("label"),
+    "api:annotation-detail": Rule("label"),
+    "api:annotation-correct": Rule("label"),
+    "api:round-list": Rule("dashboard.read", write="project.manage"),
+    "api:model-run-list": Rule("dashboard.read", write="project.manage"),
+    "api:model-run-detail": Rule("dashboard.read", write="project.manage"),
+    "api:model-run-artifact": Rule("project.manage"),
+    "api:export": Rule("project.manage"),
+    "api:item-file": Rule("file.read"),
+}
+
+
+class Decision(Enum):
+    ALLOW = "allow"
+    LOGIN = "login"  # anonymous: sign in first (401 / the login page)
+    NOT_FOUND = "not_found"  # not a member: the project does not exist for them (404)
+    FORBIDDEN = "forbidden"  # signed in, but this role or account may not (403)
+
+
+def rule_for(view_name: str | None) -> Rule | None:
+    """The rule of a URL pattern by its name (``"api:item-list"``); a namespace-wide rule
+    (``"admin:*"``) covers every pattern in it."""
+    if not view_name:
+        return None
+    if view_name in URL_RULES:
+        return URL_RULES[view_name]
+    namespace, _, _ = view_name.rpartition(":")
+    return URL_RULES.get(f"{namespace}:*") if namespace else None
+
+
+def action_for(view_name: str | None, method: str) -> str | None:
+    rule = rule_for(view_name)
+    return rule.action_for(method) if rule else None
+
+
+def decide(user, role: str | None, action: str) -> Decision:
+    """``role`` is the user's role in the project concerned (None if not a member, or if the
+    action is not about one project)."""
+    policy = ACTIONS[action]
+    authenticated = user is not None and user.is_authenticated
+    needs_login = policy.needs_login or policy.needs_staff or policy.permission
+    if (needs_login or policy.in_project) and not authenticated:
+        return Decision.LOGIN
+    if policy.in_project:
+        if user.is_superuser:
+            role = MANAGER
+        if role is None:
+            return Decision.NOT_FOUND
+        if role not in policy.roles:
+            return Decision.FORBIDDEN
+    if policy.needs_staff and not (user.is_active and user.is_staff):
+        return Decision.FORBIDDEN
+    if policy.permission and not user.has_perm(policy.permission):
+        return Decision.FORBIDDEN
+    return Decision.ALLOW
+
+
+def can(user, role: str | None, action: str) -> bool:
+    return decide(user, role, action) is Decision.ALLOW
+
+
+def refusal_message(action: str | None) -> str:
+    if action is None:
+        return "This address has no access rule, so it is refused."
+    policy = ACTIONS[action]
+    if policy.permission == "labeler.add_project":
+        return "Your account may not create projects."
+    if policy.permission == "auth.add_user":
+        return "Your account may not create user accounts; invite an existing user."
+    if policy.roles is not None:
+        names = ", ".join(sorted(policy.roles))
+        return f"Your role in this project does not allow this (allowed: {names})."
+    return "Your account may not do this."
+
+
+def unruled(view_name: str | None) -> None:
+    # Fail closed, loudly in the log: a new URL pattern was added without a rule.
+    logger.error("URL pattern %r has no rule in labeler.access.URL_RULES: refused", view_name)
