@@ -20,6 +20,7 @@ from labeler.management.commands.demo_setup import digit_png
 from labeler.models import Annotation, Item, Membership, ModelRun, Project, QueryRound, QueueEntry
 from tests import processes
 from tests.factories import UserFactory
+from tests.loop_steps import embed_pending
 
 PASSWORD = "correct horse battery"
 ROUND_SIZE = 10
@@ -64,7 +65,8 @@ def true_digit(item_id: int) -> str:
 
 
 def run_queued_here(project: Project) -> None:
-    """Without a worker: run the queued retrain in the test process."""
+    """Without a worker: embed the features and run the queued retrain in the test process."""
+    embed_pending(project)
     run = ModelRun.objects.get(project=project, status=ModelRun.Status.QUEUED)
     services.model_run_execute(run_id=run.pk)
 

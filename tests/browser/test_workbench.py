@@ -136,7 +136,9 @@ def test_the_pages_in_korean(new_page, workbench, output_dir):
         assert page.get_attribute("html", "lang") == "ko"
         page.screenshot(path=output_dir / f"ko-{name}.png", full_page=True)
     page.goto(reverse("project-dashboard", args=[project.pk]))
-    page.wait_for_function("window.tweezersChart !== undefined && window.tweezersChart !== null")
+    page.wait_for_function(
+        "() => window.tweezersChart !== undefined && window.tweezersChart !== null"
+    )
     labels = page.evaluate("window.tweezersChart.data.datasets.map(d => d.label)")
     assert "정확도" in labels  # the chart's legend, from the JavaScript catalog
     assert "대시보드" in page.inner_text("nav.tabs")

@@ -25,6 +25,7 @@ from tests.labeler.dicom_data import (
     samples_zip,
     searchable_identifiers,
 )
+from tests.loop_steps import run_queued
 
 MODALITIES = ["CT", "MR", "US", "CR", "NM", "OT", "SEG"]
 
@@ -108,8 +109,7 @@ def test_no_original_identifier_reaches_disk_database_logs_or_exports(
 
     # The loop: cold start, a round labeled, a retrain on the labels.
     for _ in range(2):
-        run = ModelRun.objects.get(project=project, status=ModelRun.Status.QUEUED)
-        services.model_run_execute(run_id=run.pk)
+        run_queued(project)  # the embedding worker's share first, then the retrain
         _label_round(project, manager, 12)
     trained = ModelRun.objects.filter(project=project, status=ModelRun.Status.SUCCEEDED)
     assert trained.exclude(artifact_path="").exists()
