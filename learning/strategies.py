@@ -155,9 +155,12 @@ class UncertaintySampling(_StrategyBase):
     candidate_factor: int = 10
     max_candidates: int = 10_000
     random_share: float = 0.0
+    pick: str = "most_uncertain"
     chunk_size: int = DEFAULT_CHUNK_SIZE
 
     def __post_init__(self) -> None:
+        if self.pick not in {"most_uncertain", "centroid"}:
+            raise ValueError(f"unknown pick {self.pick!r}: 'most_uncertain' or 'centroid'")
         if self.measure not in UNCERTAINTY_MEASURES:
             raise ValueError(f"unknown uncertainty measure {self.measure!r}")
         if not 0.0 <= self.random_share < 1.0:
@@ -183,6 +186,7 @@ class UncertaintySampling(_StrategyBase):
                 candidate_factor=self.candidate_factor,
                 max_candidates=self.max_candidates,
                 random_share=self.random_share,
+                pick=self.pick,
             )
         else:
             positions, chosen = top_n(scores, n, rng)
