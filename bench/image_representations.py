@@ -242,6 +242,11 @@ def main() -> int:
     parser.add_argument("--budget", type=int, default=400)
     parser.add_argument("--simclr-steps", type=int, default=300)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument(
+        "--representations",
+        default=",".join(BASE_REPRESENTATIONS + STACKED),
+        help="which representations to run (stacked ones need their parts)",
+    )
     parser.add_argument("--featurize", nargs=2, metavar=("POOL", "REPRESENTATION"))
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
@@ -251,10 +256,12 @@ def main() -> int:
     report: dict[str, Any] = json.loads(results_path.read_text()) if results_path.exists() else {}
     for pool in args.pools.split(","):
         started = time.time()
-        costs = {r: featurize(pool, r, args.simclr_steps) for r in BASE_REPRESENTATIONS}
+        wanted = args.representations.split(",")
+        bases = [r for r in BASE_REPRESENTATIONS if any(r in w.split("+") for w in wanted)]
+        costs = {r: featurize(pool, r, args.simclr_steps) for r in bases}
         print(json.dumps(costs, indent=1), flush=True)
-        available = [r for r in BASE_REPRESENTATIONS if "skipped" not in costs[r]]
-        representations = available + list(STACKED)
+        available = [r for r in bases if "skipped" not in costs[r]]
+        representations = [w for w in wanted if all(part in available for part in w.split("+"))]
         runners = [("raw", "random")] + [(r, "default") for r in representations]
         jobs = [(r, s, seed) for r, s in runners for seed in range(args.seeds)]
         curves = Parallel(n_jobs=args.jobs)(

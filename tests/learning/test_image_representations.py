@@ -92,6 +92,7 @@ def test_contrastive_encoder_gives_standardised_features_deterministically():
     assert encoder.transform(new).shape == (10, 16)
 
 
+@pytest.mark.slow
 def test_contrastive_training_lowers_the_loss_and_learns_the_stroke_direction():
     X, y = _strokes(400)
     encoder = ContrastiveImageEncoder(

@@ -47,9 +47,10 @@ def tiny_bert(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 @needs_minilm
-def test_static_embedding_is_normalised_float32_deterministic_and_cached(tiny_bert, tmp_path):
-    cache = tmp_path / "cache"
+def test_static_embedding_is_normalised_float32_deterministic_and_cached(tiny_bert):
+    cache = tiny_bert / "cache"
     first = StaticMiniLMEmbedder(tiny_bert, n_components=6, cache_dir=cache).fit(TEXTS)
     embeddings = first.transform(TEXTS)
     assert embeddings.shape == (len(TEXTS), 6) and embeddings.dtype == np.float32
@@ -60,11 +61,12 @@ def test_static_embedding_is_normalised_float32_deterministic_and_cached(tiny_be
     assert first.transform([]).shape == (0, 6)
 
 
+@pytest.mark.slow
 @needs_minilm
-def test_static_embedding_places_new_texts_and_weighs_rare_tokens_more(tiny_bert, tmp_path):
-    embedder = StaticMiniLMEmbedder(tiny_bert, n_components=6, cache_dir=tmp_path).fit(
-        TEXTS + ["the the the the"]
-    )
+def test_static_embedding_places_new_texts_and_weighs_rare_tokens_more(tiny_bert):
+    # The distilled table of the first test is reused from the fixture's folder.
+    embedder = StaticMiniLMEmbedder(tiny_bert, n_components=6, cache_dir=tiny_bert / "cache")
+    embedder.fit(TEXTS + ["the the the the"])
     new = embedder.transform(["a thread in the kernel", ""])
     assert new.shape == (2, 6)
     np.testing.assert_array_equal(new[1], 0.0)
