@@ -15,22 +15,49 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 TEST_ENV := DJANGO_DEBUG=1 DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
 	TWEEZERS_VAR_DIR=$(CURDIR)/var/test HF_HUB_OFFLINE=1
 
-.PHONY: install demo demo-setup serve worker test test-fast lint format browser-deps bench clean
+MESSAGE_IGNORES := --ignore='.venv/*' --ignore='var/*' --ignore='tests/*' --ignore='bench/*' \
+	--ignore='learning/*' --ignore='test-output/*' --ignore='demo_data/*'
 
-install: $(VENV)/.installed
+.PHONY: install gettext-deps messages demo demo-setup serve worker test test-fast lint format browser-deps bench clean
 
-# Reinstalls only when a requirements file changes.
+# The Korean (and any later) translations: .po files in the repository, compiled here.
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/*.po))
+
+install: $(VENV)/.installed $(MO_FILES)
+
+# Reinstalls only when a requirements file changes. pip prints each package as it goes: the
+# first install fetches about 2.3 GB (torch is a third of it) and takes minutes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
+	@echo "==> [1/2] Python virtualenv in $(VENV)/"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt 2> >(grep -v "is ignored: it is neither" >&2)
+	@echo "==> [2/2] Installing requirements-dev.txt: about 2.3 GB, one line per package (see README)"
+	$(PY) -m pip install --disable-pip-version-check -r requirements-dev.txt \
+		2> >(grep -v "is ignored: it is neither" >&2) \
+		| { grep -E --line-buffered "^(Collecting|Successfully)" || true; }; test $${PIPESTATUS[0]} -eq 0
 	touch $@
+
+# msgfmt comes from Debian's gettext package, installed here when it is missing.
+gettext-deps:
+	@command -v msgfmt >/dev/null || { echo "==> Installing gettext (msgfmt) from Debian"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext >/dev/null; }
+
+locale/%.mo: locale/%.po | gettext-deps
+	msgfmt --check -o $@ $<
+
+# Re-extract every marked string into the .po files after changing templates or code; the
+# test suite fails while any msgid has no Korean translation.
+messages: install
+	$(DEMO_ENV) $(PY) manage.py makemessages -l ko -d django --no-location $(MESSAGE_IGNORES)
+	$(DEMO_ENV) $(PY) manage.py makemessages -l ko -d djangojs --no-location $(MESSAGE_IGNORES) --ignore='static/vendor/*'
 
 demo-setup: install
 	$(DEMO_ENV) $(PY) manage.py migrate --noinput
 	$(DEMO_ENV) $(PY) manage.py demo_setup
 
+# set -m runs the demo in its own process group in the terminal's foreground: Ctrl-C reaches
+# the demo's processes only, they stop and exit 0, and make has nothing to complain about.
 demo: demo-setup
-	$(DEMO_ENV) PORT=$(PORT) scripts/run-demo
+	@set -m; $(DEMO_ENV) PORT=$(PORT) scripts/run-demo
 
 # Production-style serving against DATABASE_URL and CELERY_BROKER_URL (see README).
 serve: install
@@ -42,6 +69,8 @@ serve: install
 # work offline).
 browser-deps:
 	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@# A Korean font, so the Korean pages' screenshots show Hangul instead of empty boxes.
+	@fc-list :lang=ko | grep -q . || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-nanum >/dev/null; }
 
 test: install browser-deps lint
 	$(TEST_ENV) $(PY) -m pytest

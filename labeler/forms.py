@@ -4,6 +4,7 @@ service, so no form saves a model itself."""
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from labeler import learning_adapter
 from labeler.models import Membership, Project
@@ -14,12 +15,12 @@ FEATURES_BY_KIND = {
     Project.Kind.IMAGE: ["auto", "spectral", "pixels", "backbone"],
 }
 FEATURE_LABELS = {
-    "auto": "Automatic (the kind's default)",
-    "minilm": "Sentence embeddings (MiniLM)",
-    "tfidf": "TF-IDF (light)",
-    "spectral": "Spectral embedding of the pool's pixels (up to 50,000 items)",
-    "pixels": "Pixels",
-    "backbone": "Image backbone (local weights)",
+    "auto": _("Automatic (the kind's default)"),
+    "minilm": _("Sentence embeddings (MiniLM)"),
+    "tfidf": _("TF-IDF (light)"),
+    "spectral": _("Spectral embedding of the pool's pixels (up to 50,000 items)"),
+    "pixels": _("Pixels"),
+    "backbone": _("Image backbone (local weights)"),
 }
 # The settings form edits exactly what the service may change, in the same order.
 SETTINGS_FIELDS = list(EDITABLE_FIELDS)
@@ -41,28 +42,49 @@ def class_names(text: str) -> list[str]:
 class ProjectSettingsForm(forms.ModelForm):
     strategy = forms.ChoiceField(
         choices=_strategy_choices,
-        help_text="How the next items are chosen; “default” is margin with diversity.",
+        label=_("Strategy"),
+        help_text=_("How the next items are chosen; “default” is margin with diversity."),
     )
     features = forms.ChoiceField(
         choices=[(name, label) for name, label in FEATURE_LABELS.items()],
         initial="auto",
-        help_text="How items are represented for the model.",
+        label=_("Features"),
+        help_text=_("How items are represented for the model."),
     )
     new_classes = forms.CharField(
         required=False,
-        label="Add classes",
+        label=_("Add classes"),
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="One per line. Existing classes stay: their labels refer to them.",
+        help_text=_("One per line. Existing classes stay: their labels refer to them."),
     )
 
     class Meta:
         model = Project
         fields = SETTINGS_FIELDS
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
-        labels = {"lease_seconds": "Lease (seconds)"}
+        labels = {
+            "name": _("Name"),
+            "description": _("Description"),
+            "kind": _("Kind"),
+            "round_size": _("Round size"),
+            "budget": _("Budget"),
+            "daily_cap": _("Daily cap"),
+            "evaluation_share": _("Evaluation share"),
+            "target_metric": _("Target metric"),
+            "target_value": _("Target value"),
+            "show_model_guess": _("Show the model's guess"),
+            "lease_seconds": _("Lease (seconds)"),
+        }
         help_texts = {
-            "round_size": "Labels per round; the model retrains after each round.",
-            "lease_seconds": "How long an opened item stays reserved for its annotator.",
+            "round_size": _("Labels per round; the model retrains after each round."),
+            "lease_seconds": _("How long an opened item stays reserved for its annotator."),
+            "evaluation_share": _("Share of the label budget spent on a random evaluation sample."),
+            "budget": _("Total labels the project may spend; empty = no limit."),
+            "daily_cap": _("Labels per annotator per day; empty = no limit."),
+            "target_value": _(
+                "Stop suggestion once the evaluation metric reaches this value (0–1)."
+            ),
+            "show_model_guess": _("Show the model's guess to annotators (off avoids anchoring)."),
         }
 
     def _kind(self) -> str:
@@ -73,7 +95,10 @@ class ProjectSettingsForm(forms.ModelForm):
         kind = self._kind()
         if kind and features not in FEATURES_BY_KIND.get(kind, []):
             allowed = ", ".join(FEATURES_BY_KIND.get(kind, []))
-            raise forms.ValidationError(f"For {kind} projects choose one of: {allowed}.")
+            raise forms.ValidationError(
+                _("For %(kind)s projects choose one of: %(allowed)s.")
+                % {"kind": kind, "allowed": allowed}
+            )
         return features
 
     def clean_new_classes(self) -> list[str]:
@@ -90,17 +115,22 @@ class ProjectCreateForm(ProjectSettingsForm):
     classes = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 6, "placeholder": "benign\nmalignant"}),
-        help_text="One per line, in the order the buttons should appear. Leave empty to take "
-        "them from the first import's class folders or label column.",
+        label=_("Classes"),
+        help_text=_(
+            "One per line, in the order the buttons should appear. Leave empty to take "
+            "them from the first import's class folders or label column."
+        ),
     )
     overlap = forms.IntegerField(
         min_value=1,
         max_value=10,
         initial=1,
         required=False,
-        label="Annotators per item",
-        help_text="With 2 or more, each item goes to that many different annotators and a "
-        "disagreement waits for a manager. Fixed once the project exists.",
+        label=_("Annotators per item"),
+        help_text=_(
+            "With 2 or more, each item goes to that many different annotators and a "
+            "disagreement waits for a manager. Fixed once the project exists."
+        ),
     )
 
     class Meta(ProjectSettingsForm.Meta):
@@ -119,7 +149,7 @@ class ProjectCreateForm(ProjectSettingsForm):
         names = class_names(self.cleaned_data.get("classes") or "")
         _check_unique(names, set())
         if len(names) == 1:
-            raise forms.ValidationError("A project needs at least two classes (or none yet).")
+            raise forms.ValidationError(_("A project needs at least two classes (or none yet)."))
         return names
 
     def options(self) -> dict:
@@ -133,18 +163,25 @@ def _check_unique(names: list[str], existing: set[str]) -> None:
     seen: set[str] = set()
     for name in names:
         if len(name) > 100:
-            raise forms.ValidationError(f"Class names have at most 100 characters: {name[:40]}…")
+            raise forms.ValidationError(
+                _("Class names have at most 100 characters: %(name)s…") % {"name": name[:40]}
+            )
         if name in seen:
-            raise forms.ValidationError(f"The class “{name}” is listed twice.")
+            raise forms.ValidationError(_("The class “%(name)s” is listed twice.") % {"name": name})
         if name in existing:
-            raise forms.ValidationError(f"The project already has a class “{name}”.")
+            raise forms.ValidationError(
+                _("The project already has a class “%(name)s”.") % {"name": name}
+            )
         seen.add(name)
 
 
 class ImportForm(forms.Form):
     file = forms.FileField(
-        help_text="An image, a zip of images (class sub-folders become pre-labels), "
-        "a CSV or a JSONL file with a text column."
+        label=_("File"),
+        help_text=_(
+            "An image, a zip of images (class sub-folders become pre-labels), "
+            "a CSV or a JSONL file with a text column."
+        ),
     )
 
 
@@ -164,16 +201,19 @@ class InviteForm(forms.Form):
     EXISTING, NEW = "existing", "new"
 
     account = forms.ChoiceField(
-        choices=[(EXISTING, "An existing user"), (NEW, "A new account")],
+        choices=[(EXISTING, _("An existing user")), (NEW, _("A new account"))],
         initial=EXISTING,
         widget=forms.RadioSelect,
-        label="Add",
+        label=_("Add"),
     )
     username = forms.CharField(
         max_length=150,
-        help_text="A new account gets a one-time password, shown once, for you to hand over.",
+        label=_("Username"),
+        help_text=_("A new account gets a one-time password, shown once, for you to hand over."),
     )
-    role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.ANNOTATOR)
+    role = forms.ChoiceField(
+        choices=Membership.Role.choices, initial=Membership.Role.ANNOTATOR, label=_("Role")
+    )
 
     # Which field a service refusal belongs to; anything else is about the whole form.
     FIELD_FOR_CODE = {

@@ -12,17 +12,18 @@ from pathlib import PurePosixPath
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 
 class Project(models.Model):
     class Kind(models.TextChoices):
-        IMAGE = "image", "Images"
-        TEXT = "text", "Texts"
+        IMAGE = "image", _("Images")
+        TEXT = "text", _("Texts")
 
     class Metric(models.TextChoices):
-        ACCURACY = "accuracy", "Accuracy"
-        MACRO_F1 = "macro_f1", "Macro F1"
+        ACCURACY = "accuracy", _("Accuracy")
+        MACRO_F1 = "macro_f1", _("Macro F1")
 
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -85,9 +86,9 @@ class Project(models.Model):
 
 class Membership(models.Model):
     class Role(models.TextChoices):
-        MANAGER = "manager", "Manager"
-        ANNOTATOR = "annotator", "Annotator"
-        VIEWER = "viewer", "Viewer"
+        MANAGER = "manager", _("Manager")
+        ANNOTATOR = "annotator", _("Annotator")
+        VIEWER = "viewer", _("Viewer")
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(
@@ -127,15 +128,19 @@ def item_file_path(item: Item, filename: str) -> str:
     return f"items/{item.project_id}/{item.checksum[:2]}/{item.checksum}{suffix}"
 
 
+# An item whose newest model guess differs from its label; the items page filters on it.
+MODEL_DISAGREES = Q(label__isnull=False, model_label__isnull=False) & ~Q(label=F("model_label"))
+
+
 class Item(models.Model):
     class Status(models.TextChoices):
-        UNLABELED = "unlabeled", "Unlabeled"
+        UNLABELED = "unlabeled", _("Unlabeled")
         # With overlap: some annotators have answered, more are still to come.
-        PENDING = "pending", "Waiting for more annotators"
+        PENDING = "pending", _("Waiting for more annotators")
         # With overlap: the answers disagree and a manager must adjudicate.
-        CONFLICT = "conflict", "Annotators disagree"
-        LABELED = "labeled", "Labeled"
-        SKIPPED = "skipped", "Skipped"
+        CONFLICT = "conflict", _("Annotators disagree")
+        LABELED = "labeled", _("Labeled")
+        SKIPPED = "skipped", _("Skipped")
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
     text = models.TextField(blank=True)
@@ -158,6 +163,12 @@ class Item(models.Model):
     evaluation_order = models.PositiveIntegerField(null=True, blank=True)
     # Row of this item in the project's embedding shards (None until embedded).
     embedding_row = models.PositiveIntegerField(null=True, blank=True)
+    # The newest model's guess, written after each run for the labeled items and the items it
+    # queues: what the items page filters on ("the model disagrees with the label").
+    model_label = models.ForeignKey(
+        LabelClass, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    model_confidence = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -169,6 +180,18 @@ class Item(models.Model):
             models.Index(fields=["project", "status"], name="item_project_status"),
             models.Index(fields=["project", "is_evaluation"], name="item_project_evaluation"),
             models.Index(fields=["project", "embedding_row"], name="item_project_embedding"),
+            # The items page pages by id (keyset, never OFFSET) within a status or a label.
+            models.Index(fields=["project", "id"], name="item_project_id"),
+            models.Index(fields=["project", "status", "id"], name="item_project_status_id"),
+            models.Index(fields=["project", "label", "id"], name="item_project_label_id"),
+            models.Index(
+                fields=["project", "model_confidence", "id"], name="item_project_confidence"
+            ),
+            # "The model disagrees with the label": a handful of the labeled items, found
+            # without reading the others.
+            models.Index(
+                fields=["project", "id"], condition=MODEL_DISAGREES, name="item_model_disagrees"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -177,10 +200,10 @@ class Item(models.Model):
 
 class ModelRun(models.Model):
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="model_runs")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
@@ -244,8 +267,10 @@ class QueueEntry(models.Model):
     on the request path."""
 
     class Kind(models.TextChoices):
-        STRATEGY = "strategy", "Chosen by the strategy"
-        EVALUATION = "evaluation", "Random evaluation draw"
+        STRATEGY = "strategy", _("Chosen by the strategy")
+        EVALUATION = "evaluation", _("Random evaluation draw")
+        # Put back by a manager from the items page; a new round does not replace it.
+        REQUEUED = "requeued", _("Requeued by a manager")
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="queue")
     round = models.ForeignKey(QueryRound, on_delete=models.CASCADE, related_name="entries")
@@ -359,10 +384,10 @@ class ImportJob(models.Model):
     """An import started from the browser: the worker fills in progress and the report."""
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="import_jobs")
     created_by = models.ForeignKey(

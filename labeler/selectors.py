@@ -128,6 +128,13 @@ def project_stats(*, project: Project) -> dict:
     }
 
 
+def run_numbers(*, project: Project) -> dict[int, int]:
+    """Each of the project's model runs' number within the project (1, 2, 3…) by run id: what
+    pages show, rather than the database id that counts every project's runs."""
+    ids = ModelRun.objects.filter(project=project).order_by("id").values_list("id", flat=True)
+    return {pk: number for number, pk in enumerate(ids.iterator(), start=1)}
+
+
 def agreement_stats(*, project: Project) -> dict:
     """Inter-annotator agreement for a project with overlap, from the current answers."""
     from labeler import learning_adapter

@@ -27,6 +27,14 @@ urlpatterns = [
     ),
     path("projects/<int:project_id>/conflicts/", views.conflicts, name="project-conflicts"),
     path("projects/<int:project_id>/items/<int:item_id>/", views.item_history, name="item-history"),
+    path("projects/<int:project_id>/items/", views.items, name="project-items"),
+    path("projects/<int:project_id>/items/bulk/", views.items_bulk, name="project-items-bulk"),
+    path(
+        "projects/<int:project_id>/items/<int:item_id>/correct/",
+        views.item_correct,
+        name="item-correct",
+    ),
+    path("projects/<int:project_id>/export/", views.project_export, name="project-export"),
     path("imports/<int:job_id>/", views.import_job, name="import-job"),
     path("items/<int:item_id>/file", views.item_file, name="item-file"),
 ]

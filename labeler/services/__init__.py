@@ -29,6 +29,12 @@ from labeler.services.imports import (
     items_import_path,
     items_import_stream,
 )
+from labeler.services.items import (
+    BulkOutcome,
+    item_predictions_store,
+    items_requeue,
+    items_unskip,
+)
 from labeler.services.members import (
     Invitation,
     MembershipRejected,
@@ -72,6 +78,10 @@ __all__ = [
     "items_import",
     "items_import_path",
     "items_import_stream",
+    "BulkOutcome",
+    "item_predictions_store",
+    "items_requeue",
+    "items_unskip",
     "Invitation",
     "MembershipRejected",
     "membership_invite",

@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from labeler.models import Membership, Project, QueueEntry
 from labeler.services.rejections import Rejected
@@ -45,7 +46,11 @@ def one_time_password() -> str:
 def _check_role(role: str) -> None:
     if role not in Membership.Role.values:
         allowed = ", ".join(Membership.Role.values)
-        raise MembershipRejected("unknown_role", f"Unknown role “{role}”; roles are: {allowed}.")
+        raise MembershipRejected(
+            "unknown_role",
+            _("Unknown role “%(role)s”; roles are: %(allowed)s.")
+            % {"role": role, "allowed": allowed},
+        )
 
 
 def _new_account(username: str) -> tuple[AbstractBaseUser, str]:
@@ -61,7 +66,8 @@ def _new_account(username: str) -> tuple[AbstractBaseUser, str]:
     if user_model._default_manager.filter(**lookup).exists():
         raise MembershipRejected(
             "user_exists",
-            f"A user named “{username}” already exists: add them as an existing user.",
+            _("A user named “%(name)s” already exists: add them as an existing user.")
+            % {"name": username},
         )
     password = one_time_password()
     user = user_model._default_manager.create_user(
@@ -81,7 +87,8 @@ def _existing_account(username: str) -> AbstractBaseUser:
     if user is None:
         raise MembershipRejected(
             "unknown_user",
-            f"No user is named “{username}”. Check the spelling, or create a new account.",
+            _("No user is named “%(name)s”. Check the spelling, or create a new account.")
+            % {"name": username},
         )
     return user
 
@@ -94,7 +101,7 @@ def membership_invite(
     """
     username = username.strip()
     if not username:
-        raise MembershipRejected("invalid_username", "Enter a username.")
+        raise MembershipRejected("invalid_username", _("Enter a username."))
     _check_role(role)
     try:
         with transaction.atomic():
@@ -104,13 +111,16 @@ def membership_invite(
                 user, password = _existing_account(username), None
             if Membership.objects.filter(project=project, user=user).exists():
                 raise MembershipRejected(
-                    "already_member", f"{user.get_username()} is already a member of this project."
+                    "already_member",
+                    _("%(name)s is already a member of this project.")
+                    % {"name": user.get_username()},
                 )
             membership = Membership.objects.create(project=project, user=user, role=role)
     except IntegrityError as race:
         # A concurrent invite of the same person (or account) won.
         raise MembershipRejected(
-            "already_member", f"{username} was added by someone else a moment ago."
+            "already_member",
+            _("%(name)s was added by someone else a moment ago.") % {"name": username},
         ) from race
     return Invitation(membership=membership, password=password)
 
@@ -131,17 +141,24 @@ def _locked_membership(project: Project, membership_id: int) -> tuple[Membership
         .first()
     )
     if membership is None:
-        raise MembershipRejected("not_member", "This person is not a member of the project.")
+        raise MembershipRejected("not_member", _("This person is not a member of the project."))
     return membership, len(managers)
 
 
-def _refuse_last_manager(membership: Membership, managers: int, doing: str) -> None:
+def _refuse_last_manager(membership: Membership, managers: int, removing: bool) -> None:
     if membership.role == Membership.Role.MANAGER and managers <= 1:
-        raise MembershipRejected(
-            "last_manager",
-            f"{membership.user.get_username()} is the project's only manager and cannot be "
-            f"{doing}. Make someone else a manager first.",
+        message = (
+            _(
+                "%(name)s is the project's only manager and cannot be removed. Make someone "
+                "else a manager first."
+            )
+            if removing
+            else _(
+                "%(name)s is the project's only manager and cannot be given another role. "
+                "Make someone else a manager first."
+            )
         )
+        raise MembershipRejected("last_manager", message % {"name": membership.user.get_username()})
 
 
 def membership_role_change(*, project: Project, membership_id: int, role: str) -> Membership:
@@ -152,7 +169,7 @@ def membership_role_change(*, project: Project, membership_id: int, role: str) -
         if membership.role == role:
             return membership
         if role != Membership.Role.MANAGER:
-            _refuse_last_manager(membership, managers, "given another role")
+            _refuse_last_manager(membership, managers, removing=False)
         membership.role = role
         membership.save(update_fields=["role"])
         if role == Membership.Role.VIEWER:
@@ -165,7 +182,7 @@ def membership_remove(*, project: Project, membership_id: int) -> AbstractBaseUs
     items they were holding go back to the queue at once instead of when the lease expires."""
     with transaction.atomic():
         membership, managers = _locked_membership(project, membership_id)
-        _refuse_last_manager(membership, managers, "removed")
+        _refuse_last_manager(membership, managers, removing=True)
         user = membership.user
         membership.delete()
         _release_leases(project, user.pk)

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from labeler import learning_adapter
 from labeler.models import Item, LabelClass, ModelRun, Project, QueryRound, QueueEntry
+from labeler.services.items import item_predictions_store
 
 logger = logging.getLogger(__name__)
 
@@ -172,8 +173,10 @@ def _round_write(
         # Entries someone holds right now stay valid until answered or expired; the rest of
         # the old round is replaced by the new choice.
         # Items some annotators already answered (overlap) keep their remaining entries.
-        replaceable = QueueEntry.objects.filter(project=project, done=False).exclude(
-            item__status=Item.Status.PENDING
+        replaceable = (
+            QueueEntry.objects.filter(project=project, done=False)
+            .exclude(item__status=Item.Status.PENDING)
+            .exclude(kind=QueueEntry.Kind.REQUEUED)
         )
         replaceable.filter(leased_by__isnull=True).delete()
         replaceable.filter(lease_expires_at__lte=timezone.now()).delete()
@@ -255,6 +258,7 @@ def model_run_execute(*, run_id: int, task_id: str = "") -> ModelRun | None:
             .values_list("id", flat=True)[:n_eval]
         )
         _round_write(project=project, run=run, outcome=outcome, eval_ids=eval_ids)
+        item_predictions_store(run=run)
     except Exception:
         # The previous model and queue keep serving; the error is kept on the run.
         logger.exception("retrain run %s of project %s failed", run.pk, project.pk)

@@ -7,6 +7,7 @@ member whose role does not allow the page gets a 403.
 
 from labeler.views.dashboard import dashboard, retrain
 from labeler.views.health import health
+from labeler.views.items import item_correct, items, items_bulk, project_export
 from labeler.views.labeling import (
     item_file,
     label,
@@ -30,7 +31,10 @@ __all__ = [
     "health",
     "import_job",
     "item_file",
+    "item_correct",
     "item_history",
+    "items",
+    "items_bulk",
     "label",
     "label_skip",
     "label_submit",
@@ -39,6 +43,7 @@ __all__ = [
     "member_role",
     "members",
     "project_create",
+    "project_export",
     "project_import",
     "project_list",
     "project_settings",

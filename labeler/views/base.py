@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
+from django.utils.translation import gettext as _
 
 from labeler import selectors
 from labeler.models import Item, Membership, Project
@@ -22,10 +23,10 @@ def project_for(request: HttpRequest, project_id: int, roles: set[str]) -> tuple
     """The project and the user's role: 404 for a non-member, 403 for a role not in ``roles``."""
     found = selectors.project_with_role(user=request.user, project_id=project_id)
     if found is None:
-        raise Http404("No such project.")
+        raise Http404(_("No such project."))
     project, role = found
     if role not in roles:
-        raise PermissionDenied("Your role in this project does not allow this page.")
+        raise PermissionDenied(_("Your role in this project does not allow this page."))
     return project, role
 
 

@@ -7,37 +7,80 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from labeler import selectors, services
+from labeler.forms_items import ExportForm
 from labeler.models import ModelRun, Project
-from labeler.views.base import MANAGER, READING_ROLES, is_htmx, nav_context, project_for
+from labeler.views.base import ANNOTATOR, MANAGER, READING_ROLES, is_htmx, nav_context, project_for
 
 # Landis & Koch's (1977) reading of kappa, the one annotation guidelines usually quote.
 KAPPA_WORDS = [
-    (0.81, "almost perfect"),
-    (0.61, "substantial"),
-    (0.41, "moderate"),
-    (0.21, "fair"),
-    (0.0, "slight"),
+    (0.81, gettext_lazy("almost perfect")),
+    (0.61, gettext_lazy("substantial")),
+    (0.41, gettext_lazy("moderate")),
+    (0.21, gettext_lazy("fair")),
+    (0.0, gettext_lazy("slight")),
 ]
 
 
 def kappa_words(kappa: float | None) -> str:
     if kappa is None:
         return ""
-    return next((words for floor, words in KAPPA_WORDS if kappa >= floor), "worse than chance")
+    return str(
+        next((words for floor, words in KAPPA_WORDS if kappa >= floor), _("worse than chance"))
+    )
 
 
-def _curve_points(stats: dict) -> list[dict]:
+def _curve_points(stats: dict, numbers: dict[int, int]) -> list[dict]:
     latest = stats["latest_model"]
     points = []
     for point in stats["learning_curve"]:
         n_labels = point["n_labels"]
         if n_labels is None and latest is not None:
             n_labels = latest.n_labels  # the newest point is the latest run itself
-        points.append({**point, "n_labels": n_labels})
+        points.append({**point, "n_labels": n_labels, "run_number": numbers.get(point["run"])})
     return points
+
+
+def _runs_with_accuracy(runs: list[ModelRun], curve: list[dict], numbers: dict[int, int]):
+    """Each run with one accuracy: the curve's (re-measured on today's evaluation set), so the
+    table and the curve show the same figure; a run the curve does not cover keeps the one it
+    measured when it ran, on the evaluation set of that time, and says so."""
+    on_curve = {point["run"]: point for point in curve}
+    for run in runs:
+        run.number = numbers.get(run.pk)
+        point = on_curve.get(run.pk)
+        run.shown_accuracy = point["accuracy"] if point else run.metrics.get("accuracy")
+        run.accuracy_then = point is None and run.shown_accuracy is not None
+        run.n_evaluation_then = run.metrics.get("n_evaluation")
+    return runs
+
+
+def _stop_reason(stop: dict | None, project: Project, stats: dict) -> str:
+    """The stopping signal's reason in the reader's language, or "" when the headline ("keep
+    labeling") already says everything. The engine gives an English sentence; its start names
+    the rule that fired."""
+    reason = (stop or {}).get("reason", "")
+    if reason.startswith("budget spent"):
+        return _("The budget is spent: %(spent)s of %(budget)s labels.") % {
+            "spent": stats["labels_spent"],
+            "budget": stats["budget"],
+        }
+    if reason.startswith("target reached"):
+        value = stats["metrics"].get(project.target_metric)
+        return _("The target is reached: %(metric)s %(value).3f ≥ %(target).3f.") % {
+            "metric": project.get_target_metric_display(),
+            "value": value or 0,
+            "target": project.target_value or 0,
+        }
+    if reason.startswith("predictions stabilised"):
+        return _(
+            "Successive models now predict the same labels for the stop set, round after round."
+        )
+    return ""
 
 
 def _confusion_rows(metrics: dict, class_names: list[str]) -> list[dict]:
@@ -64,34 +107,52 @@ def _agreement_context(project: Project) -> dict | None:
 
 def _dashboard_context(project: Project, role: str) -> dict:
     stats = selectors.project_stats(project=project)
+    numbers = selectors.run_numbers(project=project)
+    curve = _curve_points(stats, numbers)
     class_names = selectors.class_names(project=project)
     metrics = stats["metrics"]
     recall = metrics.get("per_class_recall") or {}
     spent, budget = stats["labels_spent"], stats["budget"]
+    for query_round in stats["rounds"]:
+        if query_round.model_run is not None:
+            query_round.model_run.number = numbers.get(query_round.model_run_id)
+    for run in stats["runs"]:
+        run.number = numbers.get(run.pk)
     for row in stats["per_annotator_today"]:
         row["seconds_per_label"] = row["seconds"] / row["labels"] if row["seconds"] else None
     return {
         "project": project,
         "stats": stats,
-        "recent_runs": stats["runs"][:6],
+        "recent_runs": _runs_with_accuracy(stats["runs"][:6], curve, numbers),
+        "run_numbers": numbers,
+        "worker_run_number": numbers.get(stats["worker"]["run"]),
         "role": role,
         "is_manager": role == MANAGER,
         "busy": stats["worker"]["state"] in (ModelRun.Status.QUEUED, ModelRun.Status.RUNNING),
         "budget_percent": min(100, round(100 * spent / budget)) if budget else None,
-        "curve": _curve_points(stats),
+        "curve": curve,
         "recall_rows": [{"name": name, "recall": recall.get(name)} for name in class_names],
         "confusion": _confusion_rows(metrics, class_names),
         "class_names": class_names,
         "last_failed": next(
             (run for run in stats["runs"][:1] if run.status == ModelRun.Status.FAILED), None
         ),
+        "latest_run_number": numbers.get(stats["latest_model"].pk)
+        if stats["latest_model"]
+        else None,
+        "export_form": ExportForm(project=project) if role == MANAGER else None,
         "agreement": _agreement_context(project),
+        "stop_reason": _stop_reason(stats["stop"], project, stats),
     }
 
 
 @login_required
 @require_GET
 def dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
+    found = selectors.project_with_role(user=request.user, project_id=project_id)
+    if found is not None and found[1] == ANNOTATOR:
+        # The dashboard is for managers and viewers; an annotator's place is the labeling page.
+        return redirect("label", project_id=project_id)
     project, role = project_for(request, project_id, READING_ROLES)
     context = _dashboard_context(project, role)
     if is_htmx(request):
@@ -102,10 +163,13 @@ def dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def retrain(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, _ = project_for(request, project_id, {MANAGER})
+    project, _role = project_for(request, project_id, {MANAGER})
     run = services.retrain_force(project=project)
     if run is None:
-        messages.info(request, "A retrain is already queued or running; it will use every label.")
+        messages.info(
+            request, _("A retrain is already queued or running; it will use every label.")
+        )
     else:
-        messages.success(request, f"Retrain queued (run {run.pk}).")
+        number = selectors.run_numbers(project=project).get(run.pk)
+        messages.success(request, _("Retrain queued (run %(number)s).") % {"number": number})
     return redirect("project-dashboard", project_id=project.pk)

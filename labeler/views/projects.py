@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from labeler import selectors, services
@@ -32,7 +33,7 @@ def project_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def project_create(request: HttpRequest) -> HttpResponse:
     if not can_create_projects(request.user):
-        raise PermissionDenied("You may not create projects.")
+        raise PermissionDenied(_("You may not create projects."))
     form = ProjectCreateForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         project = services.project_create(
@@ -42,7 +43,10 @@ def project_create(request: HttpRequest) -> HttpResponse:
             created_by=request.user,
             **form.options(),
         )
-        messages.success(request, f"Project “{project.name}” created. Now import its items.")
+        messages.success(
+            request,
+            _("Project “%(name)s” created. Now import its items.") % {"name": project.name},
+        )
         return redirect("project-import", project_id=project.pk)
     return render(request, "labeler/project_form.html", {"form": form, "creating": True})
 
@@ -50,13 +54,13 @@ def project_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def project_settings(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, _ = project_for(request, project_id, {MANAGER})
+    project, _role = project_for(request, project_id, {MANAGER})
     form = ProjectSettingsForm(request.POST if request.method == "POST" else None, instance=project)
     if request.method == "POST" and form.is_valid():
         services.project_update(
             project=project, changes=form.changes(), new_classes=form.cleaned_data["new_classes"]
         )
-        messages.success(request, "Settings saved.")
+        messages.success(request, _("Settings saved."))
         return redirect("project-settings", project_id=project.pk)
     project.refresh_from_db()  # the form wrote its unsaved values onto the instance
     context = {
@@ -71,7 +75,7 @@ def project_settings(request: HttpRequest, project_id: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def project_import(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, _ = project_for(request, project_id, {MANAGER})
+    project, _role = project_for(request, project_id, {MANAGER})
     form = ImportForm(request.POST, request.FILES) if request.method == "POST" else ImportForm()
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
@@ -93,8 +97,8 @@ def project_import(request: HttpRequest, project_id: int) -> HttpResponse:
 def import_job(request: HttpRequest, job_id: int) -> HttpResponse:
     job = selectors.import_job_with_project(job_id=job_id)
     if job is None:
-        raise Http404("No such import.")
-    project, _ = project_for(request, job.project_id, {MANAGER})
+        raise Http404(_("No such import."))
+    project, _role = project_for(request, job.project_id, {MANAGER})
     context = {
         "job": job,
         "project": project,

@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from labeler import selectors, services
@@ -24,6 +25,7 @@ from labeler.views.base import (
     nav_context,
     project_for,
 )
+from labeler.views.items import correction_context
 
 RECENT_LABELS = 15
 CONFLICTS_PER_PAGE = 50
@@ -49,7 +51,7 @@ def _members_context(project: Project, form: InviteForm, **extra) -> dict:
 @login_required
 @require_http_methods(["GET", "POST"])
 def members(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, _ = project_for(request, project_id, {MANAGER})
+    project, _role = project_for(request, project_id, {MANAGER})
     form = InviteForm(request.POST if request.method == "POST" else None)
     invitation = None
     if request.method == "POST" and form.is_valid():
@@ -67,8 +69,11 @@ def members(request: HttpRequest, project_id: int) -> HttpResponse:
             if invitation.password is None:
                 messages.success(
                     request,
-                    f"{member.user.get_username()} joined the project as "
-                    f"{member.get_role_display().lower()}.",
+                    _("%(name)s joined the project as %(role)s.")
+                    % {
+                        "name": member.user.get_username(),
+                        "role": member.get_role_display().lower(),
+                    },
                 )
                 return redirect("project-members", project_id=project.pk)
             form = InviteForm()
@@ -87,7 +92,7 @@ def members(request: HttpRequest, project_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def member_role(request: HttpRequest, project_id: int, membership_id: int) -> HttpResponse:
-    project, _ = project_for(request, project_id, {MANAGER})
+    project, _role = project_for(request, project_id, {MANAGER})
     form = RoleForm(request.POST)
     if not form.is_valid():
         return HttpResponseBadRequest(form.errors.as_text())
@@ -99,7 +104,11 @@ def member_role(request: HttpRequest, project_id: int, membership_id: int) -> Ht
         messages.error(request, rejected.message)
         return redirect("project-members", project_id=project.pk)
     name = membership.user.get_username()
-    messages.success(request, f"{name} is now {membership.get_role_display().lower()}.")
+    messages.success(
+        request,
+        _("%(name)s is now %(role)s.")
+        % {"name": name, "role": membership.get_role_display().lower()},
+    )
     if membership.user_id == request.user.pk and membership.role != MANAGER:
         return redirect("project-list")
     return redirect("project-members", project_id=project.pk)
@@ -108,13 +117,15 @@ def member_role(request: HttpRequest, project_id: int, membership_id: int) -> Ht
 @login_required
 @require_POST
 def member_remove(request: HttpRequest, project_id: int, membership_id: int) -> HttpResponse:
-    project, _ = project_for(request, project_id, {MANAGER})
+    project, _role = project_for(request, project_id, {MANAGER})
     try:
         user = services.membership_remove(project=project, membership_id=membership_id)
     except services.MembershipRejected as rejected:
         messages.error(request, rejected.message)
         return redirect("project-members", project_id=project.pk)
-    messages.success(request, f"{user.get_username()} was removed from the project.")
+    messages.success(
+        request, _("%(name)s was removed from the project.") % {"name": user.get_username()}
+    )
     if user.pk == request.user.pk:
         return redirect("project-list")
     return redirect("project-members", project_id=project.pk)
@@ -143,7 +154,7 @@ def _conflict_rows(
 @login_required
 @require_http_methods(["GET", "POST"])
 def conflicts(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, _ = project_for(request, project_id, {MANAGER})
+    project, _role = project_for(request, project_id, {MANAGER})
     if request.method == "POST":
         return _adjudicate(request, project)
     rows = _conflict_rows(
@@ -187,7 +198,9 @@ def _adjudicate(request: HttpRequest, project: Project) -> HttpResponse:
             **nav_context(project, MANAGER),
         }
         return render(request, "labeler/_conflict_resolved.html", context)
-    messages.success(request, f"Item {item_id} is now labeled “{label}”.")
+    messages.success(
+        request, _("Item %(id)s is now labeled “%(label)s”.") % {"id": item_id, "label": label}
+    )
     return back
 
 
@@ -211,14 +224,14 @@ def item_history(request: HttpRequest, project_id: int, item_id: int) -> HttpRes
     project, role = project_for(request, project_id, {MANAGER, ANNOTATOR, VIEWER})
     item = selectors.item_in_project(project=project, item_id=item_id)
     if item is None:
-        raise Http404("No such item.")
+        raise Http404(_("No such item."))
     history = selectors.item_history(item=item)
     if role == ANNOTATOR:
         # Their own answers only: with overlap, seeing a colleague's answer (or that the item
         # is disputed) before correcting one's own would bias the agreement figures.
         history = [answer for answer in history if answer.annotator_id == request.user.pk]
         if not history:
-            raise PermissionDenied("Annotators see the history of the items they labeled.")
+            raise PermissionDenied(_("Annotators see the history of the items they labeled."))
     context = {
         "project": project,
         "role": role,
@@ -228,6 +241,7 @@ def item_history(request: HttpRequest, project_id: int, item_id: int) -> HttpRes
         "show_outcome": role != ANNOTATOR or project.overlap <= 1,
         "pixelated": is_pixelated(item),
         "classes": selectors.class_names(project=project),
+        **correction_context(item=item, project=project, user=request.user, role=role),
         **nav_context(project, role),
     }
     return render(request, "labeler/item_history.html", context)

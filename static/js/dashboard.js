@@ -4,6 +4,8 @@
   "use strict";
 
   let chart = null;
+  // Django's JavaScript catalog (jsi18n) defines gettext; without it the English text stands.
+  const gettext = window.gettext || function (text) { return text; };
 
   function percent(value) {
     return value === null || value === undefined ? null : Math.round(value * 1000) / 10;
@@ -23,15 +25,15 @@
     const datasets = [
       { label: "low", data: at("accuracy_low"), borderWidth: 0, pointRadius: 0, fill: false },
       {
-        label: "95% interval", data: at("accuracy_high"), borderWidth: 0, pointRadius: 0,
+        label: gettext("95% interval"), data: at("accuracy_high"), borderWidth: 0, pointRadius: 0,
         fill: "-1", backgroundColor: "rgba(36, 87, 197, 0.14)",
       },
       {
-        label: "Accuracy", data: at("accuracy"), borderColor: accent, backgroundColor: accent,
+        label: gettext("Accuracy"), data: at("accuracy"), borderColor: accent, backgroundColor: accent,
         borderWidth: 2, pointRadius: 4, tension: 0.15,
       },
       {
-        label: "Macro-F1", data: at("macro_f1"), borderColor: "#8a94a6", backgroundColor: "#8a94a6",
+        label: gettext("Macro-F1"), data: at("macro_f1"), borderColor: "#8a94a6", backgroundColor: "#8a94a6",
         borderWidth: 1.5, borderDash: [5, 4], pointRadius: 2, tension: 0.15,
       },
     ];
@@ -40,7 +42,7 @@
       const xs = points.map((p) => p.n_labels);
       const y = percent(parseFloat(target.dataset.value));
       datasets.push({
-        label: "Target", data: [{ x: Math.min(...xs), y: y }, { x: Math.max(...xs), y: y }],
+        label: gettext("Target"), data: [{ x: Math.min(...xs), y: y }, { x: Math.max(...xs), y: y }],
         borderColor: "#157347", borderWidth: 1, borderDash: [2, 3], pointRadius: 0,
       });
     }
@@ -55,7 +57,7 @@
         parsing: true,
         interaction: { mode: "nearest", intersect: false },
         scales: {
-          x: { type: "linear", title: { display: true, text: "labels" }, ticks: { precision: 0 } },
+          x: { type: "linear", title: { display: true, text: gettext("labels") }, ticks: { precision: 0 } },
           y: { min: 0, max: 100, title: { display: true, text: "%" } },
         },
         plugins: {

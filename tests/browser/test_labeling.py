@@ -69,8 +69,10 @@ def log_in(page, user, next_url: str) -> None:
     page.goto(f"{reverse('login')}?next={next_url}")
     page.fill("input[name=username]", user.username)
     page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    # The login form's own button: the header's language switcher has submit buttons too.
+    page.click("form.login-form button[type=submit]")
     page.wait_for_url(f"**{next_url}")
+    page.wait_for_selector("form[action$='/accounts/logout/']", state="attached")
 
 
 def shown_item(page) -> int:

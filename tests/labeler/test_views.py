@@ -10,7 +10,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
-from labeler import services
+from labeler import selectors, services
 from labeler.models import Annotation, ImportJob, Item, Membership, ModelRun, Project, QueueEntry
 from labeler.views import shortcut_keys
 from tests.data import shade_png, shades_zip
@@ -128,7 +128,7 @@ def test_pages_ask_anonymous_visitors_to_log_in(client, project):
         ("outsider", "label", 404),
         ("manager", "project-dashboard", 200),
         ("viewer", "project-dashboard", 200),
-        ("annotator", "project-dashboard", 403),
+        ("annotator", "project-dashboard", 302),  # sent to the labeling page
         ("outsider", "project-dashboard", 404),
         ("manager", "project-settings", 200),
         ("annotator", "project-settings", 403),
@@ -368,7 +368,9 @@ def test_dashboard_shows_the_model_its_curve_and_the_rounds(client, project, man
     assert page.status_code == 200
     assert 'id="curve-data"' in body and "learning-curve" in body
     assert "Confusion matrix" in body and "Recall per class" in body
-    assert f"run {run.pk}" in body
+    # Runs are numbered within the project, not by the database id.
+    number = selectors.run_numbers(project=project)[run.pk]
+    assert f"run {number} · {run.n_labels} labels" in body
     assert annotator.username in body
     assert "Retrain now" in body
     assert page.context["curve"][-1]["n_labels"] == run.n_labels

@@ -1,0 +1,149 @@
+"""Forms of the items page: its filters, its bulk actions, a label correction and the export
+button. They validate; the views hand ``cleaned_data`` to a selector or a service."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from labeler.models import Project
+from labeler.selectors_items import SORTS, ItemFilter, flags_available
+
+STATUS_LABELS = {
+    "unlabeled": _("Unlabeled"),
+    "queued": _("In the queue"),
+    "labeled": _("Labeled"),
+    "pending": _("Waiting for more annotators"),
+    "skipped": _("Skipped"),
+    "flagged": _("Flagged as unsure"),
+    "conflict": _("Annotators disagree"),
+}
+SORT_LABELS = {
+    "newest": _("Newest first"),
+    "oldest": _("Oldest first"),
+    "least_confident": _("Model least confident first"),
+    "most_confident": _("Model most confident first"),
+}
+EXPORT_LABELS = {
+    "csv": _("CSV"),
+    "json": _("JSON"),
+    "jsonl": _("JSON Lines"),
+    "labelstudio": _("Label Studio JSON"),
+    "imagefolder": _("Image folders (zip)"),
+}
+
+
+def _percent(value: float | None) -> float | None:
+    return None if value is None else value / 100
+
+
+class ItemFilterForm(forms.Form):
+    status = forms.ChoiceField(required=False, label=_("Status"))
+    label = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label=_("Label"))
+    annotator = forms.TypedChoiceField(
+        required=False, coerce=int, empty_value=None, label=_("Annotator")
+    )
+    labeled_from = forms.DateField(
+        required=False, label=_("Labeled from"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    labeled_to = forms.DateField(
+        required=False, label=_("Labeled until"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    note = forms.CharField(required=False, max_length=200, label=_("Note contains"))
+    predicted = forms.TypedChoiceField(
+        required=False, coerce=int, empty_value=None, label=_("Model's guess")
+    )
+    confidence_min = forms.FloatField(
+        required=False, min_value=0, max_value=100, label=_("Confidence from (%)")
+    )
+    confidence_max = forms.FloatField(
+        required=False, min_value=0, max_value=100, label=_("Confidence to (%)")
+    )
+    disagrees = forms.BooleanField(required=False, label=_("Model disagrees with the label"))
+    sort = forms.ChoiceField(
+        required=False, choices=[(name, SORT_LABELS[name]) for name in SORTS], label=_("Sort")
+    )
+
+    def __init__(self, *args, classes, annotators, show_annotators: bool, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        statuses = [name for name in STATUS_LABELS if name != "flagged" or flags_available()]
+        self.fields["status"].choices = [("", _("Any status"))] + [
+            (name, STATUS_LABELS[name]) for name in statuses
+        ]
+        class_choices = [(c.pk, c.name) for c in classes]
+        self.fields["label"].choices = [("", _("Any label"))] + class_choices
+        self.fields["predicted"].choices = [("", _("Any guess"))] + class_choices
+        if show_annotators:
+            self.fields["annotator"].choices = [("", _("Anyone"))] + list(annotators)
+        else:
+            del self.fields["annotator"]
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        low, high = cleaned.get("confidence_min"), cleaned.get("confidence_max")
+        if low is not None and high is not None and low > high:
+            raise forms.ValidationError(_("The confidence range is empty: “from” is above “to”."))
+        start, end = cleaned.get("labeled_from"), cleaned.get("labeled_to")
+        if start and end and start > end:
+            raise forms.ValidationError(_("The date range is empty: “from” is after “until”."))
+        return cleaned
+
+    def item_filter(self) -> ItemFilter:
+        data = self.cleaned_data
+        return ItemFilter(
+            status=data.get("status") or "",
+            label_id=data.get("label"),
+            annotator_id=data.get("annotator"),
+            labeled_from=data.get("labeled_from"),
+            labeled_to=data.get("labeled_to"),
+            note=(data.get("note") or "").strip(),
+            predicted_id=data.get("predicted"),
+            confidence_min=_percent(data.get("confidence_min")),
+            confidence_max=_percent(data.get("confidence_max")),
+            disagrees=bool(data.get("disagrees")),
+            sort=data.get("sort") or "newest",
+        )
+
+
+class BulkItemsForm(forms.Form):
+    REQUEUE, UNSKIP = "requeue", "unskip"
+
+    action = forms.ChoiceField(
+        choices=[(REQUEUE, _("Requeue")), (UNSKIP, _("Un-skip"))], label=_("Action")
+    )
+    items = forms.TypedMultipleChoiceField(coerce=int, label=_("Items"))
+    # The filtered list to return to, as its query string.
+    back = forms.CharField(required=False, max_length=2000)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Any id is a valid choice; the service ignores ids outside the project.
+        raw = self.data.getlist("items") if hasattr(self.data, "getlist") else []
+        self.fields["items"].choices = [(value, value) for value in raw]
+        self.fields["items"].error_messages["required"] = _("Tick at least one item first.")
+
+
+class CorrectionForm(forms.Form):
+    label = forms.CharField(max_length=100, label=_("Label"))
+
+
+class ExportForm(forms.Form):
+    format = forms.ChoiceField(label=_("Format"))
+    final = forms.TypedChoiceField(
+        choices=[("1", _("Final label per item")), ("0", _("Every answer, corrections too"))],
+        coerce=lambda value: value == "1",
+        initial="1",
+        required=False,
+        empty_value=True,
+        label=_("Rows"),
+    )
+    include_evaluation = forms.BooleanField(
+        required=False, initial=True, label=_("Include the evaluation set")
+    )
+
+    def __init__(self, *args, project: Project, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        formats = [name for name in EXPORT_LABELS if name != "imagefolder"]
+        if project.kind == Project.Kind.IMAGE:
+            formats.append("imagefolder")
+        self.fields["format"].choices = [(name, EXPORT_LABELS[name]) for name in formats]

@@ -1,0 +1,132 @@
+"""A manager's actions on items from the items page: put items back in the queue, take back
+skips, and keep each item's latest model guess that the page filters on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.db.models import Max
+
+from labeler.models import Item, LabelClass, ModelRun, Project, QueryRound, QueueEntry, Skip
+
+PREDICTION_BATCH = 1000
+# Items the queue may serve again: nobody's answer would be overwritten.
+REQUEUABLE = (Item.Status.UNLABELED, Item.Status.SKIPPED)
+
+
+@dataclass
+class BulkOutcome:
+    changed: list[int] = field(default_factory=list)
+    # Item ids left alone, with the reason a manager reads.
+    refused: dict[int, str] = field(default_factory=dict)
+
+
+def _locked_items(project: Project, item_ids: list[int]) -> list[Item]:
+    return list(
+        Item.objects.select_for_update().filter(project=project, pk__in=item_ids).order_by("pk")
+    )
+
+
+def _manual_round(project: Project) -> QueryRound:
+    """The round requeued entries join: the newest one, or a first round if none exists."""
+    latest = QueryRound.objects.select_for_update().filter(project=project).order_by("-number")
+    found = latest.first()
+    if found is not None:
+        return found
+    number = QueryRound.objects.filter(project=project).aggregate(m=Max("number"))["m"] or 0
+    return QueryRound.objects.create(project=project, number=number + 1, strategy="manual")
+
+
+def items_unskip(*, project: Project, item_ids: list[int]) -> BulkOutcome:
+    """Skipped items go back to the pool, where the strategy may choose them again. The skips
+    themselves are what kept them out of the pool, so they are removed."""
+    outcome = BulkOutcome()
+    with transaction.atomic():
+        for item in _locked_items(project, item_ids):
+            if not Skip.objects.filter(item=item).exists():
+                outcome.refused[item.pk] = "not skipped"
+                continue
+            Skip.objects.filter(item=item).delete()
+            if item.status == Item.Status.SKIPPED:
+                Item.objects.filter(pk=item.pk).update(status=Item.Status.UNLABELED)
+            outcome.changed.append(item.pk)
+    return outcome
+
+
+def items_requeue(*, project: Project, item_ids: list[int]) -> BulkOutcome:
+    """Unlabeled or skipped items go to the front of the queue, ahead of the strategy's picks
+    and kept when a new round replaces the old one. A labeled item is refused: its label is
+    changed by a correction, which keeps the history."""
+    outcome = BulkOutcome()
+    overlap = max(project.overlap, 1)
+    with transaction.atomic():
+        items = _locked_items(project, item_ids)
+        queued = set(
+            QueueEntry.objects.filter(project=project, item__in=items, done=False).values_list(
+                "item_id", flat=True
+            )
+        )
+        query_round = _manual_round(project)
+        entries = []
+        for item in items:
+            if item.status not in REQUEUABLE:
+                outcome.refused[item.pk] = "already labeled; correct it instead"
+                continue
+            if item.pk in queued:
+                outcome.refused[item.pk] = "already in the queue"
+                continue
+            Skip.objects.filter(item=item).delete()
+            if item.status == Item.Status.SKIPPED:
+                Item.objects.filter(pk=item.pk).update(status=Item.Status.UNLABELED)
+            entries.extend(
+                QueueEntry(
+                    project=project,
+                    round=query_round,
+                    item=item,
+                    rank=0,
+                    slot=slot,
+                    kind=QueueEntry.Kind.REQUEUED,
+                    predicted_label_id=item.model_label_id,
+                    predicted_confidence=item.model_confidence,
+                )
+                for slot in range(overlap)
+            )
+            outcome.changed.append(item.pk)
+        QueueEntry.objects.bulk_create(entries)
+        if entries:
+            QueryRound.objects.filter(pk=query_round.pk).update(
+                size=query_round.size + len(entries), completed_at=None
+            )
+    return outcome
+
+
+def item_predictions_store(*, run: ModelRun) -> int:
+    """Write the run's guess onto its project's answered items and the items its round
+    queued, so the items page can filter by the current model. Answered items are bounded
+    by the label budget; the pool's other items keep no guess. Returns the items written."""
+    from labeler import learning_adapter
+
+    if not run.artifact_path:
+        return 0
+    project = run.project
+    classes = dict(LabelClass.objects.filter(project=project).values_list("name", "id"))
+    answered = list(
+        Item.objects.filter(project=project, embedding_row__isnull=False)
+        .exclude(status__in=REQUEUABLE)
+        .values_list("id", flat=True)
+    )
+    guesses = learning_adapter.predict_items(run=run, item_ids=answered)
+    queued = QueueEntry.objects.filter(
+        project=project, round__model_run=run, predicted_label__isnull=False
+    ).values_list("item_id", "predicted_label_id", "predicted_confidence")
+    rows = {pk: (classes.get(name), confidence) for pk, (name, confidence) in guesses.items()}
+    rows.update({pk: (label_id, confidence) for pk, label_id, confidence in queued})
+    updated = [
+        Item(pk=pk, model_label_id=label_id, model_confidence=confidence)
+        for pk, (label_id, confidence) in rows.items()
+    ]
+    Item.objects.bulk_update(
+        updated, ["model_label", "model_confidence"], batch_size=PREDICTION_BATCH
+    )
+    return len(updated)

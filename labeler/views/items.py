@@ -1,0 +1,225 @@
+"""The items page: a project's items filtered and paged by cursor, bulk requeue and un-skip
+for managers, a label correction from an item's page, and the export button's download.
+
+Managers and viewers see every item; an annotator sees the items they answered, with their
+own answer (with overlap, a colleague's answer would bias theirs)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_GET, require_POST
+
+from labeler import selectors, selectors_items, services
+from labeler.forms_items import BulkItemsForm, CorrectionForm, ExportForm, ItemFilterForm
+from labeler.models import Annotation, Item, Project
+from labeler.views.base import (
+    ANNOTATOR,
+    MANAGER,
+    VIEWER,
+    is_htmx,
+    nav_context,
+    project_for,
+)
+
+ITEM_ROLES = {MANAGER, ANNOTATOR, VIEWER}
+
+
+def _filter_form(request: HttpRequest, project: Project, role: str) -> ItemFilterForm:
+    return ItemFilterForm(
+        request.GET,
+        classes=selectors.label_classes(project=project),
+        annotators=selectors_items.annotators_of(project=project),
+        show_annotators=role != ANNOTATOR,
+    )
+
+
+def _query_without_cursor(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    return query.urlencode()
+
+
+@login_required
+@require_GET
+def items(request: HttpRequest, project_id: int) -> HttpResponse:
+    project, role = project_for(request, project_id, ITEM_ROLES)
+    form = _filter_form(request, project, role)
+    page = None
+    cursor_error = ""
+    if form.is_valid():
+        try:
+            page = selectors_items.items_page(
+                project=project,
+                viewer=request.user,
+                own_only=role == ANNOTATOR,
+                filters=form.item_filter(),
+                cursor=request.GET.get("cursor", ""),
+            )
+        except selectors_items.BadCursor:
+            cursor_error = _("This page link is out of date; here is the first page.")
+            page = selectors_items.items_page(
+                project=project,
+                viewer=request.user,
+                own_only=role == ANNOTATOR,
+                filters=form.item_filter(),
+            )
+    query = _query_without_cursor(request)
+    context = {
+        "project": project,
+        "role": role,
+        "is_manager": role == MANAGER,
+        "form": form,
+        "page": page,
+        "query": query,
+        "first_page": not request.GET.get("cursor") or bool(cursor_error),
+        "cursor_error": cursor_error,
+        "next_url": f"?{query}&cursor={page.next_cursor}" if page and page.next_cursor else "",
+        "export_form": ExportForm(project=project) if role == MANAGER else None,
+        **nav_context(project, role),
+    }
+    if is_htmx(request):
+        return render(request, "labeler/_items_results.html", context)
+    return render(request, "labeler/items.html", context)
+
+
+def _back_to_items(project: Project, query: str) -> HttpResponse:
+    # Only our own query string goes back into the URL: never an absolute address.
+    safe = QueryDict(query).urlencode() if query else ""
+    url = reverse("project-items", args=[project.pk])
+    return redirect(f"{url}?{safe}" if safe else url)
+
+
+@login_required
+@require_POST
+def items_bulk(request: HttpRequest, project_id: int) -> HttpResponse:
+    project, _role = project_for(request, project_id, {MANAGER})
+    form = BulkItemsForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return _back_to_items(project, request.POST.get("back", ""))
+    item_ids = form.cleaned_data["items"]
+    if form.cleaned_data["action"] == BulkItemsForm.REQUEUE:
+        outcome = services.items_requeue(project=project, item_ids=item_ids)
+        done = ngettext(
+            "%(count)d item is at the front of the queue.",
+            "%(count)d items are at the front of the queue.",
+            len(outcome.changed),
+        )
+    else:
+        outcome = services.items_unskip(project=project, item_ids=item_ids)
+        done = ngettext(
+            "%(count)d item is back in the pool.",
+            "%(count)d items are back in the pool.",
+            len(outcome.changed),
+        )
+    if outcome.changed:
+        messages.success(request, done % {"count": len(outcome.changed)})
+    if outcome.refused:
+        reasons = {
+            "not skipped": _("not skipped"),
+            "already labeled; correct it instead": _("already labeled; correct it instead"),
+            "already in the queue": _("already in the queue"),
+        }
+        listed = "; ".join(
+            _("item %(id)d: %(reason)s") % {"id": pk, "reason": reasons.get(reason, reason)}
+            for pk, reason in sorted(outcome.refused.items())[:10]
+        )
+        messages.warning(request, _("Left as they were: %(items)s.") % {"items": listed})
+    return _back_to_items(project, form.cleaned_data["back"])
+
+
+def correction_target(*, item: Item, project: Project, user, role: str) -> Annotation | None:
+    """The answer a correction from the item page replaces: an annotator's own current one;
+    for a manager with one annotator per item, the item's current answer. None means a
+    manager's correction is a ruling (overlap, or nobody answered yet)."""
+    current = Annotation.objects.filter(item=item, is_current=True)
+    if role == ANNOTATOR:
+        return current.filter(annotator=user, is_adjudication=False).first()
+    if project.overlap > 1 or current.filter(is_adjudication=True).exists():
+        return None
+    return current.filter(is_adjudication=False).first()
+
+
+def correction_context(*, item: Item, project: Project, user, role: str) -> dict:
+    """What the item page's correction form needs; empty when this role may not correct."""
+    if role not in (MANAGER, ANNOTATOR):
+        return {}
+    target = correction_target(item=item, project=project, user=user, role=role)
+    if role == ANNOTATOR and target is None:
+        return {}
+    return {
+        "correct_url": reverse("item-correct", args=[project.pk, item.pk]),
+        "correct_current": target.label.name if target else (item.label.name if item.label else ""),
+        "correct_is_ruling": target is None,
+    }
+
+
+@login_required
+@require_POST
+def item_correct(request: HttpRequest, project_id: int, item_id: int) -> HttpResponse:
+    project, role = project_for(request, project_id, {MANAGER, ANNOTATOR})
+    item = selectors.item_in_project(project=project, item_id=item_id)
+    back = redirect("item-history", project_id=project.pk, item_id=item_id)
+    if item is None:
+        messages.error(request, _("There is no such item in this project."))
+        return redirect("project-items", project_id=project.pk)
+    form = CorrectionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose a label."))
+        return back
+    label = form.cleaned_data["label"]
+    target = correction_target(item=item, project=project, user=request.user, role=role)
+    try:
+        if target is not None:
+            if target.label.name == label:
+                messages.info(request, _("The label was already “%(label)s”.") % {"label": label})
+                return back
+            services.annotation_correct(annotation=target, annotator=request.user, label=label)
+        elif role == MANAGER:
+            services.item_adjudicate(
+                project=project, manager=request.user, item_id=item.pk, label=label
+            )
+        else:
+            messages.error(request, _("You can correct only the items you labeled."))
+            return back
+    except services.SubmitRejected as rejected:
+        messages.error(request, rejected.message)
+        return back
+    messages.success(request, _("Label changed to “%(label)s”.") % {"label": label})
+    return back
+
+
+@login_required
+@require_GET
+def project_export(request: HttpRequest, project_id: int) -> HttpResponse:
+    project, _role = project_for(request, project_id, {MANAGER})
+    form = ExportForm(request.GET, project=project)
+    if not form.is_valid():
+        messages.error(request, _("Choose one of the export formats offered."))
+        return redirect("project-items", project_id=project.pk)
+
+    def file_url(item_id: int) -> str:
+        return request.build_absolute_uri(reverse("api:item-file", kwargs={"pk": item_id}))
+
+    try:
+        export = services.export_labeled(
+            project=project,
+            format=form.cleaned_data["format"],
+            final=form.cleaned_data["final"],
+            include_evaluation=form.cleaned_data["include_evaluation"],
+            file_url=file_url,
+        )
+    except services.ExportError as error:
+        messages.error(request, str(error))
+        return redirect("project-items", project_id=project.pk)
+    response = StreamingHttpResponse(export.chunks, content_type=export.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+    return response
