@@ -64,6 +64,53 @@ PARITY = [
 ]
 
 
+STRATEGY_VARIANTS = {
+    # Candidates for the default measured side by side with it (issue 10).
+    "default_centroid": {"pick": "centroid"},
+    "default_centroid_wide": {"pick": "centroid", "candidate_factor": 30},
+    "default_centroid_pool": {"pick": "centroid", "candidate_factor": 1000},
+    "default_centroid_pool_no_random": {
+        "pick": "centroid",
+        "candidate_factor": 1000,
+        "random_share": 0.0,
+    },
+}
+
+
+def _register_variants() -> None:
+    """Name the variants in the strategy registry of this (worker) process."""
+    from learning.strategies import STRATEGIES, _default
+
+    for name, params in STRATEGY_VARIANTS.items():
+        STRATEGIES.setdefault(name, functools.partial(_default, **params))
+
+
+TEXT = [
+    Runner("random", "tweezers", "random"),
+    Runner("margin", "tweezers", "margin"),
+    Runner("default (strategy only)", "tweezers", "default"),
+    Runner("default, centroid pick", "tweezers", "default_centroid"),
+    Runner("default, centroid pick, 30·k candidates", "tweezers", "default_centroid_wide"),
+    Runner("scikit-activeml margin", "scikit-activeml", "margin_sampling"),
+    *[
+        Runner(f"scikit-activeml {name}", "scikit-activeml", name)
+        for name in ("clue", "badge", "falcun", "coreset", "typiclust")
+    ],
+]
+"""Batch strategies against the default on sentence embeddings (issue 10): scikit-activeml's
+CLUE, BADGE, FALCUN, Core-Set and TypiClust, each with the libraries' learner."""
+
+TEXT_CANDIDATES = [
+    *[r for r in TEXT if r.strategy in {"random", "default", "clue", "typiclust"}],
+    Runner("default, centroid pick, whole pool", "tweezers", "default_centroid_pool"),
+    Runner(
+        "default, centroid pick, whole pool, no random share",
+        "tweezers",
+        "default_centroid_pool_no_random",
+    ),
+]
+
+
 CORE = [r for r in PARITY if r.label in {"random", "margin", "default (strategy only)",
                                          "modAL margin", "scikit-activeml margin"}]  # fmt: skip
 
@@ -111,6 +158,11 @@ def load_dataset(name: str) -> tuple[np.ndarray, np.ndarray]:
             labels = [row["label"] for row in csv.DictReader(f)]
         X = np.load(ROOT / "demo_data" / "debian_packages.minilm.npy").astype(np.float32)
         y = np.unique(labels, return_inverse=True)[1]
+    elif name == "fortunes_minilm":
+        sys.path.insert(0, str(ROOT / "bench"))
+        from fortunes_corpus import fortunes_minilm
+
+        X, y = fortunes_minilm()
     else:
         raise SystemExit(f"unknown dataset {name}")
     return X.astype(np.float32), np.asarray(y)
@@ -155,6 +207,29 @@ def _library_learner(seed: int) -> Any:
     )
 
 
+SKACTIVEML_BATCH = {
+    # name: (class in skactiveml.pool, whether its query takes the classifier)
+    "clue": ("Clue", True),
+    "badge": ("Badge", True),
+    "falcun": ("Falcun", True),
+    "coreset": ("CoreSet", False),
+    "typiclust": ("TypiClust", False),
+    "probcover": ("ProbCover", False),
+}
+
+
+def skactiveml_strategy(name: str, random_state: int) -> tuple[Any, bool]:
+    """A scikit-activeml query strategy by name and whether ``query`` takes the classifier:
+    its uncertainty measures (``margin_sampling``, ``entropy``, ``least_confident``) or one
+    of its batch strategies in :data:`SKACTIVEML_BATCH`."""
+    from skactiveml import pool
+
+    if name in SKACTIVEML_BATCH:
+        class_name, needs_model = SKACTIVEML_BATCH[name]
+        return getattr(pool, class_name)(random_state=random_state), needs_model
+    return pool.UncertaintySampling(method=name, random_state=random_state), True
+
+
 def library_curve(
     runner: Runner, X, y, X_test, y_test, setup: SimulationSetup, seed: int
 ) -> list[list[float]]:
@@ -191,15 +266,17 @@ def library_curve(
             chosen = unlabeled[np.asarray(picked)]
         else:
             from skactiveml.classifier import SklearnClassifier
-            from skactiveml.pool import UncertaintySampling
 
             y_missing = np.full(len(y), np.nan)
             y_missing[labeled] = y[labeled]
             clf = SklearnClassifier(_library_learner(seed), classes=classes, random_state=seed)
-            strategy = UncertaintySampling(
-                method=runner.strategy, random_state=int(query_rng.integers(2**31 - 1))
+            strategy, needs_model = skactiveml_strategy(
+                runner.strategy, int(query_rng.integers(2**31 - 1))
             )
-            chosen = strategy.query(X, y_missing, clf, fit_clf=True, batch_size=n)
+            if needs_model:
+                chosen = strategy.query(X, y_missing, clf, batch_size=n)
+            else:
+                chosen = strategy.query(X, y_missing, batch_size=n)
         labeled = np.concatenate([labeled, np.asarray(chosen, dtype=np.int64)])
 
 
@@ -212,6 +289,7 @@ def one_curve(runner: Runner, dataset: str, setup: SimulationSetup, seed: int) -
         X_train, X_test, y_train, y_test = _split(
             represent(X, dataset, runner.features), y, dataset
         )
+        _register_variants()
         if runner.library != "tweezers":
             return library_curve(runner, X_train, y_train, X_test, y_test, setup, seed)
         model_setup = SimulationSetup(
@@ -330,20 +408,24 @@ def main() -> int:
         "--runners",
         default="parity,pipelines",
         help="parity (all strategies and libraries), core (random, margin, default, the "
-        "libraries' margin) and/or pipelines",
+        "libraries' margin), text (default against scikit-activeml's batch strategies) "
+        "and/or pipelines",
     )
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument("--results", default="label_efficiency.json")
     args = parser.parse_args()
     output = ROOT / "bench" / "output"
     output.mkdir(parents=True, exist_ok=True)
-    results_path = output / "label_efficiency.json"
+    results_path = output / args.results
     # Datasets run earlier stay in the report, so datasets can be (re)run one at a time.
     report: dict[str, Any] = json.loads(results_path.read_text()) if results_path.exists() else {}
     for dataset in args.datasets.split(","):
         chosen = args.runners.split(",")
         runners = (
             (PARITY if "parity" in chosen else CORE if "core" in chosen else [])
+            + (TEXT if "text" in chosen else [])
+            + (TEXT_CANDIDATES if "text_candidates" in chosen else [])
             + (pipelines(dataset) if "pipelines" in chosen else [])
         )  # fmt: skip
         X, y = load_dataset(dataset)
@@ -386,6 +468,10 @@ DATASET_NOTES = {
     "digits_noisy": "digits with 30% of the labels (pool and test) replaced by random ones.",
     "demo_text_minilm": "the demo corpus (3,176 Debian package descriptions, 8 sections), "
     "as its shipped all-MiniLM-L6-v2 embeddings (384-d).",
+    "fortunes_minilm": "Debian's `fortunes` package (fortune-mod's cookies, 1:1.99.1-7.3): "
+    "2,424 cookies from 8 topic files (computers, politics, science, songs-poems, startrek, "
+    "law, food, drugs; at most 400 each), as all-MiniLM-L6-v2 embeddings; built by "
+    "`bench/fortunes_corpus.py` after `apt-get install fortunes`.",
 }
 
 

@@ -65,12 +65,15 @@ def diverse_top_n(
     candidate_factor: int = 10,
     max_candidates: int = 10_000,
     random_share: float = 0.0,
+    pick: str = "most_uncertain",
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """A batch that is both uncertain and spread out (no near-duplicates).
 
     Takes the top ``min(candidate_factor * n, max_candidates)`` scores as candidates, clusters
     their ``features`` rows into as many clusters as there are uncertainty picks with k-means
-    weighted by the score, and keeps the highest-scoring candidate of each cluster. A share
+    weighted by the score, and keeps one candidate of each cluster: the highest-scoring one
+    (``pick="most_uncertain"``) or the one nearest the cluster's weighted centre
+    (``pick="centroid"``, as CLUE does: uncertain *and* typical of its region). A share
     ``random_share`` of the batch is drawn uniformly from the rest of the pool, as a guard
     against the sampling bias of pure uncertainty sampling.
 
@@ -79,6 +82,8 @@ def diverse_top_n(
     """
     from sklearn.cluster import KMeans
 
+    if pick not in {"most_uncertain", "centroid"}:
+        raise ValueError(f"pick must be 'most_uncertain' or 'centroid', got {pick!r}")
     values = np.asarray(scores, dtype=np.float64)
     if pool_length(features) != len(values):
         raise ValueError("features and scores must have the same number of rows")
@@ -99,12 +104,18 @@ def diverse_top_n(
         with warnings.catch_warnings():
             # Fewer distinct rows than clusters (exact duplicates) is handled below.
             warnings.simplefilter("ignore")
-            labels = KMeans(
-                n_clusters=n_uncertain, n_init=1, random_state=_seed_from(rng)
-            ).fit_predict(rows, sample_weight=weights)
-        # candidates are sorted by score: the first member seen of a cluster is its best.
-        _, first = np.unique(labels, return_index=True)
-        picked = candidates[np.sort(first)]
+            clusters = KMeans(n_clusters=n_uncertain, n_init=1, random_state=_seed_from(rng))
+            labels = clusters.fit_predict(rows, sample_weight=weights)
+        if pick == "centroid":
+            distance = clusters.transform(rows)[np.arange(len(rows)), labels]
+            # Sort by (cluster, distance): the first member seen of a cluster is its centre.
+            order = np.lexsort((distance, labels))
+            _, first = np.unique(labels[order], return_index=True)
+            picked = candidates[np.sort(order[first])]
+        else:
+            # candidates are sorted by score: the first member seen of a cluster is its best.
+            _, first = np.unique(labels, return_index=True)
+            picked = candidates[np.sort(first)]
         if len(picked) < n_uncertain:
             rest = candidates[~np.isin(candidates, picked)]
             picked = np.concatenate([picked, rest[: n_uncertain - len(picked)]])

@@ -59,6 +59,21 @@ def test_diverse_batch_has_no_duplicates_where_top_k_is_mostly_duplicates(seed):
     assert np.all(np.diff(chosen) <= 0)
 
 
+def test_centroid_pick_takes_each_clusters_central_candidate_not_its_most_uncertain():
+    rng = np.random.default_rng(0)
+    centres = np.array([[0.0, 0.0], [20.0, 0.0], [0.0, 20.0]])
+    features = np.concatenate([c + rng.normal(size=(30, 2)) for c in centres]).astype(np.float32)
+    # The most uncertain item of every cluster sits at its edge.
+    distance = np.linalg.norm(features - np.repeat(centres, 30, axis=0), axis=1)
+    scores = 1.0 + 0.1 * distance
+    central, _ = diverse_top_n(scores, features, 3, np.random.default_rng(1), pick="centroid")
+    edge, _ = diverse_top_n(scores, features, 3, np.random.default_rng(1))
+    assert sorted(central // 30) == sorted(edge // 30) == [0, 1, 2]
+    assert distance[central].max() < distance[edge].min()
+    with pytest.raises(ValueError, match="pick"):
+        diverse_top_n(scores, features, 3, rng, pick="nearest")
+
+
 @pytest.mark.parametrize("n", [2, 5, 10, 40])
 def test_random_share_mixes_in_items_outside_the_uncertainty_candidates(n):
     rng = np.random.default_rng(n)
