@@ -59,6 +59,9 @@ REPRESENTATION_TITLES = (
     gettext_noop("Image backbone (local weights)"),
     gettext_noop("Spectral embedding of the pool's pixels (up to 50,000 items)"),
     gettext_noop("Pixels"),
+    gettext_noop("Landmark spectral embedding (up to 1,000,000 items)"),
+    gettext_noop("Self-supervised encoder trained on the pool (SimCLR) + pixels"),
+    gettext_noop("Static MiniLM (fast, distilled here)"),
 )
 
 

@@ -50,7 +50,10 @@ def test_auto_picks_minilm_for_text_and_spectral_for_images_until_its_pool_limit
     assert auto_representation("text", 20_000).name == "minilm"
     assert auto_representation("image", 1_000).name == "spectral"
     limit = get_representation("spectral").max_items
-    assert auto_representation("image", limit + 1).name == "pixels"
+    # Past the exact embedding's wall, the landmark one; past that, pixels.
+    assert auto_representation("image", limit + 1).name == "landmark_spectral"
+    landmark_limit = get_representation("landmark_spectral").max_items
+    assert auto_representation("image", landmark_limit + 1).name == "pixels"
     weights = {"image_backbone_weights": "/srv/backbone.pt2"}
     assert auto_representation("image", 1_000, resources=weights).name == "backbone"
 
