@@ -142,6 +142,13 @@ def test_the_pages_in_korean(new_page, workbench, output_dir):
     labels = page.evaluate("window.tweezersChart.data.datasets.map(d => d.label)")
     assert "정확도" in labels  # the chart's legend, from the JavaScript catalog
     assert "대시보드" in page.inner_text("nav.tabs")
+    # The labeling page too: its buttons and its script's strings.
+    page.goto(reverse("label", args=[project.pk]))
+    assert page.get_attribute("html", "lang") == "ko"
+    page.wait_for_selector(".class-buttons button")
+    assert "건너뛰기" in page.inner_text(".skip-button")
+    assert "항목" in page.inner_text("#label-item-name")  # "Item 12", from label.js's catalog
+    page.screenshot(path=output_dir / "ko-label.png", full_page=True)
     # The choice is remembered: a new visit in the same browser is still Korean.
     page.goto(reverse("project-list"))
     assert page.get_attribute("html", "lang") == "ko"
