@@ -362,22 +362,14 @@ register(
 )
 
 
-def _landmark_spectral(options: FeaturizerOptions):
-    from learning.spectral import LandmarkSpectralPoolFeaturizer
+def _imported(module: str, name: str) -> Callable[[FeaturizerOptions], Featurizer]:
+    """A featurizer factory that imports its module only when a featurizer is built, so the
+    registry stays cheap to import (torch and scikit-learn load on first use)."""
 
-    return LandmarkSpectralPoolFeaturizer(options)
+    def build(options: FeaturizerOptions) -> Featurizer:
+        return getattr(importlib.import_module(module), name)(options)
 
-
-def _simclr(options: FeaturizerOptions):
-    from learning.contrastive import ContrastivePoolFeaturizer
-
-    return ContrastivePoolFeaturizer(options)
-
-
-def _static_minilm(options: FeaturizerOptions):
-    from learning.text_encoders import StaticMiniLMPoolFeaturizer
-
-    return StaticMiniLMPoolFeaturizer(options)
+    return build
 
 
 # Measured on digits (docs/benchmarks.md): the same labels to 95% / 99% as the exact spectral
@@ -387,7 +379,7 @@ register(
         name="landmark_spectral",
         modality=IMAGE,
         title="Landmark spectral embedding (up to 1,000,000 items)",
-        featurizer=_landmark_spectral,
+        featurizer=_imported("learning.spectral", "LandmarkSpectralPoolFeaturizer"),
         fitted_on_pool=True,
         transforms_new_items=True,
         min_items=3,
@@ -405,7 +397,7 @@ register(
         name="simclr",
         modality=IMAGE,
         title="Self-supervised encoder trained on the pool (SimCLR) + pixels",
-        featurizer=_simclr,
+        featurizer=_imported("learning.contrastive", "ContrastivePoolFeaturizer"),
         fitted_on_pool=True,
         transforms_new_items=True,
         min_items=50,
@@ -420,7 +412,7 @@ register(
         name="static_minilm",
         modality=TEXT,
         title="Static MiniLM (fast, distilled here)",
-        featurizer=_static_minilm,
+        featurizer=_imported("learning.text_encoders", "StaticMiniLMPoolFeaturizer"),
         fitted_on_pool=True,
         transforms_new_items=True,
         min_items=2,
