@@ -103,9 +103,11 @@
     });
   }
 
-  function itemChanged() {
+  // The labeling page swaps items in place and says which one it shows (tweezers:item-shown);
+  // a server-rendered panel carries the id in data-item-id.
+  function itemChanged(shownId) {
     const p = panel();
-    const id = p && p.dataset.itemId;
+    const id = shownId != null ? String(shownId) : p && p.dataset.itemId;
     if (!id || !image()) { hide(); state.itemId = null; return; }
     if (id === state.itemId && state.info) { show(); return; }
     state.itemId = id;
@@ -209,6 +211,9 @@
   document.addEventListener("pointerup", function () { state.drag = null; });
   document.addEventListener("pointercancel", function () { state.drag = null; });
 
+  document.addEventListener("tweezers:item-shown", function (event) {
+    if (viewer()) itemChanged(event.detail && event.detail.item_id);
+  });
   document.addEventListener("htmx:afterSwap", function () { if (viewer()) itemChanged(); });
   document.addEventListener("DOMContentLoaded", function () { if (viewer()) itemChanged(); });
 })();

@@ -112,7 +112,10 @@ def test_dicom_items_are_labeled_by_keyboard_with_presets_invert_and_frames(
             assert shown_item(page) == item_id
         if modality(item_id) == "MR" and not seen_mr:
             seen_mr = True
-            assert page.text_content(".dicom-frame") == "Frame 6 of 10"
+            # The viewer fills in when the item is shown (the page swaps items at once).
+            page.wait_for_function(
+                "() => document.querySelector('.dicom-frame').textContent === 'Frame 6 of 10'"
+            )
             page.keyboard.press("ArrowDown")
             wait_for_rendition(page, "frame=6")
             page.mouse.move(*_stage_centre(page))
@@ -128,6 +131,8 @@ def test_dicom_items_are_labeled_by_keyboard_with_presets_invert_and_frames(
 
     assert page.evaluate("window.sameDocument === true"), "the labeling page reloaded"
     assert seen_ct and seen_mr
+    # Answers are sent in the background, in order: wait until the server has them all.
+    page.wait_for_function("() => window.tweezersLabel.outbox.length === 0")
     annotations = Annotation.objects.filter(project=project)
     assert annotations.count() == len(labeled) == len(set(labeled))
     assert all(a.label.name == modality(a.item_id) for a in annotations)
