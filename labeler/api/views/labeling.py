@@ -46,6 +46,14 @@ class ItemSkipView(ProjectScopedMixin, APIView):
 
     permission_classes = [POLICY]
 
+    @extend_schema(
+        request=None,
+        responses={
+            204: None,
+            409: OpenApiResponse(s.ErrorSerializer, description="The item is not held by you"),
+            **errors(400, 401, 403, 404),
+        },
+    )
     def post(self, request, project_pk: int, pk: int) -> Response:
         try:
             services.item_skip(project=self.project, annotator=request.user, item_id=pk)

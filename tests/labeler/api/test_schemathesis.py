@@ -53,6 +53,8 @@ def test_no_generated_request_makes_the_server_fail_or_breaks_the_schema(live_se
     headers = {"Authorization": f"Token {populated['token']}"}
     failures: list[str] = []
     operations = [result.ok() for result in schema.get_all_operations()]
+    # Logging out revokes the token every other operation uses: those go last.
+    operations.sort(key=lambda operation: "/logout" in operation.path)
 
     for operation in operations:
         cases = st.one_of(
