@@ -6,13 +6,19 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.utils import timezone
 
 from labeler.dicom.dicomweb import PacsQuery, pacs_entries
 from labeler.dicom.options import dicom_options
 from labeler.importing import ImportSourceError
 from labeler.models import ImportJob, Project
-from labeler.services.imports import ImportReport, ProgressCallback, import_limits, items_import
+from labeler.services.imports import (
+    ImportReport,
+    ProgressCallback,
+    import_job_fail,
+    import_job_succeed,
+    import_limits,
+    items_import,
+)
 
 PACS_SOURCE_NAME = "PACS (DICOMweb)"
 
@@ -54,23 +60,13 @@ def pacs_import_job_run(*, job_id: int, query: PacsQuery) -> None:
     try:
         report = items_import_pacs(project=job.project, query=query, progress=progress)
     except ImportSourceError as error:
-        _fail(job_id, str(error))
+        import_job_fail(job_id, str(error))
         return
     except Exception as error:
         # The job must end where a manager can see it; the message may hold PACS data, so
         # only its kind is kept.
-        _fail(job_id, f"the PACS import stopped on an unexpected error ({type(error).__name__})")
+        import_job_fail(
+            job_id, f"the PACS import stopped on an unexpected error ({type(error).__name__})"
+        )
         raise
-    ImportJob.objects.filter(pk=job_id).update(
-        status=ImportJob.Status.SUCCEEDED,
-        imported=report.imported,
-        duplicates=report.duplicates,
-        rejected=report.rejected,
-        finished_at=timezone.now(),
-    )
-
-
-def _fail(job_id: int, reason: str) -> None:
-    ImportJob.objects.filter(pk=job_id).update(
-        status=ImportJob.Status.FAILED, error=reason, finished_at=timezone.now()
-    )
+    import_job_succeed(job_id, report)

@@ -301,6 +301,11 @@ def import_job_run(*, job_id: int) -> None:
         return
     finally:
         upload_path.unlink(missing_ok=True)
+    import_job_succeed(job_id, report)
+
+
+def import_job_succeed(job_id: int, report: ImportReport) -> None:
+    """End a job with its report (the upload's and the PACS import's jobs alike)."""
     ImportJob.objects.filter(pk=job_id).update(
         status=ImportJob.Status.SUCCEEDED,
         imported=report.imported,
@@ -308,6 +313,11 @@ def import_job_run(*, job_id: int) -> None:
         rejected=report.rejected,
         finished_at=timezone.now(),
     )
+
+
+def import_job_fail(job_id: int, reason: str) -> None:
+    """End a job as failed, with a reason a manager can read."""
+    _job_fail(job_id, reason)
 
 
 def _job_fail(job_id: int, reason: str) -> None:
