@@ -88,6 +88,10 @@ AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_VERBOSE = False
 AXES_USERNAME_CALLABLE = "labeler.security.axes_username"
+# Password spraying: one address failing against this many different accounts within the
+# cool-off is locked out for all of them (0 turns the check off).
+AXES_HANDLER = "labeler.security.SprayAwareLockoutHandler"
+TWEEZERS_LOGIN_SPRAY_LIMIT = env.int("TWEEZERS_LOGIN_SPRAY_LIMIT", default=10)
 # Behind the TLS proxy the README recommends, the client's address is in X-Forwarded-For:
 # count the proxies in front of Django (set by the deployment, never guessed from the
 # header), so the lockout keys on the real client and not on the proxy's address.

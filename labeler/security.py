@@ -1,7 +1,10 @@
 """Login hardening that settings refer to by name: the username django-axes records for a
-failed login (bounded, so an absurd username is a failed login, not a database error)."""
+failed login (bounded, so an absurd username is a failed login, not a database error), and the
+lockout handler that also stops password spraying across accounts."""
 
 from __future__ import annotations
+
+from axes.handlers.database import AxesDatabaseHandler
 
 # django-axes stores the username in a 255-character column.
 AXES_USERNAME_MAX = 255
@@ -17,6 +20,41 @@ def axes_username(request, credentials: dict | None = None) -> str | None:
         return None
     # NUL cannot be stored in PostgreSQL text; the cut keeps the name within axes' column.
     return str(username).replace("\x00", "?")[:AXES_USERNAME_MAX]
+
+
+class SprayAwareLockoutHandler(AxesDatabaseHandler):
+    """django-axes' database handler plus a second limit: a client address that has failed
+    against ``TWEEZERS_LOGIN_SPRAY_LIMIT`` different usernames within the cool-off is locked
+    out for every account. The per-(username, address) limit alone lets one address try a few
+    common passwords on every account; a hospital's NAT address, where one person mistypes
+    their own password, stays far below this."""
+
+    def is_locked(self, request, credentials: dict | None = None) -> bool:
+        return super().is_locked(request, credentials) or self.is_spraying(request)
+
+    def user_login_failed(self, sender, credentials: dict, request=None, **kwargs):
+        super().user_login_failed(sender, credentials, request=request, **kwargs)
+        if request is not None and self.is_spraying(request):
+            request.axes_locked_out = True
+            request.axes_credentials = credentials
+
+    @staticmethod
+    def is_spraying(request) -> bool:
+        from axes.helpers import get_cool_off
+        from axes.models import AccessAttempt
+        from django.conf import settings
+        from django.utils import timezone
+
+        limit = settings.TWEEZERS_LOGIN_SPRAY_LIMIT
+        address = getattr(request, "axes_ip_address", None)
+        if not limit or not address:
+            return False
+        attempts = AccessAttempt.objects.filter(ip_address=address, failures_since_start__gt=0)
+        cool_off = get_cool_off(request)
+        if cool_off is not None:
+            attempts = attempts.filter(attempt_time__gte=timezone.now() - cool_off)
+        usernames = attempts.values("username").distinct()[:limit]
+        return usernames.count() >= limit
 
 
 PASSWORD_CHANGE_MESSAGE = (

@@ -46,6 +46,43 @@ def test_the_api_token_endpoint_is_rate_limited_too(settings):
 
 
 @pytest.mark.django_db
+def test_one_address_spraying_a_password_across_accounts_is_locked_out_for_all(settings):
+    settings.AXES_FAILURE_LIMIT = 5
+    settings.TWEEZERS_LOGIN_SPRAY_LIMIT = 10
+    victim = UserFactory()
+    client = Client()
+    # One guess per account: never more than one failure for any username.
+    for number in range(10):
+        client.post(reverse("login"), {"username": f"doctor{number}", "password": "Winter2026!"})
+
+    response = client.post(reverse("login"), {"username": victim.username, "password": PASSWORD})
+    token = client.post("/api/auth/token/", {"username": victim.username, "password": PASSWORD})
+
+    assert response.status_code in (403, 429)
+    assert "_auth_user_id" not in client.session
+    assert token.status_code in (400, 403, 429) and "token" not in token.content.decode()
+    # Another address is not affected.
+    elsewhere = Client(REMOTE_ADDR="10.1.2.3")
+    assert elsewhere.post(
+        reverse("login"), {"username": victim.username, "password": PASSWORD}
+    ).status_code == 302
+
+
+@pytest.mark.django_db
+def test_a_few_mistyped_usernames_from_one_address_do_not_lock_it(settings):
+    settings.AXES_FAILURE_LIMIT = 5
+    settings.TWEEZERS_LOGIN_SPRAY_LIMIT = 10
+    user = UserFactory()
+    client = Client()
+    for number in range(9):
+        client.post(reverse("login"), {"username": f"typo{number}", "password": "guess"})
+
+    response = client.post(reverse("login"), {"username": user.username, "password": PASSWORD})
+
+    assert response.status_code == 302
+
+
+@pytest.mark.django_db
 def test_a_correct_login_works_and_resets_the_failure_count(settings):
     settings.AXES_FAILURE_LIMIT = 5
     user = UserFactory()
@@ -134,3 +171,16 @@ def test_a_zip_that_unpacks_to_more_than_the_limit_is_refused_whole(image_projec
     with pytest.raises(ImportSourceError, match="unpacks to 50,000 bytes"):
         services.items_import_stream(project=image_project, name="bomb.zip", stream=buffer)
     assert not Item.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_demo_password_is_refused_outside_the_demo(settings):
+    from django.contrib.auth import get_user_model
+    from django.core.management import CommandError, call_command
+
+    settings.DEBUG = False  # a server's settings, not `make demo`'s
+
+    with pytest.raises(CommandError, match="exists only in the demo"):
+        call_command("demo_setup", "--digits-limit", "1", "--texts-limit", "1")
+
+    assert not get_user_model().objects.filter(username="admin").exists()

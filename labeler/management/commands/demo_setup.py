@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from PIL import Image
 
@@ -20,6 +20,8 @@ PACKAGES_NAME = "Debian package descriptions"
 RADIOLOGY_NAME = "Radiology samples (DICOM)"
 # The modalities of pydicom-data's samples; OT is "other" (mostly secondary-capture test images).
 RADIOLOGY_CLASSES = ["CT", "MR", "CR", "US", "NM", "OT", "SEG"]
+# Printed in the README: it may exist only in a demo, never on a server that holds real data.
+DEMO_PASSWORD = "tweezers-demo"
 PACKAGES_CSV = Path(settings.BASE_DIR) / "demo_data" / "debian_packages.csv"
 # all-MiniLM-L6-v2 embeddings of the CSV's rows, shipped so the demo need not spend minutes of
 # CPU computing them (demo_data/make_minilm_embeddings.py makes it).
@@ -39,7 +41,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--username", default="admin")
-        parser.add_argument("--password", default="tweezers-demo")
+        parser.add_argument("--password", default=DEMO_PASSWORD)
         parser.add_argument(
             "--digits-limit", type=int, default=None, help="import only the first N digits"
         )
@@ -59,6 +61,13 @@ class Command(BaseCommand):
     def _admin(self, username: str, password: str):
         user_model = get_user_model()
         user = user_model.objects.filter(username=username).first()
+        if user is None and password == DEMO_PASSWORD and not settings.DEBUG:
+            raise CommandError(
+                f"Refusing to create {username} / {DEMO_PASSWORD}: that password is printed in "
+                "the README and exists only in the demo (DJANGO_DEBUG=1, as `make demo` sets). "
+                "On a server, pass --password, or create the admin with "
+                "`manage.py createsuperuser`."
+            )
         if user is None:
             user = user_model.objects.create_superuser(username=username, password=password)
             self.stdout.write(self.style.SUCCESS(f"Admin user: {username} / {password}"))
