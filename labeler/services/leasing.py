@@ -89,6 +89,13 @@ def _limit_state(
     return None
 
 
+def _locked(entries, *, skip_locked: bool):
+    """``entries`` locked for update (their own rows, not the joined ones), skipping rows
+    other transactions hold where the database can."""
+    skip = skip_locked and connection.features.has_select_for_update_skip_locked
+    return entries.select_for_update(skip_locked=skip, of=("self",))
+
+
 def _free_entries(project: Project, annotator: AbstractBaseUser, now: dt.datetime, held_items):
     free = (
         QueueEntry.objects.filter(project=project, done=False)
@@ -103,9 +110,7 @@ def _free_entries(project: Project, annotator: AbstractBaseUser, now: dt.datetim
         free = free.exclude(item__annotations__annotator=annotator)
     # SKIP LOCKED lets concurrent annotators take the next free row instead of queueing behind
     # each other; SQLite (the demo) has no row locks and serialises writers anyway.
-    if connection.features.has_select_for_update_skip_locked:
-        free = free.select_for_update(skip_locked=True, of=("self",))
-    return free.select_related("item", "round", "predicted_label")
+    return _locked(free, skip_locked=True).select_related("item", "round", "predicted_label")
 
 
 def _leasable(
@@ -149,9 +154,14 @@ def items_lease(*, project: Project, annotator: AbstractBaseUser, hold: int = 1)
             .values_list("n_annotations", flat=True)
             .get(pk=project.pk)
         )
+        held = QueueEntry.objects.filter(
+            project=project, leased_by=annotator, done=False, lease_expires_at__gt=now
+        )
+        # Skip, never wait for, an entry another transaction has locked: that is this
+        # annotator's own submit, skip or undo of it, which locks the entry before the
+        # project row. Waiting here while holding the project row would close a cycle.
         held = list(
-            QueueEntry.objects.select_for_update(of=("self",))
-            .filter(project=project, leased_by=annotator, done=False, lease_expires_at__gt=now)
+            _locked(held, skip_locked=True)
             .select_related("item", "round", "predicted_label")
             .order_by("rank", "id")[:hold]
         )

@@ -113,13 +113,7 @@ def last_action_undo(*, project: Project, annotator: AbstractBaseUser) -> Undone
     annotation stays in the history. Either way the item returns to the front of their queue,
     held for them. Returns what was undone, or None when there is nothing to undo."""
     with transaction.atomic():
-        last = (
-            Annotation.objects.select_for_update()
-            .filter(project=project, annotator=annotator, is_current=True, is_adjudication=False)
-            .select_related("label")
-            .order_by("-created_at", "-id")
-            .first()
-        )
+        last = _last_annotation_locked(project, annotator)
         skip = (
             Skip.objects.filter(project=project, annotator=annotator)
             .order_by("-created_at", "-id")
@@ -134,11 +128,11 @@ def last_action_undo(*, project: Project, annotator: AbstractBaseUser) -> Undone
             )
         if last is None:
             return None
+        item = last.item
         Annotation.objects.filter(pk=last.pk).update(is_current=False)
         previous = last.replaces
         if previous is not None:
             Annotation.objects.filter(pk=previous.pk).update(is_current=True)
-        item = Item.objects.select_for_update().get(pk=last.item_id)
         item_resolve(item=item, project=project)
         if previous is None:
             _entry_reopen(project, annotator, item)
@@ -148,6 +142,30 @@ def last_action_undo(*, project: Project, annotator: AbstractBaseUser) -> Undone
             _("Took back your label “%(label)s” for item %(item)s.")
             % {"label": last.label.name, "item": item.pk},
         )
+
+
+def _last_annotation_locked(project: Project, annotator: AbstractBaseUser) -> Annotation | None:
+    """This annotator's latest current label, with its item locked first and then the
+    annotation (the lock order of ``services.annotating``: item before annotations). Read
+    without a lock, then checked again under the locks: a concurrent submit or correction
+    in between means reading again."""
+    latest = (
+        Annotation.objects.filter(
+            project=project, annotator=annotator, is_current=True, is_adjudication=False
+        )
+        .select_related("label")
+        .order_by("-created_at", "-id")
+    )
+    for _attempt in range(5):
+        seen = latest.first()
+        if seen is None:
+            return None
+        item = Item.objects.select_for_update().get(pk=seen.item_id)
+        locked = latest.select_for_update(of=("self",)).filter(pk=seen.pk).first()
+        if locked is not None and latest.first().pk == seen.pk:
+            locked.item = item
+            return locked
+    raise SubmitRejected("busy", _("Your labels are changing right now; try again."))
 
 
 def last_annotation_undo(*, project: Project, annotator: AbstractBaseUser) -> Item | None:

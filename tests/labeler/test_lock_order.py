@@ -1,0 +1,174 @@
+"""The lock order of services.annotating, held on the real PostgreSQL: item, its queue
+entries, the project row, its annotations. Each test stops a transaction half-way (it waits on
+a row a third transaction holds), runs the other side of a would-be cycle meanwhile, then lets
+go; with the order kept, both finish and nothing is refused as a deadlock."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.db import connection, transaction
+
+from labeler import services
+from labeler.models import Annotation, Project
+from tests.factories import ProjectFactory, UserFactory
+from tests.labeler.api.factories import item_add, round_add
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def lock_waiters() -> int:
+    """Backends of this database waiting for a lock right now."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]
+
+
+def wait_for(condition, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def in_thread(function, outcome: dict, name: str) -> threading.Thread:
+    def target() -> None:
+        try:
+            outcome[name] = function()
+        except BaseException as error:  # reported by the test, with its type
+            outcome[name] = error
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    return thread
+
+
+def test_a_prefetching_lease_never_deadlocks_with_the_same_annotators_submit():
+    """The labeling page asks for the next items while its answer is on the way: the submit
+    holds the item's entry and needs the project row, the lease holds the project row and
+    renews the annotator's entries. The lease must pass over the entry, not wait for it."""
+    annotator = UserFactory()
+    project = ProjectFactory(kind="text", classes=("yes", "no"), created_by=annotator)
+    items = [item_add(project, text=f"t{n}") for n in range(6)]
+    round_add(project, items)
+    held = services.items_lease(project=project, annotator=annotator, hold=2).entries
+    answered, other = held[0].item_id, held[1].item_id
+    outcome: dict = {}
+    blocker_ready, blocker_release = threading.Event(), threading.Event()
+
+    def blocker() -> None:
+        # An uncommitted annotation with the client_key the submit will use: the submit's
+        # insert waits on it after locking the item and its entry, before the project row.
+        with transaction.atomic():
+            Annotation.objects.create(
+                project=project,
+                item_id=other,
+                annotator=annotator,
+                label=project.classes.get(name="no"),
+                client_key="same-key",
+            )
+            blocker_ready.set()
+            blocker_release.wait(30)
+            transaction.set_rollback(True)
+
+    threads = [in_thread(blocker, outcome, "blocker")]
+    assert blocker_ready.wait(10)
+    threads.append(
+        in_thread(
+            lambda: services.annotation_submit(
+                project=project,
+                annotator=annotator,
+                item_id=answered,
+                label="yes",
+                client_key="same-key",
+            ),
+            outcome,
+            "submit",
+        )
+    )
+    assert wait_for(lambda: lock_waiters() >= 1), "the submit never reached its wait"
+    threads.append(
+        in_thread(
+            lambda: services.items_lease(
+                project=Project.objects.get(pk=project.pk), annotator=annotator, hold=2
+            ),
+            outcome,
+            "lease",
+        )
+    )
+    # The lease either finishes or waits; give it the time to do one or the other.
+    wait_for(lambda: "lease" in outcome, seconds=3)
+    blocker_release.set()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert not isinstance(outcome["submit"], BaseException), repr(outcome["submit"])
+    assert not isinstance(outcome["lease"], BaseException), repr(outcome["lease"])
+    assert outcome["lease"].state == "ready"
+    assert answered not in {entry.item_id for entry in outcome["lease"].entries}
+    stored = Annotation.objects.get(annotator=annotator, client_key="same-key")
+    assert stored.item_id == answered
+    project.refresh_from_db()
+    assert project.n_annotations == 1
+
+
+def test_undo_locks_the_item_before_its_annotations():
+    """Undo and a manager's correction of the same label at once: both lock the item first,
+    so one waits for the other instead of each holding what the other needs."""
+    annotator, manager = UserFactory(), UserFactory()
+    project = ProjectFactory(kind="text", classes=("yes", "no"), created_by=manager)
+    items = [item_add(project, text=f"t{n}") for n in range(3)]
+    round_add(project, items)
+    entry = services.next_item_lease(project=project, annotator=annotator).entry
+    annotation, _ = services.annotation_submit(
+        project=project, annotator=annotator, item_id=entry.item_id, label="yes"
+    )
+    outcome: dict = {}
+    blocker_ready, blocker_release = threading.Event(), threading.Event()
+
+    def blocker() -> None:
+        # Holds the annotation's row: whoever needs it waits here, with what it has taken.
+        with transaction.atomic():
+            list(Annotation.objects.select_for_update().filter(pk=annotation.pk))
+            blocker_ready.set()
+            blocker_release.wait(30)
+
+    threads = [in_thread(blocker, outcome, "blocker")]
+    assert blocker_ready.wait(10)
+    threads.append(
+        in_thread(
+            lambda: services.last_action_undo(project=project, annotator=annotator),
+            outcome,
+            "undo",
+        )
+    )
+    assert wait_for(lambda: lock_waiters() >= 1)
+    threads.append(
+        in_thread(
+            lambda: services.annotation_correct(
+                annotation=annotation, annotator=manager, label="no"
+            ),
+            outcome,
+            "correct",
+        )
+    )
+    wait_for(lambda: lock_waiters() >= 2, seconds=3)
+    blocker_release.set()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    for name in ("undo", "correct"):
+        result = outcome[name]
+        # One of them may find the other's outcome and refuse it plainly; neither deadlocks.
+        assert not isinstance(result, BaseException) or isinstance(
+            result, services.SubmitRejected
+        ), f"{name}: {result!r}"
