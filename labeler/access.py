@@ -27,6 +27,8 @@ import logging
 from dataclasses import dataclass
 from enum import Enum
 
+from django.utils.translation import gettext as _
+
 from labeler.models import Membership
 
 logger = logging.getLogger(__name__)
@@ -211,17 +213,21 @@ def can(user, role: str | None, action: str) -> bool:
 
 
 def refusal_message(action: str | None) -> str:
+    """Why a request was refused, in the user's language (pages and API alike)."""
     if action is None:
-        return "This address has no access rule, so it is refused."
+        return _("This address has no access rule, so it is refused.")
     policy = ACTIONS[action]
     if policy.permission == "labeler.add_project":
-        return "Your account may not create projects."
+        return _("Your account may not create projects.")
     if policy.permission == "auth.add_user":
-        return "Your account may not create user accounts; invite an existing user."
+        return _("Your account may not create user accounts; invite an existing user.")
     if policy.roles is not None:
-        names = ", ".join(sorted(policy.roles))
-        return f"Your role in this project does not allow this (allowed: {names})."
-    return "Your account may not do this."
+        labels = dict(Membership.Role.choices)
+        names = ", ".join(sorted(str(labels.get(role, role)) for role in policy.roles))
+        return _("Your role in this project does not allow this (allowed: %(roles)s).") % {
+            "roles": names
+        }
+    return _("Your account may not do this.")
 
 
 def unruled(view_name: str | None) -> None:
