@@ -15,7 +15,6 @@ from labeler.services.exports import (
     Export,
     ExportError,
     export_labeled,
-    items_import_labelstudio,
     model_artifact_export,
 )
 from labeler.services.imports import (
@@ -34,6 +33,7 @@ from labeler.services.items import (
     items_requeue,
     items_unskip,
 )
+from labeler.services.labelstudio_import import items_import_labelstudio
 from labeler.services.leasing import LeasedItems, NextItem, items_lease, next_item_lease
 from labeler.services.members import (
     Invitation,

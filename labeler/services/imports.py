@@ -281,7 +281,7 @@ def import_job_run(*, job_id: int) -> None:
     try:
         with upload_path.open("rb") as stream:
             if job.source_name.lower().endswith(".json"):
-                from labeler.services.exports import items_import_labelstudio
+                from labeler.services.labelstudio_import import items_import_labelstudio
 
                 report = items_import_labelstudio(
                     project=job.project, name=job.source_name, stream=stream

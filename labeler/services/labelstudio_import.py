@@ -1,0 +1,153 @@
+"""Importing Label Studio's JSON task format (and this app's own JSON export rows): texts and
+inline images, each task's chosen label as its pre-label, validated like any upload."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from labeler import importing
+from labeler.models import Project
+from labeler.services.imports import ImportReport, import_limits, items_import
+
+
+class _MalformedTask(ValueError):
+    """A Label Studio task whose annotations do not have Label Studio's shape."""
+
+
+def _labelstudio_choice(task: dict) -> str | None:
+    """The label of a Label Studio task: the first choice of its last annotation that was
+    not cancelled. Wrong types anywhere on that path refuse the task (with the path named)
+    rather than import it silently without its label."""
+    annotations = task.get("annotations") or task.get("completions") or []
+    if not isinstance(annotations, list):
+        raise _MalformedTask("'annotations' must be a list")
+    for index, annotation in enumerate(reversed(annotations)):
+        where = f"annotations[{len(annotations) - 1 - index}]"
+        if not isinstance(annotation, dict):
+            raise _MalformedTask(f"{where} must be an object")
+        if annotation.get("was_cancelled"):
+            continue
+        results = annotation.get("result")
+        results = [] if results is None else results
+        if not isinstance(results, list):
+            raise _MalformedTask(f"{where}.result must be a list")
+        for number, result in enumerate(results):
+            if not isinstance(result, dict):
+                raise _MalformedTask(f"{where}.result[{number}] must be an object")
+            if result.get("type", "choices") != "choices":
+                continue
+            value = result.get("value") or {}
+            if not isinstance(value, dict):
+                raise _MalformedTask(f"{where}.result[{number}].value must be an object")
+            choices = value.get("choices") or []
+            if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
+                raise _MalformedTask(
+                    f"{where}.result[{number}].value.choices must be a list of strings"
+                )
+            if choices:
+                return choices[0]
+    return None
+
+
+def _data_uri_bytes(value: str) -> bytes | None:
+    header, _, payload = value.partition(",")
+    if not header.startswith("data:") or ";base64" not in header:
+        return None
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _pick(record: dict, keys: tuple[str, ...]) -> object:
+    for key, value in record.items():
+        if isinstance(key, str) and key.strip().lower() in keys:
+            return value
+    return None
+
+
+def labelstudio_entries(
+    name: str, tasks: object, limits: importing.Limits, *, kind: str
+) -> Iterator[importing.Entry]:
+    """Turn Label Studio tasks (or this app's own JSON export rows) into importer entries,
+    validated exactly like uploaded files and rows."""
+    if not isinstance(tasks, list):
+        raise importing.ImportSourceError(
+            f"{name}: expected a JSON array of Label Studio tasks or of rows with a 'text' field"
+        )
+    for number, task in enumerate(tasks, start=1):
+        where = f"{name} task {number}"
+        if not isinstance(task, dict):
+            yield importing.Rejection(where, "each task must be a JSON object")
+            continue
+        data = task.get("data")
+        if "data" in task and not isinstance(data, dict):
+            yield importing.Rejection(where, '\'data\' must be an object, e.g. {"text": "…"}')
+            continue
+        if isinstance(data, dict):
+            try:
+                label = _labelstudio_choice(task)
+            except _MalformedTask as malformed:
+                yield importing.Rejection(where, f"not a Label Studio task: {malformed}")
+                continue
+            metadata = {"labelstudio_id": task["id"]} if "id" in task else {}
+            if isinstance(task.get("meta"), dict):
+                metadata.update(importing.user_metadata(task["meta"]))
+        else:
+            data = task
+            label = _pick(task, importing.LABEL_COLUMNS)
+            label = None if label is None else str(label)
+            metadata = {}
+        if kind == Project.Kind.IMAGE:
+            value = data.get("image") if isinstance(data.get("image"), str) else None
+            content = _data_uri_bytes(value) if value else None
+            if content is None:
+                yield importing.Rejection(
+                    where,
+                    "image tasks must carry the image inline as a base64 data: URI; "
+                    "upload the image files as a zip instead",
+                )
+                continue
+            yield importing.image_candidate(where, content, limits, label)
+            continue
+        text = _pick(data, importing.TEXT_COLUMNS)
+        if text is None:
+            strings = [value for value in data.values() if isinstance(value, str)]
+            text = strings[0] if len(strings) == 1 else None
+        if not isinstance(text, str):
+            yield importing.Rejection(where, "no text: expected data.text (a string)")
+            continue
+        yield importing.text_candidate(where, text, limits, label, metadata)
+
+
+def items_import_labelstudio(*, project: Project, name: str, stream: BinaryIO) -> ImportReport:
+    """Import a JSON file of Label Studio tasks (or of rows from this app's JSON export):
+    texts and inline images, with the first choice of each task's last annotation as its
+    pre-label. The file is parsed whole, so it is held to the upload size limit."""
+    limits = import_limits()
+    raw = stream.read(limits.max_total_bytes + 1)
+    if len(raw) > limits.max_total_bytes:
+        raise importing.ImportSourceError(
+            f"{name}: over the {limits.max_total_bytes:,} byte limit for JSON imports"
+        )
+    try:
+        tasks = json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as error:
+        raise importing.ImportSourceError(f"{name}: not UTF-8 text ({error.reason})") from error
+    except json.JSONDecodeError as error:
+        raise importing.ImportSourceError(
+            f"{name}: invalid JSON: {error.msg} at line {error.lineno}"
+        ) from error
+    except (ValueError, RecursionError) as error:
+        # A number with thousands of digits, or nesting deeper than the parser goes.
+        reason = str(error)[:200] if isinstance(error, ValueError) else "nested too deeply"
+        raise importing.ImportSourceError(f"{name}: invalid JSON: {reason}") from error
+    del raw
+    # A source that is not an array fails on the first entry, before anything is stored.
+    entries = labelstudio_entries(name, tasks, limits, kind=project.kind)
+    total = len(tasks) if isinstance(tasks, list) else 0
+    return items_import(project=project, entries=entries, total=total)
