@@ -16,8 +16,8 @@ import traceback
 
 import numpy as np
 from django.conf import settings
-from django.db import IntegrityError, InterfaceError, OperationalError, transaction
-from django.db.models import Max
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from labeler import engine
@@ -255,11 +255,19 @@ def _round_write(
             .exclude(item__status=Item.Status.PENDING)
             .exclude(kind=QueueEntry.Kind.REQUEUED)
         )
-        replaceable.filter(leased_by__isnull=True).delete()
-        replaceable.filter(lease_expires_at__lte=timezone.now()).delete()
-        # Leases (services.leasing) hand out entries under the project's row lock: taken
-        # here, after the deletes (which may wait for a submit that needs that row), it orders
-        # this write with them, so an item leased or explored a moment ago is seen as held.
+        # Locked with SKIP LOCKED, then deleted by id: an entry a lease or a submit holds
+        # locked right now is being given out or answered, and stays. (A plain DELETE would
+        # wait for it and then delete it anyway: PostgreSQL rechecks only the id against the
+        # IN-subquery Django writes for it, not "not leased".)
+        unheld = Q(leased_by__isnull=True) | Q(lease_expires_at__lte=timezone.now())
+        stale = replaceable.filter(unheld)
+        if connection.features.has_select_for_update_skip_locked:
+            stale = stale.select_for_update(skip_locked=True, of=("self",))
+        QueueEntry.objects.filter(pk__in=list(stale.values_list("pk", flat=True))).delete()
+        # Exploration (services.leasing) creates entries under the project's row lock: taken
+        # here, after the deletes, it orders this write with it, so an item explored a moment
+        # ago is seen as held. A plain lease creates nothing: the entries it takes survive the
+        # deletes above and are in the set read below.
         project_lock(project)
         held = set(
             QueueEntry.objects.filter(project=project, done=False).values_list("item_id", flat=True)
