@@ -1,10 +1,12 @@
 """Faults with real processes: the broker down during labeling, a worker killed mid-retrain."""
 
+import io
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -171,6 +173,97 @@ def test_a_worker_killed_mid_embedding_gets_its_job_redelivered_and_the_queue_ke
     rows = engine.feature_rows_open(features)
     assert len(set(rows.item_ids.tolist())) == 440  # resumed, not written twice
     assert not ModelRun.objects.filter(project=project, status="failed").exists()
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_retrain_gets_its_run_redelivered_and_the_queue_keeps_serving(
+    tmp_path: Path, settings
+):
+    settings.TWEEZERS_EMBEDDING_DIR = tmp_path / "embeddings"
+    settings.TWEEZERS_ARTIFACT_DIR = tmp_path / "artifacts"
+    env = {
+        **os.environ,
+        "DATABASE_URL": worker_database_url(),
+        "CELERY_BROKER_URL": django_broker_url(),
+        "TWEEZERS_EMBEDDING_DIR": str(settings.TWEEZERS_EMBEDDING_DIR),
+        "TWEEZERS_ARTIFACT_DIR": str(settings.TWEEZERS_ARTIFACT_DIR),
+    }
+    first_expert, second_expert = UserFactory(), UserFactory()
+    project = ProjectFactory(
+        kind="text", classes=["sports", "cooking"], round_size=100, features="tfidf"
+    )
+    # 1,000 pre-labeled texts and a pool of 4,000: training with cross-validation and choosing
+    # 200 diverse items takes seconds, long enough to be killed in.
+    rows = ["text,label"] + [f"{text},{topic}" for text, topic in topic_texts(500)]
+    rows += [f"{text}," for text, _ in topic_texts(2000, seed=1, offset=500)]
+    services.items_import_stream(
+        project=project, name="a.csv", stream=io.BytesIO("\n".join(rows).encode())
+    )
+    # Round 1 is drawn before the features exist; they are computed here, so the worker has
+    # only the retrain they ask for to run. It listens to the training queue alone.
+    services.model_run_execute(run_id=ModelRun.objects.get(project=project).pk)
+    features = FeatureSet.objects.get(project=project)
+    while services.feature_set_embed(feature_set_id=features.pk, worker="test"):
+        pass
+    assert status_of(features) == "ready"
+    retrain = ModelRun.objects.get(project=project, status=ModelRun.Status.QUEUED)
+    served: list[tuple[int, int, str]] = []  # (annotator, item, label) of every submit
+
+    def label_some(count: int) -> None:
+        for index in range(count):
+            annotator = (first_expert, second_expert)[index % 2]
+            lease = services.next_item_lease(project=project, annotator=annotator)
+            assert lease.state == "ready", lease.message
+            label = lease.entry.item.text.split(" ")[0]
+            services.annotation_submit(
+                project=project, annotator=annotator, item_id=lease.entry.item_id, label=label
+            )
+            served.append((annotator.pk, lease.entry.item_id, label))
+
+    label_some(10)
+    worker = start(
+        celery_worker_command(pool="prefork", queues="training"),
+        env=env,
+        log_path=tmp_path / "worker.log",
+    )
+    try:
+        wait_until(lambda: run_status(retrain.pk) == "running", timeout=60, what="the retrain")
+        time.sleep(1)  # into the training itself
+        children = subprocess.run(
+            ["pgrep", "-P", str(worker.pid)], capture_output=True, text=True
+        ).stdout.split()
+        assert len(children) == 1, "the prefork worker has one child process"
+        os.kill(int(children[0]), signal.SIGKILL)
+        wait_until(lambda: not Path(f"/proc/{children[0]}").exists(), timeout=10, what="death")
+        # Killed mid-run: its first attempt wrote no round and did not finish.
+        retrain.refresh_from_db()
+        assert (retrain.status, retrain.attempts) == ("running", 1)
+        assert QueryRound.objects.filter(project=project).count() == 1
+
+        # While the run is redelivered and retrained, the previous round keeps serving.
+        label_some(30)
+        wait_until(
+            lambda: run_status(retrain.pk) == "succeeded",
+            timeout=60,
+            what="the redelivered retrain to finish",
+        )
+    except AssertionError:
+        print((tmp_path / "worker.log").read_text()[-4000:])
+        raise
+    finally:
+        stop(worker)
+    retrain.refresh_from_db()
+    assert retrain.attempts == 2  # taken over by the redelivery, not by a second message
+    assert "taking it over" in (tmp_path / "worker.log").read_text()
+    assert retrain.n_labels >= 1000
+    assert QueryRound.objects.filter(project=project).count() == 2
+    assert services.next_item_lease(project=project, annotator=first_expert).state == "ready"
+    # Every label given before and during the outage is stored, once, on an item served once.
+    stored = Annotation.objects.filter(project=project).values_list(
+        "annotator_id", "item_id", "label__name"
+    )
+    assert sorted(stored) == sorted(served)
+    assert len({item_id for _, item_id, _ in served}) == len(served) == 40
 
 
 def status_of(feature_set) -> str:
