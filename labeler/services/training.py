@@ -268,6 +268,13 @@ def _round_write(
         held = set(
             QueueEntry.objects.filter(project=project, done=False).values_list("item_id", flat=True)
         )
+        # Items answered since the strategy read the pool are not held (their entry is done):
+        # read after ``held``, this sees every submit that committed too late for it.
+        held |= set(
+            Item.objects.filter(pk__in=[item_id for _, item_id in round_part + reserve_part])
+            .exclude(status=Item.Status.UNLABELED)
+            .values_list("pk", flat=True)
+        )
         round_part = [(kind, item_id) for kind, item_id in round_part if item_id not in held]
         reserve_part = [(kind, item_id) for kind, item_id in reserve_part if item_id not in held]
         last = QueryRound.objects.filter(project=project).aggregate(m=Max("number"))["m"] or 0
