@@ -409,6 +409,11 @@ def model_run_execute(*, run_id: int, task_id: str = "") -> ModelRun | None:
     run.status = ModelRun.Status.SUCCEEDED
     run.finished_at = timezone.now()
     run.save()
+    serving = engine.serving_feature_set(project)
+    if serving and serving.pk != run.feature_set_id and serving.ready_at > run.started_at:
+        # Features became ready while this run chose on older ones (or none): the retrain
+        # they asked for found this run active and was not queued, so ask for it now.
+        retrain_request(project=project)
     return run
 
 

@@ -16,6 +16,7 @@ from labeler.models import ModelRun
 from labeler.services import training
 from tests.data import shades_zip
 from tests.factories import ProjectFactory, UserFactory
+from tests.loop_steps import embed_pending
 
 pytestmark = pytest.mark.django_db
 
@@ -114,3 +115,24 @@ def test_a_run_stuck_running_is_queued_again_by_the_sweep_until_its_last_attempt
         expected = "queued" if attempt < training.MAX_RUN_ATTEMPTS else "failed"
         assert (queued_run.status, queued_run.attempts) == (expected, attempt)
     assert "still running" in queued_run.error
+
+
+def test_features_ready_during_a_retrain_get_a_retrain_of_their_own(queued_run, monkeypatch):
+    choose = engine_training.train_and_choose
+
+    def features_finish_meanwhile(**kwargs):
+        outcome = choose(**kwargs)  # a cold draw: no features were ready when it started
+        embed_pending(queued_run.project)  # the embedding worker finishes; its request waits
+        return outcome
+
+    monkeypatch.setattr(training.engine, "train_and_choose", features_finish_meanwhile)
+    services.model_run_execute(run_id=queued_run.pk)
+    queued_run.refresh_from_db()
+    assert queued_run.status == "succeeded" and queued_run.feature_set_id is None
+    monkeypatch.undo()
+    follow_up = ModelRun.objects.get(project=queued_run.project, status="queued")
+    services.model_run_execute(run_id=follow_up.pk)
+    follow_up.refresh_from_db()
+    assert follow_up.feature_set_id is not None
+    # Trained on the features it asked for: no further retrain is wanted.
+    assert not ModelRun.objects.filter(project=queued_run.project, status="queued").exists()
