@@ -179,29 +179,35 @@ def annotate(base: str, project_id: int, token: str, deadline: float, results: d
 
 def manage(base: str, project_id: int, token: str, form: dict, every: float, stop, out) -> None:
     """The manager, in a process of its own: an edit starts every ``every`` seconds on a fixed
-    schedule (a late edit is not made up for), alternating PATCH /api/projects/<id>/ and the
+    schedule, whether or not the previous one has answered (up to four in flight: a slow
+    answer must not slow the rate of edits), alternating PATCH /api/projects/<id>/ and the
     settings page's form, signed in through the login page like a browser."""
-    api = requests.Session()
-    api.headers["Authorization"] = f"Token {token}"
-    page = requests.Session()
-    login = f"{base}/accounts/login/"
-    page.get(login, timeout=30)
-    page.post(
-        login,
-        data={
-            "username": "bench-manager",
-            "password": MANAGER_PASSWORD,
-            "csrfmiddlewaretoken": page.cookies["csrftoken"],
-        },
-        timeout=30,
-        allow_redirects=False,
-    )
-    edits: list[tuple[float, float, int]] = []
-    started = time.monotonic()
-    number = 0
-    while not stop.is_set():
-        number += 1
-        begun = time.monotonic()
+    from concurrent.futures import ThreadPoolExecutor
+
+    local = threading.local()
+
+    def sessions() -> tuple[requests.Session, requests.Session]:
+        if not hasattr(local, "api"):
+            local.api = requests.Session()
+            local.api.headers["Authorization"] = f"Token {token}"
+            local.page = requests.Session()
+            login = f"{base}/accounts/login/"
+            local.page.get(login, timeout=30)
+            local.page.post(
+                login,
+                data={
+                    "username": "bench-manager",
+                    "password": MANAGER_PASSWORD,
+                    "csrfmiddlewaretoken": local.page.cookies["csrftoken"],
+                },
+                timeout=30,
+                allow_redirects=False,
+            )
+        return local.api, local.page
+
+    def edit(number: int, begun: float) -> tuple[float, float, int]:
+        api, page = sessions()
+        sent = time.monotonic()
         try:
             if number % 2:
                 response = api.patch(
@@ -224,10 +230,21 @@ def manage(base: str, project_id: int, token: str, form: dict, every: float, sto
             status = response.status_code if accepted or response.status_code >= 500 else -1
         except requests.RequestException:
             status = 0
-        edits.append((begun - started, time.monotonic() - begun, status))
-        next_at = started + number * every
-        stop.wait(max(0.0, next_at - time.monotonic()))
-    out.put(edits)
+        return begun, time.monotonic() - sent, status
+
+    started = time.monotonic()
+    futures = []
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        # Sign the four threads in before the clock starts.
+        list(pool.map(lambda _: sessions(), range(4)))
+        started = time.monotonic()
+        number = 0
+        while not stop.is_set():
+            number += 1
+            futures.append(pool.submit(edit, number, time.monotonic() - started))
+            next_at = started + number * every
+            stop.wait(max(0.0, next_at - time.monotonic()))
+    out.put([future.result() for future in futures])
 
 
 def run(args) -> dict:
@@ -365,7 +382,8 @@ def docs_section(report: dict, command: str) -> str:
 
 {r["annotators"]} annotator threads label a text project through the REST API (next item,
 then submit, no pause) while a manager, in a process of its own, starts an edit of the project
-every {r["edit_every"]} s on a fixed schedule, alternating `PATCH /api/projects/<id>/` and the
+every {r["edit_every"]} s on a fixed schedule (up to four in flight, so a slow answer does not
+slow the rate), alternating `PATCH /api/projects/<id>/` and the
 settings page's form (signed in through the login page). Against `scripts/run-serve`
 (gunicorn, 4 workers, and a real Celery worker retraining as labels arrive) and PostgreSQL on
 this 2-core machine. Pool {r["items"]:,} items, budget {r["budget"]}.
@@ -415,7 +433,7 @@ def main() -> int:
         print(f"{key:>16}: {value}")
     command = (
         f".venv/bin/python bench/budget_concurrency.py --annotators {args.annotators} "
-        f"--budget {args.budget} --edit-every {args.edit_every}"
+        f"--budget {args.budget} --items {args.items} --edit-every {args.edit_every}"
     )
     replace_section(args.out, SECTION, docs_section(report, command))
     exact = (

@@ -72,7 +72,7 @@ def server_env(var_dir: Path, port: int) -> dict[str, str]:
         "TWEEZERS_VAR_DIR": str(var_dir),
         "PORT": str(port),
         "WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", "4"),
-        "DJANGO_LOG_LEVEL": "WARNING",
+        "DJANGO_LOG_LEVEL": os.environ.get("DJANGO_LOG_LEVEL", "WARNING"),
     }
 
 
