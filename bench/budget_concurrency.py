@@ -19,9 +19,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -33,6 +31,9 @@ import requests
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+import serving  # noqa: E402
+
 ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 BENCH_DB = os.environ.get("TWEEZERS_BENCH_DB", "tweezers_bench_budget")
 BROKER = os.environ.get("TWEEZERS_BENCH_BROKER", "redis://127.0.0.1:6379/9")
@@ -41,13 +42,7 @@ MANAGER_PASSWORD = "bench-manager-" + uuid.uuid4().hex
 
 
 def recreate_database() -> None:
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-            (BENCH_DB,),
-        )
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+    serving.recreate_database(BENCH_DB)
 
 
 def deadlocks() -> int:
@@ -75,23 +70,6 @@ def setup_django(var_dir: Path) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-
-
-def server_env(var_dir: Path, port: int) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{BENCH_DB}",
-        "CELERY_BROKER_URL": BROKER,
-        "DJANGO_DEBUG": "0",
-        # Plain HTTP on 127.0.0.1: the session cookie must travel without TLS.
-        "DJANGO_SECURE_COOKIES": "0",
-        "DJANGO_SECRET_KEY": "bench-only-" + uuid.uuid4().hex,
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "TWEEZERS_VAR_DIR": str(var_dir),
-        "PORT": str(port),
-        "WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", "4"),
-        "DJANGO_LOG_LEVEL": "WARNING",
-    }
 
 
 def build(n_items: int, budget: int, n_annotators: int):
@@ -269,14 +247,8 @@ def run(args) -> dict:
 
     port = args.port
     base = f"http://127.0.0.1:{port}"
-    log = (var_dir / "server.log").open("wb")
-    server = subprocess.Popen(
-        ["scripts/run-serve"],
-        cwd=REPO,
-        env=server_env(var_dir, port),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    server = serving.serve(
+        serving.server_env(BENCH_DB, BROKER, var_dir, port), var_dir / "server.log"
     )
     spawn = multiprocessing.get_context("spawn")
     stop, out = spawn.Event(), spawn.Queue()
@@ -289,13 +261,6 @@ def run(args) -> dict:
         "told_spent": 0,
     }
     try:
-        ready_by = time.monotonic() + 60
-        while time.monotonic() < ready_by:
-            try:
-                if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:
-                time.sleep(0.3)
         deadlocks_before = deadlocks()
         lock = threading.Lock()
         editor = spawn.Process(
@@ -320,12 +285,7 @@ def run(args) -> dict:
         edits = out.get(timeout=60)
         editor.join(timeout=30)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-        log.close()
+        serving.stop(server)
     server_errors = (var_dir / "server.log").read_text(errors="replace").count("Traceback")
 
     from django.db.models import Count

@@ -19,7 +19,6 @@ import argparse
 import io
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -30,11 +29,13 @@ import uuid
 from pathlib import Path
 
 import numpy as np
-import psycopg
 import requests
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+import serving  # noqa: E402
+
 ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 # Overridable so that two people benchmarking on one machine do not share a database or a
 # broker database (this script drops and flushes both).
@@ -48,32 +49,11 @@ SECTION_END = "<!-- bench:load:end -->"
 
 
 def recreate_database() -> None:
-    # Messages left by an earlier run would name runs of a database that no longer exists.
-    import redis
-
-    redis.Redis.from_url(BROKER).flushdb()
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-            (BENCH_DB,),
-        )
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+    serving.recreate_database(BENCH_DB, BROKER)
 
 
 def server_env(var_dir: Path, port: int) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": BENCH_URL,
-        "CELERY_BROKER_URL": BROKER,
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": "bench-only-" + uuid.uuid4().hex,
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "TWEEZERS_VAR_DIR": str(var_dir),
-        "PORT": str(port),
-        "WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", "4"),
-        "DJANGO_LOG_LEVEL": os.environ.get("DJANGO_LOG_LEVEL", "WARNING"),
-    }
+    return serving.server_env(BENCH_DB, BROKER, var_dir, port)
 
 
 def synthetic_embeddings(n_items: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -294,24 +274,9 @@ def run_size(
     # A port of its own per size: the previous server may still be letting go of its socket.
     port = args.port + len(str(n_items)) + 10 * annotators + int(100 * think)
     env = server_env(var_dir, port)
-    log = (var_dir / f"server-{n_items}.log").open("wb")
-    server = subprocess.Popen(
-        ["scripts/run-serve"],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    server = serving.serve(env, var_dir / f"server-{n_items}.log")
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:
-                time.sleep(0.3)
         results: dict = {"next": [], "submit": [], "waits": 0, "errors": 0}
         # The machine may be shared: the load average before the run says how noisy it was.
         load_before = os.getloadavg()[0]
@@ -334,12 +299,7 @@ def run_size(
             time.sleep(0.5)
         elapsed = time.monotonic() - started
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-        log.close()
+        serving.stop(server)
 
     from django.db import connection
 
