@@ -41,6 +41,10 @@ RUN_STALE_AFTER = dt.timedelta(minutes=35)
 MIN_EVALUATION_LABELS = 20
 MAX_EVALUATION_ITEMS_WITHOUT_BUDGET = 1000
 MAX_CONSECUTIVE_FAILURES = 3
+# A run whose worker dies on every attempt (out of memory on a big pool, past the hard time
+# limit) is given up after this many: late acknowledgement would redeliver it forever, and
+# while it is active no other retrain of its project can start.
+MAX_RUN_ATTEMPTS = 3
 # The reserve covers the labels annotators give while the next round trains (see
 # reserve_size). It is chosen with the round, by the same strategy, and the default strategy's
 # diverse selection costs about linearly in the number chosen (k-means with k = n: measured
@@ -272,6 +276,13 @@ def _round_write(
         held = set(
             QueueEntry.objects.filter(project=project, done=False).values_list("item_id", flat=True)
         )
+        # Items answered since the strategy read the pool are not held (their entry is done):
+        # read after ``held``, this sees every submit that committed too late for it.
+        held |= set(
+            Item.objects.filter(pk__in=[item_id for _, item_id in round_part + reserve_part])
+            .exclude(status=Item.Status.UNLABELED)
+            .values_list("pk", flat=True)
+        )
         round_part = [(kind, item_id) for kind, item_id in round_part if item_id not in held]
         reserve_part = [(kind, item_id) for kind, item_id in reserve_part if item_id not in held]
         last = QueryRound.objects.filter(project=project).aggregate(m=Max("number"))["m"] or 0
@@ -319,13 +330,20 @@ def model_run_execute(*, run_id: int, task_id: str = "") -> ModelRun | None:
     run, or None if it was not queued (already taken: idempotent).
 
     A run still marked running is taken over only by a redelivery of the message that
-    claimed it (``task_id``): late acknowledgement redelivers it when its worker died."""
+    claimed it (``task_id``): late acknowledgement redelivers it when its worker died, and it
+    fails once its worker died on ``MAX_RUN_ATTEMPTS`` attempts."""
     with transaction.atomic():
         run = ModelRun.objects.select_for_update().filter(pk=run_id).first()
         if run is None:
             return None
         resumed = run.status == ModelRun.Status.RUNNING and task_id and run.task_id == task_id
         if run.status != ModelRun.Status.QUEUED and not resumed:
+            return None
+        if resumed and run.attempts >= MAX_RUN_ATTEMPTS:
+            logger.error("run %s: its worker was lost on %s attempts; failed", run.pk, run.attempts)
+            run.status, run.finished_at = ModelRun.Status.FAILED, timezone.now()
+            run.error = f"its worker was lost on each of {run.attempts} attempts (out of memory?)"
+            run.save(update_fields=["status", "finished_at", "error"])
             return None
         if resumed:
             logger.warning("run %s: its worker was lost mid-run; taking it over", run.pk)
@@ -399,6 +417,11 @@ def model_run_execute(*, run_id: int, task_id: str = "") -> ModelRun | None:
     run.status = ModelRun.Status.SUCCEEDED
     run.finished_at = timezone.now()
     run.save()
+    serving = engine.serving_feature_set(project)
+    if serving and serving.pk != run.feature_set_id and serving.ready_at > run.started_at:
+        # Features became ready while this run chose on older ones (or none): the retrain
+        # they asked for found this run active and was not queued, so ask for it now.
+        retrain_request(project=project)
     return run
 
 
@@ -406,9 +429,15 @@ def stale_runs_enqueue() -> int:
     """The outbox sweep: enqueue queued runs the broker never delivered, and requeue running
     runs whose worker died. Returns how many runs it enqueued."""
     now = timezone.now()
-    ModelRun.objects.filter(
+    stuck = ModelRun.objects.filter(
         status=ModelRun.Status.RUNNING, started_at__lt=now - RUN_STALE_AFTER
-    ).update(status=ModelRun.Status.QUEUED)
+    )
+    stuck.filter(attempts__gte=MAX_RUN_ATTEMPTS).update(
+        status=ModelRun.Status.FAILED,
+        error=f"still running after {RUN_STALE_AFTER} on its last attempt",
+        finished_at=now,
+    )
+    stuck.update(status=ModelRun.Status.QUEUED)
     stale = list(
         ModelRun.objects.filter(
             status=ModelRun.Status.QUEUED,
