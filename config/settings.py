@@ -229,7 +229,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "knox.auth.TokenAuthentication",
+        "labeler.api.authentication.ExpiringTokenAuthentication",
     ],
     # Every API view asks the one access table (labeler/access.py) by URL name and method.
     "DEFAULT_PERMISSION_CLASSES": ["labeler.api.permissions.FollowsPolicy"],
@@ -300,6 +300,11 @@ CELERY_BEAT_SCHEDULE = {
     "fail-dead-import-jobs": {
         "task": "labeler.tasks.fail_dead_import_jobs",
         "schedule": TWEEZERS_SWEEP_SECONDS,
+    },
+    # Expired API tokens are refused when presented; this deletes the rest of them.
+    "delete-expired-tokens": {
+        "task": "labeler.tasks.delete_expired_tokens",
+        "schedule": 3600,
     },
 }
 # An import job still queued or running this long after it was created lost its worker (the
