@@ -30,6 +30,13 @@ def recreate_database(name: str, broker_url: str | None = None) -> None:
         )
         conn.execute(f"DROP DATABASE IF EXISTS {name}")
         conn.execute(f"CREATE DATABASE {name}")
+        slow_ms = int(os.environ.get("TWEEZERS_BENCH_PG_SLOW_MS", "0"))
+        if slow_ms:
+            # Diagnosis: PostgreSQL's own log names statements slower than this and lock
+            # waits longer than this (deadlock detection then also runs after this long).
+            for setting in ("log_min_duration_statement", "deadlock_timeout"):
+                conn.execute(f"ALTER DATABASE {name} SET {setting} = {slow_ms}")
+            conn.execute(f"ALTER DATABASE {name} SET log_lock_waits = on")
 
 
 def server_env(database: str, broker_url: str, var_dir: Path, port: int) -> dict[str, str]:
