@@ -140,6 +140,7 @@ def featurize_in_this_process(pool: str, representation: str, simclr_steps: int)
         "seconds": round(seconds, 1),
         "rss_before_mib": round(before),
         "max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "simclr_steps": simclr_steps,
     }
     if features is None:
         report["skipped"] = f"exact spectral stops at {EXACT_SPECTRAL_LIMIT:,} items"
@@ -151,7 +152,14 @@ def featurize_in_this_process(pool: str, representation: str, simclr_steps: int)
     return 0
 
 
-def featurize(pool: str, representation: str, simclr_steps: int) -> dict[str, Any]:
+def featurize(pool: str, representation: str, simclr_steps: int, reuse: bool) -> dict[str, Any]:
+    """Fit one representation in a child process, or (``reuse``) read an earlier fit's report
+    saved beside its cache as ``<pool>-<representation>.cost.json`` (the child's stdout)."""
+    saved = FEATURES / f"{pool}-{representation}.cost.json"
+    if reuse and saved.exists() and saved.read_text().strip():
+        cost = json.loads(saved.read_text().strip().splitlines()[-1])
+        if representation != "simclr" or cost.get("simclr_steps") == simclr_steps:
+            return cost
     result = subprocess.run(
         [sys.executable, __file__, "--featurize", pool, representation,
          "--simclr-steps", str(simclr_steps)],
@@ -159,6 +167,7 @@ def featurize(pool: str, representation: str, simclr_steps: int) -> dict[str, An
     )  # fmt: skip
     if result.returncode != 0:
         raise SystemExit(f"featurizing {pool} {representation} failed:\n{result.stderr[-3000:]}")
+    saved.write_text(result.stdout)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -248,17 +257,22 @@ def main() -> int:
         help="which representations to run (stacked ones need their parts)",
     )
     parser.add_argument("--featurize", nargs=2, metavar=("POOL", "REPRESENTATION"))
+    parser.add_argument(
+        "--reuse-features",
+        action="store_true",
+        help="use the featurisations already cached under bench/output (e.g. run in parallel "
+        "with --featurize) instead of fitting them again",
+    )
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
     if args.featurize:
         return featurize_in_this_process(*args.featurize, args.simclr_steps)
     results_path = OUTPUT / "image_representations.json"
-    report: dict[str, Any] = json.loads(results_path.read_text()) if results_path.exists() else {}
     for pool in args.pools.split(","):
         started = time.time()
         wanted = args.representations.split(",")
         bases = [r for r in BASE_REPRESENTATIONS if any(r in w.split("+") for w in wanted)]
-        costs = {r: featurize(pool, r, args.simclr_steps) for r in bases}
+        costs = {r: featurize(pool, r, args.simclr_steps, args.reuse_features) for r in bases}
         print(json.dumps(costs, indent=1), flush=True)
         available = [r for r in bases if "skipped" not in costs[r]]
         representations = [w for w in wanted if all(part in available for part in w.split("+"))]
@@ -291,6 +305,8 @@ def main() -> int:
                 }
             )
         y_pool = load_pool_cached(pool)[1]
+        # Read again just before writing: another run (another pool) may have written since.
+        report = json.loads(results_path.read_text()) if results_path.exists() else {}
         report[pool] = {
             "pool_items": int(len(y_pool)),
             "test_items": int(len(load_pool_cached(pool)[3])),
