@@ -391,6 +391,11 @@ def model_run_execute(*, run_id: int, task_id: str = "") -> ModelRun | None:
     run.status = ModelRun.Status.SUCCEEDED
     run.finished_at = timezone.now()
     run.save()
+    # This run now serves: the features the previous one trained on may be unused at last.
+    try:
+        engine.superseded_feature_sets_remove(project)
+    except Exception:  # noqa: BLE001 - a clean-up must never fail a run that succeeded
+        logger.warning("project %s: superseded features kept for now", project.pk, exc_info=True)
     return run
 
 
