@@ -19,9 +19,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -33,6 +31,9 @@ import requests
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+import serving  # noqa: E402
+
 ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 BENCH_DB = os.environ.get("TWEEZERS_BENCH_DB", "tweezers_bench_budget")
 BROKER = os.environ.get("TWEEZERS_BENCH_BROKER", "redis://127.0.0.1:6379/9")
@@ -41,13 +42,7 @@ MANAGER_PASSWORD = "bench-manager-" + uuid.uuid4().hex
 
 
 def recreate_database() -> None:
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-            (BENCH_DB,),
-        )
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+    serving.recreate_database(BENCH_DB)
 
 
 def deadlocks() -> int:
@@ -75,23 +70,6 @@ def setup_django(var_dir: Path) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-
-
-def server_env(var_dir: Path, port: int) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{BENCH_DB}",
-        "CELERY_BROKER_URL": BROKER,
-        "DJANGO_DEBUG": "0",
-        # Plain HTTP on 127.0.0.1: the session cookie must travel without TLS.
-        "DJANGO_SECURE_COOKIES": "0",
-        "DJANGO_SECRET_KEY": "bench-only-" + uuid.uuid4().hex,
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "TWEEZERS_VAR_DIR": str(var_dir),
-        "PORT": str(port),
-        "WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", "4"),
-        "DJANGO_LOG_LEVEL": "WARNING",
-    }
 
 
 def build(n_items: int, budget: int, n_annotators: int):
@@ -179,29 +157,35 @@ def annotate(base: str, project_id: int, token: str, deadline: float, results: d
 
 def manage(base: str, project_id: int, token: str, form: dict, every: float, stop, out) -> None:
     """The manager, in a process of its own: an edit starts every ``every`` seconds on a fixed
-    schedule (a late edit is not made up for), alternating PATCH /api/projects/<id>/ and the
+    schedule, whether or not the previous one has answered (up to four in flight: a slow
+    answer must not slow the rate of edits), alternating PATCH /api/projects/<id>/ and the
     settings page's form, signed in through the login page like a browser."""
-    api = requests.Session()
-    api.headers["Authorization"] = f"Token {token}"
-    page = requests.Session()
-    login = f"{base}/accounts/login/"
-    page.get(login, timeout=30)
-    page.post(
-        login,
-        data={
-            "username": "bench-manager",
-            "password": MANAGER_PASSWORD,
-            "csrfmiddlewaretoken": page.cookies["csrftoken"],
-        },
-        timeout=30,
-        allow_redirects=False,
-    )
-    edits: list[tuple[float, float, int]] = []
-    started = time.monotonic()
-    number = 0
-    while not stop.is_set():
-        number += 1
-        begun = time.monotonic()
+    from concurrent.futures import ThreadPoolExecutor
+
+    local = threading.local()
+
+    def sessions() -> tuple[requests.Session, requests.Session]:
+        if not hasattr(local, "api"):
+            local.api = requests.Session()
+            local.api.headers["Authorization"] = f"Token {token}"
+            local.page = requests.Session()
+            login = f"{base}/accounts/login/"
+            local.page.get(login, timeout=30)
+            local.page.post(
+                login,
+                data={
+                    "username": "bench-manager",
+                    "password": MANAGER_PASSWORD,
+                    "csrfmiddlewaretoken": local.page.cookies["csrftoken"],
+                },
+                timeout=30,
+                allow_redirects=False,
+            )
+        return local.api, local.page
+
+    def edit(number: int, begun: float) -> tuple[float, float, int]:
+        api, page = sessions()
+        sent = time.monotonic()
         try:
             if number % 2:
                 response = api.patch(
@@ -224,10 +208,21 @@ def manage(base: str, project_id: int, token: str, form: dict, every: float, sto
             status = response.status_code if accepted or response.status_code >= 500 else -1
         except requests.RequestException:
             status = 0
-        edits.append((begun - started, time.monotonic() - begun, status))
-        next_at = started + number * every
-        stop.wait(max(0.0, next_at - time.monotonic()))
-    out.put(edits)
+        return begun, time.monotonic() - sent, status
+
+    started = time.monotonic()
+    futures = []
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        # Sign the four threads in before the clock starts.
+        list(pool.map(lambda _: sessions(), range(4)))
+        started = time.monotonic()
+        number = 0
+        while not stop.is_set():
+            number += 1
+            futures.append(pool.submit(edit, number, time.monotonic() - started))
+            next_at = started + number * every
+            stop.wait(max(0.0, next_at - time.monotonic()))
+    out.put([future.result() for future in futures])
 
 
 def run(args) -> dict:
@@ -252,14 +247,8 @@ def run(args) -> dict:
 
     port = args.port
     base = f"http://127.0.0.1:{port}"
-    log = (var_dir / "server.log").open("wb")
-    server = subprocess.Popen(
-        ["scripts/run-serve"],
-        cwd=REPO,
-        env=server_env(var_dir, port),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    server = serving.serve(
+        serving.server_env(BENCH_DB, BROKER, var_dir, port), var_dir / "server.log"
     )
     spawn = multiprocessing.get_context("spawn")
     stop, out = spawn.Event(), spawn.Queue()
@@ -272,13 +261,6 @@ def run(args) -> dict:
         "told_spent": 0,
     }
     try:
-        ready_by = time.monotonic() + 60
-        while time.monotonic() < ready_by:
-            try:
-                if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:
-                time.sleep(0.3)
         deadlocks_before = deadlocks()
         lock = threading.Lock()
         editor = spawn.Process(
@@ -303,12 +285,7 @@ def run(args) -> dict:
         edits = out.get(timeout=60)
         editor.join(timeout=30)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-        log.close()
+        serving.stop(server)
     server_errors = (var_dir / "server.log").read_text(errors="replace").count("Traceback")
 
     from django.db.models import Count
@@ -365,7 +342,8 @@ def docs_section(report: dict, command: str) -> str:
 
 {r["annotators"]} annotator threads label a text project through the REST API (next item,
 then submit, no pause) while a manager, in a process of its own, starts an edit of the project
-every {r["edit_every"]} s on a fixed schedule, alternating `PATCH /api/projects/<id>/` and the
+every {r["edit_every"]} s on a fixed schedule (up to four in flight, so a slow answer does not
+slow the rate), alternating `PATCH /api/projects/<id>/` and the
 settings page's form (signed in through the login page). Against `scripts/run-serve`
 (gunicorn, 4 workers, and a real Celery worker retraining as labels arrive) and PostgreSQL on
 this 2-core machine. Pool {r["items"]:,} items, budget {r["budget"]}.
@@ -415,7 +393,7 @@ def main() -> int:
         print(f"{key:>16}: {value}")
     command = (
         f".venv/bin/python bench/budget_concurrency.py --annotators {args.annotators} "
-        f"--budget {args.budget} --edit-every {args.edit_every}"
+        f"--budget {args.budget} --items {args.items} --edit-every {args.edit_every}"
     )
     replace_section(args.out, SECTION, docs_section(report, command))
     exact = (

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import argparse
 import io
+import multiprocessing
 import os
+import queue
+import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -30,11 +32,13 @@ import uuid
 from pathlib import Path
 
 import numpy as np
-import psycopg
 import requests
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+import serving  # noqa: E402
+
 ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 # Overridable so that two people benchmarking on one machine do not share a database or a
 # broker database (this script drops and flushes both).
@@ -48,32 +52,14 @@ SECTION_END = "<!-- bench:load:end -->"
 
 
 def recreate_database() -> None:
-    # Messages left by an earlier run would name runs of a database that no longer exists.
-    import redis
-
-    redis.Redis.from_url(BROKER).flushdb()
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-            (BENCH_DB,),
-        )
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+    serving.recreate_database(BENCH_DB, BROKER)
 
 
 def server_env(var_dir: Path, port: int) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": BENCH_URL,
-        "CELERY_BROKER_URL": BROKER,
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": "bench-only-" + uuid.uuid4().hex,
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "TWEEZERS_VAR_DIR": str(var_dir),
-        "PORT": str(port),
-        "WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", "4"),
-        "DJANGO_LOG_LEVEL": "WARNING",
-    }
+    env = serving.server_env(BENCH_DB, BROKER, var_dir, port)
+    # INFO: the access log's line per request carries Django's own time for it.
+    env["DJANGO_LOG_LEVEL"] = os.environ.get("DJANGO_LOG_LEVEL", "INFO")
+    return env
 
 
 def synthetic_embeddings(n_items: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -279,6 +265,44 @@ def annotate(
         results["errors"] += errors
 
 
+def annotate_group(
+    base: str, pool: dict, tokens: list[str], seconds: float, think: float, out
+) -> None:
+    """One client process: a thread per annotator token, the figures sent back on ``out``."""
+    results: dict = {"next": [], "submit": [], "waits": 0, "errors": 0}
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+    threads = [
+        threading.Thread(
+            target=annotate, args=(base, pool, token, deadline, results, lock, think), daemon=True
+        )
+        for token in tokens
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    out.put(results)
+
+
+ACCESS_LINE = re.compile(r"user=\S+ (GET|POST) (\S+) (\d{3}) (\d+)ms")
+
+
+def server_durations(log_path: Path) -> dict[str, list[float]]:
+    """Django's own time per next and submit request (the access-log lines, in seconds):
+    what the server spent, without the wait in gunicorn's backlog or the client's share."""
+    found: dict[str, list[float]] = {"next": [], "submit": []}
+    for line in log_path.read_text(errors="replace").splitlines():
+        match = ACCESS_LINE.search(line)
+        if not match:
+            continue
+        path = match.group(2)
+        kind = "next" if path.endswith("/next/") else "submit" if "/annotations/" in path else None
+        if kind:
+            found[kind].append(int(match.group(4)) / 1000)
+    return found
+
+
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.array(values) * 1000, q)) if values else float("nan")
 
@@ -294,52 +318,46 @@ def run_size(
     # A port of its own per size: the previous server may still be letting go of its socket.
     port = args.port + len(str(n_items)) + 10 * annotators + int(100 * think)
     env = server_env(var_dir, port)
-    log = (var_dir / f"server-{n_items}.log").open("wb")
-    server = subprocess.Popen(
-        ["scripts/run-serve"],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    server = serving.serve(env, var_dir / f"server-{n_items}.log")
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:
-                time.sleep(0.3)
         results: dict = {"next": [], "submit": [], "waits": 0, "errors": 0}
         # The machine may be shared: the load average before the run says how noisy it was.
         load_before = os.getloadavg()[0]
-        lock = threading.Lock()
         rss_peak = 0
+        # Annotators spread over client processes (four threads each at most), so the
+        # clients' own interpreter lock does not add to the latencies they measure.
+        spawn = multiprocessing.get_context("spawn")
+        out = spawn.Queue()
+        groups = [pool["tokens"][i : i + 4] for i in range(0, len(pool["tokens"]), 4)]
+        shared = {key: pool[key] for key in ("truth", "first_id", "project")}
         started = time.monotonic()
-        deadline = started + args.seconds
-        threads = [
-            threading.Thread(
-                target=annotate,
-                args=(base, pool, token, deadline, results, lock, think),
-                daemon=True,
+        deadline_in = args.seconds
+        clients = [
+            spawn.Process(
+                target=annotate_group, args=(base, shared, group, deadline_in, think, out)
             )
-            for token in pool["tokens"]
+            for group in groups
         ]
-        for thread in threads:
-            thread.start()
-        while any(thread.is_alive() for thread in threads):
-            rss_peak = max(rss_peak, process_tree_rss_kib(server.pid))
-            time.sleep(0.5)
+        for client in clients:
+            client.start()
+        for _ in clients:
+            while True:
+                rss_peak = max(rss_peak, process_tree_rss_kib(server.pid))
+                try:
+                    part = out.get(timeout=0.5)
+                    break
+                except queue.Empty:
+                    continue
+            for key in ("next", "submit"):
+                results[key].extend(part[key])
+            results["waits"] += part["waits"]
+            results["errors"] += part["errors"]
+        for client in clients:
+            client.join(timeout=30)
         elapsed = time.monotonic() - started
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-        log.close()
+        serving.stop(server)
 
     from django.db import connection
 
@@ -362,6 +380,7 @@ def run_size(
     turnaround = [(done - created).total_seconds() for created, _, done, _, _ in runs]
     compute = [(done - start).total_seconds() for _, start, done, _, _ in runs]
     requests_total = len(results["next"]) + len(results["submit"])
+    on_server = server_durations(var_dir / f"server-{n_items}.log")
     return {
         "items": n_items,
         "annotators": annotators,
@@ -378,6 +397,10 @@ def run_size(
         "submit_p50": percentile(results["submit"], 50),
         "submit_p95": percentile(results["submit"], 95),
         "submit_p99": percentile(results["submit"], 99),
+        "server_next_p50": percentile(on_server["next"], 50),
+        "server_next_p99": percentile(on_server["next"], 99),
+        "server_submit_p50": percentile(on_server["submit"], 50),
+        "server_submit_p99": percentile(on_server["submit"], 99),
         "waits": results["waits"],
         "errors": results["errors"],
         "rss_mib": rss_peak / 1024,
@@ -394,7 +417,8 @@ def markdown(rows: list[dict], command: str) -> str:
     out = io.StringIO()
     out.write(f"{SECTION_START}\n## Load\n\n")
     out.write(
-        "N annotator threads loop GET `/api/projects/{id}/next/` → POST `/annotations/`, "
+        "N annotator threads (in client processes of four) loop GET "
+        "`/api/projects/{id}/next/` → POST `/annotations/`, "
         "pausing `--think` seconds per item (a very fast expert), against "
         "`scripts/run-serve` (gunicorn, 4 workers, plus one Celery worker at "
         f"nice {os.environ.get('WORKER_NICE', '10')}) on this 2-core "
@@ -404,11 +428,12 @@ def markdown(rows: list[dict], command: str) -> str:
     out.write(f"Reproduce: `{command}`\n\n")
     out.write(
         "| items | annotators | think (s) | labels | req/s | next p50 / p95 / p99 (ms) | "
-        "submit p50 / p95 / p99 (ms) | 'updating' replies | errors | server RSS peak (MiB) | "
+        "submit p50 / p95 / p99 (ms) | on the server: next, submit p50 / p99 (ms) | "
+        "'updating' replies | errors | server RSS peak (MiB) | "
         "retrains | labels arriving per retrain, median | "
         "label → next round queued, median / max (s) | retrain compute median (s) | "
         "machine load before → after |\n"
-        "|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---|---:|---|\n"
+        "|---:|---:|---:|---:|---:|---|---|---|---:|---:|---:|---:|---:|---|---:|---|\n"
     )
     for r in rows:
         out.write(
@@ -416,6 +441,8 @@ def markdown(rows: list[dict], command: str) -> str:
             f"{r['rps']:.0f} | "
             f"{r['next_p50']:.1f} / {r['next_p95']:.1f} / {r['next_p99']:.1f} | "
             f"{r['submit_p50']:.1f} / {r['submit_p95']:.1f} / {r['submit_p99']:.1f} | "
+            f"{r['server_next_p50']:.0f} / {r['server_next_p99']:.0f}, "
+            f"{r['server_submit_p50']:.0f} / {r['server_submit_p99']:.0f} | "
             f"{r['waits']} | {r['errors']} | {r['rss_mib']:.0f} | {r['retrains']} | "
             f"{r['labels_per_retrain']:.0f} | "
             f"{r['turnaround_median']:.1f} / {r['turnaround_max']:.1f} | "

@@ -95,6 +95,9 @@ TWEEZERS_LOGIN_SPRAY_LIMIT = env.int("TWEEZERS_LOGIN_SPRAY_LIMIT", default=10)
 # Behind the TLS proxy the README recommends, the client's address is in X-Forwarded-For:
 # count the proxies in front of Django (set by the deployment, never guessed from the
 # header), so the lockout keys on the real client and not on the proxy's address.
+# The DICOMweb roots PACS imports may contact, comma-separated; empty allows any http(s)
+# address a manager types (set it on a hospital network).
+TWEEZERS_PACS_URLS = env.list("TWEEZERS_PACS_URLS", default=[])
 TWEEZERS_TRUSTED_PROXY_COUNT = env.int(
     "TWEEZERS_TRUSTED_PROXY_COUNT",
     default=1 if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False) else 0,
@@ -226,7 +229,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "knox.auth.TokenAuthentication",
+        "labeler.api.authentication.ExpiringTokenAuthentication",
     ],
     # Every API view asks the one access table (labeler/access.py) by URL name and method.
     "DEFAULT_PERMISSION_CLASSES": ["labeler.api.permissions.FollowsPolicy"],
@@ -297,6 +300,11 @@ CELERY_BEAT_SCHEDULE = {
     "fail-dead-import-jobs": {
         "task": "labeler.tasks.fail_dead_import_jobs",
         "schedule": TWEEZERS_SWEEP_SECONDS,
+    },
+    # Expired API tokens are refused when presented; this deletes the rest of them.
+    "delete-expired-tokens": {
+        "task": "labeler.tasks.delete_expired_tokens",
+        "schedule": 3600,
     },
 }
 # An import job still queued or running this long after it was created lost its worker (the

@@ -65,3 +65,8 @@ def run_import_job(job_id: int) -> None:
 @shared_task(acks_late=True, ignore_result=True)
 def fail_dead_import_jobs() -> int:
     return services.import_jobs_sweep()
+
+
+@shared_task(ignore_result=True)
+def delete_expired_tokens() -> int:
+    return services.expired_tokens_delete()

@@ -33,6 +33,8 @@ SUBMIT_CONFLICTS = {
     "not_served",
     "not_current",
     "client_key_reused",
+    # Undo found the annotator's labels changing under it (another tab): try again.
+    "busy",
 }
 
 

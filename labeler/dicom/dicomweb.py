@@ -30,6 +30,26 @@ MODALITY_PATTERN = re.compile(r"^[A-Z0-9]{1,16}$")
 MAX_STUDIES = 500
 
 
+def pacs_addresses_allowed() -> list[str]:
+    """The DICOMweb roots the server may contact (``TWEEZERS_PACS_URLS``); empty: any. A
+    hospital sets it so that a manager's address cannot make the server fetch from elsewhere
+    on its network (server-side request forgery)."""
+    from django.conf import settings
+
+    return [url.rstrip("/") for url in settings.TWEEZERS_PACS_URLS if url.strip()]
+
+
+def _within(url: str, root: str) -> bool:
+    """``url`` is ``root`` or below it, compared by scheme, host, port and path segments (so
+    ``http://pacs.local.evil`` is not below ``http://pacs.local``)."""
+    from urllib.parse import urlsplit
+
+    wanted, given = urlsplit(root), urlsplit(url.rstrip("/"))
+    if (given.scheme, given.netloc.lower()) != (wanted.scheme, wanted.netloc.lower()):
+        return False
+    return given.path == wanted.path or given.path.startswith(wanted.path.rstrip("/") + "/")
+
+
 @dataclass(frozen=True)
 class PacsQuery:
     """A QIDO-RS study search. Empty fields are not sent; ``study_date`` is ``YYYYMMDD`` or a
@@ -45,6 +65,12 @@ class PacsQuery:
     def __post_init__(self) -> None:
         if not re.match(r"^https?://", self.url):
             raise ImportSourceError("the DICOMweb address must start with http:// or https://")
+        allowed = pacs_addresses_allowed()
+        if allowed and not any(_within(self.url, root) for root in allowed):
+            raise ImportSourceError(
+                "this server may only search the PACS addresses its administrator allowed "
+                f"(TWEEZERS_PACS_URLS): {', '.join(allowed)}"
+            )
         if self.study_date and not DATE_PATTERN.match(self.study_date):
             raise ImportSourceError("study date must be YYYYMMDD or YYYYMMDD-YYYYMMDD")
         if self.modality and not MODALITY_PATTERN.match(self.modality):

@@ -52,6 +52,7 @@ from labeler.services.projects import (
     project_create,
     project_update,
 )
+from labeler.services.tokens import expired_tokens_delete
 from labeler.services.training import (
     evaluation_draw,
     model_run_execute,
@@ -68,6 +69,7 @@ from labeler.services.undoing import (
 )
 
 __all__ = [
+    "expired_tokens_delete",
     "item_view_record",
     "item_views_record",
     "Export",

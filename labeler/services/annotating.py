@@ -10,11 +10,12 @@ Lock order, the same in every transaction here (a fixed order is what rules out 
   5. the QueryRound counter.
 Rows under an item (its entries and annotations) are only locked after the item itself, so
 two transactions on one item queue on the item; the project row comes after, and is held
-only until commit. ``project_update`` locks the project row alone. Two writers take the
-project row before entries, and so never wait for an entry: a lease (``services.leasing``)
-and exploration lock entries and items with SKIP LOCKED; the worker writing a round
-(``services.training``) deletes the old entries before it takes the project row. Undo
-(``services.undoing``) reads the annotation unlocked, then locks item before annotation.
+only until commit. ``project_update`` locks the project row alone. A lease
+(``services.leasing``) locks its entries with SKIP LOCKED and the project row only for a
+budget, a daily cap or exploration (which locks items with SKIP LOCKED after it); the worker
+writing a round (``services.training``) locks the entries it replaces with SKIP LOCKED before
+it takes the project row. Undo (``services.undoing``) reads the annotation unlocked, then
+locks item before annotation.
 ``tests/labeler/test_lock_order.py`` forces each would-be cycle on PostgreSQL.
 """
 

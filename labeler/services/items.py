@@ -10,7 +10,11 @@ from django.db.models import Max
 
 from labeler.models import Item, LabelClass, ModelRun, Project, QueryRound, QueueEntry, Skip
 
-PREDICTION_BATCH = 1000
+# Rows per committed batch of model guesses: each batch locks its items only until it commits,
+# so an annotator's submit on one of them waits milliseconds, not the whole write.
+PREDICTION_BATCH = 200
+# A guess whose confidence moved less than this is not rewritten (the page shows two digits).
+CONFIDENCE_STEP = 0.005
 # Items the queue may serve again: nobody's answer would be overwritten.
 REQUEUABLE = (Item.Status.UNLABELED, Item.Status.SKIPPED)
 
@@ -104,7 +108,9 @@ def items_requeue(*, project: Project, item_ids: list[int]) -> BulkOutcome:
 def item_predictions_store(*, run: ModelRun) -> int:
     """Write the run's guess onto its project's answered items and the items its round
     queued, so the items page can filter by the current model. Answered items are bounded
-    by the label budget; the pool's other items keep no guess. Returns the items written."""
+    by the label budget; the pool's other items keep no guess. Only changed guesses are
+    written, in small batches that each commit (a guess is advisory: a batch lost to a crash is
+    rewritten by the next run). Returns the items written."""
     from labeler import engine
 
     if not run.artifact_path:
@@ -123,11 +129,29 @@ def item_predictions_store(*, run: ModelRun) -> int:
     ).values_list("item_id", "predicted_label_id", "predicted_confidence")
     rows = {pk: (classes.get(name), confidence) for pk, (name, confidence) in guesses.items()}
     rows.update({pk: (label_id, confidence) for pk, label_id, confidence in queued})
+    stored = {
+        pk: (label_id, confidence)
+        for pk, label_id, confidence in Item.objects.filter(pk__in=list(rows)).values_list(
+            "pk", "model_label_id", "model_confidence"
+        )
+    }
     updated = [
         Item(pk=pk, model_label_id=label_id, model_confidence=confidence)
-        for pk, (label_id, confidence) in rows.items()
+        for pk, (label_id, confidence) in sorted(rows.items())
+        if _guess_changed(stored.get(pk), (label_id, confidence))
     ]
-    Item.objects.bulk_update(
-        updated, ["model_label", "model_confidence"], batch_size=PREDICTION_BATCH
-    )
+    for start in range(0, len(updated), PREDICTION_BATCH):
+        with transaction.atomic():
+            Item.objects.bulk_update(
+                updated[start : start + PREDICTION_BATCH], ["model_label", "model_confidence"]
+            )
     return len(updated)
+
+
+def _guess_changed(stored: tuple | None, new: tuple) -> bool:
+    if stored is None or stored[0] != new[0]:
+        return True
+    before, after = stored[1], new[1]
+    if before is None or after is None:
+        return before != after
+    return abs(before - after) >= CONFIDENCE_STEP

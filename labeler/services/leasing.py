@@ -132,6 +132,12 @@ def _leasable(
     return max(room, 0)
 
 
+def _project_row_lock(project: Project) -> int:
+    """Lock the project's row until the transaction ends; returns its label count."""
+    rows = Project.objects.select_for_update().values_list("n_annotations", flat=True)
+    return rows.get(pk=project.pk)
+
+
 def items_lease(*, project: Project, annotator: AbstractBaseUser, hold: int = 1) -> LeasedItems:
     """The items this annotator should label next, up to ``hold`` of them, leased to them:
     the ones they already hold first (a reload never burns items), topped up from the queue.
@@ -146,27 +152,27 @@ def items_lease(*, project: Project, annotator: AbstractBaseUser, hold: int = 1)
             # A lease is cheap to lose (it simply expires): skip the fsync wait on commit.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        # The project's row first, in every transaction that hands out queue entries (the
-        # worker writing a round takes it too): one lock order, so no deadlock, and two
-        # annotators topping up at once cannot both take the budget's last item.
-        spent = (
-            Project.objects.select_for_update()
-            .values_list("n_annotations", flat=True)
-            .get(pk=project.pk)
-        )
         held = QueueEntry.objects.filter(
             project=project, leased_by=annotator, done=False, lease_expires_at__gt=now
         )
         # Skip, never wait for, an entry another transaction has locked: that is this
-        # annotator's own submit, skip or undo of it, which locks the entry before the
-        # project row. Waiting here while holding the project row would close a cycle.
+        # annotator's own submit, skip or undo of it (which go on to the project row).
         held = list(
             _locked(held, skip_locked=True)
             .select_related("item", "round", "predicted_label")
             .order_by("rank", "id")[:hold]
         )
         wanted = hold - len(held)
-        if wanted > 0:
+        # The project's row is locked only where a count across annotators must hold: a
+        # budget or daily cap (two annotators topping up at once cannot both take the last
+        # item), and exploration (the worker writing a round takes it too, so neither creates
+        # an entry for an item the other just gave out). A plain lease takes free entries with
+        # SKIP LOCKED and waits for nobody: every submit updates the project's counters, and
+        # leases queueing behind them on that row were the tail of next-item latency.
+        locked = False
+        if wanted > 0 and (project.budget is not None or project.daily_cap is not None):
+            spent = _project_row_lock(project)
+            locked = True
             room = _leasable(project, annotator, now, len(held), spent)
             if isinstance(room, NextItem):
                 return LeasedItems(room.state, [], room.message)
@@ -183,6 +189,8 @@ def items_lease(*, project: Project, annotator: AbstractBaseUser, hold: int = 1)
                     items.add(entry.item_id)
                     taken.append(entry)
         if wanted > len(taken):
+            if not locked:
+                _project_row_lock(project)
             explored = _exploration_lease(
                 project, annotator, lease_until, wanted - len(taken), {e.item_id for e in held}
             )

@@ -22,16 +22,13 @@ from django.utils import timezone
 
 from labeler import engine
 from labeler.models import (
-    Annotation,
     Item,
-    LabelClass,
-    Membership,
     ModelRun,
     Project,
-    QueryRound,
     QueueEntry,
 )
 from labeler.services.items import item_predictions_store
+from labeler.services.rounds import RESERVE_MAX_ROUNDS, reserve_size, round_write  # noqa: F401
 
 logger = logging.getLogger(__name__)
 
@@ -41,19 +38,10 @@ RUN_STALE_AFTER = dt.timedelta(minutes=35)
 MIN_EVALUATION_LABELS = 20
 MAX_EVALUATION_ITEMS_WITHOUT_BUDGET = 1000
 MAX_CONSECUTIVE_FAILURES = 3
-# The reserve covers the labels annotators give while the next round trains (see
-# reserve_size). It is chosen with the round, by the same strategy, and the default strategy's
-# diverse selection costs about linearly in the number chosen (k-means with k = n: measured
-# 1 s for 20 items, 9 s for 140, 19 s for 260 on a 10,000-item pool on the loaded 2-core
-# machine). A reserve that slows the retrain it waits for defeats itself, so it is at most a
-# few rounds; when a retrain is later still, exploration leases (services.leasing) fill in.
-RESERVE_MAX_ROUNDS = 4
-RESERVE_MAX = 400
-MAX_PLANNED_ANNOTATORS = 32
-RESERVE_SAFETY = 1.5
-ACTIVE_WINDOW = dt.timedelta(minutes=5)
-DEFAULT_RETRAIN_SECONDS = 30.0
-DEFAULT_SECONDS_PER_LABEL = 3.0
+# A run whose worker dies on every attempt (out of memory on a big pool, past the hard time
+# limit) is given up after this many: late acknowledgement would redeliver it forever, and
+# while it is active no other retrain of its project can start.
+MAX_RUN_ATTEMPTS = 3
 
 
 def _enqueue(run_id: int) -> None:
@@ -159,148 +147,6 @@ def evaluation_slots(*, project: Project) -> int:
     return max(0, min(wanted, unlabeled))
 
 
-def project_lock(project: Project) -> None:
-    """Lock the project's row until the transaction ends (the writers of queue entries)."""
-    list(Project.objects.select_for_update().filter(pk=project.pk).values_list("pk", flat=True))
-
-
-def reserve_size(*, project: Project) -> int:
-    """How many next-best items to keep behind the round: enough for the annotators active in
-    the last minutes to keep labeling for as long as a retrain takes, at their own pace."""
-    now = timezone.now()
-    recent = Annotation.objects.filter(
-        project=project, created_at__gte=now - ACTIVE_WINDOW, is_adjudication=False
-    )
-    active = recent.values("annotator").distinct().count()
-    if not active:
-        # Nobody labeled lately (a new project): plan for the team that may.
-        active = Membership.objects.filter(
-            project=project, role__in=[Membership.Role.MANAGER, Membership.Role.ANNOTATOR]
-        ).count()
-    active = min(max(active, 1), MAX_PLANNED_ANNOTATORS)
-    paces = sorted(
-        s
-        for s in recent.order_by("-created_at").values_list("seconds_spent", flat=True)[:200]
-        if s is not None
-    )
-    seconds_per_label = max(paces[len(paces) // 2], 0.5) if paces else DEFAULT_SECONDS_PER_LABEL
-    durations = sorted(
-        (finished - started).total_seconds()
-        for started, finished in ModelRun.objects.filter(
-            project=project, status=ModelRun.Status.SUCCEEDED, started_at__isnull=False
-        )
-        .order_by("-created_at")
-        .values_list("started_at", "finished_at")[:5]
-        if finished is not None
-    )
-    retrain_seconds = durations[len(durations) // 2] if durations else DEFAULT_RETRAIN_SECONDS
-    wanted = math.ceil(RESERVE_SAFETY * active * retrain_seconds / seconds_per_label)
-    return max(
-        project.round_size, min(wanted, RESERVE_MAX_ROUNDS * project.round_size, RESERVE_MAX)
-    )
-
-
-def _interleave(strategy_ids: list, evaluation_ids: list) -> list[tuple[str, object]]:
-    # Spread evaluation items evenly through the round so annotators cannot tell them apart
-    # by position.
-    total = len(strategy_ids) + len(evaluation_ids)
-    slots = set()
-    if evaluation_ids:
-        step = total / len(evaluation_ids)
-        slots = {min(total - 1, int(step * i + step / 2)) for i in range(len(evaluation_ids))}
-    strategy_iter, evaluation_iter = iter(strategy_ids), iter(evaluation_ids)
-    ordered = []
-    for slot in range(total):
-        if slot in slots:
-            value = next(evaluation_iter, None)
-            if value is not None:
-                ordered.append((QueueEntry.Kind.EVALUATION, value))
-                continue
-        value = next(strategy_iter, None)
-        if value is None:
-            value = next(evaluation_iter)
-            ordered.append((QueueEntry.Kind.EVALUATION, value))
-        else:
-            ordered.append((QueueEntry.Kind.STRATEGY, value))
-    return ordered
-
-
-def _round_write(
-    *,
-    project: Project,
-    run: ModelRun,
-    outcome: engine.RunOutcome,
-    eval_ids: list[int],
-    n_round_picks: int,
-    n_round_eval: int,
-) -> QueryRound:
-    """Write the round (the first picks and evaluation items) and, ranked after it, the
-    reserve (the remaining picks of the same scoring, with evaluation items at the same
-    share) in one transaction that replaces the previous round's unheld entries."""
-    classes = {c.name: c.pk for c in LabelClass.objects.filter(project=project)}
-    guesses = {
-        pick.item_id: (pick.predicted_label, pick.predicted_confidence) for pick in outcome.picks
-    }
-    guesses.update(engine.predict_items(run=run, item_ids=eval_ids))
-    scores = {pick.item_id: pick.score for pick in outcome.picks}
-    pick_ids = [pick.item_id for pick in outcome.picks]
-    round_part = _interleave(pick_ids[:n_round_picks], eval_ids[:n_round_eval])
-    reserve_part = _interleave(pick_ids[n_round_picks:], eval_ids[n_round_eval:])
-    with transaction.atomic():
-        # Entries someone holds right now stay valid until answered or expired; the rest of
-        # the old round and its reserve are replaced by the new choice.
-        # Items some annotators already answered (overlap) keep their remaining entries.
-        replaceable = (
-            QueueEntry.objects.filter(project=project, done=False)
-            .exclude(item__status=Item.Status.PENDING)
-            .exclude(kind=QueueEntry.Kind.REQUEUED)
-        )
-        replaceable.filter(leased_by__isnull=True).delete()
-        replaceable.filter(lease_expires_at__lte=timezone.now()).delete()
-        # Leases (services.leasing) hand out entries under the project's row lock: taken
-        # here, after the deletes (which may wait for a submit that needs that row), it orders
-        # this write with them, so an item leased or explored a moment ago is seen as held.
-        project_lock(project)
-        held = set(
-            QueueEntry.objects.filter(project=project, done=False).values_list("item_id", flat=True)
-        )
-        round_part = [(kind, item_id) for kind, item_id in round_part if item_id not in held]
-        reserve_part = [(kind, item_id) for kind, item_id in reserve_part if item_id not in held]
-        last = QueryRound.objects.filter(project=project).aggregate(m=Max("number"))["m"] or 0
-        overlap = max(project.overlap, 1)
-        query_round = QueryRound.objects.create(
-            project=project,
-            number=last + 1,
-            model_run=run if run.artifact_path else None,
-            strategy=project.strategy if run.artifact_path else "cold_start",
-            size=len(round_part) * overlap,
-        )
-        entries = []
-        ordered = [(kind, item_id, False) for kind, item_id in round_part] + [
-            (kind, item_id, True) for kind, item_id in reserve_part
-        ]
-        for position, (kind, item_id, is_reserve) in enumerate(ordered):
-            label_name, confidence = guesses.get(item_id, (None, None))
-            # With overlap N, the N copies sit next to each other, one per annotator.
-            entries.extend(
-                QueueEntry(
-                    project=project,
-                    round=query_round,
-                    item_id=item_id,
-                    rank=position * overlap + slot + 1,
-                    slot=slot,
-                    kind=kind,
-                    is_reserve=is_reserve,
-                    score=scores.get(item_id),
-                    predicted_label_id=classes.get(label_name) if label_name else None,
-                    predicted_confidence=confidence,
-                )
-                for slot in range(overlap)
-            )
-        QueueEntry.objects.bulk_create(entries, batch_size=1000)
-    return query_round
-
-
 # Errors a later attempt can fix (the task retries them); anything else fails the run.
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError)
 
@@ -311,13 +157,20 @@ def model_run_execute(*, run_id: int, task_id: str = "") -> ModelRun | None:
     run, or None if it was not queued (already taken: idempotent).
 
     A run still marked running is taken over only by a redelivery of the message that
-    claimed it (``task_id``): late acknowledgement redelivers it when its worker died."""
+    claimed it (``task_id``): late acknowledgement redelivers it when its worker died, and it
+    fails once its worker died on ``MAX_RUN_ATTEMPTS`` attempts."""
     with transaction.atomic():
         run = ModelRun.objects.select_for_update().filter(pk=run_id).first()
         if run is None:
             return None
         resumed = run.status == ModelRun.Status.RUNNING and task_id and run.task_id == task_id
         if run.status != ModelRun.Status.QUEUED and not resumed:
+            return None
+        if resumed and run.attempts >= MAX_RUN_ATTEMPTS:
+            logger.error("run %s: its worker was lost on %s attempts; failed", run.pk, run.attempts)
+            run.status, run.finished_at = ModelRun.Status.FAILED, timezone.now()
+            run.error = f"its worker was lost on each of {run.attempts} attempts (out of memory?)"
+            run.save(update_fields=["status", "finished_at", "error"])
             return None
         if resumed:
             logger.warning("run %s: its worker was lost mid-run; taking it over", run.pk)
@@ -362,7 +215,7 @@ def model_run_execute(*, run_id: int, task_id: str = "") -> ModelRun | None:
             .order_by("evaluation_order")
             .values_list("id", flat=True)[: n_eval + n_reserve_eval]
         )
-        _round_write(
+        round_write(
             project=project,
             run=run,
             outcome=outcome,
@@ -391,6 +244,11 @@ def model_run_execute(*, run_id: int, task_id: str = "") -> ModelRun | None:
     run.status = ModelRun.Status.SUCCEEDED
     run.finished_at = timezone.now()
     run.save()
+    serving = engine.serving_feature_set(project)
+    if serving and serving.pk != run.feature_set_id and serving.ready_at > run.started_at:
+        # Features became ready while this run chose on older ones (or none): the retrain
+        # they asked for found this run active and was not queued, so ask for it now.
+        retrain_request(project=project)
     # This run now serves: the features the previous one trained on may be unused at last.
     try:
         engine.superseded_feature_sets_remove(project)
@@ -403,9 +261,15 @@ def stale_runs_enqueue() -> int:
     """The outbox sweep: enqueue queued runs the broker never delivered, and requeue running
     runs whose worker died. Returns how many runs it enqueued."""
     now = timezone.now()
-    ModelRun.objects.filter(
+    stuck = ModelRun.objects.filter(
         status=ModelRun.Status.RUNNING, started_at__lt=now - RUN_STALE_AFTER
-    ).update(status=ModelRun.Status.QUEUED)
+    )
+    stuck.filter(attempts__gte=MAX_RUN_ATTEMPTS).update(
+        status=ModelRun.Status.FAILED,
+        error=f"still running after {RUN_STALE_AFTER} on its last attempt",
+        finished_at=now,
+    )
+    stuck.update(status=ModelRun.Status.QUEUED)
     stale = list(
         ModelRun.objects.filter(
             status=ModelRun.Status.QUEUED,

@@ -243,7 +243,10 @@ def label_undo(request: HttpRequest, project_id: int) -> JsonResponse:
     form = HoldForm(request.POST)
     if not form.is_valid():
         return _invalid(form)
-    undone = services.last_action_undo(project=project, annotator=request.user)
+    try:
+        undone = services.last_action_undo(project=project, annotator=request.user)
+    except services.SubmitRejected as rejection:
+        return _rejected(rejection)
     body = _leased(request, project, form.cleaned_data["hold"])
     body["undone"] = (
         {"item_id": undone.item.pk, "label": undone.label, "message": undone.message}

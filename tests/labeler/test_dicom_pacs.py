@@ -114,3 +114,26 @@ def test_a_bad_search_or_an_unreachable_pacs_is_a_clear_error(project, client):
     client.force_login(project.created_by)
     response = client.post(f"/projects/{project.pk}/import/pacs/", {"url": "ftp://x", "limit": "5"})
     assert response.status_code == 400 and not ImportJob.objects.exists()
+
+
+@pytest.mark.django_db
+def test_with_an_allow_list_only_the_hospitals_pacs_may_be_searched(project, client, settings):
+    settings.TWEEZERS_PACS_URLS = ["http://pacs.hospital.local:8042/dicom-web"]
+    client.force_login(project.created_by)
+    for elsewhere in (
+        "http://169.254.169.254/latest/meta-data",
+        "http://pacs.hospital.local.evil.example:8042/dicom-web",
+        "http://pacs.hospital.local:8042/dicom-webx",
+        "https://pacs.hospital.local:8042/dicom-web",
+    ):
+        response = client.post(
+            f"/projects/{project.pk}/import/pacs/", {"url": elsewhere, "limit": "5"}
+        )
+        assert response.status_code == 400, elsewhere
+        assert "TWEEZERS_PACS_URLS" in response.content.decode()
+    with pytest.raises(CommandError, match="TWEEZERS_PACS_URLS"):
+        call_command("import_pacs", str(project.pk), "http://127.0.0.1:9/dicom-web")
+    assert not ImportJob.objects.exists()
+    # Below the allowed root is allowed: the unreachable address is now the only complaint.
+    with pytest.raises(CommandError, match="could not search for studies"):
+        call_command("import_pacs", str(project.pk), "http://pacs.hospital.local:8042/dicom-web/")

@@ -1,5 +1,6 @@
 """Faults with real processes: the broker down during labeling, a worker killed mid-retrain."""
 
+import io
 import os
 import signal
 import subprocess
@@ -68,7 +69,7 @@ def test_labeling_goes_on_while_the_broker_is_down_and_the_retrain_runs_when_it_
             services.annotation_submit(
                 project=project, annotator=expert, item_id=entry.item_id, label=label
             )
-        print("submitted")
+            print("submitted", entry.item_id, label)
         """
     )
     offline = subprocess.run(
@@ -80,8 +81,16 @@ def test_labeling_goes_on_while_the_broker_is_down_and_the_retrain_runs_when_it_
         timeout=180,
     )
     assert offline.returncode == 0, offline.stderr[-3000:]
-    assert "submitted" in offline.stdout
-    assert Annotation.objects.filter(project=project).count() == 10
+    given = sorted(
+        (int(item_id), label)
+        for _, item_id, label in (
+            line.split() for line in offline.stdout.splitlines() if line.startswith("submitted ")
+        )
+    )
+    # Every label given while the broker was down is stored, once, on an item served once.
+    assert len({item_id for item_id, _ in given}) == len(given) == 10
+    stored = Annotation.objects.filter(project=project).values_list("item_id", "label__name")
+    assert sorted(stored) == given
     waiting = ModelRun.objects.get(project=project, status=ModelRun.Status.QUEUED)
 
     redis = start_redis(port, tmp_path / "redis.log")
@@ -95,9 +104,17 @@ def test_labeling_goes_on_while_the_broker_is_down_and_the_retrain_runs_when_it_
             timeout=90,
             what="the outbox sweep to run the queued retrain",
         )
+        # The features the offline import could not send for are swept too, and a retrain
+        # on them trains on every label given while the broker was down.
+        offline_strategy_labels = Annotation.objects.filter(
+            project=project, item__is_evaluation=False
+        ).count()
+        assert offline_strategy_labels > 0
         wait_until(
             lambda: ModelRun.objects.filter(
-                project=project, n_labels__gt=0, status=ModelRun.Status.SUCCEEDED
+                project=project,
+                n_labels=offline_strategy_labels,
+                status=ModelRun.Status.SUCCEEDED,
             ).exists(),
             timeout=90,
             what="a retrain on the swept features",
@@ -108,10 +125,15 @@ def test_labeling_goes_on_while_the_broker_is_down_and_the_retrain_runs_when_it_
     finally:
         stop(worker)
         stop(redis)
-    assert QueryRound.objects.filter(project=project).count() >= 2
-    # The features the offline import could not send for are swept too, and the retrain after
-    # they are ready trains on the labels given while the broker was down.
-    assert ModelRun.objects.filter(project=project, n_labels__gt=0, status="succeeded").exists()
+    trained = ModelRun.objects.get(
+        project=project, n_labels=offline_strategy_labels, status="succeeded"
+    )
+    assert trained.artifact_path and trained.metrics["n_evaluation"] == 10 - trained.n_labels
+    # Its round is the one serving now, and the labels stayed as they were given.
+    newest = QueryRound.objects.filter(project=project).order_by("-number").first()
+    assert newest.model_run_id == trained.pk
+    assert services.next_item_lease(project=project, annotator=expert).state == "ready"
+    assert sorted(Annotation.objects.values_list("item_id", "label__name")) == given
 
 
 def test_a_worker_killed_mid_embedding_gets_its_job_redelivered_and_the_queue_keeps_serving(
@@ -171,6 +193,98 @@ def test_a_worker_killed_mid_embedding_gets_its_job_redelivered_and_the_queue_ke
     rows = engine.feature_rows_open(features)
     assert len(set(rows.item_ids.tolist())) == 440  # resumed, not written twice
     assert not ModelRun.objects.filter(project=project, status="failed").exists()
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_retrain_gets_its_run_redelivered_and_the_queue_keeps_serving(
+    tmp_path: Path, settings
+):
+    settings.TWEEZERS_EMBEDDING_DIR = tmp_path / "embeddings"
+    settings.TWEEZERS_ARTIFACT_DIR = tmp_path / "artifacts"
+    env = {
+        **os.environ,
+        "DATABASE_URL": worker_database_url(),
+        "CELERY_BROKER_URL": django_broker_url(),
+        "TWEEZERS_EMBEDDING_DIR": str(settings.TWEEZERS_EMBEDDING_DIR),
+        "TWEEZERS_ARTIFACT_DIR": str(settings.TWEEZERS_ARTIFACT_DIR),
+    }
+    first_expert, second_expert = UserFactory(), UserFactory()
+    project = ProjectFactory(
+        kind="text", classes=["sports", "cooking"], round_size=100, features="tfidf"
+    )
+    # 1,000 pre-labeled texts and a pool of 4,000: training with cross-validation and choosing
+    # 200 diverse items takes seconds, long enough to be killed in.
+    rows = ["text,label"] + [f"{text},{topic}" for text, topic in topic_texts(500)]
+    rows += [f"{text}," for text, _ in topic_texts(2000, seed=1, offset=500)]
+    services.items_import_stream(
+        project=project, name="a.csv", stream=io.BytesIO("\n".join(rows).encode())
+    )
+    # Round 1 is drawn before the features exist; they are computed here, so the worker has
+    # only the retrain they ask for to run. It listens to the training queue alone.
+    services.model_run_execute(run_id=ModelRun.objects.get(project=project).pk)
+    features = FeatureSet.objects.get(project=project)
+    while services.feature_set_embed(feature_set_id=features.pk, worker="test"):
+        pass
+    assert status_of(features) == "ready"
+    retrain = ModelRun.objects.get(project=project, status=ModelRun.Status.QUEUED)
+    served: list[tuple[int, int, str]] = []  # (annotator, item, label) of every submit
+
+    def label_some(count: int) -> None:
+        for index in range(count):
+            annotator = (first_expert, second_expert)[index % 2]
+            lease = services.next_item_lease(project=project, annotator=annotator)
+            assert lease.state == "ready", lease.message
+            label = lease.entry.item.text.split(" ")[0]
+            services.annotation_submit(
+                project=project, annotator=annotator, item_id=lease.entry.item_id, label=label
+            )
+            served.append((annotator.pk, lease.entry.item_id, label))
+
+    label_some(10)
+    worker = start(
+        celery_worker_command(pool="prefork", queues="training"),
+        env=env,
+        log_path=tmp_path / "worker.log",
+    )
+    try:
+        # Killed as soon as it is seen running (within 0.2 s): training and choosing take
+        # seconds, and the round is written at their end.
+        wait_until(lambda: run_status(retrain.pk) == "running", timeout=60, what="the retrain")
+        children = subprocess.run(
+            ["pgrep", "-P", str(worker.pid)], capture_output=True, text=True
+        ).stdout.split()
+        assert len(children) == 1, "the prefork worker has one child process"
+        os.kill(int(children[0]), signal.SIGKILL)
+        wait_until(lambda: not Path(f"/proc/{children[0]}").exists(), timeout=10, what="death")
+        # Killed mid-run: its first attempt wrote no round and did not finish.
+        retrain.refresh_from_db()
+        assert (retrain.status, retrain.attempts) == ("running", 1)
+        assert QueryRound.objects.filter(project=project).count() == 1
+
+        # While the run is redelivered and retrained, the previous round keeps serving.
+        label_some(30)
+        wait_until(
+            lambda: run_status(retrain.pk) == "succeeded",
+            timeout=60,
+            what="the redelivered retrain to finish",
+        )
+    except AssertionError:
+        print((tmp_path / "worker.log").read_text()[-4000:])
+        raise
+    finally:
+        stop(worker)
+    retrain.refresh_from_db()
+    assert retrain.attempts == 2  # taken over by the redelivery, not by a second message
+    assert "taking it over" in (tmp_path / "worker.log").read_text()
+    assert retrain.n_labels >= 1000
+    assert QueryRound.objects.filter(project=project).count() == 2
+    assert services.next_item_lease(project=project, annotator=first_expert).state == "ready"
+    # Every label given before and during the outage is stored, once, on an item served once.
+    stored = Annotation.objects.filter(project=project).values_list(
+        "annotator_id", "item_id", "label__name"
+    )
+    assert sorted(stored) == sorted(served)
+    assert len({item_id for _, item_id, _ in served}) == len(served) == 40
 
 
 def status_of(feature_set) -> str:

@@ -9,9 +9,12 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.forms import model_to_dict
+from django.test import Client
+from django.urls import reverse
 
 from labeler import services
-from labeler.models import FeatureSet, ModelRun, QueueEntry
+from labeler.models import FeatureSet, Membership, ModelRun, Project, QueueEntry
 from tests.data import shades_zip
 from tests.factories import ProjectFactory, UserFactory
 from tests.loop_steps import truth
@@ -97,7 +100,19 @@ def test_changing_the_representation_live_never_stops_labeling(two_workers):
         if not _label_one(project, expert):
             time.sleep(0.2)
 
-    services.project_update(project=project, changes={"features": "pixels"})
+    # The manager changes the representation on the settings page, as in the browser.
+    manager = UserFactory()
+    Membership.objects.create(project=project, user=manager, role=Membership.Role.MANAGER)
+    browser = Client()
+    browser.force_login(manager)
+    current = Project.objects.get(pk=project.pk)
+    form = {
+        name: ("on" if value is True else "" if value in (None, False) else value)
+        for name, value in model_to_dict(current, fields=services.EDITABLE_PROJECT_FIELDS).items()
+    }
+    form["features"] = "pixels"
+    saved = browser.post(reverse("project-settings", args=[project.pk]), form)
+    assert saved.status_code == 302, saved.content.decode()[-2000:]
     pixels = FeatureSet.objects.get(project=project, representation="pixels")
     labeled_while_switching = 0
     deadline = time.monotonic() + 180

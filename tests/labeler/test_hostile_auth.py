@@ -48,6 +48,34 @@ def test_a_token_carries_its_expiry_and_stops_working_after_it(expert):
     assert projects_with(body["token"]) == 401
 
 
+def test_an_api_request_costs_no_scan_of_the_users_other_tokens_and_the_sweep_deletes_them(
+    expert, django_assert_max_num_queries
+):
+    _, current = token_for("dr-token")
+    _, old = token_for("dr-token")
+    AuthToken.objects.filter(token_key=old["token"][:15]).update(
+        expiry=timezone.now() - dt.timedelta(seconds=1)
+    )
+    client = APIClient()
+
+    # Token (one query), the user's projects: nothing reads the user's other tokens.
+    with django_assert_max_num_queries(3) as captured:
+        assert (
+            client.get("/api/projects/", HTTP_AUTHORIZATION=f"Token {current['token']}").status_code
+            == 200
+        )
+    assert sum("knox_authtoken" in q["sql"] for q in captured.captured_queries) == 1
+    assert projects_with(old["token"]) == 401
+
+    assert AuthToken.objects.filter(user=expert).count() == 1  # presented, so deleted
+    _, stale = token_for("dr-token")
+    AuthToken.objects.filter(token_key=stale["token"][:15]).update(
+        expiry=timezone.now() - dt.timedelta(seconds=1)
+    )
+    assert services.expired_tokens_delete() == 1
+    assert projects_with(current["token"]) == 200
+
+
 def test_after_a_password_change_the_old_token_gets_401(expert):
     _, body = token_for("dr-token")
     browser = Client()

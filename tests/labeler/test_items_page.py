@@ -155,6 +155,21 @@ def test_model_guesses_are_stored_and_the_disagreement_filter_finds_wrong_labels
         assert wrong.pk in shown
 
 
+def test_a_model_guess_is_rewritten_only_when_it_changes(project, manager):
+    label_open_entries(project, manager, 8)
+    ModelRun.objects.filter(project=project, status=ModelRun.Status.QUEUED).delete()
+    services.retrain_force(project=project)
+    run_queued(project)
+    run = ModelRun.objects.filter(project=project, status=ModelRun.Status.SUCCEEDED).latest("pk")
+    item = Item.objects.filter(project=project, status=Item.Status.LABELED).first()
+    Item.objects.filter(pk=item.pk).update(model_label=None, model_confidence=None)
+
+    # The same run's guesses again: only the item whose stored guess differs is written.
+    assert services.item_predictions_store(run=run) == 1
+    item.refresh_from_db()
+    assert item.model_label_id is not None
+
+
 def test_manager_corrects_a_label_from_the_item_page_and_the_history_keeps_the_old_one(
     project, manager
 ):

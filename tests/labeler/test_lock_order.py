@@ -12,7 +12,7 @@ import pytest
 from django.db import connection, transaction
 
 from labeler import services
-from labeler.models import Annotation, Project
+from labeler.models import Annotation, ModelRun, Project, QueueEntry
 from tests.factories import ProjectFactory, UserFactory
 from tests.labeler.api.factories import item_add, round_add
 
@@ -172,3 +172,48 @@ def test_undo_locks_the_item_before_its_annotations():
         assert not isinstance(result, BaseException) or isinstance(
             result, services.SubmitRejected
         ), f"{name}: {result!r}"
+
+
+def test_a_lease_in_flight_while_the_worker_writes_a_round_is_kept():
+    """The worker replaces the old round's unheld entries while an annotator's lease of one of
+    them is still committing: the entry must survive as theirs (before, the replacement waited
+    for the lease and then deleted the entry anyway, and the annotator's answer was refused)."""
+    from tests.data import shades_zip
+    from tests.loop_steps import label_open_entries, run_queued, truth
+
+    annotator = UserFactory()
+    project = ProjectFactory(kind="image", classes=["dark", "light"], round_size=10)
+    services.items_import_stream(project=project, name="s.zip", stream=shades_zip(60))
+    run_queued(project)
+    label_open_entries(project, annotator, 4)
+    # The retrain the labels asked for (or one a manager asks for).
+    run = ModelRun.objects.filter(project=project, status="queued").first()
+    run = run or services.retrain_force(project=project)
+    outcome: dict = {}
+    leased, release = threading.Event(), threading.Event()
+
+    def lease_and_hold_the_commit():
+        with transaction.atomic():
+            held = services.items_lease(project=project, annotator=annotator, hold=1)
+            outcome["entry"] = held.entries[0]
+            leased.set()
+            release.wait(30)
+        return held
+
+    threads = [in_thread(lease_and_hold_the_commit, outcome, "lease")]
+    assert leased.wait(10)
+    threads.append(in_thread(lambda: services.model_run_execute(run_id=run.pk), outcome, "retrain"))
+    # The retrain either finishes or waits for the lease; give it the time to do either.
+    wait_for(lambda: "retrain" in outcome or lock_waiters() >= 1, seconds=30)
+    release.set()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert not isinstance(outcome["retrain"], BaseException), repr(outcome["retrain"])
+    entry = outcome["entry"]
+    item_entries = QueueEntry.objects.filter(item_id=entry.item_id, done=False)
+    assert [e.leased_by_id for e in item_entries] == [annotator.pk]
+    annotation, _ = services.annotation_submit(
+        project=project, annotator=annotator, item_id=entry.item_id, label=truth(entry.item)
+    )
+    assert annotation.item_id == entry.item_id

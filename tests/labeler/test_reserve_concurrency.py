@@ -8,11 +8,11 @@ from collections import defaultdict
 import pytest
 from django.db import connection, connections
 
-from labeler import services
+from labeler import engine, services
 from labeler.models import Annotation, ModelRun, Project, QueueEntry
 from tests.data import shades_zip
 from tests.factories import ProjectFactory, UserFactory
-from tests.loop_steps import run_queued, truth
+from tests.loop_steps import label_open_entries, run_queued, truth
 
 ANNOTATORS = 8
 BUDGET = 45
@@ -95,3 +95,29 @@ def test_prefetching_annotators_never_share_an_item_and_spend_the_budget_exactly
     assert ModelRun.objects.filter(project=project, status="succeeded").count() >= 2
     open_leases = QueueEntry.objects.filter(project=project, done=False, leased_by__isnull=False)
     assert open_leases.values("item").distinct().count() == open_leases.count()
+
+
+@pytest.mark.django_db
+def test_an_item_answered_while_the_retrain_chooses_is_not_served_again(monkeypatch):
+    project = ProjectFactory(kind="image", classes=["dark", "light"], round_size=10)
+    services.items_import_stream(project=project, name="s.zip", stream=shades_zip(30))
+    run_queued(project)
+    expert = UserFactory()
+    label_open_entries(project, expert, 8)  # the round runs low: a retrain is queued
+    choose = engine.train_and_choose
+    answered = []
+
+    def an_answer_arrives_after_the_choice(**kwargs):
+        outcome = choose(**kwargs)
+        # The strategy read the pool before this item was answered, so it may pick it.
+        label_open_entries(project, expert, 1)
+        answered.append(Annotation.objects.latest("created_at").item_id)
+        outcome.picks.insert(0, engine.Pick(answered[0], 1.0, None, None))
+        return outcome
+
+    monkeypatch.setattr(engine, "train_and_choose", an_answer_arrives_after_the_choice)
+    run_queued(project)
+    assert not QueueEntry.objects.filter(item_id=answered[0], done=False).exists()
+    # Nobody is served it again, so its one label stays the only one.
+    label_open_entries(project, UserFactory(), 9)
+    assert Annotation.objects.filter(item_id=answered[0]).count() == 1

@@ -63,9 +63,12 @@ def test_one_address_spraying_a_password_across_accounts_is_locked_out_for_all(s
     assert token.status_code in (400, 403, 429) and "token" not in token.content.decode()
     # Another address is not affected.
     elsewhere = Client(REMOTE_ADDR="10.1.2.3")
-    assert elsewhere.post(
-        reverse("login"), {"username": victim.username, "password": PASSWORD}
-    ).status_code == 302
+    assert (
+        elsewhere.post(
+            reverse("login"), {"username": victim.username, "password": PASSWORD}
+        ).status_code
+        == 302
+    )
 
 
 @pytest.mark.django_db

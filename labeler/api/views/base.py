@@ -8,12 +8,12 @@ from functools import cached_property
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse
-from knox.auth import TokenAuthentication
 from rest_framework import exceptions
 from rest_framework.authentication import SessionAuthentication
 
 from labeler import selectors, services
 from labeler.api import serializers as s
+from labeler.api.authentication import ExpiringTokenAuthentication
 from labeler.api.permissions import FollowsPolicy
 from labeler.models import Membership, Project
 
@@ -34,7 +34,7 @@ def errors(*codes: int) -> dict:
 
 # Token first: DRF answers a request without credentials with the first class's challenge, so
 # scripts get a 401 with ``WWW-Authenticate: Token`` rather than a 403.
-AUTHENTICATION = [TokenAuthentication, SessionAuthentication]
+AUTHENTICATION = [ExpiringTokenAuthentication, SessionAuthentication]
 
 
 class ProjectScopedMixin:

@@ -61,3 +61,21 @@ def test_an_annotator_cannot_change_the_representation(api, imported):
 
     assert response.status_code == 403
     assert not FeatureSet.objects.filter(project=imported.project, representation="pixels")
+
+
+def test_the_dashboard_shows_the_embedding_then_the_features_serving(imported, client):
+    from django.urls import reverse
+
+    from tests.loop_steps import embed_pending
+
+    client.force_login(imported.viewer)
+    url = reverse("project-dashboard", args=[imported.project.pk])
+
+    waiting = client.get(url).content.decode()
+    assert 'id="feature-progress" data-status="pending"' in waiting
+    assert "spectral (version 1) waits for the embedding worker." in waiting
+
+    embed_pending(imported.project)
+    ready = client.get(url).content.decode()
+    assert 'data-status="ready"' in ready
+    assert "Serving <strong>spectral</strong> (version 1, 20 items)." in ready
