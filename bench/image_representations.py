@@ -5,7 +5,7 @@ Pools:
 - ``digits70k``: every digit 52 times, each copy moved by a random affine map (rotation
   ±12°, scale 0.9–1.1, shift ±1 px) plus pixel noise; the test set is the copies of 25% of
   the original digits (split by original, so no test image has a sibling in the pool), the
-  pool the copies of the rest: 70,070 pool images, 23,374 test images;
+  pool the copies of the rest: 70,044 pool images, 23,400 test images;
 - ``digits70k@10k``: a seeded 10,000-image sample of that pool, the same test set — the
   "same data at 10,000 items".
 
@@ -140,6 +140,7 @@ def featurize_in_this_process(pool: str, representation: str, simclr_steps: int)
         "seconds": round(seconds, 1),
         "rss_before_mib": round(before),
         "max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "simclr_steps": simclr_steps,
     }
     if features is None:
         report["skipped"] = f"exact spectral stops at {EXACT_SPECTRAL_LIMIT:,} items"
@@ -151,7 +152,14 @@ def featurize_in_this_process(pool: str, representation: str, simclr_steps: int)
     return 0
 
 
-def featurize(pool: str, representation: str, simclr_steps: int) -> dict[str, Any]:
+def featurize(pool: str, representation: str, simclr_steps: int, reuse: bool) -> dict[str, Any]:
+    """Fit one representation in a child process, or (``reuse``) read an earlier fit's report
+    saved beside its cache as ``<pool>-<representation>.cost.json`` (the child's stdout)."""
+    saved = FEATURES / f"{pool}-{representation}.cost.json"
+    if reuse and saved.exists() and saved.read_text().strip():
+        cost = json.loads(saved.read_text().strip().splitlines()[-1])
+        if representation != "simclr" or cost.get("simclr_steps") == simclr_steps:
+            return cost
     result = subprocess.run(
         [sys.executable, __file__, "--featurize", pool, representation,
          "--simclr-steps", str(simclr_steps)],
@@ -159,6 +167,7 @@ def featurize(pool: str, representation: str, simclr_steps: int) -> dict[str, An
     )  # fmt: skip
     if result.returncode != 0:
         raise SystemExit(f"featurizing {pool} {representation} failed:\n{result.stderr[-3000:]}")
+    saved.write_text(result.stdout)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -248,17 +257,30 @@ def main() -> int:
         help="which representations to run (stacked ones need their parts)",
     )
     parser.add_argument("--featurize", nargs=2, metavar=("POOL", "REPRESENTATION"))
+    parser.add_argument(
+        "--reuse-features",
+        action="store_true",
+        help="use the featurisations already cached under bench/output (e.g. run in parallel "
+        "with --featurize) instead of fitting them again",
+    )
     parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument(
+        "--results",
+        default="image_representations.json",
+        help="results file under bench/output (another name keeps a second setting apart)",
+    )
     args = parser.parse_args()
     if args.featurize:
         return featurize_in_this_process(*args.featurize, args.simclr_steps)
-    results_path = OUTPUT / "image_representations.json"
-    report: dict[str, Any] = json.loads(results_path.read_text()) if results_path.exists() else {}
+    results_path = OUTPUT / args.results
     for pool in args.pools.split(","):
         started = time.time()
         wanted = args.representations.split(",")
-        bases = [r for r in BASE_REPRESENTATIONS if any(r in w.split("+") for w in wanted)]
-        costs = {r: featurize(pool, r, args.simclr_steps) for r in bases}
+        # Raw pixels always: the random baseline runs on them.
+        bases = [
+            r for r in BASE_REPRESENTATIONS if r == "raw" or any(r in w.split("+") for w in wanted)
+        ]
+        costs = {r: featurize(pool, r, args.simclr_steps, args.reuse_features) for r in bases}
         print(json.dumps(costs, indent=1), flush=True)
         available = [r for r in bases if "skipped" not in costs[r]]
         representations = [w for w in wanted if all(part in available for part in w.split("+"))]
@@ -283,6 +305,7 @@ def main() -> int:
                     "full_accuracy": full,
                     "labels_to_95": labels_to_reach(mean, 0.95 * full),
                     "labels_to_99": labels_to_reach(mean, 0.99 * full),
+                    "labels_to_95_per_seed": [labels_to_reach(c, 0.95 * full) for c in stacked],
                     "accuracy_at_100": float(np.interp(100, mean[:, 0], mean[:, 1])),
                     "final_accuracy": float(mean[-1, 1]),
                     "aulc": float(np.mean([normalised_aulc(c, full) for c in stacked])),
@@ -291,6 +314,8 @@ def main() -> int:
                 }
             )
         y_pool = load_pool_cached(pool)[1]
+        # Read again just before writing: another run (another pool) may have written since.
+        report = json.loads(results_path.read_text()) if results_path.exists() else {}
         report[pool] = {
             "pool_items": int(len(y_pool)),
             "test_items": int(len(load_pool_cached(pool)[3])),

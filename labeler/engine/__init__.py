@@ -29,6 +29,7 @@ from labeler.engine.store import (
     rows_write,
     serving_feature_set,
     stale_feature_sets_enqueue,
+    superseded_feature_sets_remove,
 )
 from labeler.engine.training import Pick, RunOutcome, artifact_dir, predict_items, train_and_choose
 
@@ -101,5 +102,6 @@ __all__ = [
     "serving_feature_set",
     "stale_feature_sets_enqueue",
     "strategy_names",
+    "superseded_feature_sets_remove",
     "train_and_choose",
 ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from numpy.typing import NDArray
 
-from labeler.models import FeatureSet, Item, Project
+from labeler.models import FeatureSet, Item, ModelRun, Project
 
 logger = logging.getLogger(__name__)
 
@@ -177,6 +178,52 @@ def serving_feature_set(project: Project) -> FeatureSet | None:
         if current is not None:
             return current
     return usable.order_by("-ready_at", "-id").first()
+
+
+def superseded_feature_sets_remove(project: Project) -> int:
+    """Delete the versions nothing serves any more, rows and shard folders: every finished
+    (ready or failed) set that is neither the serving one, nor the newest version of the
+    representation asked for, nor the one the latest succeeded model run trained on (its
+    guesses are read from it). Nothing is removed while a run is running: it may have opened
+    any set. Pending or claimed sets are left to the embedding job. Returns how many sets."""
+    with transaction.atomic():
+        # Lock order project row, then feature sets, as services.project_update: a
+        # representation change waits, so a set it switches back to is kept or already gone.
+        list(Project.objects.select_for_update().filter(pk=project.pk).values_list("pk"))
+        runs = ModelRun.objects.filter(project=project)
+        if runs.filter(status=ModelRun.Status.RUNNING).exists():
+            return 0
+        serving = serving_feature_set(project)
+        if serving is None:
+            return 0
+        keep = {serving.pk}
+        latest_run = runs.filter(status=ModelRun.Status.SUCCEEDED).order_by("-created_at").first()
+        if latest_run is not None and latest_run.feature_set_id is not None:
+            keep.add(latest_run.feature_set_id)
+        try:
+            wanted = representation_for(project).name
+        except ValueError:
+            wanted = None
+        newest = (
+            FeatureSet.objects.filter(project=project, representation=wanted)
+            .order_by("-version")
+            .first()
+        )
+        if newest is not None:
+            keep.add(newest.pk)
+        superseded = list(
+            FeatureSet.objects.select_for_update()
+            .filter(project=project, status__in=[FeatureSet.Status.READY, FeatureSet.Status.FAILED])
+            .exclude(pk__in=keep)
+            .exclude(claimed_until__gt=timezone.now())
+        )
+        folders = [feature_set_dir(feature_set) for feature_set in superseded]
+        FeatureSet.objects.filter(pk__in=[feature_set.pk for feature_set in superseded]).delete()
+        # Only once the rows are gone for good: a rollback leaves both in place.
+        transaction.on_commit(lambda: [shutil.rmtree(f, ignore_errors=True) for f in folders])
+    if superseded:
+        logger.info("project %s: removed superseded feature sets %s", project.pk, folders)
+    return len(superseded)
 
 
 def _enqueue(feature_set_id: int) -> None:

@@ -249,6 +249,11 @@ def model_run_execute(*, run_id: int, task_id: str = "") -> ModelRun | None:
         # Features became ready while this run chose on older ones (or none): the retrain
         # they asked for found this run active and was not queued, so ask for it now.
         retrain_request(project=project)
+    # This run now serves: the features the previous one trained on may be unused at last.
+    try:
+        engine.superseded_feature_sets_remove(project)
+    except Exception:  # noqa: BLE001 - a clean-up must never fail a run that succeeded
+        logger.warning("project %s: superseded features kept for now", project.pk, exc_info=True)
     return run
 
 

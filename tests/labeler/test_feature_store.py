@@ -201,3 +201,47 @@ def test_a_representation_left_before_it_was_ready_is_not_embedded_further(shade
     embed_pending(shades_project)
     spectral.refresh_from_db()
     assert spectral.status == "ready" and spectral.processed == 60
+
+
+@pytest.mark.django_db
+def test_a_superseded_version_is_removed_from_disk_once_no_serving_model_uses_it(
+    shades_project, django_capture_on_commit_callbacks
+):
+    expert = UserFactory()
+    run_queued(shades_project)
+    label_open_entries(shades_project, expert, 8)
+    on_spectral = run_queued(shades_project)
+    spectral = on_spectral.feature_set
+    spectral_dir = engine.feature_set_dir(spectral)
+    assert (spectral_dir / "rows_00000.npy").exists()
+
+    services.project_update(project=shades_project, changes={"features": "pixels"})
+    embed_pending(shades_project)
+    shades_project.refresh_from_db()
+    pixels = FeatureSet.objects.get(project=shades_project, representation="pixels")
+    assert engine.serving_feature_set(shades_project) == pixels
+    # Pixels serve the next retrain, but the latest model was trained on spectral rows (its
+    # guesses are read from them): they stay until a model on pixels has succeeded.
+    assert engine.superseded_feature_sets_remove(shades_project) == 0
+    assert spectral_dir.exists()
+    # Nor while a retrain is running: it may have opened any set.
+    running = ModelRun.objects.get(project=shades_project, status=ModelRun.Status.QUEUED)
+    ModelRun.objects.filter(pk=running.pk).update(status=ModelRun.Status.RUNNING)
+    ModelRun.objects.filter(pk=on_spectral.pk).update(status=ModelRun.Status.FAILED)
+    assert engine.superseded_feature_sets_remove(shades_project) == 0
+    assert spectral_dir.exists()
+    ModelRun.objects.filter(pk=on_spectral.pk).update(status=ModelRun.Status.SUCCEEDED)
+    ModelRun.objects.filter(pk=running.pk).update(status=ModelRun.Status.QUEUED)
+
+    # The folder goes once the deletion of its row commits (the test runs in a transaction).
+    with django_capture_on_commit_callbacks(execute=True):
+        on_pixels = run_queued(shades_project, embed=False)
+
+    assert on_pixels.status == "succeeded" and on_pixels.feature_set == pixels
+    assert not spectral_dir.exists()
+    assert not FeatureSet.objects.filter(pk=spectral.pk).exists()
+    assert (engine.feature_set_dir(pixels) / "rows_00000.npy").exists()
+    # The model serving still guesses from its own rows; the queue keeps serving.
+    some = list(Item.objects.filter(project=shades_project).values_list("id", flat=True)[:3])
+    assert len(engine.predict_items(run=on_pixels, item_ids=some)) == 3
+    assert services.next_item_lease(project=shades_project, annotator=expert).state == "ready"
