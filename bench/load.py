@@ -420,8 +420,9 @@ def markdown(rows: list[dict], command: str) -> str:
         "N annotator threads (in client processes of four) loop GET "
         "`/api/projects/{id}/next/` → POST `/annotations/`, "
         "pausing `--think` seconds per item (a very fast expert), against "
-        "`scripts/run-serve` (gunicorn, 4 workers, plus one Celery worker at "
-        f"nice {os.environ.get('WORKER_NICE', '10')}) on this 2-core "
+        "`scripts/run-serve` (gunicorn, 4 workers, plus the Celery workers at "
+        f"nice {os.environ.get('WORKER_NICE', '10')}, scheduling "
+        f"{os.environ.get('WORKER_SCHED', 'idle')}) on this 2-core "
         "machine, PostgreSQL 15 and Redis on 127.0.0.1. Items carry cached 384-d embeddings, "
         "so every retrain re-scores the whole pool with the default strategy.\n\n"
     )
@@ -500,7 +501,7 @@ def main() -> None:
                 row = run_size(size, annotators, think, args, var_dir)
                 print(row, flush=True)
                 rows.append(row)
-    command = "python bench/load.py " + " ".join(sys.argv[1:])
+    command = ".venv/bin/python bench/load.py " + " ".join(sys.argv[1:])
     section = markdown(rows, command.strip())
     print(section)
     write_section(args.out, section)
