@@ -35,6 +35,7 @@ import requests
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
+import serving  # noqa: E402  (the benchmarks' shared helpers; no Django, no Tweezers code)
 from labelstudio_server import (  # noqa: E402
     CHOICES,
     BenchError,
@@ -113,38 +114,6 @@ def annotate(
         out["timeouts"] += timeouts
 
 
-def process_tree_rss_kib(root_pid: int) -> int:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(parent, []).append(int(entry.name))
-    total, stack = 0, [root_pid]
-    while stack:
-        pid = stack.pop()
-        stack.extend(children.get(pid, []))
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return total
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return 1000 * (ordered[low] + (ordered[high] - ordered[low]) * (rank - low))
-
-
 def run_row(ls: LabelStudio, tokens: list[str], annotators: int, think: float, args) -> dict:
     print(f"[{ls.backend}, {annotators} annotators, think {think:g}] importing…", flush=True)
     started = time.monotonic()
@@ -170,7 +139,7 @@ def run_row(ls: LabelStudio, tokens: list[str], annotators: int, think: float, a
     # Bounded: a request in flight at the deadline ends within its timeout.
     hard_stop = deadline + 2 * args.timeout + think + 5
     while any(t.is_alive() for t in threads) and time.monotonic() < hard_stop:
-        rss_peak = max(rss_peak, process_tree_rss_kib(ls.process.pid))
+        rss_peak = max(rss_peak, serving.process_tree_rss_kib(ls.process.pid))
         time.sleep(0.5)
     elapsed = time.monotonic() - started
     stored, tasks_labeled = labels_stored(ls, project)
@@ -185,7 +154,7 @@ def run_row(ls: LabelStudio, tokens: list[str], annotators: int, think: float, a
         "submits_ok": len(out["submit"]),
         "rps": (len(out["next"]) + len(out["submit"])) / elapsed,
         **{
-            f"{kind}_p{q}": percentile(out[kind], q)
+            f"{kind}_p{q}": serving.percentile(out[kind], q)
             for kind in ("next", "submit")
             for q in (50, 95, 99)
         },

@@ -187,30 +187,6 @@ def build_pool(n_items: int, var_dir: Path, annotators: int, round_size: int) ->
     }
 
 
-def process_tree_rss_kib(root_pid: int) -> int:
-    """Resident memory of a process and all its descendants, in KiB (from /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry.name))
-    total, stack = 0, [root_pid]
-    while stack:
-        pid = stack.pop()
-        stack.extend(children.get(pid, []))
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return total
-
-
 def annotate(
     base: str, pool: dict, token: str, deadline: float, results: dict, lock, think: float
 ) -> None:
@@ -303,10 +279,6 @@ def server_durations(log_path: Path) -> dict[str, list[float]]:
     return found
 
 
-def percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(np.array(values) * 1000, q)) if values else float("nan")
-
-
 def run_size(
     n_items: int, annotators: int, think: float, args: argparse.Namespace, var_dir: Path
 ) -> dict:
@@ -343,7 +315,7 @@ def run_size(
             client.start()
         for _ in clients:
             while True:
-                rss_peak = max(rss_peak, process_tree_rss_kib(server.pid))
+                rss_peak = max(rss_peak, serving.process_tree_rss_kib(server.pid))
                 try:
                     part = out.get(timeout=0.5)
                     break
@@ -391,16 +363,16 @@ def run_size(
         "seconds": elapsed,
         "labels": len(results["submit"]),
         "rps": requests_total / elapsed,
-        "next_p50": percentile(results["next"], 50),
-        "next_p95": percentile(results["next"], 95),
-        "next_p99": percentile(results["next"], 99),
-        "submit_p50": percentile(results["submit"], 50),
-        "submit_p95": percentile(results["submit"], 95),
-        "submit_p99": percentile(results["submit"], 99),
-        "server_next_p50": percentile(on_server["next"], 50),
-        "server_next_p99": percentile(on_server["next"], 99),
-        "server_submit_p50": percentile(on_server["submit"], 50),
-        "server_submit_p99": percentile(on_server["submit"], 99),
+        "next_p50": serving.percentile(results["next"], 50),
+        "next_p95": serving.percentile(results["next"], 95),
+        "next_p99": serving.percentile(results["next"], 99),
+        "submit_p50": serving.percentile(results["submit"], 50),
+        "submit_p95": serving.percentile(results["submit"], 95),
+        "submit_p99": serving.percentile(results["submit"], 99),
+        "server_next_p50": serving.percentile(on_server["next"], 50),
+        "server_next_p99": serving.percentile(on_server["next"], 99),
+        "server_submit_p50": serving.percentile(on_server["submit"], 50),
+        "server_submit_p99": serving.percentile(on_server["submit"], 99),
         "waits": results["waits"],
         "errors": results["errors"],
         "rss_mib": rss_peak / 1024,
