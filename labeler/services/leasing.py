@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from labeler.models import Item, ModelRun, Project, QueryRound, QueueEntry
 from labeler.selectors import labels_today
+from labeler.services.locks import project_row_lock, skipping_locked
 
 
 @dataclass(frozen=True)
@@ -89,13 +90,6 @@ def _limit_state(
     return None
 
 
-def _locked(entries, *, skip_locked: bool):
-    """``entries`` locked for update (their own rows, not the joined ones), skipping rows
-    other transactions hold where the database can."""
-    skip = skip_locked and connection.features.has_select_for_update_skip_locked
-    return entries.select_for_update(skip_locked=skip, of=("self",))
-
-
 def _free_entries(project: Project, annotator: AbstractBaseUser, now: dt.datetime, held_items):
     free = (
         QueueEntry.objects.filter(project=project, done=False)
@@ -110,7 +104,7 @@ def _free_entries(project: Project, annotator: AbstractBaseUser, now: dt.datetim
         free = free.exclude(item__annotations__annotator=annotator)
     # SKIP LOCKED lets concurrent annotators take the next free row instead of queueing behind
     # each other; SQLite (the demo) has no row locks and serialises writers anyway.
-    return _locked(free, skip_locked=True).select_related("item", "round", "predicted_label")
+    return skipping_locked(free).select_related("item", "round", "predicted_label")
 
 
 def _leasable(
@@ -130,12 +124,6 @@ def _leasable(
             return _daily_cap_reached(project)
         room = min(room, project.daily_cap - today - held)
     return max(room, 0)
-
-
-def _project_row_lock(project: Project) -> int:
-    """Lock the project's row until the transaction ends; returns its label count."""
-    rows = Project.objects.select_for_update().values_list("n_annotations", flat=True)
-    return rows.get(pk=project.pk)
 
 
 def items_lease(*, project: Project, annotator: AbstractBaseUser, hold: int = 1) -> LeasedItems:
@@ -158,7 +146,7 @@ def items_lease(*, project: Project, annotator: AbstractBaseUser, hold: int = 1)
         # Skip, never wait for, an entry another transaction has locked: that is this
         # annotator's own submit, skip or undo of it (which go on to the project row).
         held = list(
-            _locked(held, skip_locked=True)
+            skipping_locked(held)
             .select_related("item", "round", "predicted_label")
             .order_by("rank", "id")[:hold]
         )
@@ -171,7 +159,7 @@ def items_lease(*, project: Project, annotator: AbstractBaseUser, hold: int = 1)
         # leases queueing behind them on that row were the tail of next-item latency.
         locked = False
         if wanted > 0 and (project.budget is not None or project.daily_cap is not None):
-            spent = _project_row_lock(project)
+            spent = project_row_lock(project)
             locked = True
             room = _leasable(project, annotator, now, len(held), spent)
             if isinstance(room, NextItem):
@@ -190,7 +178,7 @@ def items_lease(*, project: Project, annotator: AbstractBaseUser, hold: int = 1)
                     taken.append(entry)
         if wanted > len(taken):
             if not locked:
-                _project_row_lock(project)
+                project_row_lock(project)
             explored = _exploration_lease(
                 project, annotator, lease_until, wanted - len(taken), {e.item_id for e in held}
             )
@@ -231,9 +219,8 @@ def _exploration_lease(
         .exclude(pk__in=held_items)
         .order_by("pk")
     )
-    if connection.features.has_select_for_update_skip_locked:
-        # Two annotators exploring the same stretch each take other items.
-        pool = pool.select_for_update(skip_locked=True, of=("self",))
+    # Two annotators exploring the same stretch each take other items.
+    pool = skipping_locked(pool)
     ids = Item.objects.filter(project=project).order_by("pk").values_list("pk", flat=True)
     first, last = ids.first(), ids.order_by("-pk").first()
     if first is None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
@@ -22,6 +22,7 @@ from labeler.models import (
     QueryRound,
     QueueEntry,
 )
+from labeler.services.locks import project_row_lock, skipping_locked
 
 # The reserve covers the labels annotators give while the next round trains (see
 # reserve_size). It is chosen with the round, by the same strategy, and the default strategy's
@@ -36,11 +37,6 @@ RESERVE_SAFETY = 1.5
 ACTIVE_WINDOW = dt.timedelta(minutes=5)
 DEFAULT_RETRAIN_SECONDS = 30.0
 DEFAULT_SECONDS_PER_LABEL = 3.0
-
-
-def project_lock(project: Project) -> None:
-    """Lock the project's row until the transaction ends (the writers of queue entries)."""
-    list(Project.objects.select_for_update().filter(pk=project.pk).values_list("pk", flat=True))
 
 
 def reserve_size(*, project: Project) -> int:
@@ -139,15 +135,13 @@ def round_write(
         # wait for it and then delete it anyway: PostgreSQL rechecks only the id against the
         # IN-subquery Django writes for it, not "not leased".)
         unheld = Q(leased_by__isnull=True) | Q(lease_expires_at__lte=timezone.now())
-        stale = replaceable.filter(unheld)
-        if connection.features.has_select_for_update_skip_locked:
-            stale = stale.select_for_update(skip_locked=True, of=("self",))
+        stale = skipping_locked(replaceable.filter(unheld))
         QueueEntry.objects.filter(pk__in=list(stale.values_list("pk", flat=True))).delete()
         # Exploration (services.leasing) creates entries under the project's row lock: taken
         # here, after the deletes, it orders this write with it, so an item explored a moment
         # ago is seen as held. A plain lease creates nothing: the entries it takes survive the
         # deletes above and are in the set read below.
-        project_lock(project)
+        project_row_lock(project)
         held = set(
             QueueEntry.objects.filter(project=project, done=False).values_list("item_id", flat=True)
         )
