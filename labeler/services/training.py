@@ -28,7 +28,7 @@ from labeler.models import (
     QueueEntry,
 )
 from labeler.services.items import item_predictions_store
-from labeler.services.rounds import RESERVE_MAX_ROUNDS, reserve_size, round_write  # noqa: F401
+from labeler.services.rounds import reserve_size, round_write
 
 logger = logging.getLogger(__name__)
 
