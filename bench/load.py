@@ -20,6 +20,7 @@ import io
 import multiprocessing
 import os
 import queue
+import random
 import re
 import shutil
 import statistics
@@ -188,8 +189,22 @@ def build_pool(n_items: int, var_dir: Path, annotators: int, round_size: int) ->
 
 
 def annotate(
-    base: str, pool: dict, token: str, deadline: float, results: dict, lock, think: float
+    base: str,
+    pool: dict,
+    token: str,
+    deadline: float,
+    results: dict,
+    lock,
+    think: float,
+    spread: float,
 ) -> None:
+    # Experts work independently: each pause is ``think`` give or take ``spread`` of it, and
+    # each starts at a random moment of the first pause. Identical pauses from one start
+    # would keep all annotators in step, every request of a cycle arriving in one burst
+    # (what the harness did before; docs/benchmarks.md, "Load", says what that cost).
+    rng = random.Random(token)
+    pauses = lambda: think * rng.uniform(1 - spread, 1 + spread)  # noqa: E731
+    time.sleep(rng.uniform(0, think))
     session = requests.Session()
     session.headers["Authorization"] = f"Token {token}"
     next_times, submit_times, waits, errors = [], [], 0, 0
@@ -233,7 +248,7 @@ def annotate(
         if response.status_code not in (200, 201):
             errors += 1
         # The expert looks at the next item before answering (0: a closed-loop stress test).
-        time.sleep(think)
+        time.sleep(pauses())
     with lock:
         results["next"].extend(next_times)
         results["submit"].extend(submit_times)
@@ -242,7 +257,7 @@ def annotate(
 
 
 def annotate_group(
-    base: str, pool: dict, tokens: list[str], seconds: float, think: float, out
+    base: str, pool: dict, tokens: list[str], seconds: float, think: float, spread: float, out
 ) -> None:
     """One client process: a thread per annotator token, the figures sent back on ``out``."""
     results: dict = {"next": [], "submit": [], "waits": 0, "errors": 0}
@@ -250,7 +265,9 @@ def annotate_group(
     deadline = time.monotonic() + seconds
     threads = [
         threading.Thread(
-            target=annotate, args=(base, pool, token, deadline, results, lock, think), daemon=True
+            target=annotate,
+            args=(base, pool, token, deadline, results, lock, think, spread),
+            daemon=True,
         )
         for token in tokens
     ]
@@ -307,7 +324,8 @@ def run_size(
         deadline_in = args.seconds
         clients = [
             spawn.Process(
-                target=annotate_group, args=(base, shared, group, deadline_in, think, out)
+                target=annotate_group,
+                args=(base, shared, group, deadline_in, think, args.think_spread, out),
             )
             for group in groups
         ]
@@ -460,6 +478,13 @@ def main() -> None:
     parser.add_argument("--round-size", type=int, default=100)
     parser.add_argument(
         "--think", default="1", help="seconds each annotator spends per item, e.g. 1,0"
+    )
+    parser.add_argument(
+        "--think-spread",
+        type=float,
+        default=0.5,
+        help="each pause is think × a uniform draw in [1 - spread, 1 + spread]; 0 keeps "
+        "every annotator in step (all requests of a cycle in one burst)",
     )
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")

@@ -24,8 +24,7 @@ from __future__ import annotations
 from collections import Counter
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
-from django.db.models import Case, F, When
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -54,18 +53,25 @@ def _refill_threshold(project: Project) -> int:
 def _after_queue_progress(project: Project, round_id: int | None, *, is_reserve: bool) -> None:
     from labeler.services.training import retrain_request
 
-    # Reserve entries are not part of their round's size: they do not advance it.
-    if round_id is not None and not is_reserve:
-        QueryRound.objects.filter(pk=round_id).update(
-            n_done=F("n_done") + 1,
-            completed_at=Case(
-                When(completed_at__isnull=True, n_done__gte=F("size") - 1, then=timezone.now()),
-                default=F("completed_at"),
-            ),
+    # Plain SQL for the two statements every submit runs here: the ORM took longer to compose
+    # them than the database to run them (docs/benchmarks.md, "Load").
+    with connection.cursor() as cursor:
+        # Reserve entries are not part of their round's size: they do not advance it.
+        if round_id is not None and not is_reserve:
+            cursor.execute(
+                f"UPDATE {QueryRound._meta.db_table} SET n_done = n_done + 1, completed_at ="
+                " CASE WHEN completed_at IS NULL AND n_done >= size - 1 THEN %s"
+                " ELSE completed_at END WHERE id = %s",
+                [connection.ops.adapt_datetimefield_value(timezone.now()), round_id],
+            )
+        # The reserve is what annotators label while the next round trains: the retrain is
+        # asked for when the round itself runs low, not when the reserve does.
+        cursor.execute(
+            f"SELECT COUNT(*) FROM {QueueEntry._meta.db_table}"
+            " WHERE project_id = %s AND NOT done AND NOT is_reserve",
+            [project.pk],
         )
-    # The reserve is what annotators label while the next round trains: the retrain is asked
-    # for when the round itself runs low, not when the reserve does.
-    open_entries = QueueEntry.objects.filter(project=project, done=False, is_reserve=False).count()
+        (open_entries,) = cursor.fetchone()
     if open_entries <= _refill_threshold(project):
         retrain_request(project=project)
 
@@ -127,14 +133,42 @@ def _label_class(project: Project, label: str) -> LabelClass:
     return label_class
 
 
+def _locked_item_and_class(project: Project, item_id: int, label: str):
+    """The item, locked, and the project's class named ``label``: one statement, as every
+    submit starts with both. The item carries only what a submit reads (id, status)."""
+    sql = (
+        f"SELECT i.id, i.status, (SELECT c.id FROM {LabelClass._meta.db_table} c"
+        " WHERE c.project_id = %s AND c.name = %s)"
+        f" FROM {Item._meta.db_table} i WHERE i.project_id = %s AND i.id = %s"
+    )
+    if connection.features.has_select_for_update_of:
+        sql += " FOR UPDATE OF i"
+    elif connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [project.pk, label, project.pk, item_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise SubmitRejected("not_in_project", f"item {item_id} is not in this project")
+    pk, status, class_id = row
+    if class_id is None:
+        _label_class(project, label)  # raises, naming the classes
+    item = Item.from_db(connection.alias, ["id", "project_id", "status"], [pk, project.pk, status])
+    label_class = LabelClass.from_db(
+        connection.alias, ["id", "project_id", "name"], [class_id, project.pk, label]
+    )
+    return item, label_class
+
+
 def _submit(project, annotator, item_id, label, client_key, seconds_spent, note, is_unsure):
     now = timezone.now()
-    item = _locked_item(project, item_id)
-    label_class = _label_class(project, label)
-    if (
-        project.overlap > 1
-        and item.annotations.filter(annotator=annotator, is_current=True).exists()
-    ):
+    item, label_class = _locked_item_and_class(project, item_id, label)
+    # The item's current annotations, read once: the one this answer replaces and, with the
+    # new one, what the item's label is derived from.
+    current = list(
+        Annotation.objects.filter(item=item, is_current=True).order_by("-created_at", "-id")
+    )
+    if project.overlap > 1 and any(a.annotator_id == annotator.pk for a in current):
         raise SubmitRejected(
             "already_labeled",
             "you already labeled this item; to change your label, correct your annotation",
@@ -149,7 +183,14 @@ def _submit(project, annotator, item_id, label, client_key, seconds_spent, note,
     if limit is not None:
         raise SubmitRejected(limit.state, limit.message)
 
-    previous = _current_annotations(item, project, annotator).first()
+    previous = next(
+        (
+            a
+            for a in current
+            if not a.is_adjudication and (project.overlap <= 1 or a.annotator_id == annotator.pk)
+        ),
+        None,
+    )
     if previous is not None:
         Annotation.objects.filter(pk=previous.pk).update(is_current=False)
     annotation = Annotation.objects.create(
@@ -158,17 +199,21 @@ def _submit(project, annotator, item_id, label, client_key, seconds_spent, note,
         annotator=annotator,
         label=label_class,
         kind=entry.kind,
-        round_id=entry.round_id,
+        round=entry.round,
         seconds_spent=seconds_spent,
         note=note[:5000],
-        predicted_label_id=entry.predicted_label_id,
+        predicted_label=entry.predicted_label,
         predicted_confidence=entry.predicted_confidence,
         client_key=client_key or None,
         is_unsure=is_unsure,
         replaces=previous,
     )
-    QueueEntry.objects.filter(pk=entry.pk).update(done=True)
-    item_resolve(item=item, project=project, annotations_added=1)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {QueueEntry._meta.db_table} SET done = %s WHERE id = %s", [True, entry.pk]
+        )
+    now_current = [annotation] + [a for a in current if a is not previous]
+    item_resolve(item=item, project=project, annotations_added=1, current=now_current)
     _after_queue_progress(project, entry.round_id, is_reserve=entry.is_reserve)
     return annotation, True
 
@@ -177,8 +222,15 @@ def _entry_for_submit(project, item, annotator, now) -> QueueEntry:
     """The queue entry this submit answers: the one the annotator holds (its lease may have
     expired while nobody else took the item). An annotator answers only what they were
     served, so nobody can label items of their choosing past the queue."""
-    entries = QueueEntry.objects.select_for_update().filter(project=project, item=item, done=False)
-    mine = entries.filter(leased_by=annotator).order_by("rank", "id").first()
+    entries = QueueEntry.objects.select_for_update(of=("self",)).filter(
+        project=project, item=item, done=False
+    )
+    mine = (
+        entries.filter(leased_by=annotator)
+        .select_related("round", "predicted_label")
+        .order_by("rank", "id")
+        .first()
+    )
     if mine is not None:
         return mine
     if entries.exists():
@@ -202,15 +254,25 @@ def _current_annotations(item: Item, project: Project, annotator: AbstractBaseUs
     return current.filter(annotator=annotator) if project.overlap > 1 else current
 
 
-def item_resolve(*, item: Item, project: Project, annotations_added: int = 0) -> str:
+def item_resolve(
+    *,
+    item: Item,
+    project: Project,
+    annotations_added: int = 0,
+    current: list[Annotation] | None = None,
+) -> str:
     """Derive the item's label from its current annotations and keep the counters right.
 
     One annotator per item: their label. With overlap N: nothing until N answers are in, then
     the strict majority, else a conflict for a manager to adjudicate. A manager's
-    adjudication always decides. Only resolved labels are trained on."""
-    current = list(
-        Annotation.objects.filter(item=item, is_current=True).order_by("-created_at", "-id")
-    )
+    adjudication always decides. Only resolved labels are trained on.
+
+    ``current``: the item's current annotations, newest first, where the caller has them
+    (a submit does), saving a read."""
+    if current is None:
+        current = list(
+            Annotation.objects.filter(item=item, is_current=True).order_by("-created_at", "-id")
+        )
     ruling = next((a for a in current if a.is_adjudication), None)
     answers = [a for a in current if not a.is_adjudication]
     label_id = None
@@ -231,16 +293,21 @@ def item_resolve(*, item: Item, project: Project, annotations_added: int = 0) ->
             status = Item.Status.CONFLICT
     # The caller holds the item's row lock, so its loaded status is the stored one.
     was_labeled = item.status == Item.Status.LABELED
-    Item.objects.filter(pk=item.pk).update(status=status, label_id=label_id)
-    item.status, item.label_id = status, label_id
     labeled_change = (status == Item.Status.LABELED) - was_labeled
-    if labeled_change or annotations_added:
-        # One counter update per answer, written last: the project row is locked only
-        # briefly before commit.
-        Project.objects.filter(pk=project.pk).update(
-            n_labeled=F("n_labeled") + labeled_change,
-            n_annotations=F("n_annotations") + annotations_added,
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Item._meta.db_table} SET status = %s, label_id = %s WHERE id = %s",
+            [status, label_id, item.pk],
         )
+        if labeled_change or annotations_added:
+            # One counter update per answer, written last: the project row is locked only
+            # briefly before commit.
+            cursor.execute(
+                f"UPDATE {Project._meta.db_table} SET n_labeled = n_labeled + %s,"
+                " n_annotations = n_annotations + %s WHERE id = %s",
+                [labeled_change, annotations_added, project.pk],
+            )
+    item.status, item.label_id = status, label_id
     return status
 
 

@@ -10,11 +10,10 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from labeler.models import Item, ModelRun, Project, QueryRound, QueueEntry
+from labeler.models import Annotation, Item, ModelRun, Project, QueryRound, QueueEntry, Skip
 from labeler.selectors import labels_today
 from labeler.services.locks import project_row_lock, skipping_locked
 
@@ -90,21 +89,70 @@ def _limit_state(
     return None
 
 
-def _free_entries(project: Project, annotator: AbstractBaseUser, now: dt.datetime, held_items):
-    free = (
-        QueueEntry.objects.filter(project=project, done=False)
-        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now))
-        .exclude(item__skips__annotator=annotator)
-        .order_by("rank", "id")
+def _entry_ids(sql: str, params: list, *, lock: bool) -> list[tuple[int, int]]:
+    """(entry id, item id) of the queue entries ``sql`` selects, in its order; with ``lock``,
+    locked for update and passing over rows another transaction holds (never waits).
+
+    Plain SQL rather than the ORM: these two reads run on every next-item request, and the
+    ORM spent longer composing them than PostgreSQL spent running them (docs/benchmarks.md,
+    "Load"). SQLite (the demo) has no row locks and serialises writers anyway."""
+    if lock and connection.features.has_select_for_update_skip_locked:
+        sql += " FOR UPDATE OF q SKIP LOCKED"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(entry_id, item_id) for entry_id, item_id in cursor.fetchall()]
+
+
+def _held_entry_ids(project: Project, annotator, now: dt.datetime, hold: int):
+    """The entries this annotator holds (lease not expired), first to label first."""
+    return _entry_ids(
+        f"SELECT q.id, q.item_id FROM {QueueEntry._meta.db_table} q"
+        " WHERE q.project_id = %s AND q.leased_by_id = %s AND NOT q.done"
+        " AND q.lease_expires_at > %s ORDER BY q.rank, q.id LIMIT %s",
+        [project.pk, annotator.pk, _db_time(now), hold],
+        lock=True,
     )
-    if held_items:
-        free = free.exclude(item_id__in=held_items)
+
+
+def _free_entry_ids(project: Project, annotator, now: dt.datetime, held_items, limit: int):
+    """Entries nobody holds, first to label first, passing over items this annotator skipped
+    (and, with overlap, items they answered) and the items they already hold."""
+    sql = (
+        f"SELECT q.id, q.item_id FROM {QueueEntry._meta.db_table} q"
+        " WHERE q.project_id = %s AND NOT q.done"
+        " AND (q.lease_expires_at IS NULL OR q.lease_expires_at <= %s)"
+        f" AND NOT EXISTS (SELECT 1 FROM {Skip._meta.db_table} s"
+        " WHERE s.item_id = q.item_id AND s.annotator_id = %s)"
+    )
+    params: list = [project.pk, _db_time(now), annotator.pk]
     if project.overlap > 1:
         # Each of an item's N entries goes to a different annotator.
-        free = free.exclude(item__annotations__annotator=annotator)
-    # SKIP LOCKED lets concurrent annotators take the next free row instead of queueing behind
-    # each other; SQLite (the demo) has no row locks and serialises writers anyway.
-    return skipping_locked(free).select_related("item", "round", "predicted_label")
+        sql += (
+            f" AND NOT EXISTS (SELECT 1 FROM {Annotation._meta.db_table} a"
+            " WHERE a.item_id = q.item_id AND a.annotator_id = %s)"
+        )
+        params.append(annotator.pk)
+    if held_items:
+        sql += f" AND q.item_id NOT IN ({', '.join(['%s'] * len(held_items))})"
+        params.extend(sorted(held_items))
+    sql += " ORDER BY q.rank, q.id LIMIT %s"
+    params.append(limit)
+    # SKIP LOCKED lets concurrent annotators take the next free row instead of queueing
+    # behind each other.
+    return _entry_ids(sql, params, lock=True)
+
+
+def _lease_write(entry_ids: list[int], annotator, lease_until: dt.datetime) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {QueueEntry._meta.db_table} SET leased_by_id = %s, lease_expires_at = %s"
+            f" WHERE id IN ({', '.join(['%s'] * len(entry_ids))})",
+            [annotator.pk, _db_time(lease_until), *entry_ids],
+        )
+
+
+def _db_time(moment: dt.datetime):
+    return connection.ops.adapt_datetimefield_value(moment)
 
 
 def _leasable(
@@ -140,16 +188,9 @@ def items_lease(*, project: Project, annotator: AbstractBaseUser, hold: int = 1)
             # A lease is cheap to lose (it simply expires): skip the fsync wait on commit.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        held = QueueEntry.objects.filter(
-            project=project, leased_by=annotator, done=False, lease_expires_at__gt=now
-        )
         # Skip, never wait for, an entry another transaction has locked: that is this
         # annotator's own submit, skip or undo of it (which go on to the project row).
-        held = list(
-            skipping_locked(held)
-            .select_related("item", "round", "predicted_label")
-            .order_by("rank", "id")[:hold]
-        )
+        held = _held_entry_ids(project, annotator, now, hold)
         wanted = hold - len(held)
         # The project's row is locked only where a count across annotators must hold: a
         # budget or daily cap (two annotators topping up at once cannot both take the last
@@ -165,34 +206,43 @@ def items_lease(*, project: Project, annotator: AbstractBaseUser, hold: int = 1)
             if isinstance(room, NextItem):
                 return LeasedItems(room.state, [], room.message)
             wanted = min(wanted, room)
-        taken: list[QueueEntry] = []
+        taken: list[tuple[int, int]] = []
         if wanted > 0:
-            items = {entry.item_id for entry in held}
+            items = {item_id for _, item_id in held}
             # With overlap an item's copies are adjacent: read enough rows to find distinct
             # items, lease one entry of each.
-            for entry in _free_entries(project, annotator, now, items)[
-                : wanted * max(project.overlap, 1)
-            ]:
-                if entry.item_id not in items and len(taken) < wanted:
-                    items.add(entry.item_id)
-                    taken.append(entry)
+            for entry_id, item_id in _free_entry_ids(
+                project, annotator, now, items, wanted * max(project.overlap, 1)
+            ):
+                if item_id not in items and len(taken) < wanted:
+                    items.add(item_id)
+                    taken.append((entry_id, item_id))
+        explored: list[QueueEntry] = []
         if wanted > len(taken):
             if not locked:
                 project_row_lock(project)
             explored = _exploration_lease(
-                project, annotator, lease_until, wanted - len(taken), {e.item_id for e in held}
+                project, annotator, lease_until, wanted - len(taken), {i for _, i in held}
             )
-            taken += explored
-        renewed = held + taken
-        if renewed:
-            QueueEntry.objects.filter(pk__in=[entry.pk for entry in renewed]).update(
-                leased_by=annotator, lease_expires_at=lease_until
-            )
-            for entry in renewed:
+        renewed = [entry_id for entry_id, _ in held + taken]
+        if renewed or explored:
+            if renewed:
+                _lease_write(renewed, annotator, lease_until)
+            entries = _served_entries(renewed) + explored
+            for entry in entries:
                 entry.leased_by, entry.lease_expires_at = annotator, lease_until
-            return LeasedItems("ready", renewed, "")
+            return LeasedItems("ready", entries, "")
     empty = _empty_queue_state(project)
     return LeasedItems(empty.state, [], empty.message)
+
+
+def _served_entries(entry_ids: list[int]) -> list[QueueEntry]:
+    """The entries, in the given order, with what serving them shows (item, round, the
+    model's guess)."""
+    if not entry_ids:
+        return []
+    found = QueueEntry.objects.select_related("item", "round", "predicted_label").in_bulk(entry_ids)
+    return [found[entry_id] for entry_id in entry_ids]
 
 
 def _exploration_lease(
