@@ -10,8 +10,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_ROOT_USER_ACTION=ignore \
     TWEEZERS_VAR_DIR=/app/var \
     DJANGO_STATIC_ROOT=/app/staticfiles \
-    HF_HUB_OFFLINE=1 \
-    WEB_CONCURRENCY=4
+    HF_HUB_OFFLINE=1
 
 WORKDIR /app
 
@@ -40,6 +39,5 @@ EXPOSE 8000
 
 # Like scripts/run-serve, without its background worker: in a container the worker is its own
 # service, e.g.  celery -A config worker -B -Q default,training --concurrency 1
-# gunicorn reads the number of workers from WEB_CONCURRENCY.
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", \
-     "--access-logfile", "-", "--timeout", "120"]
+# config/gunicorn.py: a worker per CPU (WEB_CONCURRENCY overrides), timeout, access log.
+CMD ["gunicorn", "-c", "config/gunicorn.py", "config.wsgi:application", "--bind", "0.0.0.0:8000"]

@@ -51,7 +51,6 @@ def server_env(database: str, broker_url: str, var_dir: Path, port: int) -> dict
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "TWEEZERS_VAR_DIR": str(var_dir),
         "PORT": str(port),
-        "WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", "4"),
         "DJANGO_LOG_LEVEL": os.environ.get("DJANGO_LOG_LEVEL", "WARNING"),
     }
 
