@@ -37,6 +37,7 @@ from labeler.models import (
     QueueEntry,
 )
 from labeler.services.leasing import _limit_state
+from labeler.services.queue_rows import entries_read
 from labeler.services.rejections import Rejected
 
 
@@ -222,18 +223,15 @@ def _entry_for_submit(project, item, annotator, now) -> QueueEntry:
     """The queue entry this submit answers: the one the annotator holds (its lease may have
     expired while nobody else took the item). An annotator answers only what they were
     served, so nobody can label items of their choosing past the queue."""
-    entries = QueueEntry.objects.select_for_update(of=("self",)).filter(
-        project=project, item=item, done=False
+    mine = entries_read(
+        "q.project_id = %s AND q.item_id = %s AND NOT q.done AND q.leased_by_id = %s",
+        [project.pk, item.pk, annotator.pk],
+        limit=1,
+        lock=True,
     )
-    mine = (
-        entries.filter(leased_by=annotator)
-        .select_related("round", "predicted_label")
-        .order_by("rank", "id")
-        .first()
-    )
-    if mine is not None:
-        return mine
-    if entries.exists():
+    if mine:
+        return mine[0]
+    if QueueEntry.objects.filter(project=project, item=item, done=False).exists():
         # "lease_expired" as before: the usual cause, and a stable code for API clients.
         raise SubmitRejected(
             "lease_expired",

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from labeler.models import Annotation, Item, ModelRun, Project, QueryRound, QueueEntry, Skip
 from labeler.selectors import labels_today
 from labeler.services.locks import project_row_lock, skipping_locked
+from labeler.services.queue_rows import entries_by_id
 
 
 @dataclass(frozen=True)
@@ -228,21 +229,12 @@ def items_lease(*, project: Project, annotator: AbstractBaseUser, hold: int = 1)
         if renewed or explored:
             if renewed:
                 _lease_write(renewed, annotator, lease_until)
-            entries = _served_entries(renewed) + explored
+            entries = entries_by_id(renewed) + explored
             for entry in entries:
                 entry.leased_by, entry.lease_expires_at = annotator, lease_until
             return LeasedItems("ready", entries, "")
     empty = _empty_queue_state(project)
     return LeasedItems(empty.state, [], empty.message)
-
-
-def _served_entries(entry_ids: list[int]) -> list[QueueEntry]:
-    """The entries, in the given order, with what serving them shows (item, round, the
-    model's guess)."""
-    if not entry_ids:
-        return []
-    found = QueueEntry.objects.select_related("item", "round", "predicted_label").in_bulk(entry_ids)
-    return [found[entry_id] for entry_id in entry_ids]
 
 
 def _exploration_lease(

@@ -151,6 +151,22 @@ print(f"job={job.pk}")
 """
 
 
+def rows_of(body):
+    """A list endpoint's rows, paginated or not."""
+    return body["results"] if isinstance(body, dict) else body
+
+
+def next_ready(session: requests.Session, url: str) -> dict:
+    """The next item, once the demo's first round is queued."""
+    deadline = time.monotonic() + 120
+    while True:
+        body = session.get(url, timeout=10).json()
+        if body["state"] == "ready" or time.monotonic() > deadline:
+            assert body["state"] == "ready", body
+            return body["item"]
+        time.sleep(1)
+
+
 @pytest.mark.slow
 def test_demo_serves_both_projects_and_its_embedded_worker_runs_jobs(
     demo_database: Path, demo_env: dict[str, str], running_demo: str
@@ -175,6 +191,30 @@ def test_demo_serves_both_projects_and_its_embedded_worker_runs_jobs(
     assert project_list.status_code == 200
     for name in DEMO_PROJECTS:
         assert name in project_list.text
+
+    # The labeling loop on SQLite: the request path's plain SQL (leases, submits) runs on the
+    # demo's database as on PostgreSQL.
+    api = f"{running_demo}/api/projects"
+    listed = session.get(f"{api}/", timeout=10).json()
+    digits = next(p for p in rows_of(listed) if p["name"] == DEMO_PROJECTS[0])
+    classes = [c["name"] for c in rows_of(session.get(f"{api}/{digits['id']}/classes/").json())]
+    served = next_ready(session, f"{api}/{digits['id']}/next/")
+    answer = session.post(
+        f"{api}/{digits['id']}/annotations/",
+        json={"item": served["id"], "label": classes[0], "client_key": "demo-smoke-1"},
+        headers={"X-CSRFToken": session.cookies["csrftoken"]},
+        timeout=10,
+    )
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["item"] == served["id"] and answer.json()["label"] == classes[0]
+    assert next_ready(session, f"{api}/{digits['id']}/next/")["id"] != served["id"]
+    with sqlite3.connect(demo_database) as db:
+        stored = db.execute(
+            "SELECT i.status, c.name FROM labeler_item i JOIN labeler_labelclass c"
+            " ON c.id = i.label_id WHERE i.id = ?",
+            (served["id"],),
+        ).fetchone()
+    assert stored == ("labeled", classes[0])
 
     # The worker started by run-demo must pick the job up from the filesystem broker; it may
     # first work through the retrains demo_setup queued, so allow for those.
