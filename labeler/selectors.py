@@ -208,6 +208,11 @@ def labeling_progress(*, project: Project, annotator: AbstractBaseUser) -> dict:
     against the daily cap, and the project against its budget and target. Counters and one
     indexed look-up of the newest model's metric; never a count over the pool."""
     today = labels_today(project=project, annotator=annotator, now=timezone.now())
+    # The counters as stored now: the caller's project was read before this request's answer
+    # (and others' answers) moved them.
+    spent, labeled, n_items = Project.objects.values_list(
+        "n_annotations", "n_labeled", "n_items"
+    ).get(pk=project.pk)
     metric_value = None
     if project.target_value is not None:
         metric_value = (
@@ -220,10 +225,10 @@ def labeling_progress(*, project: Project, annotator: AbstractBaseUser) -> dict:
     return {
         "today": today,
         "daily_cap": project.daily_cap,
-        "spent": project.n_annotations,
+        "spent": spent,
         "budget": project.budget,
-        "labeled": project.n_labeled,
-        "items": project.n_items,
+        "labeled": labeled,
+        "items": n_items,
         "target_metric": project.get_target_metric_display(),
         "target_value": project.target_value,
         "metric_value": metric_value if isinstance(metric_value, (int, float)) else None,

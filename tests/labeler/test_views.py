@@ -373,6 +373,17 @@ def test_an_unknown_label_is_refused_with_its_reason(client, project, annotator)
     assert not Annotation.objects.exists()
 
 
+def test_the_progress_an_answer_returns_counts_that_answer(client, project, annotator):
+    logged_in(client, annotator).get(reverse("label", args=[project.pk]))  # leases items
+    item = served_item(project, annotator)
+
+    progress = submit(client, project, item, truth(item)).json()["progress"]
+
+    assert progress["today"] == 1
+    assert progress["labeled"] == 1 and progress["spent"] == 1
+    assert progress["items"] == Item.objects.filter(project=project).count()
+
+
 @pytest.mark.parametrize(
     "data",
     [
