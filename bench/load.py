@@ -403,13 +403,15 @@ def run_size(
     }
 
 
-def markdown(rows: list[dict], command: str) -> str:
+def markdown(rows: list[dict], command: str, spread: float) -> str:
     out = io.StringIO()
     out.write(f"{SECTION_START}\n## Load\n\n")
     out.write(
         "N annotator threads (in client processes of four) loop GET "
         "`/api/projects/{id}/next/` → POST `/annotations/`, "
-        "pausing `--think` seconds per item (a very fast expert), against "
+        "pausing `--think` seconds per item on average (a very fast expert; each pause drawn "
+        f"uniformly within ±{100 * spread:.0f}% of it and each annotator starting at a random "
+        "moment, as independent experts do, rather than all in step), against "
         "`scripts/run-serve` (gunicorn with "
         f"{os.environ.get('WEB_CONCURRENCY') or 'a worker per core, here ' + str(os.cpu_count())}"
         " sync workers, plus the Celery workers at "
@@ -501,7 +503,7 @@ def main() -> None:
                 print(row, flush=True)
                 rows.append(row)
     command = ".venv/bin/python bench/load.py " + " ".join(sys.argv[1:])
-    section = markdown(rows, command.strip())
+    section = markdown(rows, command.strip(), args.think_spread)
     print(section)
     write_section(args.out, section)
 
