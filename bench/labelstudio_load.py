@@ -54,8 +54,18 @@ SECTION_END = "<!-- bench:labelstudio:end -->"
 
 
 def annotate(
-    base: str, project: int, token: str, deadline: float, think: float, timeout: float, out: dict
+    base: str,
+    project: int,
+    token: str,
+    deadline: float,
+    think: float,
+    spread: float,
+    timeout: float,
+    out: dict,
 ) -> None:
+    # Paced as bench/load.py paces Tweezers' annotators.
+    first, pauses = serving.expert_pauses(token, think, spread)
+    time.sleep(first)
     session = requests.Session()
     session.headers["Authorization"] = f"Token {token}"
     next_times, submit_times, empty, errors, timeouts = [], [], 0, 0, 0
@@ -105,7 +115,7 @@ def annotate(
         submit_times.append(time.perf_counter() - started)
         if response.status_code not in (200, 201):
             errors += 1
-        time.sleep(think)
+        time.sleep(pauses())
     with out["lock"]:
         out["next"].extend(next_times)
         out["submit"].extend(submit_times)
@@ -128,7 +138,7 @@ def run_row(ls: LabelStudio, tokens: list[str], annotators: int, think: float, a
     threads = [
         threading.Thread(
             target=annotate,
-            args=(ls.base, project, token, deadline, think, args.timeout, out),
+            args=(ls.base, project, token, deadline, think, args.think_spread, args.timeout, out),
             daemon=True,
         )
         for token in tokens[:annotators]
@@ -261,7 +271,9 @@ def markdown(rows: list[dict], infos: list[dict], found: list[dict] | None, comm
         "(its threaded Django server) on 127.0.0.1, driven like `bench/load.py` drives "
         "Tweezers: N annotator threads, each signed up through the signup form and using its "
         "own API token, loop GET `/api/projects/{id}/next/` → POST "
-        "`/api/tasks/{task}/annotations/` (one choice), pausing `--think` seconds per item. "
+        "`/api/tasks/{task}/annotations/` (one choice), pausing `--think` seconds per item "
+        "on average, paced as `bench/load.py` paces Tweezers' annotators (each pause within "
+        "±50% of it, each annotator starting at a random moment; `--think-spread`). "
         "Each row is a new project of synthetic text items (Label Studio's tasks). Labels "
         f"stored are counted through the API afterwards. Backends: {versions}. Measured "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n\n"
@@ -355,6 +367,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--annotators", type=lambda s: numbers(s, int), default=[8])
     parser.add_argument("--think", type=lambda s: numbers(s, float), default=[1.0])
+    parser.add_argument(
+        "--think-spread",
+        type=float,
+        default=0.5,
+        help="as bench/load.py: each pause is think × a uniform draw in [1 - spread, 1 + spread]",
+    )
     parser.add_argument("--seconds", type=float, default=120)
     parser.add_argument("--timeout", type=float, default=10, help="per request, as load.py")
     parser.add_argument("--port", type=int, default=9510, help="first port to try")

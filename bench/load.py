@@ -20,7 +20,6 @@ import io
 import multiprocessing
 import os
 import queue
-import random
 import re
 import shutil
 import statistics
@@ -198,13 +197,8 @@ def annotate(
     think: float,
     spread: float,
 ) -> None:
-    # Experts work independently: each pause is ``think`` give or take ``spread`` of it, and
-    # each starts at a random moment of the first pause. Identical pauses from one start
-    # would keep all annotators in step, every request of a cycle arriving in one burst
-    # (what the harness did before; docs/benchmarks.md, "Load", says what that cost).
-    rng = random.Random(token)
-    pauses = lambda: think * rng.uniform(1 - spread, 1 + spread)  # noqa: E731
-    time.sleep(rng.uniform(0, think))
+    first, pauses = serving.expert_pauses(token, think, spread)
+    time.sleep(first)
     session = requests.Session()
     session.headers["Authorization"] = f"Token {token}"
     next_times, submit_times, waits, errors = [], [], 0, 0

@@ -4,6 +4,7 @@ server's environment, and `scripts/run-serve` started, waited for and stopped.""
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import time
@@ -109,6 +110,15 @@ def process_tree_rss_kib(root_pid: int) -> int:
         except OSError:
             continue
     return total
+
+
+def expert_pauses(seed: str, think: float, spread: float):
+    """How an annotator paces a load benchmark, independently of the others: a first pause at
+    a random moment of one ``think``, then pauses of ``think`` give or take ``spread`` of it
+    (uniform). Identical pauses from one start keep all annotators in step, every request of
+    a cycle arriving in one burst. Returns (first pause, a function giving the next pause)."""
+    rng = random.Random(seed)
+    return rng.uniform(0, think), lambda: think * rng.uniform(1 - spread, 1 + spread)
 
 
 def percentile(values: list[float], q: float) -> float:
