@@ -256,9 +256,10 @@ def test_a_worker_killed_mid_retrain_gets_its_run_redelivered_and_the_queue_keep
         assert len(children) == 1, "the prefork worker has one child process"
         os.kill(int(children[0]), signal.SIGKILL)
         wait_until(lambda: not Path(f"/proc/{children[0]}").exists(), timeout=10, what="death")
-        # Killed mid-run: its first attempt wrote no round and did not finish.
+        # Killed mid-run: its first attempt wrote no round and did not finish. The redelivery
+        # may already have taken it over (attempt 2) by the time the dead child is reaped.
         retrain.refresh_from_db()
-        assert (retrain.status, retrain.attempts) == ("running", 1)
+        assert retrain.status == "running" and retrain.attempts in (1, 2)
         assert QueryRound.objects.filter(project=project).count() == 1
 
         # While the run is redelivered and retrained, the previous round keeps serving.
