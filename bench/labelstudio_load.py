@@ -259,7 +259,9 @@ def ratios(rows: list[dict], tweezers: list[dict]) -> list[dict]:
     return found
 
 
-def markdown(rows: list[dict], infos: list[dict], found: list[dict] | None, command: str) -> str:
+def markdown(
+    rows: list[dict], infos: list[dict], found: list[dict] | None, command: str, spread: float
+) -> str:
     out = io.StringIO()
     out.write(f"{SECTION_START}\n## Label Studio on the same workload\n\n")
     versions = ", ".join(
@@ -273,7 +275,8 @@ def markdown(rows: list[dict], infos: list[dict], found: list[dict] | None, comm
         "own API token, loop GET `/api/projects/{id}/next/` → POST "
         "`/api/tasks/{task}/annotations/` (one choice), pausing `--think` seconds per item "
         "on average, paced as `bench/load.py` paces Tweezers' annotators (each pause within "
-        "±50% of it, each annotator starting at a random moment; `--think-spread`). "
+        f"±{100 * spread:.0f}% of it, each annotator starting at a random moment; "
+        "`--think-spread`). "
         "Each row is a new project of synthetic text items (Label Studio's tasks). Labels "
         f"stored are counted through the API afterwards. Backends: {versions}. Measured "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n\n"
@@ -412,7 +415,7 @@ def main(argv: list[str]) -> int:
     for f in found or []:
         print(json.dumps(f))
     command = "python bench/labelstudio_load.py " + " ".join(argv)
-    section = markdown(rows, infos, found, command.strip())
+    section = markdown(rows, infos, found, command.strip(), args.think_spread)
     print(section)
     if not args.no_docs:
         write_section(args.out, section)

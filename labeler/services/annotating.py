@@ -37,6 +37,7 @@ from labeler.models import (
     QueueEntry,
 )
 from labeler.services.leasing import _limit_state
+from labeler.services.locks import lock_clause
 from labeler.services.queue_rows import entries_read
 from labeler.services.rejections import Rejected
 
@@ -142,12 +143,8 @@ def _locked_item_and_class(project: Project, item_id: int, label: str):
         " WHERE c.project_id = %s AND c.name = %s)"
         f" FROM {Item._meta.db_table} i WHERE i.project_id = %s AND i.id = %s"
     )
-    if connection.features.has_select_for_update_of:
-        sql += " FOR UPDATE OF i"
-    elif connection.features.has_select_for_update:
-        sql += " FOR UPDATE"
     with connection.cursor() as cursor:
-        cursor.execute(sql, [project.pk, label, project.pk, item_id])
+        cursor.execute(sql + lock_clause("i"), [project.pk, label, project.pk, item_id])
         row = cursor.fetchone()
     if row is None:
         raise SubmitRejected("not_in_project", f"item {item_id} is not in this project")
@@ -184,14 +181,7 @@ def _submit(project, annotator, item_id, label, client_key, seconds_spent, note,
     if limit is not None:
         raise SubmitRejected(limit.state, limit.message)
 
-    previous = next(
-        (
-            a
-            for a in current
-            if not a.is_adjudication and (project.overlap <= 1 or a.annotator_id == annotator.pk)
-        ),
-        None,
-    )
+    previous = _replaced(current, project, annotator)
     if previous is not None:
         Annotation.objects.filter(pk=previous.pk).update(is_current=False)
     annotation = Annotation.objects.create(
@@ -245,11 +235,17 @@ def _entry_for_submit(project, item, annotator, now) -> QueueEntry:
     )
 
 
-def _current_annotations(item: Item, project: Project, annotator: AbstractBaseUser):
-    """The annotation a new answer replaces: with one annotator per item, the item's current
-    one; with overlap, this annotator's own."""
-    current = Annotation.objects.filter(item=item, is_current=True, is_adjudication=False)
-    return current.filter(annotator=annotator) if project.overlap > 1 else current
+def _replaced(current: list[Annotation], project: Project, annotator) -> Annotation | None:
+    """Of the item's current annotations (newest first), the one a new answer replaces: with
+    one annotator per item, the item's current answer; with overlap, this annotator's own."""
+    return next(
+        (
+            a
+            for a in current
+            if not a.is_adjudication and (project.overlap <= 1 or a.annotator_id == annotator.pk)
+        ),
+        None,
+    )
 
 
 def item_resolve(

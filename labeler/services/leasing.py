@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from labeler.models import Annotation, Item, ModelRun, Project, QueryRound, QueueEntry, Skip
 from labeler.selectors import labels_today
-from labeler.services.locks import project_row_lock, skipping_locked
+from labeler.services.locks import lock_clause, project_row_lock, skipping_locked
 from labeler.services.queue_rows import entries_by_id
 
 
@@ -97,8 +97,8 @@ def _entry_ids(sql: str, params: list, *, lock: bool) -> list[tuple[int, int]]:
     Plain SQL rather than the ORM: these two reads run on every next-item request, and the
     ORM spent longer composing them than PostgreSQL spent running them (docs/benchmarks.md,
     "Load"). SQLite (the demo) has no row locks and serialises writers anyway."""
-    if lock and connection.features.has_select_for_update_skip_locked:
-        sql += " FOR UPDATE OF q SKIP LOCKED"
+    if lock:
+        sql += lock_clause("q", skip_locked=True)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [(entry_id, item_id) for entry_id, item_id in cursor.fetchall()]

@@ -22,3 +22,15 @@ def skipping_locked(rows: QuerySet) -> QuerySet:
     if connection.features.has_select_for_update_skip_locked:
         return rows.select_for_update(skip_locked=True, of=("self",))
     return rows
+
+
+def lock_clause(alias: str, *, skip_locked: bool = False) -> str:
+    """The same locks for plain SQL over table alias ``alias``: its rows only, passing over
+    held ones with ``skip_locked``. Empty on databases without row locks (SQLite), as above."""
+    features = connection.features
+    if skip_locked and not features.has_select_for_update_skip_locked:
+        return ""
+    if not features.has_select_for_update:
+        return ""
+    clause = f" FOR UPDATE OF {alias}" if features.has_select_for_update_of else " FOR UPDATE"
+    return clause + (" SKIP LOCKED" if skip_locked else "")

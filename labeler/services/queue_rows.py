@@ -12,6 +12,7 @@ from django.db import connection
 from django.db.models import Model
 
 from labeler.models import Item, LabelClass, QueryRound, QueueEntry
+from labeler.services.locks import lock_clause
 
 # (model, alias, the entry's column that joins it; None for the entry itself).
 _TABLES: tuple[tuple[type[Model], str, str | None], ...] = (
@@ -41,8 +42,9 @@ def _layout() -> tuple[str, list]:
                 converters.append([(convert, column) for convert in found])
             tables.append((model, [field.attname for field in fields], converters))
             if via is not None:
-                # Every entry has an item and a round; the model's guess may be missing.
-                join = "LEFT JOIN" if via == "predicted_label_id" else "JOIN"
+                # A nullable key (the model's guess may be missing) keeps entries without it.
+                nullable = QueueEntry._meta.get_field(via.removesuffix("_id")).null
+                join = "LEFT JOIN" if nullable else "JOIN"
                 joins.append(f"{join} {model._meta.db_table} {alias} ON {alias}.id = q.{via}")
         head = f"SELECT {', '.join(columns)} FROM {QueueEntry._meta.db_table} q {' '.join(joins)}"
         layout = _layouts[connection.alias] = (head, tables)
@@ -57,10 +59,8 @@ def entries_read(where: str, params: list, *, limit: int | None = None, lock: bo
     sql = f"{head} WHERE {where} ORDER BY q.rank, q.id"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
-    if lock and connection.features.has_select_for_update_of:
-        sql += " FOR UPDATE OF q"
-    elif lock and connection.features.has_select_for_update:
-        sql += " FOR UPDATE"
+    if lock:
+        sql += lock_clause("q")
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
