@@ -30,8 +30,15 @@ class AutoLogisticRegression(ClassifierMixin, BaseEstimator):
     log-loss; otherwise ``fallback_C`` is used. A training set with a single class gives a
     constant predictor, so the first rounds of a project never fail.
 
+    ``previous_search`` is an earlier search's ``(C, n_labels)`` (see :meth:`next_round`):
+    its ``C`` is kept while the training set is smaller than ``search_growth`` times the one
+    it was searched on. The search is ``len(Cs) * cv`` fits, most of a retrain's cost once
+    there are hundreds of labels, and its answer moves slowly with the label count, so an
+    active-learning loop searches again only as the labels grow by a quarter.
+
     Fitted attributes: ``classes_`` ``(n_classes,)``, ``C_`` (the strength used),
-    ``pipeline_`` (scaler + LogisticRegression, None for a single class),
+    ``C_searched_on_`` (the number of labels ``C_`` was searched on; 0 when it was not
+    searched), ``pipeline_`` (scaler + LogisticRegression, None for a single class),
     ``n_iter_``, ``n_features_in_``.
     """
 
@@ -44,6 +51,8 @@ class AutoLogisticRegression(ClassifierMixin, BaseEstimator):
         fallback_C: float = 1.0,
         max_iter: int = 2000,
         random_state: int | None = None,
+        previous_search: tuple[float, int] | None = None,
+        search_growth: float = 1.25,
     ) -> None:
         self.C = C
         self.Cs = Cs
@@ -52,6 +61,8 @@ class AutoLogisticRegression(ClassifierMixin, BaseEstimator):
         self.fallback_C = fallback_C
         self.max_iter = max_iter
         self.random_state = random_state
+        self.previous_search = previous_search
+        self.search_growth = search_growth
 
     def _pipeline(self, C: float) -> Any:
         from sklearn.linear_model import LogisticRegression
@@ -63,12 +74,17 @@ class AutoLogisticRegression(ClassifierMixin, BaseEstimator):
             LogisticRegression(C=C, max_iter=self.max_iter, random_state=self.random_state),
         )
 
-    def _choose_C(self, X: NDArray, y: NDArray) -> float:
+    def _choose_C(self, X: NDArray, y: NDArray) -> tuple[float, int]:
+        """The strength to fit with and the number of labels it was searched on."""
         if self.C is not None:
-            return float(self.C)
+            return float(self.C), 0
+        if self.previous_search is not None:
+            previous_C, searched_on = self.previous_search
+            if searched_on > 0 and len(y) < self.search_growth * searched_on:
+                return float(previous_C), int(searched_on)
         _, counts = np.unique(y, return_counts=True)
         if len(y) < self.min_samples_for_cv or counts.min() < self.cv or len(self.Cs) < 2:
-            return float(self.fallback_C)
+            return float(self.fallback_C), 0
         from sklearn.model_selection import StratifiedKFold, cross_val_score
 
         folds = StratifiedKFold(n_splits=self.cv, shuffle=True, random_state=self.random_state)
@@ -80,7 +96,7 @@ class AutoLogisticRegression(ClassifierMixin, BaseEstimator):
                     self._pipeline(C), X, y, cv=folds, scoring="neg_log_loss"
                 ).mean()
                 losses.append(-score)
-        return float(self.Cs[int(np.argmin(losses))])
+        return float(self.Cs[int(np.argmin(losses))]), len(y)
 
     def fit(self, X: ArrayLike, y: ArrayLike) -> AutoLogisticRegression:
         """Fit on ``X`` ``(n_samples, n_features)`` and labels ``y`` ``(n_samples,)``."""
@@ -89,10 +105,11 @@ class AutoLogisticRegression(ClassifierMixin, BaseEstimator):
         self.classes_ = np.unique(y)
         if len(self.classes_) == 1:
             self.C_ = float(self.fallback_C if self.C is None else self.C)
+            self.C_searched_on_ = 0
             self.pipeline_ = None
             self.n_iter_ = np.zeros(1, dtype=np.int32)
             return self
-        self.C_ = self._choose_C(X, y)
+        self.C_, self.C_searched_on_ = self._choose_C(X, y)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=UserWarning)
             self.pipeline_ = self._pipeline(self.C_).fit(X, y)
@@ -117,7 +134,17 @@ class AutoLogisticRegression(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "classes_")
         params = self.get_params()
         params["C"] = self.C_
-        return AutoLogisticRegression(**params)
+        return type(self)(**params)
+
+    def next_round(self) -> AutoLogisticRegression:
+        """An unfitted copy for the loop's next round: it keeps this fit's searched ``C_``
+        until the labels have grown by ``search_growth``, then searches again."""
+        check_is_fitted(self, "classes_")
+        params = self.get_params()
+        if self.C is None:
+            # A fit saved before searches were counted has none to offer: search again.
+            params["previous_search"] = (self.C_, getattr(self, "C_searched_on_", 0))
+        return type(self)(**params)
 
 
 class KernelLogisticRegression(AutoLogisticRegression):
@@ -140,6 +167,8 @@ class KernelLogisticRegression(AutoLogisticRegression):
         gamma_scale: float = 1.0,
         n_components: int = 1000,
         random_state: int | None = None,
+        previous_search: tuple[float, int] | None = None,
+        search_growth: float = 1.25,
     ) -> None:
         super().__init__(
             C=C,
@@ -149,6 +178,8 @@ class KernelLogisticRegression(AutoLogisticRegression):
             fallback_C=fallback_C,
             max_iter=max_iter,
             random_state=random_state,
+            previous_search=previous_search,
+            search_growth=search_growth,
         )
         self.gamma_scale = gamma_scale
         self.n_components = n_components
@@ -167,13 +198,6 @@ class KernelLogisticRegression(AutoLogisticRegression):
             ),
             LogisticRegression(C=C, max_iter=self.max_iter, random_state=self.random_state),
         )
-
-    def committee_member(self) -> KernelLogisticRegression:
-        """An unfitted copy that reuses the chosen ``C_``."""
-        check_is_fitted(self, "classes_")
-        params = self.get_params()
-        params["C"] = self.C_
-        return KernelLogisticRegression(**params)
 
 
 class _TrainingSizeNystroem(BaseEstimator):

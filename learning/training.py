@@ -23,20 +23,26 @@ def train_model(
     """Fit model ``name`` on ``X`` ``(n_labeled, d)`` and ``y`` ``(n_labeled,)``.
 
     With ``previous`` (last round's fitted model, e.g. from :func:`learning.models.load_model`)
-    of the same kind with ``warm_start=True``, training continues from its weights — torch
-    models then need fewer epochs each round; anything else is trained from scratch on a new
-    estimator, so the caller's object is never modified. Validation split, early stopping and
-    the cross-validated choice of ``C`` happen inside the models.
+    of the same kind on the same features: with ``warm_start=True``, training continues from
+    its weights — torch models then need fewer epochs each round; a model with
+    ``next_round()`` (the logistic regressions) starts from what it offers, its searched ``C``
+    until the labels have grown enough to search again. Anything else is trained from scratch
+    on a new estimator, so the caller's object is never modified. Validation split, early
+    stopping and the cross-validated choice of ``C`` happen inside the models.
     """
     X = np.asarray(X, dtype=np.float32)
     y = np.asarray(y)
+    model = make_model(name, random_state=random_state, **params)
+    same_kind = (
+        previous is not None
+        and type(previous) is type(model)
+        and getattr(previous, "n_features_in_", None) == X.shape[1]
+    )
     with warnings.catch_warnings():
         # Tiny labeled sets make scikit-learn warn about folds and convergence every round.
         warnings.simplefilter("ignore", category=UserWarning)
-        if (
-            previous is not None
-            and previous.get_params().get("warm_start")
-            and type(previous) is type(make_model(name, random_state=random_state, **params))
-        ):
+        if same_kind and previous.get_params().get("warm_start"):
             return previous.fit(X, y)
-        return make_model(name, random_state=random_state, **params).fit(X, y)
+        if same_kind and hasattr(previous, "next_round"):
+            model = previous.next_round().set_params(random_state=random_state, **params)
+        return model.fit(X, y)

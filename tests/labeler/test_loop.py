@@ -277,3 +277,27 @@ def test_image_pools_are_embedded_spectrally_and_refitted_when_they_grow(shades_
     assert second_version.status == "ready" and second_version.processed == 100
     # The earlier model saw other coordinates: the curve does not re-measure it.
     assert [point["run"] for point in second.metrics["curve"]] == [second.pk]
+
+
+@pytest.mark.django_db
+def test_a_retrain_keeps_the_searched_C_until_the_labels_grow_by_a_quarter(shades_project):
+    from learning.models import load_model
+
+    run_queued(shades_project)
+    expert = UserFactory()
+    searched_on = []
+    for _ in range(6):
+        label_open_entries(shades_project, expert, 10)
+        run = run_queued(shades_project)
+        assert run.status == ModelRun.Status.SUCCEEDED
+        model = load_model(run.artifact_path)
+        searched_on.append((run.n_labels, model.C_searched_on_))
+
+    # Each retrain either searched C on its own labels or kept the last search, and it kept
+    # it exactly while its labels were fewer than 1.25 times those searched on.
+    searches = [n for n, on in searched_on if on]
+    assert len(searches) >= 2
+    for (_, before), (n_labels, on) in zip(searched_on, searched_on[1:], strict=False):
+        kept = before > 0 and n_labels < 1.25 * before
+        assert on == (before if kept else (n_labels if n_labels >= 30 else 0))
+    assert any(0 < on < n for n, on in searched_on)  # at least one retrain did not search

@@ -43,6 +43,36 @@ def test_cross_validation_picks_C_only_when_every_class_has_enough_labels():
     assert few.C_ == 0.5
 
 
+def test_the_next_rounds_model_keeps_the_searched_C_until_the_labels_grow_by_a_quarter():
+    X, y, _, _ = _digits_subset(400)
+    # 0.37 is not among the strengths searched: a model fitted with it did not search.
+    earlier = AutoLogisticRegression(Cs=(1e-4, 1.0), previous_search=(0.37, 200), random_state=0)
+    kept = earlier.fit(X[:249], y[:249])
+    assert (kept.C_, kept.C_searched_on_) == (0.37, 200)
+    searched = kept.next_round().fit(X[:250], y[:250])
+    assert (searched.C_, searched.C_searched_on_) == (1.0, 250)
+    following = searched.next_round()
+    assert following is not searched and following.previous_search == (1.0, 250)
+    assert following.fit(X[:300], y[:300]).C_searched_on_ == 250
+    # Too few labels to search gives no search to keep: the next round looks again.
+    few = AutoLogisticRegression(Cs=(1e-4, 1.0), fallback_C=0.5).fit(X[:12], y[:12])
+    assert few.C_searched_on_ == 0
+    assert few.next_round().fit(X[:200], y[:200]).C_searched_on_ == 200
+
+
+def test_train_model_continues_the_previous_rounds_search_on_the_same_features_only():
+    from learning.training import train_model
+
+    X, y, _, _ = _digits_subset(400)
+    first = train_model("logreg", X[:200], y[:200], random_state=0, Cs=(1e-4, 1.0))
+    assert first.C_searched_on_ == 200
+    second = train_model("logreg", X[:220], y[:220], random_state=0, previous=first, Cs=(1e-4, 1.0))
+    assert second is not first and second.C_searched_on_ == 200
+    # Another representation (other columns): its C says nothing about these.
+    other = train_model("logreg", X[:220, :32], y[:220], random_state=0, previous=first)
+    assert other.C_searched_on_ == 220
+
+
 def test_a_single_labeled_class_gives_a_constant_model_instead_of_failing():
     model = make_model("logreg", random_state=0).fit(np.zeros((3, 2)), ["cat", "cat", "cat"])
     assert model.predict(np.ones((2, 2))).tolist() == ["cat", "cat"]
