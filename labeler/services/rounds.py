@@ -147,13 +147,15 @@ def round_write(
         )
         # Items answered since the strategy read the pool are not held (their entry is done):
         # read after ``held``, this sees every submit that committed too late for it.
-        held |= set(
-            Item.objects.filter(pk__in=[item_id for _, item_id in round_part + reserve_part])
-            .exclude(status=Item.Status.UNLABELED)
-            .values_list("pk", flat=True)
+        unlabeled = set(
+            Item.objects.filter(
+                pk__in=[item_id for _, item_id in round_part + reserve_part],
+                status=Item.Status.UNLABELED,
+            ).values_list("pk", flat=True)
         )
-        round_part = [(kind, item_id) for kind, item_id in round_part if item_id not in held]
-        reserve_part = [(kind, item_id) for kind, item_id in reserve_part if item_id not in held]
+        keep = unlabeled - held
+        round_part = [(kind, item_id) for kind, item_id in round_part if item_id in keep]
+        reserve_part = [(kind, item_id) for kind, item_id in reserve_part if item_id in keep]
         last = QueryRound.objects.filter(project=project).aggregate(m=Max("number"))["m"] or 0
         overlap = max(project.overlap, 1)
         query_round = QueryRound.objects.create(
