@@ -32,7 +32,9 @@ def test_run_serve_answers_http_and_its_worker_runs_the_retrains(tmp_path: Path)
         "TWEEZERS_EMBEDDING_DIR": str(settings.TWEEZERS_EMBEDDING_DIR),
         "TWEEZERS_ARTIFACT_DIR": str(settings.TWEEZERS_ARTIFACT_DIR),
         "PORT": str(port),
-        "WEB_CONCURRENCY": "2",
+        # Empty, as an env file's bare `WEB_CONCURRENCY=` leaves it: the default (a worker per
+        # core), not gunicorn's traceback at import.
+        "WEB_CONCURRENCY": "",
     }
     server = start([str(REPO / "scripts" / "run-serve")], env=env, log_path=tmp_path / "serve.log")
     try:
