@@ -315,6 +315,7 @@ def run_size(
         groups = [pool["tokens"][i : i + 4] for i in range(0, len(pool["tokens"]), 4)]
         shared = {key: pool[key] for key in ("truth", "first_id", "project")}
         started = time.monotonic()
+        cpu_before = serving.process_tree_cpu_seconds(server.pid)
         deadline_in = args.seconds
         clients = [
             spawn.Process(
@@ -340,14 +341,22 @@ def run_size(
         for client in clients:
             client.join(timeout=30)
         elapsed = time.monotonic() - started
+        cpu_after = serving.process_tree_cpu_seconds(server.pid)
     finally:
         serving.stop(server)
 
     from django.db import connection
 
-    from labeler.models import ModelRun
+    from labeler.models import ModelRun, QueueEntry
+    from labeler.services.leasing import EXPLORATION_RANK
 
     connection.close()
+    # Where the answered items came from: the round, its reserve (labeled while the next round
+    # trained), or exploration leases (the reserve ran out too; those take the project's row
+    # lock, the slow path of a lease).
+    answered = QueueEntry.objects.filter(project_id=pool["project"], done=True)
+    exploration = answered.filter(rank=EXPLORATION_RANK).count()
+    reserve = answered.filter(is_reserve=True).count() - exploration
     runs = list(
         ModelRun.objects.filter(project_id=pool["project"], status="succeeded", n_labels__gt=0)
         .order_by("created_at")
@@ -386,6 +395,12 @@ def run_size(
         "server_submit_p50": serving.percentile(on_server["submit"], 50),
         "server_submit_p99": serving.percentile(on_server["submit"], 99),
         "waits": results["waits"],
+        # Of the machine's cores: how much the retraining (and embedding) workers and the
+        # web workers used while the annotators labeled.
+        "cores_workers": (cpu_after["celery"] - cpu_before["celery"]) / elapsed,
+        "cores_web": (cpu_after["gunicorn"] - cpu_before["gunicorn"]) / elapsed,
+        "from_reserve": reserve,
+        "from_exploration": exploration,
         "errors": results["errors"],
         "rss_mib": rss_peak / 1024,
         "load_seconds": pool["load_seconds"],
@@ -418,11 +433,12 @@ def markdown(rows: list[dict], command: str, spread: float) -> str:
     out.write(
         "| items | annotators | think (s) | labels | req/s | next p50 / p95 / p99 (ms) | "
         "submit p50 / p95 / p99 (ms) | on the server: next, submit p50 / p99 (ms) | "
-        "'updating' replies | errors | server RSS peak (MiB) | "
-        "retrains | labels arriving per retrain, median | "
+        "'updating' replies | labels from the reserve / exploration | errors | "
+        "server RSS peak (MiB) | "
+        "cores used: retrain workers / web | retrains | labels arriving per retrain, median | "
         "label → next round queued, median / max (s) | retrain compute median (s) | "
         "machine load before → after |\n"
-        "|---:|---:|---:|---:|---:|---|---|---|---:|---:|---:|---:|---:|---|---:|---|\n"
+        "|---:|---:|---:|---:|---:|---|---|---|---:|---|---:|---:|---|---:|---:|---|---:|---|\n"
     )
     for r in rows:
         out.write(
@@ -432,7 +448,9 @@ def markdown(rows: list[dict], command: str, spread: float) -> str:
             f"{r['submit_p50']:.1f} / {r['submit_p95']:.1f} / {r['submit_p99']:.1f} | "
             f"{r['server_next_p50']:.0f} / {r['server_next_p99']:.0f}, "
             f"{r['server_submit_p50']:.0f} / {r['server_submit_p99']:.0f} | "
-            f"{r['waits']} | {r['errors']} | {r['rss_mib']:.0f} | {r['retrains']} | "
+            f"{r['waits']} | {r['from_reserve']} / {r['from_exploration']} | {r['errors']} | "
+            f"{r['rss_mib']:.0f} | {r['cores_workers']:.2f} / {r['cores_web']:.2f} | "
+            f"{r['retrains']} | "
             f"{r['labels_per_retrain']:.0f} | "
             f"{r['turnaround_median']:.1f} / {r['turnaround_max']:.1f} | "
             f"{r['compute_median']:.1f} | {r['load_before']:.1f} → {r['load_after']:.1f} |\n"

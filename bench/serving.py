@@ -88,8 +88,8 @@ def stop(server: subprocess.Popen) -> None:
         os.killpg(server.pid, signal.SIGKILL)
 
 
-def process_tree_rss_kib(root_pid: int) -> int:
-    """Resident memory of a process and all its descendants, in KiB (from /proc)."""
+def _process_tree(root_pid: int) -> list[int]:
+    """A process and all its descendants (from /proc)."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -99,10 +99,18 @@ def process_tree_rss_kib(root_pid: int) -> int:
         except (OSError, IndexError, ValueError):
             continue
         children.setdefault(parent, []).append(int(entry.name))
-    total, stack = 0, [root_pid]
+    found, stack = [], [root_pid]
     while stack:
         pid = stack.pop()
+        found.append(pid)
         stack.extend(children.get(pid, []))
+    return found
+
+
+def process_tree_rss_kib(root_pid: int) -> int:
+    """Resident memory of a process and all its descendants, in KiB (from /proc)."""
+    total = 0
+    for pid in _process_tree(root_pid):
         try:
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -110,6 +118,24 @@ def process_tree_rss_kib(root_pid: int) -> int:
         except OSError:
             continue
     return total
+
+
+def process_tree_cpu_seconds(root_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by a process tree, split into "celery" and "gunicorn" (by
+    command line) and "other"; children already reaped count with their parent."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = {"celery": 0.0, "gunicorn": 0.0, "other": 0.0}
+    for pid in _process_tree(root_pid):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, IndexError):
+            continue
+        # utime, stime, cutime, cstime: fields 14-17 of stat, 12-15 after the name.
+        seconds = sum(int(value) for value in fields[11:15]) / tick
+        kind = next((k for k in ("celery", "gunicorn") if k.encode() in command), "other")
+        totals[kind] += seconds
+    return totals
 
 
 def expert_pauses(seed: str, think: float, spread: float):
