@@ -11,8 +11,10 @@ Lock order, the same in every transaction here (a fixed order is what rules out 
 Rows under an item (its entries and annotations) are only locked after the item itself, so
 two transactions on one item queue on the item; the project row comes after, and is held
 only until commit. ``project_update`` locks the project row alone. A lease
-(``services.leasing``) locks its entries with SKIP LOCKED and the project row only for a
-budget, a daily cap or exploration (which locks items with SKIP LOCKED after it); the worker
+(``services.leasing``) first takes its annotator's advisory lock (only leases take it, and
+before anything else: one annotator's leases queue on each other), then locks its entries
+with SKIP LOCKED and the project row only for a budget, a daily cap or exploration (which
+locks items with SKIP LOCKED after it); the worker
 writing a round (``services.training``) locks the entries it replaces with SKIP LOCKED before
 it takes the project row. Undo (``services.undoing``) reads the annotation unlocked, then
 locks item before annotation.

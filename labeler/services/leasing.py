@@ -38,6 +38,8 @@ class LeasedItems:
 MAX_HOLD = 10
 # Exploration entries sort after every ranked entry.
 EXPLORATION_RANK = 2_000_000_000
+# pg_advisory_xact_lock's two keys are 32-bit signed integers.
+_ADVISORY_KEYS = 2**31
 
 
 def _open_leases(project: Project, now: dt.datetime, exclude_user_id: int | None) -> int:
@@ -175,6 +177,26 @@ def _leasable(
     return max(room, 0)
 
 
+def _lease_begin(project: Project, annotator: AbstractBaseUser) -> None:
+    """PostgreSQL: queue this lease behind any other lease of the same annotator in the same
+    project, and skip the fsync wait on commit (a lease is cheap to lose: it simply expires).
+
+    One annotator's leases can overlap: a reload races the page's last answer, which tops the
+    page's items up. Without the queueing the second lease's held read passed over the entries
+    the first had locked to renew them, found nothing held, and leased fresh items, which the
+    reloaded page showed instead of the one on screen. The advisory lock (transaction-scoped,
+    on (project, annotator), taken first and by nothing else) serialises only those; leases of
+    different annotators never wait for it. One statement, as the SET LOCAL it replaces."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('synchronous_commit', 'off', true),"
+            " pg_advisory_xact_lock(%s::integer, %s::integer)",
+            # Folded into the integer keys' range: a rare collision only makes two
+            # annotators' leases take turns.
+            [project.pk % _ADVISORY_KEYS, annotator.pk % _ADVISORY_KEYS],
+        )
+
+
 def items_lease(*, project: Project, annotator: AbstractBaseUser, hold: int = 1) -> LeasedItems:
     """The items this annotator should label next, up to ``hold`` of them, leased to them:
     the ones they already hold first (a reload never burns items), topped up from the queue.
@@ -186,11 +208,10 @@ def items_lease(*, project: Project, annotator: AbstractBaseUser, hold: int = 1)
     lease_until = now + dt.timedelta(seconds=project.lease_seconds)
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            # A lease is cheap to lose (it simply expires): skip the fsync wait on commit.
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            _lease_begin(project, annotator)
         # Skip, never wait for, an entry another transaction has locked: that is this
-        # annotator's own submit, skip or undo of it (which go on to the project row).
+        # annotator's own submit, skip or undo of it (which go on to the project row). Their
+        # own other lease cannot be running: _lease_begin queued this one behind it.
         held = _held_entry_ids(project, annotator, now, hold)
         wanted = hold - len(held)
         # The project's row is locked only where a count across annotators must hold: a

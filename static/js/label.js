@@ -2,6 +2,7 @@
 // images already decoded), so a key press shows the next item at once; answers go to an
 // outbox kept in localStorage and are sent in the background, one at a time and in order,
 // each with its client_key (a retry is the same answer), retried while the server is away.
+// A reload keeps the page's view too: the item on screen, the next ones in their order.
 // window.tweezersLabel exposes the key-press → next-item timings (ms) the browser tests read.
 (function () {
   "use strict";
@@ -16,11 +17,15 @@
   const MOUSE_GUARD_MS = 350;
   const RETRY_MAX_MS = 8000;
   const STRIP_LENGTH = 10;
+  // The last acknowledged answers and skips a reload hides (see store()): far more than can
+  // be acknowledged while one reload is on its way.
+  const ACKNOWLEDGED_KEPT = 20;
 
   const setupNode = document.getElementById("label-setup");
   if (!setupNode) return;
   const setup = JSON.parse(setupNode.textContent);
   const storeKey = "tweezers.outbox." + setup.user + "." + setup.project;
+  const viewKey = "tweezers.view." + setup.user + "." + setup.project;
   const $ = (id) => document.getElementById(id);
 
   const state = {
@@ -28,6 +33,7 @@
     outbox: [],          // answers, skips and undos not yet acknowledged, oldest first
     inFlight: null,      // the outbox entry being sent
     answered: new Set(), // items answered or skipped here: never shown again unless undone
+    acknowledged: [],    // of those, the last ones the server acknowledged to this page
     strip: [],           // the last answers, oldest first
     skipped: setup.skipped.slice(),
     images: new Map(),   // item id → a decoded <img>, ready to put on the stage
@@ -44,10 +50,21 @@
   };
   window.tweezersLabel = state;
 
-  // --- the outbox, kept in the browser until the server acknowledges each entry ----------
-  function saveOutbox() {
+  // --- the outbox, kept in the browser until the server acknowledges each entry, and the view
+  // The server lists the items an annotator holds by queue rank, but a top-up can lease an
+  // entry ranked before those held (a requeue, a new round, a lease that ran out elsewhere),
+  // which the page puts last, where it arrived: a reload takes the page's own order, so the
+  // item on screen stays on screen. And an answer this page saw acknowledged while the reload
+  // was on its way is out of the outbox, yet the server may have listed its item as held a
+  // moment before: the reloaded page hides it. Only this page's acknowledgements are kept, so
+  // a stale list hides nothing beyond the next reload.
+  function store() {
     try {
       localStorage.setItem(storeKey, JSON.stringify(state.outbox));
+      localStorage.setItem(viewKey, JSON.stringify({
+        queue: state.queue.map((item) => item.item_id),
+        acknowledged: state.acknowledged,
+      }));
     } catch (error) {
       // Storage full or disabled: answers still go out, they just would not survive a reload.
     }
@@ -58,6 +75,18 @@
       return JSON.parse(localStorage.getItem(storeKey) || "[]");
     } catch (error) {
       return [];
+    }
+  }
+
+  function loadView() {
+    try {
+      const view = JSON.parse(localStorage.getItem(viewKey) || "{}");
+      return {
+        queue: Array.isArray(view.queue) ? view.queue : [],
+        acknowledged: Array.isArray(view.acknowledged) ? view.acknowledged : [],
+      };
+    } catch (error) {
+      return { queue: [], acknowledged: [] };
     }
   }
 
@@ -90,6 +119,13 @@
     for (const id of state.images.keys()) {
       if (!known.has(id)) state.images.delete(id);
     }
+  }
+
+  // The items in the page's order where it had them; the others after, in the server's.
+  function inPageOrder(items, order) {
+    const position = new Map(order.map((itemId, index) => [itemId, index]));
+    const place = (item) => (position.has(item.item_id) ? position.get(item.item_id) : order.length);
+    return (items || []).slice().sort((a, b) => place(a) - place(b));
   }
 
   function frontItem(item) {
@@ -336,8 +372,8 @@
     if (last && last !== state.inFlight && (last.op === "answer" || last.op === "skip")) {
       // Not sent yet: take it back here; the item is still leased to us.
       state.outbox.pop();
-      saveOutbox();
       frontItem(last.item);
+      store();
       state.strip = state.strip.filter((answer) => answer.key !== last.key);
       notice(last.op === "answer"
         ? interpolate(gettext("Took back your label “%(label)s” for item %(item)s."), { label: last.label, item: last.item_id }, true)
@@ -358,7 +394,7 @@
     // Storing and sending wait for the frame that shows the next item: the key press's
     // critical path is only the drawing.
     requestAnimationFrame(() => setTimeout(() => {
-      saveOutbox();
+      store();
       pump();
     }, 0));
   }
@@ -428,7 +464,6 @@
       body = { message: response.statusText };
     }
     state.outbox.shift();
-    saveOutbox();
     state.inFlight = null;
     if (state.failures) {
       state.failures = 0;
@@ -436,6 +471,7 @@
     }
     if (response.ok) acknowledged(entry, body);
     else refused(entry, body);
+    store();
     show();
     if (state.outbox.length) pump();
     else if (!state.queue.length && !["done", "budget_spent", "daily_cap"].includes(state.serverState)) poll();
@@ -461,6 +497,10 @@
 
   function acknowledged(entry, body) {
     applyLease(body);
+    if (entry.op === "answer" || entry.op === "skip") {
+      state.acknowledged.push(entry.item_id);
+      if (state.acknowledged.length > ACKNOWLEDGED_KEPT) state.acknowledged.shift();
+    }
     if (entry.op === "answer") {
       const answer = state.strip.find((one) => one.key === entry.key);
       if (answer) {
@@ -473,6 +513,7 @@
       if (body.notice) notice(body.notice);
       if (body.undone) {
         const undone = body.undone;
+        state.acknowledged = state.acknowledged.filter((id) => id !== undone.item_id);
         const item = (body.items || []).find((held) => held.item_id === undone.item_id);
         if (item) frontItem(item);
         const strip = state.strip.filter((one) => one.item_id === undone.item_id && !one.pending);
@@ -520,6 +561,7 @@
     }
     if (response.ok) {
       applyLease(await response.json());
+      store();
       show();
     }
     if (!state.queue.length && (state.serverState === "updating" || !response.ok)) {
@@ -545,7 +587,7 @@
     const queued = state.outbox.find((entry) => entry.key === answer.key);
     if (queued && queued !== state.inFlight) {
       queued.label = label;
-      saveOutbox();
+      store();
       answer.label = label;
       notice(interpolate(gettext("Item %(item)s is now “%(label)s”."), { item: answer.item_id, label: label }, true));
       drawStrip();
@@ -698,7 +740,12 @@
         toggleHelp(true);
       }
     } catch (error) { /* private mode */ }
-    mergeItems(setup.items);
+    const view = loadView();
+    for (const itemId of view.acknowledged) state.answered.add(itemId);
+    mergeItems(inPageOrder(setup.items, view.queue));
+    // A reload right after a key press comes before that answer's deferred store. Only once
+    // the outbox is loaded: before, this would store an empty one over it.
+    window.addEventListener("pagehide", store);
     if (state.outbox.length) banner("warn", interpolate(gettext("Sending %(n)s answers kept from before the reload…"), { n: state.outbox.length }, true));
     show();
     pump();

@@ -259,6 +259,79 @@ def test_an_expired_lease_returns_its_item_to_the_queue(transactional_db, new_pa
     assert Annotation.objects.get(item_id=held).annotator == bob
 
 
+def held_in_order(page) -> list[int]:
+    return page.evaluate("() => window.tweezersLabel.queue.map(item => item.item_id)")
+
+
+@pytest.mark.browser
+def test_a_reload_keeps_the_item_on_screen_and_the_next_ones_in_the_pages_order(
+    transactional_db, new_page
+):
+    """A top-up can lease an entry ranked before the ones held (here Alice's lease ran out; a
+    requeue or a new round does the same): the page puts it last, where it arrived. A reload
+    keeps the page's order; the server lists held entries by rank, which would put it first."""
+    manager = UserFactory()
+    project = digits_project(manager, n_items=40)
+    run_queued_here(project)
+    alice, bob = UserFactory(), UserFactory()
+    for user in (alice, bob):
+        Membership.objects.create(project=project, user=user, role=Membership.Role.ANNOTATOR)
+    label_url = reverse("label", args=[project.pk])
+    alice_page, bob_page = new_page(), new_page()
+    log_in(alice_page, alice, label_url)
+    log_in(bob_page, bob, label_url)
+    alice_first = shown_item(alice_page)
+    # Alice walks away: her leases run out, and the entries ranked first are free again.
+    QueueEntry.objects.filter(leased_by=alice, done=False).update(
+        lease_expires_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+    bob_first = shown_item(bob_page)
+    bob_page.keyboard.press(true_digit(bob_first))
+    wait_for_next(bob_page, bob_first)
+    wait_until_saved(bob_page)
+    order = held_in_order(bob_page)
+    assert order[-1] == alice_first
+
+    bob_page.reload()
+    assert shown_item(bob_page) == order[0]
+    assert held_in_order(bob_page) == order
+
+
+@pytest.mark.browser
+def test_a_reload_never_shows_again_an_item_whose_answer_lands_during_it(
+    transactional_db, new_page
+):
+    """The old page's last answer can be acknowledged after the server read what the reloaded
+    page holds but before that page starts: the server still listed the item as held, and the
+    old page had already taken the answer out of its outbox. The item is answered; the page
+    must show the next one."""
+    manager = UserFactory()
+    project = digits_project(manager, n_items=40)
+    run_queued_here(project)
+    bob = UserFactory()
+    Membership.objects.create(project=project, user=bob, role=Membership.Role.ANNOTATOR)
+    label_url = reverse("label", args=[project.pk])
+    page = new_page()
+    log_in(page, bob, label_url)
+    answered = shown_item(page)
+    answers_held = []
+    page.route("**/label/answer/", lambda route: answers_held.append(route))
+    page.keyboard.press(true_digit(answered))
+    wait_for_next(page, answered)
+    following = shown_item(page)
+    page.wait_for_function("() => window.tweezersLabel.inFlight !== null")
+
+    # The reload's page as the server wrote it before the answer arrived, then the answer.
+    snapshot = page.request.get(label_url)
+    answer = answers_held.pop()
+    answer.fulfill(response=answer.fetch())
+    wait_until_saved(page)
+    page.route(f"**{label_url}", lambda route: route.fulfill(response=snapshot))
+    page.reload()
+    assert Annotation.objects.filter(annotator=bob, item_id=answered).exists()
+    assert shown_item(page) == following
+
+
 @pytest.mark.browser
 def test_a_manager_sets_up_a_text_project_imports_a_csv_and_starts_labeling(
     celery_worker, new_page, output_dir, tmp_path
