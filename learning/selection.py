@@ -15,6 +15,14 @@ from numpy.typing import ArrayLike, NDArray
 
 from learning.pool import pool_length, take_rows
 
+# Lloyd iterations of the diversity clustering. k-means++ already spreads the centres; the
+# iterations after the tenth moved no pick that mattered: simulated with the default strategy
+# (6 seeds, batches of 20 and 60), labels to 95% and AULC were the same within noise on digits
+# and the demo text (AULC 0.958-0.964 against 0.962-0.965, 0.947-0.948 against 0.943-0.951),
+# while choosing 50 of 10,000 384-d candidates took 392 ms instead of 676 (one thread; 22-26
+# iterations to converge). The clustering is most of a retrain's query.
+CLUSTER_ITERATIONS = 10
+
 
 def _seed_from(rng: np.random.Generator) -> int:
     return int(rng.integers(0, 2**31 - 1))
@@ -66,6 +74,7 @@ def diverse_top_n(
     max_candidates: int = 10_000,
     random_share: float = 0.0,
     pick: str = "most_uncertain",
+    max_iter: int = CLUSTER_ITERATIONS,
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """A batch that is both uncertain and spread out (no near-duplicates).
 
@@ -75,7 +84,8 @@ def diverse_top_n(
     (``pick="most_uncertain"``) or the one nearest the cluster's weighted centre
     (``pick="centroid"``, as CLUE does: uncertain *and* typical of its region). A share
     ``random_share`` of the batch is drawn uniformly from the rest of the pool, as a guard
-    against the sampling bias of pure uncertainty sampling.
+    against the sampling bias of pure uncertainty sampling. ``max_iter`` bounds the k-means
+    (Lloyd) iterations after its k-means++ start.
 
     ``scores``: ``(n_items,)``, ``-inf`` = never pick. ``features``: ``(n_items, d)`` pool
     (array, memmap or sharded view); only the candidate rows are read.
@@ -104,7 +114,9 @@ def diverse_top_n(
         with warnings.catch_warnings():
             # Fewer distinct rows than clusters (exact duplicates) is handled below.
             warnings.simplefilter("ignore")
-            clusters = KMeans(n_clusters=n_uncertain, n_init=1, random_state=_seed_from(rng))
+            clusters = KMeans(
+                n_clusters=n_uncertain, n_init=1, max_iter=max_iter, random_state=_seed_from(rng)
+            )
             labels = clusters.fit_predict(rows, sample_weight=weights)
         if pick == "centroid":
             distance = clusters.transform(rows)[np.arange(len(rows)), labels]
