@@ -15,7 +15,12 @@ from django.utils.translation import gettext as _
 
 from labeler.models import Annotation, Item, ModelRun, Project, QueryRound, QueueEntry, Skip
 from labeler.selectors import labels_today
-from labeler.services.locks import lock_clause, project_row_lock, skipping_locked
+from labeler.services.locks import (
+    lock_clause,
+    project_row_lock,
+    queue_writers_lock,
+    skipping_locked,
+)
 from labeler.services.queue_rows import entries_by_id
 
 
@@ -145,6 +150,24 @@ def _free_entry_ids(project: Project, annotator, now: dt.datetime, held_items, l
     return _entry_ids(sql, params, lock=True)
 
 
+def _free_entries_take(
+    project: Project, annotator, now: dt.datetime, items: set, wanted: int
+) -> list[tuple[int, int]]:
+    """Up to ``wanted`` free entries for items not in ``items`` (added to it), locked."""
+    taken: list[tuple[int, int]] = []
+    if wanted <= 0:
+        return taken
+    # With overlap an item's copies are adjacent: read enough rows to find distinct items,
+    # lease one entry of each.
+    for entry_id, item_id in _free_entry_ids(
+        project, annotator, now, items, wanted * max(project.overlap, 1)
+    ):
+        if item_id not in items and len(taken) < wanted:
+            items.add(item_id)
+            taken.append((entry_id, item_id))
+    return taken
+
+
 def _lease_write(entry_ids: list[int], annotator, lease_until: dt.datetime) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
@@ -216,35 +239,27 @@ def items_lease(*, project: Project, annotator: AbstractBaseUser, hold: int = 1)
         wanted = hold - len(held)
         # The project's row is locked only where a count across annotators must hold: a
         # budget or daily cap (two annotators topping up at once cannot both take the last
-        # item), and exploration (the worker writing a round takes it too, so neither creates
-        # an entry for an item the other just gave out). A plain lease takes free entries with
-        # SKIP LOCKED and waits for nobody: every submit updates the project's counters, and
-        # leases queueing behind them on that row were the tail of next-item latency.
-        locked = False
+        # item). A plain lease takes free entries with SKIP LOCKED and waits for nobody:
+        # every submit updates the project's counters, and leases queueing behind them on
+        # that row were the tail of next-item latency.
         if wanted > 0 and (project.budget is not None or project.daily_cap is not None):
             spent = project_row_lock(project)
-            locked = True
             room = _leasable(project, annotator, now, len(held), spent)
             if isinstance(room, NextItem):
                 return LeasedItems(room.state, [], room.message)
             wanted = min(wanted, room)
-        taken: list[tuple[int, int]] = []
-        if wanted > 0:
-            items = {item_id for _, item_id in held}
-            # With overlap an item's copies are adjacent: read enough rows to find distinct
-            # items, lease one entry of each.
-            for entry_id, item_id in _free_entry_ids(
-                project, annotator, now, items, wanted * max(project.overlap, 1)
-            ):
-                if item_id not in items and len(taken) < wanted:
-                    items.add(item_id)
-                    taken.append((entry_id, item_id))
+        items = {item_id for _, item_id in held}
+        taken = _free_entries_take(project, annotator, now, items, wanted)
         explored: list[QueueEntry] = []
         if wanted > len(taken):
-            if not locked:
-                project_row_lock(project)
+            # Nothing free: the round and its reserve are used up, or a round is being
+            # written (its writer holds the old entries locked until it commits). Wait for
+            # any round write, then look again before exploring: its entries come first.
+            queue_writers_lock(project)
+            taken += _free_entries_take(project, annotator, now, items, wanted - len(taken))
+        if wanted > len(taken):
             explored = _exploration_lease(
-                project, annotator, lease_until, wanted - len(taken), {i for _, i in held}
+                project, annotator, lease_until, wanted - len(taken), items
             )
         renewed = [entry_id for entry_id, _ in held + taken]
         if renewed or explored:
@@ -269,7 +284,7 @@ def _exploration_lease(
 
     if project.overlap > 1:
         return []
-    # The caller holds the project's row lock, as the worker writing a round does: neither
+    # The caller holds the queue writers' lock, as the worker writing a round does: neither
     # creates an entry for an item the other just gave out.
     latest = QueryRound.objects.filter(project=project).order_by("-number").first()
     if latest is None:

@@ -10,9 +10,28 @@ from labeler.models import Project
 
 
 def project_row_lock(project: Project) -> int:
-    """Lock the project's row until the transaction ends; returns its label count."""
-    rows = Project.objects.select_for_update().values_list("n_annotations", flat=True)
+    """Lock the project's row until the transaction ends; returns its label count.
+
+    FOR NO KEY UPDATE, the lock a submit's counter update takes anyway: it queues behind and
+    ahead of those, as a budget's count needs, but not the inserts that merely reference the
+    project (an annotation, a round, an entry), which a plain FOR UPDATE would hold back."""
+    rows = Project.objects.select_for_update(no_key=True).values_list("n_annotations", flat=True)
     return rows.get(pk=project.pk)
+
+
+def queue_writers_lock(project: Project) -> None:
+    """Take turns, until the transaction ends, with the other writers that add queue entries
+    to this project for items not queued yet: the worker writing a round and a lease that
+    explores. Neither then gives out an item the other has just queued.
+
+    A PostgreSQL advisory lock on the project's id (the one-key form, which shares no keys
+    with the two-key locks of ``services.leasing``), not the project's row: every submit
+    updates that row's counters, and a round write holding it kept every submit waiting
+    until the round was committed (the bursts of slow submits and next-items of the load
+    benchmark, each at a round's write). SQLite (the demo) serialises writers anyway."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s::bigint)", [project.pk])
 
 
 def skipping_locked(rows: QuerySet) -> QuerySet:

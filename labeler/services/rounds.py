@@ -22,7 +22,7 @@ from labeler.models import (
     QueryRound,
     QueueEntry,
 )
-from labeler.services.locks import project_row_lock, skipping_locked
+from labeler.services.locks import queue_writers_lock, skipping_locked
 
 # The reserve covers the labels annotators give while the next round trains (see
 # reserve_size). It is chosen with the round, by the same strategy, and the default strategy's
@@ -137,11 +137,11 @@ def round_write(
         unheld = Q(leased_by__isnull=True) | Q(lease_expires_at__lte=timezone.now())
         stale = skipping_locked(replaceable.filter(unheld))
         QueueEntry.objects.filter(pk__in=list(stale.values_list("pk", flat=True))).delete()
-        # Exploration (services.leasing) creates entries under the project's row lock: taken
-        # here, after the deletes, it orders this write with it, so an item explored a moment
-        # ago is seen as held. A plain lease creates nothing: the entries it takes survive the
+        # Exploration (services.leasing) creates entries under the same lock: taken here,
+        # after the deletes, it orders this write with it, so an item explored a moment ago
+        # is seen as held. A plain lease creates nothing: the entries it takes survive the
         # deletes above and are in the set read below.
-        project_row_lock(project)
+        queue_writers_lock(project)
         held = set(
             QueueEntry.objects.filter(project=project, done=False).values_list("item_id", flat=True)
         )

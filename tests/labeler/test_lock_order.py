@@ -217,3 +217,89 @@ def test_a_lease_in_flight_while_the_worker_writes_a_round_is_kept():
         project=project, annotator=annotator, item_id=entry.item_id, label=truth(entry.item)
     )
     assert annotation.item_id == entry.item_id
+
+
+def test_submits_and_leases_do_not_wait_for_a_round_being_written_nor_explore_around_it():
+    """The worker writing a round holds the entries it replaces until it commits. A submit
+    meanwhile must not wait for it (every submit updates the project's counters: a round
+    writer holding the project's row made each round write a burst of slow submits), and a
+    lease that finds nothing free waits for the new round instead of exploring around it."""
+    from labeler import engine
+    from labeler.models import Item, QueryRound
+    from labeler.services.leasing import EXPLORATION_RANK
+    from labeler.services.rounds import round_write
+
+    alice, bob = UserFactory(), UserFactory()
+    project = ProjectFactory(kind="text", classes=("yes", "no"), created_by=alice)
+    items = [item_add(project, text=f"t{n}") for n in range(10)]
+    round_add(project, items[:3])
+    held = services.next_item_lease(project=project, annotator=alice).entry
+    run = ModelRun.objects.create(project=project, status=ModelRun.Status.RUNNING)
+    picks = [engine.Pick(item.pk, 1.0 - n / 10, None, None) for n, item in enumerate(items[5:8])]
+    outcome: dict = {}
+    blocker_ready, blocker_release = threading.Event(), threading.Event()
+
+    def blocker() -> None:
+        # Holds a picked item: the round writer's insert of its entry waits on it, after the
+        # writer has replaced the old entries and taken its locks.
+        with transaction.atomic():
+            Item.objects.select_for_update().get(pk=items[5].pk)
+            blocker_ready.set()
+            blocker_release.wait(30)
+
+    threads = [in_thread(blocker, outcome, "blocker")]
+    assert blocker_ready.wait(10)
+    threads.append(
+        in_thread(
+            lambda: round_write(
+                project=Project.objects.get(pk=project.pk),
+                run=run,
+                outcome=engine.RunOutcome(model_name="", n_labels=0, picks=picks),
+                eval_ids=[],
+                n_round_picks=3,
+                n_round_eval=0,
+            ),
+            outcome,
+            "round",
+        )
+    )
+    assert wait_for(lambda: lock_waiters() >= 1), "the round writer never reached its wait"
+    threads.append(
+        in_thread(
+            lambda: services.annotation_submit(
+                project=Project.objects.get(pk=project.pk),
+                annotator=alice,
+                item_id=held.item_id,
+                label="yes",
+            ),
+            outcome,
+            "submit",
+        )
+    )
+    submitted_during_the_write = wait_for(lambda: "submit" in outcome, seconds=5)
+    threads.append(
+        in_thread(
+            lambda: services.next_item_lease(
+                project=Project.objects.get(pk=project.pk), annotator=bob
+            ),
+            outcome,
+            "lease",
+        )
+    )
+    time.sleep(0.5)
+    lease_waited = "lease" not in outcome
+    blocker_release.set()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert submitted_during_the_write, "the submit waited for the round being written"
+    assert not isinstance(outcome["submit"], BaseException), repr(outcome["submit"])
+    assert not isinstance(outcome["round"], BaseException), repr(outcome["round"])
+    assert isinstance(outcome["round"], QueryRound)
+    lease = outcome["lease"]
+    assert not isinstance(lease, BaseException), repr(lease)
+    assert lease_waited and lease.state == "ready"
+    # Bob got an item of the round just written, not an exploration around it.
+    assert lease.entry.rank != EXPLORATION_RANK
+    assert lease.entry.round_id == outcome["round"].pk
+    assert lease.entry.item_id in {item.pk for item in items[5:8]}
