@@ -35,6 +35,7 @@ from labeler.models import (
     Annotation,
     Item,
     LabelClass,
+    ModelRun,
     Project,
     QueryRound,
     QueueEntry,
@@ -70,14 +71,19 @@ def _after_queue_progress(project: Project, round_id: int | None, *, is_reserve:
                 [connection.ops.adapt_datetimefield_value(timezone.now()), round_id],
             )
         # The reserve is what annotators label while the next round trains: the retrain is
-        # asked for when the round itself runs low, not when the reserve does.
+        # asked for when the round itself runs low, not when the reserve does. Read with the
+        # newest run's status: while one is on its way (most submits near a round's end
+        # during a retrain), there is nothing to ask for.
         cursor.execute(
-            f"SELECT COUNT(*) FROM {QueueEntry._meta.db_table}"
-            " WHERE project_id = %s AND NOT done AND NOT is_reserve",
-            [project.pk],
+            f"SELECT (SELECT COUNT(*) FROM {QueueEntry._meta.db_table}"
+            " WHERE project_id = %s AND NOT done AND NOT is_reserve),"
+            f" (SELECT status FROM {ModelRun._meta.db_table} WHERE project_id = %s"
+            " ORDER BY created_at DESC LIMIT 1)",
+            [project.pk, project.pk],
         )
-        (open_entries,) = cursor.fetchone()
-    if open_entries <= _refill_threshold(project):
+        open_entries, newest_run = cursor.fetchone()
+    active = newest_run in (ModelRun.Status.QUEUED, ModelRun.Status.RUNNING)
+    if open_entries <= _refill_threshold(project) and not active:
         retrain_request(project=project)
 
 
