@@ -16,11 +16,12 @@ from django.utils.translation import gettext as _
 from labeler.models import Annotation, Item, ModelRun, Project, QueryRound, QueueEntry, Skip
 from labeler.selectors import labels_today
 from labeler.services.locks import (
+    lock_clause,
     project_row_lock,
     queue_writers_lock,
     skipping_locked,
 )
-from labeler.services.queue_rows import entries_read
+from labeler.services.queue_rows import entries_by_id
 
 
 @dataclass(frozen=True)
@@ -96,29 +97,37 @@ def _limit_state(
     return None
 
 
-def _held_entries(project: Project, annotator, now: dt.datetime, hold: int) -> list[QueueEntry]:
-    """The entries this annotator holds (lease not expired), first to label first, with what
-    serving them shows, locked, passing over rows another transaction holds (never waits).
+def _entry_ids(sql: str, params: list, *, lock: bool) -> list[tuple[int, int]]:
+    """(entry id, item id) of the queue entries ``sql`` selects, in its order; with ``lock``,
+    locked for update and passing over rows another transaction holds (never waits).
 
-    Plain SQL (services.queue_rows) rather than the ORM: this and the free read run on every
-    next-item request, and each reads the rows it serves at once, so a lease is a read, its
-    write and nothing more."""
-    return entries_read(
-        "q.project_id = %s AND q.leased_by_id = %s AND NOT q.done AND q.lease_expires_at > %s",
-        [project.pk, annotator.pk, _db_time(now)],
-        limit=hold,
+    Plain SQL rather than the ORM: these two reads run on every next-item request, and the
+    ORM spent longer composing them than PostgreSQL spent running them (docs/benchmarks.md,
+    "Load"). SQLite (the demo) has no row locks and serialises writers anyway."""
+    if lock:
+        sql += lock_clause("q", skip_locked=True)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(entry_id, item_id) for entry_id, item_id in cursor.fetchall()]
+
+
+def _held_entry_ids(project: Project, annotator, now: dt.datetime, hold: int):
+    """The entries this annotator holds (lease not expired), first to label first."""
+    return _entry_ids(
+        f"SELECT q.id, q.item_id FROM {QueueEntry._meta.db_table} q"
+        " WHERE q.project_id = %s AND q.leased_by_id = %s AND NOT q.done"
+        " AND q.lease_expires_at > %s ORDER BY q.rank, q.id LIMIT %s",
+        [project.pk, annotator.pk, _db_time(now), hold],
         lock=True,
-        skip_locked=True,
     )
 
 
-def _free_entries(
-    project: Project, annotator, now: dt.datetime, held_items, limit: int
-) -> list[QueueEntry]:
+def _free_entry_ids(project: Project, annotator, now: dt.datetime, held_items, limit: int):
     """Entries nobody holds, first to label first, passing over items this annotator skipped
     (and, with overlap, items they answered) and the items they already hold."""
-    where = (
-        "q.project_id = %s AND NOT q.done"
+    sql = (
+        f"SELECT q.id, q.item_id FROM {QueueEntry._meta.db_table} q"
+        " WHERE q.project_id = %s AND NOT q.done"
         " AND (q.lease_expires_at IS NULL OR q.lease_expires_at <= %s)"
         f" AND NOT EXISTS (SELECT 1 FROM {Skip._meta.db_table} s"
         " WHERE s.item_id = q.item_id AND s.annotator_id = %s)"
@@ -126,32 +135,36 @@ def _free_entries(
     params: list = [project.pk, _db_time(now), annotator.pk]
     if project.overlap > 1:
         # Each of an item's N entries goes to a different annotator.
-        where += (
+        sql += (
             f" AND NOT EXISTS (SELECT 1 FROM {Annotation._meta.db_table} a"
             " WHERE a.item_id = q.item_id AND a.annotator_id = %s)"
         )
         params.append(annotator.pk)
     if held_items:
-        where += f" AND q.item_id NOT IN ({', '.join(['%s'] * len(held_items))})"
+        sql += f" AND q.item_id NOT IN ({', '.join(['%s'] * len(held_items))})"
         params.extend(sorted(held_items))
+    sql += " ORDER BY q.rank, q.id LIMIT %s"
+    params.append(limit)
     # SKIP LOCKED lets concurrent annotators take the next free row instead of queueing
     # behind each other.
-    return entries_read(where, params, limit=limit, lock=True, skip_locked=True)
+    return _entry_ids(sql, params, lock=True)
 
 
 def _free_entries_take(
     project: Project, annotator, now: dt.datetime, items: set, wanted: int
-) -> list[QueueEntry]:
+) -> list[tuple[int, int]]:
     """Up to ``wanted`` free entries for items not in ``items`` (added to it), locked."""
-    taken: list[QueueEntry] = []
+    taken: list[tuple[int, int]] = []
     if wanted <= 0:
         return taken
     # With overlap an item's copies are adjacent: read enough rows to find distinct items,
     # lease one entry of each.
-    for entry in _free_entries(project, annotator, now, items, wanted * max(project.overlap, 1)):
-        if entry.item_id not in items and len(taken) < wanted:
-            items.add(entry.item_id)
-            taken.append(entry)
+    for entry_id, item_id in _free_entry_ids(
+        project, annotator, now, items, wanted * max(project.overlap, 1)
+    ):
+        if item_id not in items and len(taken) < wanted:
+            items.add(item_id)
+            taken.append((entry_id, item_id))
     return taken
 
 
@@ -222,7 +235,7 @@ def items_lease(*, project: Project, annotator: AbstractBaseUser, hold: int = 1)
         # Skip, never wait for, an entry another transaction has locked: that is this
         # annotator's own submit, skip or undo of it (which go on to the project row). Their
         # own other lease cannot be running: _lease_begin queued this one behind it.
-        held = _held_entries(project, annotator, now, hold)
+        held = _held_entry_ids(project, annotator, now, hold)
         wanted = hold - len(held)
         # The project's row is locked only where a count across annotators must hold: a
         # budget or daily cap (two annotators topping up at once cannot both take the last
@@ -235,7 +248,7 @@ def items_lease(*, project: Project, annotator: AbstractBaseUser, hold: int = 1)
             if isinstance(room, NextItem):
                 return LeasedItems(room.state, [], room.message)
             wanted = min(wanted, room)
-        items = {entry.item_id for entry in held}
+        items = {item_id for _, item_id in held}
         taken = _free_entries_take(project, annotator, now, items, wanted)
         explored: list[QueueEntry] = []
         if wanted > len(taken):
@@ -248,11 +261,11 @@ def items_lease(*, project: Project, annotator: AbstractBaseUser, hold: int = 1)
             explored = _exploration_lease(
                 project, annotator, lease_until, wanted - len(taken), items
             )
-        renewed = held + taken
+        renewed = [entry_id for entry_id, _ in held + taken]
         if renewed or explored:
             if renewed:
-                _lease_write([entry.pk for entry in renewed], annotator, lease_until)
-            entries = renewed + explored
+                _lease_write(renewed, annotator, lease_until)
+            entries = entries_by_id(renewed) + explored
             for entry in entries:
                 entry.leased_by, entry.lease_expires_at = annotator, lease_until
             return LeasedItems("ready", entries, "")

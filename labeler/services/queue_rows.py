@@ -51,24 +51,16 @@ def _layout() -> tuple[str, list]:
     return layout
 
 
-def entries_read(
-    where: str,
-    params: list,
-    *,
-    limit: int | None = None,
-    lock: bool = False,
-    skip_locked: bool = False,
-):
+def entries_read(where: str, params: list, *, limit: int | None = None, lock: bool = False):
     """The entries ``where`` (SQL over alias ``q``) selects, first to label first, each with its
     item, round and predicted class loaded. ``lock``: their rows locked for update (the entries
-    only, not the joined rows), on databases that lock rows; ``skip_locked``: passing over
-    rows another transaction holds instead of waiting for them."""
+    only, not the joined rows), on databases that lock rows."""
     head, tables = _layout()
     sql = f"{head} WHERE {where} ORDER BY q.rank, q.id"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     if lock:
-        sql += lock_clause("q", skip_locked=skip_locked)
+        sql += lock_clause("q")
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
@@ -88,3 +80,12 @@ def entries_read(
         entry, entry.item, entry.round, entry.predicted_label = instances
         entries.append(entry)
     return entries
+
+
+def entries_by_id(entry_ids: list[int]) -> list[QueueEntry]:
+    """The entries, in the given order."""
+    if not entry_ids:
+        return []
+    placeholders = ", ".join(["%s"] * len(entry_ids))
+    found = {e.pk: e for e in entries_read(f"q.id IN ({placeholders})", list(entry_ids))}
+    return [found[entry_id] for entry_id in entry_ids]
