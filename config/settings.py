@@ -163,6 +163,16 @@ else:
     # Reconnect after a database restart instead of failing every request once.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
+    # Parameters bound on the server and statements prepared once a connection has run them 5
+    # times: with client-side binding every next-item and submit planned its statements
+    # again (the joined queue-entry read alone took 1.4 ms to plan, 0.13 ms to run).
+    # In-process at 100,000 items: next-item 6.7 -> 5.9 ms, submit 10.4 -> 9.5 ms. Set
+    # DJANGO_DB_PREPARED=0 behind a pooler in transaction mode (PgBouncer's default), which
+    # cannot keep a connection's prepared statements.
+    if env.bool("DJANGO_DB_PREPARED", default=True):
+        DATABASES["default"].setdefault("OPTIONS", {}).update(
+            {"server_side_binding": True, "prepare_threshold": 5}
+        )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
