@@ -167,15 +167,20 @@ def test_keyboard_labeling_retrains_through_the_worker_and_the_dashboard_follows
     (output_dir / "label-timings.json").write_text(json.dumps(timings))
 
 
-@pytest.mark.browser
-def test_two_annotators_never_receive_the_same_item(transactional_db, new_page):
-    manager = UserFactory()
-    project = digits_project(manager, n_items=60)
+def two_annotators(*, n_items: int):
+    """A digits project with its first round written, two annotators of it, and its labeling
+    page's address."""
+    project = digits_project(UserFactory(), n_items=n_items)
     run_queued_here(project)
     alice, bob = UserFactory(), UserFactory()
     for user in (alice, bob):
         Membership.objects.create(project=project, user=user, role=Membership.Role.ANNOTATOR)
-    label_url = reverse("label", args=[project.pk])
+    return project, alice, bob, reverse("label", args=[project.pk])
+
+
+@pytest.mark.browser
+def test_two_annotators_never_receive_the_same_item(transactional_db, new_page):
+    project, alice, bob, label_url = two_annotators(n_items=60)
     pages = {}
     for user in (alice, bob):
         pages[user.username] = new_page()
@@ -227,13 +232,7 @@ def test_two_annotators_never_receive_the_same_item(transactional_db, new_page):
 
 @pytest.mark.browser
 def test_an_expired_lease_returns_its_item_to_the_queue(transactional_db, new_page):
-    manager = UserFactory()
-    project = digits_project(manager, n_items=40)
-    run_queued_here(project)
-    alice, bob = UserFactory(), UserFactory()
-    for user in (alice, bob):
-        Membership.objects.create(project=project, user=user, role=Membership.Role.ANNOTATOR)
-    label_url = reverse("label", args=[project.pk])
+    project, alice, bob, label_url = two_annotators(n_items=40)
     alice_page, bob_page = new_page(), new_page()
     log_in(alice_page, alice, label_url)
     held = shown_item(alice_page)
@@ -270,13 +269,7 @@ def test_a_reload_keeps_the_item_on_screen_and_the_next_ones_in_the_pages_order(
     """A top-up can lease an entry ranked before the ones held (here Alice's lease ran out; a
     requeue or a new round does the same): the page puts it last, where it arrived. A reload
     keeps the page's order; the server lists held entries by rank, which would put it first."""
-    manager = UserFactory()
-    project = digits_project(manager, n_items=40)
-    run_queued_here(project)
-    alice, bob = UserFactory(), UserFactory()
-    for user in (alice, bob):
-        Membership.objects.create(project=project, user=user, role=Membership.Role.ANNOTATOR)
-    label_url = reverse("label", args=[project.pk])
+    project, alice, bob, label_url = two_annotators(n_items=40)
     alice_page, bob_page = new_page(), new_page()
     log_in(alice_page, alice, label_url)
     log_in(bob_page, bob, label_url)

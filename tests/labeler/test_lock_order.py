@@ -52,6 +52,22 @@ def in_thread(function, outcome: dict, name: str) -> threading.Thread:
     return thread
 
 
+def rows_held(rows, outcome: dict) -> tuple[threading.Thread, threading.Event]:
+    """A transaction, in a thread of its own, that locks ``rows`` and holds them until the
+    returned event is set; returns once they are locked."""
+    ready, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with transaction.atomic():
+            list(rows.select_for_update())
+            ready.set()
+            release.wait(30)
+
+    thread = in_thread(hold, outcome, "blocker")
+    assert ready.wait(10)
+    return thread, release
+
+
 def test_a_prefetching_lease_never_deadlocks_with_the_same_annotators_submit():
     """The labeling page asks for the next items while its answer is on the way: the submit
     holds the item's entry and needs the project row, the lease holds the project row and
@@ -133,17 +149,9 @@ def test_undo_locks_the_item_before_its_annotations():
         project=project, annotator=annotator, item_id=entry.item_id, label="yes"
     )
     outcome: dict = {}
-    blocker_ready, blocker_release = threading.Event(), threading.Event()
-
-    def blocker() -> None:
-        # Holds the annotation's row: whoever needs it waits here, with what it has taken.
-        with transaction.atomic():
-            list(Annotation.objects.select_for_update().filter(pk=annotation.pk))
-            blocker_ready.set()
-            blocker_release.wait(30)
-
-    threads = [in_thread(blocker, outcome, "blocker")]
-    assert blocker_ready.wait(10)
+    # Holds the annotation's row: whoever needs it waits here, with what it has taken.
+    holder, blocker_release = rows_held(Annotation.objects.filter(pk=annotation.pk), outcome)
+    threads = [holder]
     threads.append(
         in_thread(
             lambda: services.last_action_undo(project=project, annotator=annotator),
@@ -237,18 +245,10 @@ def test_submits_and_leases_do_not_wait_for_a_round_being_written_nor_explore_ar
     run = ModelRun.objects.create(project=project, status=ModelRun.Status.RUNNING)
     picks = [engine.Pick(item.pk, 1.0 - n / 10, None, None) for n, item in enumerate(items[5:8])]
     outcome: dict = {}
-    blocker_ready, blocker_release = threading.Event(), threading.Event()
-
-    def blocker() -> None:
-        # Holds a picked item: the round writer's insert of its entry waits on it, after the
-        # writer has replaced the old entries and taken its locks.
-        with transaction.atomic():
-            Item.objects.select_for_update().get(pk=items[5].pk)
-            blocker_ready.set()
-            blocker_release.wait(30)
-
-    threads = [in_thread(blocker, outcome, "blocker")]
-    assert blocker_ready.wait(10)
+    # Holds a picked item: the round writer's insert of its entry waits on it, after the
+    # writer has replaced the old entries and taken its locks.
+    holder, blocker_release = rows_held(Item.objects.filter(pk=items[5].pk), outcome)
+    threads = [holder]
     threads.append(
         in_thread(
             lambda: round_write(
