@@ -189,7 +189,9 @@ def superseded_feature_sets_remove(project: Project) -> int:
     with transaction.atomic():
         # Lock order project row, then feature sets, as services.project_update: a
         # representation change waits, so a set it switches back to is kept or already gone.
-        list(Project.objects.select_for_update().filter(pk=project.pk).values_list("pk"))
+        # The project as it is now: the caller's copy (a retrain's, read when it started) may
+        # predate a switch, whose new set would look unused.
+        project = Project.objects.select_for_update().get(pk=project.pk)
         runs = ModelRun.objects.filter(project=project)
         if runs.filter(status=ModelRun.Status.RUNNING).exists():
             return 0

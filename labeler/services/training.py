@@ -244,6 +244,8 @@ def model_run_execute(*, run_id: int, task_id: str = "") -> ModelRun | None:
     run.status = ModelRun.Status.SUCCEEDED
     run.finished_at = timezone.now()
     run.save()
+    # What the project asks for now: a manager may have switched representation meanwhile.
+    project.refresh_from_db()
     serving = engine.serving_feature_set(project)
     if serving and serving.pk != run.feature_set_id and serving.ready_at > run.started_at:
         # Features became ready while this run chose on older ones (or none): the retrain

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from labeler import engine, services
-from labeler.models import FeatureSet, Item, ModelRun, QueueEntry
+from labeler.models import FeatureSet, Item, ModelRun, Project, QueueEntry
 from learning.features import image_pixels
 from learning.representations import REPRESENTATIONS
 from tests.data import shades_zip
@@ -245,3 +245,28 @@ def test_a_superseded_version_is_removed_from_disk_once_no_serving_model_uses_it
     some = list(Item.objects.filter(project=shades_project).values_list("id", flat=True)[:3])
     assert len(engine.predict_items(run=on_pixels, item_ids=some)) == 3
     assert services.next_item_lease(project=shades_project, annotator=expert).state == "ready"
+
+
+@pytest.mark.django_db
+def test_a_run_that_started_before_a_switch_keeps_the_new_representations_features(
+    shades_project,
+):
+    """A retrain holds the project as it was when it started. The manager switches the
+    representation meanwhile and the new features become ready: the run's clean-up at its
+    end must read what the project asks for now, not remove the new set as unused (its
+    next retrain would then compute it all over again)."""
+    expert = UserFactory()
+    run_queued(shades_project)
+    label_open_entries(shades_project, expert, 8)
+    run_queued(shades_project)
+    as_the_run_saw_it = Project.objects.get(pk=shades_project.pk)
+
+    services.project_update(project=shades_project, changes={"features": "pixels"})
+    embed_pending(shades_project)
+    pixels = FeatureSet.objects.get(project=shades_project, representation="pixels")
+    assert pixels.status == "ready"
+
+    engine.superseded_feature_sets_remove(as_the_run_saw_it)
+
+    assert FeatureSet.objects.filter(pk=pixels.pk).exists()
+    assert engine.feature_set_dir(pixels).exists()
