@@ -221,6 +221,9 @@ class ModelRun(models.Model):
         SUCCEEDED = "succeeded", _("Succeeded")
         FAILED = "failed", _("Failed")
 
+    # A run on its way: at most one per project (the constraint below).
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="model_runs")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
     strategy = models.CharField(max_length=64, blank=True)

@@ -74,9 +74,7 @@ def project_stats(*, project: Project) -> dict:
     latest_model = next(
         (r for r in runs if r.status == ModelRun.Status.SUCCEEDED and r.artifact_path), None
     )
-    active = next(
-        (r for r in runs if r.status in (ModelRun.Status.QUEUED, ModelRun.Status.RUNNING)), None
-    )
+    active = next((r for r in runs if r.status in ModelRun.ACTIVE), None)
     seconds = Annotation.objects.filter(project=project, seconds_spent__isnull=False).aggregate(
         mean=Avg("seconds_spent")
     )["mean"]

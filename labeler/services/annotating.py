@@ -82,7 +82,7 @@ def _after_queue_progress(project: Project, round_id: int | None, *, is_reserve:
             [project.pk, project.pk],
         )
         open_entries, newest_run = cursor.fetchone()
-    active = newest_run in (ModelRun.Status.QUEUED, ModelRun.Status.RUNNING)
+    active = newest_run in ModelRun.ACTIVE
     if open_entries <= _refill_threshold(project) and not active:
         retrain_request(project=project)
 

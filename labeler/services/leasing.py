@@ -338,9 +338,7 @@ def next_item_lease(*, project: Project, annotator: AbstractBaseUser) -> NextIte
 def _empty_queue_state(project: Project) -> NextItem:
     from labeler.services.training import retrain_request
 
-    active = ModelRun.objects.filter(
-        project=project, status__in=[ModelRun.Status.QUEUED, ModelRun.Status.RUNNING]
-    ).exists()
+    active = ModelRun.objects.filter(project=project, status__in=ModelRun.ACTIVE).exists()
     if active:
         return NextItem("updating", None, _("The model is updating; new items arrive in a moment."))
     has_pool = (

@@ -62,9 +62,8 @@ def retrain_request(*, project: Project) -> ModelRun | None:
         .order_by("-created_at")
         .values_list("status", flat=True)[:MAX_CONSECUTIVE_FAILURES]
     )
-    # No run can be created while one is active, so an active run is always the newest:
-    # every submit near a round's end asks, and most find one already on its way.
-    if recent and recent[0] in (ModelRun.Status.QUEUED, ModelRun.Status.RUNNING):
+    # No run can be created while one is active, so an active run is always the newest.
+    if recent and recent[0] in ModelRun.ACTIVE:
         return None
     if len(recent) == MAX_CONSECUTIVE_FAILURES and all(
         status == ModelRun.Status.FAILED for status in recent

@@ -138,7 +138,7 @@ def _dashboard_context(project: Project, role: str) -> dict:
         "worker_run_number": numbers.get(stats["worker"]["run"]),
         "role": role,
         "is_manager": role == MANAGER,
-        "busy": stats["worker"]["state"] in (ModelRun.Status.QUEUED, ModelRun.Status.RUNNING),
+        "busy": stats["worker"]["state"] in ModelRun.ACTIVE,
         "budget_percent": min(100, round(100 * spent / budget)) if budget else None,
         "curve": curve,
         "recall_rows": [{"name": name, "recall": recall.get(name)} for name in class_names],
