@@ -13,9 +13,9 @@ two transactions on one item queue on the item; the project row comes after, and
 only until commit. ``project_update`` locks the project row alone. A lease
 (``services.leasing``) first takes its annotator's advisory lock (only leases take it, and
 before anything else: one annotator's leases queue on each other), then locks its entries
-with SKIP LOCKED, the project row (FOR NO KEY UPDATE) only for a budget or a daily cap, and
-the queue writers' advisory lock (``services.locks``) only when nothing is free, before it
-explores (locking items with SKIP LOCKED after it). The worker writing a round
+with SKIP LOCKED, and the queue writers' advisory lock (``services.locks``) before the
+project row (FOR NO KEY UPDATE) for a budget or a daily cap, or only when nothing is free,
+before it explores (locking items with SKIP LOCKED after it). The worker writing a round
 (``services.rounds``) locks the entries it replaces with SKIP LOCKED, then the queue writers'
 lock, and never the project row: submits do not wait for a round being written. Undo
 (``services.undoing``) reads the annotation unlocked, then locks item before annotation.

@@ -243,6 +243,12 @@ def items_lease(*, project: Project, annotator: AbstractBaseUser, hold: int = 1)
         # every submit updates the project's counters, and leases queueing behind them on
         # that row were the tail of next-item latency.
         if wanted > 0 and (project.budget is not None or project.daily_cap is not None):
+            # The queue writers' lock first, as the round writer takes it before its commit
+            # touches the project row: a lease holding the project row and only then waiting
+            # for a round being written deadlocked with it and a submit queued on that row
+            # (seen once in test_reserve_concurrency). The row lock already made these leases
+            # take turns with each other, so the extra lock costs them nothing.
+            queue_writers_lock(project)
             spent = project_row_lock(project)
             room = _leasable(project, annotator, now, len(held), spent)
             if isinstance(room, NextItem):
