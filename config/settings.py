@@ -80,7 +80,8 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 # Login rate limiting: after 5 failures for one username from one address, that pair waits
-# 15 minutes. Keyed on both so an attacker cannot lock a doctor out from elsewhere.
+# 15 minutes. Keyed on both so an attacker cannot lock a doctor out from elsewhere, and one
+# person behind a hospital's NAT cannot lock out the department.
 AXES_FAILURE_LIMIT = env.int("TWEEZERS_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("TWEEZERS_LOGIN_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -89,8 +90,10 @@ AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_VERBOSE = False
 AXES_USERNAME_CALLABLE = "labeler.security.axes_username"
 # Password spraying: one address failing against this many different accounts within the
-# cool-off is locked out for all of them (0 turns the check off).
+# cool-off is reported (a SecurityEvent row and a WARNING from the tweezers.security logger),
+# without locking out the others behind that address (0 turns the report off).
 AXES_HANDLER = "labeler.security.SprayAwareLockoutHandler"
+AXES_LOCKOUT_CALLABLE = "labeler.security.lockout_response"
 TWEEZERS_LOGIN_SPRAY_LIMIT = env.int("TWEEZERS_LOGIN_SPRAY_LIMIT", default=10)
 # Behind the TLS proxy the README recommends, the client's address is in X-Forwarded-For:
 # count the proxies in front of Django (set by the deployment, never guessed from the
