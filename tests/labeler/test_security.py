@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from labeler import services
 from labeler.models import Item
@@ -119,9 +120,11 @@ def test_the_pair_of_account_and_address_is_locked_with_a_message_in_the_users_l
     for _ in range(5):
         _login(client, doctor.username, "guess")
 
-    page = _login(client, doctor.username, PASSWORD, HTTP_ACCEPT_LANGUAGE="ko")
-    token = _token(client, doctor.username, PASSWORD, HTTP_ACCEPT_LANGUAGE="ko")
-    english = _token(client, doctor.username, PASSWORD)
+    # A Korean request switches this thread's language; override puts it back after.
+    with translation.override("en"):
+        page = _login(client, doctor.username, PASSWORD, HTTP_ACCEPT_LANGUAGE="ko")
+        token = _token(client, doctor.username, PASSWORD, HTTP_ACCEPT_LANGUAGE="ko")
+        english = _token(client, doctor.username, PASSWORD, HTTP_ACCEPT_LANGUAGE="en")
 
     assert page.status_code == 429
     assert "_auth_user_id" not in client.session
