@@ -98,9 +98,12 @@ TWEEZERS_LOGIN_SPRAY_LIMIT = env.int("TWEEZERS_LOGIN_SPRAY_LIMIT", default=10)
 # Behind the TLS proxy the README recommends, the client's address is in X-Forwarded-For:
 # count the proxies in front of Django (set by the deployment, never guessed from the
 # header), so the lockout keys on the real client and not on the proxy's address.
-# The DICOMweb roots PACS imports may contact, comma-separated; empty allows any http(s)
-# address a manager types (set it on a hospital network).
+# The DICOMweb roots PACS imports may contact, comma-separated. Empty turns PACS import off,
+# except in the demo (DJANGO_DEBUG), where any http(s) address a manager types is searched.
 TWEEZERS_PACS_URLS = env.list("TWEEZERS_PACS_URLS", default=[])
+# Total time one PACS request may take, body included, and one PACS import as a whole.
+TWEEZERS_PACS_REQUEST_SECONDS = env.float("TWEEZERS_PACS_REQUEST_SECONDS", default=300)
+TWEEZERS_PACS_JOB_SECONDS = env.float("TWEEZERS_PACS_JOB_SECONDS", default=3000)
 TWEEZERS_TRUSTED_PROXY_COUNT = env.int(
     "TWEEZERS_TRUSTED_PROXY_COUNT",
     default=1 if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False) else 0,
