@@ -4,7 +4,7 @@ from django.http import Http404
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 
-from labeler.views import errors
+from labeler.views import account, errors
 
 
 def password_reset_off(request, *args, **kwargs):
@@ -25,6 +25,14 @@ password_reset_off_patterns = [
 urlpatterns = [
     *([] if settings.TWEEZERS_PASSWORD_RESET else password_reset_off_patterns),
     path("admin/", admin.site.urls),
+    # Before Django's own: the password pages in Tweezers' layout, leading back to the
+    # projects (Django's fall back to the admin's templates, which annotators cannot use).
+    path("accounts/password_change/", account.password_change, name="password_change"),
+    path(
+        "accounts/password_change/done/",
+        account.password_change_done,
+        name="password_change_done",
+    ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/", include("labeler.api.urls")),
     # The language switcher posts here (Django's set_language: a cookie remembers the choice).

@@ -5,6 +5,7 @@ import io
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 from django.utils import translation
@@ -12,7 +13,7 @@ from django.utils import translation
 from labeler import services
 from labeler.models import Item
 from tests.conftest import png_bytes
-from tests.factories import UserFactory
+from tests.factories import ProjectFactory, UserFactory
 
 PASSWORD = "correct horse battery"
 
@@ -253,3 +254,66 @@ def test_the_demo_password_is_refused_outside_the_demo(settings):
         call_command("demo_setup", "--digits-limit", "1", "--texts-limit", "1")
 
     assert not get_user_model().objects.filter(username="admin").exists()
+
+
+def _invited_annotator() -> tuple[str, str]:
+    manager = UserFactory()
+    project = ProjectFactory(classes=["benign", "malignant"], created_by=manager)
+    invitation = services.membership_invite(
+        project=project, username="dr-new", role="annotator", create_account=True
+    )
+    return invitation.membership.user.username, invitation.password
+
+
+@pytest.mark.django_db
+def test_a_one_time_password_cannot_be_changed_to_itself():
+    from labeler.security import password_change_required
+
+    username, one_time = _invited_annotator()
+    client = Client()
+    _login(client, username, one_time)
+
+    response = client.post(
+        reverse("password_change"),
+        {"old_password": one_time, "new_password1": one_time, "new_password2": one_time},
+    )
+
+    assert response.status_code == 200
+    assert "the one the account has now" in response.content.decode()
+    user = get_user_model().objects.get(username=username)
+    assert password_change_required(user)
+    assert client.get(reverse("project-list")).url == reverse("password_change")
+
+
+@pytest.mark.django_db
+def test_a_new_annotator_lands_on_tweezers_translated_password_page_that_leads_to_projects():
+    username, one_time = _invited_annotator()
+    client = Client()
+
+    with translation.override("en"):
+        landed = client.post(
+            reverse("login"),
+            {"username": username, "password": one_time},
+            follow=True,
+            HTTP_ACCEPT_LANGUAGE="ko",
+        )
+        page = landed.content.decode()
+        changed = client.post(
+            reverse("password_change"),
+            {
+                "old_password": one_time,
+                "new_password1": "a phrase of my own 42",
+                "new_password2": "a phrase of my own 42",
+            },
+            follow=True,
+            HTTP_ACCEPT_LANGUAGE="ko",
+        )
+
+    assert landed.redirect_chain[-1][0] == reverse("password_change")
+    assert "비밀번호 변경" in page and "일회용 비밀번호" in page
+    assert "/admin/" not in page and "Django" not in page
+    assert changed.redirect_chain[-1][0] == reverse("password_change_done")
+    done = changed.content.decode()
+    assert f'href="{reverse("project-list")}"' in done and "/admin/" not in done
+    assert "프로젝트로 이동" in done
+    assert client.get(reverse("project-list")).status_code == 200
