@@ -188,7 +188,6 @@ class PacsSession(requests.Session):
         self.root = pacs_url_normalise(root)
         self.request_seconds = request_seconds
         self.job_deadline = job_deadline
-        self.trust_env = False  # no proxy or .netrc from the worker's environment
         adapter = _WatchedAdapter(pool_connections=1, pool_maxsize=1)
         self.mount("http://", adapter)
         self.mount("https://", adapter)

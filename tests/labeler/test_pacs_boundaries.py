@@ -273,3 +273,35 @@ def test_the_import_page_says_pacs_import_is_off_in_the_users_language(client, s
     assert "PACS 가져오기" in response.content.decode()
     assert "PACS 가져오기가 꺼져" in page.content.decode()
     assert 'name="accession"' not in page.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "address",
+    [
+        "{root}/../../outside",
+        "{root}/%2e%2e/%2e%2e/outside",
+        "{root}/%2e%2e%2foutside",
+        "{root}/%ff",
+        "{root}\\\\..\\\\outside",
+        "http://127.0.0.1:{port}@169.254.169.254/pacs/dicom-web",
+        "http://127.0.0.1:99999/pacs/dicom-web",
+        "http://[::1/pacs/dicom-web",
+        "{root}?limit=100000",
+        "{root}/" + "a" * 600,
+        "javascript:alert(1)",
+        "http://127.0.0.1:{port}/pacs/dicom-web\x00",
+    ],
+)
+def test_a_hostile_pacs_address_on_the_import_page_is_a_form_error(canary, client, address):
+    from labeler.models import ImportJob
+
+    project = ProjectFactory(kind="image", classes=["CT", "MR"], created_by=UserFactory())
+    client.force_login(project.created_by)
+    url = address.format(root=canary.root, port=canary.port)
+
+    response = client.post(f"/projects/{project.pk}/import/pacs/", {"url": url, "limit": "5"})
+
+    assert response.status_code == 400
+    assert not ImportJob.objects.exists()
+    assert canary.requests == []
