@@ -86,6 +86,9 @@ AXES_FAILURE_LIMIT = env.int("TWEEZERS_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("TWEEZERS_LOGIN_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# A lockout ends the cool-off after it began, as the locked-out user is told: attempts during
+# it (the user trying again with the right password) do not start the wait over.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_VERBOSE = False
 AXES_USERNAME_CALLABLE = "labeler.security.axes_username"

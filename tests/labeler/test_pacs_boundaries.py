@@ -26,6 +26,8 @@ LIMITS = Limits(
 ROOT_PATH = "/pacs/dicom-web"
 DRIP_INTERVAL = 0.25
 DRIP_BYTES = 40  # 10 s of dripping: far past every deadline these tests set
+# Time past a deadline allowed for the cut-off to show on a busy 2-core machine.
+MARGIN = 2.0
 
 
 class Canary:
@@ -221,7 +223,7 @@ def test_a_dripping_pacs_is_cut_off_at_the_requests_total_deadline(canary, setti
         _import(f"{canary.base}/drip/dicom-web")
     elapsed = time.monotonic() - started
 
-    assert elapsed < 1.5 + 1.0, elapsed
+    assert elapsed < 1.5 + MARGIN, elapsed
 
 
 def test_a_dripping_study_ends_the_import_at_the_jobs_deadline(canary, settings):
@@ -233,7 +235,7 @@ def test_a_dripping_study_ends_the_import_at_the_jobs_deadline(canary, settings)
     total, entries = _import(canary.root)
     elapsed = time.monotonic() - started
 
-    assert elapsed < 1.5 + 1.0, elapsed
+    assert elapsed < 1.5 + MARGIN, elapsed
     assert total == 3
     reasons = [entry.reason for entry in entries if isinstance(entry, Rejection)]
     assert "time limit" in reasons[0]

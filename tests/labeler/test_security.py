@@ -115,6 +115,8 @@ def test_a_user_attacked_from_elsewhere_still_logs_in_from_their_own_address(set
 def test_the_pair_of_account_and_address_is_locked_with_a_message_in_the_users_language(
     settings,
 ):
+    from labeler.models import SecurityEvent
+
     settings.AXES_FAILURE_LIMIT = 5
     doctor = UserFactory()
     client = Client(REMOTE_ADDR="10.20.0.7")
@@ -134,8 +136,39 @@ def test_the_pair_of_account_and_address_is_locked_with_a_message_in_the_users_l
     assert token.json()["error"]["code"] == "locked_out"
     assert "로그인 실패가 너무 많" in token.json()["error"]["message"]
     assert "Too many failed sign-ins" in english.json()["error"]["message"]
+    locked = SecurityEvent.objects.filter(kind=SecurityEvent.Kind.LOCKOUT)
+    assert [(event.username, event.ip_address) for event in locked] == [
+        (doctor.username, "10.20.0.7")
+    ]
     # The lockout is the pair's: the same account from another address is not locked.
     assert _login(Client(REMOTE_ADDR="10.20.0.8"), doctor.username, PASSWORD).status_code == 302
+
+
+@pytest.mark.django_db
+def test_trying_again_during_a_lockout_does_not_start_the_wait_over(settings):
+    from datetime import timedelta
+
+    from axes.models import AccessAttempt
+    from django.utils import timezone
+
+    settings.AXES_FAILURE_LIMIT = 5
+    doctor = UserFactory()
+    client = Client(REMOTE_ADDR="10.20.0.7")
+    for _ in range(5):
+        _login(client, doctor.username, "guess")
+    ten_minutes_ago = timezone.now() - timedelta(minutes=10)
+    AccessAttempt.objects.filter(username=doctor.username).update(attempt_time=ten_minutes_ago)
+
+    refused = _login(client, doctor.username, PASSWORD)
+    attempts = AccessAttempt.objects.filter(username=doctor.username)
+    waited_since = list(attempts.values_list("attempt_time", flat=True))
+    # Five more minutes and the lockout is over.
+    attempts.update(attempt_time=ten_minutes_ago - timedelta(minutes=6))
+    accepted = _login(client, doctor.username, PASSWORD)
+
+    assert refused.status_code == 429
+    assert waited_since == [ten_minutes_ago]
+    assert accepted.status_code == 302
 
 
 @pytest.mark.django_db
