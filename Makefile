@@ -18,7 +18,7 @@ TEST_ENV := DJANGO_DEBUG=1 DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$
 MESSAGE_IGNORES := --ignore='.venv/*' --ignore='var/*' --ignore='tests/*' --ignore='bench/*' \
 	--ignore='learning/*' --ignore='test-output/*' --ignore='demo_data/*'
 
-.PHONY: install gettext-deps messages demo demo-setup serve worker test test-fast lint format browser-deps bench clean
+.PHONY: install gettext-deps messages demo demo-setup serve worker test test-fast lint format browser-deps bench clean engine-wheel
 
 # The Korean (and any later) translations: .po files in the repository, compiled here.
 MO_FILES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/*.po))
@@ -86,5 +86,14 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# The engine (learning/) as its own wheel, tweezers-learning, in dist/: that package only, its
+# own dependencies (packaging/tweezers-learning/pyproject.toml). Built with the virtualenv's
+# setuptools, without build isolation, so it needs no network and takes seconds; setuptools'
+# build folder is removed first so that a module deleted from learning/ leaves the wheel too.
+ENGINE_PACKAGING := packaging/tweezers-learning
+engine-wheel: install
+	rm -rf $(ENGINE_PACKAGING)/build
+	$(PY) -m pip wheel --no-deps --no-build-isolation --wheel-dir dist ./$(ENGINE_PACKAGING)
+
 clean:
-	rm -rf var/ .pytest_cache .ruff_cache test-output
+	rm -rf var/ .pytest_cache .ruff_cache test-output $(ENGINE_PACKAGING)/build dist/
