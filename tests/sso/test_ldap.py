@@ -51,6 +51,12 @@ def test_a_directory_user_logs_in_on_the_page_and_gets_the_role_of_their_group(
     assert page.status_code == 200
     assert "Chest X-ray" in page.content.decode()
     assert client.get(reverse("project-settings", args=[chest.pk])).status_code == 403
+    # The project's manager sees where the role came from.
+    client.force_login(Membership.objects.get(project=chest, role="manager").user)
+    members = client.get(reverse("project-members", args=[chest.pk])).content.decode()
+    alice_row = members[members.index('data-member="alice"') :].split("</tr>")[0]
+    assert '<option value="annotator" selected>' in alice_row
+    assert "From a directory group" in alice_row
 
 
 def test_a_user_taken_out_of_the_group_in_the_directory_loses_the_project_at_next_login(

@@ -78,3 +78,21 @@ def test_a_signed_in_user_makes_an_api_token_from_the_session_page(client):
     response = script.get(reverse("api:project-list"), HTTP_AUTHORIZATION=f"Token {token}")
     assert response.status_code == 200
     assert len(page.context["tokens"]) == 1
+
+
+def test_an_unreachable_provider_or_a_forged_callback_never_answers_500(client, configure_sso):
+    from tests import processes
+
+    closed = f"http://127.0.0.1:{processes.free_port()}"
+    configure_sso(TWEEZERS_OIDC_ISSUER=closed, TWEEZERS_OIDC_CLIENT_ID="tweezers")
+
+    sign_in = client.get(reverse("oidc_authentication_init"))
+    forged = [
+        client.get(reverse("oidc_authentication_callback"), query)
+        for query in ({}, {"code": "x", "state": "y"}, {"error": "access_denied", "state": "y"})
+    ]
+
+    assert sign_in.status_code == 302
+    assert sign_in["Location"].endswith("?sso=unavailable")
+    assert "cannot be reached" in client.get(sign_in["Location"]).content.decode()
+    assert all(response.status_code < 500 for response in forged), [r.status_code for r in forged]
