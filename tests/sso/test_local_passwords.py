@@ -4,6 +4,8 @@ directory or the identity provider is down). With single sign-on off, its pages 
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -96,3 +98,22 @@ def test_an_unreachable_provider_or_a_forged_callback_never_answers_500(client, 
     assert sign_in["Location"].endswith("?sso=unavailable")
     assert "cannot be reached" in client.get(sign_in["Location"]).content.decode()
     assert all(response.status_code < 500 for response in forged), [r.status_code for r in forged]
+
+
+def test_the_sign_in_sends_a_pkce_challenge_to_explicitly_configured_endpoints(
+    client, configure_sso
+):
+    configure_sso(
+        TWEEZERS_OIDC_AUTHORIZATION_ENDPOINT="https://idp.hospital.test/authorize",
+        TWEEZERS_OIDC_TOKEN_ENDPOINT="https://idp.hospital.test/token",
+        TWEEZERS_OIDC_JWKS_ENDPOINT="https://idp.hospital.test/jwks",
+        TWEEZERS_OIDC_CLIENT_ID="tweezers",
+    )
+
+    location = client.get(reverse("oidc_authentication_init"))["Location"]
+
+    query = parse_qs(urlsplit(location).query)
+    assert location.startswith("https://idp.hospital.test/authorize?")
+    assert query["code_challenge_method"] == ["S256"]
+    assert len(query["code_challenge"][0]) >= 43
+    assert query["response_type"] == ["code"]
