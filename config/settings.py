@@ -216,6 +216,27 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "project-list"
 LOGOUT_REDIRECT_URL = "login"
 
+# --- Single sign-on ----------------------------------------------------------------------
+# LDAP / Active Directory (TWEEZERS_LDAP_*) and OpenID Connect (TWEEZERS_OIDC_*), each off
+# while its URL is unset; directory groups map to project roles (TWEEZERS_SSO_ROLE_MAP) and
+# to the permission to create projects (TWEEZERS_SSO_CREATORS_GROUP) at every login;
+# TWEEZERS_LOCAL_PASSWORDS=0 leaves password login to superusers only. config/sso.py turns
+# the variables into django-auth-ldap's and mozilla-django-oidc's settings; the README's
+# "For hospital IT: single sign-on" has examples.
+from config.sso import sso_settings  # noqa: E402
+
+globals().update(sso_settings(env))
+# Local passwords go through a ModelBackend that asks labeler/access.py whether they may.
+AUTHENTICATION_BACKENDS = [
+    *(b for b in AUTHENTICATION_BACKENDS if b != "django.contrib.auth.backends.ModelBackend"),
+    "labeler.sso.LocalPasswordBackend",
+    *SSO_BACKENDS,  # noqa: F821 (set by sso_settings)
+]
+CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"] += SSO_FORM_ACTION_ORIGINS  # noqa: F821
+# The login page's single sign-on button and notices.
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("labeler.sso.sign_in_options")
+# --- End of single sign-on ---------------------------------------------------------------
+
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
