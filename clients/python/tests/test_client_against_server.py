@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import csv
+import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -11,6 +14,8 @@ import pytest
 from tests.processes import REPO
 
 pytestmark = [pytest.mark.slow, pytest.mark.worker, pytest.mark.timeout(900)]
+
+CLIENT_SRC = REPO / "clients" / "python" / "src"
 
 
 def debian_texts(classes: list[str], per_class: int) -> dict[str, str]:
@@ -165,3 +170,26 @@ def test_errors_carry_the_apis_code_message_and_field(client, server):
     assert (missing.value.status, forbidden.value.status) == (404, 403)
     # The rejected label changed nothing: the item is still held and takes a good label.
     assert client.submit(item, "spam").label == "spam"
+
+
+def test_the_readme_quickstart_example_runs_against_the_server(server, tmp_path: Path):
+    env = {
+        **os.environ,
+        "TWEEZERS_URL": server.url,
+        "TWEEZERS_USER": server.username,
+        "TWEEZERS_PASSWORD": server.password,
+        "PYTHONPATH": str(CLIENT_SRC),
+    }
+    finished = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "client_quickstart.py")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+    assert finished.returncode == 0, finished.stdout + finished.stderr + server.log_tail()
+    with (tmp_path / "debian-packages-labeled.csv").open(newline="", encoding="utf-8") as out:
+        rows = list(csv.DictReader(out))
+    assert len(rows) >= 10 and {row["label"] for row in rows} <= {"games", "science"}

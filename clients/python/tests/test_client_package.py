@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -71,3 +72,14 @@ def test_an_error_answer_outside_the_apis_shape_still_raises_by_status():
     limited = error_from_response(429, {"error": {"code": "throttled", "message": "m"}}, "3")
     assert isinstance(limited, RateLimited) and limited.retry_after == 3.0
     assert (limited.code, limited.message, limited.field) == ("throttled", "m", None)
+
+
+def test_the_readme_shows_the_quickstart_examples_own_code():
+    readme = (REPO / "README.md").read_text()
+    section = re.search(
+        r"<!-- client-example:start -->\n```python\n(.*?)```\n<!-- client-example:end -->",
+        readme,
+        flags=re.S,
+    )
+    assert section, "README.md has no client-example block"
+    assert section.group(1) in (REPO / "examples" / "client_quickstart.py").read_text()
