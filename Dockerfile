@@ -18,6 +18,11 @@ WORKDIR /app
 # gigabytes of GPU libraries the worker never uses. requirements.txt then finds the pin
 # satisfied (2.13.0+cpu matches ==2.13.0) and installs the rest from PyPI.
 RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
+# Single sign-on with LDAP / Active Directory: python-ldap (django-auth-ldap) compiles against
+# OpenLDAP's and Cyrus SASL's headers; their libraries stay for it at run time.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev libldap2-dev libsasl2-dev \
+    && rm -rf /var/lib/apt/lists/*
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 

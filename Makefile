@@ -18,7 +18,7 @@ TEST_ENV := DJANGO_DEBUG=1 DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$
 MESSAGE_IGNORES := --ignore='.venv/*' --ignore='var/*' --ignore='tests/*' --ignore='bench/*' \
 	--ignore='learning/*' --ignore='test-output/*' --ignore='demo_data/*'
 
-.PHONY: install gettext-deps messages demo demo-setup serve worker test test-fast lint format browser-deps bench clean
+.PHONY: install gettext-deps ldap-headers sso-deps messages demo demo-setup serve worker test test-fast lint format browser-deps bench clean engine-wheel
 
 # The Korean (and any later) translations: .po files in the repository, compiled here.
 MO_FILES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/*.po))
@@ -27,7 +27,7 @@ install: $(VENV)/.installed $(MO_FILES)
 
 # Reinstalls only when a requirements file changes. pip prints each package as it goes: the
 # first install fetches about 2.3 GB (torch is a third of it) and takes minutes.
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt | ldap-headers
 	@echo "==> [1/2] Python virtualenv in $(VENV)/"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "==> [2/2] Installing requirements-dev.txt: about 2.3 GB, one line per package (see README)"
@@ -35,6 +35,23 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 		2> >(grep -v "is ignored: it is neither" >&2) \
 		| { grep -E --line-buffered "^(Collecting|Successfully)" || true; }; test $${PIPESTATUS[0]} -eq 0
 	touch $@
+
+# Single sign-on, from Debian's packages where missing. python-ldap (django-auth-ldap) compiles
+# against OpenLDAP's and Cyrus SASL's headers, which every install needs; only the tests need a
+# real OpenLDAP (slapd, with ldap-utils' ldapmodify) and a real OpenID provider (npm's
+# oidc-provider, run by Node), so `make demo` installs no server.
+ldap-headers:
+	@test -f /usr/include/ldap.h -a -f /usr/include/sasl/sasl.h || { \
+		echo "==> Installing OpenLDAP and SASL headers (python-ldap compiles against them)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		libldap2-dev libsasl2-dev >/dev/null; }
+
+sso-deps: ldap-headers
+	@test -x /usr/sbin/slapd -a -x /usr/bin/ldapmodify || { echo "==> Installing slapd, ldap-utils"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		slapd ldap-utils >/dev/null; }
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "==> Installing Node.js"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
 
 # msgfmt comes from Debian's gettext package, installed here when it is missing.
 gettext-deps:
@@ -72,7 +89,7 @@ browser-deps:
 	@# A Korean font, so the Korean pages' screenshots show Hangul instead of empty boxes.
 	@fc-list :lang=ko | grep -q . || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-nanum >/dev/null; }
 
-test: install browser-deps lint
+test: install browser-deps sso-deps lint
 	$(TEST_ENV) $(PY) -m pytest
 
 test-fast: install
@@ -86,5 +103,14 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# The engine (learning/) as its own wheel, tweezers-learning, in dist/: that package only, its
+# own dependencies (packaging/tweezers-learning/pyproject.toml). Built with the virtualenv's
+# setuptools, without build isolation, so it needs no network and takes seconds; setuptools'
+# build folder is removed first so that a module deleted from learning/ leaves the wheel too.
+ENGINE_PACKAGING := packaging/tweezers-learning
+engine-wheel: install
+	rm -rf $(ENGINE_PACKAGING)/build
+	$(PY) -m pip wheel --no-deps --no-build-isolation --wheel-dir dist ./$(ENGINE_PACKAGING)
+
 clean:
-	rm -rf var/ .pytest_cache .ruff_cache test-output
+	rm -rf var/ .pytest_cache .ruff_cache test-output $(ENGINE_PACKAGING)/build dist/

@@ -22,7 +22,8 @@ def _create_filesystem_broker_folders(sender: Celery, **kwargs: object) -> None:
 
 @worker_init.connect
 def _import_the_engine(**kwargs: object) -> None:
-    # scikit-learn and scipy take seconds to import (tens of seconds on a busy machine):
-    # pay that once when the worker starts, not in the first retrain of a new project.
-    import learning.models  # noqa: F401
-    import learning.strategies  # noqa: F401
+    # The worker has set Django up by now (celery's Django fix-up, in init_worker), so the
+    # engine package, which reads the models, can be imported.
+    from labeler.engine.preload import engine_preload
+
+    engine_preload()

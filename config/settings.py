@@ -98,15 +98,15 @@ AXES_USERNAME_CALLABLE = "labeler.security.axes_username"
 AXES_HANDLER = "labeler.security.SprayAwareLockoutHandler"
 AXES_LOCKOUT_CALLABLE = "labeler.security.lockout_response"
 TWEEZERS_LOGIN_SPRAY_LIMIT = env.int("TWEEZERS_LOGIN_SPRAY_LIMIT", default=10)
-# Behind the TLS proxy the README recommends, the client's address is in X-Forwarded-For:
-# count the proxies in front of Django (set by the deployment, never guessed from the
-# header), so the lockout keys on the real client and not on the proxy's address.
 # The DICOMweb roots PACS imports may contact, comma-separated. Empty turns PACS import off,
 # except in the demo (DJANGO_DEBUG), where any http(s) address a manager types is searched.
 TWEEZERS_PACS_URLS = env.list("TWEEZERS_PACS_URLS", default=[])
 # Total time one PACS request may take, body included, and one PACS import as a whole.
 TWEEZERS_PACS_REQUEST_SECONDS = env.float("TWEEZERS_PACS_REQUEST_SECONDS", default=300)
 TWEEZERS_PACS_JOB_SECONDS = env.float("TWEEZERS_PACS_JOB_SECONDS", default=3000)
+# Behind the TLS proxy the README recommends, the client's address is in X-Forwarded-For:
+# count the proxies in front of Django (set by the deployment, never guessed from the
+# header), so the lockout keys on the real client and not on the proxy's address.
 TWEEZERS_TRUSTED_PROXY_COUNT = env.int(
     "TWEEZERS_TRUSTED_PROXY_COUNT",
     default=1 if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False) else 0,
@@ -224,6 +224,27 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "project-list"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- Single sign-on ----------------------------------------------------------------------
+# LDAP / Active Directory (TWEEZERS_LDAP_*) and OpenID Connect (TWEEZERS_OIDC_*), each off
+# while its URL is unset; directory groups map to project roles (TWEEZERS_SSO_ROLE_MAP) and
+# to the permission to create projects (TWEEZERS_SSO_CREATORS_GROUP) at every login;
+# TWEEZERS_LOCAL_PASSWORDS=0 leaves password login to superusers only. config/sso.py turns
+# the variables into django-auth-ldap's and mozilla-django-oidc's settings; the README's
+# "For hospital IT: single sign-on" has examples.
+from config.sso import sso_settings  # noqa: E402
+
+globals().update(sso_settings(env))
+# Local passwords go through a ModelBackend that asks labeler/access.py whether they may.
+AUTHENTICATION_BACKENDS = [
+    *(b for b in AUTHENTICATION_BACKENDS if b != "django.contrib.auth.backends.ModelBackend"),
+    "labeler.sso.LocalPasswordBackend",
+    *SSO_BACKENDS,  # noqa: F821 (set by sso_settings)
+]
+CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"] += SSO_FORM_ACTION_ORIGINS  # noqa: F821
+# The login page's single sign-on button and notices.
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("labeler.sso.sign_in_options")
+# --- End of single sign-on ---------------------------------------------------------------
 
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE

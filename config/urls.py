@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 
 from labeler.views import account, errors
+from labeler.views import sso as sso_views
 
 
 def password_reset_off(request, *args, **kwargs):
@@ -33,6 +34,12 @@ urlpatterns = [
         account.password_change_done,
         name="password_change_done",
     ),
+    # Single sign-on: a logout that also ends the identity provider's session, before
+    # Django's own; OpenID Connect's sign-in and callback (404 while it is off).
+    path("accounts/logout/", sso_views.sign_out, name="logout"),
+    path("oidc/authenticate/", sso_views.oidc_sign_in, name="oidc_authentication_init"),
+    path("oidc/callback/", sso_views.oidc_callback, name="oidc_authentication_callback"),
+    path("accounts/tokens/", sso_views.account_tokens, name="account-tokens"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/", include("labeler.api.urls")),
     # The language switcher posts here (Django's set_language: a cookie remembers the choice).

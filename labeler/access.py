@@ -127,6 +127,11 @@ URL_RULES: dict[str, Rule] = {
     "password_reset_done": Rule("public"),
     "password_reset_confirm": Rule("public"),
     "password_reset_complete": Rule("public"),
+    # Single sign-on (labeler/sso.py): OpenID Connect's two legs answer 404 while it is off;
+    # API tokens made from a signed-in session, for accounts without a password.
+    "oidc_authentication_init": Rule("public"),
+    "oidc_authentication_callback": Rule("public"),
+    "account-tokens": Rule("signed_in"),
     # The Django admin checks is_staff and model permissions itself, on every admin page.
     "admin:*": Rule("staff"),
     # API
@@ -233,3 +238,23 @@ def refusal_message(action: str | None) -> str:
 def unruled(view_name: str | None) -> None:
     # Fail closed, loudly in the log: a new URL pattern was added without a rule.
     logger.error("URL pattern %r has no rule in labeler.access.URL_RULES: refused", view_name)
+
+
+def may_use_local_password(user) -> bool:
+    """Whether a username and Tweezers' own password may sign this account in (login page,
+    admin, token endpoint). With ``TWEEZERS_LOCAL_PASSWORDS`` off, only superusers may: the
+    break-glass account for when the directory or the identity provider is down."""
+    from django.conf import settings
+
+    return settings.TWEEZERS_LOCAL_PASSWORDS or user.is_superuser
+
+
+def may_sign_in_with_directory(user) -> bool:
+    """Whether single sign-on (LDAP or OpenID Connect) may sign in to this existing account.
+    Not to one that has a password of its own while such passwords work (every superuser's,
+    and everyone's with ``TWEEZERS_LOCAL_PASSWORDS`` on): a directory name that happens to
+    equal a local account's would otherwise take it over. An administrator moves a local
+    account to single sign-on by setting its password unusable in the admin."""
+    if not user.has_usable_password():
+        return True
+    return not may_use_local_password(user)

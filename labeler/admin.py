@@ -28,6 +28,8 @@ class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]
+    # Set by single sign-on (a directory group's role); one added here is a manager's.
+    readonly_fields = ["source"]
 
 
 @admin.register(Project)

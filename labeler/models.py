@@ -114,6 +114,14 @@ class Membership(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANNOTATOR)
+
+    class Source(models.TextChoices):
+        MANUAL = "manual", _("Added by a manager")
+        DIRECTORY = "directory", _("From a directory group")
+
+    # Where the role came from: a directory group's role is taken back at the next login
+    # without that group; a manager's stays (labeler/services/members.py).
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.MANUAL)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -359,3 +359,10 @@ def annotations_recent(*, project: Project, limit: int) -> list[Annotation]:
         .select_related("annotator", "label", "replaces__label")
         .order_by("-created_at", "-id")[:limit]
     )
+
+
+def api_tokens_of(*, user: AbstractBaseUser) -> list:
+    """The user's API tokens that still work, newest first (their account page)."""
+    from knox.models import AuthToken
+
+    return list(AuthToken.objects.filter(user=user, expiry__gt=timezone.now()).order_by("-created"))

@@ -5,10 +5,7 @@ embedders only. Nothing here imports Django, Celery or the web app.
 
 One round, as the retrain task runs it::
 
-    from learning.features import open_shards
-    from learning.models import default_model_name, save_model
-    from learning.strategies import get_strategy
-    from learning.training import train_model
+    from learning import default_model_name, get_strategy, open_shards, save_model, train_model
 
     pool = open_shards(shard_paths)                        # (n_items, d) float32, memory-mapped
     name = default_model_name("text", "minilm")            # "logreg"
@@ -20,8 +17,97 @@ One round, as the retrain task runs it::
     )
     result.positions, result.scores                        # most informative first
 
+The public names (``__all__``) are importable from ``learning`` itself; each loads its module
+on first use, so ``import learning`` stays as light as numpy and the web app's processes that
+only ask for the strategies' names never load scikit-learn or torch.
+
 Modules: ``measures`` and ``disagreement`` (scores), ``selection`` (top-n, diverse, cold
 start), ``strategies`` (registry), ``models`` / ``torch_models`` / ``training``, ``features``
 (embedders, shards), ``pool`` (chunked access), ``evaluation``, ``stopping``, ``datasets`` and
 ``simulate`` (``python -m learning.simulate``).
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# Public name -> the module that defines it (loaded on first access, PEP 562).
+_EXPORTS: dict[str, str] = {
+    **dict.fromkeys(
+        [
+            "DEFAULT_STRATEGY",
+            "STRATEGIES",
+            "ColdStart",
+            "QueryByCommittee",
+            "QueryResult",
+            "RandomSampling",
+            "Strategy",
+            "UncertaintySampling",
+            "get_strategy",
+            "measure_name",
+            "strategy_names",
+        ],
+        "strategies",
+    ),
+    **dict.fromkeys(
+        [
+            "UNCERTAINTY_MEASURES",
+            "entropy_scores",
+            "least_confidence_scores",
+            "margin_scores",
+            "uncertainty_scores",
+        ],
+        "measures",
+    ),
+    **dict.fromkeys(["DISAGREEMENT_MEASURES", "consensus_kl", "vote_entropy"], "disagreement"),
+    **dict.fromkeys(["diverse_top_n", "top_n", "typical_diverse_n"], "selection"),
+    **dict.fromkeys(["allowed_mask", "excluded_positions", "iter_chunks"], "pool"),
+    **dict.fromkeys(
+        [
+            "MODELS",
+            "AutoLogisticRegression",
+            "KernelLogisticRegression",
+            "default_model_name",
+            "load_model",
+            "make_model",
+            "model_names",
+            "save_model",
+        ],
+        "models",
+    ),
+    "train_model": "training",
+    **dict.fromkeys(["evaluate", "wilson_interval"], "evaluation"),
+    **dict.fromkeys(["StopSignal", "cohens_kappa", "kappa_history", "stopping_signal"], "stopping"),
+    **dict.fromkeys(["fleiss_kappa", "rating_counts"], "agreement"),
+    **dict.fromkeys(
+        [
+            "REPRESENTATIONS",
+            "Representation",
+            "get_representation",
+            "representation_names",
+            "representations_for",
+        ],
+        "representations",
+    ),
+    **dict.fromkeys(["ShardedPool", "open_shards", "write_shard"], "features"),
+    **dict.fromkeys(["labels_to_reach", "normalised_aulc", "run_curve"], "simulate"),
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'learning' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(f"learning.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -23,6 +23,9 @@ def rating_counts(ratings: Sequence[Sequence[object]], classes: Sequence[object]
     return counts
 
 
+# Hand-written, unlike Cohen's kappa: neither scikit-learn nor SciPy has Fleiss' kappa, and
+# statsmodels' (the maintained one) would bring pandas and patsy into the engine's wheel for
+# ten lines; tests/learning/test_agreement.py checks it on Fleiss' (1971) worked example.
 def fleiss_kappa(counts: ArrayLike) -> float:
     """Fleiss' kappa from ``(n_items, n_classes)`` counts; every item has the same number of
     ratings (at least two). 1 = perfect agreement, 0 = chance level.

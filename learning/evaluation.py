@@ -1,9 +1,8 @@
-"""Metrics on an evaluation set, and the Wilson interval for an accuracy from n items."""
+"""Metrics on an evaluation set (scikit-learn's), and the Wilson interval for an accuracy from n
+items (SciPy's)."""
 
 from __future__ import annotations
 
-import math
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -24,31 +23,33 @@ def evaluate(y_true: ArrayLike, y_pred: ArrayLike, classes: ArrayLike) -> dict[s
     labels = list(np.asarray(classes).tolist())
     if truth.shape != predicted.shape or truth.ndim != 1:
         raise ValueError("y_true and y_pred must be 1-D and of the same length")
-    index = {label: i for i, label in enumerate(labels)}
-    unknown = {v for v in set(truth.tolist()) | set(predicted.tolist()) if v not in index}
+    known = set(labels)
+    unknown = {v for v in set(truth.tolist()) | set(predicted.tolist()) if v not in known}
     if unknown:
         raise ValueError(f"labels not in classes: {sorted(map(str, unknown))}")
-    n_classes = len(labels)
-    matrix = np.zeros((n_classes, n_classes), dtype=np.int64)
-    if len(truth):
-        rows = np.array([index[v] for v in truth.tolist()])
-        cols = np.array([index[v] for v in predicted.tolist()])
-        np.add.at(matrix, (rows, cols), 1)
-    true_counts = matrix.sum(axis=1)
-    predicted_counts = matrix.sum(axis=0)
-    correct = np.diag(matrix)
-    f1_scores = []
-    recalls: dict[Any, float | None] = {}
-    for i, label in enumerate(labels):
-        recall = correct[i] / true_counts[i] if true_counts[i] else None
-        recalls[label] = None if recall is None else float(recall)
-        denominator = true_counts[i] + predicted_counts[i]
-        f1_scores.append(2.0 * correct[i] / denominator if denominator else 0.0)
     n = int(len(truth))
+    if n == 0:
+        # scikit-learn refuses empty inputs; an evaluation set may still be empty.
+        return {
+            "accuracy": 0.0,
+            "macro_f1": 0.0,
+            "per_class_recall": dict.fromkeys(labels),
+            "confusion_matrix": np.zeros((len(labels), len(labels)), dtype=np.int64).tolist(),
+            "n": 0,
+        }
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, recall_score
+
+    matrix = confusion_matrix(truth, predicted, labels=labels)
+    recalls = recall_score(truth, predicted, labels=labels, average=None, zero_division=0.0)
+    support = matrix.sum(axis=1)
+    macro_f1 = f1_score(truth, predicted, labels=labels, average="macro", zero_division=0.0)
     return {
-        "accuracy": float(correct.sum() / n) if n else 0.0,
-        "macro_f1": float(np.mean(f1_scores)) if f1_scores else 0.0,
-        "per_class_recall": recalls,
+        "accuracy": float(accuracy_score(truth, predicted)),
+        "macro_f1": float(macro_f1) if labels else 0.0,
+        "per_class_recall": {
+            label: float(recall) if support[i] else None
+            for i, (label, recall) in enumerate(zip(labels, recalls, strict=True))
+        },
         "confusion_matrix": matrix.tolist(),
         "n": n,
     }
@@ -66,13 +67,10 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
         raise ValueError("confidence must be in (0, 1)")
     if n == 0:
         return 0.0, 1.0
-    z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
-    proportion = successes / n
-    denominator = 1.0 + z * z / n
-    centre = (proportion + z * z / (2.0 * n)) / denominator
-    half_width = z * math.sqrt(proportion * (1 - proportion) / n + z * z / (4.0 * n * n))
-    half_width /= denominator
+    from scipy.stats import binomtest
+
+    interval = binomtest(successes, n).proportion_ci(confidence_level=confidence, method="wilson")
     # At 0 or n successes the bound is exactly 0 or 1; rounding would leave a 1e-17 residue.
-    low = 0.0 if successes == 0 else max(0.0, centre - half_width)
-    high = 1.0 if successes == n else min(1.0, centre + half_width)
+    low = 0.0 if successes == 0 else max(0.0, float(interval.low))
+    high = 1.0 if successes == n else min(1.0, float(interval.high))
     return low, high

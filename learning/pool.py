@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 DEFAULT_CHUNK_SIZE = 50_000
 
@@ -47,12 +47,48 @@ def take_rows(X_pool: Any, positions: NDArray[np.int64]) -> NDArray[np.float32]:
     return restored
 
 
-def allowed_mask(n_rows: int, exclude: NDArray[np.int64] | None) -> NDArray[np.bool_]:
-    """Boolean ``(n_rows,)``: True where a position may be queried (not in ``exclude``)."""
+def excluded_positions(n_rows: int, exclude: ArrayLike | None) -> NDArray[np.int64] | None:
+    """``exclude`` as int64 positions into a pool of ``n_rows``, or None for nothing excluded.
+
+    ``exclude`` is either a boolean mask of shape ``(n_rows,)`` (True = never query) or 1-D
+    integer positions in ``[0, n_rows)``. Anything else is refused rather than guessed at: a
+    boolean mask cast to integers would exclude positions 0 and 1 instead of the masked rows,
+    and a negative position would silently count from the end.
+    """
+    if exclude is None:
+        return None
+    array = np.asarray(exclude)
+    if array.ndim != 1:
+        raise ValueError(
+            f"exclude must be 1-D (a boolean mask or integer positions), got shape {array.shape}"
+        )
+    if array.size == 0:
+        return np.empty(0, dtype=np.int64)
+    if array.dtype == np.bool_:
+        if len(array) != n_rows:
+            raise ValueError(
+                f"exclude is a boolean mask of length {len(array)}, but the pool has {n_rows} rows"
+            )
+        return np.flatnonzero(array).astype(np.int64)
+    if not np.issubdtype(array.dtype, np.integer):
+        raise TypeError(
+            f"exclude must be a boolean mask or integer positions, got dtype {array.dtype}"
+        )
+    if array.min() < 0:
+        raise ValueError(f"exclude holds negative positions (smallest {int(array.min())})")
+    if array.max() >= n_rows:
+        raise ValueError(
+            f"exclude holds positions outside the pool of {n_rows} rows "
+            f"(largest {int(array.max())})"
+        )
+    return array.astype(np.int64)
+
+
+def allowed_mask(n_rows: int, exclude: ArrayLike | None) -> NDArray[np.bool_]:
+    """Boolean ``(n_rows,)``: True where a position may be queried (not in ``exclude``, a
+    boolean mask or integer positions, checked by :func:`excluded_positions`)."""
     mask = np.ones(n_rows, dtype=bool)
-    if exclude is not None and len(exclude):
-        excluded = np.asarray(exclude, dtype=np.int64)
-        if excluded.min() < 0 or excluded.max() >= n_rows:
-            raise ValueError("exclude holds positions outside the pool")
+    excluded = excluded_positions(n_rows, exclude)
+    if excluded is not None:
         mask[excluded] = False
     return mask

@@ -19,7 +19,8 @@ STABLE_ROUNDS = 3
 
 
 def cohens_kappa(previous: ArrayLike, current: ArrayLike) -> float:
-    """Cohen's kappa between two label vectors ``(n,)`` (two models' predictions).
+    """Cohen's kappa between two label vectors ``(n,)`` (two models' predictions), from
+    scikit-learn's ``cohen_kappa_score``.
 
     1 for identical predictions; when both models predict one and the same class everywhere
     (chance agreement 1), returns 1.0 since they agree completely.
@@ -30,15 +31,12 @@ def cohens_kappa(previous: ArrayLike, current: ArrayLike) -> float:
         raise ValueError("both prediction vectors must be 1-D of the same length")
     if len(a) == 0:
         raise ValueError("kappa needs at least one prediction")
-    labels, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
-    a_index, b_index = inverse[: len(a)], inverse[len(a) :]
-    observed = float(np.mean(a_index == b_index))
-    a_share = np.bincount(a_index, minlength=len(labels)) / len(a)
-    b_share = np.bincount(b_index, minlength=len(labels)) / len(b)
-    expected = float(np.dot(a_share, b_share))
-    if expected >= 1.0:
+    if len(np.unique(np.concatenate([a, b]))) == 1:
+        # Chance agreement is 1 and scikit-learn's kappa is 0/0 (nan): they agree completely.
         return 1.0
-    return (observed - expected) / (1.0 - expected)
+    from sklearn.metrics import cohen_kappa_score
+
+    return float(cohen_kappa_score(a, b))
 
 
 def kappa_history(predictions: Sequence[ArrayLike]) -> list[float]:

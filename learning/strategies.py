@@ -11,6 +11,14 @@ view); it is scored in chunks of ``chunk_size`` rows so a million-item pool stay
 memory. ``exclude`` lists positions that must never be returned (e.g. already labeled rows
 when the pool is the whole shard). The :class:`QueryResult` holds distinct positions, most
 informative first, and their non-increasing scores. A seed fixes the result.
+
+The measure of an uncertainty strategy (and the disagreement of a committee) is a registered
+name or any function of the same shape::
+
+    UncertaintySampling(measure="margin")
+    UncertaintySampling(measure=lambda proba: 1.0 - proba.max(axis=1))  # (n, c) -> (n,)
+
+and ``strategy.name`` says what runs: the registry's name, or the function's ``__name__``.
 """
 
 from __future__ import annotations
@@ -22,9 +30,15 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from learning.disagreement import DISAGREEMENT_MEASURES
-from learning.measures import UNCERTAINTY_MEASURES
-from learning.pool import DEFAULT_CHUNK_SIZE, allowed_mask, iter_chunks, pool_length
+from learning.disagreement import DISAGREEMENT_MEASURES, Disagreement
+from learning.measures import UNCERTAINTY_MEASURES, Measure
+from learning.pool import (
+    DEFAULT_CHUNK_SIZE,
+    allowed_mask,
+    excluded_positions,
+    iter_chunks,
+    pool_length,
+)
 from learning.selection import diverse_top_n, top_n, typical_diverse_n
 
 
@@ -70,8 +84,33 @@ def _result(positions: NDArray[np.int64], scores: NDArray[np.float64]) -> QueryR
     )
 
 
-def _exclude_array(exclude: ArrayLike | None) -> NDArray[np.int64] | None:
-    return None if exclude is None else np.asarray(exclude, dtype=np.int64).reshape(-1)
+def measure_name(measure: str | Callable[..., Any]) -> str:
+    """The name a measure runs under: itself when it is a name, else the function's
+    ``__name__`` (its type's name for a callable object without one)."""
+    if isinstance(measure, str):
+        return measure
+    return getattr(measure, "__name__", type(measure).__name__)
+
+
+def _resolve_measure(
+    measure: str | Callable[..., Any], registry: dict[str, Any], kind: str
+) -> Callable[..., Any]:
+    """A registered measure by name, or the caller's own function."""
+    if callable(measure):
+        return measure
+    if isinstance(measure, str):
+        try:
+            return registry[measure]
+        except KeyError:
+            known = ", ".join(sorted(registry))
+            raise ValueError(f"unknown {kind} {measure!r}; known: {known}") from None
+    raise TypeError(f"{kind} must be a name or a function, got {type(measure).__name__}")
+
+
+def _name_after_measure(strategy: Any, measure: str | Callable[..., Any]) -> None:
+    """Give a strategy built without a name its measure's name (frozen dataclass)."""
+    if strategy.name is None:
+        object.__setattr__(strategy, "name", measure_name(measure))
 
 
 class _StrategyBase:
@@ -105,7 +144,7 @@ class RandomSampling(_StrategyBase):
     name: str = "random"
 
     def query(self, model, X_pool, n, *, rng, X_labeled=None, y_labeled=None, exclude=None):
-        allowed = np.flatnonzero(allowed_mask(pool_length(X_pool), _exclude_array(exclude)))
+        allowed = np.flatnonzero(allowed_mask(pool_length(X_pool), exclude))
         k = min(int(n), len(allowed))
         positions = np.sort(rng.choice(allowed, size=k, replace=False)) if k else allowed[:0]
         positions = rng.permutation(positions)
@@ -121,7 +160,7 @@ class ColdStart(_StrategyBase):
     max_sample: int = 10_000
 
     def query(self, model, X_pool, n, *, rng, X_labeled=None, y_labeled=None, exclude=None):
-        allowed = allowed_mask(pool_length(X_pool), _exclude_array(exclude))
+        allowed = allowed_mask(pool_length(X_pool), exclude)
         positions, scores = typical_diverse_n(
             X_pool, n, rng, allowed=allowed, max_sample=self.max_sample
         )
@@ -146,11 +185,16 @@ def pool_scores(
 
 @dataclass(frozen=True)
 class UncertaintySampling(_StrategyBase):
-    """Top-n by an uncertainty measure of ``model.predict_proba`` (least confidence, margin,
-    entropy); optionally diversified (see :func:`learning.selection.diverse_top_n`)."""
+    """Top-n by an uncertainty measure of ``model.predict_proba``; optionally diversified (see
+    :func:`learning.selection.diverse_top_n`).
 
-    measure: str = "margin"
-    name: str = "margin"
+    ``measure``: a name in :data:`learning.measures.UNCERTAINTY_MEASURES` (least confidence,
+    margin, entropy) or a function ``proba (n_items, n_classes) -> scores (n_items,)``, higher
+    = ask first. ``name`` defaults to the measure's name (a function's ``__name__``).
+    """
+
+    measure: str | Measure = "margin"
+    name: str | None = None
     diverse: bool = False
     candidate_factor: int = 10
     max_candidates: int = 10_000
@@ -161,16 +205,16 @@ class UncertaintySampling(_StrategyBase):
     def __post_init__(self) -> None:
         if self.pick not in {"most_uncertain", "centroid"}:
             raise ValueError(f"unknown pick {self.pick!r}: 'most_uncertain' or 'centroid'")
-        if self.measure not in UNCERTAINTY_MEASURES:
-            raise ValueError(f"unknown uncertainty measure {self.measure!r}")
+        _resolve_measure(self.measure, UNCERTAINTY_MEASURES, "uncertainty measure")
+        _name_after_measure(self, self.measure)
         if not 0.0 <= self.random_share < 1.0:
             raise ValueError("random_share must be in [0, 1)")
 
     def query(self, model, X_pool, n, *, rng, X_labeled=None, y_labeled=None, exclude=None):
-        excluded = _exclude_array(exclude)
+        excluded = excluded_positions(pool_length(X_pool), exclude)
         if model is None:
             return ColdStart().query(None, X_pool, n, rng=rng, exclude=excluded)
-        measure = UNCERTAINTY_MEASURES[self.measure]
+        measure = _resolve_measure(self.measure, UNCERTAINTY_MEASURES, "uncertainty measure")
         scores = pool_scores(
             X_pool,
             lambda rows, _index: measure(model.predict_proba(rows)),
@@ -240,24 +284,26 @@ class QueryByCommittee(_StrategyBase):
 
     The committee is the model's own MC-dropout passes when it has ``committee_proba``
     (torch models), else ``n_members`` bootstrap copies fitted on ``X_labeled, y_labeled``.
+    ``disagreement``: a name in :data:`learning.disagreement.DISAGREEMENT_MEASURES` or a
+    function ``committee_proba (n_members, n_items, n_classes) -> scores (n_items,)``.
     """
 
-    disagreement: str = "vote_entropy"
-    name: str = "qbc"
+    disagreement: str | Disagreement = "vote_entropy"
+    name: str | None = None
     n_members: int = 5
     chunk_size: int = DEFAULT_CHUNK_SIZE
 
     def __post_init__(self) -> None:
-        if self.disagreement not in DISAGREEMENT_MEASURES:
-            raise ValueError(f"unknown disagreement measure {self.disagreement!r}")
+        _resolve_measure(self.disagreement, DISAGREEMENT_MEASURES, "disagreement measure")
+        _name_after_measure(self, self.disagreement)
         if self.n_members < 2:
             raise ValueError("a committee needs at least two members")
 
     def query(self, model, X_pool, n, *, rng, X_labeled=None, y_labeled=None, exclude=None):
-        excluded = _exclude_array(exclude)
+        excluded = excluded_positions(pool_length(X_pool), exclude)
         if model is None:
             return ColdStart().query(None, X_pool, n, rng=rng, exclude=excluded)
-        measure = DISAGREEMENT_MEASURES[self.disagreement]
+        measure = _resolve_measure(self.disagreement, DISAGREEMENT_MEASURES, "disagreement measure")
         if hasattr(model, "committee_proba"):
             seed = int(rng.integers(0, 2**31 - 1))
 
@@ -281,35 +327,54 @@ class QueryByCommittee(_StrategyBase):
         return _result(positions, chosen)
 
 
-def _default(**params: Any) -> UncertaintySampling:
-    """CLUE-like: margin-weighted k-means over (up to 10,000 of) the most uncertain items,
-    the item nearest each cluster's centre. Measured on MiniLM text (docs/benchmarks.md,
-    issue 10) against scikit-activeml's CLUE, BADGE, FALCUN, Core-Set and TypiClust: 60
-    labels to 95% on the demo corpus (CLUE 70-80) and 110 on Debian's fortunes (CLUE
-    120-150, TypiClust 80); the earlier top-10·k candidates, most-uncertain pick and 10%
-    random share needed 80 and 160."""
-    settings: dict[str, Any] = {
-        "candidate_factor": 1000,
-        "max_candidates": 10_000,
-        "random_share": 0.0,
-        "pick": "centroid",
-    }
-    settings.update(params)
-    return UncertaintySampling(measure="margin", name="default", diverse=True, **settings)
+def _uncertainty(name: str, measure: str, **settings: Any) -> Callable[..., Strategy]:
+    """The factory of registered uncertainty strategy ``name``: ``settings`` are its defaults,
+    which the caller's params override. A caller's own ``measure`` names the strategy after
+    both, e.g. ``margin_diverse(my_scores)``, unless the caller names it."""
+
+    def build(**params: Any) -> UncertaintySampling:
+        built = {"measure": measure, "name": name, **settings, **params}
+        if "measure" in params and "name" not in params:
+            built["name"] = f"{name}({measure_name(params['measure'])})"
+        return UncertaintySampling(**built)
+
+    return build
+
+
+# CLUE-like: margin-weighted k-means over (up to 10,000 of) the most uncertain items, the item
+# nearest each cluster's centre. Measured on MiniLM text (docs/benchmarks.md, issue 10) against
+# scikit-activeml's CLUE, BADGE, FALCUN, Core-Set and TypiClust: 60 labels to 95% on the demo
+# corpus (CLUE 70-80) and 110 on Debian's fortunes (CLUE 120-150, TypiClust 80); the earlier
+# top-10·k candidates, most-uncertain pick and 10% random share needed 80 and 160.
+_default = _uncertainty(
+    "default",
+    "margin",
+    diverse=True,
+    candidate_factor=1000,
+    max_candidates=10_000,
+    random_share=0.0,
+    pick="centroid",
+)
+
+
+def _committee(name: str, disagreement: str) -> Callable[..., Strategy]:
+    def build(**params: Any) -> QueryByCommittee:
+        built = {"disagreement": disagreement, "name": name, **params}
+        if "disagreement" in params and "name" not in params:
+            built["name"] = f"{name}({measure_name(params['disagreement'])})"
+        return QueryByCommittee(**built)
+
+    return build
 
 
 STRATEGIES: dict[str, Callable[..., Strategy]] = {
     "random": RandomSampling,
-    "least_confidence": lambda **p: UncertaintySampling(
-        measure="least_confidence", name="least_confidence", **p
-    ),
-    "margin": lambda **p: UncertaintySampling(measure="margin", name="margin", **p),
-    "entropy": lambda **p: UncertaintySampling(measure="entropy", name="entropy", **p),
-    "margin_diverse": lambda **p: UncertaintySampling(
-        measure="margin", name="margin_diverse", diverse=True, **p
-    ),
-    "qbc": lambda **p: QueryByCommittee(disagreement="vote_entropy", name="qbc", **p),
-    "qbc_kl": lambda **p: QueryByCommittee(disagreement="consensus_kl", name="qbc_kl", **p),
+    "least_confidence": _uncertainty("least_confidence", "least_confidence"),
+    "margin": _uncertainty("margin", "margin"),
+    "entropy": _uncertainty("entropy", "entropy"),
+    "margin_diverse": _uncertainty("margin_diverse", "margin", diverse=True),
+    "qbc": _committee("qbc", "vote_entropy"),
+    "qbc_kl": _committee("qbc_kl", "consensus_kl"),
     "cold_start": ColdStart,
     "default": _default,
 }

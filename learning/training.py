@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
 from typing import Any
 
@@ -20,15 +21,16 @@ def train_model(
     previous: Any = None,
     **params: Any,
 ) -> Any:
-    """Fit model ``name`` on ``X`` ``(n_labeled, d)`` and ``y`` ``(n_labeled,)``.
+    """A new model ``name`` fitted on ``X`` ``(n_labeled, d)`` and ``y`` ``(n_labeled,)``.
 
     With ``previous`` (last round's fitted model, e.g. from :func:`learning.models.load_model`)
-    of the same kind on the same features: with ``warm_start=True``, training continues from
-    its weights — torch models then need fewer epochs each round; a model with
-    ``next_round()`` (the logistic regressions) starts from what it offers, its searched ``C``
-    until the labels have grown enough to search again. Anything else is trained from scratch
-    on a new estimator, so the caller's object is never modified. Validation split, early
-    stopping and the cross-validated choice of ``C`` happen inside the models.
+    of the same kind on the same features: with ``warm_start=True``, a copy of it continues
+    training from its weights — torch models then need fewer epochs each round; a model with
+    ``next_round()`` (the logistic regressions) starts from the unfitted copy it offers, which
+    carries its searched ``C`` until the labels have grown enough to search again. Anything
+    else is trained from scratch on a new estimator. The caller's ``previous`` is never
+    modified: a loop may keep it, compare with it or train from it again. Validation split,
+    early stopping and the cross-validated choice of ``C`` happen inside the models.
     """
     X = np.asarray(X, dtype=np.float32)
     y = np.asarray(y)
@@ -42,7 +44,8 @@ def train_model(
         # Tiny labeled sets make scikit-learn warn about folds and convergence every round.
         warnings.simplefilter("ignore", category=UserWarning)
         if same_kind and previous.get_params().get("warm_start"):
-            return previous.fit(X, y)
+            # sklearn.base.clone would drop the fitted weights warm starting continues from.
+            return copy.deepcopy(previous).fit(X, y)
         if same_kind and hasattr(previous, "next_round"):
             model = previous.next_round().set_params(random_state=random_state, **params)
         return model.fit(X, y)

@@ -38,9 +38,22 @@ SUBMIT_CONFLICTS = {
 }
 
 
+# A rejected value of one input field: the error names the field, so a client can show or
+# raise it against that field, and keeps the service's code (``unknown_label``).
+SUBMIT_FIELDS = {"unknown_label": "label", "not_in_project": "item"}
+
+
+class FieldRejected(exceptions.ValidationError):
+    def __init__(self, rejection: services.SubmitRejected, field: str) -> None:
+        super().__init__(detail={field: [rejection.message]}, code=rejection.code)
+        self.rejection = rejection
+
+
 def submit_rejected_error(rejection: services.SubmitRejected) -> exceptions.APIException:
     if rejection.code in SUBMIT_CONFLICTS:
         return Conflict(detail=rejection.message, code=rejection.code)
+    if rejection.code in SUBMIT_FIELDS:
+        return FieldRejected(rejection, SUBMIT_FIELDS[rejection.code])
     return exceptions.ValidationError(
         detail={"non_field_errors": [rejection.message]}, code=rejection.code
     )
@@ -72,7 +85,13 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     response = drf_exception_handler(exc, context)
     if response is None or not isinstance(exc, exceptions.APIException):
         return response
-    if isinstance(exc, exceptions.ValidationError):
+    if isinstance(exc, FieldRejected):
+        body = {
+            "code": exc.rejection.code,
+            "message": str(exc.rejection.message),
+            "fields": exc.detail,
+        }
+    elif isinstance(exc, exceptions.ValidationError):
         body = _validation_body(exc)
     else:
         body = {"code": _first_code(exc.get_codes()), "message": str(exc.detail)}

@@ -6,17 +6,21 @@ memberships, so two managers demoting each other at the same moment cannot both 
 
 from __future__ import annotations
 
+import logging
 import secrets
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, Group, Permission
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from labeler.models import Membership, PasswordChangeRequired, Project, QueueEntry
 from labeler.services.rejections import Rejected
+
+logger = logging.getLogger(__name__)
 
 # No 0/O, 1/l/I: the password is read off a screen and typed, or handed over on paper.
 PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
@@ -188,7 +192,9 @@ def membership_role_change(*, project: Project, membership_id: int, role: str) -
         if role != Membership.Role.MANAGER:
             _refuse_last_manager(membership, managers, removing=False)
         membership.role = role
-        membership.save(update_fields=["role"])
+        # A manager's choice from now on: the next directory login leaves it alone.
+        membership.source = Membership.Source.MANUAL
+        membership.save(update_fields=["role", "source"])
         if role == Membership.Role.VIEWER:
             _release_leases(project, membership.user_id)
     return membership
@@ -210,3 +216,145 @@ def _release_leases(project: Project, user_id: int) -> None:
     QueueEntry.objects.filter(project=project, leased_by_id=user_id, done=False).update(
         leased_by=None, lease_expires_at=None
     )
+
+
+# The Django group that holds ``labeler.add_project`` for the directory's project creators: a
+# user in it got the permission from single sign-on and loses it with the directory group;
+# the permission given any other way (by hand in the admin, a superuser) is not touched.
+DIRECTORY_CREATORS = "Project creators (from the directory)"
+_ROLE_RANK = {Membership.Role.VIEWER: 0, Membership.Role.ANNOTATOR: 1, Membership.Role.MANAGER: 2}
+
+
+@dataclass(frozen=True)
+class DirectoryRoles:
+    """What a directory login left: project id -> role held from the directory."""
+
+    roles: dict[int, str]
+    may_create_projects: bool
+
+
+def _projects_named(references: Iterable[str]) -> dict[str, int]:
+    """Role-map project references (an id, or a name that only one project has) -> id."""
+    found: dict[str, int] = {}
+    for reference in set(references):
+        if reference.isdigit():
+            projects = list(Project.objects.filter(pk=int(reference)).values_list("pk", flat=True))
+        else:
+            projects = list(Project.objects.filter(name=reference).values_list("pk", flat=True)[:2])
+        if len(projects) == 1:
+            found[reference] = projects[0]
+        else:
+            # Logged for the administrator; a login never fails because of the map.
+            logger.warning(
+                "TWEEZERS_SSO_ROLE_MAP names project %r, which %s",
+                reference,
+                "several projects are called" if projects else "does not exist",
+            )
+    return found
+
+
+def _directory_wanted_roles(
+    groups: Iterable[str], role_map: Mapping[str, Sequence[Mapping[str, str]]]
+) -> dict[int, str]:
+    names = {group.casefold() for group in groups}
+    grants = [grant for name in names for grant in role_map.get(name, ())]
+    projects = _projects_named(grant["project"] for grant in grants)
+    wanted: dict[int, str] = {}
+    for grant in grants:
+        project_id = projects.get(grant["project"])
+        if project_id is None:
+            continue
+        # Two groups on one project: the stronger role.
+        if _ROLE_RANK[grant["role"]] > _ROLE_RANK.get(wanted.get(project_id), -1):
+            wanted[project_id] = grant["role"]
+    return wanted
+
+
+def _directory_membership_set(project: Project, user, role: str | None) -> None:
+    """Make the user's directory-sourced role on one project ``role`` (None: no role), under
+    the same locks and last-manager rule as a manager's change. A membership a manager gave
+    by hand is left as it is."""
+    with transaction.atomic():
+        membership = Membership.objects.filter(project=project, user=user).first()
+        if membership is None:
+            if role is not None:
+                try:
+                    with transaction.atomic():
+                        Membership.objects.create(
+                            project=project,
+                            user=user,
+                            role=role,
+                            source=Membership.Source.DIRECTORY,
+                        )
+                except IntegrityError:
+                    # The same person's other login (or a manager) added them a moment ago.
+                    pass
+            return
+        membership, managers = _locked_membership(project, membership.pk)
+        if membership.source != Membership.Source.DIRECTORY or membership.role == role:
+            return
+        try:
+            if role != Membership.Role.MANAGER:
+                _refuse_last_manager(membership, managers, removing=role is None)
+        except MembershipRejected:
+            logger.warning(
+                "%s left the directory group that made them manager of project %s, its only "
+                "manager: the role stays until another manager is added",
+                user.get_username(),
+                project.pk,
+            )
+            return
+        if role is None:
+            membership.delete()
+        else:
+            membership.role = role
+            membership.save(update_fields=["role"])
+        if role in (None, Membership.Role.VIEWER):
+            _release_leases(project, user.pk)
+
+
+def _directory_creators_group() -> Group:
+    group, created = Group.objects.get_or_create(name=DIRECTORY_CREATORS)
+    if created:
+        group.permissions.add(
+            Permission.objects.get(content_type__app_label="labeler", codename="add_project")
+        )
+    return group
+
+
+def directory_roles_apply(
+    *,
+    user: AbstractBaseUser,
+    groups: Iterable[str],
+    role_map: Mapping[str, Sequence[Mapping[str, str]]],
+    creators_group: str = "",
+) -> DirectoryRoles:
+    """Bring a user's roles in line with their directory groups at a single sign-on login:
+    roles from ``role_map`` (``{group: [{"project": name or id, "role": role}]}``, groups
+    case-insensitive) are granted, changed or taken back; only roles that came from the
+    directory are ever changed or taken back. Membership of ``creators_group`` gives the
+    permission to create projects, and leaving it takes that permission back."""
+    groups = [str(group) for group in groups]
+    wanted = _directory_wanted_roles(groups, role_map)
+    held = dict(
+        Membership.objects.filter(user=user, source=Membership.Source.DIRECTORY).values_list(
+            "project_id", "role"
+        )
+    )
+    # One project at a time, in id order: each change takes only its own project's locks.
+    for project in Project.objects.filter(pk__in=set(wanted) | set(held)).order_by("pk"):
+        _directory_membership_set(project, user, wanted.get(project.pk))
+    may_create = bool(creators_group) and creators_group.casefold() in {
+        group.casefold() for group in groups
+    }
+    creators = _directory_creators_group()
+    if may_create:
+        user.groups.add(creators)
+    else:
+        user.groups.remove(creators)
+    roles = dict(
+        Membership.objects.filter(user=user, source=Membership.Source.DIRECTORY).values_list(
+            "project_id", "role"
+        )
+    )
+    return DirectoryRoles(roles=roles, may_create_projects=may_create)

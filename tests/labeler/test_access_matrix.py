@@ -32,6 +32,10 @@ ALLOWED_404 = {
     # The fixture's item is a PNG: its DICOM views answer 404 to every allowed role.
     ("item-dicom", "*"): "not a DICOM item",
     ("item-dicom-render", "*"): "not a DICOM item",
+    # OpenID Connect's sign-in and callback: off while it is not configured (the tests in
+    # tests/sso/ turn it on against a real provider).
+    ("oidc_authentication_init", "*"): "single sign-on is off",
+    ("oidc_authentication_callback", "*"): "single sign-on is off",
     # Off unless email is configured (config/urls.py).
     **{
         (name, "*"): "password reset is off without email"

@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -191,14 +193,24 @@ def test_mc_dropout_committee_members_differ_and_repeat_for_a_seed():
     np.testing.assert_array_equal(model.predict_proba(X_all[:5]), model.predict_proba(X_all[:5]))
 
 
-def test_train_model_warm_starts_a_torch_model_and_leaves_sklearn_models_alone():
+def test_train_model_warm_starts_a_copy_of_a_torch_model_and_never_touches_the_callers():
     from learning.training import train_model
 
     X, y, _, _ = _digits_subset(120)
     first = train_model("mlp", X, y, random_state=0, max_epochs=3, warm_start=True)
     module = first.module_
+    weights = [p.detach().clone() for p in module.parameters()]
     second = train_model("mlp", X, y, random_state=0, previous=first, max_epochs=3, warm_start=True)
-    assert second is first and second.module_ is module
+    assert second is not first and second.module_ is not module
+    assert first.module_ is module
+    assert all(torch.equal(w, p) for w, p in zip(weights, first.module_.parameters(), strict=True))
+    # It continued from first's weights: the same as warm-starting first itself.
+    in_place = copy.deepcopy(first).fit(X, y)
+    for a, b in zip(in_place.module_.parameters(), second.module_.parameters(), strict=True):
+        assert torch.equal(a, b)
     linear = train_model("logreg", X, y, random_state=0)
+    before = linear.get_params(), linear.C_, linear.predict_proba(X)
     again = train_model("logreg", X, y, random_state=0, previous=linear)
     assert again is not linear
+    assert (linear.get_params(), linear.C_) == before[:2]
+    np.testing.assert_array_equal(linear.predict_proba(X), before[2])

@@ -9,10 +9,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from learning.disagreement import vote_entropy
+from learning.measures import margin_scores
 from learning.models import make_model
 from learning.strategies import (
     STRATEGIES,
+    QueryByCommittee,
     QueryResult,
+    UncertaintySampling,
     get_strategy,
     strategy_names,
 )
@@ -122,3 +126,93 @@ def test_calling_the_strategy_returns_the_positions_of_query(name):
     called = strategy(model, problem.X_pool, 5, rng=np.random.default_rng(2), **kwargs)
     queried = strategy.query(model, problem.X_pool, 5, rng=np.random.default_rng(2), **kwargs)
     np.testing.assert_array_equal(called, queried.positions)
+
+
+@pytest.mark.parametrize("name", strategy_names())
+def test_a_boolean_mask_excludes_the_masked_items_and_only_those(name):
+    problem, model = _fitted()
+    X_pool = problem.X_pool[:50]
+    excluded = np.zeros(50, dtype=bool)
+    excluded[[10, 20]] = True
+    result = _query(name, model, X_pool, 50, seed=1, exclude=excluded)
+    assert sorted(result.positions.tolist()) == [i for i in range(50) if i not in (10, 20)]
+
+
+@pytest.mark.parametrize("name", strategy_names())
+def test_a_boolean_mask_and_the_same_positions_give_the_same_choice(name):
+    problem, model = _fitted()
+    mask = np.zeros(len(problem.X_pool), dtype=bool)
+    mask[::3] = True
+    by_mask = _query(name, model, problem.X_pool, 12, seed=5, exclude=mask)
+    by_positions = _query(name, model, problem.X_pool, 12, seed=5, exclude=np.flatnonzero(mask))
+    np.testing.assert_array_equal(by_mask.positions, by_positions.positions)
+
+
+@pytest.mark.parametrize(
+    ("exclude", "error", "message"),
+    [
+        (np.array([1.0, 2.0]), TypeError, "boolean mask or integer positions"),
+        (np.zeros(49, dtype=bool), ValueError, "mask of length 49"),
+        (np.array([3, -1]), ValueError, "negative"),
+        (np.array([3, 200]), ValueError, "outside the pool"),
+        (np.array([[1, 2]]), ValueError, "1-D"),
+        (["a"], TypeError, "boolean mask or integer positions"),
+    ],
+)
+@pytest.mark.parametrize("name", strategy_names())
+def test_an_exclude_that_is_neither_mask_nor_positions_is_refused(name, exclude, error, message):
+    problem, model = _fitted()
+    with pytest.raises(error, match=message):
+        _query(name, model, problem.X_pool, 5, seed=0, exclude=exclude)
+
+
+@pytest.mark.parametrize("name", strategy_names())
+def test_an_empty_exclude_list_excludes_nothing(name):
+    problem, model = _fitted()
+    nothing = _query(name, model, problem.X_pool, 7, seed=4)
+    empty = _query(name, model, problem.X_pool, 7, seed=4, exclude=[])
+    np.testing.assert_array_equal(nothing.positions, empty.positions)
+
+
+def _likeliest_second_class(proba):
+    return proba[:, 1]
+
+
+def test_a_measure_function_runs_like_its_registered_name_and_reports_its_own_name():
+    problem, model = _fitted()
+    rng = np.random.default_rng
+    by_name = UncertaintySampling(measure="margin").query(model, problem.X_pool, 10, rng=rng(3))
+    by_function = UncertaintySampling(measure=margin_scores)
+    result = by_function.query(model, problem.X_pool, 10, rng=rng(3))
+    np.testing.assert_array_equal(by_name.positions, result.positions)
+    assert UncertaintySampling(measure="margin").name == "margin"
+    assert by_function.name == "margin_scores"
+
+
+def test_a_callers_own_measure_picks_what_it_scores_highest():
+    problem, model = _fitted()
+    strategy = UncertaintySampling(measure=_likeliest_second_class)
+    result = strategy.query(model, problem.X_pool, 5, rng=np.random.default_rng(0))
+    expected = np.argsort(-model.predict_proba(problem.X_pool)[:, 1], kind="stable")[:5]
+    assert result.positions.tolist() == expected.tolist()
+    assert strategy.name == "_likeliest_second_class"
+
+
+def test_a_registered_strategy_with_a_callers_measure_is_named_after_both():
+    problem, model = _fitted()
+    strategy = get_strategy("default", measure=_likeliest_second_class)
+    assert strategy.name == "default(_likeliest_second_class)"
+    assert get_strategy("default").name == "default"
+    assert len(strategy(model, problem.X_pool, 6, rng=np.random.default_rng(0))) == 6
+    committee = get_strategy("qbc", disagreement=vote_entropy)
+    assert committee.name == "qbc(vote_entropy)"
+    assert QueryByCommittee(disagreement=vote_entropy).name == "vote_entropy"
+
+
+def test_an_unknown_measure_name_or_a_measure_that_is_no_function_is_refused():
+    with pytest.raises(ValueError, match="unknown uncertainty measure 'margn'; known: entropy"):
+        UncertaintySampling(measure="margn")
+    with pytest.raises(TypeError, match="name or a function, got int"):
+        UncertaintySampling(measure=3)
+    with pytest.raises(ValueError, match="unknown disagreement measure"):
+        QueryByCommittee(disagreement="shouting")

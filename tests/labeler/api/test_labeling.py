@@ -133,7 +133,7 @@ def test_a_retry_with_the_same_client_key_returns_the_same_annotation_with_200(
     assert Annotation.objects.filter(item_id=item_id).count() == 1
 
 
-def test_an_unknown_label_is_a_400_with_the_reason(api, text_team, queued):
+def test_an_unknown_label_is_a_400_with_the_reason_naming_the_field(api, text_team, queued):
     client = api(text_team.annotator)
     item_id = client.get(next_url(text_team.project)).json()["item"]["id"]
 
@@ -143,6 +143,7 @@ def test_an_unknown_label_is_a_400_with_the_reason(api, text_team, queued):
     error = response.json()["error"]
     assert error["code"] == "unknown_label"
     assert "'eggs'" in error["message"]
+    assert error["fields"] == {"label": [error["message"]]}
     assert not Annotation.objects.exists()
 
 
@@ -156,6 +157,7 @@ def test_a_label_for_an_item_of_another_project_is_a_400_and_changes_nothing(
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "not_in_project"
+    assert list(response.json()["error"]["fields"]) == ["item"]
     assert not Annotation.objects.exists()
 
 

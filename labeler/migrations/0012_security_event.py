@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('labeler', '0010_i9_security_audit'),
+        ('labeler', '0011_i23_membership_source'),
     ]
 
     operations = [
