@@ -13,6 +13,7 @@ interrupted one left beyond it.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,6 +114,12 @@ def rows_write(
         ids.flush()
         del shard, ids
         position += take
+
+
+def shards_remove(directories: list[Path]) -> None:
+    """Delete feature sets' folders, shards and fitted featurizer (their rows are gone)."""
+    for directory in directories:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @dataclass

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import shutil
 
 import numpy as np
 from django.conf import settings
@@ -29,6 +28,7 @@ from labeler.engine.store import (
     representation_named,
     rows_write,
     serving_feature_set,
+    shards_remove,
     stored_item_ids,
 )
 from labeler.models import FeatureSet, ModelRun, Project
@@ -197,7 +197,7 @@ def superseded_feature_sets_remove(project: Project) -> int:
         folders = [feature_set_dir(feature_set) for feature_set in superseded]
         FeatureSet.objects.filter(pk__in=[feature_set.pk for feature_set in superseded]).delete()
         # Only once the rows are gone for good: a rollback leaves both in place.
-        transaction.on_commit(lambda: [shutil.rmtree(f, ignore_errors=True) for f in folders])
+        transaction.on_commit(lambda: shards_remove(folders))
     if superseded:
         logger.info("project %s: removed superseded feature sets %s", project.pk, folders)
     return len(superseded)
