@@ -151,19 +151,17 @@ def _cycle_through(component: list[str], graph: Mapping[str, Iterable[str]]) -> 
     members = set(component)
     start = component[0]
     # Breadth-first from the start back to itself, staying inside the component.
-    paths = {successor: [start, successor] for successor in graph[start] if successor in members}
+    paths = {
+        successor: [start, successor] for successor in sorted(graph[start]) if successor in members
+    }
     frontier = list(paths)
-    seen = set(frontier)
     while start not in paths:
         following = []
         for node in frontier:
             for successor in sorted(graph.get(node, ())):
-                if successor in members and successor not in seen:
-                    seen.add(successor)
+                if successor in members and successor not in paths:
                     paths[successor] = paths[node] + [successor]
                     following.append(successor)
-        if start in seen:
-            break
         frontier = following
     return paths[start]
 
@@ -215,11 +213,13 @@ def _render(paths: list[list[str]]) -> str:
 def test_no_import_cycle_among_labeler_modules():
     graph = import_graph()
     found = cycles(graph)
-    report = [
-        f"{len(strongly_connected(graph, cycle[0]))} modules tied together, for example:\n  "
-        + " -> ".join(cycle)
-        for cycle in found
-    ]
+    report = []
+    for cycle in found:
+        tied = sorted(strongly_connected(graph, cycle[0]))
+        report.append(
+            f"{len(tied)} modules import each other: {', '.join(tied)}\n"
+            f"  for example {' -> '.join(cycle)}"
+        )
     assert not found, "import cycles among labeler modules:\n" + "\n".join(report)
 
 
