@@ -17,9 +17,8 @@ from dataclasses import asdict, dataclass
 import requests
 from dicomweb_client.api import DICOMwebClient
 
-from labeler.dicom.candidates import dicom_candidate
 from labeler.dicom.reading import DicomOptions
-from labeler.importing import Entry, ImportSourceError, Limits, Rejection
+from labeler.importing import Entry, ImportSourceError, Limits, Rejection, dicom_candidate
 
 # Both log request URLs (study UIDs, an accession number in the query) and retried errors.
 for _name in ("dicomweb_client", "retrying"):
