@@ -13,3 +13,6 @@ class LabelerConfig(AppConfig):
         from labeler.security import password_changed
 
         pre_save.connect(password_changed, sender=get_user_model(), dispatch_uid="i9-password")
+        # Registers the tasks in every process, so a job a service sends by name
+        # (labeler.jobs) runs as ``.delay`` would: with its options, inline when eager.
+        import labeler.tasks  # noqa: F401

@@ -30,6 +30,7 @@ TEXT_SUFFIXES = {".csv", ".jsonl", ".ndjson"}
 ALLOWED_IMAGE_FORMATS = {"PNG": ".png", "JPEG": ".jpg"}
 TEXT_COLUMNS = ("text", "content", "sentence")
 NOT_AN_IMAGE = "not an image file (expected .png, .jpg, .jpeg)"
+DICOM_NEEDS_AN_IMAGE_PROJECT = "DICOM files import into an image project only"
 LABEL_COLUMNS = ("label", "class", "category")
 
 
@@ -203,9 +204,7 @@ def image_or_dicom_candidate(
     dicom: DicomOptions | None = None,
 ) -> Candidate | Rejection:
     """A PNG/JPEG image, or a DICOM file (by its name or its ``DICM`` marker)."""
-    from labeler.dicom.candidates import dicom_candidate, looks_like_dicom
-
-    if looks_like_dicom(name, data[:132]):
+    if looks_like_dicom_file(name, data):
         return dicom_candidate(name, data, limits, dicom, prelabel)
     if PurePosixPath(name).suffix.lower() not in IMAGE_SUFFIXES:
         return Rejection(name, NOT_AN_IMAGE)
@@ -427,9 +426,41 @@ def read_text_file(name: str, stream: BinaryIO, limits: Limits) -> Iterator[Entr
 
 
 def looks_like_dicom_file(name: str, data: bytes) -> bool:
-    from labeler.dicom.candidates import looks_like_dicom
+    # pydicom is imported only when a DICOM import needs it.
+    from labeler.dicom.reading import looks_like_dicom
 
     return looks_like_dicom(name, data[:132])
+
+
+def dicom_candidate(
+    name: str,
+    data: bytes,
+    limits: Limits,
+    options: DicomOptions | None,
+    prelabel: str | None = None,
+) -> Candidate | Rejection:
+    """One DICOM file in, its de-identified copy and rendition out (or why not); everything
+    after that (batches, duplicates, pre-labels from class folders) is the same as for PNG
+    and JPEG."""
+    from labeler.dicom.reading import DicomRejected, dicom_file
+
+    if options is None:
+        return Rejection(name, DICOM_NEEDS_AN_IMAGE_PROJECT)
+    if len(data) > limits.max_file_bytes:
+        return Rejection(name, too_big(len(data), limits))
+    try:
+        stored = dicom_file(data, options, max_pixels=limits.max_image_pixels)
+    except DicomRejected as rejected:
+        return Rejection(name, str(rejected))
+    return Candidate(
+        source_name=name,
+        checksum=stored.checksum,
+        content=stored.rendition,
+        suffix=".png",
+        prelabel=prelabel,
+        metadata=stored.metadata,
+        dicom=stored.dicom,
+    )
 
 
 def _count_lines(stream: BinaryIO) -> int:

@@ -7,8 +7,8 @@ from labeler.engine import (  # noqa: F401
     RunOutcome,
     agreement_figures,
     artifact_dir,
-    features_seed,
     predict_items,
     strategy_names,
     train_and_choose,
 )
+from labeler.services.features import features_seed  # noqa: F401, E402

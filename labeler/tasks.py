@@ -1,21 +1,22 @@
 """Celery tasks: take ids, load rows, call a service. Each is idempotent: it acts only on a
-row in the state it expects and returns otherwise."""
+row in the state it expects and returns otherwise.
+
+The dependency runs one way: this module imports the services; a service sends a task by its
+name (:mod:`labeler.jobs`), after commit, and never imports this module."""
 
 from __future__ import annotations
 
 import logging
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 
-from labeler import services
-from labeler.dicom.tasks import run_pacs_import  # noqa: F401 - registers the PACS import task
+from labeler import jobs, services
+from labeler.transient import TRANSIENT_ERRORS
 
 logger = logging.getLogger(__name__)
 
-# Only errors that a later attempt can fix are retried; a run that fails on its data stays
-# failed with its traceback, and the previous model keeps serving.
-TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError)
+# Only errors that a later attempt can fix are retried (labeler.transient); a run that fails on
+# its data stays failed with its traceback, and the previous model keeps serving.
 
 
 @shared_task(
@@ -60,6 +61,13 @@ def enqueue_stale_runs() -> int:
 @shared_task(acks_late=True, soft_time_limit=3600, time_limit=3700)
 def run_import_job(job_id: int) -> None:
     services.import_job_run(job_id=job_id)
+
+
+@shared_task(name=jobs.IMPORT_PACS, acks_late=True, soft_time_limit=3600, time_limit=3700)
+def run_pacs_import(job_id: int, query: dict) -> None:
+    # The search travels only in the message, never into the database (an accession number
+    # identifies a patient).
+    services.pacs_import_job_run(job_id=job_id, query=query)
 
 
 @shared_task(acks_late=True, ignore_result=True)

@@ -20,7 +20,6 @@ from dicomweb_client.api import DICOMwebClient
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext as _
 
-from labeler.dicom.candidates import dicom_candidate
 from labeler.dicom.pacs_http import (
     PacsAddressError,
     PacsDeadline,
@@ -31,7 +30,7 @@ from labeler.dicom.pacs_http import (
     pacs_url_within,
 )
 from labeler.dicom.reading import DicomOptions
-from labeler.importing import Entry, ImportSourceError, Limits, Rejection
+from labeler.importing import Entry, ImportSourceError, Limits, Rejection, dicom_candidate
 
 # Both log request URLs (study UIDs, an accession number in the query) and retried errors.
 for _name in ("dicomweb_client", "retrying"):

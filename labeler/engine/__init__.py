@@ -1,9 +1,9 @@
-"""The only package that imports ``learning``: the feature store (which versions of a
-project's features exist and which one serves), the embedding job that fills them, and the
-glue that trains, measures and chooses on them.
+"""The only package that imports ``learning``: it computes and reads, and writes no database
+row of its own (the services do, and call it). Nothing here imports a service, a task, a view
+or the API (``tests/labeler/test_structure_imports.py``).
 
-- :mod:`labeler.engine.store`: ``FeatureSet`` rows and their in-place shards;
-- :mod:`labeler.engine.embedding`: the chunked, resumable embedding job (its own queue);
+- :mod:`labeler.engine.store`: which feature set serves, and the sets' in-place shards;
+- :mod:`labeler.engine.embedding`: raw items to rows, chunk by chunk, into the shards;
 - :mod:`labeler.engine.training`: ``train_and_choose`` / ``predict_items`` for the retrain;
 - :mod:`labeler.engine.agreement`: agreement figures between annotators.
 """
@@ -14,7 +14,6 @@ from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from labeler.engine.agreement import agreement_figures
-from labeler.engine.embedding import feature_set_embed
 from labeler.engine.store import (
     SHARD_ROWS,
     FeatureProgress,
@@ -22,14 +21,10 @@ from labeler.engine.store import (
     feature_progress,
     feature_rows_open,
     feature_set_dir,
-    feature_set_request,
-    features_seed,
     representation_for,
     resources,
     rows_write,
     serving_feature_set,
-    stale_feature_sets_enqueue,
-    superseded_feature_sets_remove,
 )
 from labeler.engine.training import Pick, RunOutcome, artifact_dir, predict_items, train_and_choose
 
@@ -91,17 +86,12 @@ __all__ = [
     "feature_progress",
     "feature_rows_open",
     "feature_set_dir",
-    "feature_set_embed",
-    "feature_set_request",
-    "features_seed",
     "predict_items",
     "feature_choices",
     "features_problem",
     "representation_for",
     "rows_write",
     "serving_feature_set",
-    "stale_feature_sets_enqueue",
     "strategy_names",
-    "superseded_feature_sets_remove",
     "train_and_choose",
 ]

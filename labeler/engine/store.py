@@ -1,5 +1,6 @@
-"""The feature store: which versions of a project's features exist, which one serves, and
-their rows on disk.
+"""The feature store's reads and its rows on disk: which version of a project's features
+serves, and the shards that hold them. The rows themselves (``FeatureSet``) are written only
+by :mod:`labeler.services.features`.
 
 A :class:`~labeler.models.FeatureSet` row per (project, representation, version) is the only
 record; its folder holds fixed-size shards, ``rows_NNNNN.npy`` (float32, ``SHARD_ROWS`` x d)
@@ -12,21 +13,15 @@ interrupted one left beyond it.
 
 from __future__ import annotations
 
-import datetime as dt
-import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.utils import timezone
 from numpy.typing import NDArray
 
-from labeler.models import FeatureSet, Item, ModelRun, Project
-
-logger = logging.getLogger(__name__)
+from labeler.models import FeatureSet, Item, Project
 
 SHARD_ROWS = 50_000
 
@@ -62,6 +57,13 @@ def representation_for(project: Project):
     from learning.representations import get_representation
 
     return get_representation(project_choices(project).representation)
+
+
+def representation_named(name: str):
+    """The registry entry called ``name`` (ValueError for an unknown one)."""
+    from learning.representations import get_representation
+
+    return get_representation(name)
 
 
 def feature_set_dir(feature_set: FeatureSet) -> Path:
@@ -112,6 +114,12 @@ def rows_write(
         ids.flush()
         del shard, ids
         position += take
+
+
+def shards_remove(directories: list[Path]) -> None:
+    """Delete feature sets' folders, shards and fitted featurizer (their rows are gone)."""
+    for directory in directories:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @dataclass
@@ -180,170 +188,6 @@ def serving_feature_set(project: Project) -> FeatureSet | None:
     return usable.order_by("-ready_at", "-id").first()
 
 
-def superseded_feature_sets_remove(project: Project) -> int:
-    """Delete the versions nothing serves any more, rows and shard folders: every finished
-    (ready or failed) set that is neither the serving one, nor the newest version of the
-    representation asked for, nor the one the latest succeeded model run trained on (its
-    guesses are read from it). Nothing is removed while a run is running: it may have opened
-    any set. Pending or claimed sets are left to the embedding job. Returns how many sets."""
-    with transaction.atomic():
-        # Lock order project row, then feature sets, as services.project_update: a
-        # representation change waits, so a set it switches back to is kept or already gone.
-        # The project as it is now: the caller's copy (a retrain's, read when it started) may
-        # predate a switch, whose new set would look unused.
-        project = Project.objects.select_for_update().get(pk=project.pk)
-        runs = ModelRun.objects.filter(project=project)
-        if runs.filter(status=ModelRun.Status.RUNNING).exists():
-            return 0
-        serving = serving_feature_set(project)
-        if serving is None:
-            return 0
-        keep = {serving.pk}
-        latest_run = runs.filter(status=ModelRun.Status.SUCCEEDED).order_by("-created_at").first()
-        if latest_run is not None and latest_run.feature_set_id is not None:
-            keep.add(latest_run.feature_set_id)
-        try:
-            wanted = representation_for(project).name
-        except ValueError:
-            wanted = None
-        newest = (
-            FeatureSet.objects.filter(project=project, representation=wanted)
-            .order_by("-version")
-            .first()
-        )
-        if newest is not None:
-            keep.add(newest.pk)
-        superseded = list(
-            FeatureSet.objects.select_for_update()
-            .filter(project=project, status__in=[FeatureSet.Status.READY, FeatureSet.Status.FAILED])
-            .exclude(pk__in=keep)
-            .exclude(claimed_until__gt=timezone.now())
-        )
-        folders = [feature_set_dir(feature_set) for feature_set in superseded]
-        FeatureSet.objects.filter(pk__in=[feature_set.pk for feature_set in superseded]).delete()
-        # Only once the rows are gone for good: a rollback leaves both in place.
-        transaction.on_commit(lambda: [shutil.rmtree(f, ignore_errors=True) for f in folders])
-    if superseded:
-        logger.info("project %s: removed superseded feature sets %s", project.pk, folders)
-    return len(superseded)
-
-
-def _enqueue(feature_set_id: int) -> None:
-    from labeler.tasks import embed_features
-
-    try:
-        embed_features.delay(feature_set_id)
-    except Exception:  # noqa: BLE001 - the broker being down must not fail the request
-        # The pending row is the outbox: the sweep enqueues it once the broker is back.
-        logger.warning("broker unavailable; feature set %s waits", feature_set_id, exc_info=True)
-
-
-def _version_create(project: Project, representation) -> FeatureSet:
-    last = (
-        FeatureSet.objects.filter(project=project, representation=representation.name)
-        .order_by("-version")
-        .values_list("version", flat=True)
-        .first()
-    )
-    params: dict = {"random_state": project.random_seed}
-    if representation.modality == "image":
-        params["image_size"] = list(project_choices(project, with_image_size=True).image_size)
-    feature_set = FeatureSet.objects.create(
-        project=project,
-        representation=representation.name,
-        version=(last or 0) + 1,
-        params=params,
-        total=project.n_items,
-    )
-    transaction.on_commit(lambda: _enqueue(feature_set.pk))
-    return feature_set
-
-
-def feature_set_request(*, project: Project, retry_failed: bool = False) -> FeatureSet | None:
-    """Make sure the representation the project asks for has rows for the whole pool, or is
-    on its way to having them; never waits for embedding. Returns that set (None for an
-    empty pool or a representation that cannot serve it, which is logged).
-
-    - no set of that representation yet (or the pool outgrew a pool-fitted one that cannot
-      place new items): a new version, computed in the background while the current one
-      serves;
-    - a complete per-item set the pool outgrew: its new rows are appended;
-    - a failed one is retried, and a pending one sent again, only when ``retry_failed`` (a
-      manager's explicit request: a settings change or "retrain now").
-    """
-    project.refresh_from_db(fields=["n_items", "features", "kind", "random_seed"])
-    if project.n_items == 0:
-        return None
-    try:
-        representation = representation_for(project)
-    except ValueError as problem:
-        logger.warning("project %s: no features (%s)", project.pk, problem)
-        return None
-    latest = (
-        FeatureSet.objects.filter(project=project, representation=representation.name)
-        .order_by("-version")
-        .first()
-    )
-    try:
-        with transaction.atomic():
-            if latest is None:
-                return _version_create(project, representation)
-            if latest.status in (FeatureSet.Status.PENDING, FeatureSet.Status.EMBEDDING):
-                if retry_failed and latest.status == FeatureSet.Status.PENDING:
-                    # An explicit request (a switch back to a set put aside): send it again;
-                    # a duplicate message finds the set claimed and returns.
-                    transaction.on_commit(lambda: _enqueue(latest.pk))
-                return latest
-            if latest.status == FeatureSet.Status.FAILED:
-                if not retry_failed:
-                    return latest
-                if latest.ready_at is None or not representation.transforms_new_items:
-                    return _version_create(project, representation)
-            if latest.processed >= project.n_items and latest.status == FeatureSet.Status.READY:
-                return latest
-            if latest.ready_at is None or not representation.transforms_new_items:
-                return _version_create(project, representation)
-            updated = FeatureSet.objects.filter(
-                pk=latest.pk, status__in=[FeatureSet.Status.READY, FeatureSet.Status.FAILED]
-            ).update(status=FeatureSet.Status.EMBEDDING, total=project.n_items, error="")
-            if updated:
-                transaction.on_commit(lambda: _enqueue(latest.pk))
-            latest.refresh_from_db()
-            return latest
-    except IntegrityError:
-        # A concurrent request created the same version: it is on its way.
-        return (
-            FeatureSet.objects.filter(project=project, representation=representation.name)
-            .order_by("-version")
-            .first()
-        )
-
-
-def stale_feature_sets_enqueue() -> int:
-    """The outbox sweep for embedding: enqueue unfinished sets nobody is working on (their
-    message was never sent, or its job died). A duplicate finds the set claimed, or simply
-    does the next slice."""
-    now = timezone.now()
-    grace = dt.timedelta(seconds=settings.TWEEZERS_OUTBOX_GRACE_SECONDS)
-    stale = (
-        FeatureSet.objects.filter(
-            status__in=[FeatureSet.Status.PENDING, FeatureSet.Status.EMBEDDING],
-            updated_at__lt=now - grace,
-        )
-        .exclude(claimed_until__gt=now)
-        .select_related("project")
-    )
-    sent = 0
-    for feature_set in stale:
-        # A set put aside (the manager chose another representation first) waits for a
-        # switch back instead of being sent every minute.
-        if feature_set.ready_at is None and not feature_set_wanted(feature_set):
-            continue
-        _enqueue(feature_set.pk)
-        sent += 1
-    return sent
-
-
 def feature_set_wanted(feature_set: FeatureSet) -> bool:
     try:
         return representation_for(feature_set.project).name == feature_set.representation
@@ -382,29 +226,3 @@ def feature_progress(project: Project) -> FeatureProgress:
     if building is not None and building.status == FeatureSet.Status.READY:
         building = None
     return FeatureProgress(serving=serving, building=building)
-
-
-def features_seed(project: Project, rows_by_item: dict[int, np.ndarray]) -> int:
-    """Store rows computed elsewhere (the demo's shipped MiniLM cache) in the project's
-    current per-item feature set, exactly as the embedding job would; the set is ready when
-    they cover the pool. Returns how many rows were stored."""
-    feature_set = feature_set_request(project=project)
-    if feature_set is None or feature_set.status == FeatureSet.Status.READY:
-        return 0
-    from learning.representations import get_representation
-
-    if get_representation(feature_set.representation).fitted_on_pool:
-        raise ValueError(f"{feature_set.representation} is fitted on the pool: nothing to seed")
-    stored = set(stored_item_ids(feature_set).tolist())
-    pending = sorted(pk for pk in rows_by_item if pk not in stored)
-    if not pending:
-        return 0
-    rows = np.stack([rows_by_item[pk] for pk in pending]).astype(np.float32)
-    rows_write(feature_set_dir(feature_set), feature_set.processed, rows, np.array(pending))
-    processed = feature_set.processed + len(pending)
-    changes: dict = {"processed": processed, "dimension": rows.shape[1], "total": project.n_items}
-    if processed >= project.n_items:
-        now = timezone.now()
-        changes.update(status=FeatureSet.Status.READY, ready_at=now, finished_at=now)
-    FeatureSet.objects.filter(pk=feature_set.pk).update(**changes)
-    return len(pending)

@@ -2,7 +2,6 @@
 write models themselves. Grouped by subject; everything public is re-exported here so callers
 write ``services.items_import(...)``."""
 
-from labeler.engine import feature_set_embed, feature_set_request, stale_feature_sets_enqueue
 from labeler.services.annotating import (
     SubmitRejected,
     annotation_correct,
@@ -11,11 +10,18 @@ from labeler.services.annotating import (
     item_resolve,
 )
 from labeler.services.audit import item_view_record, item_views_record
+from labeler.services.embedding import feature_set_embed
 from labeler.services.exports import (
     Export,
     ExportError,
     export_labeled,
     model_artifact_export,
+)
+from labeler.services.features import (
+    feature_set_request,
+    features_seed,
+    stale_feature_sets_enqueue,
+    superseded_feature_sets_remove,
 )
 from labeler.services.imports import (
     ImportReport,
@@ -24,8 +30,12 @@ from labeler.services.imports import (
     import_jobs_sweep,
     import_limits,
     items_import,
+    items_import_labelstudio,
+    items_import_pacs,
     items_import_path,
     items_import_stream,
+    pacs_import_job_create,
+    pacs_import_job_run,
 )
 from labeler.services.items import (
     BulkOutcome,
@@ -33,7 +43,6 @@ from labeler.services.items import (
     items_requeue,
     items_unskip,
 )
-from labeler.services.labelstudio_import import items_import_labelstudio
 from labeler.services.leasing import LeasedItems, NextItem, items_lease, next_item_lease
 from labeler.services.members import (
     Invitation,
@@ -90,6 +99,8 @@ __all__ = [
     "feature_set_embed",
     "feature_set_request",
     "stale_feature_sets_enqueue",
+    "features_seed",
+    "superseded_feature_sets_remove",
     "item_adjudicate",
     "item_resolve",
     "item_skip",
@@ -107,6 +118,9 @@ __all__ = [
     "items_import",
     "items_import_path",
     "items_import_stream",
+    "items_import_pacs",
+    "pacs_import_job_create",
+    "pacs_import_job_run",
     "BulkOutcome",
     "item_predictions_store",
     "items_requeue",

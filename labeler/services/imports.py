@@ -1,5 +1,7 @@
-"""Importing items: from files the server can read, or from one uploaded file; and the import
-jobs the browser starts, which a worker runs."""
+"""Importing items: from files the server can read, from one uploaded file, or from a PACS; and
+the import jobs the browser starts, which a worker runs. One lifecycle for every job, whatever
+its source: queued -> running -> succeeded (with its report) or failed (with a reason a manager
+can read), ``finished_at`` set either way."""
 
 from __future__ import annotations
 
@@ -19,9 +21,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from labeler import importing
+from labeler import importing, jobs
+from labeler.dicom.dicomweb import PacsQuery, pacs_entries
 from labeler.dicom.options import dicom_options
 from labeler.models import ImportJob, Item, LabelClass, Project, item_file_path
+from labeler.services.labelstudio_import import labelstudio_read
 from labeler.services.projects import (
     ProjectRejected,
     class_name_normalize,
@@ -32,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]
 IMPORT_BATCH_SIZE = 500
+PACS_SOURCE_NAME = "PACS (DICOMweb)"
 
 
 @dataclass
@@ -200,7 +205,7 @@ def items_import(
         # New items need features (embedded on their own queue, in the background), maybe
         # evaluation draws, and a place in the next round (served at once from whatever
         # features are ready, or a seeded draw).
-        from labeler.engine import feature_set_request
+        from labeler.services.features import feature_set_request
         from labeler.services.training import retrain_request
 
         feature_set_request(project=project)
@@ -241,13 +246,30 @@ def items_import_stream(
     return items_import(project=project, entries=entries, total=total, progress=progress)
 
 
+def items_import_pacs(
+    *, project: Project, query: PacsQuery, progress: ProgressCallback | None = None
+) -> ImportReport:
+    """Import the instances of the studies a DICOMweb search finds, de-identified on the way in
+    (the command line runs it now; the import page queues it as a job)."""
+    if project.kind != Project.Kind.IMAGE:
+        raise importing.ImportSourceError("PACS images import into an image project")
+    total, entries = pacs_entries(query, import_limits(), dicom_options(project=project))
+    return items_import(project=project, entries=entries, total=total, progress=progress)
+
+
+def items_import_labelstudio(*, project: Project, name: str, stream: BinaryIO) -> ImportReport:
+    """Import a JSON file of Label Studio tasks (or of rows from this app's JSON export):
+    texts and inline images, with the first choice of each task's last annotation as its
+    pre-label."""
+    total, entries = labelstudio_read(name, stream, import_limits(), kind=project.kind)
+    return items_import(project=project, entries=entries, total=total)
+
+
 def import_job_create(
     *, project: Project, created_by: AbstractBaseUser | None, name: str, stream: BinaryIO
 ) -> ImportJob:
     """Keep an upload under the upload folder and queue its import; the worker reports
     progress on the job row."""
-    from labeler.tasks import run_import_job
-
     upload_dir = Path(settings.TWEEZERS_UPLOAD_DIR)
     upload_dir.mkdir(parents=True, exist_ok=True)
     safe_name = importing.clean_name(Path(name).name) or "upload"
@@ -262,50 +284,99 @@ def import_job_create(
                 target.write(chunk)
         job.upload_path = str(upload_path)
         job.save(update_fields=["upload_path"])
-        transaction.on_commit(lambda: run_import_job.delay(job.pk))
+        transaction.on_commit(lambda: jobs.job_send(jobs.IMPORT_FILE, job.pk))
     return job
 
 
-def import_job_run(*, job_id: int) -> None:
+def pacs_import_job_create(
+    *, project: Project, created_by: AbstractBaseUser | None, query: PacsQuery
+) -> ImportJob:
+    """Queue a PACS import. The search itself travels only in the task message, never into
+    the database (an accession number identifies a patient)."""
+    with transaction.atomic():
+        job = ImportJob.objects.create(
+            project=project, created_by=created_by, source_name=PACS_SOURCE_NAME, upload_path=""
+        )
+        payload = query.as_dict()
+        transaction.on_commit(lambda: jobs.job_send(jobs.IMPORT_PACS, job.pk, payload))
+    return job
+
+
+def _job_start(job_id: int) -> ImportJob | None:
+    """queued -> running, under the row lock; None when the job is not queued (a duplicate
+    message, or the sweep failed it)."""
     with transaction.atomic():
         job = ImportJob.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.status != ImportJob.Status.QUEUED:
-            return
+            return None
         job.status = ImportJob.Status.RUNNING
         job.save(update_fields=["status"])
+    return job
 
+
+def _job_progress(job_id: int) -> ProgressCallback:
     def progress(done: int, total: int) -> None:
         ImportJob.objects.filter(pk=job_id).update(processed=done, total=total)
 
-    upload_path = Path(job.upload_path)
-    try:
-        with upload_path.open("rb") as stream:
-            if job.source_name.lower().endswith(".json"):
-                from labeler.services.labelstudio_import import items_import_labelstudio
+    return progress
 
-                report = items_import_labelstudio(
-                    project=job.project, name=job.source_name, stream=stream
-                )
-            else:
-                report = items_import_stream(
-                    project=job.project, name=job.source_name, stream=stream, progress=progress
-                )
+
+def _job_run(job_id: int, run: Callable[[ImportJob, ProgressCallback], ImportReport]) -> None:
+    """The lifecycle every import job shares: start it if it is queued, ``run`` it, and end it
+    succeeded with its report or failed with a reason, whatever went wrong."""
+    job = _job_start(job_id)
+    if job is None:
+        return
+    try:
+        report = run(job, _job_progress(job_id))
     except importing.ImportSourceError as error:
         _job_fail(job_id, str(error))
         return
     except Exception as error:
         # Whatever went wrong, the job ends where a person can see it: failed, with the
-        # reason; the batches already stored stay (each was atomic) and are counted.
+        # reason; the batches already stored stay (each was atomic) and are counted. Only the
+        # error's kind is kept: its message may quote the source (a PACS search, a file).
         logger.exception("import job %s failed", job_id)
         _job_fail(job_id, f"The import stopped on an unexpected error: {type(error).__name__}.")
         return
-    finally:
-        upload_path.unlink(missing_ok=True)
     import_job_succeed(job_id, report)
 
 
+def import_job_run(*, job_id: int) -> None:
+    """Run a queued upload's import (the worker's task); the upload is deleted afterwards."""
+
+    def run(job: ImportJob, progress: ProgressCallback) -> ImportReport:
+        upload_path = Path(job.upload_path)
+        try:
+            with upload_path.open("rb") as stream:
+                if job.source_name.lower().endswith(".json"):
+                    return items_import_labelstudio(
+                        project=job.project, name=job.source_name, stream=stream
+                    )
+                return items_import_stream(
+                    project=job.project, name=job.source_name, stream=stream, progress=progress
+                )
+        finally:
+            upload_path.unlink(missing_ok=True)
+
+    _job_run(job_id, run)
+
+
+def pacs_import_job_run(*, job_id: int, query: dict) -> None:
+    """Run a queued PACS import (the worker's task) with the search its message carried."""
+
+    def run(job: ImportJob, progress: ProgressCallback) -> ImportReport:
+        try:
+            search = PacsQuery(**query)
+        except TypeError as error:
+            raise importing.ImportSourceError(str(error)) from error
+        return items_import_pacs(project=job.project, query=search, progress=progress)
+
+    _job_run(job_id, run)
+
+
 def import_job_succeed(job_id: int, report: ImportReport) -> None:
-    """End a job with its report (the upload's and the PACS import's jobs alike)."""
+    """End a job with its report."""
     ImportJob.objects.filter(pk=job_id).update(
         status=ImportJob.Status.SUCCEEDED,
         imported=report.imported,
@@ -313,11 +384,6 @@ def import_job_succeed(job_id: int, report: ImportReport) -> None:
         rejected=report.rejected,
         finished_at=timezone.now(),
     )
-
-
-def import_job_fail(job_id: int, reason: str) -> None:
-    """End a job as failed, with a reason a manager can read."""
-    _job_fail(job_id, reason)
 
 
 def _job_fail(job_id: int, reason: str) -> None:

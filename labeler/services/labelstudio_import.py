@@ -1,5 +1,6 @@
-"""Importing Label Studio's JSON task format (and this app's own JSON export rows): texts and
-inline images, each task's chosen label as its pre-label, validated like any upload."""
+"""Reading Label Studio's JSON task format (and this app's own JSON export rows): texts and
+inline images, each task's chosen label as its pre-label, validated like any upload. The
+entries are stored by :func:`labeler.services.imports.items_import_labelstudio`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from typing import BinaryIO
 
 from labeler import importing
 from labeler.models import Project
-from labeler.services.imports import ImportReport, import_limits, items_import
 
 
 class _MalformedTask(ValueError):
@@ -124,11 +124,12 @@ def labelstudio_entries(
         yield importing.text_candidate(where, text, limits, label, metadata)
 
 
-def items_import_labelstudio(*, project: Project, name: str, stream: BinaryIO) -> ImportReport:
-    """Import a JSON file of Label Studio tasks (or of rows from this app's JSON export):
-    texts and inline images, with the first choice of each task's last annotation as its
-    pre-label. The file is parsed whole, so it is held to the upload size limit."""
-    limits = import_limits()
+def labelstudio_read(
+    name: str, stream: BinaryIO, limits: importing.Limits, *, kind: str
+) -> tuple[int, Iterator[importing.Entry]]:
+    """The tasks of a JSON file of Label Studio tasks (or of rows from this app's JSON
+    export) as importer entries, and their count. The file is parsed whole, so it is held to
+    the upload size limit."""
     raw = stream.read(limits.max_total_bytes + 1)
     if len(raw) > limits.max_total_bytes:
         raise importing.ImportSourceError(
@@ -148,6 +149,5 @@ def items_import_labelstudio(*, project: Project, name: str, stream: BinaryIO) -
         raise importing.ImportSourceError(f"{name}: invalid JSON: {reason}") from error
     del raw
     # A source that is not an array fails on the first entry, before anything is stored.
-    entries = labelstudio_entries(name, tasks, limits, kind=project.kind)
-    total = len(tasks) if isinstance(tasks, list) else 0
-    return items_import(project=project, entries=entries, total=total)
+    entries = labelstudio_entries(name, tasks, limits, kind=kind)
+    return (len(tasks) if isinstance(tasks, list) else 0), entries

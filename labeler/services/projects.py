@@ -145,7 +145,7 @@ def project_update(
             locked.save(update_fields=[*changed, "updated_at"])
         label_classes_ensure(project=locked, names=new_classes)
         if "features" in changes and changes["features"] != features_before:
-            from labeler.engine import feature_set_request
+            from labeler.services.features import feature_set_request
 
             # A new version is computed in the background; the current features, model and
             # queue keep serving until it is ready, and the next retrain after that uses it.

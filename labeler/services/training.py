@@ -16,19 +16,21 @@ import traceback
 
 import numpy as np
 from django.conf import settings
-from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from labeler import engine
+from labeler import engine, jobs
 from labeler.models import (
     Item,
     ModelRun,
     Project,
     QueueEntry,
 )
+from labeler.services.features import feature_set_request, superseded_feature_sets_remove
 from labeler.services.items import item_predictions_store
 from labeler.services.rounds import reserve_size, round_write
+from labeler.transient import TRANSIENT_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -45,13 +47,8 @@ MAX_RUN_ATTEMPTS = 3
 
 
 def _enqueue(run_id: int) -> None:
-    from labeler.tasks import retrain_project
-
-    try:
-        retrain_project.delay(run_id)
-    except Exception:  # noqa: BLE001 - the broker being down must not fail the request
-        # The queued row is the outbox: the sweep enqueues it once the broker is back.
-        logger.warning("broker unavailable; run %s waits for the sweep", run_id, exc_info=True)
+    # The queued row is the outbox: with the broker down, the sweep sends it once it is back.
+    jobs.job_send_or_wait(jobs.RETRAIN, run_id)
 
 
 def retrain_request(*, project: Project) -> ModelRun | None:
@@ -76,7 +73,7 @@ def retrain_request(*, project: Project) -> ModelRun | None:
 def retrain_force(*, project: Project) -> ModelRun | None:
     """A manager's explicit retrain: ignores the failure back-off, and retries features whose
     computation failed."""
-    engine.feature_set_request(project=project, retry_failed=True)
+    feature_set_request(project=project, retry_failed=True)
     return _run_create(project)
 
 
@@ -146,10 +143,6 @@ def evaluation_slots(*, project: Project) -> int:
     return max(0, min(wanted, unlabeled))
 
 
-# Errors a later attempt can fix (the task retries them); anything else fails the run.
-TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError)
-
-
 def model_run_execute(*, run_id: int, task_id: str = "") -> ModelRun | None:
     """Run a queued retrain: evaluation draw, train, evaluate, choose on the serving features
     (asking for the project's current ones in the background), write the round. Returns the
@@ -182,7 +175,7 @@ def model_run_execute(*, run_id: int, task_id: str = "") -> ModelRun | None:
     project = Project.objects.get(pk=run.project_id)
     try:
         # Never waits for embedding: it runs on its own queue; this run uses what is ready.
-        engine.feature_set_request(project=project)
+        feature_set_request(project=project)
         evaluation_draw(project=project)
         project.refresh_from_db()
         n_eval = evaluation_slots(project=project)
@@ -252,7 +245,7 @@ def model_run_execute(*, run_id: int, task_id: str = "") -> ModelRun | None:
         retrain_request(project=project)
     # This run now serves: the features the previous one trained on may be unused at last.
     try:
-        engine.superseded_feature_sets_remove(project)
+        superseded_feature_sets_remove(project)
     except Exception:  # noqa: BLE001 - a clean-up must never fail a run that succeeded
         logger.warning("project %s: superseded features kept for now", project.pk, exc_info=True)
     return run

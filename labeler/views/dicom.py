@@ -10,9 +10,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from labeler import selectors
+from labeler import selectors, services
 from labeler.dicom.forms import PacsImportForm
-from labeler.dicom.pacs import pacs_import_job_create
 from labeler.dicom.rendering import PRESETS
 from labeler.dicom.renditions import RenditionError, dicom_name, parse_window, rendition
 from labeler.forms import ImportForm
@@ -82,7 +81,9 @@ def pacs_import(request: HttpRequest, project_id: int) -> HttpResponse:
         raise Http404("PACS imports are for image projects.")
     form = PacsImportForm(request.POST)
     if form.is_valid():
-        job = pacs_import_job_create(project=project, created_by=request.user, query=form.query)
+        job = services.pacs_import_job_create(
+            project=project, created_by=request.user, query=form.query
+        )
         return redirect("import-job", job_id=job.pk)
     context = {
         "form": ImportForm(),

@@ -9,10 +9,10 @@ from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from labeler.dicom.pacs import PACS_SOURCE_NAME
 from labeler.dicom.renditions import dicom_name
-from labeler.dicom.tasks import run_pacs_import
 from labeler.models import ImportJob, Item
+from labeler.services.imports import PACS_SOURCE_NAME
+from labeler.tasks import run_pacs_import
 from tests.factories import ProjectFactory, UserFactory
 from tests.labeler.dicom_data import SAMPLES, identified_ct, searchable_identifiers
 from tests.labeler.orthanc import running_orthanc
@@ -140,3 +140,22 @@ def test_with_an_allow_list_only_the_hospitals_pacs_may_be_searched(project, cli
     # Below the allowed root is allowed: the unreachable address is now the only complaint.
     with pytest.raises(CommandError, match="could not search for studies"):
         call_command("import_pacs", str(project.pk), "http://pacs.hospital.local:8042/dicom-web/")
+
+
+@pytest.mark.django_db
+def test_a_pacs_job_that_fails_ends_failed_with_the_time_it_finished(project, client, settings):
+    settings.TWEEZERS_PACS_URLS = ["http://127.0.0.1:9/dicom-web"]
+    client.force_login(project.created_by)
+    for form in ({"url": "http://127.0.0.1:9/dicom-web", "limit": "5"},) * 2:
+        client.post(f"/projects/{project.pk}/import/pacs/", form)
+    unreadable, unreachable = ImportJob.objects.order_by("id")
+
+    # A message whose search no longer validates (the allow-list changed meanwhile), and a
+    # PACS that does not answer: both end where a manager sees them, with their end time.
+    run_pacs_import(unreadable.pk, {"url": "ftp://pacs.local/dicom-web", "limit": 5})
+    run_pacs_import(unreachable.pk, {"url": "http://127.0.0.1:9/dicom-web", "limit": 5})
+
+    for job, reason in ((unreadable, "http://"), (unreachable, "could not search for studies")):
+        job.refresh_from_db()
+        assert job.status == ImportJob.Status.FAILED and reason in job.error
+        assert job.finished_at is not None

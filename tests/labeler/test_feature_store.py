@@ -166,8 +166,8 @@ def test_a_failed_embedding_is_recorded_and_the_previous_features_keep_serving(
     progress = engine.feature_progress(shades_project)
     assert progress.serving == spectral and progress.building == failed
     # Not retried by every retrain; a manager's explicit retrain tries again.
-    assert engine.feature_set_request(project=shades_project) == failed
-    retried = engine.feature_set_request(project=shades_project, retry_failed=True)
+    assert services.feature_set_request(project=shades_project) == failed
+    retried = services.feature_set_request(project=shades_project, retry_failed=True)
     assert retried.version == 2 and retried.status == "pending"
 
 
@@ -222,13 +222,13 @@ def test_a_superseded_version_is_removed_from_disk_once_no_serving_model_uses_it
     assert engine.serving_feature_set(shades_project) == pixels
     # Pixels serve the next retrain, but the latest model was trained on spectral rows (its
     # guesses are read from them): they stay until a model on pixels has succeeded.
-    assert engine.superseded_feature_sets_remove(shades_project) == 0
+    assert services.superseded_feature_sets_remove(shades_project) == 0
     assert spectral_dir.exists()
     # Nor while a retrain is running: it may have opened any set.
     running = ModelRun.objects.get(project=shades_project, status=ModelRun.Status.QUEUED)
     ModelRun.objects.filter(pk=running.pk).update(status=ModelRun.Status.RUNNING)
     ModelRun.objects.filter(pk=on_spectral.pk).update(status=ModelRun.Status.FAILED)
-    assert engine.superseded_feature_sets_remove(shades_project) == 0
+    assert services.superseded_feature_sets_remove(shades_project) == 0
     assert spectral_dir.exists()
     ModelRun.objects.filter(pk=on_spectral.pk).update(status=ModelRun.Status.SUCCEEDED)
     ModelRun.objects.filter(pk=running.pk).update(status=ModelRun.Status.QUEUED)
@@ -266,7 +266,7 @@ def test_a_run_that_started_before_a_switch_keeps_the_new_representations_featur
     pixels = FeatureSet.objects.get(project=shades_project, representation="pixels")
     assert pixels.status == "ready"
 
-    engine.superseded_feature_sets_remove(as_the_run_saw_it)
+    services.superseded_feature_sets_remove(as_the_run_saw_it)
 
     assert FeatureSet.objects.filter(pk=pixels.pk).exists()
     assert engine.feature_set_dir(pixels).exists()

@@ -248,7 +248,7 @@ def test_without_an_allow_list_pacs_import_is_off_outside_the_demo(settings):
     settings.TWEEZERS_PACS_URLS = []
     settings.DEBUG = False
 
-    with pytest.raises(ImportSourceError, match="PACS import is off"):
+    with translation.override("en"), pytest.raises(ImportSourceError, match="PACS import is off"):
         PacsQuery(url="http://pacs.hospital.local/dicom-web")
 
     settings.DEBUG = True

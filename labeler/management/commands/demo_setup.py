@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from PIL import Image
 
-from labeler import engine, importing, services
+from labeler import importing, services
 from labeler.dicom.options import dicom_options
 from labeler.models import Item, Project
 
@@ -129,7 +129,7 @@ class Command(BaseCommand):
                     if i < len(cached) and isinstance(c, importing.Candidate)
                 }
                 items = Item.objects.filter(project=project).values_list("id", "checksum")
-                seeded = engine.features_seed(
+                seeded = services.features_seed(
                     project,
                     {
                         pk: by_checksum[checksum]

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from labeler import services
 from labeler.dicom.dicomweb import MAX_STUDIES, PacsQuery
-from labeler.dicom.pacs import items_import_pacs
 from labeler.importing import ImportSourceError
 from labeler.management.commands.import_items import Command as ImportItemsCommand
 
@@ -45,7 +45,7 @@ class Command(BaseCommand):
                 bar.update(done - bar.n)
 
             try:
-                report = items_import_pacs(project=target, query=query, progress=progress)
+                report = services.items_import_pacs(project=target, query=query, progress=progress)
             except ImportSourceError as error:
                 raise CommandError(str(error)) from error
         if not quiet_rejections:

@@ -1,0 +1,19 @@
+"""Services send background jobs by task name (labeler/jobs.py): a renamed task must not turn
+every send into a message no worker takes."""
+
+from celery import current_app
+
+from labeler import jobs, tasks
+from labeler.transient import TRANSIENT_ERRORS
+
+
+def test_every_job_a_service_sends_by_name_is_a_registered_task():
+    sent = {jobs.RETRAIN, jobs.EMBED_FEATURES, jobs.IMPORT_FILE, jobs.IMPORT_PACS}
+    assert sent <= set(current_app.tasks)
+    assert tasks.run_pacs_import.name == jobs.IMPORT_PACS
+
+
+def test_the_tasks_retry_the_transient_errors_and_only_those():
+    for task in (tasks.retrain_project, tasks.embed_features):
+        assert tuple(task.autoretry_for) == TRANSIENT_ERRORS
+        assert task.max_retries == 3
