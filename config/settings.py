@@ -80,24 +80,33 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 # Login rate limiting: after 5 failures for one username from one address, that pair waits
-# 15 minutes. Keyed on both so an attacker cannot lock a doctor out from elsewhere.
+# 15 minutes. Keyed on both so an attacker cannot lock a doctor out from elsewhere, and one
+# person behind a hospital's NAT cannot lock out the department.
 AXES_FAILURE_LIMIT = env.int("TWEEZERS_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("TWEEZERS_LOGIN_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# A lockout ends the cool-off after it began, as the locked-out user is told: attempts during
+# it (the user trying again with the right password) do not start the wait over.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_VERBOSE = False
 AXES_USERNAME_CALLABLE = "labeler.security.axes_username"
 # Password spraying: one address failing against this many different accounts within the
-# cool-off is locked out for all of them (0 turns the check off).
+# cool-off is reported (a SecurityEvent row and a WARNING from the tweezers.security logger),
+# without locking out the others behind that address (0 turns the report off).
 AXES_HANDLER = "labeler.security.SprayAwareLockoutHandler"
+AXES_LOCKOUT_CALLABLE = "labeler.security.lockout_response"
 TWEEZERS_LOGIN_SPRAY_LIMIT = env.int("TWEEZERS_LOGIN_SPRAY_LIMIT", default=10)
+# The DICOMweb roots PACS imports may contact, comma-separated. Empty turns PACS import off,
+# except in the demo (DJANGO_DEBUG), where any http(s) address a manager types is searched.
+TWEEZERS_PACS_URLS = env.list("TWEEZERS_PACS_URLS", default=[])
+# Total time one PACS request may take, body included, and one PACS import as a whole.
+TWEEZERS_PACS_REQUEST_SECONDS = env.float("TWEEZERS_PACS_REQUEST_SECONDS", default=300)
+TWEEZERS_PACS_JOB_SECONDS = env.float("TWEEZERS_PACS_JOB_SECONDS", default=3000)
 # Behind the TLS proxy the README recommends, the client's address is in X-Forwarded-For:
 # count the proxies in front of Django (set by the deployment, never guessed from the
 # header), so the lockout keys on the real client and not on the proxy's address.
-# The DICOMweb roots PACS imports may contact, comma-separated; empty allows any http(s)
-# address a manager types (set it on a hospital network).
-TWEEZERS_PACS_URLS = env.list("TWEEZERS_PACS_URLS", default=[])
 TWEEZERS_TRUSTED_PROXY_COUNT = env.int(
     "TWEEZERS_TRUSTED_PROXY_COUNT",
     default=1 if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False) else 0,

@@ -4,7 +4,7 @@ from django.http import Http404
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 
-from labeler.views import errors
+from labeler.views import account, errors
 from labeler.views import sso as sso_views
 
 
@@ -26,6 +26,14 @@ password_reset_off_patterns = [
 urlpatterns = [
     *([] if settings.TWEEZERS_PASSWORD_RESET else password_reset_off_patterns),
     path("admin/", admin.site.urls),
+    # Before Django's own: the password pages in Tweezers' layout, leading back to the
+    # projects (Django's fall back to the admin's templates, which annotators cannot use).
+    path("accounts/password_change/", account.password_change, name="password_change"),
+    path(
+        "accounts/password_change/done/",
+        account.password_change_done,
+        name="password_change_done",
+    ),
     # Single sign-on: a logout that also ends the identity provider's session, before
     # Django's own; OpenID Connect's sign-in and callback (404 while it is off).
     path("accounts/logout/", sso_views.sign_out, name="logout"),

@@ -15,6 +15,7 @@ from labeler.models import (
     Project,
     QueryRound,
     QueueEntry,
+    SecurityEvent,
 )
 
 
@@ -122,3 +123,21 @@ class QueueEntryAdmin(admin.ModelAdmin):
 @admin.register(ImportJob)
 class ImportJobAdmin(admin.ModelAdmin):
     list_display = ["id", "project", "source_name", "status", "imported", "duplicates"]
+
+
+@admin.register(SecurityEvent)
+class SecurityEventAdmin(admin.ModelAdmin):
+    """Read-only: lockouts and password spraying, written by the login handler."""
+
+    list_display = ("at", "kind", "username", "ip_address", "detail")
+    list_filter = ("kind",)
+    search_fields = ("username", "ip_address")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

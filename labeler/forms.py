@@ -4,6 +4,7 @@ service, so no form saves a model itself."""
 from __future__ import annotations
 
 from django import forms
+from django.contrib.auth.forms import PasswordChangeForm
 from django.utils.translation import gettext_lazy as _
 
 from labeler import engine
@@ -254,3 +255,17 @@ class AdjudicateForm(forms.Form):
     label = forms.CharField(max_length=100)
     # Where the manager decided: the conflicts list, or the item's own page.
     back = forms.ChoiceField(choices=[("conflicts", "conflicts"), ("item", "item")], required=False)
+
+
+class OwnPasswordChangeForm(PasswordChangeForm):
+    """Django's password change, refusing the password the account has now: a one-time
+    password "changed" to itself would stay known to whoever handed it over."""
+
+    def clean_new_password1(self) -> str:
+        password = self.cleaned_data.get("new_password1")
+        if password and self.user.check_password(password):
+            raise forms.ValidationError(
+                _("Choose a new password: this is the one the account has now."),
+                code="password_unchanged",
+            )
+        return password

@@ -551,3 +551,34 @@ class ItemView(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("view records are append-only")
+
+
+class SecurityEvent(models.Model):
+    """Sign-in events an administrator is alerted to (a locked account-and-address pair, one
+    address trying many accounts): append-only, kept when the user is deleted."""
+
+    class Kind(models.TextChoices):
+        LOCKOUT = "lockout", "Sign-in locked"
+        PASSWORD_SPRAY = "password_spray", "Password spraying"
+
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    # The name that was typed, not a foreign key: it may name no account at all.
+    username = models.CharField(max_length=255, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    detail = models.CharField(max_length=200, blank=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["kind", "ip_address", "at"])]
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} from {self.ip_address} at {self.at}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("security events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("security events are append-only")

@@ -1,13 +1,21 @@
 """Login hardening that settings refer to by name: the username django-axes records for a
-failed login (bounded, so an absurd username is a failed login, not a database error), and the
-lockout handler that also stops password spraying across accounts."""
+failed login (bounded, so an absurd username is a failed login, not a database error), the
+lockout handler that reports password spraying and lockouts, and the translated refusal a
+locked-out user sees on the page and in the API."""
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
+
 from axes.handlers.database import AxesDatabaseHandler
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 # django-axes stores the username in a 255-character column.
 AXES_USERNAME_MAX = 255
+# An administrator's alert rule can match this logger's WARNING lines.
+security_log = logging.getLogger("tweezers.security")
 
 
 def axes_username(request, credentials: dict | None = None) -> str | None:
@@ -22,39 +30,114 @@ def axes_username(request, credentials: dict | None = None) -> str | None:
     return str(username).replace("\x00", "?")[:AXES_USERNAME_MAX]
 
 
-class SprayAwareLockoutHandler(AxesDatabaseHandler):
-    """django-axes' database handler plus a second limit: a client address that has failed
-    against ``TWEEZERS_LOGIN_SPRAY_LIMIT`` different usernames within the cool-off is locked
-    out for every account. The per-(username, address) limit alone lets one address try a few
-    common passwords on every account; a hospital's NAT address, where one person mistypes
-    their own password, stays far below this."""
+def _cool_off(request) -> timedelta:
+    from axes.helpers import get_cool_off
 
-    def is_locked(self, request, credentials: dict | None = None) -> bool:
-        return super().is_locked(request, credentials) or self.is_spraying(request)
+    # A permanent lockout (no cool-off) still reports spraying over a window of its own.
+    return get_cool_off(request) or timedelta(minutes=15)
+
+
+class SprayAwareLockoutHandler(AxesDatabaseHandler):
+    """django-axes' database handler, locking the pair of account and address only
+    (``AXES_LOCKOUT_PARAMETERS``), so that an attacker elsewhere cannot lock a user out and
+    one person behind a hospital's NAT cannot lock out the department. What it adds:
+
+    - a new lockout is recorded (``SecurityEvent``) and logged as a WARNING;
+    - an address that fails against ``TWEEZERS_LOGIN_SPRAY_LIMIT`` different accounts within
+      the cool-off is reported once per episode the same way, and nobody is locked out for
+      it: each account it tries still has only its pair's few guesses, and colleagues behind
+      the same address keep signing in;
+    - the lockout flag reaches Django's request under DRF's, so the token endpoint answers
+      with the lockout message instead of a bare 400."""
 
     def user_login_failed(self, sender, credentials: dict, request=None, **kwargs):
+        was_locked = bool(getattr(request, "axes_locked_out", False))
         super().user_login_failed(sender, credentials, request=request, **kwargs)
-        if request is not None and self.is_spraying(request):
-            request.axes_locked_out = True
-            request.axes_credentials = credentials
+        if request is None:
+            return
+        locked = bool(getattr(request, "axes_locked_out", False))
+        underlying = getattr(request, "_request", None)
+        if locked and underlying is not None:
+            underlying.axes_locked_out = True
+            underlying.axes_credentials = credentials
+        address = getattr(request, "axes_ip_address", None)
+        if locked and not was_locked:
+            self._report_lockout(request, credentials, address)
+        if address:
+            self._report_spraying(request, address)
 
     @staticmethod
-    def is_spraying(request) -> bool:
-        from axes.helpers import get_cool_off
+    def _report_lockout(request, credentials: dict, address: str | None) -> None:
+        from labeler.models import SecurityEvent
+        from labeler.services.audit import security_event_record
+
+        username = axes_username(request, credentials) or ""
+        security_event_record(
+            kind=SecurityEvent.Kind.LOCKOUT, ip_address=address, username=username
+        )
+        security_log.warning(
+            "sign-in locked: account %r from address %s after repeated failures",
+            username[:64],
+            address,
+        )
+
+    @staticmethod
+    def _report_spraying(request, address: str) -> None:
         from axes.models import AccessAttempt
         from django.conf import settings
         from django.utils import timezone
 
+        from labeler.services.audit import password_spray_report
+
         limit = settings.TWEEZERS_LOGIN_SPRAY_LIMIT
-        address = getattr(request, "axes_ip_address", None)
-        if not limit or not address:
-            return False
-        attempts = AccessAttempt.objects.filter(ip_address=address, failures_since_start__gt=0)
-        cool_off = get_cool_off(request)
-        if cool_off is not None:
-            attempts = attempts.filter(attempt_time__gte=timezone.now() - cool_off)
-        usernames = attempts.values("username").distinct()[:limit]
-        return usernames.count() >= limit
+        if not limit:
+            return
+        since = timezone.now() - _cool_off(request)
+        accounts = (
+            AccessAttempt.objects.filter(
+                ip_address=address, failures_since_start__gt=0, attempt_time__gte=since
+            )
+            .values("username")
+            .distinct()[:limit]
+            .count()
+        )
+        if accounts < limit:
+            return
+        if password_spray_report(ip_address=address, accounts=accounts, since=since):
+            security_log.warning(
+                "password spraying: address %s failed to sign in to %d accounts within %s",
+                address,
+                accounts,
+                _cool_off(request),
+            )
+
+
+def lockout_message(request) -> str:
+    minutes = max(1, round(_cool_off(request).total_seconds() / 60))
+    return ngettext(
+        "Too many failed sign-ins for this account from this address. Try again in "
+        "%(minutes)d minute, or ask an administrator to unlock it.",
+        "Too many failed sign-ins for this account from this address. Try again in "
+        "%(minutes)d minutes, or ask an administrator to unlock it.",
+        minutes,
+    ) % {"minutes": minutes}
+
+
+def lockout_response(request, original_response=None, credentials: dict | None = None):
+    """``AXES_LOCKOUT_CALLABLE``: the API's error format under /api/, a page elsewhere; 429
+    with Retry-After, in the language the request asked for."""
+    from django.http import JsonResponse
+    from django.shortcuts import render
+
+    message = lockout_message(request)
+    if request.path_info.startswith("/api/"):
+        body = {"error": {"code": "locked_out", "message": message}}
+        response = JsonResponse(body, status=429)
+    else:
+        context = {"message": message, "title": _("Sign-in locked")}
+        response = render(request, "registration/locked_out.html", context, status=429)
+    response["Retry-After"] = str(int(_cool_off(request).total_seconds()))
+    return response
 
 
 PASSWORD_CHANGE_MESSAGE = (

@@ -11,12 +11,24 @@ from __future__ import annotations
 import io
 import logging
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 import requests
 from dicomweb_client.api import DICOMwebClient
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext as _
 
+from labeler.dicom.pacs_http import (
+    PacsAddressError,
+    PacsDeadline,
+    PacsRefused,
+    PacsSession,
+    is_dicom_uid,
+    pacs_url_normalise,
+    pacs_url_within,
+)
 from labeler.dicom.reading import DicomOptions
 from labeler.importing import Entry, ImportSourceError, Limits, Rejection, dicom_candidate
 
@@ -30,23 +42,26 @@ MAX_STUDIES = 500
 
 
 def pacs_addresses_allowed() -> list[str]:
-    """The DICOMweb roots the server may contact (``TWEEZERS_PACS_URLS``); empty: any. A
+    """The DICOMweb roots the server may contact (``TWEEZERS_PACS_URLS``), normalised. A
     hospital sets it so that a manager's address cannot make the server fetch from elsewhere
-    on its network (server-side request forgery)."""
+    on its network (server-side request forgery). Empty: PACS import is off, except in the
+    demo (``DJANGO_DEBUG``), where any address may be searched."""
     from django.conf import settings
 
-    return [url.rstrip("/") for url in settings.TWEEZERS_PACS_URLS if url.strip()]
+    roots = []
+    for url in settings.TWEEZERS_PACS_URLS:
+        if url.strip():
+            try:
+                roots.append(pacs_url_normalise(url.strip()))
+            except PacsAddressError as error:
+                raise ImproperlyConfigured(f"TWEEZERS_PACS_URLS: {url!r}: {error}") from error
+    return roots
 
 
-def _within(url: str, root: str) -> bool:
-    """``url`` is ``root`` or below it, compared by scheme, host, port and path segments (so
-    ``http://pacs.local.evil`` is not below ``http://pacs.local``)."""
-    from urllib.parse import urlsplit
+def pacs_import_enabled() -> bool:
+    from django.conf import settings
 
-    wanted, given = urlsplit(root), urlsplit(url.rstrip("/"))
-    if (given.scheme, given.netloc.lower()) != (wanted.scheme, wanted.netloc.lower()):
-        return False
-    return given.path == wanted.path or given.path.startswith(wanted.path.rstrip("/") + "/")
+    return bool(pacs_addresses_allowed()) or settings.DEBUG
 
 
 @dataclass(frozen=True)
@@ -62,20 +77,37 @@ class PacsQuery:
     limit: int = 20
 
     def __post_init__(self) -> None:
-        if not re.match(r"^https?://", self.url):
-            raise ImportSourceError("the DICOMweb address must start with http:// or https://")
-        allowed = pacs_addresses_allowed()
-        if allowed and not any(_within(self.url, root) for root in allowed):
+        if not pacs_import_enabled():
             raise ImportSourceError(
-                "this server may only search the PACS addresses its administrator allowed "
-                f"(TWEEZERS_PACS_URLS): {', '.join(allowed)}"
+                _(
+                    "PACS import is off on this server: its administrator has not listed the "
+                    "PACS addresses it may contact (TWEEZERS_PACS_URLS)."
+                )
+            )
+        try:
+            # The address used from here on is the one the allow-list judged.
+            object.__setattr__(self, "url", pacs_url_normalise(str(self.url)))
+        except PacsAddressError as error:
+            raise ImportSourceError(
+                _("This DICOMweb address cannot be used: %(reason)s.") % {"reason": error}
+            ) from error
+        allowed = pacs_addresses_allowed()
+        if allowed and not any(pacs_url_within(self.url, root) for root in allowed):
+            raise ImportSourceError(
+                _(
+                    "This server may only search the PACS addresses its administrator allowed "
+                    "(TWEEZERS_PACS_URLS): %(addresses)s"
+                )
+                % {"addresses": ", ".join(allowed)}
             )
         if self.study_date and not DATE_PATTERN.match(self.study_date):
-            raise ImportSourceError("study date must be YYYYMMDD or YYYYMMDD-YYYYMMDD")
+            raise ImportSourceError(_("Study date must be YYYYMMDD or YYYYMMDD-YYYYMMDD."))
         if self.modality and not MODALITY_PATTERN.match(self.modality):
-            raise ImportSourceError("modality is a DICOM code such as CT, MR, CR or US")
+            raise ImportSourceError(_("Modality is a DICOM code such as CT, MR, CR or US."))
         if not 1 <= self.limit <= MAX_STUDIES:
-            raise ImportSourceError(f"the study limit must be between 1 and {MAX_STUDIES}")
+            raise ImportSourceError(
+                _("The study limit must be between 1 and %(max)d.") % {"max": MAX_STUDIES}
+            )
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -93,14 +125,34 @@ class PacsQuery:
         return {key: value for key, value in filters.items() if value}
 
 
-def _client(url: str) -> DICOMwebClient:
-    client = DICOMwebClient(url=url.rstrip("/"), timeout=60)
-    # A PACS that is down should be reported in seconds, not after minutes of back-off.
-    client.set_http_retry_params(max_attempts=2, wait_exponential_multiplier=500)
-    return client
+class _Pacs:
+    """A DICOMweb client for one import and the guarded session it sends through."""
+
+    def __init__(self, query: PacsQuery, job_deadline: float) -> None:
+        from django.conf import settings
+
+        self.session = PacsSession(
+            root=query.url,
+            request_seconds=settings.TWEEZERS_PACS_REQUEST_SECONDS,
+            job_deadline=job_deadline,
+        )
+        self.client = DICOMwebClient(url=query.url, session=self.session)
+        # No retries: a PACS that is down is reported in seconds, and a request that ran out
+        # of time is not started again on top of the time it already took.
+        self.client.set_http_retry_params(retry=False)
 
 
-def _failure(action: str, error: Exception) -> ImportSourceError:
+def _failure(action: str, error: Exception, pacs: _Pacs) -> ImportSourceError:
+    from django.conf import settings
+
+    if isinstance(error, PacsDeadline) or pacs.session.timed_out:
+        return ImportSourceError(
+            f"the PACS did not {action} within the time limit "
+            f"({settings.TWEEZERS_PACS_REQUEST_SECONDS:g} s per request, "
+            f"{settings.TWEEZERS_PACS_JOB_SECONDS:g} s per import)"
+        )
+    if isinstance(error, PacsRefused):
+        return ImportSourceError(f"could not {action}: {error}")
     # requests' messages quote the URL with its query string (an accession number...).
     if isinstance(error, requests.HTTPError) and error.response is not None:
         return ImportSourceError(
@@ -109,43 +161,74 @@ def _failure(action: str, error: Exception) -> ImportSourceError:
     return ImportSourceError(f"could not {action} on the PACS ({type(error).__name__})")
 
 
-def study_uids(query: PacsQuery) -> list[str]:
+def study_uids(query: PacsQuery, pacs: _Pacs) -> list[str | None]:
+    """The found studies' UIDs, at most ``query.limit`` whatever the PACS sent; ``None`` for
+    a study whose UID is not a DICOM UID (it never enters a request's path)."""
     try:
-        studies = _client(query.url).search_for_studies(
+        studies = pacs.client.search_for_studies(
             search_filters=query.filters(), limit=query.limit, fields=["StudyInstanceUID"]
         )
     except (requests.RequestException, ValueError) as error:
-        raise _failure("search for studies", error) from error
-    uids = []
-    for study in studies:
-        value = study.get("0020000D", {}).get("Value") or []
+        raise _failure("search for studies", error, pacs) from error
+    if not isinstance(studies, list):
+        raise ImportSourceError("the PACS answered the study search with something else")
+    uids: list[str | None] = []
+    for study in studies[: query.limit]:
+        element = study.get("0020000D") if isinstance(study, dict) else None
+        value = (element.get("Value") if isinstance(element, dict) else None) or []
         if value:
-            uids.append(str(value[0]))
+            uids.append(str(value[0]) if is_dicom_uid(value[0]) else None)
     return uids
 
 
 def pacs_entries(
     query: PacsQuery, limits: Limits, options: DicomOptions | None
 ) -> tuple[int, Iterator[Entry]]:
-    """The matching studies' instances as import entries; the count is of studies."""
-    uids = study_uids(query)
-    client = _client(query.url)
+    """The matching studies' instances as import entries; the count is of studies. The whole
+    import, search included, must end within ``TWEEZERS_PACS_JOB_SECONDS``."""
+    from django.conf import settings
+
+    job_seconds = settings.TWEEZERS_PACS_JOB_SECONDS
+    pacs = _Pacs(query, time.monotonic() + job_seconds)
+    try:
+        uids = study_uids(query, pacs)
+    except BaseException:
+        pacs.session.close()
+        raise
 
     def entries() -> Iterator[Entry]:
-        for study_number, uid in enumerate(uids, start=1):
-            where = f"PACS study {study_number}"
-            try:
-                instances = client.iter_study(uid)
-                for instance_number, dataset in enumerate(instances, start=1):
-                    name = f"{where}, instance {instance_number}"
-                    buffer = io.BytesIO()
-                    try:
-                        dataset.save_as(buffer, enforce_file_format=True)
-                    except Exception as error:  # noqa: BLE001 - report it, keep importing
-                        yield Rejection(name, f"unusable instance ({type(error).__name__})")
-                        continue
-                    yield dicom_candidate(name, buffer.getvalue(), limits, options)
-            except (requests.RequestException, ValueError) as error:
-                yield Rejection(where, str(_failure("retrieve this study", error)))
+        try:
+            for study_number, uid in enumerate(uids, start=1):
+                where = f"PACS study {study_number}"
+                if uid is None:
+                    yield Rejection(where, "the PACS sent an invalid study UID")
+                    continue
+                if time.monotonic() >= pacs.session.job_deadline:
+                    yield Rejection(
+                        f"PACS studies {study_number}-{len(uids)}",
+                        f"not imported: the import reached its time limit of {job_seconds:g} s",
+                    )
+                    return
+                yield from _study_entries(pacs, uid, where, limits, options)
+        finally:
+            pacs.session.close()
 
     return len(uids), entries()
+
+
+def _study_entries(
+    pacs: _Pacs, uid: str, where: str, limits: Limits, options: DicomOptions | None
+) -> Iterator[Entry]:
+    try:
+        instances = pacs.client.iter_study(uid)
+        for instance_number, dataset in enumerate(instances, start=1):
+            name = f"{where}, instance {instance_number}"
+            buffer = io.BytesIO()
+            try:
+                dataset.save_as(buffer, enforce_file_format=True)
+            except Exception as error:  # noqa: BLE001 - report it, keep importing
+                yield Rejection(name, f"unusable instance ({type(error).__name__})")
+                continue
+            yield dicom_candidate(name, buffer.getvalue(), limits, options)
+    except (requests.RequestException, ValueError) as error:
+        yield Rejection(where, str(_failure("retrieve this study", error, pacs)))

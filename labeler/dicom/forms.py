@@ -5,7 +5,13 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from labeler.dicom.dicomweb import DATE_PATTERN, MAX_STUDIES, MODALITY_PATTERN, PacsQuery
+from labeler.dicom.dicomweb import (
+    DATE_PATTERN,
+    MAX_STUDIES,
+    MODALITY_PATTERN,
+    PacsQuery,
+    pacs_import_enabled,
+)
 from labeler.importing import ImportSourceError
 
 
@@ -30,6 +36,10 @@ class PacsImportForm(forms.Form):
     limit = forms.IntegerField(
         label=_("At most this many studies"), min_value=1, max_value=MAX_STUDIES, initial=20
     )
+
+    @property
+    def enabled(self) -> bool:
+        return pacs_import_enabled()
 
     def clean_modality(self) -> str:
         modality = self.cleaned_data["modality"].strip().upper()

@@ -94,7 +94,8 @@ def _existing_account(username: str, *, reveal_unknown: bool) -> AbstractBaseUse
         # Said the same way whatever the cause, to someone who may not list the accounts.
         raise MembershipRejected(
             "unknown_user",
-            f"“{username}” could not be added. Check the spelling with your administrator.",
+            _("“%(name)s” could not be added. Check the spelling with your administrator.")
+            % {"name": username},
         )
     if user is None:
         raise MembershipRejected(

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from labeler.models import LabelClass, Membership, Project
 from labeler.services.rejections import Rejected
@@ -38,11 +39,11 @@ def class_names_check(names: Iterable[str], existing: Iterable[str] = ()) -> lis
     look like another one (given or ``existing``); the same name twice is one class."""
     cleaned = [class_name_normalize(name) for name in names]
     if any(not name for name in cleaned):
-        raise ProjectRejected("blank_class", "Class names cannot be blank.")
+        raise ProjectRejected("blank_class", _("Class names cannot be blank."))
     if any(unicodedata.category(ch).startswith("C") for name in cleaned for ch in name):
-        raise ProjectRejected("invalid_class", "Class names cannot contain control characters.")
+        raise ProjectRejected("invalid_class", _("Class names cannot contain control characters."))
     if any(len(name) > 100 for name in cleaned):
-        raise ProjectRejected("invalid_class", "Class names are at most 100 characters.")
+        raise ProjectRejected("invalid_class", _("Class names are at most 100 characters."))
     known = {class_name_key(name): name for name in existing}
     for name in cleaned:
         key = class_name_key(name)
@@ -50,7 +51,8 @@ def class_names_check(names: Iterable[str], existing: Iterable[str] = ()) -> lis
         if twin != name:
             raise ProjectRejected(
                 "duplicate_class",
-                f"“{name}” and “{twin}” look alike; class names must be distinct.",
+                _("“%(name)s” and “%(twin)s” look alike; class names must be distinct.")
+                % {"name": name, "twin": twin},
             )
     # The same name twice is one class; order of first appearance is kept.
     return list(dict.fromkeys(cleaned))

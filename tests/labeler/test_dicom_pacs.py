@@ -33,7 +33,9 @@ def pacs_with_slices(tmp_path_factory):
 
 
 @pytest.fixture
-def pacs(pacs_with_slices):
+def pacs(pacs_with_slices, settings):
+    # Outside the demo, PACS import is off until the administrator lists the PACS.
+    settings.TWEEZERS_PACS_URLS = [pacs_with_slices[0].dicomweb]
     return pacs_with_slices[0]
 
 
@@ -104,7 +106,8 @@ def test_the_import_page_queues_a_job_that_stores_no_search_terms(pacs, project)
 
 
 @pytest.mark.django_db
-def test_a_bad_search_or_an_unreachable_pacs_is_a_clear_error(project, client):
+def test_a_bad_search_or_an_unreachable_pacs_is_a_clear_error(project, client, settings):
+    settings.TWEEZERS_PACS_URLS = ["http://127.0.0.1:9/dicom-web"]
     with pytest.raises(CommandError, match="YYYYMMDD"):
         call_command(
             "import_pacs", str(project.pk), "http://127.0.0.1:9/dicom-web", "--study-date", "2020"
@@ -140,7 +143,8 @@ def test_with_an_allow_list_only_the_hospitals_pacs_may_be_searched(project, cli
 
 
 @pytest.mark.django_db
-def test_a_pacs_job_that_fails_ends_failed_with_the_time_it_finished(project, client):
+def test_a_pacs_job_that_fails_ends_failed_with_the_time_it_finished(project, client, settings):
+    settings.TWEEZERS_PACS_URLS = ["http://127.0.0.1:9/dicom-web"]
     client.force_login(project.created_by)
     for form in ({"url": "http://127.0.0.1:9/dicom-web", "limit": "5"},) * 2:
         client.post(f"/projects/{project.pk}/import/pacs/", form)

@@ -290,6 +290,23 @@ REQUESTS: list[tuple[str, str, str, str, object, str]] = [
         if not (how == "form" and isinstance(name, list))
     ],
     ("token-deep-json", "anonymous", "post", "/api/auth/token/", DEEP, "raw-json"),
+    # Password change: the current password again, NUL, an absurd length.
+    *[
+        (
+            f"password-change-{label}",
+            "manager",
+            "post",
+            "/accounts/password_change/",
+            {"old_password": old, "new_password1": new, "new_password2": new},
+            "form",
+        )
+        for label, old, new in (
+            ("same", "correct horse battery", "correct horse battery"),
+            ("nul", "correct horse battery", "a new\x00phrase 42"),
+            ("100k-wrong-old", "p" * 100_000, "a new phrase 42"),
+            ("wrong-old-nul", "x\x00", "a new phrase 42"),
+        )
+    ],
     (
         "token-huge-number",
         "anonymous",

@@ -5,13 +5,15 @@ import io
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from labeler import services
 from labeler.models import Item
 from tests.conftest import png_bytes
-from tests.factories import UserFactory
+from tests.factories import ProjectFactory, UserFactory
 
 PASSWORD = "correct horse battery"
 
@@ -45,30 +47,128 @@ def test_the_api_token_endpoint_is_rate_limited_too(settings):
     assert "token" not in response.content.decode()
 
 
+def _login(client: Client, username: str, password: str, **extra):
+    return client.post(reverse("login"), {"username": username, "password": password}, **extra)
+
+
+def _token(client: Client, username: str, password: str, **extra):
+    return client.post("/api/auth/token/", {"username": username, "password": password}, **extra)
+
+
 @pytest.mark.django_db
-def test_one_address_spraying_a_password_across_accounts_is_locked_out_for_all(settings):
+def test_a_spray_from_one_address_does_not_lock_out_another_user_behind_it(settings):
     settings.AXES_FAILURE_LIMIT = 5
     settings.TWEEZERS_LOGIN_SPRAY_LIMIT = 10
-    victim = UserFactory()
-    client = Client()
-    # One guess per account: never more than one failure for any username.
+    colleague = UserFactory()
+    # One guess per account from the department's NAT address.
+    attacker = Client(REMOTE_ADDR="10.20.0.1")
     for number in range(10):
-        client.post(reverse("login"), {"username": f"doctor{number}", "password": "Winter2026!"})
+        _login(attacker, f"doctor{number}", "Winter2026!")
 
-    response = client.post(reverse("login"), {"username": victim.username, "password": PASSWORD})
-    token = client.post("/api/auth/token/", {"username": victim.username, "password": PASSWORD})
+    same_address = Client(REMOTE_ADDR="10.20.0.1")
+    page = _login(same_address, colleague.username, PASSWORD)
+    token = _token(Client(REMOTE_ADDR="10.20.0.1"), colleague.username, PASSWORD)
 
-    assert response.status_code in (403, 429)
+    assert page.status_code == 302
+    assert same_address.session["_auth_user_id"] == str(colleague.pk)
+    assert token.status_code == 200 and "token" in token.json()
+
+
+@pytest.mark.django_db
+def test_a_spray_is_reported_once_as_an_audit_row_and_a_warning(settings, caplog):
+    from labeler.models import SecurityEvent
+
+    settings.AXES_FAILURE_LIMIT = 5
+    settings.TWEEZERS_LOGIN_SPRAY_LIMIT = 10
+    attacker = Client(REMOTE_ADDR="10.20.0.1")
+    with caplog.at_level("WARNING", logger="tweezers.security"):
+        for number in range(12):
+            _login(attacker, f"doctor{number}", "Winter2026!")
+
+    events = list(SecurityEvent.objects.filter(kind=SecurityEvent.Kind.PASSWORD_SPRAY))
+    assert [(event.ip_address, event.username) for event in events] == [("10.20.0.1", "")]
+    assert "10 accounts" in events[0].detail
+    spray_lines = [r for r in caplog.records if "password spraying" in r.getMessage()]
+    assert len(spray_lines) == 1 and spray_lines[0].levelname == "WARNING"
+    assert "10.20.0.1" in spray_lines[0].getMessage()
+
+
+@pytest.mark.django_db
+def test_a_user_attacked_from_elsewhere_still_logs_in_from_their_own_address(settings):
+    settings.AXES_FAILURE_LIMIT = 5
+    doctor = UserFactory()
+    attacker = Client(REMOTE_ADDR="203.0.113.9")
+    for _ in range(8):
+        _login(attacker, doctor.username, "guess")
+        _token(attacker, doctor.username, "guess")
+
+    own = Client(REMOTE_ADDR="10.20.0.7")
+    page = _login(own, doctor.username, PASSWORD)
+    token = _token(Client(REMOTE_ADDR="10.20.0.7"), doctor.username, PASSWORD)
+
+    assert page.status_code == 302
+    assert own.session["_auth_user_id"] == str(doctor.pk)
+    assert token.status_code == 200 and "token" in token.json()
+
+
+@pytest.mark.django_db
+def test_the_pair_of_account_and_address_is_locked_with_a_message_in_the_users_language(
+    settings,
+):
+    from labeler.models import SecurityEvent
+
+    settings.AXES_FAILURE_LIMIT = 5
+    doctor = UserFactory()
+    client = Client(REMOTE_ADDR="10.20.0.7")
+    for _ in range(5):
+        _login(client, doctor.username, "guess")
+
+    # A Korean request switches this thread's language; override puts it back after.
+    with translation.override("en"):
+        page = _login(client, doctor.username, PASSWORD, HTTP_ACCEPT_LANGUAGE="ko")
+        token = _token(client, doctor.username, PASSWORD, HTTP_ACCEPT_LANGUAGE="ko")
+        english = _token(client, doctor.username, PASSWORD, HTTP_ACCEPT_LANGUAGE="en")
+
+    assert page.status_code == 429
     assert "_auth_user_id" not in client.session
-    assert token.status_code in (400, 403, 429) and "token" not in token.content.decode()
-    # Another address is not affected.
-    elsewhere = Client(REMOTE_ADDR="10.1.2.3")
-    assert (
-        elsewhere.post(
-            reverse("login"), {"username": victim.username, "password": PASSWORD}
-        ).status_code
-        == 302
-    )
+    assert "로그인 실패가 너무 많" in page.content.decode()
+    assert token.status_code == 429
+    assert token.json()["error"]["code"] == "locked_out"
+    assert "로그인 실패가 너무 많" in token.json()["error"]["message"]
+    assert "Too many failed sign-ins" in english.json()["error"]["message"]
+    locked = SecurityEvent.objects.filter(kind=SecurityEvent.Kind.LOCKOUT)
+    assert [(event.username, event.ip_address) for event in locked] == [
+        (doctor.username, "10.20.0.7")
+    ]
+    # The lockout is the pair's: the same account from another address is not locked.
+    assert _login(Client(REMOTE_ADDR="10.20.0.8"), doctor.username, PASSWORD).status_code == 302
+
+
+@pytest.mark.django_db
+def test_trying_again_during_a_lockout_does_not_start_the_wait_over(settings):
+    from datetime import timedelta
+
+    from axes.models import AccessAttempt
+    from django.utils import timezone
+
+    settings.AXES_FAILURE_LIMIT = 5
+    doctor = UserFactory()
+    client = Client(REMOTE_ADDR="10.20.0.7")
+    for _ in range(5):
+        _login(client, doctor.username, "guess")
+    ten_minutes_ago = timezone.now() - timedelta(minutes=10)
+    AccessAttempt.objects.filter(username=doctor.username).update(attempt_time=ten_minutes_ago)
+
+    refused = _login(client, doctor.username, PASSWORD)
+    attempts = AccessAttempt.objects.filter(username=doctor.username)
+    waited_since = list(attempts.values_list("attempt_time", flat=True))
+    # Five more minutes and the lockout is over.
+    attempts.update(attempt_time=ten_minutes_ago - timedelta(minutes=6))
+    accepted = _login(client, doctor.username, PASSWORD)
+
+    assert refused.status_code == 429
+    assert waited_since == [ten_minutes_ago]
+    assert accepted.status_code == 302
 
 
 @pytest.mark.django_db
@@ -187,3 +287,66 @@ def test_the_demo_password_is_refused_outside_the_demo(settings):
         call_command("demo_setup", "--digits-limit", "1", "--texts-limit", "1")
 
     assert not get_user_model().objects.filter(username="admin").exists()
+
+
+def _invited_annotator() -> tuple[str, str]:
+    manager = UserFactory()
+    project = ProjectFactory(classes=["benign", "malignant"], created_by=manager)
+    invitation = services.membership_invite(
+        project=project, username="dr-new", role="annotator", create_account=True
+    )
+    return invitation.membership.user.username, invitation.password
+
+
+@pytest.mark.django_db
+def test_a_one_time_password_cannot_be_changed_to_itself():
+    from labeler.security import password_change_required
+
+    username, one_time = _invited_annotator()
+    client = Client()
+    _login(client, username, one_time)
+
+    response = client.post(
+        reverse("password_change"),
+        {"old_password": one_time, "new_password1": one_time, "new_password2": one_time},
+    )
+
+    assert response.status_code == 200
+    assert "the one the account has now" in response.content.decode()
+    user = get_user_model().objects.get(username=username)
+    assert password_change_required(user)
+    assert client.get(reverse("project-list")).url == reverse("password_change")
+
+
+@pytest.mark.django_db
+def test_a_new_annotator_lands_on_tweezers_translated_password_page_that_leads_to_projects():
+    username, one_time = _invited_annotator()
+    client = Client()
+
+    with translation.override("en"):
+        landed = client.post(
+            reverse("login"),
+            {"username": username, "password": one_time},
+            follow=True,
+            HTTP_ACCEPT_LANGUAGE="ko",
+        )
+        page = landed.content.decode()
+        changed = client.post(
+            reverse("password_change"),
+            {
+                "old_password": one_time,
+                "new_password1": "a phrase of my own 42",
+                "new_password2": "a phrase of my own 42",
+            },
+            follow=True,
+            HTTP_ACCEPT_LANGUAGE="ko",
+        )
+
+    assert landed.redirect_chain[-1][0] == reverse("password_change")
+    assert "비밀번호 변경" in page and "일회용 비밀번호" in page
+    assert "/admin/" not in page and "Django" not in page
+    assert changed.redirect_chain[-1][0] == reverse("password_change_done")
+    done = changed.content.decode()
+    assert f'href="{reverse("project-list")}"' in done and "/admin/" not in done
+    assert "프로젝트로 이동" in done
+    assert client.get(reverse("project-list")).status_code == 200

@@ -649,3 +649,20 @@ def test_other_projects_import_jobs_are_hidden(client, project, manager, outside
     job = ImportJob.objects.create(project=other, source_name="x.zip", upload_path="/nowhere")
 
     assert logged_in(client, manager).get(reverse("import-job", args=[job.pk])).status_code == 404
+
+
+def test_a_refused_class_name_is_explained_in_the_users_language(client, creator):
+    from django.utils import translation
+
+    # The Korean request switches this thread's language; override puts it back after.
+    with translation.override("en"):
+        response = logged_in(client, creator).post(
+            reverse("project-create"),
+            creation_data(classes="Cat\ncat\n"),
+            HTTP_ACCEPT_LANGUAGE="ko",
+        )
+
+    assert response.status_code in (200, 400)
+    page = response.content.decode()
+    assert "비슷해 보입니다" in page and "look alike" not in page
+    assert not Project.objects.filter(name="Chest X-rays").exists()
