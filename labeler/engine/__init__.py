@@ -5,7 +5,8 @@ glue that trains, measures and chooses on them.
 - :mod:`labeler.engine.store`: ``FeatureSet`` rows and their in-place shards;
 - :mod:`labeler.engine.embedding`: the chunked, resumable embedding job (its own queue);
 - :mod:`labeler.engine.training`: ``train_and_choose`` / ``predict_items`` for the retrain;
-- :mod:`labeler.engine.agreement`: agreement figures between annotators.
+- :mod:`labeler.engine.agreement`: agreement figures between annotators;
+- :mod:`labeler.engine.model_files`: a run's model as ONNX / TorchScript and its model card.
 """
 
 from __future__ import annotations
@@ -15,6 +16,13 @@ from django.utils.translation import gettext_lazy as _
 
 from labeler.engine.agreement import agreement_figures
 from labeler.engine.embedding import feature_set_embed
+from labeler.engine.model_files import (
+    MODEL_EXPORT_FORMATS,
+    ModelExport,
+    NoModel,
+    NotExportable,
+    model_export,
+)
 from labeler.engine.store import (
     SHARD_ROWS,
     FeatureProgress,
@@ -31,7 +39,14 @@ from labeler.engine.store import (
     stale_feature_sets_enqueue,
     superseded_feature_sets_remove,
 )
-from labeler.engine.training import Pick, RunOutcome, artifact_dir, predict_items, train_and_choose
+from labeler.engine.training import (
+    Pick,
+    RunOutcome,
+    artifact_dir,
+    predict_items,
+    predict_proba_items,
+    train_and_choose,
+)
 
 
 def strategy_names() -> list[str]:
@@ -81,9 +96,13 @@ def features_problem(name: str, kind: str, n_items: int | None = None) -> str | 
 
 
 __all__ = [
+    "MODEL_EXPORT_FORMATS",
     "SHARD_ROWS",
     "FeatureProgress",
     "FeatureRows",
+    "ModelExport",
+    "NoModel",
+    "NotExportable",
     "Pick",
     "RunOutcome",
     "agreement_figures",
@@ -94,7 +113,9 @@ __all__ = [
     "feature_set_embed",
     "feature_set_request",
     "features_seed",
+    "model_export",
     "predict_items",
+    "predict_proba_items",
     "feature_choices",
     "features_problem",
     "representation_for",
