@@ -10,6 +10,8 @@ The same module, put behind an encoder, gives the whole pipeline in one graph:
   (:func:`minilm_tokenizer_files`); :func:`minilm_tokenize` is how the app tokenizes.
 - ``pixels``: grayscale images ``(n, h, w)`` in 0..1 -> flatten -> classifier. The resize to
   ``(h, w)`` (PIL bilinear) happens before the graph.
+- ``simclr``: grayscale images ``(n, side, side)`` in 0..1 -> the CNN learned on the pool,
+  its features standardised, beside the standardised pixels -> classifier.
 
 :data:`NOT_EXPORTABLE_WHOLE` says why the other representations export their classifier only.
 Inputs and outputs: ``features`` float32 ``(n, d)`` (or ``input_ids`` / ``attention_mask``
@@ -32,7 +34,7 @@ from numpy.typing import NDArray
 OPSET = 17
 PROBABILITIES = "probabilities"
 
-WHOLE_PIPELINES = ("minilm", "pixels")
+WHOLE_PIPELINES = ("minilm", "pixels", "simclr")
 """Representations whose whole pipeline, from the item to the probabilities, is one graph."""
 
 NOT_EXPORTABLE_WHOLE: dict[str, str] = {
@@ -44,8 +46,6 @@ NOT_EXPORTABLE_WHOLE: dict[str, str] = {
     "the pool it was fitted on; only the classifier on its rows is exported.",
     "landmark_spectral": "its out-of-sample step is a nearest-landmark search over the pool's "
     "landmarks, not a fixed network; only the classifier on its rows is exported.",
-    "simclr": "its encoder is trained on the pool and its rows stack that encoder's features "
-    "with pixels at the encoder's own size; this export gives the classifier on its rows.",
     "backbone": "the backbone is the administrator's own file; this export gives the "
     "classifier on its rows (the backbone is already TorchScript or torch.export).",
     "embeddings": "the rows were computed outside Tweezers.",
@@ -220,12 +220,26 @@ def minilm_tokenize(
 
 
 def minilm_tokenizer_files(model_path: str | Path | None = None) -> dict[str, bytes]:
-    """The tokenizer's files (Hugging Face ``tokenizers`` format) to ship beside the graph."""
+    """The tokenizer's files (Hugging Face ``tokenizers`` format) to ship beside the graph.
+
+    ``tokenizer.json`` is set to tokenize as the app does: cut at the sentence model's
+    maximum length (256; the file as shipped says 128) and padded to the longest text of a
+    batch, so ``tokenizers.Tokenizer.from_file`` alone gives the graph's inputs.
+    """
     from learning.features import minilm_model_path
 
     folder = Path(model_path) if model_path else minilm_model_path()
     names = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
-    return {name: (folder / name).read_bytes() for name in names if (folder / name).is_file()}
+    files = {name: (folder / name).read_bytes() for name in names if (folder / name).is_file()}
+    if "tokenizer.json" in files:
+        tokenizer = json.loads(files["tokenizer.json"])
+        maximum = int(_minilm(model_path).max_seq_length)
+        if tokenizer.get("truncation"):
+            tokenizer["truncation"]["max_length"] = maximum
+        if tokenizer.get("padding"):
+            tokenizer["padding"]["strategy"] = "BatchLongest"
+        files["tokenizer.json"] = json.dumps(tokenizer, ensure_ascii=False).encode()
+    return files
 
 
 def _minilm_encoder_module(model_path: str | Path | None = None) -> Any:
@@ -292,6 +306,87 @@ def export_minilm_torchscript(model_path: str | Path | None = None) -> bytes:
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         traced = torch.jit.trace(_minilm_encoder_module(model_path), _minilm_example())
+        torch.jit.save(traced, buffer)
+    return buffer.getvalue()
+
+
+def _simclr_encoder_module(featurizer: Any) -> Any:
+    """The learned image encoder of a ``simclr`` featurizer
+    (:class:`learning.contrastive.ContrastivePoolFeaturizer`) as one module: images
+    ``(n, side, side)`` in 0..1 -> its feature rows ``(n, d)``, exactly as ``transform`` makes
+    them (the CNN's features standardised on the pool, beside the pixels, each block
+    standardised and scaled as :class:`learning.contrastive.StackedFeaturizer` does)."""
+    torch = _torch()
+    from torch import nn
+
+    from learning.contrastive import ContrastiveImageEncoder
+
+    stacked = featurizer.featurizer_
+    if isinstance(stacked, ContrastiveImageEncoder):
+        blocks, scalers = [stacked], [(np.zeros(stacked.dimension), np.ones(stacked.dimension))]
+    else:
+        blocks, scalers = list(stacked.featurizers), list(stacked.scalers_)
+
+    def tensor(values: Any) -> Any:
+        return torch.as_tensor(np.asarray(values, dtype=np.float32))
+
+    class Encoder(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.networks = nn.ModuleList()
+            self.kinds: list[str] = []
+            for index, (block, (mean, scale)) in enumerate(zip(blocks, scalers, strict=True)):
+                if block is None:
+                    self.kinds.append("pixels")
+                else:
+                    self.kinds.append("encoder")
+                    self.networks.append(block.network_.cpu().eval())
+                    self.register_buffer(f"feature_mean{index}", tensor(block.mean_))
+                    self.register_buffer(f"feature_scale{index}", tensor(block.scale_))
+                self.register_buffer(f"mean{index}", tensor(mean))
+                self.register_buffer(f"scale{index}", tensor(scale))
+
+        def forward(self, images: Any) -> Any:
+            parts = []
+            networks = iter(self.networks)
+            for index, kind in enumerate(self.kinds):
+                if kind == "pixels":
+                    part = images.flatten(1)
+                else:
+                    features = next(networks)(images.unsqueeze(1))
+                    mean = getattr(self, f"feature_mean{index}")
+                    part = (features - mean) / getattr(self, f"feature_scale{index}")
+                mean, scale = getattr(self, f"mean{index}"), getattr(self, f"scale{index}")
+                parts.append((part - mean) / scale)
+            return torch.cat(parts, dim=1)
+
+    return Encoder().eval()
+
+
+def export_simclr_pipeline(model: Any, featurizer: Any) -> bytes:
+    """The learned image encoder's whole pipeline: ``images`` float32 ``(n, side, side)``
+    grayscale in 0..1 (PIL bilinear resize to ``featurizer.side_``) -> encoder features and
+    pixels -> classifier -> ``probabilities``."""
+    torch = _torch()
+
+    side = int(featurizer.side_)
+    chain = _Chain.build(_simclr_encoder_module(featurizer), probability_module(model))
+    example = (torch.zeros((2, side, side), dtype=torch.float32),)
+    graph = _onnx_bytes(chain, example, ["images"], {"images": {0: "batch"}})
+    metadata = {"classes": json.dumps(classes_of(model)), "image_size": json.dumps([side, side])}
+    return _with_metadata(graph, metadata)
+
+
+def export_simclr_torchscript(featurizer: Any) -> bytes:
+    """The learned image encoder as TorchScript (traced): images float32 ``(n, side, side)``
+    in 0..1 -> the project's feature rows ``(n, d)``."""
+    torch = _torch()
+    side = int(featurizer.side_)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        example = torch.zeros((2, side, side), dtype=torch.float32)
+        traced = torch.jit.trace(_simclr_encoder_module(featurizer), (example,))
         torch.jit.save(traced, buffer)
     return buffer.getvalue()
 

@@ -1,5 +1,6 @@
 """Models out: a run's model as ONNX (the classifier, and the whole pipeline where the
-representation allows), the MiniLM encoder as TorchScript, and its model card.
+representation allows), the encoder (MiniLM, the learned image encoder) as TorchScript, and
+its model card.
 
 Files are built once per run and kept in the run's artifact folder (``export/``): a run's
 model never changes after it succeeded, and the MiniLM graph takes seconds to write. The
@@ -19,6 +20,8 @@ from pathlib import Path
 
 from django.conf import settings
 
+from labeler.engine.embedding import FEATURIZER_FILE
+from labeler.engine.store import feature_set_dir
 from labeler.models import FeatureSet, ModelRun
 
 MODEL_EXPORT_FORMATS = ("onnx", "pipeline", "torchscript", "card", "card.md", "zip")
@@ -91,6 +94,16 @@ def _files(representation: str) -> dict[str, str]:
             "(input_ids, attention_mask) -> embeddings (n, 384)"
         )
         files["tokenizer/"] = "the tokenizer (Hugging Face tokenizers), max 256 tokens"
+    elif representation == "simclr":
+        files["pipeline.onnx"] = (
+            "the whole pipeline: images float32 (n, side, side), grayscale 0..1, resized with "
+            "PIL bilinear to the size in the graph's metadata -> the encoder learned on the "
+            "pool, beside the pixels -> probabilities (n, k)"
+        )
+        files["encoder.torchscript.pt"] = (
+            "the learned image encoder, TorchScript: images (n, side, side) -> the project's "
+            "feature rows (n, d)"
+        )
     elif representation == "pixels":
         files["pipeline.onnx"] = (
             "the whole pipeline: images float32 (n, h, w), grayscale 0..1, resized with PIL "
@@ -138,13 +151,19 @@ class _Run:
         )
 
     def pipeline(self) -> Path:
-        from learning.onnx_export import export_minilm_pipeline, export_pixels_pipeline
+        from learning.onnx_export import (
+            export_minilm_pipeline,
+            export_pixels_pipeline,
+            export_simclr_pipeline,
+        )
 
         problem = _whole_pipeline_problem(self.representation)
         if problem:
             raise NotExportable(problem)
         if self.representation == "minilm":
             build = lambda: export_minilm_pipeline(self.model)  # noqa: E731
+        elif self.representation == "simclr":
+            build = lambda: export_simclr_pipeline(self.model, self.featurizer())  # noqa: E731
         else:
             size = (self.feature_set.params or {}).get("image_size") if self.feature_set else None
             if not size:
@@ -152,15 +171,27 @@ class _Run:
             build = lambda: export_pixels_pipeline(self.model, tuple(size))  # noqa: E731
         return _cached(self.exports / "pipeline.onnx", build)
 
-    def torchscript(self) -> Path:
-        from learning.onnx_export import export_minilm_torchscript
+    def featurizer(self):
+        """The pool-fitted featurizer the run's rows came from (``simclr``)."""
+        import joblib
 
-        if self.representation != "minilm":
-            raise NotExportable(
-                f"only the MiniLM text encoder is exported as TorchScript, not "
-                f"{self.representation or 'these features'}"
-            )
-        return _cached(self.exports / "encoder.torchscript.pt", export_minilm_torchscript)
+        path = feature_set_dir(self.feature_set) / FEATURIZER_FILE if self.feature_set else None
+        if path is None or not path.is_file():
+            raise NotExportable("the encoder these features were computed with is gone")
+        return joblib.load(path)
+
+    def torchscript(self) -> Path:
+        from learning.onnx_export import export_minilm_torchscript, export_simclr_torchscript
+
+        path = self.exports / "encoder.torchscript.pt"
+        if self.representation == "minilm":
+            return _cached(path, export_minilm_torchscript)
+        if self.representation == "simclr":
+            return _cached(path, lambda: export_simclr_torchscript(self.featurizer()))
+        raise NotExportable(
+            f"only the MiniLM text encoder and the learned image encoder (simclr) are "
+            f"exported as TorchScript, not {self.representation or 'these features'}"
+        )
 
     def card(self) -> dict:
         from learning.model_card import model_card
@@ -203,7 +234,7 @@ class _Run:
         }
         if _whole_pipeline_problem(self.representation) is None:
             members["pipeline.onnx"] = self.pipeline()
-        if self.representation == "minilm":
+        if self.representation in ("minilm", "simclr"):
             members["encoder.torchscript.pt"] = self.torchscript()
 
         def build() -> bytes:

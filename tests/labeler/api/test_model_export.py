@@ -153,6 +153,15 @@ def test_a_minilm_run_exports_to_onnx_that_matches_the_apps_probabilities(api, t
     print(f"TorchScript encoder: max |embedding - the app's rows| {embedding_difference:.2e}")
     assert embedding_difference <= TOLERANCE
 
+    from tokenizers import Tokenizer
+
+    shipped = Tokenizer.from_str(archive.read("tokenizer/tokenizer.json").decode())
+    encodings = shipped.encode_batch([texts[pk] for pk in ids])
+    assert np.array_equal(np.array([e.ids for e in encodings]), tokens["input_ids"])
+    assert np.array_equal(np.array([e.attention_mask for e in encodings]), tokens["attention_mask"])
+    long_text = " ".join(["simmer the sauce"] * 120)  # past MiniLM's 256 tokens
+    assert shipped.encode(long_text).ids == minilm_tokenize([long_text])["input_ids"][0].tolist()
+
     card = json.loads(archive.read("model_card.json"))
     assert card["classes"] == classes
     assert card["representation"] == "minilm" and card["whole_pipeline"] is True
@@ -200,6 +209,41 @@ def test_a_pixels_run_exports_its_whole_pipeline_and_its_card(api, shades_team):
     response = _download(api, shades_team, run, "torchscript")
     assert response.status_code == 400
     assert "format" in response.json()["error"]["fields"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_learned_image_encoder_run_exports_its_whole_pipeline_and_encoder(api, shades_team):
+    import torch
+
+    from learning.features import image_pixels
+
+    project = _project(shades_team, "simclr")
+    services.items_import_stream(project=project, name="shades.zip", stream=shades_zip(30))
+    run = _trained_run(project, shades_team.manager, truth)
+    ids, classes, expected = _app_probabilities(run)
+
+    pipeline, pipeline_classes = _session(_body(_download(api, shades_team, run, "pipeline")))
+    size = tuple(json.loads(pipeline.get_modelmeta().custom_metadata_map["image_size"]))
+    items = Item.objects.in_bulk(ids)
+    images = np.stack([image_pixels(items[pk].file.path, size=size) for pk in ids])
+    images = images.reshape(len(ids), *size)
+    (whole,) = pipeline.run(None, {"images": images})
+    pipeline_difference = float(np.abs(whole - expected).max())
+
+    response = _download(api, shades_team, run, "torchscript")
+    assert response.status_code == 200
+    encoder = torch.jit.load(io.BytesIO(_body(response)))
+    with torch.no_grad():
+        rows = encoder(torch.from_numpy(images)).numpy()
+    rows_difference = float(np.abs(rows - _feature_rows(run, ids)).max())
+    print(
+        f"\nsimclr run {run.pk}, {len(ids)} evaluation items: max |ONNX pipeline - app| "
+        f"{pipeline_difference:.2e}; TorchScript encoder rows vs the app's {rows_difference:.2e}"
+    )
+    assert pipeline_classes == classes
+    assert pipeline_difference <= TOLERANCE
+    assert rows_difference <= TOLERANCE
 
 
 def test_an_unknown_format_is_a_400_naming_the_parameter(api, topic_team):
