@@ -78,8 +78,9 @@ class ModelExportQuerySerializer(serializers.Serializer):
         choices=list(engine.MODEL_EXPORT_FORMATS),
         default="onnx",
         help_text="onnx: the classifier on the project's features; pipeline: the whole "
-        "pipeline from the item to the probabilities (minilm texts, pixels images); "
-        "torchscript: the MiniLM encoder; card / card.md: the model card as JSON / Markdown; "
+        "pipeline from the item to the probabilities (minilm texts; pixels and simclr "
+        "images); torchscript: the encoder (minilm, simclr); card / card.md: the model card "
+        "as JSON / Markdown; "
         "zip: all of these that apply, and the tokenizer.",
     )
 
@@ -98,7 +99,7 @@ class ModelExportQuerySerializer(serializers.Serializer):
 )
 class ModelRunExportView(ProjectScopedMixin, APIView):
     """Download a run's model for serving elsewhere: ONNX (probabilities per class, in the
-    card's class order), the MiniLM encoder as TorchScript, the model card, or all in a zip.
+    card's class order), the encoder as TorchScript, the model card, or all in a zip.
     404 for a run without a model; 400 for a format that does not apply to the run's
     representation (the message says why)."""
 
