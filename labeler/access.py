@@ -163,6 +163,8 @@ URL_RULES: dict[str, Rule] = {
     "api:model-run-list": Rule("dashboard.read", write="project.manage"),
     "api:model-run-detail": Rule("dashboard.read", write="project.manage"),
     "api:model-run-artifact": Rule("project.manage"),
+    # Models out (ONNX, TorchScript, model card): whoever may download the labels.
+    "api:model-run-export": Rule("project.manage"),
     "api:export": Rule("project.manage"),
     "api:item-file": Rule("file.read"),
 }

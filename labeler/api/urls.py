@@ -54,6 +54,11 @@ urlpatterns = [
         views.ModelRunArtifactView.as_view(),
         name="model-run-artifact",
     ),
+    path(
+        f"{project}model-runs/<int:pk>/export/",
+        views.ModelRunExportView.as_view(),
+        name="model-run-export",
+    ),
     path(f"{project}export/", views.ExportView.as_view(), name="export"),
     path("items/<int:pk>/file/", views.ItemFileView.as_view(), name="item-file"),
     re_path(r"^.*$", views.UnknownEndpointView.as_view(), name="unknown"),

@@ -5,7 +5,8 @@ or the API (``tests/labeler/test_structure_imports.py``).
 - :mod:`labeler.engine.store`: which feature set serves, and the sets' in-place shards;
 - :mod:`labeler.engine.embedding`: raw items to rows, chunk by chunk, into the shards;
 - :mod:`labeler.engine.training`: ``train_and_choose`` / ``predict_items`` for the retrain;
-- :mod:`labeler.engine.agreement`: agreement figures between annotators.
+- :mod:`labeler.engine.agreement`: agreement figures between annotators;
+- :mod:`labeler.engine.model_files`: a run's model as ONNX / TorchScript and its model card.
 """
 
 from __future__ import annotations
@@ -14,6 +15,13 @@ from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from labeler.engine.agreement import agreement_figures
+from labeler.engine.model_files import (
+    MODEL_EXPORT_FORMATS,
+    ModelExport,
+    NoModel,
+    NotExportable,
+    model_export,
+)
 from labeler.engine.store import (
     SHARD_ROWS,
     FeatureProgress,
@@ -26,7 +34,14 @@ from labeler.engine.store import (
     rows_write,
     serving_feature_set,
 )
-from labeler.engine.training import Pick, RunOutcome, artifact_dir, predict_items, train_and_choose
+from labeler.engine.training import (
+    Pick,
+    RunOutcome,
+    artifact_dir,
+    predict_items,
+    predict_proba_items,
+    train_and_choose,
+)
 
 
 def strategy_names() -> list[str]:
@@ -76,9 +91,13 @@ def features_problem(name: str, kind: str, n_items: int | None = None) -> str | 
 
 
 __all__ = [
+    "MODEL_EXPORT_FORMATS",
     "SHARD_ROWS",
     "FeatureProgress",
     "FeatureRows",
+    "ModelExport",
+    "NoModel",
+    "NotExportable",
     "Pick",
     "RunOutcome",
     "agreement_figures",
@@ -86,7 +105,9 @@ __all__ = [
     "feature_progress",
     "feature_rows_open",
     "feature_set_dir",
+    "model_export",
     "predict_items",
+    "predict_proba_items",
     "feature_choices",
     "features_problem",
     "representation_for",

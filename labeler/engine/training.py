@@ -275,6 +275,10 @@ def train_and_choose(*, project: Project, run: ModelRun, n_choose: int) -> RunOu
                 project, run, serving, outcome.metrics, X_eval, y_eval, classes
             )
         outcome.metrics["n_evaluation"] = int(len(eval_rows))
+        names, counts = np.unique(y_train, return_counts=True)
+        outcome.metrics["training_labels"] = {
+            str(name): int(count) for name, count in zip(names, counts, strict=True)
+        }
         outcome.metrics["representation"] = serving.representation
         outcome.metrics["feature_version"] = serving.version
         _stop_signal(project, run, model, pool, directory, outcome.metrics)
@@ -315,26 +319,35 @@ def train_and_choose(*, project: Project, run: ModelRun, n_choose: int) -> RunOu
     return outcome
 
 
-def predict_items(*, run: ModelRun, item_ids: list[int]) -> dict[int, tuple[str, float]]:
-    """The run's guess and confidence for some items (used for evaluation entries), on the
-    features the run was trained on."""
+def predict_proba_items(
+    *, run: ModelRun, item_ids: list[int]
+) -> tuple[list[int], list[str], np.ndarray]:
+    """The run's class probabilities for the items that have a row in the features it was
+    trained on: (those item ids, the classes in column order, ``(n, n_classes)``)."""
     if not run.artifact_path or not item_ids or run.feature_set_id is None:
-        return {}
+        return [], [], np.empty((0, 0))
     from learning.models import load_model
     from learning.pool import take_rows
 
     feature_set = FeatureSet.objects.filter(pk=run.feature_set_id).first()
     features = feature_rows_open(feature_set) if feature_set is not None else None
     if features is None:
-        return {}
+        return [], [], np.empty((0, 0))
     rows = features.rows_of(item_ids)
     known = [(pk, row) for pk, row in zip(item_ids, rows, strict=True) if row >= 0]
     if not known:
-        return {}
+        return [], [], np.empty((0, 0))
     model = load_model(run.artifact_path)
     proba = model.predict_proba(take_rows(features.pool, np.array([r for _, r in known])))
-    best = proba.argmax(axis=1)
+    return [pk for pk, _ in known], [str(c) for c in model.classes_], proba
+
+
+def predict_items(*, run: ModelRun, item_ids: list[int]) -> dict[int, tuple[str, float]]:
+    """The run's guess and confidence for some items (used for evaluation entries), on the
+    features the run was trained on."""
+    known, classes, proba = predict_proba_items(run=run, item_ids=item_ids)
+    best = proba.argmax(axis=1) if len(known) else []
     return {
-        pk: (str(model.classes_[b]), float(proba[i, b]))
-        for i, ((pk, _), b) in enumerate(zip(known, best, strict=True))
+        pk: (classes[b], float(proba[i, b]))
+        for i, (pk, b) in enumerate(zip(known, best, strict=True))
     }

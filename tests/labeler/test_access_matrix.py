@@ -27,6 +27,7 @@ ADMIN_SAMPLES = {"admin:index", "admin:labeler_project_changelist", "admin:auth_
 ALLOWED_404 = {
     # The run in the fixture has no artifact file.
     ("api:model-run-artifact", "get"): "the run has no stored artifact",
+    ("api:model-run-export", "get"): "the run has no stored model to export",
     # Every path under /api/ that is not an endpoint.
     ("api:unknown", "*"): "not an endpoint",
     # The fixture's item is a PNG: its DICOM views answer 404 to every allowed role.
@@ -138,6 +139,7 @@ def world(db, settings):
         "api:annotation-correct": annotation.pk,
         "api:model-run-detail": run.pk,
         "api:model-run-artifact": run.pk,
+        "api:model-run-export": run.pk,
         "api:import-job": job.pk,
     }
     return {"project": project, "users": users, "ids": ids, "pk_by_name": pk_by_name, "item": item}

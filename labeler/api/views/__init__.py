@@ -29,6 +29,7 @@ from labeler.api.views.labeling import (
 from labeler.api.views.model import (
     ModelRunArtifactView,
     ModelRunDetailView,
+    ModelRunExportView,
     ModelRunListView,
     QueryRoundListView,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "LabelClassListView",
     "ModelRunArtifactView",
     "ModelRunDetailView",
+    "ModelRunExportView",
     "ModelRunListView",
     "NextItemView",
     "ProjectDetailView",

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from django.http import StreamingHttpResponse
+from django.http import FileResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, generics
+from rest_framework import exceptions, generics, serializers
 from rest_framework.views import APIView
 
-from labeler import services
+from labeler import engine, services
 from labeler.api import serializers as s
 from labeler.api.pagination import NewestFirstCursorPagination
 from labeler.api.views.base import POLICY, ProjectScopedMixin, errors, streamed
@@ -71,3 +71,57 @@ class ModelRunArtifactView(ProjectScopedMixin, APIView):
         except services.ExportError as error:
             raise exceptions.NotFound(str(error)) from error
         return streamed(export)
+
+
+class ModelExportQuerySerializer(serializers.Serializer):
+    format = serializers.ChoiceField(
+        choices=list(engine.MODEL_EXPORT_FORMATS),
+        default="onnx",
+        help_text="onnx: the classifier on the project's features; pipeline: the whole "
+        "pipeline from the item to the probabilities (minilm texts; pixels and simclr "
+        "images); torchscript: the encoder (minilm, simclr); card / card.md: the model card "
+        "as JSON / Markdown; "
+        "zip: all of these that apply, and the tokenizer.",
+    )
+
+
+@extend_schema(
+    tags=["model"],
+    parameters=[ModelExportQuerySerializer],
+    responses={
+        (200, "application/onnx"): OpenApiTypes.BINARY,
+        (200, "application/octet-stream"): OpenApiTypes.BINARY,
+        (200, "application/json"): OpenApiTypes.OBJECT,
+        (200, "text/markdown"): OpenApiTypes.STR,
+        (200, "application/zip"): OpenApiTypes.BINARY,
+        **errors(400, 401, 403, 404),
+    },
+)
+class ModelRunExportView(ProjectScopedMixin, APIView):
+    """Download a run's model for serving elsewhere: ONNX (probabilities per class, in the
+    card's class order), the encoder as TorchScript, the model card, or all in a zip.
+    404 for a run without a model; 400 for a format that does not apply to the run's
+    representation (the message says why)."""
+
+    permission_classes = [POLICY]
+
+    def perform_content_negotiation(self, request, force=False):
+        # ``format`` names the export format here, not a DRF renderer.
+        return super().perform_content_negotiation(request, force=True)
+
+    def get(self, request, project_pk: int, pk: int) -> FileResponse:
+        query = ModelExportQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        run = get_object_or_404(ModelRun.objects.filter(project=self.project), pk=pk)
+        try:
+            export = engine.model_export(run=run, format=query.validated_data["format"])
+        except engine.NoModel as error:
+            raise exceptions.NotFound(str(error)) from error
+        except engine.NotExportable as error:
+            raise exceptions.ValidationError({"format": [str(error)]}) from error
+        return FileResponse(
+            export.path.open("rb"),
+            as_attachment=True,
+            filename=export.filename,
+            content_type=export.content_type,
+        )

@@ -1,0 +1,281 @@
+"""Models out: a run's model as ONNX (the classifier, and the whole pipeline where the
+representation allows), the encoder (MiniLM, the learned image encoder) as TorchScript, and
+its model card.
+
+Files are built once per run and kept in the run's artifact folder (``export/``): a run's
+model never changes after it succeeded, and the MiniLM graph takes seconds to write. The
+engine reads rows here and writes files only, never a row.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import tomllib
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+from labeler.engine.embedding import FEATURIZER_FILE
+from labeler.engine.store import feature_set_dir
+from labeler.models import FeatureSet, ModelRun
+
+MODEL_EXPORT_FORMATS = ("onnx", "pipeline", "torchscript", "card", "card.md", "zip")
+"""What ``?format=`` may ask for."""
+
+
+class NoModel(Exception):
+    """The run has no model to export (a cold-start draw, a failed run, a removed artifact)."""
+
+
+class NotExportable(Exception):
+    """The format does not apply to this run's representation; the message says why."""
+
+
+@dataclass(frozen=True)
+class ModelExport:
+    path: Path
+    filename: str
+    content_type: str
+
+
+def tweezers_version() -> str:
+    with open(Path(settings.BASE_DIR) / "pyproject.toml", "rb") as source:
+        return str(tomllib.load(source)["project"]["version"])
+
+
+def _model_folder(run: ModelRun) -> Path:
+    root = Path(settings.TWEEZERS_ARTIFACT_DIR).resolve()
+    folder = Path(run.artifact_path).resolve() if run.artifact_path else None
+    if folder is None or not folder.is_relative_to(root) or not folder.is_dir():
+        raise NoModel("this run has no model")
+    return folder
+
+
+def _cached(path: Path, build: Callable[[], bytes]) -> Path:
+    # Two downloads at once each write their own temporary file; the last rename wins and
+    # both are whole.
+    if path.is_file():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    content = build()
+    handle, partial = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".partial")
+    with os.fdopen(handle, "wb") as target:
+        target.write(content)
+    os.replace(partial, path)
+    return path
+
+
+def _whole_pipeline_problem(representation: str) -> str | None:
+    from learning.onnx_export import NOT_EXPORTABLE_WHOLE, WHOLE_PIPELINES
+
+    if representation in WHOLE_PIPELINES:
+        return None
+    return NOT_EXPORTABLE_WHOLE.get(
+        representation, f"{representation} has no whole-pipeline export."
+    )
+
+
+def _files(representation: str) -> dict[str, str]:
+    files = {
+        "classifier.onnx": "the classifier: features float32 (n, d) -> probabilities (n, k)",
+    }
+    if representation == "minilm":
+        files["pipeline.onnx"] = (
+            "the whole pipeline: input_ids, attention_mask int64 (n, tokens) -> MiniLM -> "
+            "mean pooling -> L2 normalisation -> probabilities (n, k)"
+        )
+        files["encoder.torchscript.pt"] = (
+            "MiniLM with mean pooling and normalisation, TorchScript: "
+            "(input_ids, attention_mask) -> embeddings (n, 384)"
+        )
+        files["tokenizer/"] = "the tokenizer (Hugging Face tokenizers), max 256 tokens"
+    elif representation == "simclr":
+        files["pipeline.onnx"] = (
+            "the whole pipeline: images float32 (n, side, side), grayscale 0..1, resized with "
+            "PIL bilinear to the size in the graph's metadata -> the encoder learned on the "
+            "pool, beside the pixels -> probabilities (n, k)"
+        )
+        files["encoder.torchscript.pt"] = (
+            "the learned image encoder, TorchScript: images (n, side, side) -> the project's "
+            "feature rows (n, d)"
+        )
+    elif representation == "pixels":
+        files["pipeline.onnx"] = (
+            "the whole pipeline: images float32 (n, h, w), grayscale 0..1, resized with PIL "
+            "bilinear to the size in the graph's metadata -> probabilities (n, k)"
+        )
+    files["model_card.json"] = "this card"
+    files["model_card.md"] = "this card, for people"
+    return files
+
+
+class _Run:
+    """One run's model, its features and where its export files go."""
+
+    def __init__(self, run: ModelRun) -> None:
+        if run.status != ModelRun.Status.SUCCEEDED:
+            raise NoModel("this run has no model")
+        self.run = run
+        self.folder = _model_folder(run)
+        self.feature_set = FeatureSet.objects.filter(pk=run.feature_set_id).first()
+        self.representation = (
+            self.feature_set.representation
+            if self.feature_set is not None
+            else str(run.metrics.get("representation", ""))
+        )
+        self.exports = self.folder / "export"
+        self._model = None
+
+    @property
+    def model(self):
+        if self._model is None:
+            from learning.models import load_model
+
+            try:
+                self._model = load_model(self.folder)
+            except (OSError, ValueError) as error:
+                raise NoModel("this run's model cannot be read") from error
+        return self._model
+
+    def classifier(self) -> Path:
+        from learning.onnx_export import export_onnx
+
+        return _cached(
+            self.exports / "classifier.onnx",
+            lambda: export_onnx(self.model, int(self.model.n_features_in_)),
+        )
+
+    def pipeline(self) -> Path:
+        from learning.onnx_export import (
+            export_minilm_pipeline,
+            export_pixels_pipeline,
+            export_simclr_pipeline,
+        )
+
+        problem = _whole_pipeline_problem(self.representation)
+        if problem:
+            raise NotExportable(problem)
+        if self.representation == "minilm":
+            build = lambda: export_minilm_pipeline(self.model)  # noqa: E731
+        elif self.representation == "simclr":
+            build = lambda: export_simclr_pipeline(self.model, self.featurizer())  # noqa: E731
+        else:
+            size = (self.feature_set.params or {}).get("image_size") if self.feature_set else None
+            if not size:
+                raise NotExportable("the image size of these pixels was not recorded")
+            build = lambda: export_pixels_pipeline(self.model, tuple(size))  # noqa: E731
+        return _cached(self.exports / "pipeline.onnx", build)
+
+    def featurizer(self):
+        """The pool-fitted featurizer the run's rows came from (``simclr``)."""
+        import joblib
+
+        path = feature_set_dir(self.feature_set) / FEATURIZER_FILE if self.feature_set else None
+        if path is None or not path.is_file():
+            raise NotExportable("the encoder these features were computed with is gone")
+        return joblib.load(path)
+
+    def torchscript(self) -> Path:
+        from learning.onnx_export import export_minilm_torchscript, export_simclr_torchscript
+
+        path = self.exports / "encoder.torchscript.pt"
+        if self.representation == "minilm":
+            return _cached(path, export_minilm_torchscript)
+        if self.representation == "simclr":
+            return _cached(path, lambda: export_simclr_torchscript(self.featurizer()))
+        raise NotExportable(
+            f"only the MiniLM text encoder and the learned image encoder (simclr) are "
+            f"exported as TorchScript, not {self.representation or 'these features'}"
+        )
+
+    def card(self) -> dict:
+        from learning.model_card import model_card
+
+        run = self.run
+        return model_card(
+            name=f"{run.project.name} — run {run.pk}",
+            classes=[str(c) for c in self.model.classes_],
+            representation=self.representation,
+            model_name=run.model_name,
+            n_labels=run.n_labels,
+            training_labels=run.metrics.get("training_labels"),
+            metrics=run.metrics,
+            created_at=(run.finished_at or run.created_at).isoformat(),
+            tweezers_version=tweezers_version(),
+            exports=_files(self.representation),
+            not_exportable_whole=_whole_pipeline_problem(self.representation),
+        )
+
+    def card_json(self) -> Path:
+        return _cached(
+            self.exports / "model_card.json",
+            lambda: json.dumps(self.card(), indent=2, ensure_ascii=False).encode(),
+        )
+
+    def card_markdown(self) -> Path:
+        from learning.model_card import model_card_markdown
+
+        return _cached(
+            self.exports / "model_card.md", lambda: model_card_markdown(self.card()).encode()
+        )
+
+    def archive(self) -> Path:
+        from learning.onnx_export import minilm_tokenizer_files
+
+        members = {
+            "classifier.onnx": self.classifier(),
+            "model_card.json": self.card_json(),
+            "model_card.md": self.card_markdown(),
+        }
+        if _whole_pipeline_problem(self.representation) is None:
+            members["pipeline.onnx"] = self.pipeline()
+        if self.representation in ("minilm", "simclr"):
+            members["encoder.torchscript.pt"] = self.torchscript()
+
+        def build() -> bytes:
+            with tempfile.TemporaryFile() as spool:
+                with zipfile.ZipFile(spool, "w", zipfile.ZIP_DEFLATED) as archive:
+                    for name, path in members.items():
+                        # Weights are dense floats that deflate barely shrinks, slowly.
+                        dense = name.endswith((".onnx", ".pt"))
+                        compression = zipfile.ZIP_STORED if dense else zipfile.ZIP_DEFLATED
+                        archive.write(path, name, compress_type=compression)
+                    if self.representation == "minilm":
+                        for name, content in minilm_tokenizer_files().items():
+                            archive.writestr(f"tokenizer/{name}", content)
+                spool.seek(0)
+                return spool.read()
+
+        return _cached(self.exports / "model.zip", build)
+
+
+def model_export(*, run: ModelRun, format: str) -> ModelExport:
+    """The file a download of ``run`` in ``format`` (one of :data:`MODEL_EXPORT_FORMATS`) sends.
+
+    Raises ``NoModel`` when the run has no model, ``NotExportable`` when the format does not
+    apply to its representation, ``ValueError`` for an unknown format.
+    """
+    if format not in MODEL_EXPORT_FORMATS:
+        raise ValueError(
+            f"unknown format {format!r}; use one of: {', '.join(MODEL_EXPORT_FORMATS)}"
+        )
+    model = _Run(run)
+    stem = f"project-{run.project_id}-run-{run.pk}"
+    if format == "onnx":
+        return ModelExport(model.classifier(), f"{stem}-classifier.onnx", "application/onnx")
+    if format == "pipeline":
+        return ModelExport(model.pipeline(), f"{stem}-pipeline.onnx", "application/onnx")
+    if format == "torchscript":
+        return ModelExport(
+            model.torchscript(), f"{stem}-encoder.torchscript.pt", "application/octet-stream"
+        )
+    if format == "card":
+        return ModelExport(model.card_json(), f"{stem}-model-card.json", "application/json")
+    if format == "card.md":
+        return ModelExport(model.card_markdown(), f"{stem}-model-card.md", "text/markdown")
+    return ModelExport(model.archive(), f"{stem}-model.zip", "application/zip")
