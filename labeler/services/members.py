@@ -15,7 +15,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from labeler.models import Membership, PasswordChangeRequired, Project, QueueEntry
+from labeler import queue
+from labeler.models import Membership, PasswordChangeRequired, Project
 from labeler.services.rejections import Rejected
 
 # No 0/O, 1/l/I: the password is read off a screen and typed, or handed over on paper.
@@ -189,7 +190,7 @@ def membership_role_change(*, project: Project, membership_id: int, role: str) -
         membership.role = role
         membership.save(update_fields=["role"])
         if role == Membership.Role.VIEWER:
-            _release_leases(project, membership.user_id)
+            queue.release_held(project=project, user_id=membership.user_id)
     return membership
 
 
@@ -201,11 +202,5 @@ def membership_remove(*, project: Project, membership_id: int) -> AbstractBaseUs
         _refuse_last_manager(membership, managers, removing=True)
         user = membership.user
         membership.delete()
-        _release_leases(project, user.pk)
+        queue.release_held(project=project, user_id=user.pk)
     return user
-
-
-def _release_leases(project: Project, user_id: int) -> None:
-    QueueEntry.objects.filter(project=project, leased_by_id=user_id, done=False).update(
-        leased_by=None, lease_expires_at=None
-    )
