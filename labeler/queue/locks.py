@@ -14,8 +14,14 @@ Who takes what, in order:
   daily cap QUEUE_WRITERS and PROJECT_ROW; with nothing free, QUEUE_WRITERS before it explores
   (locking items with SKIP LOCKED after it);
 - a submit: ITEM, its ENTRIES, PROJECT_ROW (a budget, the counters), ANNOTATIONS, ROUND;
-- a skip or undo: ITEM, then its ENTRIES or ANNOTATIONS; a correction: ITEM, PROJECT_ROW,
-  ANNOTATIONS;
+- a skip: ITEM, its ENTRIES, ROUND; a correction: ITEM, PROJECT_ROW, ANNOTATIONS;
+- an undo: ITEM, then the item's ANNOTATIONS, the PROJECT_ROW's counters and its ENTRIES in
+  that order (as before this package; not forced by a test). Out of the list's order, it
+  holds because a submit, a skip or a correction takes the ITEM first and queues there, and
+  the one other holder of entries that waits for the project row, a budget's lease, holds
+  only open entries leased to its annotator, while the entry an undo reopens is the item's
+  answered (done) one;
+- a manager's requeue: the ITEMs (in id order), then the ROUND the entries join;
 - the worker writing a round: the ENTRIES it replaces (SKIP LOCKED), then QUEUE_WRITERS, and
   never the project row: submits do not wait for a round being written.
 
