@@ -276,3 +276,17 @@ def test_no_function_of_the_queue_is_over_80_lines():
         and node.end_lineno - node.lineno + 1 > 80
     ]
     assert long == []
+
+
+def test_no_module_of_labeler_imports_another_modules_private_names():
+    """A name with a leading underscore is its module's own: another module that needs it
+    needs a public function (as the queue's services once shared ``_limit_state``)."""
+    private = [
+        f"{path.relative_to(LABELER.parent)}:{node.lineno} {node.module}.{alias.name}"
+        for path in sorted(LABELER.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("labeler")
+        for alias in node.names
+        if alias.name.startswith("_")
+    ]
+    assert private == []
