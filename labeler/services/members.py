@@ -190,7 +190,7 @@ def membership_role_change(*, project: Project, membership_id: int, role: str) -
         membership.role = role
         membership.save(update_fields=["role"])
         if role == Membership.Role.VIEWER:
-            queue.release_held(project=project, user_id=membership.user_id)
+            _release_leases(project, membership.user_id)
     return membership
 
 
@@ -202,5 +202,9 @@ def membership_remove(*, project: Project, membership_id: int) -> AbstractBaseUs
         _refuse_last_manager(membership, managers, removing=True)
         user = membership.user
         membership.delete()
-        queue.release_held(project=project, user_id=user.pk)
+        _release_leases(project, user.pk)
     return user
+
+
+def _release_leases(project: Project, user_id: int) -> None:
+    queue.release_held(project=project, user_id=user_id)
