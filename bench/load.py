@@ -348,7 +348,7 @@ def run_size(
     from django.db import connection
 
     from labeler.models import ModelRun, QueueEntry
-    from labeler.services.leasing import EXPLORATION_RANK
+    from labeler.queue import EXPLORATION_RANK
 
     connection.close()
     # Where the answered items came from: the round, its reserve (labeled while the next round

@@ -107,14 +107,28 @@ class ModelRunAdmin(admin.ModelAdmin):
     list_filter = ["project", "status"]
 
 
+class QueueTableAdmin(admin.ModelAdmin):
+    """Shown, never written: only ``labeler.queue`` writes the queue's tables, under its locks
+    and with its counters."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(QueryRound)
-class QueryRoundAdmin(admin.ModelAdmin):
+class QueryRoundAdmin(QueueTableAdmin):
     list_display = ["id", "project", "number", "strategy", "size", "n_done", "created_at"]
     list_filter = ["project"]
 
 
 @admin.register(QueueEntry)
-class QueueEntryAdmin(admin.ModelAdmin):
+class QueueEntryAdmin(QueueTableAdmin):
     list_display = ["id", "project", "round", "rank", "kind", "done", "leased_by"]
     list_filter = ["project", "done", "kind"]
     raw_id_fields = ["item", "round"]

@@ -13,7 +13,7 @@ import numpy as np
 from django.conf import settings
 
 from labeler.engine.store import FeatureRows, feature_rows_open, serving_feature_set
-from labeler.models import FeatureSet, Item, ModelRun, Project, QueueEntry, Skip
+from labeler.models import FeatureSet, Item, ModelRun, Project, Skip
 
 STOP_SET_SIZE = 2000
 CURVE_RUNS = 50
@@ -182,20 +182,17 @@ def _stop_signal(project: Project, run: ModelRun, model, pool, directory: Path, 
     metrics["stop"] = {"should_stop": bool(signal.should_stop), "reason": signal.reason}
 
 
-def _eligible_ids(project: Project):
-    """Unlabeled strategy items nobody skipped and nobody holds a lease on right now."""
-    held = QueueEntry.objects.filter(project=project, done=False, leased_by__isnull=False).values(
-        "item_id"
-    )
+def _eligible_ids(project: Project, held_item_ids):
+    """Unlabeled strategy items nobody skipped and nobody holds (``held_item_ids``)."""
     return (
         Item.objects.filter(project=project, status=Item.Status.UNLABELED, is_evaluation=False)
         .exclude(skips__isnull=False)
-        .exclude(pk__in=held)
+        .exclude(pk__in=held_item_ids)
         .values_list("id", flat=True)
     )
 
 
-def _ineligible_ids(project: Project) -> np.ndarray:
+def _ineligible_ids(project: Project, held_item_ids) -> np.ndarray:
     """The items a retrain must not choose (see ``_eligible_ids``), read as the few they are:
     answered, evaluation, skipped or held. Bounded by the labels, not the pool: at 100,000
     items, reading the eligible ids took 0.2 s of every retrain, at a million 2 s."""
@@ -205,19 +202,17 @@ def _ineligible_ids(project: Project) -> np.ndarray:
         items.filter(status__in=answered).values_list("id", flat=True),
         items.filter(is_evaluation=True).values_list("id", flat=True),
         Skip.objects.filter(project=project).values_list("item_id", flat=True),
-        QueueEntry.objects.filter(project=project, done=False, leased_by__isnull=False).values_list(
-            "item_id", flat=True
-        ),
+        held_item_ids,
     ]
     return np.concatenate([_ids_array(part.order_by()) for part in parts])
 
 
-def _cold_draw(project: Project, run: ModelRun, n_choose: int) -> RunOutcome:
+def _cold_draw(project: Project, run: ModelRun, n_choose: int, held_item_ids) -> RunOutcome:
     """Before any features are ready: a seeded random draw of the eligible items, so a new
     project serves within seconds of its import; the features take over once ready."""
     started = time.perf_counter()
     outcome = RunOutcome(model_name="", n_labels=0)
-    candidates = np.sort(_ids_array(_eligible_ids(project).order_by()))
+    candidates = np.sort(_ids_array(_eligible_ids(project, held_item_ids).order_by()))
     rng = np.random.default_rng([project.random_seed, project.pk, run.pk])
     size = min(max(n_choose, 0), len(candidates))
     chosen = rng.choice(candidates, size=size, replace=False) if size else candidates[:0]
@@ -229,14 +224,17 @@ def _cold_draw(project: Project, run: ModelRun, n_choose: int) -> RunOutcome:
     return outcome
 
 
-def train_and_choose(*, project: Project, run: ModelRun, n_choose: int) -> RunOutcome:
+def train_and_choose(
+    *, project: Project, run: ModelRun, n_choose: int, held_item_ids
+) -> RunOutcome:
     """Train on the labeled strategy items, measure on the evaluation set, and choose the next
     ``n_choose`` items from the unlabeled pool with the project's strategy, on the newest
-    ready features (a seeded random draw while none are ready)."""
+    ready features (a seeded random draw while none are ready). ``held_item_ids``: the items
+    annotators hold (the queue's ``held_item_ids``, a query), which are not chosen."""
     serving = serving_feature_set(project)
     features = feature_rows_open(serving) if serving is not None else None
     if features is None:
-        return _cold_draw(project, run, n_choose)
+        return _cold_draw(project, run, n_choose, held_item_ids)
     from learning.models import default_model_name, save_model
     from learning.pool import take_rows
     from learning.project_defaults import initial_choice
@@ -287,9 +285,9 @@ def train_and_choose(*, project: Project, run: ModelRun, n_choose: int) -> RunOu
     started = time.perf_counter()
     # The pool as a boolean mask over rows: a million items cost a megabyte, never a Python
     # set of a million ints. Every row belongs to an item of the project (items are never
-    # deleted but with it; round_write keeps only picks still unlabeled all the same).
+    # deleted but with it; the queue's round_replace keeps only picks still unlabeled all the same).
     allowed = np.ones(len(pool), dtype=bool)
-    ineligible_rows = features.rows_of(_ineligible_ids(project))
+    ineligible_rows = features.rows_of(_ineligible_ids(project, held_item_ids))
     allowed[ineligible_rows[ineligible_rows >= 0]] = False
     exclude = np.flatnonzero(~allowed)
     if n_choose > 0 and allowed.any() and model is None:

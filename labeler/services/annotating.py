@@ -1,25 +1,8 @@
 """The annotator's answers: submit a label, correct it, and a manager's adjudication; the item's
-label and the project's counters follow in the same transaction. Leasing is in
-``services.leasing``, skips and undo in ``services.undoing``.
-
-Lock order, the same in every transaction here (a fixed order is what rules out deadlocks):
-  1. the Item row (one item per transaction),
-  2. that item's QueueEntry rows,
-  3. the Project row (budget check, counters),
-  4. that item's Annotation rows,
-  5. the QueryRound counter.
-Rows under an item (its entries and annotations) are only locked after the item itself, so
-two transactions on one item queue on the item; the project row comes after, and is held
-only until commit. ``project_update`` locks the project row alone. A lease
-(``services.leasing``) first takes its annotator's advisory lock (only leases take it, and
-before anything else: one annotator's leases queue on each other), then locks its entries
-with SKIP LOCKED, and the queue writers' advisory lock (``services.locks``) before the
-project row (FOR NO KEY UPDATE) for a budget or a daily cap, or only when nothing is free,
-before it explores (locking items with SKIP LOCKED after it). The worker writing a round
-(``services.rounds``) locks the entries it replaces with SKIP LOCKED, then the queue writers'
-lock, and never the project row: submits do not wait for a round being written. Undo
-(``services.undoing``) reads the annotation unlocked, then locks item before annotation.
-``tests/labeler/test_lock_order.py`` forces each would-be cycle on PostgreSQL.
+label and the project's counters follow in the same transaction. The queue's side (which entry
+an answer answers, the round's progress, the budget) is ``labeler.queue``'s, and so is the
+lock order every transaction here keeps (``labeler.queue.Lock``): the item, its entries, the
+project row, its annotations, the round's counter. Skips and undo are in ``services.undoing``.
 """
 
 from __future__ import annotations
@@ -31,18 +14,15 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from labeler import queue
 from labeler.models import (
     Annotation,
     Item,
     LabelClass,
-    ModelRun,
     Project,
-    QueryRound,
     QueueEntry,
 )
-from labeler.services.leasing import _limit_state
-from labeler.services.locks import lock_clause
-from labeler.services.queue_rows import entries_read
+from labeler.queue import lock_clause
 from labeler.services.rejections import Rejected
 
 
@@ -50,40 +30,12 @@ class SubmitRejected(Rejected):
     """A submit or skip that cannot be accepted; ``code`` is stable for API clients."""
 
 
-def _refill_threshold(project: Project) -> int:
-    # Ask for the next round while a quarter of this one is still open, so annotators keep
-    # labeling during the retrain instead of waiting for it.
-    return max(1, project.round_size // 4)
-
-
-def _after_queue_progress(project: Project, round_id: int | None, *, is_reserve: bool) -> None:
+def entry_answered(*, project: Project, entry: QueueEntry) -> None:
+    """The queue's side of an answer or a skip of ``entry``, and the retrain it asks for when
+    the round runs low, in the caller's transaction (the queued run is its own outbox)."""
     from labeler.services.training import retrain_request
 
-    # Plain SQL for the two statements every submit runs here: the ORM took longer to compose
-    # them than the database to run them (docs/benchmarks.md, "Load").
-    with connection.cursor() as cursor:
-        # Reserve entries are not part of their round's size: they do not advance it.
-        if round_id is not None and not is_reserve:
-            cursor.execute(
-                f"UPDATE {QueryRound._meta.db_table} SET n_done = n_done + 1, completed_at ="
-                " CASE WHEN completed_at IS NULL AND n_done >= size - 1 THEN %s"
-                " ELSE completed_at END WHERE id = %s",
-                [connection.ops.adapt_datetimefield_value(timezone.now()), round_id],
-            )
-        # The reserve is what annotators label while the next round trains: the retrain is
-        # asked for when the round itself runs low, not when the reserve does. Read with the
-        # newest run's status: while one is on its way (most submits near a round's end
-        # during a retrain), there is nothing to ask for.
-        cursor.execute(
-            f"SELECT (SELECT COUNT(*) FROM {QueueEntry._meta.db_table}"
-            " WHERE project_id = %s AND NOT done AND NOT is_reserve),"
-            f" (SELECT status FROM {ModelRun._meta.db_table} WHERE project_id = %s"
-            " ORDER BY created_at DESC LIMIT 1)",
-            [project.pk, project.pk],
-        )
-        open_entries, newest_run = cursor.fetchone()
-    active = newest_run in ModelRun.ACTIVE
-    if open_entries <= _refill_threshold(project) and not active:
+    if queue.answered(project=project, entry=entry):
         retrain_request(project=project)
 
 
@@ -129,7 +81,9 @@ def annotation_submit(
         return existing, False
 
 
-def _locked_item(project: Project, item_id: int) -> Item:
+def item_lock(*, project: Project, item_id: int) -> Item:
+    """The project's item ``item_id``, its row locked (the first lock of ``queue.Lock``'s
+    order), or a refusal."""
     item = Item.objects.select_for_update().filter(project=project, pk=item_id).first()
     if item is None:
         raise SubmitRejected("not_in_project", f"item {item_id} is not in this project")
@@ -180,13 +134,16 @@ def _submit(project, annotator, item_id, label, client_key, seconds_spent, note,
             "already_labeled",
             "you already labeled this item; to change your label, correct your annotation",
         )
-    entry = _entry_for_submit(project, item, annotator, now)
+    try:
+        entry = queue.entry_for_answer(project=project, item=item, annotator=annotator)
+    except queue.NotServed as refused:
+        raise SubmitRejected(refused.code, refused.message) from None
     if project.budget is not None:
         # The budget check must see every concurrent submit's count: lock the project row.
         # Without a budget there is nothing to check, and submits need not queue behind
         # each other on it.
         project = Project.objects.select_for_update().get(pk=project.pk)
-    limit = _limit_state(project, annotator, now, leasing=False)
+    limit = queue.budget_state(project=project, annotator=annotator, now=now, leasing=False)
     if limit is not None:
         raise SubmitRejected(limit.state, limit.message)
 
@@ -208,40 +165,10 @@ def _submit(project, annotator, item_id, label, client_key, seconds_spent, note,
         is_unsure=is_unsure,
         replaces=previous,
     )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {QueueEntry._meta.db_table} SET done = %s WHERE id = %s", [True, entry.pk]
-        )
     now_current = [annotation] + [a for a in current if a is not previous]
     item_resolve(item=item, project=project, annotations_added=1, current=now_current)
-    _after_queue_progress(project, entry.round_id, is_reserve=entry.is_reserve)
+    entry_answered(project=project, entry=entry)
     return annotation, True
-
-
-def _entry_for_submit(project, item, annotator, now) -> QueueEntry:
-    """The queue entry this submit answers: the one the annotator holds (its lease may have
-    expired while nobody else took the item). An annotator answers only what they were
-    served, so nobody can label items of their choosing past the queue."""
-    mine = entries_read(
-        "q.project_id = %s AND q.item_id = %s AND NOT q.done AND q.leased_by_id = %s",
-        [project.pk, item.pk, annotator.pk],
-        limit=1,
-        lock=True,
-    )
-    if mine:
-        return mine[0]
-    if QueueEntry.objects.filter(project=project, item=item, done=False).exists():
-        # "lease_expired" as before: the usual cause, and a stable code for API clients.
-        raise SubmitRejected(
-            "lease_expired",
-            "you do not hold this item: ask for the next item, or your hold expired and "
-            "another annotator is labeling it now",
-        )
-    raise SubmitRejected(
-        "not_served",
-        "this item is not waiting in the queue (already labeled or never served); "
-        "to change a label, correct the existing annotation",
-    )
 
 
 def _replaced(current: list[Annotation], project: Project, annotator) -> Annotation | None:
@@ -320,7 +247,7 @@ def item_adjudicate(
     """A manager decides the label of an item (usually a conflict). The annotators' answers
     stay as they are, for the agreement figures and the record."""
     with transaction.atomic():
-        item = _locked_item(project, item_id)
+        item = item_lock(project=project, item_id=item_id)
         label_class = _label_class(project, label)
         previous = Annotation.objects.filter(
             item=item, is_current=True, is_adjudication=True
@@ -353,7 +280,9 @@ def annotation_correct(
                 "not_current", "this annotation was already corrected; correct the newest one"
             )
         label_class = _label_class(project, label)
-        limit = _limit_state(project, annotator, timezone.now(), leasing=False)
+        limit = queue.budget_state(
+            project=project, annotator=annotator, now=timezone.now(), leasing=False
+        )
         if limit is not None:
             raise SubmitRejected(limit.state, limit.message)
         Annotation.objects.filter(pk=current.pk).update(is_current=False)

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
-from django.db.models import Max
 
-from labeler.models import Item, LabelClass, ModelRun, Project, QueryRound, QueueEntry, Skip
+from labeler import queue
+from labeler.models import Item, LabelClass, ModelRun, Project, QueueEntry, Skip
 
 # Rows per committed batch of model guesses: each batch locks its items only until it commits,
 # so an annotator's submit on one of them waits milliseconds, not the whole write.
@@ -32,16 +32,6 @@ def _locked_items(project: Project, item_ids: list[int]) -> list[Item]:
     )
 
 
-def _manual_round(project: Project) -> QueryRound:
-    """The round requeued entries join: the newest one, or a first round if none exists."""
-    latest = QueryRound.objects.select_for_update().filter(project=project).order_by("-number")
-    found = latest.first()
-    if found is not None:
-        return found
-    number = QueryRound.objects.filter(project=project).aggregate(m=Max("number"))["m"] or 0
-    return QueryRound.objects.create(project=project, number=number + 1, strategy="manual")
-
-
 def items_unskip(*, project: Project, item_ids: list[int]) -> BulkOutcome:
     """Skipped items go back to the pool, where the strategy may choose them again. The skips
     themselves are what kept them out of the pool, so they are removed."""
@@ -63,16 +53,10 @@ def items_requeue(*, project: Project, item_ids: list[int]) -> BulkOutcome:
     and kept when a new round replaces the old one. A labeled item is refused: its label is
     changed by a correction, which keeps the history."""
     outcome = BulkOutcome()
-    overlap = max(project.overlap, 1)
     with transaction.atomic():
         items = _locked_items(project, item_ids)
-        queued = set(
-            QueueEntry.objects.filter(project=project, item__in=items, done=False).values_list(
-                "item_id", flat=True
-            )
-        )
-        query_round = _manual_round(project)
-        entries = []
+        queued = queue.open_item_ids(project=project, items=items)
+        requeued = []
         for item in items:
             if item.status not in REQUEUABLE:
                 outcome.refused[item.pk] = "already labeled; correct it instead"
@@ -83,25 +67,9 @@ def items_requeue(*, project: Project, item_ids: list[int]) -> BulkOutcome:
             Skip.objects.filter(item=item).delete()
             if item.status == Item.Status.SKIPPED:
                 Item.objects.filter(pk=item.pk).update(status=Item.Status.UNLABELED)
-            entries.extend(
-                QueueEntry(
-                    project=project,
-                    round=query_round,
-                    item=item,
-                    rank=0,
-                    slot=slot,
-                    kind=QueueEntry.Kind.REQUEUED,
-                    predicted_label_id=item.model_label_id,
-                    predicted_confidence=item.model_confidence,
-                )
-                for slot in range(overlap)
-            )
+            requeued.append(item)
             outcome.changed.append(item.pk)
-        QueueEntry.objects.bulk_create(entries)
-        if entries:
-            QueryRound.objects.filter(pk=query_round.pk).update(
-                size=query_round.size + len(entries), completed_at=None
-            )
+        queue.requeue(project=project, items=requeued)
     return outcome
 
 

@@ -17,7 +17,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from labeler.models import Membership, PasswordChangeRequired, Project, QueueEntry
+from labeler import queue
+from labeler.models import Membership, PasswordChangeRequired, Project
 from labeler.services.rejections import Rejected
 
 logger = logging.getLogger(__name__)
@@ -213,9 +214,7 @@ def membership_remove(*, project: Project, membership_id: int) -> AbstractBaseUs
 
 
 def _release_leases(project: Project, user_id: int) -> None:
-    QueueEntry.objects.filter(project=project, leased_by_id=user_id, done=False).update(
-        leased_by=None, lease_expires_at=None
-    )
+    queue.release_held(project=project, user_id=user_id)
 
 
 # The Django group that holds ``labeler.add_project`` for the directory's project creators: a

@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 import math
 import traceback
+from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
@@ -20,16 +21,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from labeler import engine, jobs
+from labeler import engine, jobs, queue
 from labeler.models import (
     Item,
     ModelRun,
     Project,
-    QueueEntry,
 )
 from labeler.services.features import feature_set_request, superseded_feature_sets_remove
 from labeler.services.items import item_predictions_store
-from labeler.services.rounds import reserve_size, round_write
 from labeler.transient import TRANSIENT_ERRORS
 
 logger = logging.getLogger(__name__)
@@ -143,6 +142,18 @@ def evaluation_slots(*, project: Project) -> int:
     return max(0, min(wanted, unlabeled))
 
 
+@dataclass(frozen=True)
+class RoundPlan:
+    """How a retrain's choice is shared out: the round's picks and evaluation items, and the
+    reserve's evaluation items (at the round's own share, so labels given during a retrain
+    keep measuring the model as often as the round's do)."""
+
+    n_round_picks: int
+    n_round_eval: int
+    n_reserve_eval: int
+    n_choose: int  # the picks the strategy chooses: the round's and the reserve's
+
+
 def model_run_execute(*, run_id: int, task_id: str = "") -> ModelRun | None:
     """Run a queued retrain: evaluation draw, train, evaluate, choose on the serving features
     (asking for the project's current ones in the background), write the round. Returns the
@@ -151,6 +162,36 @@ def model_run_execute(*, run_id: int, task_id: str = "") -> ModelRun | None:
     A run still marked running is taken over only by a redelivery of the message that
     claimed it (``task_id``): late acknowledgement redelivers it when its worker died, and it
     fails once its worker died on ``MAX_RUN_ATTEMPTS`` attempts."""
+    run = _run_claim(run_id, task_id)
+    if run is None:
+        return None
+    project = Project.objects.get(pk=run.project_id)
+    try:
+        _run_steps(project, run)
+    except TRANSIENT_ERRORS:
+        # A database or broker blip: back to queued so the task's retry takes it again, and
+        # it does not count as one of the failures that stop automatic retrains.
+        logger.warning("retrain run %s hit a transient error; queued again", run.pk, exc_info=True)
+        # Still down: the sweep requeues a run stuck in running.
+        with contextlib.suppress(*TRANSIENT_ERRORS):
+            ModelRun.objects.filter(pk=run.pk).update(status=ModelRun.Status.QUEUED)
+        raise
+    except Exception:
+        # The previous model and queue keep serving; the error is kept on the run.
+        logger.exception("retrain run %s of project %s failed", run.pk, project.pk)
+        ModelRun.objects.filter(pk=run.pk).update(
+            status=ModelRun.Status.FAILED,
+            error=traceback.format_exc()[-4000:],
+            finished_at=timezone.now(),
+        )
+        raise
+    _run_succeeded(project, run)
+    return run
+
+
+def _run_claim(run_id: int, task_id: str) -> ModelRun | None:
+    """The run, moved queued -> running under its row lock; None if it is not this task's to
+    run (or it failed now, its worker lost on every attempt)."""
     with transaction.atomic():
         run = ModelRun.objects.select_for_update().filter(pk=run_id).first()
         if run is None:
@@ -171,68 +212,70 @@ def model_run_execute(*, run_id: int, task_id: str = "") -> ModelRun | None:
         run.attempts += 1
         run.task_id = task_id
         run.save(update_fields=["status", "started_at", "attempts", "task_id"])
+    return run
 
-    project = Project.objects.get(pk=run.project_id)
-    try:
-        # Never waits for embedding: it runs on its own queue; this run uses what is ready.
-        feature_set_request(project=project)
-        evaluation_draw(project=project)
-        project.refresh_from_db()
-        n_eval = evaluation_slots(project=project)
-        n_round_picks = max(project.round_size - n_eval, 0)
-        # The reserve carries evaluation items at the round's own share, so labels given
-        # during a retrain keep measuring the model as often as the round's do.
-        n_reserve = reserve_size(project=project)
-        n_reserve_eval = round(n_reserve * n_eval / project.round_size) if n_eval else 0
-        outcome = engine.train_and_choose(
-            project=project, run=run, n_choose=n_round_picks + n_reserve - n_reserve_eval
-        )
-        run.feature_set_id = outcome.feature_set_id
-        run.model_name = outcome.model_name
-        run.n_labels = outcome.n_labels
-        run.metrics = outcome.metrics
-        run.artifact_path = outcome.artifact_path
-        run.train_seconds = outcome.train_seconds
-        run.query_seconds = outcome.query_seconds
-        # Evaluation items waiting unheld in the old queue are offered again, in their order.
-        kept_items = (
-            QueueEntry.objects.filter(project=project, done=False, leased_by__isnull=False)
-            .filter(lease_expires_at__gt=timezone.now())
-            .values("item_id")
-        )
-        eval_ids = list(
-            Item.objects.filter(project=project, is_evaluation=True, status=Item.Status.UNLABELED)
-            .exclude(pk__in=kept_items)
-            .exclude(skips__isnull=False)
-            .order_by("evaluation_order")
-            .values_list("id", flat=True)[: n_eval + n_reserve_eval]
-        )
-        round_write(
-            project=project,
-            run=run,
-            outcome=outcome,
-            eval_ids=eval_ids,
-            n_round_picks=n_round_picks,
-            n_round_eval=n_eval,
-        )
-        item_predictions_store(run=run)
-    except TRANSIENT_ERRORS:
-        # A database or broker blip: back to queued so the task's retry takes it again, and
-        # it does not count as one of the failures that stop automatic retrains.
-        logger.warning("retrain run %s hit a transient error; queued again", run.pk, exc_info=True)
-        # Still down: the sweep requeues a run stuck in running.
-        with contextlib.suppress(*TRANSIENT_ERRORS):
-            ModelRun.objects.filter(pk=run.pk).update(status=ModelRun.Status.QUEUED)
-        raise
-    except Exception:
-        # The previous model and queue keep serving; the error is kept on the run.
-        logger.exception("retrain run %s of project %s failed", run.pk, project.pk)
-        ModelRun.objects.filter(pk=run.pk).update(
-            status=ModelRun.Status.FAILED,
-            error=traceback.format_exc()[-4000:],
-            finished_at=timezone.now(),
-        )
-        raise
+
+def _run_steps(project: Project, run: ModelRun) -> None:
+    """The run's work, from the evaluation draw to the round written and the guesses kept."""
+    # Never waits for embedding: it runs on its own queue; this run uses what is ready.
+    feature_set_request(project=project)
+    evaluation_draw(project=project)
+    project.refresh_from_db()
+    plan = _round_plan(project)
+    outcome = engine.train_and_choose(
+        project=project,
+        run=run,
+        n_choose=plan.n_choose,
+        held_item_ids=queue.held_item_ids(project=project),
+    )
+    run.feature_set_id = outcome.feature_set_id
+    run.model_name = outcome.model_name
+    run.n_labels = outcome.n_labels
+    run.metrics = outcome.metrics
+    run.artifact_path = outcome.artifact_path
+    run.train_seconds = outcome.train_seconds
+    run.query_seconds = outcome.query_seconds
+    _round_write(project, run, outcome, plan)
+    item_predictions_store(run=run)
+
+
+def _round_plan(project: Project) -> RoundPlan:
+    n_eval = evaluation_slots(project=project)
+    n_round_picks = max(project.round_size - n_eval, 0)
+    n_reserve = queue.reserve_size(project=project)
+    n_reserve_eval = round(n_reserve * n_eval / project.round_size) if n_eval else 0
+    return RoundPlan(
+        n_round_picks=n_round_picks,
+        n_round_eval=n_eval,
+        n_reserve_eval=n_reserve_eval,
+        n_choose=n_round_picks + n_reserve - n_reserve_eval,
+    )
+
+
+def _round_write(
+    project: Project, run: ModelRun, outcome: engine.RunOutcome, plan: RoundPlan
+) -> None:
+    """The run's choice as the next round and its reserve, through the queue."""
+    # Evaluation items waiting unheld in the old queue are offered again, in their order.
+    eval_ids = list(
+        Item.objects.filter(project=project, is_evaluation=True, status=Item.Status.UNLABELED)
+        .exclude(pk__in=queue.held_item_ids(project=project, unexpired=True))
+        .exclude(skips__isnull=False)
+        .order_by("evaluation_order")
+        .values_list("id", flat=True)[: plan.n_round_eval + plan.n_reserve_eval]
+    )
+    queue.round_replace(
+        project=project,
+        run=run,
+        picks=outcome.picks,
+        eval_ids=eval_ids,
+        eval_guesses=engine.predict_items(run=run, item_ids=eval_ids),
+        n_round_picks=plan.n_round_picks,
+        n_round_eval=plan.n_round_eval,
+    )
+
+
+def _run_succeeded(project: Project, run: ModelRun) -> None:
     run.status = ModelRun.Status.SUCCEEDED
     run.finished_at = timezone.now()
     run.save()
@@ -248,7 +291,6 @@ def model_run_execute(*, run_id: int, task_id: str = "") -> ModelRun | None:
         superseded_feature_sets_remove(project)
     except Exception:  # noqa: BLE001 - a clean-up must never fail a run that succeeded
         logger.warning("project %s: superseded features kept for now", project.pk, exc_info=True)
-    return run
 
 
 def stale_runs_enqueue() -> int:

@@ -3,20 +3,18 @@ latest label or skip. Each returns the item to the front of the annotator's own 
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Case, F, Q, When
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from labeler.models import Annotation, Item, Project, QueryRound, QueueEntry, Skip
+from labeler import queue
+from labeler.models import Annotation, Item, Project, Skip
 from labeler.services.annotating import (
     SubmitRejected,
-    _after_queue_progress,
-    _locked_item,
+    entry_answered,
+    item_lock,
     item_resolve,
 )
 
@@ -36,66 +34,23 @@ def item_skip(*, project: Project, annotator: AbstractBaseUser, item_id: int) ->
     the annotator takes it back). Skipping an item twice is one skip: a retried request
     changes nothing."""
     with transaction.atomic():
-        item = _locked_item(project, item_id)
+        item = item_lock(project=project, item_id=item_id)
         if Skip.objects.filter(item=item, annotator=annotator).exists():
             return
-        entry = (
-            QueueEntry.objects.select_for_update()
-            .filter(project=project, item=item, done=False, leased_by=annotator)
-            .first()
-        )
+        entry = queue.held_entry(project=project, item=item, annotator=annotator)
         if entry is None:
             # Only what one holds: an annotator cannot take items out of others' queues.
             raise SubmitRejected("not_held", _("You can only skip an item you are holding."))
         Skip.objects.create(project=project, item=item, annotator=annotator)
         if item.status == Item.Status.UNLABELED:
             Item.objects.filter(pk=item.pk).update(status=Item.Status.SKIPPED)
-        if entry is not None:
-            QueueEntry.objects.filter(pk=entry.pk).update(done=True)
-            _after_queue_progress(project, entry.round_id, is_reserve=entry.is_reserve)
-
-
-def _entry_reopen(project: Project, annotator: AbstractBaseUser, item: Item) -> None:
-    """Put an item back at the front of this annotator's queue, held for them: the entry it
-    was served from if there is one, else a new entry in the latest round."""
-    lease_until = timezone.now() + dt.timedelta(seconds=project.lease_seconds)
-    entry = (
-        QueueEntry.objects.select_for_update()
-        .filter(project=project, item=item)
-        .filter(Q(done=True) | Q(leased_by=annotator))
-        .order_by(Case(When(leased_by=annotator, then=0), default=1), "-id")
-        .first()
-    )
-    if entry is None:
-        latest = QueryRound.objects.filter(project=project).order_by("-number").first()
-        if latest is None:
-            return
-        kind = QueueEntry.Kind.EVALUATION if item.is_evaluation else QueueEntry.Kind.STRATEGY
-        QueueEntry.objects.create(
-            project=project,
-            round=latest,
-            item=item,
-            rank=0,
-            slot=QueueEntry.objects.filter(round=latest, item=item).count(),
-            kind=kind,
-            leased_by=annotator,
-            lease_expires_at=lease_until,
-        )
-        return
-    was_done = entry.done
-    QueueEntry.objects.filter(pk=entry.pk).update(
-        done=False, rank=0, leased_by=annotator, lease_expires_at=lease_until
-    )
-    if was_done and not entry.is_reserve:
-        QueryRound.objects.filter(pk=entry.round_id, n_done__gt=0).update(
-            n_done=F("n_done") - 1, completed_at=None
-        )
+        entry_answered(project=project, entry=entry)
 
 
 def skip_undo(*, project: Project, annotator: AbstractBaseUser, item_id: int) -> Item:
     """Take back a skip: the item returns to the front of this annotator's queue."""
     with transaction.atomic():
-        item = _locked_item(project, item_id)
+        item = item_lock(project=project, item_id=item_id)
         skips = Skip.objects.filter(item=item, annotator=annotator)
         if not skips.exists():
             raise SubmitRejected("not_skipped", _("you have not skipped this item"))
@@ -103,7 +58,7 @@ def skip_undo(*, project: Project, annotator: AbstractBaseUser, item_id: int) ->
         if item.status == Item.Status.SKIPPED and not Skip.objects.filter(item=item).exists():
             Item.objects.filter(pk=item.pk).update(status=Item.Status.UNLABELED)
             item.status = Item.Status.UNLABELED
-        _entry_reopen(project, annotator, item)
+        queue.undone(project=project, annotator=annotator, item=item)
     return item
 
 
@@ -135,7 +90,7 @@ def last_action_undo(*, project: Project, annotator: AbstractBaseUser) -> Undone
             Annotation.objects.filter(pk=previous.pk).update(is_current=True)
         item_resolve(item=item, project=project)
         if previous is None:
-            _entry_reopen(project, annotator, item)
+            queue.undone(project=project, annotator=annotator, item=item)
         return Undone(
             item,
             last.label.name,

@@ -228,7 +228,7 @@ def test_the_reserve_grows_with_the_team_and_the_retrain_time_but_stays_a_few_ro
 
     from django.utils import timezone
 
-    from labeler.services.rounds import RESERVE_MAX_ROUNDS, reserve_size
+    from labeler.queue import RESERVE_MAX_ROUNDS, reserve_size
 
     # One member, no history yet: the defaults (a 30 s retrain, 3 s a label) × 1.5.
     assert reserve_size(project=shades_project) == 15

@@ -1,5 +1,5 @@
-"""The lock order of services.annotating, held on the real PostgreSQL: item, its queue
-entries, the project row, its annotations. Each test stops a transaction half-way (it waits on
+"""The queue's lock order (``labeler.queue.Lock``), held on the real PostgreSQL: item, its
+queue entries, the project row, its annotations. Each test stops a transaction half-way (it waits on
 a row a third transaction holds), runs the other side of a would-be cycle meanwhile, then lets
 go; with the order kept, both finish and nothing is refused as a deadlock."""
 
@@ -19,23 +19,39 @@ from tests.labeler.api.factories import item_add, round_add
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-def lock_waiters() -> int:
-    """Backends of this database waiting for a lock right now."""
+def lock_waiters(wait_event: str | None = None) -> int:
+    """Backends of this database waiting for a lock right now (``wait_event``: of that kind,
+    e.g. "advisory")."""
+    sql = (
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    params = []
+    if wait_event is not None:
+        sql += " AND wait_event = %s"
+        params.append(wait_event)
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
+        cursor.execute(sql, params)
         return cursor.fetchone()[0]
 
 
+# Notified whenever a thread of ``in_thread`` finishes. A lock wait shows only in
+# pg_stat_activity, which notifies nobody: ``wait_for`` looks there again every POLL_SECONDS.
+_progress = threading.Condition()
+POLL_SECONDS = 0.02
+
+
 def wait_for(condition, seconds: float = 10) -> bool:
+    """Whether ``condition()`` came to hold within ``seconds``: checked again whenever a thread
+    finishes, and every POLL_SECONDS for what only the database shows."""
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
+    with _progress:
+        while not condition():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            _progress.wait(min(remaining, POLL_SECONDS))
+    return True
 
 
 def in_thread(function, outcome: dict, name: str) -> threading.Thread:
@@ -46,6 +62,8 @@ def in_thread(function, outcome: dict, name: str) -> threading.Thread:
             outcome[name] = error
         finally:
             connection.close()
+            with _progress:
+                _progress.notify_all()
 
     thread = threading.Thread(target=target)
     thread.start()
@@ -121,8 +139,8 @@ def test_a_prefetching_lease_never_deadlocks_with_the_same_annotators_submit():
             "lease",
         )
     )
-    # The lease either finishes or waits; give it the time to do one or the other.
-    wait_for(lambda: "lease" in outcome, seconds=3)
+    # The lease either finishes or waits behind the submit (a second backend waiting).
+    wait_for(lambda: "lease" in outcome or lock_waiters() >= 2)
     blocker_release.set()
     for thread in threads:
         thread.join(timeout=60)
@@ -234,8 +252,7 @@ def test_submits_and_leases_do_not_wait_for_a_round_being_written_nor_explore_ar
     lease that finds nothing free waits for the new round instead of exploring around it."""
     from labeler import engine
     from labeler.models import Item, QueryRound
-    from labeler.services.leasing import EXPLORATION_RANK
-    from labeler.services.rounds import round_write
+    from labeler.queue import EXPLORATION_RANK, round_replace
 
     alice, bob = UserFactory(), UserFactory()
     project = ProjectFactory(kind="text", classes=("yes", "no"), created_by=alice)
@@ -251,11 +268,12 @@ def test_submits_and_leases_do_not_wait_for_a_round_being_written_nor_explore_ar
     threads = [holder]
     threads.append(
         in_thread(
-            lambda: round_write(
+            lambda: round_replace(
                 project=Project.objects.get(pk=project.pk),
                 run=run,
-                outcome=engine.RunOutcome(model_name="", n_labels=0, picks=picks),
+                picks=picks,
                 eval_ids=[],
+                eval_guesses={},
                 n_round_picks=3,
                 n_round_eval=0,
             ),
@@ -286,8 +304,10 @@ def test_submits_and_leases_do_not_wait_for_a_round_being_written_nor_explore_ar
             "lease",
         )
     )
-    time.sleep(0.5)
-    lease_waited = "lease" not in outcome
+    # The lease either finishes (exploring around the write) or waits for the round writer's
+    # advisory lock, which the writer holds until the blocker lets it commit.
+    wait_for(lambda: "lease" in outcome or lock_waiters("advisory") >= 1)
+    lease_waited = "lease" not in outcome and lock_waiters("advisory") >= 1
     blocker_release.set()
     for thread in threads:
         thread.join(timeout=60)
