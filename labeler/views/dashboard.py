@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from labeler import selectors, services
 from labeler.forms_items import ExportForm
 from labeler.models import FeatureSet, ModelRun, Project
-from labeler.views.base import ANNOTATOR, MANAGER, READING_ROLES, is_htmx, nav_context, project_for
+from labeler.views.base import ANNOTATOR, MANAGER, is_htmx, nav_context, project_for
 
 # Landis & Koch's (1977) reading of kappa, the one annotation guidelines usually quote.
 KAPPA_WORDS = [
@@ -166,7 +166,7 @@ def dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
     if found is not None and found[1] == ANNOTATOR:
         # The dashboard is for managers and viewers; an annotator's place is the labeling page.
         return redirect("label", project_id=project_id)
-    project, role = project_for(request, project_id, READING_ROLES)
+    project, role = project_for(request, project_id)
     context = _dashboard_context(project, role)
     if is_htmx(request):
         return render(request, "labeler/_dashboard_body.html", context)
@@ -176,7 +176,7 @@ def dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def retrain(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, _role = project_for(request, project_id, {MANAGER})
+    project, _role = project_for(request, project_id)
     run = services.retrain_force(project=project)
     if run is None:
         messages.info(

@@ -21,13 +21,10 @@ from labeler.models import Annotation, Item, Project
 from labeler.views.base import (
     ANNOTATOR,
     MANAGER,
-    VIEWER,
     is_htmx,
     nav_context,
     project_for,
 )
-
-ITEM_ROLES = {MANAGER, ANNOTATOR, VIEWER}
 
 
 def _filter_form(request: HttpRequest, project: Project, role: str) -> ItemFilterForm:
@@ -48,7 +45,7 @@ def _query_without_cursor(request: HttpRequest) -> str:
 @login_required
 @require_GET
 def items(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, role = project_for(request, project_id, ITEM_ROLES)
+    project, role = project_for(request, project_id)
     form = _filter_form(request, project, role)
     page = None
     cursor_error = ""
@@ -98,7 +95,7 @@ def _back_to_items(project: Project, query: str) -> HttpResponse:
 @login_required
 @require_POST
 def items_bulk(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, _role = project_for(request, project_id, {MANAGER})
+    project, _role = project_for(request, project_id)
     form = BulkItemsForm(request.POST)
     if not form.is_valid():
         for errors in form.errors.values():
@@ -165,7 +162,7 @@ def correction_context(*, item: Item, project: Project, user, role: str) -> dict
 @login_required
 @require_POST
 def item_correct(request: HttpRequest, project_id: int, item_id: int) -> HttpResponse:
-    project, role = project_for(request, project_id, {MANAGER, ANNOTATOR})
+    project, role = project_for(request, project_id)
     item = selectors.item_in_project(project=project, item_id=item_id)
     back = redirect("item-history", project_id=project.pk, item_id=item_id)
     if item is None:
@@ -200,7 +197,7 @@ def item_correct(request: HttpRequest, project_id: int, item_id: int) -> HttpRes
 @login_required
 @require_GET
 def project_export(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, _role = project_for(request, project_id, {MANAGER})
+    project, _role = project_for(request, project_id)
     form = ExportForm(request.GET, project=project)
     if not form.is_valid():
         messages.error(request, _("Choose one of the export formats offered."))

@@ -19,7 +19,6 @@ from labeler.models import Annotation, Item, Membership, Project
 from labeler.views.base import (
     ANNOTATOR,
     MANAGER,
-    VIEWER,
     is_htmx,
     is_pixelated,
     nav_context,
@@ -51,7 +50,7 @@ def _members_context(project: Project, form: InviteForm, **extra) -> dict:
 @login_required
 @require_http_methods(["GET", "POST"])
 def members(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, role = project_for(request, project_id, {MANAGER})
+    project, role = project_for(request, project_id)
     may_create = access.can(request.user, role, "account.create")
     form = InviteForm(request.POST if request.method == "POST" else None)
     invitation = None
@@ -96,7 +95,7 @@ def members(request: HttpRequest, project_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def member_role(request: HttpRequest, project_id: int, membership_id: int) -> HttpResponse:
-    project, _role = project_for(request, project_id, {MANAGER})
+    project, _role = project_for(request, project_id)
     form = RoleForm(request.POST)
     if not form.is_valid():
         return HttpResponseBadRequest(form.errors.as_text())
@@ -121,7 +120,7 @@ def member_role(request: HttpRequest, project_id: int, membership_id: int) -> Ht
 @login_required
 @require_POST
 def member_remove(request: HttpRequest, project_id: int, membership_id: int) -> HttpResponse:
-    project, _role = project_for(request, project_id, {MANAGER})
+    project, _role = project_for(request, project_id)
     try:
         user = services.membership_remove(project=project, membership_id=membership_id)
     except services.MembershipRejected as rejected:
@@ -158,7 +157,7 @@ def _conflict_rows(
 @login_required
 @require_http_methods(["GET", "POST"])
 def conflicts(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, _role = project_for(request, project_id, {MANAGER})
+    project, _role = project_for(request, project_id)
     if request.method == "POST":
         return _adjudicate(request, project)
     rows = _conflict_rows(
@@ -225,7 +224,7 @@ def _history_rows(history: list[Annotation]) -> list[dict]:
 @login_required
 @require_GET
 def item_history(request: HttpRequest, project_id: int, item_id: int) -> HttpResponse:
-    project, role = project_for(request, project_id, {MANAGER, ANNOTATOR, VIEWER})
+    project, role = project_for(request, project_id)
     item = selectors.item_in_project(project=project, item_id=item_id)
     if item is None:
         raise Http404(_("No such item."))

@@ -12,7 +12,8 @@ from rest_framework.views import APIView
 from labeler import access, selectors, services
 from labeler.api import serializers as s
 from labeler.api.errors import Conflict, submit_rejected_error
-from labeler.api.views.base import POLICY, ProjectScopedMixin, errors
+from labeler.api.permissions import FollowsPolicy
+from labeler.api.views.base import ProjectScopedMixin, errors
 from labeler.models import Annotation, Item, Membership
 
 CONFLICT = {
@@ -41,7 +42,7 @@ class ItemHistoryView(ProjectScopedMixin, APIView):
     """Every answer ever given for the item, oldest first. A correction or an adjudication
     names the annotation it replaced (``replaces``); nothing is ever overwritten."""
 
-    permission_classes = [POLICY]
+    permission_classes = [FollowsPolicy]
 
     def get(self, request, project_pk: int, pk: int) -> Response:
         item = get_object_or_404(Item.objects.filter(project=self.project), pk=pk)
@@ -58,7 +59,7 @@ class ItemAdjudicateView(ProjectScopedMixin, APIView):
     """A manager's ruling on an item the annotators disagreed on (overlap): it decides the
     item's label; the annotators' answers stay for the agreement figures."""
 
-    permission_classes = [POLICY]
+    permission_classes = [FollowsPolicy]
 
     def post(self, request, project_pk: int, pk: int) -> Response:
         body = s.AdjudicateSerializer(data=request.data)
@@ -80,7 +81,7 @@ class AgreementView(ProjectScopedMixin, APIView):
     """Inter-annotator agreement for projects with overlap: Fleiss' kappa, Cohen's kappa per
     pair of annotators, each annotator against the final labels, and open conflicts."""
 
-    permission_classes = [POLICY]
+    permission_classes = [FollowsPolicy]
 
     def get(self, request, project_pk: int) -> Response:
         return Response(s.AgreementSerializer(selectors.agreement_stats(project=self.project)).data)
@@ -92,7 +93,7 @@ class MemberListView(ProjectScopedMixin, generics.ListAPIView):
 
     queryset = Membership.objects.none()
     serializer_class = s.MemberSerializer
-    permission_classes = [POLICY]
+    permission_classes = [FollowsPolicy]
     pagination_class = None
 
     def get_queryset(self):
@@ -129,7 +130,7 @@ class MemberDetailView(ProjectScopedMixin, generics.RetrieveAPIView):
 
     queryset = Membership.objects.none()
     serializer_class = s.MemberSerializer
-    permission_classes = [POLICY]
+    permission_classes = [FollowsPolicy]
 
     def get_queryset(self):
         return Membership.objects.filter(project=self.project).select_related("user")
