@@ -8,7 +8,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from labeler import engine, services
+from labeler import access, engine, services
 from labeler.models import (
     Annotation,
     FeatureSet,
@@ -25,6 +25,12 @@ from labeler.models import (
 # A URL that is null when there is nothing to point at (no file, no artifact).
 NULLABLE_URI = {"type": "string", "format": "uri", "nullable": True}
 NULLABLE_STRING = {"type": "string", "nullable": True}
+
+
+def role_in_context(context: dict) -> str | None:
+    """The reader's role in the project, from the view that serializes (None: unknown, and
+    the access policy then shows the least)."""
+    return getattr(context.get("view"), "project_role", None)
 
 
 def strategy_choices() -> list[str]:
@@ -236,6 +242,16 @@ class ItemSerializer(serializers.ModelSerializer):
     image_url = ImageUrlField()
     label = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
     prelabel = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
+    is_evaluation = serializers.SerializerMethodField(
+        help_text="Whether the item is in the evaluation set; null for everyone but managers "
+        "(labeler/access.py)."
+    )
+
+    @extend_schema_field({"type": "boolean", "nullable": True})
+    def get_is_evaluation(self, item: Item) -> bool | None:
+        if not access.item_fields_for(role_in_context(self.context), ["is_evaluation"]):
+            return None
+        return item.is_evaluation
 
     class Meta:
         model = Item
@@ -313,14 +329,14 @@ class AnnotationSerializer(serializers.ModelSerializer):
         slug_field="name", read_only=True, allow_null=True
     )
     kind = serializers.SerializerMethodField(
-        help_text="strategy, evaluation or import; null for annotators, who are served "
-        "evaluation items unmarked and must not learn afterwards which ones they were."
+        help_text="strategy, evaluation or import; null for everyone but managers "
+        "(labeler/access.py): annotators are served evaluation items unmarked and must not "
+        "learn afterwards which ones they were."
     )
 
     @extend_schema_field(NULLABLE_STRING)
     def get_kind(self, annotation: Annotation) -> str | None:
-        view = self.context.get("view")
-        if getattr(view, "project_role", None) == Membership.Role.ANNOTATOR:
+        if not access.annotation_fields_for(role_in_context(self.context), ["kind"]):
             return None
         return annotation.kind
 

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from labeler import selectors, services
+from labeler import access, selectors, services
 from labeler.forms_items import ExportForm
 from labeler.models import FeatureSet, ModelRun, Project
 from labeler.views.base import ANNOTATOR, MANAGER, is_htmx, nav_context, project_for
@@ -150,7 +150,9 @@ def _dashboard_context(project: Project, role: str) -> dict:
         "latest_run_number": numbers.get(stats["latest_model"].pk)
         if stats["latest_model"]
         else None,
-        "export_form": ExportForm(project=project) if role == MANAGER else None,
+        "export_form": ExportForm(project=project)
+        if access.role_may(role, "labels.export")
+        else None,
         "agreement": _agreement_context(project),
         "stop_reason": _stop_reason(stats["stop"], project, stats),
         "features_busy": stats["features"]["building"] is not None

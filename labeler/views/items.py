@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
-from labeler import selectors, selectors_items, services
+from labeler import access, selectors, selectors_items, services
 from labeler.forms_items import BulkItemsForm, CorrectionForm, ExportForm, ItemFilterForm
 from labeler.models import Annotation, Item, Project
 from labeler.views.base import (
@@ -27,12 +27,12 @@ from labeler.views.base import (
 )
 
 
-def _filter_form(request: HttpRequest, project: Project, role: str) -> ItemFilterForm:
+def _filter_form(request: HttpRequest, project: Project, sight: access.Sight) -> ItemFilterForm:
     return ItemFilterForm(
         request.GET,
         classes=selectors.label_classes(project=project),
         annotators=selectors_items.annotators_of(project=project),
-        show_annotators=role != ANNOTATOR,
+        show_annotators=sight.every_answer,
     )
 
 
@@ -46,7 +46,8 @@ def _query_without_cursor(request: HttpRequest) -> str:
 @require_GET
 def items(request: HttpRequest, project_id: int) -> HttpResponse:
     project, role = project_for(request, project_id)
-    form = _filter_form(request, project, role)
+    sight = access.sight(role)
+    form = _filter_form(request, project, sight)
     page = None
     cursor_error = ""
     if form.is_valid():
@@ -54,7 +55,7 @@ def items(request: HttpRequest, project_id: int) -> HttpResponse:
             page = selectors_items.items_page(
                 project=project,
                 viewer=request.user,
-                own_only=role == ANNOTATOR,
+                own_only=not sight.every_item,
                 filters=form.item_filter(),
                 cursor=request.GET.get("cursor", ""),
             )
@@ -63,13 +64,14 @@ def items(request: HttpRequest, project_id: int) -> HttpResponse:
             page = selectors_items.items_page(
                 project=project,
                 viewer=request.user,
-                own_only=role == ANNOTATOR,
+                own_only=not sight.every_item,
                 filters=form.item_filter(),
             )
     query = _query_without_cursor(request)
     context = {
         "project": project,
         "role": role,
+        "sight": sight,
         "is_manager": role == MANAGER,
         "form": form,
         "page": page,
@@ -77,7 +79,9 @@ def items(request: HttpRequest, project_id: int) -> HttpResponse:
         "first_page": not request.GET.get("cursor") or bool(cursor_error),
         "cursor_error": cursor_error,
         "next_url": f"?{query}&cursor={page.next_cursor}" if page and page.next_cursor else "",
-        "export_form": ExportForm(project=project) if role == MANAGER else None,
+        "export_form": ExportForm(project=project)
+        if access.role_may(role, "labels.export")
+        else None,
         **nav_context(project, role),
     }
     if is_htmx(request):

@@ -1,5 +1,6 @@
 """A manager's team pages: members and invitations, open conflicts and their adjudication; and
-an item's history, which every role may see (an annotator only their own answers)."""
+an item's history, which every role may see as the access policy's sight allows (an annotator
+only their own answers, of items they answered)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from labeler import access, selectors, services
 from labeler.forms import AdjudicateForm, InviteForm, RoleForm
 from labeler.models import Annotation, Item, Membership, Project
 from labeler.views.base import (
-    ANNOTATOR,
     MANAGER,
     is_htmx,
     is_pixelated,
@@ -228,26 +228,24 @@ def item_history(request: HttpRequest, project_id: int, item_id: int) -> HttpRes
     item = selectors.item_in_project(project=project, item_id=item_id)
     if item is None:
         raise Http404(_("No such item."))
-    history = selectors.item_history(item=item)
+    history = selectors.item_history(item=item, user=request.user, role=role)
     services.item_view_record(
         user=request.user, project_id=project.pk, item_id=item.pk, where="item_page"
     )
-    if role == ANNOTATOR:
-        # Their own answers only: with overlap, seeing a colleague's answer (or that the item
-        # is disputed) before correcting one's own would bias the agreement figures.
-        history = [answer for answer in history if answer.annotator_id == request.user.pk]
-        if not history:
-            raise PermissionDenied(_("Annotators see the history of the items they labeled."))
+    if not access.may_read_history(role=role, visible_answers=len(history)):
+        raise PermissionDenied(_("Annotators see the history of the items they labeled."))
+    sight = access.sight(role)
     context = {
         "project": project,
         "role": role,
+        "sight": sight,
         "item": item,
         "rows": _history_rows(history),
-        "own_only": role == ANNOTATOR,
-        "show_outcome": role != ANNOTATOR or project.overlap <= 1,
+        "own_only": not sight.every_answer,
+        "show_outcome": access.sees_consensus(role, project.overlap),
         "pixelated": is_pixelated(item),
         "classes": selectors.class_names(project=project),
-        "views": selectors.item_views(project=project, item_id=item.pk) if role == MANAGER else [],
+        "views": selectors.item_views(project=project, item_id=item.pk) if sight.item_views else [],
         **correction_context(item=item, project=project, user=request.user, role=role),
         **nav_context(project, role),
     }

@@ -8,7 +8,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labeler import services
+from labeler import access, services
 from labeler.api import serializers as s
 from labeler.api.errors import submit_rejected_error
 from labeler.api.filters import AnnotationFilter
@@ -16,7 +16,7 @@ from labeler.api.pagination import NewestFirstCursorPagination
 from labeler.api.parsers import SafeJSONParser
 from labeler.api.permissions import FollowsPolicy
 from labeler.api.views.base import ProjectScopedMixin, errors
-from labeler.models import Annotation, Membership
+from labeler.models import Annotation
 
 RETRY_AFTER_SECONDS = 2
 
@@ -75,9 +75,9 @@ class AnnotationScopeMixin(ProjectScopedMixin):
         annotations = Annotation.objects.filter(project=self.project).select_related(
             "label", "annotator", "round", "predicted_label"
         )
-        if self.project_role != Membership.Role.MANAGER:
-            annotations = annotations.filter(annotator=self.request.user)
-        return annotations
+        return access.visible_annotations(
+            annotations, user=self.request.user, role=self.project_role
+        )
 
 
 @extend_schema(tags=["labeling"])
