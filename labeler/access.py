@@ -26,8 +26,10 @@ viewers every item and answer, but not which items are evaluation items; an anno
 the items they answered and only their own answers, nothing of the evaluation set, and no
 consensus where several annotators answer an item. Pages, API serializers, templates and
 exports ask ``sight(role)``, ``visible_annotations(...)``, ``may_read_history(...)`` and
-``item_fields_for(role)`` instead of comparing roles themselves. Staff reach the Django admin
-through ``"staff"`` above, where Django's model permissions decide; a superuser is a manager.
+``item_fields_for(role)`` instead of comparing roles themselves; templates show links and
+forms with ``{% load access %}`` and ``role|may:"label"`` (``role_may``) and read fields
+through ``sight``. Staff reach the Django admin through ``"staff"`` above, where Django's
+model permissions decide; a superuser is a manager.
 """
 
 from __future__ import annotations

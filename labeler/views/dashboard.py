@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from labeler import access, selectors, services
 from labeler.forms_items import ExportForm
 from labeler.models import FeatureSet, ModelRun, Project
-from labeler.views.base import ANNOTATOR, MANAGER, is_htmx, nav_context, project_for
+from labeler.views.base import MANAGER, is_htmx, nav_context, project_for
 
 # Landis & Koch's (1977) reading of kappa, the one annotation guidelines usually quote.
 KAPPA_WORDS = [
@@ -165,7 +165,7 @@ def _dashboard_context(project: Project, role: str) -> dict:
 @require_GET
 def dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
     found = selectors.project_with_role(user=request.user, project_id=project_id)
-    if found is not None and found[1] == ANNOTATOR:
+    if found is not None and not access.role_may(found[1], "dashboard.read"):
         # The dashboard is for managers and viewers; an annotator's place is the labeling page.
         return redirect("label", project_id=project_id)
     project, role = project_for(request, project_id)

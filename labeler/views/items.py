@@ -19,7 +19,6 @@ from labeler import access, selectors, selectors_items, services
 from labeler.forms_items import BulkItemsForm, CorrectionForm, ExportForm, ItemFilterForm
 from labeler.models import Annotation, Item, Project
 from labeler.views.base import (
-    ANNOTATOR,
     MANAGER,
     is_htmx,
     nav_context,
@@ -142,8 +141,13 @@ def correction_target(*, item: Item, project: Project, user, role: str) -> Annot
     for a manager with one annotator per item, the item's current answer. None means a
     manager's correction is a ruling (overlap, or nobody answered yet)."""
     current = Annotation.objects.filter(item=item, is_current=True)
-    if role == ANNOTATOR:
-        return current.filter(annotator=user, is_adjudication=False).first()
+    if not access.sight(role).every_answer:
+        # As in the API: one corrects the answers one may read (an annotator, their own).
+        return (
+            access.visible_annotations(current, user=user, role=role)
+            .filter(is_adjudication=False)
+            .first()
+        )
     if project.overlap > 1 or current.filter(is_adjudication=True).exists():
         return None
     return current.filter(is_adjudication=False).first()
@@ -151,10 +155,10 @@ def correction_target(*, item: Item, project: Project, user, role: str) -> Annot
 
 def correction_context(*, item: Item, project: Project, user, role: str) -> dict:
     """What the item page's correction form needs; empty when this role may not correct."""
-    if role not in (MANAGER, ANNOTATOR):
+    if not access.role_may(role, "label"):
         return {}
     target = correction_target(item=item, project=project, user=user, role=role)
-    if role == ANNOTATOR and target is None:
+    if target is None and not access.role_may(role, "project.manage"):
         return {}
     return {
         "correct_url": reverse("item-correct", args=[project.pk, item.pk]),
@@ -184,7 +188,7 @@ def item_correct(request: HttpRequest, project_id: int, item_id: int) -> HttpRes
                 messages.info(request, _("The label was already “%(label)s”.") % {"label": label})
                 return back
             services.annotation_correct(annotation=target, annotator=request.user, label=label)
-        elif role == MANAGER:
+        elif access.role_may(role, "project.manage"):
             services.item_adjudicate(
                 project=project, manager=request.user, item_id=item.pk, label=label
             )

@@ -279,3 +279,24 @@ def test_an_outsider_finds_no_history(text_team, shared_item, where):
     status, _ = _history_answers(text_team, text_team.outsider, shared_item, where=where)
 
     assert status == 404
+
+
+# Links and forms follow the same table as the URLs ------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["manager", "annotator", "viewer"])
+def test_the_project_tabs_link_exactly_the_pages_the_policy_opens_to_the_role(text_team, role):
+    project = text_team.project
+    body = page_client(text_team.user(role)).get(reverse("project-items", args=[project.pk])).text
+    listed = page_client(text_team.user(role)).get(reverse("project-list")).text
+
+    for name, action in [
+        ("label", "label"),
+        ("project-dashboard", "dashboard.read"),
+        ("project-settings", "project.manage"),
+        ("project-import", "project.manage"),
+    ]:
+        link = f'href="{reverse(name, args=[project.pk])}"'
+        allowed = access.role_may(role, action)
+        assert (link in body) is allowed, (name, role)
+        assert (link in listed) is allowed, (name, role)
