@@ -26,12 +26,13 @@ from labeler.views.base import (
 )
 
 
-def _filter_form(request: HttpRequest, project: Project, sight: access.Sight) -> ItemFilterForm:
+def _filter_form(request: HttpRequest, project: Project, role: str) -> ItemFilterForm:
     return ItemFilterForm(
         request.GET,
         classes=selectors.label_classes(project=project),
         annotators=selectors_items.annotators_of(project=project),
-        show_annotators=sight.every_answer,
+        show_annotators=access.sight(role).every_answer,
+        show_consensus=access.sees_consensus(role, project.overlap),
     )
 
 
@@ -46,7 +47,7 @@ def _query_without_cursor(request: HttpRequest) -> str:
 def items(request: HttpRequest, project_id: int) -> HttpResponse:
     project, role = project_for(request, project_id)
     sight = access.sight(role)
-    form = _filter_form(request, project, sight)
+    form = _filter_form(request, project, role)
     page = None
     cursor_error = ""
     if form.is_valid():
@@ -71,6 +72,7 @@ def items(request: HttpRequest, project_id: int) -> HttpResponse:
         "project": project,
         "role": role,
         "sight": sight,
+        "show_outcome": access.sees_consensus(role, project.overlap),
         "is_manager": role == MANAGER,
         "form": form,
         "page": page,

@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from labeler import access
-from labeler.models import QueueEntry
+from labeler.models import Item, Project, QueueEntry
 from tests.factories import UserFactory
 from tests.labeler.api.factories import annotation_add, item_add, membership_add, round_add
 
@@ -300,3 +300,21 @@ def test_the_project_tabs_link_exactly_the_pages_the_policy_opens_to_the_role(te
         allowed = access.role_may(role, action)
         assert (link in body) is allowed, (name, role)
         assert (link in listed) is allowed, (name, role)
+
+
+def test_with_overlap_an_annotators_items_page_tells_no_consensus(text_team, shared_item):
+    """As on the item's page: with several annotators per item, an item's status (waiting,
+    disputed, decided) and final label are their consensus, which biases the next answer."""
+    project = text_team.project
+    Project.objects.filter(pk=project.pk).update(overlap=2)
+    Item.objects.filter(pk=shared_item.pk).update(status=Item.Status.CONFLICT)
+    url = reverse("project-items", args=[project.pk])
+
+    mine = page_client(text_team.annotator).get(url).text
+    disputed = page_client(text_team.annotator).get(url, {"status": "conflict"}).text
+    managed = page_client(text_team.manager).get(url).text
+
+    assert "a disputed message" in mine and "a disputed message" in disputed
+    assert "status-item-conflict" not in mine and 'name="status"' not in mine
+    assert 'name="label"' not in mine and 'name="disagrees"' not in mine
+    assert "status-item-conflict" in managed and 'name="status"' in managed
