@@ -1,6 +1,7 @@
-"""The one access policy: who may do what, read by the pages and the API alike.
+"""The one access policy: who may do what, and what each role sees; read by the pages, the API,
+the exports and the templates alike.
 
-Two tables:
+Two tables say who may open what:
 
 - ``ACTIONS``: each action names the project roles that may do it and, where Django's own
   permissions matter, the permission the user needs (``labeler.add_project`` to create a
@@ -19,6 +20,16 @@ request's URL name. A pattern without a rule is refused (403) and
 What the answers mean: anonymous → 401 (API) or the login page; not a member of the project
 → 404 (an outsider never learns a project exists); a member whose role does not allow the
 action → 403. Superusers act as managers of every project.
+
+A third, ``SIGHT``, says what a role sees once in (rows and fields): managers see everything;
+viewers every item and answer, but not which items are evaluation items; an annotator only
+the items they answered and only their own answers, nothing of the evaluation set, and no
+consensus where several annotators answer an item. Pages, API serializers, templates and
+exports ask ``sight(role)``, ``visible_annotations(...)``, ``may_read_history(...)`` and
+``item_fields_for(role)`` instead of comparing roles themselves; templates show links and
+forms with ``{% load access %}`` and ``role|may:"label"`` (``role_may``) and read fields
+through ``sight``. Staff reach the Django admin through ``"staff"`` above, where Django's
+model permissions decide; a superuser is a manager.
 """
 
 from __future__ import annotations
@@ -27,9 +38,10 @@ import logging
 from dataclasses import dataclass
 from enum import Enum
 
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
-from labeler.models import Membership
+from labeler.models import Annotation, Membership
 
 logger = logging.getLogger(__name__)
 
@@ -67,8 +79,12 @@ ACTIONS: dict[str, Action] = {
     "account.create": Action(roles=frozenset({MANAGER}), permission="auth.add_user"),
     "dashboard.read": Action(roles=frozenset({MANAGER, VIEWER})),
     "label": Action(roles=frozenset({MANAGER, ANNOTATOR})),
-    # The item history page: annotators see only their own answers there.
+    # An item's history, page and API alike: annotators see only their own answers there
+    # (``visible_annotations``), and only for items they answered (``may_read_history``).
     "history.read_own": Action(roles=ALL_ROLES),
+    # Exports carry each item's evaluation membership (``is_evaluation``), so only roles whose
+    # sight includes the evaluation set may export (a test holds the two together).
+    "labels.export": Action(roles=frozenset({MANAGER})),
     "file.read": Action(roles=ALL_ROLES),
 }
 
@@ -110,7 +126,7 @@ URL_RULES: dict[str, Rule] = {
     "project-items": Rule("project.read"),
     "project-items-bulk": Rule("project.manage"),
     "item-correct": Rule("label"),
-    "project-export": Rule("project.manage"),
+    "project-export": Rule("labels.export"),
     # DICOM (labeler/dicom): the viewer's header and window renders, like the item's file.
     "item-dicom": Rule("file.read"),
     "item-dicom-render": Rule("file.read"),
@@ -148,7 +164,7 @@ URL_RULES: dict[str, Rule] = {
     "api:item-list": Rule("project.manage"),
     "api:item-detail": Rule("project.manage"),
     "api:item-skip": Rule("label"),
-    "api:item-history": Rule("dashboard.read", write="project.manage"),
+    "api:item-history": Rule("history.read_own", write="project.manage"),
     "api:item-views": Rule("project.manage"),
     "api:import-job": Rule("project.manage"),
     "api:item-adjudicate": Rule("project.manage"),
@@ -164,10 +180,101 @@ URL_RULES: dict[str, Rule] = {
     "api:model-run-detail": Rule("dashboard.read", write="project.manage"),
     "api:model-run-artifact": Rule("project.manage"),
     # Models out (ONNX, TorchScript, model card): whoever may download the labels.
-    "api:model-run-export": Rule("project.manage"),
-    "api:export": Rule("project.manage"),
+    "api:model-run-export": Rule("labels.export"),
+    "api:export": Rule("labels.export"),
     "api:item-file": Rule("file.read"),
 }
+
+
+@dataclass(frozen=True)
+class Sight:
+    """What a role sees of a project it may open."""
+
+    # Every item of the project; else only the items they answered.
+    every_item: bool
+    # Colleagues' answers and who gave them; else only their own. With overlap, a colleague's
+    # answer biases one's own and tells which items several annotators answer.
+    every_answer: bool
+    # Which items are evaluation items (Item.is_evaluation, an answer's kind): an annotator
+    # who knows would label those with more care than the rest and the measured accuracy
+    # would no longer be the model's.
+    evaluation: bool
+    # An item's consensus (its status, final label, the model against it) where several
+    # annotators answer each item; with one annotator per item it is their own answer.
+    consensus_with_overlap: bool
+    # The model's current guess on an item's page (the labeling page follows the project's
+    # show_model_guess instead).
+    model_guess: bool
+    # Who opened an item, where and when.
+    item_views: bool
+
+
+NOTHING = Sight(False, False, False, False, False, False)
+SIGHT: dict[str, Sight] = {
+    MANAGER: Sight(
+        every_item=True,
+        every_answer=True,
+        evaluation=True,
+        consensus_with_overlap=True,
+        model_guess=True,
+        item_views=True,
+    ),
+    VIEWER: Sight(
+        every_item=True,
+        every_answer=True,
+        evaluation=False,
+        consensus_with_overlap=True,
+        model_guess=True,
+        item_views=False,
+    ),
+    ANNOTATOR: NOTHING,
+}
+
+# Item fields that tell evaluation items apart.
+EVALUATION_ITEM_FIELDS = frozenset({"is_evaluation"})
+# Annotation fields that tell evaluation items apart.
+EVALUATION_ANNOTATION_FIELDS = frozenset({"kind"})
+
+
+def sight(role: str | None) -> Sight:
+    """What ``role`` sees (``None``, not a member: nothing)."""
+    return SIGHT.get(role, NOTHING)
+
+
+def sees_consensus(role: str | None, overlap: int) -> bool:
+    return sight(role).consensus_with_overlap or overlap <= 1
+
+
+def item_fields_for(role: str | None, fields) -> list[str]:
+    """``fields`` of an item, less those this role may not read."""
+    hidden = frozenset() if sight(role).evaluation else EVALUATION_ITEM_FIELDS
+    return [name for name in fields if name not in hidden]
+
+
+def annotation_fields_for(role: str | None, fields) -> list[str]:
+    """``fields`` of an annotation, less those this role may not read."""
+    hidden = frozenset() if sight(role).evaluation else EVALUATION_ANNOTATION_FIELDS
+    return [name for name in fields if name not in hidden]
+
+
+def visible_annotations(
+    annotations: QuerySet[Annotation], *, user, role: str | None
+) -> QuerySet[Annotation]:
+    """The rows of ``annotations`` this user may read in their role."""
+    if sight(role).every_answer:
+        return annotations
+    if role is None:
+        return annotations.none()
+    return annotations.filter(annotator=user)
+
+
+def may_read_history(*, role: str | None, visible_answers: int) -> bool:
+    """Whether an item's history opens, given how many of its answers this role may read:
+    readers see any item's, an annotator only that of an item they answered (an empty page
+    would still tell them the item exists and that someone else has it)."""
+    if role is None:
+        return False
+    return sight(role).every_item or visible_answers > 0
 
 
 class Decision(Enum):
@@ -217,6 +324,13 @@ def decide(user, role: str | None, action: str) -> Decision:
 
 def can(user, role: str | None, action: str) -> bool:
     return decide(user, role, action) is Decision.ALLOW
+
+
+def role_may(role: str | None, action: str) -> bool:
+    """Whether ``role`` is one the action allows: for showing a button or a form; the URL
+    behind it still asks ``decide``."""
+    roles = ACTIONS[action].roles
+    return roles is not None and role in roles
 
 
 def refusal_message(action: str | None) -> str:

@@ -7,7 +7,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from labeler.models import Project
-from labeler.selectors_items import SORTS, ItemFilter, flags_available
+from labeler.selectors_items import SORTS, ItemFilter
 
 STATUS_LABELS = {
     "unlabeled": _("Unlabeled"),
@@ -64,12 +64,11 @@ class ItemFilterForm(forms.Form):
         required=False, choices=[(name, SORT_LABELS[name]) for name in SORTS], label=_("Sort")
     )
 
-    def __init__(self, *args, classes, annotators, show_annotators: bool, **kwargs) -> None:
+    def __init__(
+        self, *args, classes, annotators, show_annotators: bool, show_consensus: bool, **kwargs
+    ) -> None:
         super().__init__(*args, **kwargs)
-        statuses = [name for name in STATUS_LABELS if name != "flagged" or flags_available()]
-        self.fields["status"].choices = [("", _("Any status"))] + [
-            (name, STATUS_LABELS[name]) for name in statuses
-        ]
+        self.fields["status"].choices = [("", _("Any status"))] + list(STATUS_LABELS.items())
         class_choices = [(c.pk, c.name) for c in classes]
         self.fields["label"].choices = [("", _("Any label"))] + class_choices
         self.fields["predicted"].choices = [("", _("Any guess"))] + class_choices
@@ -77,6 +76,11 @@ class ItemFilterForm(forms.Form):
             self.fields["annotator"].choices = [("", _("Anyone"))] + list(annotators)
         else:
             del self.fields["annotator"]
+        if not show_consensus:
+            # The item's status, final label and the model against it are the consensus of
+            # several annotators (labeler/access.py, Sight.consensus_with_overlap).
+            for name in ("status", "label", "disagrees"):
+                del self.fields[name]
 
     def clean(self) -> dict:
         cleaned = super().clean()

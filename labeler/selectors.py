@@ -20,6 +20,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from labeler import access
 from labeler.models import (
     Annotation,
     ImportJob,
@@ -166,13 +167,13 @@ def agreement_stats(*, project: Project) -> dict:
     return figures
 
 
-def item_history(*, item: Item) -> list[Annotation]:
-    """Every answer ever given for an item, oldest first: who, when, which label, and which
+def item_history(*, item: Item, user: AbstractBaseUser, role: str) -> list[Annotation]:
+    """Every answer ever given for an item that ``user`` may read in ``role`` (the access
+    policy's ``visible_annotations``), oldest first: who, when, which label, and which
     earlier answer it replaced (old → new)."""
+    answers = access.visible_annotations(Annotation.objects.filter(item=item), user=user, role=role)
     return list(
-        Annotation.objects.filter(item=item)
-        .select_related("annotator", "label", "replaces__label")
-        .order_by("created_at", "id")
+        answers.select_related("annotator", "label", "replaces__label").order_by("created_at", "id")
     )
 
 

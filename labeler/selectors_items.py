@@ -21,21 +21,6 @@ ITEM_STATUSES = ("unlabeled", "queued", "labeled", "pending", "skipped", "flagge
 SORTS = ("newest", "oldest", "least_confident", "most_confident")
 
 
-# The annotator's "unsure" flag on an answer, added with the labeling page's flag key (#11):
-# the first of these names that Annotation has.
-FLAG_FIELDS = ("is_unsure", "flagged")
-
-
-def flag_field() -> str | None:
-    names = {field.name for field in Annotation._meta.get_fields()}
-    return next((name for name in FLAG_FIELDS if name in names), None)
-
-
-def flags_available() -> bool:
-    """Whether annotations carry the annotator's "unsure" flag."""
-    return flag_field() is not None
-
-
 @dataclass(frozen=True)
 class ItemFilter:
     status: str = ""
@@ -96,8 +81,7 @@ def items_filtered(
     if status == "queued":
         items = items.filter(Exists(QueueEntry.objects.filter(item=OuterRef("pk"), done=False)))
     elif status == "flagged":
-        flag = flag_field()
-        items = items.filter(_answers(**{flag: True})) if flag else items.none()
+        items = items.filter(_answers(is_unsure=True))
     elif status:
         items = items.filter(status=status)
     if filters.label_id is not None:

@@ -83,10 +83,14 @@ def _port_open(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def wait_until(condition: Callable[[], bool], *, timeout: float, what: str) -> None:
+def wait_until(
+    condition: Callable[[], bool], *, timeout: float, what: str, every: float = 0.2
+) -> None:
+    """Wait for a condition another process brings about (a port open, a row written), asking
+    ``every`` seconds, and fail naming ``what`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
-        time.sleep(0.2)
+        time.sleep(every)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")

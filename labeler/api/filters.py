@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, QuerySet
 from django_filters.fields import IsoDateTimeField
 
+from labeler import access
 from labeler.models import Annotation, Item, QueueEntry
 
 INT_MAX = 2**31 - 1
@@ -74,7 +75,11 @@ class AnnotationFilter(django_filters.FilterSet):
     item = django_filters.NumberFilter(field_name="item_id", min_value=1, max_value=2**63 - 1)
     annotator = django_filters.CharFilter(field_name="annotator__username")
     label = django_filters.CharFilter(field_name="label__name")
-    kind = django_filters.ChoiceFilter(choices=QueueEntry.Kind.choices)
+    kind = django_filters.ChoiceFilter(
+        choices=QueueEntry.Kind.choices,
+        method="filter_kind",
+        help_text="Managers only; ignored for anyone else, whose answers' kind is not shown.",
+    )
     round = django_filters.NumberFilter(field_name="round__number", min_value=0, max_value=INT_MAX)
     current = django_filters.BooleanFilter(
         field_name="is_current", help_text="Only current (true) or replaced (false) labels."
@@ -87,3 +92,11 @@ class AnnotationFilter(django_filters.FilterSet):
     class Meta:
         model = Annotation
         fields = ["item", "annotator", "label", "kind", "round", "current", "since", "unsure"]
+
+    def filter_kind(self, queryset: QuerySet, name: str, kind: str) -> QuerySet:
+        # Filtering by kind would tell an annotator which of their answers were evaluation
+        # items, the very field the serializer hides from them.
+        view = (getattr(self.request, "parser_context", None) or {}).get("view")
+        if not access.sight(getattr(view, "project_role", None)).evaluation:
+            return queryset
+        return queryset.filter(kind=kind)

@@ -4,7 +4,7 @@ item checks."""
 
 from __future__ import annotations
 
-from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 from django.utils.translation import gettext as _
 
@@ -14,8 +14,6 @@ from labeler.models import Item, Project
 MANAGER = access.MANAGER
 ANNOTATOR = access.ANNOTATOR
 VIEWER = access.VIEWER
-LABELING_ROLES = access.ACTIONS["label"].roles
-READING_ROLES = access.ACTIONS["dashboard.read"].roles
 # Images this small are drawn with hard pixel edges when scaled up (8×8 digits, icons).
 PIXELATED_MAX_SIDE = 64
 
@@ -37,20 +35,10 @@ def page_access(request: HttpRequest) -> None:
         raise PermissionDenied(access.refusal_message(action))
 
 
-def project_for(
-    request: HttpRequest, project_id: int, roles: set[str] | None = None
-) -> tuple[Project, str]:
+def project_for(request: HttpRequest, project_id: int) -> tuple[Project, str]:
     """The project and the user's role, as the access policy decides for this URL (see
-    ``labeler/access.py``): 404 for a non-member, 403 for a role the rule does not allow.
-
-    ``roles`` is what views passed before the policy existed; if given it must agree with
-    the policy, so a page and its rule cannot drift apart silently."""
+    ``labeler/access.py``): 404 for a non-member, 403 for a role the rule does not allow."""
     action = _action(request)
-    if roles is not None and set(roles) != set(access.ACTIONS[action].roles or ()):
-        raise ImproperlyConfigured(
-            f"{request.resolver_match.view_name}: roles {sorted(roles)} disagree with the "
-            f"access rule {action!r}; drop the roles argument, the policy decides."
-        )
     found = selectors.project_with_role(user=request.user, project_id=project_id)
     role = found[1] if found else None
     decision = access.decide(request.user, role, action)

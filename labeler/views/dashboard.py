@@ -11,10 +11,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from labeler import selectors, services
+from labeler import access, selectors, services
 from labeler.forms_items import ExportForm
 from labeler.models import FeatureSet, ModelRun, Project
-from labeler.views.base import ANNOTATOR, MANAGER, READING_ROLES, is_htmx, nav_context, project_for
+from labeler.views.base import MANAGER, is_htmx, nav_context, project_for
 
 # Landis & Koch's (1977) reading of kappa, the one annotation guidelines usually quote.
 KAPPA_WORDS = [
@@ -150,7 +150,9 @@ def _dashboard_context(project: Project, role: str) -> dict:
         "latest_run_number": numbers.get(stats["latest_model"].pk)
         if stats["latest_model"]
         else None,
-        "export_form": ExportForm(project=project) if role == MANAGER else None,
+        "export_form": ExportForm(project=project)
+        if access.role_may(role, "labels.export")
+        else None,
         "agreement": _agreement_context(project),
         "stop_reason": _stop_reason(stats["stop"], project, stats),
         "features_busy": stats["features"]["building"] is not None
@@ -163,10 +165,10 @@ def _dashboard_context(project: Project, role: str) -> dict:
 @require_GET
 def dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
     found = selectors.project_with_role(user=request.user, project_id=project_id)
-    if found is not None and found[1] == ANNOTATOR:
+    if found is not None and not access.role_may(found[1], "dashboard.read"):
         # The dashboard is for managers and viewers; an annotator's place is the labeling page.
         return redirect("label", project_id=project_id)
-    project, role = project_for(request, project_id, READING_ROLES)
+    project, role = project_for(request, project_id)
     context = _dashboard_context(project, role)
     if is_htmx(request):
         return render(request, "labeler/_dashboard_body.html", context)
@@ -176,7 +178,7 @@ def dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def retrain(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, _role = project_for(request, project_id, {MANAGER})
+    project, _role = project_for(request, project_id)
     run = services.retrain_force(project=project)
     if run is None:
         messages.info(

@@ -76,7 +76,7 @@ def item_dicom_render(request: HttpRequest, item_id: int) -> HttpResponse:
 @require_http_methods(["POST"])
 def pacs_import(request: HttpRequest, project_id: int) -> HttpResponse:
     """Queue an import of the studies a DICOMweb search finds (managers of image projects)."""
-    project, _ = project_for(request, project_id, {MANAGER})
+    project, _ = project_for(request, project_id)
     if project.kind != Project.Kind.IMAGE:
         raise Http404("PACS imports are for image projects.")
     form = PacsImportForm(request.POST)

@@ -15,19 +15,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
-from labeler import selectors, selectors_items, services
+from labeler import access, selectors, selectors_items, services
 from labeler.forms_items import BulkItemsForm, CorrectionForm, ExportForm, ItemFilterForm
 from labeler.models import Annotation, Item, Project
 from labeler.views.base import (
-    ANNOTATOR,
     MANAGER,
-    VIEWER,
     is_htmx,
     nav_context,
     project_for,
 )
-
-ITEM_ROLES = {MANAGER, ANNOTATOR, VIEWER}
 
 
 def _filter_form(request: HttpRequest, project: Project, role: str) -> ItemFilterForm:
@@ -35,7 +31,8 @@ def _filter_form(request: HttpRequest, project: Project, role: str) -> ItemFilte
         request.GET,
         classes=selectors.label_classes(project=project),
         annotators=selectors_items.annotators_of(project=project),
-        show_annotators=role != ANNOTATOR,
+        show_annotators=access.sight(role).every_answer,
+        show_consensus=access.sees_consensus(role, project.overlap),
     )
 
 
@@ -48,7 +45,8 @@ def _query_without_cursor(request: HttpRequest) -> str:
 @login_required
 @require_GET
 def items(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, role = project_for(request, project_id, ITEM_ROLES)
+    project, role = project_for(request, project_id)
+    sight = access.sight(role)
     form = _filter_form(request, project, role)
     page = None
     cursor_error = ""
@@ -57,7 +55,7 @@ def items(request: HttpRequest, project_id: int) -> HttpResponse:
             page = selectors_items.items_page(
                 project=project,
                 viewer=request.user,
-                own_only=role == ANNOTATOR,
+                own_only=not sight.every_item,
                 filters=form.item_filter(),
                 cursor=request.GET.get("cursor", ""),
             )
@@ -66,13 +64,15 @@ def items(request: HttpRequest, project_id: int) -> HttpResponse:
             page = selectors_items.items_page(
                 project=project,
                 viewer=request.user,
-                own_only=role == ANNOTATOR,
+                own_only=not sight.every_item,
                 filters=form.item_filter(),
             )
     query = _query_without_cursor(request)
     context = {
         "project": project,
         "role": role,
+        "sight": sight,
+        "show_outcome": access.sees_consensus(role, project.overlap),
         "is_manager": role == MANAGER,
         "form": form,
         "page": page,
@@ -80,7 +80,9 @@ def items(request: HttpRequest, project_id: int) -> HttpResponse:
         "first_page": not request.GET.get("cursor") or bool(cursor_error),
         "cursor_error": cursor_error,
         "next_url": f"?{query}&cursor={page.next_cursor}" if page and page.next_cursor else "",
-        "export_form": ExportForm(project=project) if role == MANAGER else None,
+        "export_form": ExportForm(project=project)
+        if access.role_may(role, "labels.export")
+        else None,
         **nav_context(project, role),
     }
     if is_htmx(request):
@@ -98,7 +100,7 @@ def _back_to_items(project: Project, query: str) -> HttpResponse:
 @login_required
 @require_POST
 def items_bulk(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, _role = project_for(request, project_id, {MANAGER})
+    project, _role = project_for(request, project_id)
     form = BulkItemsForm(request.POST)
     if not form.is_valid():
         for errors in form.errors.values():
@@ -141,8 +143,13 @@ def correction_target(*, item: Item, project: Project, user, role: str) -> Annot
     for a manager with one annotator per item, the item's current answer. None means a
     manager's correction is a ruling (overlap, or nobody answered yet)."""
     current = Annotation.objects.filter(item=item, is_current=True)
-    if role == ANNOTATOR:
-        return current.filter(annotator=user, is_adjudication=False).first()
+    if not access.sight(role).every_answer:
+        # As in the API: one corrects the answers one may read (an annotator, their own).
+        return (
+            access.visible_annotations(current, user=user, role=role)
+            .filter(is_adjudication=False)
+            .first()
+        )
     if project.overlap > 1 or current.filter(is_adjudication=True).exists():
         return None
     return current.filter(is_adjudication=False).first()
@@ -150,10 +157,10 @@ def correction_target(*, item: Item, project: Project, user, role: str) -> Annot
 
 def correction_context(*, item: Item, project: Project, user, role: str) -> dict:
     """What the item page's correction form needs; empty when this role may not correct."""
-    if role not in (MANAGER, ANNOTATOR):
+    if not access.role_may(role, "label"):
         return {}
     target = correction_target(item=item, project=project, user=user, role=role)
-    if role == ANNOTATOR and target is None:
+    if target is None and not access.role_may(role, "project.manage"):
         return {}
     return {
         "correct_url": reverse("item-correct", args=[project.pk, item.pk]),
@@ -165,7 +172,7 @@ def correction_context(*, item: Item, project: Project, user, role: str) -> dict
 @login_required
 @require_POST
 def item_correct(request: HttpRequest, project_id: int, item_id: int) -> HttpResponse:
-    project, role = project_for(request, project_id, {MANAGER, ANNOTATOR})
+    project, role = project_for(request, project_id)
     item = selectors.item_in_project(project=project, item_id=item_id)
     back = redirect("item-history", project_id=project.pk, item_id=item_id)
     if item is None:
@@ -183,7 +190,7 @@ def item_correct(request: HttpRequest, project_id: int, item_id: int) -> HttpRes
                 messages.info(request, _("The label was already “%(label)s”.") % {"label": label})
                 return back
             services.annotation_correct(annotation=target, annotator=request.user, label=label)
-        elif role == MANAGER:
+        elif access.role_may(role, "project.manage"):
             services.item_adjudicate(
                 project=project, manager=request.user, item_id=item.pk, label=label
             )
@@ -200,7 +207,7 @@ def item_correct(request: HttpRequest, project_id: int, item_id: int) -> HttpRes
 @login_required
 @require_GET
 def project_export(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, _role = project_for(request, project_id, {MANAGER})
+    project, _role = project_for(request, project_id)
     form = ExportForm(request.GET, project=project)
     if not form.is_valid():
         messages.error(request, _("Choose one of the export formats offered."))

@@ -22,7 +22,7 @@ from labeler import selectors, services
 from labeler.api.errors import SUBMIT_CONFLICTS
 from labeler.forms import CorrectForm, HoldForm, SkipForm, SubmitForm
 from labeler.models import Project, QueueEntry
-from labeler.views.base import LABELING_ROLES, is_pixelated, nav_context, project_for
+from labeler.views.base import is_pixelated, nav_context, project_for
 
 SKIP_KEY = " "
 FLAG_KEY = "f"
@@ -171,7 +171,7 @@ def _page_setup(request: HttpRequest, project: Project) -> dict:
 @login_required
 @require_GET
 def label(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, role = project_for(request, project_id, LABELING_ROLES)
+    project, role = project_for(request, project_id)
     setup = _page_setup(request, project)
     context = {
         "project": project,
@@ -188,7 +188,7 @@ def label(request: HttpRequest, project_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def label_lease(request: HttpRequest, project_id: int) -> JsonResponse:
-    project, _role = project_for(request, project_id, LABELING_ROLES)
+    project, _role = project_for(request, project_id)
     form = HoldForm(request.POST)
     if not form.is_valid():
         return _invalid(form)
@@ -198,7 +198,7 @@ def label_lease(request: HttpRequest, project_id: int) -> JsonResponse:
 @login_required
 @require_POST
 def label_answer(request: HttpRequest, project_id: int) -> JsonResponse:
-    project, _role = project_for(request, project_id, LABELING_ROLES)
+    project, _role = project_for(request, project_id)
     form = SubmitForm(request.POST)
     if not form.is_valid():
         return _invalid(form)
@@ -223,7 +223,7 @@ def label_answer(request: HttpRequest, project_id: int) -> JsonResponse:
 @login_required
 @require_POST
 def label_skip(request: HttpRequest, project_id: int) -> JsonResponse:
-    project, _role = project_for(request, project_id, LABELING_ROLES)
+    project, _role = project_for(request, project_id)
     form = SkipForm(request.POST)
     if not form.is_valid():
         return _invalid(form)
@@ -239,7 +239,7 @@ def label_skip(request: HttpRequest, project_id: int) -> JsonResponse:
 @login_required
 @require_POST
 def label_undo(request: HttpRequest, project_id: int) -> JsonResponse:
-    project, _role = project_for(request, project_id, LABELING_ROLES)
+    project, _role = project_for(request, project_id)
     form = HoldForm(request.POST)
     if not form.is_valid():
         return _invalid(form)
@@ -261,7 +261,7 @@ def label_undo(request: HttpRequest, project_id: int) -> JsonResponse:
 @login_required
 @require_POST
 def label_unskip(request: HttpRequest, project_id: int) -> JsonResponse:
-    project, _role = project_for(request, project_id, LABELING_ROLES)
+    project, _role = project_for(request, project_id)
     form = SkipForm(request.POST)
     if not form.is_valid():
         return _invalid(form)
@@ -283,7 +283,7 @@ def label_unskip(request: HttpRequest, project_id: int) -> JsonResponse:
 @login_required
 @require_POST
 def label_correct(request: HttpRequest, project_id: int) -> JsonResponse:
-    project, _role = project_for(request, project_id, LABELING_ROLES)
+    project, _role = project_for(request, project_id)
     form = CorrectForm(request.POST)
     if not form.is_valid():
         return _invalid(form)

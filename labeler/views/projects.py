@@ -55,7 +55,7 @@ def project_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def project_settings(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, _role = project_for(request, project_id, {MANAGER})
+    project, _role = project_for(request, project_id)
     form = ProjectSettingsForm(request.POST if request.method == "POST" else None, instance=project)
     if request.method == "POST" and form.is_valid():
         try:
@@ -82,7 +82,7 @@ def project_settings(request: HttpRequest, project_id: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def project_import(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, _role = project_for(request, project_id, {MANAGER})
+    project, _role = project_for(request, project_id)
     form = ImportForm(request.POST, request.FILES) if request.method == "POST" else ImportForm()
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
@@ -106,7 +106,7 @@ def import_job(request: HttpRequest, job_id: int) -> HttpResponse:
     job = selectors.import_job_with_project(job_id=job_id)
     if job is None:
         raise Http404(_("No such import."))
-    project, _role = project_for(request, job.project_id, {MANAGER})
+    project, _role = project_for(request, job.project_id)
     context = {
         "job": job,
         "project": project,

@@ -1,5 +1,6 @@
 """A manager's team pages: members and invitations, open conflicts and their adjudication; and
-an item's history, which every role may see (an annotator only their own answers)."""
+an item's history, which every role may see as the access policy's sight allows (an annotator
+only their own answers, of items they answered)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,7 @@ from labeler import access, selectors, services
 from labeler.forms import AdjudicateForm, InviteForm, RoleForm
 from labeler.models import Annotation, Item, Membership, Project
 from labeler.views.base import (
-    ANNOTATOR,
     MANAGER,
-    VIEWER,
     is_htmx,
     is_pixelated,
     nav_context,
@@ -51,7 +50,7 @@ def _members_context(project: Project, form: InviteForm, **extra) -> dict:
 @login_required
 @require_http_methods(["GET", "POST"])
 def members(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, role = project_for(request, project_id, {MANAGER})
+    project, role = project_for(request, project_id)
     may_create = access.can(request.user, role, "account.create")
     form = InviteForm(request.POST if request.method == "POST" else None)
     invitation = None
@@ -96,7 +95,7 @@ def members(request: HttpRequest, project_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def member_role(request: HttpRequest, project_id: int, membership_id: int) -> HttpResponse:
-    project, _role = project_for(request, project_id, {MANAGER})
+    project, _role = project_for(request, project_id)
     form = RoleForm(request.POST)
     if not form.is_valid():
         return HttpResponseBadRequest(form.errors.as_text())
@@ -121,7 +120,7 @@ def member_role(request: HttpRequest, project_id: int, membership_id: int) -> Ht
 @login_required
 @require_POST
 def member_remove(request: HttpRequest, project_id: int, membership_id: int) -> HttpResponse:
-    project, _role = project_for(request, project_id, {MANAGER})
+    project, _role = project_for(request, project_id)
     try:
         user = services.membership_remove(project=project, membership_id=membership_id)
     except services.MembershipRejected as rejected:
@@ -158,7 +157,7 @@ def _conflict_rows(
 @login_required
 @require_http_methods(["GET", "POST"])
 def conflicts(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, _role = project_for(request, project_id, {MANAGER})
+    project, _role = project_for(request, project_id)
     if request.method == "POST":
         return _adjudicate(request, project)
     rows = _conflict_rows(
@@ -225,30 +224,28 @@ def _history_rows(history: list[Annotation]) -> list[dict]:
 @login_required
 @require_GET
 def item_history(request: HttpRequest, project_id: int, item_id: int) -> HttpResponse:
-    project, role = project_for(request, project_id, {MANAGER, ANNOTATOR, VIEWER})
+    project, role = project_for(request, project_id)
     item = selectors.item_in_project(project=project, item_id=item_id)
     if item is None:
         raise Http404(_("No such item."))
-    history = selectors.item_history(item=item)
+    history = selectors.item_history(item=item, user=request.user, role=role)
     services.item_view_record(
         user=request.user, project_id=project.pk, item_id=item.pk, where="item_page"
     )
-    if role == ANNOTATOR:
-        # Their own answers only: with overlap, seeing a colleague's answer (or that the item
-        # is disputed) before correcting one's own would bias the agreement figures.
-        history = [answer for answer in history if answer.annotator_id == request.user.pk]
-        if not history:
-            raise PermissionDenied(_("Annotators see the history of the items they labeled."))
+    if not access.may_read_history(role=role, visible_answers=len(history)):
+        raise PermissionDenied(_("Annotators see the history of the items they labeled."))
+    sight = access.sight(role)
     context = {
         "project": project,
         "role": role,
+        "sight": sight,
         "item": item,
         "rows": _history_rows(history),
-        "own_only": role == ANNOTATOR,
-        "show_outcome": role != ANNOTATOR or project.overlap <= 1,
+        "own_only": not sight.every_answer,
+        "show_outcome": access.sees_consensus(role, project.overlap),
         "pixelated": is_pixelated(item),
         "classes": selectors.class_names(project=project),
-        "views": selectors.item_views(project=project, item_id=item.pk) if role == MANAGER else [],
+        "views": selectors.item_views(project=project, item_id=item.pk) if sight.item_views else [],
         **correction_context(item=item, project=project, user=request.user, role=role),
         **nav_context(project, role),
     }

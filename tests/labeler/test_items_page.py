@@ -269,13 +269,10 @@ def test_a_refused_request_is_logged_without_a_traceback(project, caplog):
     assert "Forbidden" in refusals[0].getMessage()
 
 
-@pytest.mark.skipif(
-    not selectors_items.flags_available(), reason="the labeling page's unsure flag is not merged"
-)
 def test_manager_finds_the_answers_an_annotator_flagged_unsure(project, manager):
     label_open_entries(project, manager, 3)
     flagged = Annotation.objects.filter(project=project).first()
-    Annotation.objects.filter(pk=flagged.pk).update(**{selectors_items.flag_field(): True})
+    Annotation.objects.filter(pk=flagged.pk).update(is_unsure=True)
     response = client_for(manager).get(
         reverse("project-items", args=[project.pk]), {"status": "flagged"}
     )

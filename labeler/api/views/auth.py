@@ -24,7 +24,8 @@ from rest_framework.views import APIView
 from labeler import security
 from labeler.api import serializers as s
 from labeler.api.parsers import SafeJSONParser
-from labeler.api.views.base import AUTHENTICATION, ERRORS, POLICY
+from labeler.api.permissions import FollowsPolicy
+from labeler.api.views.base import AUTHENTICATION, ERRORS
 
 
 class SwaggerDocsView(SpectacularSwaggerSplitView):
@@ -52,7 +53,7 @@ class TokenView(APIView):
     ``Authorization: Token <token>``. It expires at ``expiry``; ask again for a new one."""
 
     authentication_classes = []
-    permission_classes = [POLICY]
+    permission_classes = [FollowsPolicy]
     parser_classes = (SafeJSONParser, FormParser, MultiPartParser)
 
     def post(self, request) -> Response:
@@ -70,7 +71,7 @@ class LogoutView(KnoxLogoutView):
     """Revoke the token this request was sent with."""
 
     authentication_classes = AUTHENTICATION
-    permission_classes = [POLICY]
+    permission_classes = [FollowsPolicy]
 
     def post(self, request, format=None):
         if not isinstance(request.auth, AuthToken):
@@ -86,7 +87,7 @@ class LogoutAllView(KnoxLogoutAllView):
     """Revoke every token of this user (all scripts and devices)."""
 
     authentication_classes = AUTHENTICATION
-    permission_classes = [POLICY]
+    permission_classes = [FollowsPolicy]
 
 
 @extend_schema(exclude=True)
@@ -94,7 +95,7 @@ class UnknownEndpointView(APIView):
     """Any other path under /api/: a 404 in the API's error format instead of an HTML page."""
 
     authentication_classes = []
-    permission_classes = [POLICY]
+    permission_classes = [FollowsPolicy]
 
     # Every method lands here, as the view defines no handlers.
     def http_method_not_allowed(self, request, *args, **kwargs):

@@ -1,5 +1,6 @@
-"""What every API view shares: the project scope and role, the role combinations used as
-permissions, the documented error responses and streamed downloads."""
+"""What every API view shares: the project scope and role, the documented error responses and
+streamed downloads. Who may call a view is decided by ``labeler.api.permissions.FollowsPolicy``
+from the access table (``labeler/access.py``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from rest_framework.authentication import SessionAuthentication
 from labeler import selectors, services
 from labeler.api import serializers as s
 from labeler.api.authentication import ExpiringTokenAuthentication
-from labeler.api.permissions import FollowsPolicy
 from labeler.models import Project
 
 ERRORS = {
@@ -74,9 +74,3 @@ def streamed(export: services.Export) -> StreamingHttpResponse:
     response = StreamingHttpResponse(export.chunks, content_type=export.content_type)
     response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
     return response
-
-
-# The access table decides (labeler/access.py, by URL name and method). These names are kept
-# so that views written before the table still import; each means exactly FollowsPolicy.
-POLICY = FollowsPolicy
-DASHBOARD_READERS = LABELERS = MANAGERS = MEMBERS_READ = FollowsPolicy

@@ -11,7 +11,8 @@ from rest_framework.views import APIView
 
 from labeler import services
 from labeler.api import serializers as s
-from labeler.api.views.base import POLICY, ProjectScopedMixin, errors, streamed
+from labeler.api.permissions import FollowsPolicy
+from labeler.api.views.base import ProjectScopedMixin, errors, streamed
 
 
 @extend_schema(
@@ -31,7 +32,7 @@ class ExportView(ProjectScopedMixin, APIView):
     annotators, labeled-at time, origin (strategy, evaluation or import) and the model's
     prediction when it was labeled."""
 
-    permission_classes = [POLICY]
+    permission_classes = [FollowsPolicy]
 
     def perform_content_negotiation(self, request, force=False):
         # ``format`` names the export format here, not a DRF renderer.

@@ -19,7 +19,8 @@ from labeler import importing, selectors, services
 from labeler.api import serializers as s
 from labeler.api.filters import ItemFilter
 from labeler.api.pagination import NewestFirstCursorPagination, OldestFirstCursorPagination
-from labeler.api.views.base import AUTHENTICATION, POLICY, ProjectScopedMixin, errors
+from labeler.api.permissions import FollowsPolicy
+from labeler.api.views.base import AUTHENTICATION, ProjectScopedMixin, errors
 from labeler.models import ImportJob, Item, ItemView
 
 
@@ -30,7 +31,7 @@ class ItemListView(ProjectScopedMixin, generics.ListAPIView):
     queryset = Item.objects.none()
 
     serializer_class = s.ItemSerializer
-    permission_classes = [POLICY]
+    permission_classes = [FollowsPolicy]
     pagination_class = OldestFirstCursorPagination
     filterset_class = ItemFilter
     parser_classes = [MultiPartParser, FormParser]
@@ -84,7 +85,7 @@ class ItemListView(ProjectScopedMixin, generics.ListAPIView):
 class ItemDetailView(ProjectScopedMixin, generics.RetrieveAPIView):
     queryset = Item.objects.none()
     serializer_class = s.ItemSerializer
-    permission_classes = [POLICY]
+    permission_classes = [FollowsPolicy]
 
     def get_queryset(self):
         return Item.objects.filter(project=self.project).select_related("label", "prelabel")
@@ -105,7 +106,7 @@ class ItemViewListView(ProjectScopedMixin, generics.ListAPIView):
 
     queryset = ItemView.objects.none()
     serializer_class = s.ItemViewSerializer
-    permission_classes = [POLICY]
+    permission_classes = [FollowsPolicy]
     pagination_class = NewestFirstCursorPagination
 
     def get_queryset(self):
@@ -124,7 +125,7 @@ class ItemFileView(APIView):
     """An item's image, for members of its project only. Uploaded files have no public URL."""
 
     authentication_classes = AUTHENTICATION
-    permission_classes = [POLICY]
+    permission_classes = [FollowsPolicy]
 
     @cached_property
     def item(self) -> Item:
@@ -158,7 +159,7 @@ class ImportJobView(ProjectScopedMixin, generics.RetrieveAPIView):
 
     queryset = ImportJob.objects.none()
     serializer_class = s.ImportJobSerializer
-    permission_classes = [POLICY]
+    permission_classes = [FollowsPolicy]
 
     def get_queryset(self):
         return ImportJob.objects.filter(project=self.project)

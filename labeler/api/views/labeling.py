@@ -8,14 +8,15 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labeler import services
+from labeler import access, services
 from labeler.api import serializers as s
 from labeler.api.errors import submit_rejected_error
 from labeler.api.filters import AnnotationFilter
 from labeler.api.pagination import NewestFirstCursorPagination
 from labeler.api.parsers import SafeJSONParser
-from labeler.api.views.base import POLICY, ProjectScopedMixin, errors
-from labeler.models import Annotation, Membership
+from labeler.api.permissions import FollowsPolicy
+from labeler.api.views.base import ProjectScopedMixin, errors
+from labeler.models import Annotation
 
 RETRY_AFTER_SECONDS = 2
 
@@ -25,7 +26,7 @@ class NextItemView(ProjectScopedMixin, APIView):
     """Lease the next item to label. Asking again while holding a lease returns the same item,
     so a reload does not burn items. ``item`` is null unless ``state`` is ``ready``."""
 
-    permission_classes = [POLICY]
+    permission_classes = [FollowsPolicy]
 
     def get(self, request, project_pk: int) -> Response:
         next_item = services.next_item_lease(project=self.project, annotator=request.user)
@@ -44,7 +45,7 @@ class NextItemView(ProjectScopedMixin, APIView):
 class ItemSkipView(ProjectScopedMixin, APIView):
     """Skip an item: it leaves this annotator's queue."""
 
-    permission_classes = [POLICY]
+    permission_classes = [FollowsPolicy]
 
     @extend_schema(
         request=None,
@@ -68,15 +69,15 @@ class AnnotationScopeMixin(ProjectScopedMixin):
     queryset = Annotation.objects.none()
 
     serializer_class = s.AnnotationSerializer
-    permission_classes = [POLICY]
+    permission_classes = [FollowsPolicy]
 
     def get_queryset(self):
         annotations = Annotation.objects.filter(project=self.project).select_related(
             "label", "annotator", "round", "predicted_label"
         )
-        if self.project_role != Membership.Role.MANAGER:
-            annotations = annotations.filter(annotator=self.request.user)
-        return annotations
+        return access.visible_annotations(
+            annotations, user=self.request.user, role=self.project_role
+        )
 
 
 @extend_schema(tags=["labeling"])

@@ -12,7 +12,8 @@ from rest_framework.views import APIView
 from labeler import engine, services
 from labeler.api import serializers as s
 from labeler.api.pagination import NewestFirstCursorPagination
-from labeler.api.views.base import POLICY, ProjectScopedMixin, errors, streamed
+from labeler.api.permissions import FollowsPolicy
+from labeler.api.views.base import ProjectScopedMixin, errors, streamed
 from labeler.models import ModelRun, QueryRound
 
 
@@ -23,7 +24,7 @@ class QueryRoundListView(ProjectScopedMixin, generics.ListAPIView):
     queryset = QueryRound.objects.none()
 
     serializer_class = s.QueryRoundSerializer
-    permission_classes = [POLICY]
+    permission_classes = [FollowsPolicy]
     pagination_class = NewestFirstCursorPagination
 
     def get_queryset(self):
@@ -37,7 +38,7 @@ class ModelRunListView(ProjectScopedMixin, generics.ListAPIView):
     queryset = ModelRun.objects.none()
 
     serializer_class = s.ModelRunSerializer
-    permission_classes = [POLICY]
+    permission_classes = [FollowsPolicy]
     pagination_class = NewestFirstCursorPagination
 
     def get_queryset(self):
@@ -48,7 +49,7 @@ class ModelRunListView(ProjectScopedMixin, generics.ListAPIView):
 class ModelRunDetailView(ProjectScopedMixin, generics.RetrieveAPIView):
     queryset = ModelRun.objects.none()
     serializer_class = s.ModelRunSerializer
-    permission_classes = [POLICY]
+    permission_classes = [FollowsPolicy]
 
     def get_queryset(self):
         return ModelRun.objects.filter(project=self.project)
@@ -62,7 +63,7 @@ class ModelRunArtifactView(ProjectScopedMixin, APIView):
     """Download a run's model artifact as a zip: ``model.json`` (class, parameters, classes)
     and the weights (managers only)."""
 
-    permission_classes = [POLICY]
+    permission_classes = [FollowsPolicy]
 
     def get(self, request, project_pk: int, pk: int) -> StreamingHttpResponse:
         run = get_object_or_404(ModelRun.objects.filter(project=self.project), pk=pk)
@@ -103,7 +104,7 @@ class ModelRunExportView(ProjectScopedMixin, APIView):
     404 for a run without a model; 400 for a format that does not apply to the run's
     representation (the message says why)."""
 
-    permission_classes = [POLICY]
+    permission_classes = [FollowsPolicy]
 
     def perform_content_negotiation(self, request, force=False):
         # ``format`` names the export format here, not a DRF renderer.

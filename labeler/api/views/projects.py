@@ -10,7 +10,8 @@ from rest_framework.views import APIView
 from labeler import selectors
 from labeler.api import serializers as s
 from labeler.api.pagination import NewestFirstCursorPagination
-from labeler.api.views.base import AUTHENTICATION, POLICY, ProjectScopedMixin, errors
+from labeler.api.permissions import FollowsPolicy
+from labeler.api.views.base import AUTHENTICATION, ProjectScopedMixin, errors
 from labeler.models import LabelClass, Project
 
 
@@ -25,7 +26,7 @@ class ProjectListView(generics.ListCreateAPIView):
 
     serializer_class = s.ProjectSerializer
     pagination_class = NewestFirstCursorPagination
-    permission_classes = [POLICY]
+    permission_classes = [FollowsPolicy]
 
     def get_queryset(self):
         return (
@@ -42,7 +43,7 @@ class ProjectDetailView(ProjectScopedMixin, generics.RetrieveUpdateAPIView):
     """A project and its configuration; managers change it."""
 
     serializer_class = s.ProjectSerializer
-    permission_classes = [POLICY]
+    permission_classes = [FollowsPolicy]
 
     def get_object(self) -> Project:
         return self.project
@@ -55,7 +56,7 @@ class ProjectStatsView(ProjectScopedMixin, APIView):
     """Dashboard statistics: labels spent against the budget, each annotator's labels today,
     model runs and the state of the queue."""
 
-    permission_classes = [POLICY]
+    permission_classes = [FollowsPolicy]
 
     def get(self, request, project_pk: int) -> Response:
         stats = selectors.project_stats(project=self.project)
@@ -73,7 +74,7 @@ class LabelClassListView(ProjectScopedMixin, generics.ListCreateAPIView):
     queryset = LabelClass.objects.none()
 
     serializer_class = s.LabelClassSerializer
-    permission_classes = [POLICY]
+    permission_classes = [FollowsPolicy]
     pagination_class = None
 
     def get_queryset(self):

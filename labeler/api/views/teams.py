@@ -4,6 +4,7 @@ full label history (who, when, old → new)."""
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, status
 from rest_framework.response import Response
@@ -12,7 +13,8 @@ from rest_framework.views import APIView
 from labeler import access, selectors, services
 from labeler.api import serializers as s
 from labeler.api.errors import Conflict, submit_rejected_error
-from labeler.api.views.base import POLICY, ProjectScopedMixin, errors
+from labeler.api.permissions import FollowsPolicy
+from labeler.api.views.base import ProjectScopedMixin, errors
 from labeler.models import Annotation, Item, Membership
 
 CONFLICT = {
@@ -39,14 +41,24 @@ def membership_error(rejection: services.MembershipRejected) -> exceptions.APIEx
 )
 class ItemHistoryView(ProjectScopedMixin, APIView):
     """Every answer ever given for the item, oldest first. A correction or an adjudication
-    names the annotation it replaced (``replaces``); nothing is ever overwritten."""
+    names the annotation it replaced (``replaces``); nothing is ever overwritten. As on the
+    item's page, an annotator reads only their own answers, and only for items they
+    answered (403 otherwise); ``kind`` is null for everyone but managers."""
 
-    permission_classes = [POLICY]
+    permission_classes = [FollowsPolicy]
 
     def get(self, request, project_pk: int, pk: int) -> Response:
         item = get_object_or_404(Item.objects.filter(project=self.project), pk=pk)
-        history = selectors.item_history(item=item)
-        return Response(s.AnnotationSerializer(history, many=True).data)
+        history = selectors.item_history(item=item, user=request.user, role=self.project_role)
+        if not access.may_read_history(role=self.project_role, visible_answers=len(history)):
+            raise exceptions.PermissionDenied(
+                _("Annotators see the history of the items they labeled.")
+            )
+        context = self.get_serializer_context()
+        return Response(s.AnnotationSerializer(history, many=True, context=context).data)
+
+    def get_serializer_context(self) -> dict:
+        return {"request": self.request, "view": self, "project": self.project}
 
 
 @extend_schema(
@@ -58,7 +70,7 @@ class ItemAdjudicateView(ProjectScopedMixin, APIView):
     """A manager's ruling on an item the annotators disagreed on (overlap): it decides the
     item's label; the annotators' answers stay for the agreement figures."""
 
-    permission_classes = [POLICY]
+    permission_classes = [FollowsPolicy]
 
     def post(self, request, project_pk: int, pk: int) -> Response:
         body = s.AdjudicateSerializer(data=request.data)
@@ -72,7 +84,8 @@ class ItemAdjudicateView(ProjectScopedMixin, APIView):
                 raise exceptions.NotFound(rejection.message) from rejection
             raise submit_rejected_error(rejection) from rejection
         ruling = Annotation.objects.select_related("label", "annotator").get(pk=ruling.pk)
-        return Response(s.AnnotationSerializer(ruling).data, status=status.HTTP_201_CREATED)
+        data = s.AnnotationSerializer(ruling, context={"request": request, "view": self}).data
+        return Response(data, status=status.HTTP_201_CREATED)
 
 
 @extend_schema(tags=["projects"], responses={200: s.AgreementSerializer, **errors(401, 403, 404)})
@@ -80,7 +93,7 @@ class AgreementView(ProjectScopedMixin, APIView):
     """Inter-annotator agreement for projects with overlap: Fleiss' kappa, Cohen's kappa per
     pair of annotators, each annotator against the final labels, and open conflicts."""
 
-    permission_classes = [POLICY]
+    permission_classes = [FollowsPolicy]
 
     def get(self, request, project_pk: int) -> Response:
         return Response(s.AgreementSerializer(selectors.agreement_stats(project=self.project)).data)
@@ -92,7 +105,7 @@ class MemberListView(ProjectScopedMixin, generics.ListAPIView):
 
     queryset = Membership.objects.none()
     serializer_class = s.MemberSerializer
-    permission_classes = [POLICY]
+    permission_classes = [FollowsPolicy]
     pagination_class = None
 
     def get_queryset(self):
@@ -129,7 +142,7 @@ class MemberDetailView(ProjectScopedMixin, generics.RetrieveAPIView):
 
     queryset = Membership.objects.none()
     serializer_class = s.MemberSerializer
-    permission_classes = [POLICY]
+    permission_classes = [FollowsPolicy]
 
     def get_queryset(self):
         return Membership.objects.filter(project=self.project).select_related("user")

@@ -1,0 +1,113 @@
+"""The annotator's loop: the leased item, next-item answers, annotations, submit and correct."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from labeler import access
+from labeler.api.serializers.common import (
+    NULLABLE_STRING,
+    NULLABLE_URI,
+    item_file_url,
+    role_in_context,
+)
+from labeler.models import Annotation
+
+
+class LeasedItemSerializer(serializers.Serializer):
+    """The item an annotator should label now. Deliberately without the queue entry's kind:
+    annotators must not tell evaluation items from strategy picks."""
+
+    id = serializers.IntegerField(source="item.id")
+    source_name = serializers.CharField(source="item.source_name")
+    text = serializers.CharField(source="item.text")
+    image_url = serializers.SerializerMethodField()
+    lease_expires_at = serializers.DateTimeField()
+    round = serializers.IntegerField(source="round.number")
+    model_guess = serializers.SerializerMethodField(
+        help_text="The model's guess, only when the project shows it (show_model_guess)."
+    )
+
+    @extend_schema_field(NULLABLE_URI)
+    def get_image_url(self, entry) -> str | None:
+        return item_file_url(entry.item, self.context.get("request"))
+
+    @extend_schema_field(NULLABLE_STRING)
+    def get_model_guess(self, entry) -> str | None:
+        if not self.context["project"].show_model_guess or entry.predicted_label is None:
+            return None
+        return entry.predicted_label.name
+
+
+class NextItemSerializer(serializers.Serializer):
+    item = LeasedItemSerializer(source="entry", allow_null=True)
+    state = serializers.ChoiceField(
+        choices=["ready", "updating", "budget_spent", "daily_cap", "done"]
+    )
+    message = serializers.CharField()
+
+
+class AnnotationSerializer(serializers.ModelSerializer):
+    label = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    annotator = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    round = serializers.SlugRelatedField(slug_field="number", read_only=True, allow_null=True)
+    predicted_label = serializers.SlugRelatedField(
+        slug_field="name", read_only=True, allow_null=True
+    )
+    kind = serializers.SerializerMethodField(
+        help_text="strategy, evaluation or import; null for everyone but managers "
+        "(labeler/access.py): annotators are served evaluation items unmarked and must not "
+        "learn afterwards which ones they were."
+    )
+
+    @extend_schema_field(NULLABLE_STRING)
+    def get_kind(self, annotation: Annotation) -> str | None:
+        if not access.annotation_fields_for(role_in_context(self.context), ["kind"]):
+            return None
+        return annotation.kind
+
+    class Meta:
+        model = Annotation
+        fields = [
+            "id",
+            "item",
+            "label",
+            "annotator",
+            "kind",
+            "round",
+            "client_key",
+            "seconds_spent",
+            "note",
+            "is_unsure",
+            "predicted_label",
+            "predicted_confidence",
+            "replaces",
+            "is_current",
+            "is_adjudication",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class AnnotationSubmitSerializer(serializers.Serializer):
+    item = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    label = serializers.CharField(max_length=100)
+    client_key = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_null=True,
+        help_text="A key the client chooses per label; a retry with the same key returns the "
+        "annotation already stored (200) instead of creating another.",
+    )
+    seconds_spent = serializers.FloatField(
+        min_value=0, max_value=24 * 3600, required=False, allow_null=True
+    )
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    is_unsure = serializers.BooleanField(
+        required=False, default=False, help_text="The annotator is not sure of this label."
+    )
+
+
+class AnnotationCorrectSerializer(serializers.Serializer):
+    label = serializers.CharField(max_length=100)

@@ -1,0 +1,140 @@
+"""Model runs, query rounds and the dashboard's statistics."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from labeler.api.serializers.common import NULLABLE_URI
+from labeler.models import FeatureSet, ModelRun, QueryRound
+
+
+class QueryRoundSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = QueryRound
+        fields = [
+            "id",
+            "number",
+            "model_run",
+            "strategy",
+            "size",
+            "n_done",
+            "created_at",
+            "completed_at",
+        ]
+        read_only_fields = fields
+
+
+class ModelRunSerializer(serializers.ModelSerializer):
+    created = serializers.DateTimeField(source="created_at", read_only=True)
+    metrics = serializers.JSONField(
+        read_only=True,
+        help_text="Evaluation-set metrics: at least accuracy and macro_f1 once the evaluation "
+        "set has labels.",
+    )
+    artifact_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ModelRun
+        fields = [
+            "id",
+            "status",
+            "strategy",
+            "model_name",
+            "n_labels",
+            "metrics",
+            "error",
+            "created",
+            "started_at",
+            "finished_at",
+            "train_seconds",
+            "query_seconds",
+            "artifact_url",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(NULLABLE_URI)
+    def get_artifact_url(self, run: ModelRun) -> str | None:
+        if not run.artifact_path:
+            return None
+        url = reverse("api:model-run-artifact", kwargs={"project_pk": run.project_id, "pk": run.pk})
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request else url
+
+
+class AnnotatorTodaySerializer(serializers.Serializer):
+    annotator = serializers.CharField()
+    labels = serializers.IntegerField()
+    seconds = serializers.FloatField(allow_null=True)
+
+
+class QueueStateSerializer(serializers.Serializer):
+    open = serializers.IntegerField()
+    leased = serializers.IntegerField()
+    evaluation_open = serializers.IntegerField()
+
+
+class EvaluationSetSerializer(serializers.Serializer):
+    items = serializers.IntegerField()
+    labeled = serializers.IntegerField()
+
+
+class WorkerStateSerializer(serializers.Serializer):
+    state = serializers.CharField()
+    run = serializers.IntegerField(allow_null=True)
+    since = serializers.DateTimeField(allow_null=True)
+
+
+class FeatureSetSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = FeatureSet
+        fields = [
+            "id",
+            "representation",
+            "version",
+            "status",
+            "processed",
+            "total",
+            "percent",
+            "dimension",
+            "rows_per_second",
+            "error",
+            "created_at",
+            "ready_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class FeatureStateSerializer(serializers.Serializer):
+    """The features retrains use now, and the version being computed (if any)."""
+
+    serving = FeatureSetSerializer(allow_null=True)
+    building = FeatureSetSerializer(allow_null=True)
+    eta_seconds = serializers.FloatField(allow_null=True)
+
+
+class ProjectStatsSerializer(serializers.Serializer):
+    """What ``selectors.project_stats`` computes, as JSON."""
+
+    n_items = serializers.IntegerField()
+    n_labeled = serializers.IntegerField()
+    labels_spent = serializers.IntegerField()
+    budget = serializers.IntegerField(allow_null=True)
+    budget_remaining = serializers.IntegerField(allow_null=True)
+    daily_cap = serializers.IntegerField(allow_null=True)
+    mean_seconds_per_label = serializers.FloatField(allow_null=True)
+    hours_to_spend_budget = serializers.FloatField(allow_null=True)
+    per_annotator_today = AnnotatorTodaySerializer(many=True)
+    queue = QueueStateSerializer()
+    evaluation = EvaluationSetSerializer()
+    worker = WorkerStateSerializer()
+    features = FeatureStateSerializer()
+    latest_run = ModelRunSerializer(allow_null=True)
+    latest_model = ModelRunSerializer(allow_null=True)
+    metrics = serializers.JSONField()
+    learning_curve = serializers.JSONField()
+    stop = serializers.JSONField(allow_null=True)
+    runs = ModelRunSerializer(many=True)
+    rounds = QueryRoundSerializer(many=True)
