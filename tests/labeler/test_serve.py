@@ -1,8 +1,10 @@
 """`make serve`'s script: gunicorn and a Celery worker against PostgreSQL and Redis."""
 
+import json
 import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,36 @@ from labeler import services
 from labeler.models import ModelRun
 from tests.data import shades_zip
 from tests.factories import ProjectFactory
+from tests.labeler.api.conftest import team_for
+from tests.labeler.api.factories import item_add, round_add
 from tests.processes import REPO, free_port, start, stop, wait_until, worker_database_url
+
+# A web process as gunicorn loads it (config.wsgi), serving the pages and API calls of a
+# labeling session; prints the status of each and whether the heavy libraries got loaded.
+_WEB_PROBE = """
+import json, sys
+import config.wsgi  # noqa: F401
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+project, manager, annotator = (int(value) for value in sys.argv[1:4])
+users = get_user_model().objects
+statuses = {}
+expert = Client()
+expert.force_login(users.get(pk=annotator))
+for url in ("/healthz", "/", f"/projects/{project}/label/", f"/api/projects/{project}/next/"):
+    statuses[url] = expert.get(url).status_code
+item = expert.get(f"/api/projects/{project}/next/").json()["item"]["id"]
+answer = {"item": item, "label": "spam", "client_key": "probe-1"}
+url = f"/api/projects/{project}/annotations/"
+statuses[url] = expert.post(url, answer, content_type="application/json").status_code
+owner = Client()
+owner.force_login(users.get(pk=manager))
+for url in (f"/projects/{project}/", f"/projects/{project}/items/", f"/api/projects/{project}/"):
+    statuses[url] = owner.get(url).status_code
+heavy = ("torch", "sentence_transformers", "transformers")
+print(json.dumps({"statuses": statuses, "loaded": [name for name in heavy if name in sys.modules]}))
+"""
 
 
 @pytest.mark.worker
@@ -67,6 +98,37 @@ def test_run_serve_answers_http_and_its_worker_runs_the_retrains(tmp_path: Path)
             )
             stop(server)
     assert not leftover.strip(), leftover
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_web_process_serves_a_labeling_session_without_loading_torch(settings):
+    # torch and the language model cost a web process 600 MiB: they belong to the embedding
+    # worker alone (the web answers from precomputed queues and shards).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    team = team_for("text", ("spam", "ham"))
+    round_add(team.project, [item_add(team.project, text=f"message {n}") for n in range(3)])
+    env = {
+        **os.environ,
+        "DATABASE_URL": worker_database_url(),
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": "test-only-secret",
+        "DJANGO_ALLOWED_HOSTS": "testserver",
+        "DJANGO_SECURE_COOKIES": "0",
+    }
+    ids = [str(team.project.pk), str(team.manager.pk), str(team.annotator.pk)]
+    completed = subprocess.run(
+        [sys.executable, "-c", _WEB_PROBE, *ids],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    found = json.loads(completed.stdout.strip().splitlines()[-1])
+
+    assert set(found["statuses"].values()) <= {200, 201}, found["statuses"]
+    assert found["loaded"] == []
 
 
 def _ok(url: str) -> bool:
