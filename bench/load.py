@@ -49,6 +49,9 @@ BENCH_URL = f"postgres://postgres@127.0.0.1:5432/{BENCH_DB}"
 BROKER = os.environ.get("TWEEZERS_BENCH_BROKER", "redis://127.0.0.1:6379/9")
 # Samples of the process tree's memory at rest, half a second apart, once the workers are up.
 REST_SAMPLES = 10
+# With --embed-texts: how long to wait, after the embedding, for the embedding worker to let
+# its pool process (and the model in it) go before memory at rest is sampled.
+EMBED_SETTLE_SECONDS = 150
 DIM = 384
 CLASSES = ["negative", "positive"]
 SECTION_START = "<!-- bench:load:start -->"
@@ -294,6 +297,39 @@ def server_durations(log_path: Path) -> dict[str, list[float]]:
     return found
 
 
+def embed_texts(n_texts: int, server_pid: int) -> float:
+    """What a deployment has done before its annotators label: import ``n_texts`` texts into
+    a second project whose representation is MiniLM, and wait until the served embedding
+    worker has embedded them (real model, real worker). Then wait until that worker has
+    nothing running in a pool process any more, or EMBED_SETTLE_SECONDS, whichever comes
+    first: a worker that keeps its model shows it at rest. Returns the embedding's seconds."""
+    import io as _io
+
+    from labeler import services
+    from labeler.models import FeatureSet
+
+    project = services.project_create(
+        name=f"Embedded {n_texts}", kind="text", classes=CLASSES, features="minilm"
+    )
+    rows = "".join(f"embedded text {row} on topic {row % 13}\n" for row in range(n_texts))
+    started = time.monotonic()
+    services.items_import_stream(
+        project=project, name="texts.csv", stream=_io.BytesIO(f"text\n{rows}".encode())
+    )
+    ready = FeatureSet.objects.filter(
+        project=project, representation="minilm", status=FeatureSet.Status.READY
+    )
+    while not ready.exists():
+        if time.monotonic() - started > 900:
+            raise RuntimeError("the embedding worker did not embed the texts in 15 minutes")
+        time.sleep(0.5)
+    seconds = time.monotonic() - started
+    settle = time.monotonic() + EMBED_SETTLE_SECONDS
+    while time.monotonic() < settle and serving.pool_processes(server_pid, "worker embedding"):
+        time.sleep(1)
+    return seconds
+
+
 def run_size(
     n_items: int, annotators: int, think: float, args: argparse.Namespace, var_dir: Path
 ) -> dict:
@@ -311,6 +347,7 @@ def run_size(
     try:
         # At rest: every worker started and idle, before the first annotator arrives.
         serving.wait_for_workers(server.pid, log_path)
+        embed_seconds = embed_texts(args.embed_texts, server.pid) if args.embed_texts else 0.0
         at_rest = serving.MemoryPeak(server.pid)
         for _ in range(REST_SAMPLES):
             at_rest.sample()
@@ -413,6 +450,8 @@ def run_size(
         "from_reserve": reserve,
         "from_exploration": exploration,
         "errors": results["errors"],
+        "embed_texts": args.embed_texts,
+        "embed_seconds": embed_seconds,
         "rss_mib": labeling.rss / 1024,
         "pss_rest_mib": at_rest.pss / 1024,
         "pss_mib": labeling.pss / 1024,
@@ -451,6 +490,15 @@ def markdown(rows: list[dict], command: str, spread: float) -> str:
         "the tree really holds, at rest (workers up, before the first annotator, "
         f"{REST_SAMPLES} samples) and at its peak while labeling.\n\n"
     )
+    embedded = [r for r in rows if r.get("embed_texts")]
+    if embedded:
+        out.write(
+            f"Before each row's annotators arrived, the served embedding worker embedded "
+            f"{embedded[0]['embed_texts']:,} texts of a second project with MiniLM (in "
+            + ", ".join(f"{r['embed_seconds']:.0f}" for r in embedded)
+            + f" s), and memory at rest was sampled once that worker had no pool process left "
+            f"or {EMBED_SETTLE_SECONDS} s after the embedding, whichever came first.\n\n"
+        )
     out.write(f"Reproduce: `{command}`\n\n")
     out.write(
         "| items | annotators | think (s) | labels | req/s | next p50 / p95 / p99 (ms) | "
@@ -526,6 +574,13 @@ def main() -> None:
         "every annotator in step (all requests of a cycle in one burst)",
     )
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument(
+        "--embed-texts",
+        type=int,
+        default=0,
+        help="before the annotators arrive, embed this many texts of a second project with "
+        "MiniLM through the served embedding worker (the model is loaded as in production)",
+    )
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
     args = parser.parse_args()
     sizes = [int(size) for size in args.items.split(",")]

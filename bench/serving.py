@@ -184,6 +184,12 @@ class MemoryPeak:
             self.pss, self.groups = now["pss"], now["groups"]
 
 
+def pool_processes(root_pid: int, group: str) -> int:
+    """How many pool processes the Celery worker ``group`` (as :func:`_group_of` names it) has
+    now: its processes beyond the main one."""
+    return max(0, sum(_group_of(pid) == group for pid in _process_tree(root_pid)) - 1)
+
+
 def wait_for_workers(root_pid: int, log_path: Path, timeout: float = 120) -> bool:
     """Wait until every Celery worker started by the server has logged that it is ready (they
     import the engine as they start, after the web server already answers)."""
