@@ -67,6 +67,9 @@ def test_run_serve_answers_http_and_its_worker_runs_the_retrains(tmp_path: Path)
         # core), not gunicorn's traceback at import.
         "WEB_CONCURRENCY": "",
     }
+    # Unset, so only run-serve can give its retrain worker the one-thread limit.
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.pop(name, None)
     server = start([str(REPO / "scripts" / "run-serve")], env=env, log_path=tmp_path / "serve.log")
     try:
         health = f"http://127.0.0.1:{port}/healthz"
@@ -81,6 +84,14 @@ def test_run_serve_answers_http_and_its_worker_runs_the_retrains(tmp_path: Path)
             timeout=90,
             what="the served worker to run the first round",
         )
+        # The retrain worker is two processes (its beat is a thread, not a third process), and
+        # its pool process runs the numeric libraries on one thread.
+        trainer = [pid for pid in _children(server.pid) if b"default,training" in _cmdline(pid)]
+        assert len(trainer) == 1, [_cmdline(pid) for pid in _children(server.pid)]
+        pool = _children(trainer[0])
+        assert len(pool) == 1, [_cmdline(pid) for pid in pool]
+        environ = Path(f"/proc/{pool[0]}/environ").read_bytes().split(b"\0")
+        assert b"OMP_NUM_THREADS=1" in environ and b"OPENBLAS_NUM_THREADS=1" in environ
     except AssertionError:
         print((tmp_path / "serve.log").read_text()[-4000:])
         raise
@@ -129,6 +140,25 @@ def test_the_web_process_serves_a_labeling_session_without_loading_torch(setting
 
     assert set(found["statuses"].values()) <= {200, 201}, found["statuses"]
     assert found["loaded"] == []
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text() if entry.name.isdigit() else ""
+            if stat and int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+    except OSError:
+        return b""
 
 
 def _ok(url: str) -> bool:
