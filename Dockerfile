@@ -43,6 +43,6 @@ USER tweezers
 EXPOSE 8000
 
 # Like scripts/run-serve, without its background worker: in a container the worker is its own
-# service, e.g.  celery -A config worker -B -Q default,training --concurrency 1
+# service, e.g.  celery -A config worker --beat-thread -Q default,training --concurrency 1
 # config/gunicorn.py: a worker per CPU (WEB_CONCURRENCY overrides), timeout, access log.
 CMD ["gunicorn", "-c", "config/gunicorn.py", "config.wsgi:application", "--bind", "0.0.0.0:8000"]

@@ -5,7 +5,9 @@ For each pool size it builds a fresh database `tweezers_bench` (items bulk-loade
 cached 384-d embeddings written as shards, so no model is downloaded or run), queues the first
 round, starts the server, and lets annotator threads loop GET next → POST annotation through
 the REST API for a fixed time. It reports next-item and submit latency (p50/p95/p99),
-requests per second, the server's peak memory, and how long each retrain took from the label
+requests per second, the memory of the whole served process tree (web workers, every Celery
+worker process and the beat: RSS summed, and PSS summed, which counts a page shared after a fork
+once) at rest and at its peak while labeling, and how long each retrain took from the label
 that triggered it to the next round being queued. Results go to docs/benchmarks.md.
 
     .venv/bin/python bench/load.py --items 10000,100000 --annotators 8,16 --seconds 120 --think 1
@@ -45,6 +47,11 @@ ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 BENCH_DB = os.environ.get("TWEEZERS_BENCH_DB", "tweezers_bench")
 BENCH_URL = f"postgres://postgres@127.0.0.1:5432/{BENCH_DB}"
 BROKER = os.environ.get("TWEEZERS_BENCH_BROKER", "redis://127.0.0.1:6379/9")
+# Samples of the process tree's memory at rest, half a second apart, once the workers are up.
+REST_SAMPLES = 10
+# With --embed-texts: how long to wait, after the embedding, for the embedding worker to let
+# its pool process (and the model in it) go before memory at rest is sampled.
+EMBED_SETTLE_SECONDS = 150
 DIM = 384
 CLASSES = ["negative", "positive"]
 SECTION_START = "<!-- bench:load:start -->"
@@ -290,6 +297,39 @@ def server_durations(log_path: Path) -> dict[str, list[float]]:
     return found
 
 
+def embed_texts(n_texts: int, server_pid: int) -> float:
+    """What a deployment has done before its annotators label: import ``n_texts`` texts into
+    a second project whose representation is MiniLM, and wait until the served embedding
+    worker has embedded them (real model, real worker). Then wait until that worker has
+    nothing running in a pool process any more, or EMBED_SETTLE_SECONDS, whichever comes
+    first: a worker that keeps its model shows it at rest. Returns the embedding's seconds."""
+    import io as _io
+
+    from labeler import services
+    from labeler.models import FeatureSet
+
+    project = services.project_create(
+        name=f"Embedded {n_texts}", kind="text", classes=CLASSES, features="minilm"
+    )
+    rows = "".join(f"embedded text {row} on topic {row % 13}\n" for row in range(n_texts))
+    started = time.monotonic()
+    services.items_import_stream(
+        project=project, name="texts.csv", stream=_io.BytesIO(f"text\n{rows}".encode())
+    )
+    ready = FeatureSet.objects.filter(
+        project=project, representation="minilm", status=FeatureSet.Status.READY
+    )
+    while not ready.exists():
+        if time.monotonic() - started > 900:
+            raise RuntimeError("the embedding worker did not embed the texts in 15 minutes")
+        time.sleep(0.5)
+    seconds = time.monotonic() - started
+    settle = time.monotonic() + EMBED_SETTLE_SECONDS
+    while time.monotonic() < settle and serving.pool_processes(server_pid, "worker embedding"):
+        time.sleep(1)
+    return seconds
+
+
 def run_size(
     n_items: int, annotators: int, think: float, args: argparse.Namespace, var_dir: Path
 ) -> dict:
@@ -301,13 +341,21 @@ def run_size(
     # A port of its own per size: the previous server may still be letting go of its socket.
     port = args.port + len(str(n_items)) + 10 * annotators + int(100 * think)
     env = server_env(var_dir, port)
-    server = serving.serve(env, var_dir / f"server-{n_items}.log")
+    log_path = var_dir / f"server-{n_items}.log"
+    server = serving.serve(env, log_path)
     base = f"http://127.0.0.1:{port}"
     try:
+        # At rest: every worker started and idle, before the first annotator arrives.
+        serving.wait_for_workers(server.pid, log_path)
+        embed_seconds = embed_texts(args.embed_texts, server.pid) if args.embed_texts else 0.0
+        at_rest = serving.MemoryPeak(server.pid)
+        for _ in range(REST_SAMPLES):
+            at_rest.sample()
+            time.sleep(0.5)
+        labeling = serving.MemoryPeak(server.pid)
         results: dict = {"next": [], "submit": [], "waits": 0, "errors": 0}
         # The machine may be shared: the load average before the run says how noisy it was.
         load_before = os.getloadavg()[0]
-        rss_peak = 0
         # Annotators spread over client processes (four threads each at most), so the
         # clients' own interpreter lock does not add to the latencies they measure.
         spawn = multiprocessing.get_context("spawn")
@@ -328,7 +376,7 @@ def run_size(
             client.start()
         for _ in clients:
             while True:
-                rss_peak = max(rss_peak, serving.process_tree_rss_kib(server.pid))
+                labeling.sample()
                 try:
                     part = out.get(timeout=0.5)
                     break
@@ -402,7 +450,14 @@ def run_size(
         "from_reserve": reserve,
         "from_exploration": exploration,
         "errors": results["errors"],
-        "rss_mib": rss_peak / 1024,
+        "embed_texts": args.embed_texts,
+        "embed_seconds": embed_seconds,
+        "rss_mib": labeling.rss / 1024,
+        "pss_rest_mib": at_rest.pss / 1024,
+        "pss_mib": labeling.pss / 1024,
+        "rss_rest_mib": at_rest.rss / 1024,
+        "pss_groups_rest_mib": {k: round(v / 1024) for k, v in sorted(at_rest.groups.items())},
+        "pss_groups_mib": {k: round(v / 1024) for k, v in sorted(labeling.groups.items())},
         "load_seconds": pool["load_seconds"],
         "first_round_seconds": pool["first_round_seconds"],
         "retrains": len(runs),
@@ -427,18 +482,33 @@ def markdown(rows: list[dict], command: str, spread: float) -> str:
         f"nice {os.environ.get('WORKER_NICE', '10')}, scheduling "
         f"{os.environ.get('WORKER_SCHED', 'idle')}) on this 2-core "
         "machine, PostgreSQL 15 and Redis on 127.0.0.1. Items carry cached 384-d embeddings, "
-        "so every retrain re-scores the whole pool with the default strategy.\n\n"
+        "so every retrain re-scores the whole pool with the default strategy. Memory is the "
+        "whole process tree `scripts/run-serve` starts (gunicorn and its workers, every "
+        "Celery worker process, the beat), sampled every half second: *server RSS peak* sums "
+        "each process's resident memory while labeling (a page shared after a fork counts "
+        "once per process); *PSS* sums proportional set sizes (/proc/<pid>/smaps_rollup), what "
+        "the tree really holds, at rest (workers up, before the first annotator, "
+        f"{REST_SAMPLES} samples) and at its peak while labeling.\n\n"
     )
+    embedded = [r for r in rows if r.get("embed_texts")]
+    if embedded:
+        out.write(
+            f"Before each row's annotators arrived, the served embedding worker embedded "
+            f"{embedded[0]['embed_texts']:,} texts of a second project with MiniLM (in "
+            + ", ".join(f"{r['embed_seconds']:.0f}" for r in embedded)
+            + f" s), and memory at rest was sampled once that worker had no pool process left "
+            f"or {EMBED_SETTLE_SECONDS} s after the embedding, whichever came first.\n\n"
+        )
     out.write(f"Reproduce: `{command}`\n\n")
     out.write(
         "| items | annotators | think (s) | labels | req/s | next p50 / p95 / p99 (ms) | "
         "submit p50 / p95 / p99 (ms) | on the server: next, submit p50 / p99 (ms) | "
         "'updating' replies | labels from the reserve / exploration | errors | "
-        "server RSS peak (MiB) | "
+        "server RSS peak (MiB) | process tree PSS at rest / labeling peak (MiB) | "
         "cores used: retrain workers / web | retrains | labels arriving per retrain, median | "
         "label → next round queued, median / max (s) | retrain compute median (s) | "
         "machine load before → after |\n"
-        "|---:|---:|---:|---:|---:|---|---|---|---:|---|---:|---:|---|---:|---:|---|---:|---|\n"
+        "|---:|---:|---:|---:|---:|---|---|---|---:|---|---:|---:|---|---|---:|---:|---|---:|---|\n"
     )
     for r in rows:
         out.write(
@@ -449,7 +519,8 @@ def markdown(rows: list[dict], command: str, spread: float) -> str:
             f"{r['server_next_p50']:.0f} / {r['server_next_p99']:.0f}, "
             f"{r['server_submit_p50']:.0f} / {r['server_submit_p99']:.0f} | "
             f"{r['waits']} | {r['from_reserve']} / {r['from_exploration']} | {r['errors']} | "
-            f"{r['rss_mib']:.0f} | {r['cores_workers']:.2f} / {r['cores_web']:.2f} | "
+            f"{r['rss_mib']:.0f} | {r['pss_rest_mib']:.0f} / {r['pss_mib']:.0f} | "
+            f"{r['cores_workers']:.2f} / {r['cores_web']:.2f} | "
             f"{r['retrains']} | "
             f"{r['labels_per_retrain']:.0f} | "
             f"{r['turnaround_median']:.1f} / {r['turnaround_max']:.1f} | "
@@ -503,6 +574,13 @@ def main() -> None:
         "every annotator in step (all requests of a cycle in one burst)",
     )
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument(
+        "--embed-texts",
+        type=int,
+        default=0,
+        help="before the annotators arrive, embed this many texts of a second project with "
+        "MiniLM through the served embedding worker (the model is loaded as in production)",
+    )
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
     args = parser.parse_args()
     sizes = [int(size) for size in args.items.split(",")]

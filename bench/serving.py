@@ -120,6 +120,89 @@ def process_tree_rss_kib(root_pid: int) -> int:
     return total
 
 
+def _smaps_kib(pid: int) -> dict[str, int]:
+    """Rss and Pss of one process in KiB, from /proc/<pid>/smaps_rollup (empty if it is gone)."""
+    found = {}
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            key, _, rest = line.partition(":")
+            if key in ("Rss", "Pss"):
+                found[key.lower()] = int(rest.split()[0])
+    except (OSError, ValueError, IndexError):
+        return {}
+    return found
+
+
+def _group_of(pid: int) -> str:
+    """What a process of the served tree is, for the breakdown: web, a Celery worker (named
+    by its queues), or the rest."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "other"
+    words = [word.decode(errors="replace") for word in command if word]
+    if any("gunicorn" in word for word in words):
+        return "web"
+    if any(word.endswith("celery") for word in words):
+        queues = words[words.index("-Q") + 1] if "-Q" in words[:-1] else "all queues"
+        return f"worker {queues}"
+    return "other"
+
+
+def process_tree_memory_kib(root_pid: int) -> dict:
+    """The memory of a process and all its descendants, in KiB, summed over processes:
+    ``rss`` (each process's resident pages; pages shared after a fork count once per
+    process), ``pss`` (proportional: a page shared by n processes counts 1/n in each, so the
+    sum is what the tree really holds), and ``groups``: PSS per kind of process (web, each
+    Celery worker's processes, its forked children and embedded beat included)."""
+    rss = pss = 0
+    groups: dict[str, int] = {}
+    for pid in _process_tree(root_pid):
+        sizes = _smaps_kib(pid)
+        if not sizes:
+            continue
+        rss += sizes.get("rss", 0)
+        pss += sizes.get("pss", 0)
+        group = _group_of(pid)
+        groups[group] = groups.get(group, 0) + sizes.get("pss", 0)
+    return {"rss": rss, "pss": pss, "groups": groups}
+
+
+class MemoryPeak:
+    """The largest whole-tree PSS and RSS seen over the samples given to :meth:`sample`, with
+    the per-group breakdown of the sample that had the largest PSS."""
+
+    def __init__(self, root_pid: int) -> None:
+        self.root_pid = root_pid
+        self.pss = self.rss = 0
+        self.groups: dict[str, int] = {}
+
+    def sample(self) -> None:
+        now = process_tree_memory_kib(self.root_pid)
+        self.rss = max(self.rss, now["rss"])
+        if now["pss"] > self.pss:
+            self.pss, self.groups = now["pss"], now["groups"]
+
+
+def pool_processes(root_pid: int, group: str) -> int:
+    """How many pool processes the Celery worker ``group`` (as :func:`_group_of` names it) has
+    now: its processes beyond the main one."""
+    return max(0, sum(_group_of(pid) == group for pid in _process_tree(root_pid)) - 1)
+
+
+def wait_for_workers(root_pid: int, log_path: Path, timeout: float = 120) -> bool:
+    """Wait until every Celery worker started by the server has logged that it is ready (they
+    import the engine as they start, after the web server already answers)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        # A worker's pool children share its command line: one "ready." per kind of worker.
+        kinds = {_group_of(pid) for pid in _process_tree(root_pid)} - {"web", "other"}
+        if kinds and log_path.read_text(errors="replace").count(" ready.") >= len(kinds):
+            return True
+        time.sleep(0.5)
+    return False
+
+
 def process_tree_cpu_seconds(root_pid: int) -> dict[str, float]:
     """CPU seconds used so far by a process tree, split into "celery" and "gunicorn" (by
     command line) and "other"; children already reaped count with their parent."""

@@ -65,7 +65,9 @@ def celery_worker_command(
     command += ["--pool", pool, "--concurrency", "1", "--without-mingle", "--without-gossip"]
     command += ["--loglevel", "INFO"]
     if beat:
-        command += ["-B", "--schedule", str(Path(os.environ.get("TMPDIR", "/tmp")) / "beat")]
+        # A thread of the worker, as scripts/run-serve runs it (config/celery.py).
+        schedule = str(Path(os.environ.get("TMPDIR", "/tmp")) / "beat")
+        command += ["--beat-thread", "--schedule", schedule]
     return command
 
 

@@ -3,6 +3,7 @@ queue. Changing a live project's representation never stops labeling, and the ne
 after the new features are ready trains on them."""
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -133,3 +134,63 @@ def test_changing_the_representation_live_never_stops_labeling(two_workers):
     assert run.metrics["representation"] == "pixels" and run.n_labels > 0
     assert labeled_while_switching > 0
     assert not ModelRun.objects.filter(project=project, status=ModelRun.Status.FAILED).exists()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if (
+                entry.name.isdigit()
+                and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid
+            ):
+                found.append(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def test_the_embedding_worker_ends_its_pool_process_and_its_model_once_the_job_is_done(
+    transactional_db, tmp_path: Path
+):
+    # As scripts/run-serve runs it: the pool process that loads the model exists only while
+    # there is embedding to do, so the model's memory goes back to the system after the job.
+    env = {
+        **os.environ,
+        "DATABASE_URL": worker_database_url(),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "TWEEZERS_VAR_DIR": str(tmp_path / "worker-var"),
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "TWEEZERS_EMBEDDING_DIR": str(settings.TWEEZERS_EMBEDDING_DIR),
+        "TWEEZERS_ARTIFACT_DIR": str(settings.TWEEZERS_ARTIFACT_DIR),
+        "AUTOSCALE_KEEPALIVE": "1",
+    }
+    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-n", "embedding@%h"]
+    command += ["-Q", "embedding", "--autoscale", "1,0", "--without-mingle", "--without-gossip"]
+    embedder = start(command + ["--loglevel", "INFO"], env=env, log_path=tmp_path / "embedding.log")
+    # The import also asks for a retrain: a worker takes it, so no message is left behind.
+    trainer = start(
+        celery_worker_command(queues="default,training") + ["-n", "training@%h"],
+        env=env,
+        log_path=tmp_path / "training.log",
+    )
+    try:
+        project = ProjectFactory(kind="image", classes=["dark", "light"], features="pixels")
+        services.items_import_stream(project=project, name="shades.zip", stream=shades_zip(12))
+        features = FeatureSet.objects.get(project=project, representation="pixels")
+        deadline = time.monotonic() + 120
+        while features.status != FeatureSet.Status.READY:
+            assert time.monotonic() < deadline, f"not embedded\n{_logs(tmp_path)}"
+            time.sleep(0.2)
+            features.refresh_from_db()
+        assert features.processed == project.items.count() > 0
+
+        deadline = time.monotonic() + 30
+        while _children(embedder.pid):
+            assert time.monotonic() < deadline, f"pool process kept\n{_logs(tmp_path)}"
+            time.sleep(0.2)
+        assert embedder.poll() is None
+        assert "Scaling down" in (tmp_path / "embedding.log").read_text()
+    finally:
+        stop(embedder, timeout=60)
+        stop(trainer, timeout=60)

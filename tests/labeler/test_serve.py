@@ -1,8 +1,10 @@
 """`make serve`'s script: gunicorn and a Celery worker against PostgreSQL and Redis."""
 
+import json
 import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,36 @@ from labeler import services
 from labeler.models import ModelRun
 from tests.data import shades_zip
 from tests.factories import ProjectFactory
+from tests.labeler.api.conftest import team_for
+from tests.labeler.api.factories import item_add, round_add
 from tests.processes import REPO, free_port, start, stop, wait_until, worker_database_url
+
+# A web process as gunicorn loads it (config.wsgi), serving the pages and API calls of a
+# labeling session; prints the status of each and whether the heavy libraries got loaded.
+_WEB_PROBE = """
+import json, sys
+import config.wsgi  # noqa: F401
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+project, manager, annotator = (int(value) for value in sys.argv[1:4])
+users = get_user_model().objects
+statuses = {}
+expert = Client()
+expert.force_login(users.get(pk=annotator))
+for url in ("/healthz", "/", f"/projects/{project}/label/", f"/api/projects/{project}/next/"):
+    statuses[url] = expert.get(url).status_code
+item = expert.get(f"/api/projects/{project}/next/").json()["item"]["id"]
+answer = {"item": item, "label": "spam", "client_key": "probe-1"}
+url = f"/api/projects/{project}/annotations/"
+statuses[url] = expert.post(url, answer, content_type="application/json").status_code
+owner = Client()
+owner.force_login(users.get(pk=manager))
+for url in (f"/projects/{project}/", f"/projects/{project}/items/", f"/api/projects/{project}/"):
+    statuses[url] = owner.get(url).status_code
+heavy = ("torch", "sentence_transformers", "transformers")
+print(json.dumps({"statuses": statuses, "loaded": [name for name in heavy if name in sys.modules]}))
+"""
 
 
 @pytest.mark.worker
@@ -36,6 +67,9 @@ def test_run_serve_answers_http_and_its_worker_runs_the_retrains(tmp_path: Path)
         # core), not gunicorn's traceback at import.
         "WEB_CONCURRENCY": "",
     }
+    # Unset, so only run-serve can give its retrain worker the one-thread limit.
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.pop(name, None)
     server = start([str(REPO / "scripts" / "run-serve")], env=env, log_path=tmp_path / "serve.log")
     try:
         health = f"http://127.0.0.1:{port}/healthz"
@@ -50,6 +84,14 @@ def test_run_serve_answers_http_and_its_worker_runs_the_retrains(tmp_path: Path)
             timeout=90,
             what="the served worker to run the first round",
         )
+        # The retrain worker is two processes (its beat is a thread, not a third process), and
+        # its pool process runs the numeric libraries on one thread.
+        trainer = [pid for pid in _children(server.pid) if b"default,training" in _cmdline(pid)]
+        assert len(trainer) == 1, [_cmdline(pid) for pid in _children(server.pid)]
+        pool = _children(trainer[0])
+        assert len(pool) == 1, [_cmdline(pid) for pid in pool]
+        environ = Path(f"/proc/{pool[0]}/environ").read_bytes().split(b"\0")
+        assert b"OMP_NUM_THREADS=1" in environ and b"OPENBLAS_NUM_THREADS=1" in environ
     except AssertionError:
         print((tmp_path / "serve.log").read_text()[-4000:])
         raise
@@ -67,6 +109,56 @@ def test_run_serve_answers_http_and_its_worker_runs_the_retrains(tmp_path: Path)
             )
             stop(server)
     assert not leftover.strip(), leftover
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_web_process_serves_a_labeling_session_without_loading_torch(settings):
+    # torch and the language model cost a web process 600 MiB: they belong to the embedding
+    # worker alone (the web answers from precomputed queues and shards).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    team = team_for("text", ("spam", "ham"))
+    round_add(team.project, [item_add(team.project, text=f"message {n}") for n in range(3)])
+    env = {
+        **os.environ,
+        "DATABASE_URL": worker_database_url(),
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": "test-only-secret",
+        "DJANGO_ALLOWED_HOSTS": "testserver",
+        "DJANGO_SECURE_COOKIES": "0",
+    }
+    ids = [str(team.project.pk), str(team.manager.pk), str(team.annotator.pk)]
+    completed = subprocess.run(
+        [sys.executable, "-c", _WEB_PROBE, *ids],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    found = json.loads(completed.stdout.strip().splitlines()[-1])
+
+    assert set(found["statuses"].values()) <= {200, 201}, found["statuses"]
+    assert found["loaded"] == []
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text() if entry.name.isdigit() else ""
+            if stat and int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+    except OSError:
+        return b""
 
 
 def _ok(url: str) -> bool:
