@@ -10,6 +10,7 @@ from django.db import InterfaceError, OperationalError
 
 from labeler import services
 from labeler.dicom.tasks import run_pacs_import  # noqa: F401 - registers the PACS import task
+from labeler.webhook_tasks import deliver_webhook  # noqa: F401 - registers the webhook task
 
 logger = logging.getLogger(__name__)
 

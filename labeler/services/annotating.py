@@ -40,6 +40,7 @@ from labeler.models import (
     QueryRound,
     QueueEntry,
 )
+from labeler.services import webhooks
 from labeler.services.leasing import _limit_state
 from labeler.services.locks import lock_clause
 from labeler.services.queue_rows import entries_read
@@ -215,6 +216,7 @@ def _submit(project, annotator, item_id, label, client_key, seconds_spent, note,
     now_current = [annotation] + [a for a in current if a is not previous]
     item_resolve(item=item, project=project, annotations_added=1, current=now_current)
     _after_queue_progress(project, entry.round_id, is_reserve=entry.is_reserve)
+    webhooks.labels_added_emit(project_id=project.pk, item_ids=[item.pk])
     return annotation, True
 
 

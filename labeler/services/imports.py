@@ -22,6 +22,7 @@ from django.utils import timezone
 from labeler import importing
 from labeler.dicom.options import dicom_options
 from labeler.models import ImportJob, Item, LabelClass, Project, item_file_path
+from labeler.services import webhooks
 from labeler.services.projects import (
     ProjectRejected,
     class_name_normalize,
@@ -313,6 +314,7 @@ def import_job_succeed(job_id: int, report: ImportReport) -> None:
         rejected=report.rejected,
         finished_at=timezone.now(),
     )
+    webhooks.import_finished_emit(job_id=job_id)
 
 
 def import_job_fail(job_id: int, reason: str) -> None:
@@ -326,6 +328,7 @@ def _job_fail(job_id: int, reason: str) -> None:
         error=importing.clean_name(reason)[:5000],
         finished_at=timezone.now(),
     )
+    webhooks.import_finished_emit(job_id=job_id)
 
 
 def import_jobs_sweep(*, now: dt.datetime | None = None) -> int:

@@ -27,6 +27,7 @@ from labeler.models import (
     Project,
     QueueEntry,
 )
+from labeler.services import webhooks
 from labeler.services.items import item_predictions_store
 from labeler.services.rounds import reserve_size, round_write
 
@@ -243,6 +244,7 @@ def model_run_execute(*, run_id: int, task_id: str = "") -> ModelRun | None:
     run.status = ModelRun.Status.SUCCEEDED
     run.finished_at = timezone.now()
     run.save()
+    webhooks.run_succeeded_emit(run=run)
     # What the project asks for now: a manager may have switched representation meanwhile.
     project.refresh_from_db()
     serving = engine.serving_feature_set(project)

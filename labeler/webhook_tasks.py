@@ -1,0 +1,18 @@
+"""The webhook delivery task (registered by ``labeler.tasks``): takes a delivery id, sends it
+once through the service, and schedules the next attempt with its back-off."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from labeler.services import webhooks
+
+
+# Not acks_late: a delivery whose worker died mid-request is not sent twice on redelivery;
+# the receiver would drop the repeat by its delivery id anyway. A slow receiver is cut at
+# TWEEZERS_WEBHOOK_REQUEST_SECONDS, well inside these limits.
+@shared_task(ignore_result=True, soft_time_limit=120, time_limit=150)
+def deliver_webhook(delivery_id: int) -> None:
+    wait = webhooks.delivery_attempt(delivery_id=delivery_id)
+    if wait is not None:
+        deliver_webhook.apply_async((delivery_id,), countdown=wait)
