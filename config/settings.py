@@ -329,6 +329,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "labeler.tasks.fail_dead_import_jobs",
         "schedule": TWEEZERS_SWEEP_SECONDS,
     },
+    # Webhook deliveries created while the broker was down.
+    "sweep-webhook-deliveries": {
+        "task": "labeler.webhook_tasks.sweep_webhook_deliveries",
+        "schedule": TWEEZERS_SWEEP_SECONDS,
+    },
     # Expired API tokens are refused when presented; this deletes the rest of them.
     "delete-expired-tokens": {
         "task": "labeler.tasks.delete_expired_tokens",

@@ -12,7 +12,12 @@ from labeler.services import webhooks
 # the receiver would drop the repeat by its delivery id anyway. A slow receiver is cut at
 # TWEEZERS_WEBHOOK_REQUEST_SECONDS, well inside these limits.
 @shared_task(ignore_result=True, soft_time_limit=120, time_limit=150)
-def deliver_webhook(delivery_id: int) -> None:
-    wait = webhooks.delivery_attempt(delivery_id=delivery_id)
+def deliver_webhook(delivery_id: int, attempts_before: int = 0) -> None:
+    wait = webhooks.delivery_attempt(delivery_id=delivery_id, attempts_before=attempts_before)
     if wait is not None:
-        deliver_webhook.apply_async((delivery_id,), countdown=wait)
+        deliver_webhook.apply_async((delivery_id, attempts_before + 1), countdown=wait)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def sweep_webhook_deliveries() -> int:
+    return webhooks.deliveries_sweep()

@@ -25,6 +25,7 @@ never follows a redirect and has a total deadline."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -36,7 +37,7 @@ from dataclasses import dataclass
 import requests
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -176,13 +177,14 @@ def webhook_delete(*, webhook: Webhook) -> None:
 # --- Events --------------------------------------------------------------------------------
 
 
-def _enqueue(delivery_id: int, countdown: float = 0) -> None:
+def _enqueue(delivery_id: int, countdown: float = 0, attempt: int = 0) -> None:
     from labeler.webhook_tasks import deliver_webhook
 
     try:
-        deliver_webhook.apply_async((delivery_id,), countdown=countdown)
+        deliver_webhook.apply_async((delivery_id, attempt), countdown=countdown)
     except Exception:  # noqa: BLE001 - a broker outage must not fail what emitted the event
-        logger.warning("broker unavailable; webhook delivery %s not sent", delivery_id)
+        # The row is the outbox: the sweep enqueues it once the broker is back.
+        logger.warning("broker unavailable; webhook delivery %s waits for the sweep", delivery_id)
 
 
 def _hooks(project_id: int, event: str) -> list[Webhook]:
@@ -275,8 +277,15 @@ def run_succeeded_emit(*, run: ModelRun) -> None:
 def _run_events(run_id: int) -> None:
     run = ModelRun.objects.select_related("project").get(pk=run_id)
     project = run.project
-    _deliveries_create(project.pk, "model.trained", model_trained_payload(run))
-    query_round = QueryRound.objects.filter(model_run=run).order_by("-number").first()
+    if run.artifact_path:  # a cold-start draw trains no model
+        _deliveries_create(project.pk, "model.trained", model_trained_payload(run))
+    # A cold-start round names no run: it is the one written while this run was running.
+    query_round = (
+        QueryRound.objects.filter(project=project, created_at__gte=run.started_at)
+        .filter(Q(model_run=run) | Q(model_run__isnull=True))
+        .order_by("-number")
+        .first()
+    )
     if query_round is not None:
         _deliveries_create(
             project.pk,
@@ -435,12 +444,15 @@ def _post(hook: Webhook, delivery: WebhookDelivery) -> _Outcome:
     return _Outcome(False, True, response.status_code, f"HTTP {response.status_code}", elapsed())
 
 
-def delivery_attempt(*, delivery_id: int) -> float | None:
-    """Send a pending delivery once. Returns the seconds to wait before the next attempt, or
-    None when the delivery is finished (succeeded, failed, or not pending: idempotent)."""
+def delivery_attempt(*, delivery_id: int, attempts_before: int = 0) -> float | None:
+    """Send a pending delivery once, if it has had ``attempts_before`` attempts (a duplicate
+    message, or the sweep's, for an attempt already made does nothing). Returns the seconds to
+    wait before the next attempt, or None when the delivery is finished."""
     with transaction.atomic():
         delivery = WebhookDelivery.objects.select_for_update().filter(pk=delivery_id).first()
         if delivery is None or delivery.status != WebhookDelivery.Status.PENDING:
+            return None
+        if delivery.attempt != attempts_before:
             return None
         # Counting the attempt seals a collecting labels.added row: labels from now on
         # start the next one.
@@ -489,3 +501,20 @@ def _failure_count(hook: Webhook, outcome: _Outcome) -> None:
     logger.warning(
         "project %s: webhook %s to %s disabled: %s", hook.project_id, hook.pk, hook.url, reason
     )
+
+
+def deliveries_sweep() -> int:
+    """Enqueue deliveries that never reached the broker (it was down when they were created):
+    pending, never attempted, older than their batching window and a grace period. Returns
+    how many it enqueued."""
+    grace = settings.TWEEZERS_WEBHOOK_LABELS_SECONDS * 2 + settings.TWEEZERS_OUTBOX_GRACE_SECONDS
+    stale = list(
+        WebhookDelivery.objects.filter(
+            status=WebhookDelivery.Status.PENDING,
+            attempt=0,
+            created_at__lt=timezone.now() - dt.timedelta(seconds=grace),
+        ).values_list("pk", flat=True)[:1000]
+    )
+    for delivery_id in stale:
+        _enqueue(delivery_id)
+    return len(stale)

@@ -7,7 +7,9 @@ countdown)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
 import re
 import threading
 import time
@@ -18,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from django.test import Client
-from django.utils import translation
+from django.utils import timezone, translation
 
 from labeler import services
 from labeler.models import ImportJob, ModelRun, Project
@@ -30,6 +32,7 @@ from tests.data import shades_zip
 from tests.factories import ProjectFactory, UserFactory
 from tests.labeler.api.factories import membership_add
 from tests.loop_steps import run_queued, truth
+from tests.processes import celery_worker_command, start, stop, wait_until, worker_database_url
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 SECRET = "receiver-secret-0123456789"
@@ -105,17 +108,17 @@ def receiver(settings) -> Iterator[Receiver]:
 
 @dataclass
 class Outbox:
-    """What the service enqueued for the worker: (delivery id, countdown seconds)."""
+    """What the service enqueued for the worker: (task arguments, countdown seconds)."""
 
-    sent: list[tuple[int, float]] = field(default_factory=list)
+    sent: list[tuple[tuple, float]] = field(default_factory=list)
 
     def work(self) -> int:
         """Run every enqueued delivery as the worker would, retries included; returns how
         many task runs that took."""
         runs = 0
         while self.sent:
-            delivery_id, _countdown = self.sent.pop(0)
-            deliver_webhook(delivery_id)
+            args, _countdown = self.sent.pop(0)
+            deliver_webhook(*args)
             runs += 1
         return runs
 
@@ -125,7 +128,7 @@ def outbox(monkeypatch) -> Outbox:
     box = Outbox()
 
     def apply_async(args, countdown=0, **_options):
-        box.sent.append((args[0], countdown))
+        box.sent.append((tuple(args), countdown))
 
     monkeypatch.setattr(deliver_webhook, "apply_async", apply_async)
     return box
@@ -188,8 +191,13 @@ def test_a_labeled_round_sends_labels_added_model_trained_and_round_ready_signed
     assert created.status_code == 201, created.json()
     assert created.json()["secret"] == SECRET
     assert "secret" not in client.get(f"/api/projects/{project.pk}/webhooks/").json()[0]
-    run_queued(project)  # the cold-start round, before anything is labeled
-    outbox.sent.clear()
+    with django_capture_on_commit_callbacks() as callbacks:
+        run_queued(project)  # the cold-start round, before anything is labeled
+    run_webhook_callbacks(callbacks)
+    outbox.work()
+    # No model yet: the round is ready, nothing was trained.
+    assert receiver.events() == ["round.ready"]
+    assert receiver.received[0].json["data"]["round"] == 1
     receiver.received.clear()
 
     # Label the round through the API, as an annotator's client would.
@@ -267,9 +275,9 @@ def test_a_failing_receiver_gets_retries_then_the_hook_is_disabled_and_the_setti
         waits = []
         deliver_webhook(delivery.pk)
         while outbox.sent:
-            delivery_id, countdown = outbox.sent.pop(0)
+            args, countdown = outbox.sent.pop(0)
             waits.append(countdown)
-            deliver_webhook(delivery_id)
+            deliver_webhook(*args)
         # Exponential back-off between the five attempts.
         assert waits == [30, 60, 120, 240]
 
@@ -446,4 +454,95 @@ def test_the_webhooks_page_adds_a_hook_and_shows_its_secret_once(text_project, r
     refused = client.post(url, {"url": receiver.base + "/elsewhere", "events": ["round.ready"]})
     assert refused.status_code == 400 and Webhook.objects.count() == 1
     client.post(f"{url}{hook.pk}/", {"action": "delete"})
+    assert not Webhook.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_on_the_default_queue_delivers_and_retries(
+    text_project, receiver, settings, tmp_path
+):
+    """The task as deployed: enqueued through Redis after commit, run by a worker that takes
+    only the default queue, retried with its back-off (shortened here)."""
+    if not settings.CELERY_BROKER_URL.startswith("redis"):
+        pytest.fail("the worker test runs on Redis: set CELERY_BROKER_URL")
+    ok = webhooks.webhook_create(
+        project=text_project, url=receiver.url("ok"), events=["round.ready"]
+    )
+    failing = webhooks.webhook_create(
+        project=text_project, url=receiver.url("fail"), events=["round.ready"]
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": worker_database_url(),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "TWEEZERS_VAR_DIR": str(tmp_path / "worker-var"),
+        "TWEEZERS_WEBHOOK_URLS": f"{receiver.base}/hooks",
+        "TWEEZERS_WEBHOOK_ATTEMPTS": "2",
+        "TWEEZERS_WEBHOOK_RETRY_SECONDS": "0.5",
+    }
+    worker = start(celery_worker_command(queues="default"), env=env, log_path=tmp_path / "w.log")
+    try:
+        webhooks.event_emit(project_id=text_project.pk, event="round.ready", payload={"round": 1})
+
+        def finished() -> bool:
+            return not WebhookDelivery.objects.filter(status="pending").exists()
+
+        wait_until(finished, timeout=90, what="the worker to finish both deliveries")
+    finally:
+        stop(worker, timeout=30)
+
+    assert sorted(request.path for request in receiver.received) == [
+        "/hooks/fail",
+        "/hooks/fail",
+        "/hooks/ok",
+    ]
+    assert WebhookDelivery.objects.get(webhook=ok).status == "succeeded"
+    failed = WebhookDelivery.objects.get(webhook=failing)
+    assert (failed.status, failed.attempt, failed.response_code) == ("failed", 2, 500)
+
+
+@pytest.mark.django_db
+def test_the_sweep_sends_what_the_broker_missed_and_a_duplicate_message_sends_nothing(
+    text_project, receiver, outbox
+):
+    hook = webhooks.webhook_create(
+        project=text_project, url=receiver.url("ok"), events=["round.ready"]
+    )
+    delivery = WebhookDelivery.objects.create(webhook=hook, event="round.ready", payload={})
+    assert webhooks.deliveries_sweep() == 0  # young: its message may still be on its way
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        created_at=timezone.now() - dt.timedelta(hours=1)
+    )
+    assert webhooks.deliveries_sweep() == 1
+    outbox.work()
+    deliver_webhook(delivery.pk, 0)  # the original message, arriving late
+
+    assert len(receiver.received) == 1
+    assert webhooks.deliveries_sweep() == 0
+
+
+@pytest.mark.django_db
+def test_the_api_turns_a_disabled_hook_on_again_and_refuses_a_disallowed_new_address(
+    text_project, receiver
+):
+    hook = webhooks.webhook_create(
+        project=text_project, url=receiver.url("ok"), events=["round.ready"]
+    )
+    Webhook.objects.filter(pk=hook.pk).update(
+        active=False, failures_in_row=3, disabled_reason="Disabled after 3 deliveries"
+    )
+    client = manager_client(text_project.created_by)
+    url = f"/api/projects/{text_project.pk}/webhooks/{hook.pk}/"
+
+    enabled = client.patch(url, {"active": True}, content_type="application/json")
+    assert enabled.status_code == 200
+    assert enabled.json()["active"] and enabled.json()["failures_in_row"] == 0
+    assert enabled.json()["disabled_reason"] == ""
+    escaped = client.patch(
+        url, {"url": receiver.url("../../elsewhere")}, content_type="application/json"
+    )
+    assert escaped.status_code == 400 and list(escaped.json()["error"]["fields"]) == ["url"]
+    hook.refresh_from_db()
+    assert hook.url == receiver.url("ok")
+    assert client.delete(url).status_code == 204
     assert not Webhook.objects.exists()
