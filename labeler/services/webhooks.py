@@ -305,7 +305,7 @@ def _run_events(run_id: int) -> None:
         return
     earlier = (
         ModelRun.objects.filter(project=project, status=ModelRun.Status.SUCCEEDED)
-        .exclude(pk=run.pk)
+        .filter(pk__lt=run.pk)
         .filter(**{f"metrics__{project.target_metric}__gte": project.target_value})
         .exists()
     )

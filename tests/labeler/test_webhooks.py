@@ -546,3 +546,36 @@ def test_the_api_turns_a_disabled_hook_on_again_and_refuses_a_disallowed_new_add
     assert hook.url == receiver.url("ok")
     assert client.delete(url).status_code == 204
     assert not Webhook.objects.exists()
+
+
+@pytest.mark.django_db
+def test_target_reached_is_sent_for_the_first_run_that_reaches_the_target_only(
+    text_project, receiver, outbox, django_capture_on_commit_callbacks
+):
+    Project.objects.filter(pk=text_project.pk).update(target_metric="accuracy", target_value=0.8)
+    webhooks.webhook_create(
+        project=text_project, url=receiver.url("ok"), events=["target.reached", "model.trained"]
+    )
+    runs = [
+        ModelRun.objects.create(
+            project=text_project,
+            status="succeeded",
+            artifact_path="model.joblib",
+            metrics={"accuracy": accuracy, "curve": [[1, 0.5]]},
+            started_at=timezone.now(),
+        )
+        for accuracy in (0.7, 0.85, 0.9)
+    ]
+    for run in runs:
+        with django_capture_on_commit_callbacks(execute=True):
+            webhooks.run_succeeded_emit(run=run)
+    outbox.work()
+
+    reached = [r.json["data"] for r in receiver.received if r.json["event"] == "target.reached"]
+    assert reached == [{"run": runs[1].pk, "metric": "accuracy", "value": 0.85, "target": 0.8}]
+    trained = [r.json["data"] for r in receiver.received if r.json["event"] == "model.trained"]
+    assert [data["metrics"] for data in trained] == [
+        {"accuracy": 0.7},
+        {"accuracy": 0.85},
+        {"accuracy": 0.9},
+    ]
