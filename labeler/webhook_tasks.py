@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from labeler.services import webhooks
+from labeler.services import webhook_delivery
 
 
 # Not acks_late: a delivery whose worker died mid-request is not sent twice on redelivery;
@@ -13,11 +13,13 @@ from labeler.services import webhooks
 # TWEEZERS_WEBHOOK_REQUEST_SECONDS, well inside these limits.
 @shared_task(ignore_result=True, soft_time_limit=120, time_limit=150)
 def deliver_webhook(delivery_id: int, attempts_before: int = 0) -> None:
-    wait = webhooks.delivery_attempt(delivery_id=delivery_id, attempts_before=attempts_before)
+    wait = webhook_delivery.delivery_attempt(
+        delivery_id=delivery_id, attempts_before=attempts_before
+    )
     if wait is not None:
         deliver_webhook.apply_async((delivery_id, attempts_before + 1), countdown=wait)
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def sweep_webhook_deliveries() -> int:
-    return webhooks.deliveries_sweep()
+    return webhook_delivery.deliveries_sweep()

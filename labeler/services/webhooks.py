@@ -3,7 +3,8 @@
 Other services announce what happened with one call (``event_emit``, ``labels_added_emit``,
 ``run_succeeded_emit``, ``import_finished_emit``); each acts only after the caller's
 transaction commits and never sends anything itself: it writes delivery rows and enqueues
-``labeler.webhook_tasks.deliver_webhook`` on the worker's ``default`` queue.
+``labeler.webhook_tasks.deliver_webhook`` on the worker's ``default`` queue, which sends
+it through ``labeler/services/webhook_delivery.py``.
 
 A delivery is one POST of a JSON envelope ``{"event", "delivery", "project", "created_at",
 "data"}``, signed Stripe-style: ``X-Tweezers-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of
@@ -25,19 +26,12 @@ never follows a redirect and has a total deadline."""
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import hmac
-import json
 import logging
 import secrets
-import time
-from dataclasses import dataclass
 
-import requests
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -47,9 +41,6 @@ from labeler.models_webhooks import WEBHOOK_EVENTS, Webhook, WebhookDelivery
 
 logger = logging.getLogger(__name__)
 
-SIGNATURE_HEADER = "X-Tweezers-Signature"
-EVENT_HEADER = "X-Tweezers-Event"
-DELIVERY_HEADER = "X-Tweezers-Delivery"
 MAX_HOOKS_PER_PROJECT = 20
 MAX_LABELS_ITEM_IDS = 10_000
 
@@ -177,7 +168,7 @@ def webhook_delete(*, webhook: Webhook) -> None:
 # --- Events --------------------------------------------------------------------------------
 
 
-def _enqueue(delivery_id: int, countdown: float = 0, attempt: int = 0) -> None:
+def delivery_enqueue(delivery_id: int, countdown: float = 0, attempt: int = 0) -> None:
     from labeler.webhook_tasks import deliver_webhook
 
     try:
@@ -201,7 +192,7 @@ def _deliveries_create(project_id: int, event: str, payload: dict) -> list[int]:
         for hook in _hooks(project_id, event)
     ]
     for delivery_id in created:
-        _enqueue(delivery_id)
+        delivery_enqueue(delivery_id)
     return created
 
 
@@ -247,7 +238,7 @@ def _labels_collect(project_id: int, item_ids: list[int]) -> None:
             except IntegrityError:
                 created = False  # another submit created it meanwhile: add to theirs
         if created:
-            _enqueue(collecting.pk, countdown=settings.TWEEZERS_WEBHOOK_LABELS_SECONDS)
+            delivery_enqueue(collecting.pk, countdown=settings.TWEEZERS_WEBHOOK_LABELS_SECONDS)
     _budget_spent_check(project_id)
 
 
@@ -265,7 +256,7 @@ def _budget_spent_check(project_id: int) -> None:
             delivery = WebhookDelivery.objects.create(
                 webhook=hook, event="budget.spent", payload=payload
             )
-            _enqueue(delivery.pk)
+            delivery_enqueue(delivery.pk)
 
 
 def run_succeeded_emit(*, run: ModelRun) -> None:
@@ -354,167 +345,3 @@ def _import_event(job_id: int) -> None:
             "error": job.error,
         },
     )
-
-
-# --- Signing and sending -------------------------------------------------------------------
-
-
-def signature_header(*, secret: str, body: bytes, timestamp: int) -> str:
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return f"t={timestamp},v1={digest.hexdigest()}"
-
-
-def signature_verify(
-    *, secret: str, header: str, body: bytes, tolerance: float = 300, now: float | None = None
-) -> bool:
-    """What a receiver checks (the README's snippet does the same without Django): a ``v1``
-    signature of ``"<t>.<body>"`` matches, and ``t`` is within ``tolerance`` seconds."""
-    parts = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
-    try:
-        timestamp = int(parts["t"])
-    except (KeyError, ValueError):
-        return False
-    if abs((time.time() if now is None else now) - timestamp) > tolerance:
-        return False
-    expected = signature_header(secret=secret, body=body, timestamp=timestamp).split("v1=")[1]
-    return hmac.compare_digest(expected, parts.get("v1", ""))
-
-
-def envelope(delivery: WebhookDelivery, project_id: int) -> bytes:
-    return json.dumps(
-        {
-            "event": delivery.event,
-            "delivery": delivery.pk,
-            "project": project_id,
-            "created_at": delivery.created_at.isoformat(),
-            "data": delivery.payload,
-        },
-        separators=(",", ":"),
-        sort_keys=True,
-    ).encode()
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    ok: bool
-    retry: bool
-    code: int | None
-    error: str
-    duration_ms: int
-
-
-def _post(hook: Webhook, delivery: WebhookDelivery) -> _Outcome:
-    started = time.monotonic()
-
-    def elapsed() -> int:
-        return int((time.monotonic() - started) * 1000)
-
-    try:
-        url = webhook_url_check(hook.url)
-    except WebhookRejected as refused:
-        return _Outcome(False, False, None, refused.message[:1000], 0)
-    body = envelope(delivery, hook.project_id)
-    timestamp = int(time.time())
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": "Tweezers-Webhooks/1",
-        SIGNATURE_HEADER: signature_header(secret=hook.secret, body=body, timestamp=timestamp),
-        EVENT_HEADER: delivery.event,
-        DELIVERY_HEADER: str(delivery.pk),
-    }
-    seconds = settings.TWEEZERS_WEBHOOK_REQUEST_SECONDS
-    session = outbound_http.BoundedSession(
-        root=url, request_seconds=seconds, job_deadline=time.monotonic() + seconds
-    )
-    try:
-        response = session.post(url, data=body, headers=headers)
-        response.close()
-    except outbound_http.OutboundRefused as refused:
-        code = getattr(getattr(refused, "response", None), "status_code", None)
-        return _Outcome(False, False, code, str(refused)[:1000], elapsed())
-    except requests.RequestException as error:
-        # Connection refused, a reset, the deadline: the receiver may be back later.
-        return _Outcome(False, True, None, f"{type(error).__name__}"[:1000], elapsed())
-    finally:
-        session.close()
-    if 200 <= response.status_code < 300:
-        return _Outcome(True, False, response.status_code, "", elapsed())
-    if 300 <= response.status_code < 400:
-        return _Outcome(False, False, response.status_code, "a redirect, not followed", elapsed())
-    return _Outcome(False, True, response.status_code, f"HTTP {response.status_code}", elapsed())
-
-
-def delivery_attempt(*, delivery_id: int, attempts_before: int = 0) -> float | None:
-    """Send a pending delivery once, if it has had ``attempts_before`` attempts (a duplicate
-    message, or the sweep's, for an attempt already made does nothing). Returns the seconds to
-    wait before the next attempt, or None when the delivery is finished."""
-    with transaction.atomic():
-        delivery = WebhookDelivery.objects.select_for_update().filter(pk=delivery_id).first()
-        if delivery is None or delivery.status != WebhookDelivery.Status.PENDING:
-            return None
-        if delivery.attempt != attempts_before:
-            return None
-        # Counting the attempt seals a collecting labels.added row: labels from now on
-        # start the next one.
-        delivery.attempt += 1
-        delivery.save(update_fields=["attempt"])
-    hook = Webhook.objects.get(pk=delivery.webhook_id)
-    if not hook.active:
-        outcome = _Outcome(False, False, None, _("The webhook is disabled."), 0)
-    else:
-        outcome = _post(hook, delivery)
-    attempts_left = delivery.attempt < settings.TWEEZERS_WEBHOOK_ATTEMPTS
-    final = outcome.ok or not outcome.retry or not attempts_left
-    status = WebhookDelivery.Status.PENDING
-    if outcome.ok:
-        status = WebhookDelivery.Status.SUCCEEDED
-    elif final:
-        status = WebhookDelivery.Status.FAILED
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(
-        status=status,
-        response_code=outcome.code,
-        duration_ms=outcome.duration_ms,
-        error=outcome.error,
-        finished_at=timezone.now() if final else None,
-    )
-    if outcome.ok:
-        Webhook.objects.filter(pk=hook.pk).update(failures_in_row=0)
-        return None
-    if not final:
-        return settings.TWEEZERS_WEBHOOK_RETRY_SECONDS * 2 ** (delivery.attempt - 1)
-    if hook.active:
-        _failure_count(hook, outcome)
-    return None
-
-
-def _failure_count(hook: Webhook, outcome: _Outcome) -> None:
-    Webhook.objects.filter(pk=hook.pk).update(failures_in_row=F("failures_in_row") + 1)
-    hook.refresh_from_db(fields=["failures_in_row", "active"])
-    if hook.failures_in_row < settings.TWEEZERS_WEBHOOK_DISABLE_AFTER or not hook.active:
-        return
-    reason = _(
-        "Disabled after %(n)s deliveries in a row failed every attempt (last: %(error)s)."
-    ) % {"n": hook.failures_in_row, "error": outcome.error or "?"}
-    Webhook.objects.filter(pk=hook.pk, active=True).update(
-        active=False, disabled_reason=reason[:500], disabled_at=timezone.now()
-    )
-    logger.warning(
-        "project %s: webhook %s to %s disabled: %s", hook.project_id, hook.pk, hook.url, reason
-    )
-
-
-def deliveries_sweep() -> int:
-    """Enqueue deliveries that never reached the broker (it was down when they were created):
-    pending, never attempted, older than their batching window and a grace period. Returns
-    how many it enqueued."""
-    grace = settings.TWEEZERS_WEBHOOK_LABELS_SECONDS * 2 + settings.TWEEZERS_OUTBOX_GRACE_SECONDS
-    stale = list(
-        WebhookDelivery.objects.filter(
-            status=WebhookDelivery.Status.PENDING,
-            attempt=0,
-            created_at__lt=timezone.now() - dt.timedelta(seconds=grace),
-        ).values_list("pk", flat=True)[:1000]
-    )
-    for delivery_id in stale:
-        _enqueue(delivery_id)
-    return len(stale)

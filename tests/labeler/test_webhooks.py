@@ -25,7 +25,7 @@ from django.utils import timezone, translation
 from labeler import services
 from labeler.models import ImportJob, ModelRun, Project
 from labeler.models_webhooks import Webhook, WebhookDelivery
-from labeler.services import webhooks
+from labeler.services import webhook_delivery, webhooks
 from labeler.services.imports import ImportReport, import_job_succeed
 from labeler.webhook_tasks import deliver_webhook
 from tests.data import shades_zip
@@ -228,7 +228,7 @@ def test_a_labeled_round_sends_labels_added_model_trained_and_round_ready_signed
     for request in receiver.received:
         signature = request.headers["X-Tweezers-Signature"]
         assert verify(SECRET, signature, request.body)
-        assert webhooks.signature_verify(secret=SECRET, header=signature, body=request.body)
+        assert webhook_delivery.signature_verify(secret=SECRET, header=signature, body=request.body)
         assert request.path == "/hooks/ok"
         assert request.json["delivery"] == int(request.headers["X-Tweezers-Delivery"])
         assert request.json["project"] == project.pk
@@ -248,13 +248,13 @@ def test_the_readme_verifier_refuses_a_changed_body_another_secret_and_an_old_ti
     verify = readme_verify()
     body = b'{"event":"round.ready"}'
     now = int(time.time())
-    header = webhooks.signature_header(secret=SECRET, body=body, timestamp=now)
+    header = webhook_delivery.signature_header(secret=SECRET, body=body, timestamp=now)
     assert verify(SECRET, header, body)
     assert not verify(SECRET, header, body + b" ")
     assert not verify("another-secret-0123456789", header, body)
-    old = webhooks.signature_header(secret=SECRET, body=body, timestamp=now - 3600)
+    old = webhook_delivery.signature_header(secret=SECRET, body=body, timestamp=now - 3600)
     assert not verify(SECRET, old, body)
-    assert not webhooks.signature_verify(secret=SECRET, header=old, body=body)
+    assert not webhook_delivery.signature_verify(secret=SECRET, header=old, body=body)
     assert not verify(SECRET, "v1=abc", body)
 
 
@@ -509,16 +509,16 @@ def test_the_sweep_sends_what_the_broker_missed_and_a_duplicate_message_sends_no
         project=text_project, url=receiver.url("ok"), events=["round.ready"]
     )
     delivery = WebhookDelivery.objects.create(webhook=hook, event="round.ready", payload={})
-    assert webhooks.deliveries_sweep() == 0  # young: its message may still be on its way
+    assert webhook_delivery.deliveries_sweep() == 0  # young: its message may still be on its way
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         created_at=timezone.now() - dt.timedelta(hours=1)
     )
-    assert webhooks.deliveries_sweep() == 1
+    assert webhook_delivery.deliveries_sweep() == 1
     outbox.work()
     deliver_webhook(delivery.pk, 0)  # the original message, arriving late
 
     assert len(receiver.received) == 1
-    assert webhooks.deliveries_sweep() == 0
+    assert webhook_delivery.deliveries_sweep() == 0
 
 
 @pytest.mark.django_db
