@@ -104,6 +104,18 @@ TWEEZERS_PACS_URLS = env.list("TWEEZERS_PACS_URLS", default=[])
 # Total time one PACS request may take, body included, and one PACS import as a whole.
 TWEEZERS_PACS_REQUEST_SECONDS = env.float("TWEEZERS_PACS_REQUEST_SECONDS", default=300)
 TWEEZERS_PACS_JOB_SECONDS = env.float("TWEEZERS_PACS_JOB_SECONDS", default=3000)
+# Webhooks (labeler/services/webhooks.py): the address prefixes hooks may point at,
+# comma-separated. Empty turns webhooks off, except in the demo (DJANGO_DEBUG).
+TWEEZERS_WEBHOOK_URLS = env.list("TWEEZERS_WEBHOOK_URLS", default=[])
+# labels.added is sent at most once per this many seconds per hook, with what came meanwhile.
+TWEEZERS_WEBHOOK_LABELS_SECONDS = env.float("TWEEZERS_WEBHOOK_LABELS_SECONDS", default=10)
+# Total time one delivery request may take; attempts per delivery, the first retry's wait
+# (doubling after each), and how many deliveries failing all their attempts in a row disable
+# a hook.
+TWEEZERS_WEBHOOK_REQUEST_SECONDS = env.float("TWEEZERS_WEBHOOK_REQUEST_SECONDS", default=10)
+TWEEZERS_WEBHOOK_ATTEMPTS = env.int("TWEEZERS_WEBHOOK_ATTEMPTS", default=5)
+TWEEZERS_WEBHOOK_RETRY_SECONDS = env.float("TWEEZERS_WEBHOOK_RETRY_SECONDS", default=30)
+TWEEZERS_WEBHOOK_DISABLE_AFTER = env.int("TWEEZERS_WEBHOOK_DISABLE_AFTER", default=3)
 # Behind the TLS proxy the README recommends, the client's address is in X-Forwarded-For:
 # count the proxies in front of Django (set by the deployment, never guessed from the
 # header), so the lockout keys on the real client and not on the proxy's address.
@@ -339,6 +351,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     "fail-dead-import-jobs": {
         "task": "labeler.tasks.fail_dead_import_jobs",
+        "schedule": TWEEZERS_SWEEP_SECONDS,
+    },
+    # Webhook deliveries created while the broker was down.
+    "sweep-webhook-deliveries": {
+        "task": "labeler.webhook_tasks.sweep_webhook_deliveries",
         "schedule": TWEEZERS_SWEEP_SECONDS,
     },
     # Expired API tokens are refused when presented; this deletes the rest of them.

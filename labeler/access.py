@@ -183,6 +183,12 @@ URL_RULES: dict[str, Rule] = {
     "api:model-run-export": Rule("labels.export"),
     "api:export": Rule("labels.export"),
     "api:item-file": Rule("file.read"),
+    # Webhooks (labeler/api/views/webhooks.py, labeler/views/webhooks.py): managers only.
+    "api:webhook-list": Rule("project.manage"),
+    "api:webhook-detail": Rule("project.manage"),
+    "api:webhook-delivery-list": Rule("project.manage"),
+    "project-webhooks": Rule("project.manage"),
+    "project-webhook-change": Rule("project.manage"),
 }
 
 

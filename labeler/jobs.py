@@ -21,11 +21,17 @@ EMBED_FEATURES = "labeler.tasks.embed_features"
 IMPORT_FILE = "labeler.tasks.run_import_job"
 # The name it had when it lived in labeler/dicom/tasks.py: messages already queued keep working.
 IMPORT_PACS = "labeler.dicom.tasks.run_pacs_import"
+DELIVER_WEBHOOK = "labeler.webhook_tasks.deliver_webhook"
 
 
-def job_send(task_name: str, *args: object) -> None:
-    """Send one job; raises when the broker cannot be reached."""
-    current_app.signature(task_name, args=args).delay()
+def job_send(task_name: str, *args: object, countdown: float = 0) -> None:
+    """Send one job, to start ``countdown`` seconds from now; raises when the broker cannot be
+    reached."""
+    signature = current_app.signature(task_name, args=args)
+    if countdown:
+        signature.apply_async(countdown=countdown)
+    else:
+        signature.delay()
 
 
 def job_send_or_wait(task_name: str, *args: object) -> bool:

@@ -582,3 +582,7 @@ class SecurityEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("security events are append-only")
+
+
+# Webhooks live in their own module (labeler/services/webhooks.py writes them).
+from labeler.models_webhooks import Webhook, WebhookDelivery  # noqa: E402, F401

@@ -12,6 +12,7 @@ from celery import shared_task
 
 from labeler import jobs, services
 from labeler.transient import TRANSIENT_ERRORS
+from labeler.webhook_tasks import deliver_webhook  # noqa: F401 - registers the webhook task
 
 logger = logging.getLogger(__name__)
 

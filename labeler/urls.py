@@ -2,6 +2,7 @@ from django.urls import path
 
 from labeler import views
 from labeler.views import dicom as dicom_views
+from labeler.views import webhooks as webhook_views
 
 urlpatterns = [
     path("", views.project_list, name="project-list"),
@@ -10,6 +11,16 @@ urlpatterns = [
     path("projects/<int:project_id>/", views.dashboard, name="project-dashboard"),
     path("projects/<int:project_id>/retrain/", views.retrain, name="project-retrain"),
     path("projects/<int:project_id>/settings/", views.project_settings, name="project-settings"),
+    path(
+        "projects/<int:project_id>/settings/webhooks/",
+        webhook_views.project_webhooks,
+        name="project-webhooks",
+    ),
+    path(
+        "projects/<int:project_id>/settings/webhooks/<int:hook_id>/",
+        webhook_views.project_webhook_change,
+        name="project-webhook-change",
+    ),
     path("projects/<int:project_id>/import/", views.project_import, name="project-import"),
     path("projects/<int:project_id>/label/", views.label, name="label"),
     path("projects/<int:project_id>/label/lease/", views.label_lease, name="label-lease"),

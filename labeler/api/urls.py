@@ -2,6 +2,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 from labeler.api import views
+from labeler.api.views import webhooks as webhook_views
 
 app_name = "api"
 
@@ -60,6 +61,17 @@ urlpatterns = [
         name="model-run-export",
     ),
     path(f"{project}export/", views.ExportView.as_view(), name="export"),
+    path(f"{project}webhooks/", webhook_views.WebhookListView.as_view(), name="webhook-list"),
+    path(
+        f"{project}webhooks/<int:pk>/",
+        webhook_views.WebhookDetailView.as_view(),
+        name="webhook-detail",
+    ),
+    path(
+        f"{project}webhooks/<int:pk>/deliveries/",
+        webhook_views.WebhookDeliveryListView.as_view(),
+        name="webhook-delivery-list",
+    ),
     path("items/<int:pk>/file/", views.ItemFileView.as_view(), name="item-file"),
     re_path(r"^.*$", views.UnknownEndpointView.as_view(), name="unknown"),
 ]

@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass
 
 import requests
 from dicomweb_client.api import DICOMwebClient
-from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext as _
 
 from labeler.dicom.pacs_http import (
@@ -31,6 +30,7 @@ from labeler.dicom.pacs_http import (
 )
 from labeler.dicom.reading import DicomOptions
 from labeler.importing import Entry, ImportSourceError, Limits, Rejection, dicom_candidate
+from labeler.outbound_http import allowed_roots
 
 # Both log request URLs (study UIDs, an accession number in the query) and retried errors.
 for _name in ("dicomweb_client", "retrying"):
@@ -48,14 +48,7 @@ def pacs_addresses_allowed() -> list[str]:
     demo (``DJANGO_DEBUG``), where any address may be searched."""
     from django.conf import settings
 
-    roots = []
-    for url in settings.TWEEZERS_PACS_URLS:
-        if url.strip():
-            try:
-                roots.append(pacs_url_normalise(url.strip()))
-            except PacsAddressError as error:
-                raise ImproperlyConfigured(f"TWEEZERS_PACS_URLS: {url!r}: {error}") from error
-    return roots
+    return allowed_roots(settings.TWEEZERS_PACS_URLS, setting="TWEEZERS_PACS_URLS")
 
 
 def pacs_import_enabled() -> bool:

@@ -23,6 +23,7 @@ from labeler.models import (
     QueueEntry,
 )
 from labeler.queue import lock_clause
+from labeler.services import webhooks
 from labeler.services.rejections import Rejected
 
 
@@ -168,6 +169,7 @@ def _submit(project, annotator, item_id, label, client_key, seconds_spent, note,
     now_current = [annotation] + [a for a in current if a is not previous]
     item_resolve(item=item, project=project, annotations_added=1, current=now_current)
     entry_answered(project=project, entry=entry)
+    webhooks.labels_added_emit(project_id=project.pk, item_ids=[item.pk])
     return annotation, True
 
 

@@ -25,6 +25,7 @@ from labeler import importing, jobs
 from labeler.dicom.dicomweb import PacsQuery, pacs_entries
 from labeler.dicom.options import dicom_options
 from labeler.models import ImportJob, Item, LabelClass, Project, item_file_path
+from labeler.services import webhooks
 from labeler.services.labelstudio_import import labelstudio_read
 from labeler.services.projects import (
     ProjectRejected,
@@ -384,6 +385,7 @@ def import_job_succeed(job_id: int, report: ImportReport) -> None:
         rejected=report.rejected,
         finished_at=timezone.now(),
     )
+    webhooks.import_finished_emit(job_id=job_id)
 
 
 def _job_fail(job_id: int, reason: str) -> None:
@@ -392,6 +394,7 @@ def _job_fail(job_id: int, reason: str) -> None:
         error=importing.clean_name(reason)[:5000],
         finished_at=timezone.now(),
     )
+    webhooks.import_finished_emit(job_id=job_id)
 
 
 def import_jobs_sweep(*, now: dt.datetime | None = None) -> int:

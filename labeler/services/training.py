@@ -27,6 +27,7 @@ from labeler.models import (
     ModelRun,
     Project,
 )
+from labeler.services import webhooks
 from labeler.services.features import feature_set_request, superseded_feature_sets_remove
 from labeler.services.items import item_predictions_store
 from labeler.transient import TRANSIENT_ERRORS
@@ -279,6 +280,7 @@ def _run_succeeded(project: Project, run: ModelRun) -> None:
     run.status = ModelRun.Status.SUCCEEDED
     run.finished_at = timezone.now()
     run.save()
+    webhooks.run_succeeded_emit(run=run)
     # What the project asks for now: a manager may have switched representation meanwhile.
     project.refresh_from_db()
     serving = engine.serving_feature_set(project)

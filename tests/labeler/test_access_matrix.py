@@ -14,7 +14,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
 from labeler import access
-from labeler.models import ImportJob, Membership, Project
+from labeler.models import ImportJob, Membership, Project, Webhook
 from tests.conftest import png_bytes
 from tests.factories import ProjectFactory, UserFactory
 from tests.labeler.api.factories import annotation_add, item_add, membership_add, model_run_add
@@ -122,6 +122,7 @@ def world(db, settings):
     run = model_run_add(project, status="succeeded")
     job = ImportJob.objects.create(project=project, source_name="a.zip", upload_path="a.zip")
     viewer_membership = Membership.objects.get(project=project, user=users["viewer"])
+    hook = Webhook.objects.create(project=project, url="http://hooks.test/x", secret="s" * 20)
     ids = {
         "project_id": project.pk,
         "project_pk": project.pk,
@@ -132,6 +133,7 @@ def world(db, settings):
         "token": "set-password",
         "id": project.pk,
         "object_id": project.pk,
+        "hook_id": hook.pk,
     }
     pk_by_name = {
         "api:member-detail": viewer_membership.pk,
@@ -141,6 +143,8 @@ def world(db, settings):
         "api:model-run-artifact": run.pk,
         "api:model-run-export": run.pk,
         "api:import-job": job.pk,
+        "api:webhook-detail": hook.pk,
+        "api:webhook-delivery-list": hook.pk,
     }
     return {"project": project, "users": users, "ids": ids, "pk_by_name": pk_by_name, "item": item}
 

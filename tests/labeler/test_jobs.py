@@ -8,7 +8,13 @@ from labeler.transient import TRANSIENT_ERRORS
 
 
 def test_every_job_a_service_sends_by_name_is_a_registered_task():
-    sent = {jobs.RETRAIN, jobs.EMBED_FEATURES, jobs.IMPORT_FILE, jobs.IMPORT_PACS}
+    sent = {
+        jobs.RETRAIN,
+        jobs.EMBED_FEATURES,
+        jobs.IMPORT_FILE,
+        jobs.IMPORT_PACS,
+        jobs.DELIVER_WEBHOOK,
+    }
     assert sent <= set(current_app.tasks)
     assert tasks.run_pacs_import.name == jobs.IMPORT_PACS
 
