@@ -127,7 +127,9 @@ class Outbox:
 def outbox(monkeypatch) -> Outbox:
     box = Outbox()
 
-    def apply_async(args, countdown=0, **_options):
+    # Celery's own signature: the service sends the job by name (labeler.jobs), which calls
+    # the registered task's apply_async(args, kwargs, **options).
+    def apply_async(args=None, kwargs=None, countdown=0, **_options):
         box.sent.append((tuple(args), countdown))
 
     monkeypatch.setattr(deliver_webhook, "apply_async", apply_async)
