@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from tests.chromium import browser, new_page  # noqa: F401 (one Chromium for every folder)
 from tests.factories import ProjectFactory, UserFactory
 
 

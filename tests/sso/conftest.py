@@ -13,7 +13,6 @@ import pytest
 
 from config.sso import LDAP_BACKEND, OIDC_BACKEND, sso_settings
 from tests import processes
-from tests.browser.conftest import browser, new_page  # noqa: F401 (fixtures for the browser tests)
 from tests.sso import servers
 
 PEOPLE = {
