@@ -9,6 +9,7 @@ from django.db.models import (
     Avg,
     Case,
     Count,
+    Exists,
     IntegerField,
     OuterRef,
     QuerySet,
@@ -33,6 +34,7 @@ from labeler.models import (
     QueryRound,
     QueueEntry,
     Skip,
+    Webhook,
 )
 
 
@@ -179,15 +181,29 @@ def item_history(*, item: Item, user: AbstractBaseUser, role: str) -> list[Annot
 
 def project_with_role(*, user: AbstractBaseUser, project_id: int) -> tuple[Project, str] | None:
     """The project and the user's role in it, in one query; None if they are not a member."""
+    # Whether any webhook listens, in the same query: a submit then does no webhook work at
+    # all (no query after its commit) on the projects that have none, nearly all of them.
     if user.is_superuser:
-        project = Project.objects.filter(pk=project_id).first()
+        project = (
+            Project.objects.annotate(has_webhooks=_webhooks_listen(OuterRef("pk")))
+            .filter(pk=project_id)
+            .first()
+        )
         return (project, Membership.Role.MANAGER) if project else None
     membership = (
         Membership.objects.select_related("project")
+        .annotate(project_has_webhooks=_webhooks_listen(OuterRef("project_id")))
         .filter(user=user, project_id=project_id)
         .first()
     )
-    return (membership.project, membership.role) if membership else None
+    if membership is None:
+        return None
+    membership.project.has_webhooks = membership.project_has_webhooks
+    return membership.project, membership.role
+
+
+def _webhooks_listen(project_id: OuterRef) -> Exists:
+    return Exists(Webhook.objects.filter(project_id=project_id, active=True))
 
 
 def project_roles(*, user: AbstractBaseUser) -> dict[int, str]:

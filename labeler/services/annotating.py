@@ -169,7 +169,7 @@ def _submit(project, annotator, item_id, label, client_key, seconds_spent, note,
     now_current = [annotation] + [a for a in current if a is not previous]
     item_resolve(item=item, project=project, annotations_added=1, current=now_current)
     entry_answered(project=project, entry=entry)
-    webhooks.labels_added_emit(project_id=project.pk, item_ids=[item.pk])
+    webhooks.labels_added_emit(project=project, item_ids=[item.pk])
     return annotation, True
 
 

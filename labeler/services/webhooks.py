@@ -202,9 +202,14 @@ def event_emit(*, project_id: int, event: str, payload: dict) -> None:
     transaction.on_commit(lambda: _deliveries_create(project_id, event, payload))
 
 
-def labels_added_emit(*, project_id: int, item_ids: list[int]) -> None:
+def labels_added_emit(*, project: Project, item_ids: list[int]) -> None:
     """Items were labeled: added to each hook's collecting ``labels.added`` delivery after
-    commit; also ``budget.spent`` once the project's budget is spent."""
+    commit; also ``budget.spent`` once the project's budget is spent. Nothing at all when the
+    request read the project with ``has_webhooks`` false (``selectors.project_with_role``):
+    a submit to a project without hooks pays no query for them."""
+    if getattr(project, "has_webhooks", True) is False:
+        return
+    project_id = project.pk
     transaction.on_commit(lambda: _labels_collect(project_id, list(item_ids)))
 
 

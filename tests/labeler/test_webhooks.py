@@ -30,7 +30,7 @@ from labeler.services.imports import ImportReport, import_job_succeed
 from labeler.webhook_tasks import deliver_webhook
 from tests.data import shades_zip
 from tests.factories import ProjectFactory, UserFactory
-from tests.labeler.api.factories import membership_add
+from tests.labeler.api.factories import item_add, membership_add, round_add
 from tests.loop_steps import run_queued, truth
 from tests.processes import celery_worker_command, start, stop, wait_until, worker_database_url
 
@@ -393,12 +393,12 @@ def test_labels_added_collects_into_one_delivery_per_hook_until_it_is_sent(
         project=text_project, url=receiver.url("ok"), events=["labels.added"]
     )
     with django_capture_on_commit_callbacks(execute=True):
-        webhooks.labels_added_emit(project_id=text_project.pk, item_ids=[1])
-        webhooks.labels_added_emit(project_id=text_project.pk, item_ids=[2, 3])
+        webhooks.labels_added_emit(project=text_project, item_ids=[1])
+        webhooks.labels_added_emit(project=text_project, item_ids=[2, 3])
     assert len(outbox.sent) == 1
     outbox.work()
     with django_capture_on_commit_callbacks(execute=True):
-        webhooks.labels_added_emit(project_id=text_project.pk, item_ids=[4])
+        webhooks.labels_added_emit(project=text_project, item_ids=[4])
     outbox.work()
 
     assert [request.json["data"] for request in receiver.received] == [
@@ -406,6 +406,38 @@ def test_labels_added_collects_into_one_delivery_per_hook_until_it_is_sent(
         {"count": 1, "item_ids": [4]},
     ]
     assert WebhookDelivery.objects.filter(webhook=hook, status="succeeded").count() == 2
+
+
+@pytest.mark.django_db
+def test_a_submit_to_a_project_without_webhooks_leaves_no_webhook_work(
+    text_project, settings, django_capture_on_commit_callbacks
+):
+    """The API reads whether any hook listens with the project itself, so a submit to a
+    project without hooks (nearly all) leaves no webhook work after its commit; once a hook
+    listens, the submit queues it."""
+    annotator = UserFactory()
+    membership_add(project=text_project, user=annotator, role="annotator")
+    round_add(text_project, [item_add(text_project, text=f"t{n}") for n in range(4)])
+    client = Client()
+    client.force_login(annotator)
+
+    def webhook_work_after_a_submit() -> list:
+        item_id = client.get(f"/api/projects/{text_project.pk}/next/").json()["item"]["id"]
+        with django_capture_on_commit_callbacks() as callbacks:
+            response = client.post(
+                f"/api/projects/{text_project.pk}/annotations/",
+                {"item": item_id, "label": "spam"},
+                content_type="application/json",
+            )
+        assert response.status_code == 201, response.content
+        return [c for c in callbacks if c.__module__ == webhooks.__name__]
+
+    assert webhook_work_after_a_submit() == []
+    settings.TWEEZERS_WEBHOOK_URLS = ["http://127.0.0.1:9/hooks/"]
+    webhooks.webhook_create(
+        project=text_project, url="http://127.0.0.1:9/hooks/x", events=["labels.added"]
+    )
+    assert len(webhook_work_after_a_submit()) == 1
 
 
 @pytest.mark.django_db
@@ -418,8 +450,8 @@ def test_budget_spent_once_and_import_finished_reach_their_hooks(
     Project.objects.filter(pk=text_project.pk).update(budget=1, n_annotations=1)
     job = ImportJob.objects.create(project=text_project, source_name="a.csv", upload_path="x")
     with django_capture_on_commit_callbacks(execute=True):
-        webhooks.labels_added_emit(project_id=text_project.pk, item_ids=[1])
-        webhooks.labels_added_emit(project_id=text_project.pk, item_ids=[2])
+        webhooks.labels_added_emit(project=text_project, item_ids=[1])
+        webhooks.labels_added_emit(project=text_project, item_ids=[2])
         import_job_succeed(job.pk, ImportReport(imported=3))
     outbox.work()
 
