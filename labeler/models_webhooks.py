@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 # The events a hook may subscribe to; their payloads are documented in the API schema
-# (labeler/api/serializers_webhooks.py).
+# (labeler/api/serializers/webhooks.py).
 WEBHOOK_EVENTS = (
     "round.ready",
     "model.trained",

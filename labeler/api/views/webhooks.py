@@ -9,9 +9,9 @@ from rest_framework import exceptions, generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labeler.api import serializers_webhooks as ws
 from labeler.api.pagination import NewestFirstCursorPagination
 from labeler.api.permissions import FollowsPolicy
+from labeler.api.serializers import webhooks as ws
 from labeler.api.views.base import ProjectScopedMixin, errors
 from labeler.models_webhooks import Webhook, WebhookDelivery
 from labeler.services import webhooks
