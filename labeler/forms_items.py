@@ -65,7 +65,14 @@ class ItemFilterForm(forms.Form):
     )
 
     def __init__(
-        self, *args, classes, annotators, show_annotators: bool, show_consensus: bool, **kwargs
+        self,
+        *args,
+        classes,
+        annotators,
+        show_annotators: bool,
+        show_consensus: bool,
+        show_model_guess: bool,
+        **kwargs,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.fields["status"].choices = [("", _("Any status"))] + list(STATUS_LABELS.items())
@@ -80,7 +87,17 @@ class ItemFilterForm(forms.Form):
             # The item's status, final label and the model against it are the consensus of
             # several annotators (labeler/access.py, Sight.consensus_with_overlap).
             for name in ("status", "label", "disagrees"):
-                del self.fields[name]
+                self.fields.pop(name, None)
+        if not show_model_guess:
+            # labeler/access.py, Sight.model_guess: filtering or sorting by the model's guess
+            # would show it as surely as a column.
+            for name in ("predicted", "confidence_min", "confidence_max", "disagrees"):
+                self.fields.pop(name, None)
+            self.fields["sort"].choices = [
+                (name, label)
+                for name, label in self.fields["sort"].choices
+                if "confident" not in name
+            ]
 
     def clean(self) -> dict:
         cleaned = super().clean()
