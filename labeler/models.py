@@ -496,6 +496,9 @@ class ImportJob(models.Model):
     imported = models.PositiveIntegerField(default=0)
     duplicates = models.PositiveIntegerField(default=0)
     rejected = models.JSONField(default=list, blank=True)
+    # Series kept although a slice is missing (projects whose items are series or studies):
+    # [{"name", "reason"}], as ``rejected``; a later import of the slice completes them.
+    incomplete = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
