@@ -55,7 +55,7 @@ def test_auto_pooling_takes_the_mean_while_labels_are_few_then_attention():
     few = ScanPooler(random_state=0).fit(bags.subset(np.arange(6)), y[:6])
     assert few.pooling_ == "mean" and few.attention_ is None
     enough = ScanPooler(random_state=0).fit(bags.subset(np.arange(40)), y[:40])
-    assert 40 >= ATTENTION_MIN_LABELS and enough.pooling_ == "attention"
+    assert ATTENTION_MIN_LABELS <= 40 and enough.pooling_ == "attention"
     assert enough.transform(bags).shape == (60, 8)
     weights = enough.slice_weights(bags)
     np.testing.assert_allclose(np.add.reduceat(weights, bags.offsets[:-1]), 1.0, atol=1e-5)
