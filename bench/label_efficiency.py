@@ -31,6 +31,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from learning.simulate import (  # noqa: E402
     SimulationSetup,
@@ -414,7 +415,15 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--write-docs", action="store_true")
     parser.add_argument("--results", default="label_efficiency.json")
+    parser.add_argument(
+        "--scans",
+        action="store_true",
+        help="run the scan-level section instead (issue 22: a scan is one item, its label "
+        "depends on a few of its slices; bench/label_efficiency_scans.py)",
+    )
     args = parser.parse_args()
+    if args.scans:
+        return scan_section(args)
     output = ROOT / "bench" / "output"
     output.mkdir(parents=True, exist_ok=True)
     results_path = output / args.results
@@ -457,6 +466,26 @@ def main() -> int:
         if args.write_docs:
             replace_section(ROOT / "docs" / "benchmarks.md", "## Label efficiency",
                             docs_section(report))  # fmt: skip
+    return 0
+
+
+def scan_section(args: argparse.Namespace) -> int:
+    """Attention pooling against mean pooling and single slices, default against random."""
+    import label_efficiency_scans as scans
+
+    started = time.time()
+    budget = min(args.budget, 200)
+    report = scans.run(args.seeds, budget, args.jobs)
+    output = ROOT / "bench" / "output"
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "label_efficiency_scans.json").write_text(json.dumps(report, indent=1))
+    command = f"bench/label_efficiency.py --scans --seeds {args.seeds} --budget {budget}"
+    section = scans.markdown(report, command, time.time() - started)
+    print(section)
+    if args.write_docs:
+        replace_section(
+            ROOT / "docs" / "benchmarks.md", "## Label efficiency on scans (issue 22)", section
+        )
     return 0
 
 

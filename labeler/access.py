@@ -130,6 +130,9 @@ URL_RULES: dict[str, Rule] = {
     # DICOM (labeler/dicom): the viewer's header and window renders, like the item's file.
     "item-dicom": Rule("file.read"),
     "item-dicom-render": Rule("file.read"),
+    # Scan items (a series or a study): the viewer's description and a slice's rendition.
+    "item-scan": Rule("file.read"),
+    "item-scan-slice": Rule("file.read"),
     "project-import-pacs": Rule("project.manage"),
     # Language switch and the translations catalogue: Django's own, for everyone.
     "set_language": Rule("public"),

@@ -136,16 +136,34 @@ class ProjectCreateForm(ProjectSettingsForm):
     )
 
     class Meta(ProjectSettingsForm.Meta):
-        fields = ["name", "kind", *SETTINGS_FIELDS[1:], "overlap"]
+        fields = ["name", "kind", "unit", *SETTINGS_FIELDS[1:], "overlap"]
+        labels = {**ProjectSettingsForm.Meta.labels, "unit": _("Each item is")}
+        help_texts = {
+            **ProjectSettingsForm.Meta.help_texts,
+            "unit": _(
+                "For DICOM: one image per item, or a whole series or study per item (its "
+                "slices grouped and ordered on import). Fixed once the project exists."
+            ),
+        }
 
-    field_order = ["name", "description", "kind", "classes"]
+    field_order = ["name", "description", "kind", "unit", "classes"]
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         del self.fields["new_classes"]
+        # Left out (older clients, the text form), a project is one item per image.
+        self.fields["unit"].required = False
 
     def _kind(self) -> str:
         return self.cleaned_data.get("kind", "")
+
+    def clean_unit(self) -> str:
+        unit = self.cleaned_data.get("unit") or Project.Unit.INSTANCE
+        if unit != Project.Unit.INSTANCE and self.cleaned_data.get("kind") != Project.Kind.IMAGE:
+            raise forms.ValidationError(
+                _("Series and study items are DICOM images: use an image project.")
+            )
+        return unit
 
     def clean_classes(self) -> list[str]:
         names = class_names(self.cleaned_data.get("classes") or "")
@@ -158,7 +176,11 @@ class ProjectCreateForm(ProjectSettingsForm):
         """Keyword options for ``project_create`` besides name, kind and classes."""
         options = {name: self.cleaned_data[name] for name in SETTINGS_FIELDS if name != "name"}
         # Left empty, one annotator per item, as before the field existed.
-        return {**options, "overlap": self.cleaned_data["overlap"] or 1}
+        return {
+            **options,
+            "overlap": self.cleaned_data["overlap"] or 1,
+            "unit": self.cleaned_data["unit"],
+        }
 
 
 def _check_unique(names: list[str], existing: set[str]) -> None:

@@ -53,6 +53,9 @@ class Candidate:
     metadata: dict = field(default_factory=dict)
     # A DICOM item: the de-identified file, stored beside ``content`` (its PNG rendition).
     dicom: bytes = b""
+    # A DICOM file's slices and series (labeler.dicom.geometry.ScanPart): what a project whose
+    # items are series or studies groups and orders.
+    scan: object = None
 
 
 @dataclass(frozen=True)
@@ -460,6 +463,7 @@ def dicom_candidate(
         prelabel=prelabel,
         metadata=stored.metadata,
         dicom=stored.dicom,
+        scan=stored.scan,
     )
 
 

@@ -26,6 +26,11 @@ class Project(models.Model):
         IMAGE = "image", _("Images")
         TEXT = "text", _("Texts")
 
+    class Unit(models.TextChoices):
+        INSTANCE = "instance", _("One item per image (DICOM instance)")
+        SERIES = "series", _("One item per DICOM series")
+        STUDY = "study", _("One item per DICOM study")
+
     class Metric(models.TextChoices):
         ACCURACY = "accuracy", _("Accuracy")
         MACRO_F1 = "macro_f1", _("Macro F1")
@@ -35,6 +40,9 @@ class Project(models.Model):
     # Markdown shown to annotators in the labeling page's help overlay (raw HTML is escaped).
     guidelines = models.TextField(blank=True)
     kind = models.CharField(max_length=10, choices=Kind.choices)
+    # What one item is in a DICOM project (issue 22): an image, a series or a whole study.
+    # Fixed after creation: the items were grouped by it.
+    unit = models.CharField(max_length=10, choices=Unit.choices, default=Unit.INSTANCE)
     # Name of a strategy in learning.strategies' registry; "default" is DESIGN.md's default.
     strategy = models.CharField(max_length=64, default="default")
     # A name in learning.representations' registry; "auto" is resolved by that registry on
@@ -488,6 +496,9 @@ class ImportJob(models.Model):
     imported = models.PositiveIntegerField(default=0)
     duplicates = models.PositiveIntegerField(default=0)
     rejected = models.JSONField(default=list, blank=True)
+    # Series kept although a slice is missing (projects whose items are series or studies):
+    # [{"name", "reason"}], as ``rejected``; a later import of the slice completes them.
+    incomplete = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -584,5 +595,7 @@ class SecurityEvent(models.Model):
         raise ValueError("security events are append-only")
 
 
-# Webhooks live in their own module (labeler/services/webhooks.py writes them).
+# Webhooks (labeler/services/webhooks.py writes them) and scans, the series and study items'
+# parts (labeler/services/scans.py writes them), live in their own modules.
+from labeler.models_scans import ScanSeries, ScanSlice  # noqa: E402, F401
 from labeler.models_webhooks import Webhook, WebhookDelivery  # noqa: E402, F401

@@ -2,6 +2,7 @@ from django.urls import path
 
 from labeler import views
 from labeler.views import dicom as dicom_views
+from labeler.views import scans as scan_views
 from labeler.views import webhooks as webhook_views
 
 urlpatterns = [
@@ -53,6 +54,8 @@ urlpatterns = [
     path("imports/<int:job_id>/", views.import_job, name="import-job"),
     path("items/<int:item_id>/file", views.item_file, name="item-file"),
     path("items/<int:item_id>/dicom/", dicom_views.item_dicom_info, name="item-dicom"),
+    path("items/<int:item_id>/scan/", scan_views.item_scan_info, name="item-scan"),
+    path("items/<int:item_id>/scan/slice.png", scan_views.item_scan_slice, name="item-scan-slice"),
     path(
         "items/<int:item_id>/dicom/render.png",
         dicom_views.item_dicom_render,

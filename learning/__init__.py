@@ -24,7 +24,9 @@ only ask for the strategies' names never load scikit-learn or torch.
 Modules: ``measures`` and ``disagreement`` (scores), ``selection`` (top-n, diverse, cold
 start), ``strategies`` (registry), ``models`` / ``torch_models`` / ``training``, ``features``
 (embedders, shards), ``pool`` (chunked access), ``evaluation``, ``stopping``, ``datasets`` and
-``simulate`` (``python -m learning.simulate``).
+``simulate`` (``python -m learning.simulate``); ``scans`` and ``attention_mil`` (a series or
+study as one item: its slice rows pooled by the mean, or by gated attention once labels
+allow), ``scan_data`` and ``scan_simulate`` (scan folders in the simulator).
 """
 
 from __future__ import annotations
@@ -94,6 +96,11 @@ _EXPORTS: dict[str, str] = {
     ),
     **dict.fromkeys(["ShardedPool", "open_shards", "write_shard"], "features"),
     **dict.fromkeys(["labels_to_reach", "normalised_aulc", "run_curve"], "simulate"),
+    **dict.fromkeys(
+        ["ScanBags", "ScanPooler", "evidence_slices", "max_pool", "mean_pool", "slice_scores"],
+        "scans",
+    ),
+    "run_scan_curve": "scan_simulate",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -7,7 +7,9 @@ Holds out a seeded stratified test split (``--test-size``) or reads ``--test PAT
 strategy ``--repeats`` times from ``--initial`` labels to ``--budget`` in batches of
 ``--batch``, and writes one JSON object per strategy, a learning-curve PNG and a table of the
 labels needed to reach 95% and 99% of the full-data accuracy and the normalised area under the
-learning curve. Bad input ends with a message naming the file (and row) and exit status 2.
+learning curve. A folder ``class/<scan>/<slices>`` (PNG or DICOM slices) simulates a
+scan-level project (:mod:`learning.scan_simulate`): one item per scan. Bad input ends with
+a message naming the file (and row) and exit status 2.
 """
 
 from __future__ import annotations
@@ -355,6 +357,13 @@ def _parser() -> argparse.ArgumentParser:
         help=f"one of {', '.join(model_names())}; "
         "default: the model a new project of this modality gets",
     )
+    parser.add_argument(
+        "--pooling",
+        default="auto",
+        choices=["auto", "mean", "meanmax", "attention"],
+        help="scan folders (DATA/<class>/<scan>/<slices>): how slice rows become one row per "
+        "scan; auto = mean while labels are few, then learned attention (as a scan project)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser
@@ -391,6 +400,10 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError:
             parser.error("--image-size must look like 28x28")
         image_size = (height, width)
+    from learning.scan_data import is_scan_folder
+
+    if is_scan_folder(args.data):
+        return _main_scans(args, strategies)
     try:
         data = load_labeled(args.data)
         if args.test:
@@ -441,6 +454,26 @@ def main(argv: list[str] | None = None) -> int:
     results = simulate(
         train, test, strategies, setup, X_train, X_test, show_progress=not args.no_progress
     )
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=1))
+    if args.plot:
+        plot_curves(results, args.plot, Path(args.data).name)
+    print(format_table(summarise(results), results[0]["full_accuracy"]))
+    return 0
+
+
+def _main_scans(args: argparse.Namespace, strategies: list[str]) -> int:
+    """A folder of scans (``class/<scan>/<slices>``): a scan-level project's loop."""
+    from learning.scan_simulate import simulate_scans
+
+    if args.model == "cnn":
+        print("error: --model cnn does not apply to scans (slices are pooled)", file=sys.stderr)
+        return 2
+    try:
+        results = simulate_scans(args, strategies)
+    except DatasetError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=1))
     if args.plot:

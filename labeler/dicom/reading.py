@@ -23,6 +23,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from labeler.dicom.deidentify import BURNED_IN_REFUSED, burned_in_annotation, deidentify, scrubbed
+from labeler.dicom.geometry import ScanPart, scan_part
 from labeler.dicom.rendering import (
     decode_frame,
     frame_count,
@@ -59,6 +60,8 @@ class DicomFile:
     dicom: bytes
     rendition: bytes
     metadata: dict
+    # Its slices and series, for a project whose items are series or studies.
+    scan: ScanPart | None = None
 
     @property
     def checksum(self) -> str:
@@ -203,4 +206,32 @@ def dicom_file(data: bytes, options: DicomOptions, *, max_pixels: int) -> DicomF
                 "height": image.height,
                 "dicom": _metadata(dataset, window=window),
             },
+            scan=scan_part(dataset, frames),
         )
+
+
+def stored_rendition(data: bytes, *, frame: int) -> DicomFile:
+    """A stored (already de-identified) file's rendition of ``frame`` and the keys an item
+    keeps, as ``dicom_file`` gives them on import: what a scan item shows as its own image."""
+    with quiet():
+        dataset = _parse(data)
+        image = render(dataset, frame=frame)
+        window = None
+        if not is_color(dataset):
+            values = modality_values(dataset, decode_frame(dataset, frame), frame)
+            window = own_window(dataset, values, frame)
+    return DicomFile(
+        dicom=data,
+        rendition=png_bytes(image),
+        metadata={
+            "width": image.width,
+            "height": image.height,
+            "dicom": _metadata(dataset, window=window),
+        },
+    )
+
+
+def stored_header(data: bytes) -> Dataset:
+    """A stored file's header (no pixels): where a slice lies, for merging a series."""
+    with quiet():
+        return pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True, force=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
+from labeler.engine.scans import run_pool, scan_artifacts_save, scan_pool
 from labeler.engine.store import FeatureRows, feature_rows_open, serving_feature_set
 from labeler.models import FeatureSet, Item, ModelRun, Project, Skip
 
@@ -83,10 +84,13 @@ def _learning_curve(
     X_eval: np.ndarray,
     y_eval: np.ndarray,
     classes,
+    *,
+    remeasure: bool = True,
 ) -> list[dict]:
     """Every recent run re-measured on today's evaluation set, so the points compare like with
     like (the set grows as evaluation labels come in). ``metrics`` are this run's, already
-    measured on that set."""
+    measured on that set. Without ``remeasure`` (scans: each run pooled the slices its own
+    way) earlier runs keep the figures they were measured with."""
     from learning.models import load_model
 
     previous = (
@@ -99,6 +103,10 @@ def _learning_curve(
         if past.feature_set_id != feature_set.pk:
             # Trained on other features (another representation or an earlier fit of the
             # pool): it cannot read these rows, its own metrics stand.
+            continue
+        if not remeasure:
+            if "accuracy_low" in past.metrics:
+                points.append(_curve_point(past.pk, past.n_labels, past.metrics))
             continue
         try:
             past_model = load_model(past.artifact_path)
@@ -250,6 +258,11 @@ def train_and_choose(
 
     train_rows, y_train = _rows_and_labels(items.filter(is_evaluation=False), features)
     eval_rows, y_eval = _rows_and_labels(items.filter(is_evaluation=True), features)
+    scan = None
+    if project.unit != Project.Unit.INSTANCE:
+        # A scan is its slices: their rows pooled per item replace the item rows.
+        pool, pooler, slice_rows = scan_pool(serving, features, train_rows, y_train)
+        scan = (pooler, slice_rows)
     outcome = RunOutcome(model_name=model_name, n_labels=len(train_rows), feature_set_id=serving.pk)
 
     model = None
@@ -270,8 +283,12 @@ def train_and_choose(
             X_eval = take_rows(pool, eval_rows)
             outcome.metrics = _evaluate(model, X_eval, y_eval, classes)
             outcome.metrics["curve"] = _learning_curve(
-                project, run, serving, outcome.metrics, X_eval, y_eval, classes
-            )
+                project, run, serving, outcome.metrics, X_eval, y_eval, classes,
+                remeasure=scan is None,
+            )  # fmt: skip
+        if scan is not None:
+            scan_artifacts_save(directory, pool, features.item_ids, scan[0], model, scan[1])
+            outcome.metrics["scan_pooling"] = scan[0].pooling_
         outcome.metrics["n_evaluation"] = int(len(eval_rows))
         names, counts = np.unique(y_train, return_counts=True)
         outcome.metrics["training_labels"] = {
@@ -331,6 +348,10 @@ def predict_proba_items(
     features = feature_rows_open(feature_set) if feature_set is not None else None
     if features is None:
         return [], [], np.empty((0, 0))
+    pooled = run_pool(run.artifact_path)
+    if pooled is not None:
+        # A scan project's run reads the pooled rows it trained on, not the item rows.
+        features = FeatureRows(feature_set, pooled[0], pooled[1])
     rows = features.rows_of(item_ids)
     known = [(pk, row) for pk, row in zip(item_ids, rows, strict=True) if row >= 0]
     if not known:

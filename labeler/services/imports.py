@@ -32,6 +32,7 @@ from labeler.services.projects import (
     class_name_normalize,
     label_classes_ensure,
 )
+from labeler.services.scans import ScanImport
 
 logger = logging.getLogger(__name__)
 
@@ -45,13 +46,19 @@ class ImportReport:
     imported: int = 0
     duplicates: int = 0
     rejected: list[dict[str, str]] = field(default_factory=list)
+    # Series and study projects: scans that existed and received slices, and series kept
+    # although a slice is missing (labeler/services/scans.py).
+    scans_extended: int = 0
+    incomplete: list[dict[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {"imported": self.imported, "duplicates": self.duplicates, "rejected": self.rejected}
 
     def summary(self) -> str:
+        extended = f", scans extended {self.scans_extended}" if self.scans_extended else ""
         return (
-            f"imported {self.imported}, duplicates {self.duplicates}, rejected {len(self.rejected)}"
+            f"imported {self.imported}, duplicates {self.duplicates}, rejected "
+            f"{len(self.rejected)}{extended}"
         )
 
 
@@ -155,6 +162,8 @@ def items_import(
     done = 0
     classes = {c.name: c for c in project.classes.all()}
     classes_from_import = not classes
+    # A series or study project groups the whole import's instances before storing scans.
+    scan_import = ScanImport(project) if project.unit != Project.Unit.INSTANCE else None
     for batch in _batched(entries, batch_size):
         candidates: list[importing.Candidate] = []
         for entry in batch:
@@ -192,17 +201,23 @@ def items_import(
                     )
                     continue
             candidates.append(entry)
-        try:
-            _store_batch(project, candidates, classes, report)
-        except IntegrityError:
-            # Another import stored some of the same content meanwhile: retry once, the
-            # duplicate check now sees those rows.
-            _store_batch(project, candidates, classes, report)
+        if scan_import is not None:
+            for candidate in candidates:
+                scan_import.add(candidate, report)
+        else:
+            try:
+                _store_batch(project, candidates, classes, report)
+            except IntegrityError:
+                # Another import stored some of the same content meanwhile: retry once, the
+                # duplicate check now sees those rows.
+                _store_batch(project, candidates, classes, report)
         done += len(batch)
         if progress:
             progress(done, max(total, done))
+    if scan_import is not None:
+        scan_import.finish(classes, report)
     project.refresh_from_db(fields=["n_items", "n_labeled"])
-    if report.imported:
+    if report.imported or report.scans_extended:
         # New items need features (embedded on their own queue, in the background), maybe
         # evaluation draws, and a place in the next round (served at once from whatever
         # features are ready, or a seeded draw).
@@ -383,6 +398,7 @@ def import_job_succeed(job_id: int, report: ImportReport) -> None:
         imported=report.imported,
         duplicates=report.duplicates,
         rejected=report.rejected,
+        incomplete=report.incomplete,
         finished_at=timezone.now(),
     )
     webhooks.import_finished_emit(job_id=job_id)

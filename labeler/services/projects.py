@@ -68,6 +68,11 @@ def project_create(
 ) -> Project:
     """Create a project with its classes; its creator becomes its manager."""
     classes = class_names_check(classes)
+    unit = options.get("unit", Project.Unit.INSTANCE)
+    if unit != Project.Unit.INSTANCE and kind != Project.Kind.IMAGE:
+        raise ProjectRejected(
+            "unit_needs_images", _("Series and study items are DICOM images: use an image project.")
+        )
     with transaction.atomic():
         project = Project.objects.create(name=name, kind=kind, created_by=created_by, **options)
         label_classes_ensure(project=project, names=classes)
@@ -108,9 +113,10 @@ EDITABLE_FIELDS = (
     "lease_seconds",
     "dicom_allow_burned_in",
 )
-# Fixed once the project exists: items were imported for its kind, and changing the overlap
-# would strand half-answered items. Counters belong to the submits and imports.
-FIXED_FIELDS = ("kind", "overlap")
+# Fixed once the project exists: items were imported for its kind and grouped by its unit,
+# and changing the overlap would strand half-answered items. Counters belong to the submits
+# and imports.
+FIXED_FIELDS = ("kind", "unit", "overlap")
 COUNTER_FIELDS = ("n_items", "n_labeled", "n_annotations")
 
 

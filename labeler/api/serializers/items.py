@@ -26,6 +26,7 @@ class ImportJobSerializer(serializers.ModelSerializer):
             "imported",
             "duplicates",
             "rejected",
+            "incomplete",
             "error",
             "created_at",
             "finished_at",
@@ -95,3 +96,13 @@ class ImportReportSerializer(serializers.Serializer):
     imported = serializers.IntegerField()
     duplicates = serializers.IntegerField()
     rejected = RejectedSerializer(many=True)
+    incomplete = RejectedSerializer(
+        many=True,
+        required=False,
+        help_text="Series kept although a slice is missing (projects whose items are series "
+        "or studies); a later import of the slice completes them.",
+    )
+    scans_extended = serializers.IntegerField(
+        required=False,
+        help_text="Series or study items that already existed and received slices.",
+    )

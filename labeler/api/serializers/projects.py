@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from labeler import engine, services
@@ -57,6 +58,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "name",
             "description",
             "kind",
+            "unit",
             "classes",
             "budget",
             "daily_cap",
@@ -84,8 +86,14 @@ class ProjectSerializer(serializers.ModelSerializer):
             # Kind and overlap are fixed after creation: project_update refuses a change with
             # a 400 instead of ignoring it. The kind's own validators are for creation.
             self.fields["kind"].required = False
+            self.fields["unit"].required = False
 
     def validate(self, attrs: dict) -> dict:
+        scan_unit = attrs.get("unit", Project.Unit.INSTANCE) != Project.Unit.INSTANCE
+        if self.instance is None and scan_unit and attrs.get("kind") != Project.Kind.IMAGE:
+            raise serializers.ValidationError(
+                {"unit": [_("Series and study items are DICOM images: use an image project.")]}
+            )
         features = attrs.get("features")
         if features is not None:
             project = self.instance if isinstance(self.instance, Project) else None

@@ -133,3 +133,39 @@ def test_an_outsider_cannot_tell_that_a_project_exists(api, text_team):
 
     assert existing.status_code == missing.status_code == 404
     assert existing.json() == missing.json()
+
+
+def test_a_dicom_project_can_make_each_series_one_item_and_keeps_that_unit(api, text_team):
+    client = api(text_team.manager)
+    response = client.post(
+        "/api/projects/",
+        {"name": "Brain MRI", "kind": "image", "unit": "series", "classes": ["PD", "normal"]},
+        format="json",
+    )
+    assert response.status_code == 201
+    assert response.json()["unit"] == "series"
+    project_id = response.json()["id"]
+
+    changed = client.patch(f"/api/projects/{project_id}/", {"unit": "study"}, format="json")
+
+    assert changed.status_code == 400 and "unit" in str(changed.json())
+    assert Project.objects.get(pk=project_id).unit == "series"
+    same = client.patch(f"/api/projects/{project_id}/", {"unit": "series"}, format="json")
+    assert same.status_code == 200
+
+
+def test_a_text_project_cannot_have_series_items_and_the_default_unit_is_the_instance(
+    api, text_team
+):
+    client = api(text_team.manager)
+    refused = client.post(
+        "/api/projects/", {"name": "Notes", "kind": "text", "unit": "study"}, format="json"
+    )
+    unknown = client.post(
+        "/api/projects/", {"name": "Scans", "kind": "image", "unit": "volume"}, format="json"
+    )
+    plain = client.post("/api/projects/", {"name": "Photos", "kind": "image"}, format="json")
+
+    assert refused.status_code == 400 and "unit" in refused.json()["error"]["fields"]
+    assert unknown.status_code == 400 and "unit" in unknown.json()["error"]["fields"]
+    assert plain.status_code == 201 and plain.json()["unit"] == "instance"
