@@ -82,6 +82,22 @@ class Project(models.Model):
         help_text="Accept DICOM images flagged with burned-in annotation (text in the pixels "
         "that may identify the patient; de-identification cannot remove it).",
     )
+
+    class PixelText(models.TextChoices):
+        REFUSE = "refuse", _("Refuse the image")
+        MASK = "mask", _("Mask the text")
+
+    # Text that OCR finds in a DICOM image's pixels (labeler/dicom/pixel_text.py).
+    dicom_pixel_text = models.CharField(
+        _("text found in DICOM pixels"),
+        max_length=8,
+        choices=PixelText.choices,
+        default=PixelText.REFUSE,
+        help_text=_(
+            "Imports read every DICOM image for text burned into its pixels (a name, an ID, a "
+            "date): refuse such images, or paint over the text and keep the image."
+        ),
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -49,4 +49,9 @@ class Migration(migrations.Migration):
             index=models.Index(fields=['project', 'at'], name='labeler_itemview_project_at'),
         ),
         migrations.RunPython(names_as_they_are, migrations.RunPython.noop),
+        migrations.AddField(
+            model_name='project',
+            name='dicom_pixel_text',
+            field=models.CharField(choices=[('refuse', 'Refuse the image'), ('mask', 'Mask the text')], default='refuse', help_text='Imports read every DICOM image for text burned into its pixels (a name, an ID, a date): refuse such images, or paint over the text and keep the image.', max_length=8, verbose_name='text found in DICOM pixels'),
+        ),
     ]
