@@ -18,6 +18,8 @@ from pathlib import PurePosixPath
 
 import pydicom
 import pydicom.config
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from pydicom import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
@@ -41,12 +43,13 @@ pydicom.config.settings.writing_validation_mode = pydicom.config.IGNORE
 logging.getLogger("pydicom").setLevel(logging.ERROR)
 
 DICOM_SUFFIXES = {".dcm", ".dicom", ".dic"}
-PIXEL_TEXT_REFUSED = (
+# Reasons in the importing user's language (a worker's import job writes the default one).
+PIXEL_TEXT_REFUSED = gettext_lazy(
     "text was found burned into the pixels (it may identify the patient); this project "
     "refuses such images (its settings can mask the text instead)"
 )
-PIXEL_TEXT_UNMASKED = "text was found burned into the pixels and could not be masked"
-PIXEL_TEXT_UNCHECKED = "the pixels could not be checked for burned-in text"
+PIXEL_TEXT_UNMASKED = gettext_lazy("text was found burned into the pixels and could not be masked")
+PIXEL_TEXT_UNCHECKED = gettext_lazy("the pixels could not be checked for burned-in text")
 MASK_PASSES = 3
 PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 
@@ -108,19 +111,23 @@ def quiet():
         yield
 
 
+def _unreadable(error: Exception) -> str:
+    return _("not a readable DICOM file (%(error)s)") % {"error": type(error).__name__}
+
+
 def _parse(data: bytes) -> Dataset:
     try:
         dataset = pydicom.dcmread(io.BytesIO(data), force=not has_preamble(data))
     except (InvalidDicomError, EOFError, ValueError, KeyError, TypeError, OSError) as error:
-        raise DicomRejected(f"not a readable DICOM file ({type(error).__name__})") from error
+        raise DicomRejected(_unreadable(error)) from error
     except Exception as error:  # noqa: BLE001 - pydicom raises many kinds on a broken header
-        raise DicomRejected(f"not a readable DICOM file ({type(error).__name__})") from error
+        raise DicomRejected(_unreadable(error)) from error
     meta = getattr(dataset, "file_meta", None)
     if meta is None or "TransferSyntaxUID" not in meta:
         # A bare dataset without the file meta header: say how it was encoded.
         implicit, little = dataset.original_encoding
         if implicit is None:
-            raise DicomRejected("not a DICOM file (no DICOM header found)")
+            raise DicomRejected(_("not a DICOM file (no DICOM header found)"))
         dataset.file_meta = pydicom.dataset.FileMetaDataset()
         dataset.file_meta.TransferSyntaxUID = (
             ImplicitVRLittleEndian
@@ -196,7 +203,7 @@ def _pixel_text_check(dataset: Dataset, *, frames: int, mask_it: bool) -> None:
     try:
         boxes = _text_in(dataset, frames)
         if boxes and not mask_it:
-            raise DicomRejected(PIXEL_TEXT_REFUSED)
+            raise DicomRejected(str(PIXEL_TEXT_REFUSED))
         # Painting over words can let Tesseract read fainter ones next to them: read again.
         for _ in range(MASK_PASSES):
             if not boxes:
@@ -204,10 +211,10 @@ def _pixel_text_check(dataset: Dataset, *, frames: int, mask_it: bool) -> None:
             try:
                 pixel_text.mask(dataset, boxes)
             except Exception as error:  # noqa: BLE001 - pixel handlers raise anything
-                raise DicomRejected(PIXEL_TEXT_UNMASKED) from error
+                raise DicomRejected(str(PIXEL_TEXT_UNMASKED)) from error
             boxes = _text_in(dataset, frames)
         if boxes:
-            raise DicomRejected(PIXEL_TEXT_UNMASKED)
+            raise DicomRejected(str(PIXEL_TEXT_UNMASKED))
     except pixel_text.PixelTextUnchecked as error:
         raise DicomRejected(f"{PIXEL_TEXT_UNCHECKED}: {error}") from error
 
@@ -218,8 +225,10 @@ def dicom_file(data: bytes, options: DicomOptions, *, max_pixels: int) -> DicomF
         dataset = _parse(data)
         if not any(keyword in dataset for keyword in PIXEL_KEYWORDS):
             raise DicomRejected(
-                "no image in this DICOM file: it has no Pixel Data (a truncated file, a report, "
-                "a structured document or a presentation state)"
+                _(
+                    "no image in this DICOM file: it has no Pixel Data (a truncated file, a "
+                    "report, a structured document or a presentation state)"
+                )
             )
         rows, columns = _number(dataset, "Rows") or 0, _number(dataset, "Columns") or 0
         frames = frame_count(dataset)

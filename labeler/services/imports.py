@@ -5,8 +5,8 @@ can read), ``finished_at`` set either way."""
 
 from __future__ import annotations
 
-import datetime as dt
 import dataclasses
+import datetime as dt
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
