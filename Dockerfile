@@ -20,8 +20,10 @@ WORKDIR /app
 RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
 # Single sign-on with LDAP / Active Directory: python-ldap (django-auth-ldap) compiles against
 # OpenLDAP's and Cyrus SASL's headers; their libraries stay for it at run time.
+# Tesseract reads every imported DICOM image for text burned into its pixels.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends gcc libc6-dev libldap2-dev libsasl2-dev \
+       tesseract-ocr tesseract-ocr-eng \
     && rm -rf /var/lib/apt/lists/*
 COPY requirements.txt .
 RUN pip install -r requirements.txt

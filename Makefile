@@ -18,12 +18,12 @@ TEST_ENV := DJANGO_DEBUG=1 DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$
 MESSAGE_IGNORES := --ignore='.venv/*' --ignore='var/*' --ignore='tests/*' --ignore='bench/*' \
 	--ignore='learning/*' --ignore='test-output/*' --ignore='demo_data/*'
 
-.PHONY: install gettext-deps ldap-headers sso-deps messages demo demo-setup serve worker test test-fast lint format browser-deps bench clean engine-wheel
+.PHONY: install ocr-deps gettext-deps ldap-headers sso-deps messages demo demo-setup serve worker test test-fast lint format browser-deps bench clean engine-wheel
 
 # The Korean (and any later) translations: .po files in the repository, compiled here.
 MO_FILES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/*.po))
 
-install: $(VENV)/.installed $(MO_FILES)
+install: $(VENV)/.installed $(MO_FILES) | ocr-deps
 
 # Reinstalls only when a requirements file changes. pip prints each package as it goes: the
 # first install fetches about 2.3 GB (torch is a third of it) and takes minutes.
@@ -52,6 +52,13 @@ sso-deps: ldap-headers
 		slapd ldap-utils >/dev/null; }
 	@command -v node >/dev/null && command -v npm >/dev/null || { echo "==> Installing Node.js"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+
+# Imports read DICOM pixels for burned-in text with Tesseract (labeler/dicom/pixel_text.py): a
+# DICOM file is refused while it is missing, so every install has it.
+ocr-deps:
+	@command -v tesseract >/dev/null || { echo "==> Installing Tesseract OCR from Debian"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends tesseract-ocr tesseract-ocr-eng >/dev/null; }
 
 # msgfmt comes from Debian's gettext package, installed here when it is missing.
 gettext-deps:

@@ -86,6 +86,10 @@ ACTIONS: dict[str, Action] = {
     # sight includes the evaluation set may export (a test holds the two together).
     "labels.export": Action(roles=frozenset({MANAGER})),
     "file.read": Action(roles=ALL_ROLES),
+    # Who was shown which item: a project's managers; every project's (deleted ones too),
+    # whoever may read the audit table in the admin (superusers, or given the permission).
+    "audit.read": Action(roles=frozenset({MANAGER})),
+    "audit.read_all": Action(permission="labeler.view_itemview"),
 }
 
 
@@ -127,6 +131,8 @@ URL_RULES: dict[str, Rule] = {
     "project-items-bulk": Rule("project.manage"),
     "item-correct": Rule("label"),
     "project-export": Rule("labels.export"),
+    "project-audit": Rule("audit.read"),
+    "audit": Rule("audit.read_all"),
     # DICOM (labeler/dicom): the viewer's header and window renders, like the item's file.
     "item-dicom": Rule("file.read"),
     "item-dicom-render": Rule("file.read"),

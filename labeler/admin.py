@@ -2,6 +2,8 @@
 the settings page and the API (``project_create``, ``project_update``): the counters are never
 saved from the admin's copy, and kind and overlap are fixed after creation."""
 
+from collections import defaultdict
+
 from django.contrib import admin, messages
 
 from labeler import services
@@ -9,6 +11,7 @@ from labeler.models import (
     Annotation,
     ImportJob,
     Item,
+    ItemView,
     LabelClass,
     Membership,
     ModelRun,
@@ -79,6 +82,40 @@ class ItemAdmin(admin.ModelAdmin):
     # Pools are large: never count them for the changelist paginator.
     show_full_result_count = False
 
+    # The admin shows items' names and texts: audited like the app's own pages.
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None:
+            shown = defaultdict(list)
+            for item in changelist.result_list:
+                shown[item.project].append(item.pk)
+            for project, item_ids in shown.items():
+                services.item_views_record(
+                    user=request.user,
+                    project=project,
+                    item_ids=item_ids,
+                    where="admin",
+                    detail="admin item list",
+                )
+        return response
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        original = getattr(response, "context_data", {}).get("original")
+        if request.method == "GET" and original is not None:
+            services.item_view_record(
+                user=request.user,
+                project=original.project,
+                item_id=original.pk,
+                where="admin",
+                detail="admin item page",
+            )
+        return response
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("project")
+
 
 @admin.register(Annotation)
 class AnnotationAdmin(admin.ModelAdmin):
@@ -146,6 +183,26 @@ class SecurityEventAdmin(admin.ModelAdmin):
     list_display = ("at", "kind", "username", "ip_address", "detail")
     list_filter = ("kind",)
     search_fields = ("username", "ip_address")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ItemView)
+class ItemViewAdmin(admin.ModelAdmin):
+    """Read-only: the view audit, written by the pages and the API (labeler/services/audit.py).
+    The app's own audit page (/audit/) filters it and downloads it as CSV."""
+
+    list_display = ("at", "project_name", "project_id", "username", "where", "item_id", "detail")
+    list_filter = ("where",)
+    search_fields = ("username", "project_name")
+    show_full_result_count = False
 
     def has_add_permission(self, request):
         return False

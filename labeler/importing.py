@@ -441,22 +441,28 @@ def dicom_candidate(
     limits: Limits,
     options: DicomOptions | None,
     prelabel: str | None = None,
+    *,
+    own_name: bool = False,
 ) -> Candidate | Rejection:
-    """One DICOM file in, its de-identified copy and rendition out (or why not); everything
-    after that (batches, duplicates, pre-labels from class folders) is the same as for PNG
-    and JPEG."""
-    from labeler.dicom.reading import DicomRejected, dicom_file
+    """One DICOM file in, its de-identified copy and rendition out (or why not), named without
+    ``name`` unless ``own_name`` says Tweezers made it (a PACS position); everything after
+    that (batches, duplicates, pre-labels from class folders) is the same as for PNG and
+    JPEG."""
+    from labeler.dicom.reading import DicomRejected, dicom_file, file_reference, item_name
 
+    # A DICOM file's or folder's name may be the patient's: reports name the file by its
+    # checksum, items by their de-identified keys.
+    reference = name if own_name else file_reference(data)
     if options is None:
-        return Rejection(name, DICOM_NEEDS_AN_IMAGE_PROJECT)
+        return Rejection(reference, DICOM_NEEDS_AN_IMAGE_PROJECT)
     if len(data) > limits.max_file_bytes:
-        return Rejection(name, too_big(len(data), limits))
+        return Rejection(reference, too_big(len(data), limits))
     try:
         stored = dicom_file(data, options, max_pixels=limits.max_image_pixels)
     except DicomRejected as rejected:
-        return Rejection(name, str(rejected))
+        return Rejection(reference, str(rejected))
     return Candidate(
-        source_name=name,
+        source_name=name if own_name else item_name(stored.metadata["dicom"]),
         checksum=stored.checksum,
         content=stored.rendition,
         suffix=".png",

@@ -90,6 +90,22 @@ class Project(models.Model):
         help_text="Accept DICOM images flagged with burned-in annotation (text in the pixels "
         "that may identify the patient; de-identification cannot remove it).",
     )
+
+    class PixelText(models.TextChoices):
+        REFUSE = "refuse", _("Refuse the image")
+        MASK = "mask", _("Mask the text")
+
+    # Text that OCR finds in a DICOM image's pixels (labeler/dicom/pixel_text.py).
+    dicom_pixel_text = models.CharField(
+        _("text found in DICOM pixels"),
+        max_length=8,
+        choices=PixelText.choices,
+        default=PixelText.REFUSE,
+        help_text=_(
+            "Imports read every DICOM image for text burned into its pixels (a name, an ID, a "
+            "date): refuse such images, or paint over the text and keep the image."
+        ),
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -529,27 +545,44 @@ class PasswordChangeRequired(models.Model):
 
 class ItemView(models.Model):
     """Who opened which item, where, when: append-only (no update, no delete path in the app
-    or the admin). Patient data being looked at is what a hospital's audit asks about."""
+    or the admin). Patient data being looked at is what a hospital's audit asks about.
+
+    The audit outlives what it names: deleting a project, an item or a user leaves its rows,
+    with the project's and the user's names as they were (no cascade, no database constraint
+    on the project)."""
 
     class Where(models.TextChoices):
-        LABELING = "labeling", "Labeling page"
-        ITEM_PAGE = "item_page", "Item page"
-        FILE = "file", "File"
-        API = "api", "API"
-        EXPORT = "export", "Export"
+        LABELING = "labeling", _("Labeling page")
+        ITEM_PAGE = "item_page", _("Item page")
+        ITEMS_PAGE = "items_page", _("Items page")
+        CONFLICTS = "conflicts", _("Conflicts page")
+        FILE = "file", _("File")
+        API = "api", _("API")
+        EXPORT = "export", _("Export")
+        ADMIN = "admin", _("Admin")
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    project = models.ForeignKey(
+        Project,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    project_name = models.CharField(max_length=200, blank=True)
     # No foreign key: an export covers many items, and the record outlives deleted items.
     item_id = models.BigIntegerField(null=True, blank=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
+    username = models.CharField(max_length=150, blank=True)
     where = models.CharField(max_length=16, choices=Where.choices)
     detail = models.CharField(max_length=200, blank=True)
     at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
-        indexes = [models.Index(fields=["project", "item_id", "at"])]
+        indexes = [
+            models.Index(fields=["project", "item_id", "at"]),
+            models.Index(fields=["project", "at"], name="labeler_itemview_project_at"),
+        ]
         ordering = ["-at", "-id"]
 
     def __str__(self) -> str:

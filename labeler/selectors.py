@@ -212,7 +212,8 @@ def project_roles(*, user: AbstractBaseUser) -> dict[int, str]:
 
 
 def item_visible_to(*, user: AbstractBaseUser, item_id: int) -> Item | None:
-    items = Item.objects.filter(pk=item_id)
+    # With its project: the audit row of what is shown names the project.
+    items = Item.objects.filter(pk=item_id).select_related("project")
     if not user.is_superuser:
         items = items.filter(project__memberships__user=user)
     return items.first()

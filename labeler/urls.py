@@ -1,6 +1,7 @@
 from django.urls import path
 
 from labeler import views
+from labeler.views import audit as audit_views
 from labeler.views import dicom as dicom_views
 from labeler.views import scans as scan_views
 from labeler.views import webhooks as webhook_views
@@ -51,6 +52,8 @@ urlpatterns = [
         name="item-correct",
     ),
     path("projects/<int:project_id>/export/", views.project_export, name="project-export"),
+    path("projects/<int:project_id>/audit/", audit_views.project_audit, name="project-audit"),
+    path("audit/", audit_views.audit, name="audit"),
     path("imports/<int:job_id>/", views.import_job, name="import-job"),
     path("items/<int:item_id>/file", views.item_file, name="item-file"),
     path("items/<int:item_id>/dicom/", dicom_views.item_dicom_info, name="item-dicom"),

@@ -96,3 +96,25 @@ def wait_until(
             return
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def apt_install_missing(program: str, packages: list[str]) -> None:
+    """Install Debian ``packages`` when ``program`` is not on the PATH (as root, the way CI and
+    the developers' machines run); skip the test where that cannot be done."""
+    import shutil
+
+    import pytest
+
+    if shutil.which(program):
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        pytest.skip(f"{program} is missing and cannot be installed here (needs root and apt-get)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], env=env, check=True, timeout=600)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
+        env=env,
+        check=True,
+        timeout=600,
+        stdout=subprocess.DEVNULL,
+    )

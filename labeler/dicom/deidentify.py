@@ -9,6 +9,9 @@ edition; we use its 2026c table. We add what that library leaves to the caller:
   and restarts within a project, and two projects never share a UID. No map is stored.
 - The table is applied inside every sequence item too, not only at the top level, and a final
   pass remaps any UID and empties any person name the table did not reach.
+- What can carry text is kept only when it is on an allow-list of attributes known to be safe
+  and needed (``labeler/dicom/kept.py``): the table removes what it knows to identify, the
+  allow-list everything it does not know.
 - Private tags are removed, the preamble and the file meta header are rebuilt, and Patient
   Identity Removed / De-identification Method (+ its code sequence) are set.
 """
@@ -23,6 +26,8 @@ from pydicom import Dataset, Sequence
 from pydicom.datadict import dictionary_VR
 from pydicom.dataset import FileMetaDataset
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID
+
+from labeler.dicom.kept import keep_only_allowed
 
 PROFILE_TABLE = "dicomfields_2026c"
 METHOD = "Tweezers: DICOM PS3.15 Annex E Basic Application Level Confidentiality Profile"
@@ -142,6 +147,8 @@ def deidentify(dataset: Dataset, *, secret: str) -> None:
     _remap_element_uids(dataset, secret, produced)
     _apply_profile(dataset, _profile_rules())
     dataset.remove_private_tags()
+    # Then the allow-list: text the table does not name (a Text Value, a comment) goes too.
+    keep_only_allowed(dataset)
     # What the table missed (a UID or a name in an attribute newer than the table, or in a
     # sequence the table keeps) is caught here: no original UID or name survives.
     _remap_element_uids(dataset, secret, produced)

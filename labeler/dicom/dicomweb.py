@@ -222,6 +222,6 @@ def _study_entries(
             except Exception as error:  # noqa: BLE001 - report it, keep importing
                 yield Rejection(name, f"unusable instance ({type(error).__name__})")
                 continue
-            yield dicom_candidate(name, buffer.getvalue(), limits, options)
+            yield dicom_candidate(name, buffer.getvalue(), limits, options, own_name=True)
     except (requests.RequestException, ValueError) as error:
         yield Rejection(where, str(_failure("retrieve this study", error, pacs)))

@@ -11,5 +11,7 @@ def dicom_options(*, project: Project) -> DicomOptions | None:
     if project.kind != Project.Kind.IMAGE:
         return None
     return DicomOptions(
-        uid_secret=project.dicom_uid_secret, allow_burned_in=project.dicom_allow_burned_in
+        uid_secret=project.dicom_uid_secret,
+        allow_burned_in=project.dicom_allow_burned_in,
+        mask_pixel_text=project.dicom_pixel_text == Project.PixelText.MASK,
     )

@@ -18,10 +18,13 @@ from pathlib import PurePosixPath
 
 import pydicom
 import pydicom.config
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from pydicom import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
+from labeler.dicom import pixel_text
 from labeler.dicom.deidentify import BURNED_IN_REFUSED, burned_in_annotation, deidentify, scrubbed
 from labeler.dicom.geometry import ScanPart, scan_part
 from labeler.dicom.rendering import (
@@ -41,6 +44,14 @@ pydicom.config.settings.writing_validation_mode = pydicom.config.IGNORE
 logging.getLogger("pydicom").setLevel(logging.ERROR)
 
 DICOM_SUFFIXES = {".dcm", ".dicom", ".dic"}
+# Reasons in the importing user's language (a worker's import job writes the default one).
+PIXEL_TEXT_REFUSED = gettext_lazy(
+    "text was found burned into the pixels (it may identify the patient); this project "
+    "refuses such images (its settings can mask the text instead)"
+)
+PIXEL_TEXT_UNMASKED = gettext_lazy("text was found burned into the pixels and could not be masked")
+PIXEL_TEXT_UNCHECKED = gettext_lazy("the pixels could not be checked for burned-in text")
+MASK_PASSES = 3
 PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 
 
@@ -50,6 +61,8 @@ class DicomOptions:
 
     uid_secret: str
     allow_burned_in: bool = False
+    # Text found in the pixels by OCR: masked (True) or the file refused (False).
+    mask_pixel_text: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,6 +85,18 @@ class DicomRejected(ValueError):
     """The file cannot be imported; the message is safe to show and store."""
 
 
+def item_name(keys: dict) -> str:
+    """A DICOM item's name, from de-identified keys only (never the file's or its folder's
+    name, which may be a patient's): its modality and its project-keyed SOP Instance UID."""
+    return f"{keys.get('modality') or 'DICOM'} {keys.get('sop_uid') or 'instance'}"
+
+
+def file_reference(data: bytes) -> str:
+    """How a report names a DICOM file it refused: by the start of its SHA-256, which the
+    person who sent it can find (``sha256sum``) and nobody else can read a name from."""
+    return f"DICOM file sha256:{hashlib.sha256(data).hexdigest()[:12]}"
+
+
 def has_preamble(head: bytes) -> bool:
     return len(head) >= 132 and head[128:132] == b"DICM"
 
@@ -89,19 +114,23 @@ def quiet():
         yield
 
 
+def _unreadable(error: Exception) -> str:
+    return _("not a readable DICOM file (%(error)s)") % {"error": type(error).__name__}
+
+
 def _parse(data: bytes) -> Dataset:
     try:
         dataset = pydicom.dcmread(io.BytesIO(data), force=not has_preamble(data))
     except (InvalidDicomError, EOFError, ValueError, KeyError, TypeError, OSError) as error:
-        raise DicomRejected(f"not a readable DICOM file ({type(error).__name__})") from error
+        raise DicomRejected(_unreadable(error)) from error
     except Exception as error:  # noqa: BLE001 - pydicom raises many kinds on a broken header
-        raise DicomRejected(f"not a readable DICOM file ({type(error).__name__})") from error
+        raise DicomRejected(_unreadable(error)) from error
     meta = getattr(dataset, "file_meta", None)
     if meta is None or "TransferSyntaxUID" not in meta:
         # A bare dataset without the file meta header: say how it was encoded.
         implicit, little = dataset.original_encoding
         if implicit is None:
-            raise DicomRejected("not a DICOM file (no DICOM header found)")
+            raise DicomRejected(_("not a DICOM file (no DICOM header found)"))
         dataset.file_meta = pydicom.dataset.FileMetaDataset()
         dataset.file_meta.TransferSyntaxUID = (
             ImplicitVRLittleEndian
@@ -159,14 +188,50 @@ def _metadata(dataset: Dataset, *, window) -> dict:
     }
 
 
+def _text_in(dataset: Dataset, frames: int) -> list[pixel_text.Box]:
+    """Words read in the first, middle and last frames (a cine's overlay is on every frame;
+    reading all of a 120-frame loop would take minutes)."""
+    boxes: list[pixel_text.Box] = []
+    for frame in sorted({0, frames // 2, frames - 1}):
+        try:
+            image = render(dataset, frame=frame)
+        except Exception:  # noqa: BLE001 - a frame that cannot be decoded is reported below
+            continue
+        boxes.extend(pixel_text.text_boxes(image))
+    return boxes
+
+
+def _pixel_text_check(dataset: Dataset, *, frames: int, mask_it: bool) -> None:
+    """Refuse, or mask, text burned into the pixels; refuse what could not be checked."""
+    try:
+        boxes = _text_in(dataset, frames)
+        if boxes and not mask_it:
+            raise DicomRejected(str(PIXEL_TEXT_REFUSED))
+        # Painting over words can let Tesseract read fainter ones next to them: read again.
+        for _ in range(MASK_PASSES):
+            if not boxes:
+                return
+            try:
+                pixel_text.mask(dataset, boxes)
+            except Exception as error:  # noqa: BLE001 - pixel handlers raise anything
+                raise DicomRejected(str(PIXEL_TEXT_UNMASKED)) from error
+            boxes = _text_in(dataset, frames)
+        if boxes:
+            raise DicomRejected(str(PIXEL_TEXT_UNMASKED))
+    except pixel_text.PixelTextUnchecked as error:
+        raise DicomRejected(f"{PIXEL_TEXT_UNCHECKED}: {error}") from error
+
+
 def dicom_file(data: bytes, options: DicomOptions, *, max_pixels: int) -> DicomFile:
     """De-identify and render one DICOM file, or raise ``DicomRejected`` with a safe reason."""
     with quiet():
         dataset = _parse(data)
         if not any(keyword in dataset for keyword in PIXEL_KEYWORDS):
             raise DicomRejected(
-                "no image in this DICOM file: it has no Pixel Data (a truncated file, a report, "
-                "a structured document or a presentation state)"
+                _(
+                    "no image in this DICOM file: it has no Pixel Data (a truncated file, a "
+                    "report, a structured document or a presentation state)"
+                )
             )
         rows, columns = _number(dataset, "Rows") or 0, _number(dataset, "Columns") or 0
         frames = frame_count(dataset)
@@ -178,6 +243,8 @@ def dicom_file(data: bytes, options: DicomOptions, *, max_pixels: int) -> DicomF
         if burned_in_annotation(dataset) and not options.allow_burned_in:
             raise DicomRejected(BURNED_IN_REFUSED)
         middle = frames // 2
+        if not options.allow_burned_in:
+            _pixel_text_check(dataset, frames=frames, mask_it=options.mask_pixel_text)
         try:
             image = render(dataset, frame=middle)
             window = None

@@ -9,6 +9,7 @@ import datetime as dt
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Case, F, Q, QuerySet, When
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from labeler.models import Item, ModelRun, Project, QueryRound, QueueEntry
 from labeler.queue import sql
@@ -47,13 +48,17 @@ def entry_for_answer(*, project: Project, item: Item, annotator: AbstractBaseUse
         # "lease_expired" as before: the usual cause, and a stable code for API clients.
         raise NotServed(
             "lease_expired",
-            "you do not hold this item: ask for the next item, or your hold expired and "
-            "another annotator is labeling it now",
+            _(
+                "you do not hold this item: ask for the next item, or your hold expired and "
+                "another annotator is labeling it now"
+            ),
         )
     raise NotServed(
         "not_served",
-        "this item is not waiting in the queue (already labeled or never served); "
-        "to change a label, correct the existing annotation",
+        _(
+            "this item is not waiting in the queue (already labeled or never served); "
+            "to change a label, correct the existing annotation"
+        ),
     )
 
 

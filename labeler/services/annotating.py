@@ -87,7 +87,9 @@ def item_lock(*, project: Project, item_id: int) -> Item:
     order), or a refusal."""
     item = Item.objects.select_for_update().filter(project=project, pk=item_id).first()
     if item is None:
-        raise SubmitRejected("not_in_project", f"item {item_id} is not in this project")
+        raise SubmitRejected(
+            "not_in_project", _("item %(id)s is not in this project") % {"id": item_id}
+        )
     return item
 
 
@@ -95,7 +97,11 @@ def _label_class(project: Project, label: str) -> LabelClass:
     label_class = project.classes.filter(name=label).first()
     if label_class is None:
         known = ", ".join(project.classes.values_list("name", flat=True))
-        raise SubmitRejected("unknown_label", f"unknown label {label!r}; classes are: {known}")
+        raise SubmitRejected(
+            "unknown_label",
+            _("unknown label “%(label)s”; classes are: %(classes)s")
+            % {"label": label, "classes": known},
+        )
     return label_class
 
 
@@ -111,7 +117,9 @@ def _locked_item_and_class(project: Project, item_id: int, label: str):
         cursor.execute(sql + lock_clause("i"), [project.pk, label, project.pk, item_id])
         row = cursor.fetchone()
     if row is None:
-        raise SubmitRejected("not_in_project", f"item {item_id} is not in this project")
+        raise SubmitRejected(
+            "not_in_project", _("item %(id)s is not in this project") % {"id": item_id}
+        )
     pk, status, class_id = row
     if class_id is None:
         _label_class(project, label)  # raises, naming the classes
@@ -133,7 +141,7 @@ def _submit(project, annotator, item_id, label, client_key, seconds_spent, note,
     if project.overlap > 1 and any(a.annotator_id == annotator.pk for a in current):
         raise SubmitRejected(
             "already_labeled",
-            "you already labeled this item; to change your label, correct your annotation",
+            _("you already labeled this item; to change your label, correct your annotation"),
         )
     try:
         entry = queue.entry_for_answer(project=project, item=item, annotator=annotator)
@@ -279,7 +287,7 @@ def annotation_correct(
         current = Annotation.objects.select_for_update().get(pk=annotation.pk)
         if not current.is_current:
             raise SubmitRejected(
-                "not_current", "this annotation was already corrected; correct the newest one"
+                "not_current", _("this annotation was already corrected; correct the newest one")
             )
         label_class = _label_class(project, label)
         limit = queue.budget_state(

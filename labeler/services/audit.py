@@ -1,42 +1,67 @@
 """The view audit: who opened which item, where and when (append-only ``ItemView`` rows).
-Recorded by the labeling page, the item page, file downloads, the API's item detail and
-exports; read by managers on the item's history page and at
-``/api/projects/<id>/items/<id>/views/``.
+Recorded by every response that shows an item's content: the labeling page and its leases,
+the items page, the item page, the conflicts page, files and DICOM renditions, the API's
+next item, item list, item detail and item history, exports (labels and models) and the
+admin's item pages (``tests/labeler/test_audit.py`` walks them all). Read by managers on the
+audit page (``/projects/<id>/audit/``, CSV too), on the item's page and at
+``/api/projects/<id>/items/<id>/views/``; administrators read every project's at ``/audit/``,
+deleted projects included.
 
 Also the sign-in events an administrator is alerted to (``SecurityEvent`` rows)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 
-from labeler.models import ItemView, SecurityEvent
+from labeler.models import ItemView, Project, SecurityEvent
+
+
+def _username(user: AbstractBaseUser) -> str:
+    return user.get_username() if user.is_authenticated else ""
 
 
 def item_view_record(
     *,
     user: AbstractBaseUser,
-    project_id: int,
+    project: Project,
     item_id: int | None,
     where: str,
     detail: str = "",
 ) -> None:
     ItemView.objects.create(
-        project_id=project_id,
+        project_id=project.pk,
+        project_name=project.name,
         item_id=item_id,
         user=user if user.is_authenticated else None,
+        username=_username(user),
         where=where,
         detail=detail[:200],
     )
 
 
 def item_views_record(
-    *, user: AbstractBaseUser, project_id: int, item_ids: list[int], where: str
+    *,
+    user: AbstractBaseUser,
+    project: Project,
+    item_ids: Iterable[int],
+    where: str,
+    detail: str = "",
 ) -> None:
-    """Several items shown at once (the labeling page holds the next ones): one INSERT."""
+    """Several items shown at once (a page of items, the labeling page's next ones): one
+    INSERT."""
     ItemView.objects.bulk_create(
-        ItemView(project_id=project_id, item_id=item_id, user=user, where=where)
+        ItemView(
+            project_id=project.pk,
+            project_name=project.name,
+            item_id=item_id,
+            user=user if user.is_authenticated else None,
+            username=_username(user),
+            where=where,
+            detail=detail[:200],
+        )
         for item_id in item_ids
     )
 

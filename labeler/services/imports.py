@@ -5,6 +5,7 @@ can read), ``finished_at`` set either way."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterator
@@ -176,6 +177,10 @@ def items_import(
                 )
                 continue
             prelabel = class_name_normalize(entry.prelabel) if entry.prelabel else None
+            if prelabel and prelabel not in classes and entry.dicom:
+                # A DICOM file's folder is often named after the patient: it pre-labels only
+                # when it names a class, and is neither echoed nor made a class.
+                entry, prelabel = dataclasses.replace(entry, prelabel=None), None
             if prelabel and prelabel not in classes:
                 if classes_from_import:
                     try:
@@ -289,6 +294,10 @@ def import_job_create(
     upload_dir = Path(settings.TWEEZERS_UPLOAD_DIR)
     upload_dir.mkdir(parents=True, exist_ok=True)
     safe_name = importing.clean_name(Path(name).name) or "upload"
+    if project.kind == Project.Kind.IMAGE:
+        # An image upload may be DICOM named after the patient (SMITH_JOHN_19510429.zip): the
+        # job keeps only the kind of file, which is what its import reads.
+        safe_name = f"upload{Path(safe_name).suffix.lower()}"
     with transaction.atomic():
         job = ImportJob.objects.create(
             project=project, created_by=created_by, source_name=safe_name[:300], upload_path=""

@@ -112,6 +112,7 @@ EDITABLE_FIELDS = (
     "show_model_guess",
     "lease_seconds",
     "dicom_allow_burned_in",
+    "dicom_pixel_text",
 )
 # Fixed once the project exists: items were imported for its kind and grouped by its unit,
 # and changing the overlap would strand half-answered items. Counters belong to the submits

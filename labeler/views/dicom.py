@@ -67,6 +67,13 @@ def item_dicom_render(request: HttpRequest, item_id: int) -> HttpResponse:
         )
     except RenditionError as error:
         return HttpResponseBadRequest(str(error))
+    services.item_view_record(
+        user=request.user,
+        project=item.project,
+        item_id=item.pk,
+        where="file",
+        detail=f"DICOM frame {frame}",
+    )
     response = HttpResponse(data, content_type="image/png")
     response["Cache-Control"] = "private, max-age=86400"
     return response

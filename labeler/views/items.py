@@ -68,6 +68,13 @@ def items(request: HttpRequest, project_id: int) -> HttpResponse:
                 own_only=not sight.every_item,
                 filters=form.item_filter(),
             )
+    if page is not None and page.items:
+        services.item_views_record(
+            user=request.user,
+            project=project,
+            item_ids=[item.pk for item in page.items],
+            where="items_page",
+        )
     query = _query_without_cursor(request)
     context = {
         "project": project,
@@ -231,7 +238,7 @@ def project_export(request: HttpRequest, project_id: int) -> HttpResponse:
         return redirect("project-items", project_id=project.pk)
     services.item_view_record(
         user=request.user,
-        project_id=project.pk,
+        project=project,
         item_id=None,
         where="export",
         detail=f"export {form.cleaned_data['format']} from the items page",

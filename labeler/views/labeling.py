@@ -105,7 +105,7 @@ def _leased(request: HttpRequest, project: Project, hold: int | None) -> dict:
     if leased.entries:
         services.item_views_record(
             user=request.user,
-            project_id=project.pk,
+            project=project,
             item_ids=[entry.item_id for entry in leased.entries],
             where="labeling",
         )
@@ -321,7 +321,7 @@ def item_file(request: HttpRequest, item_id: int) -> FileResponse:
     except FileNotFoundError as missing:
         raise Http404("The item's file is missing.") from missing
     services.item_view_record(
-        user=request.user, project_id=item.project_id, item_id=item.pk, where="file"
+        user=request.user, project=item.project, item_id=item.pk, where="file"
     )
     response = FileResponse(handle)
     # Files are content-addressed and never change, but may be patient data: the browser may

@@ -164,6 +164,12 @@ def conflicts(request: HttpRequest, project_id: int) -> HttpResponse:
         selectors.conflicts_with_answers(project=project, limit=CONFLICTS_PER_PAGE),
         selectors.class_names(project=project),
     )
+    services.item_views_record(
+        user=request.user,
+        project=project,
+        item_ids=[row["item"].pk for row in rows],
+        where="conflicts",
+    )
     context = {
         "project": project,
         "role": MANAGER,
@@ -230,7 +236,7 @@ def item_history(request: HttpRequest, project_id: int, item_id: int) -> HttpRes
         raise Http404(_("No such item."))
     history = selectors.item_history(item=item, user=request.user, role=role)
     services.item_view_record(
-        user=request.user, project_id=project.pk, item_id=item.pk, where="item_page"
+        user=request.user, project=project, item_id=item.pk, where="item_page"
     )
     if not access.may_read_history(role=role, visible_answers=len(history)):
         raise PermissionDenied(_("Annotators see the history of the items they labeled."))

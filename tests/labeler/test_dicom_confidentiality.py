@@ -19,6 +19,7 @@ from labeler.models import Item, ModelRun, Project
 from labeler.services.exports import EXPORT_FORMATS
 from tests import processes
 from tests.factories import UserFactory
+from tests.labeler.api.factories import annotation_add
 from tests.labeler.dicom_data import (
     identified_ct,
     sample_files,
@@ -89,6 +90,10 @@ def test_no_original_identifier_reaches_disk_database_logs_or_exports(
     # Every route in: the command line (zip), an upload through the import job (a worker's
     # path: spooled, imported, deleted), and the API.
     call_command("import_items", str(project.pk), str(archive))
+    # The ultrasounds that show text in their pixels are refused (test_dicom_pixel_text).
+    command_out, command_err = capfd.readouterr()
+    text_refused = command_err.count("burned into the pixels")
+    assert text_refused >= 4
     job = services.import_job_create(
         project=project, created_by=manager, name="CT/slice-1.dcm", stream=io.BytesIO(slices[0])
     )
@@ -105,7 +110,7 @@ def test_no_original_identifier_reaches_disk_database_logs_or_exports(
     response = client.post(f"/api/projects/{project.pk}/items/", {"file": upload})
     assert response.status_code == 201 and response.json()["imported"] == 2
     # All but the one undecodable sample; the flagged slice was refused.
-    assert Item.objects.filter(project=project).count() == len(originals) - 1
+    assert Item.objects.filter(project=project).count() == len(originals) - 1 - text_refused
 
     # The loop: cold start, a round labeled, a retrain on the labels.
     for _ in range(2):
@@ -148,7 +153,7 @@ def test_no_original_identifier_reaches_disk_database_logs_or_exports(
     ).stdout
     assert b"Radiology" in dump and b"2.25." in dump
     out, err = capfd.readouterr()
-    logs = caplog.text.encode() + out.encode() + err.encode()
+    logs = caplog.text.encode() + (command_out + command_err + out + err).encode()
     assert b"imported" in logs
 
     places = {**stored, "pg_dump": dump, "logs": logs}
@@ -160,3 +165,127 @@ def test_no_original_identifier_reaches_disk_database_logs_or_exports(
         if value in data
     ]
     assert leaks == []
+
+
+# Issue 23: names and text the profile's table does not know ----------------------------------
+
+PATIENT_NAMED = "SMITH_JOHN_19510429"
+
+
+def _patient_named_zip() -> io.BytesIO:
+    """A study exported by a PACS viewer into a folder named after the patient."""
+    upload = io.BytesIO()
+    with zipfile.ZipFile(upload, "w") as bundle:
+        bundle.writestr(f"{PATIENT_NAMED}/{PATIENT_NAMED}_1.dcm", identified_ct())
+        bundle.writestr(f"{PATIENT_NAMED}/{PATIENT_NAMED}_2.dcm", identified_ct())
+        bundle.writestr(f"{PATIENT_NAMED}/{PATIENT_NAMED}_bad.dcm", b"DICM but not really")
+    upload.seek(0)
+    upload.name = f"{PATIENT_NAMED}.zip"
+    return upload
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_patient_named_file_or_folder_appears_nowhere(tmp_path, caplog, capfd):
+    caplog.set_level(logging.DEBUG)
+    manager = UserFactory()
+    project = services.project_create(
+        name="Named files", kind=Project.Kind.IMAGE, classes=MODALITIES, created_by=manager
+    )
+    client = Client()
+    client.force_login(manager)
+    reports: list[bytes] = []
+
+    # Every route in: a single upload and a zip through the API, the browser's background
+    # import job, and a folder on the server's disk.
+    single = io.BytesIO(identified_ct())
+    single.name = f"{PATIENT_NAMED}.dcm"
+    reports.append(client.post(f"/api/projects/{project.pk}/items/", {"file": single}).content)
+    reports.append(
+        client.post(f"/api/projects/{project.pk}/items/", {"file": _patient_named_zip()}).content
+    )
+    job = services.import_job_create(
+        project=project,
+        created_by=manager,
+        name=f"{PATIENT_NAMED}.zip",
+        stream=_patient_named_zip(),
+    )
+    services.import_job_run(job_id=job.pk)
+    reports.append(client.get(f"/api/projects/{project.pk}/imports/{job.pk}/").content)
+    reports.append(client.get(f"/imports/{job.pk}/").content)
+    folder = tmp_path.parent / f"{tmp_path.name}-disk" / PATIENT_NAMED
+    folder.mkdir(parents=True)
+    (folder / f"{PATIENT_NAMED}_3.dcm").write_bytes(identified_ct())
+    reports.append(repr(services.items_import_path(project=project, path=folder.parent)).encode())
+    items = Item.objects.filter(project=project)
+    assert items.count() == 6
+    assert b"DICOM file sha256:" in reports[1]
+
+    # Shown and exported.
+    pages = [client.get(f"/projects/{project.pk}/items/").content]
+    pages += [client.get(f"/projects/{project.pk}/items/{item.pk}/").content for item in items]
+    for item in items:
+        annotation_add(item, manager, "CT")
+    exports = []
+    for format in EXPORT_FORMATS:
+        made = services.export_labeled(project=project, format=format, final=True)
+        exports.append(b"".join(made.chunks))
+    exports += _zip_members(exports[list(EXPORT_FORMATS).index("imagefolder")])
+    assert all(str(item.pk).encode() in exports[0] for item in items)
+    dump = subprocess.run(
+        ["pg_dump", "--data-only", "--dbname", processes.worker_database_url()],
+        check=True,
+        capture_output=True,
+    ).stdout
+    assert b"Named files" in dump
+    out, err = capfd.readouterr()
+    logs = caplog.text.encode() + out.encode() + err.encode()
+    assert b"imported" in logs
+    media = {
+        str(path.relative_to(tmp_path)): path.read_bytes()
+        for path in tmp_path.rglob("*")
+        if path.is_file()
+    }
+
+    places = {"pg_dump": dump, "logs": logs, **dict(enumerate(reports + pages + exports))}
+    places.update({f"media {name}": data for name, data in media.items()})
+    places.update({f"media path {name}": name.encode() for name in media})
+    needles = [PATIENT_NAMED.encode(), b"SMITH_JOHN", b"SMITH"]
+    assert [(str(where), n) for where, data in places.items() for n in needles if n in data] == []
+
+
+def test_text_the_profile_does_not_name_is_removed_by_the_allow_list():
+    """A Text Value (0040,A160) at the top level, in a content sequence item and in a kept
+    reference's item, and free-text comments: none is in the profile's table."""
+    from pydicom import Dataset, Sequence
+
+    from labeler.dicom.reading import DicomOptions, dicom_file
+
+    planted = {
+        "top": "Patient Smith John, seen 1951-04-29 at Baptist",
+        "content": "Findings for Smith John: nodule",
+        "reference": "Reference note naming Smith John",
+        "comments": "Call Smith John on 010-1234-5678",
+    }
+    dataset = pydicom.dcmread(io.BytesIO(identified_ct()))
+    dataset.TextValue = planted["top"]
+    item = Dataset()
+    item.ValueType = "TEXT"
+    item.TextValue = planted["content"]
+    dataset.ContentSequence = Sequence([item])
+    dataset.ReferencedImageSequence[0].TextValue = planted["reference"]
+    dataset.ImageComments = planted["comments"]
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    original = buffer.getvalue()
+    assert all(text.encode() in original for text in planted.values())
+
+    stored = dicom_file(original, DicomOptions(uid_secret="a" * 64), max_pixels=10**8)
+
+    assert [where for where, text in planted.items() if text.encode() in stored.dicom] == []
+    assert b"Smith" not in stored.dicom
+    kept = pydicom.dcmread(io.BytesIO(stored.dicom))
+    assert "TextValue" not in kept and "ImageComments" not in kept
+    # What reading, windowing and references need is still there.
+    assert kept.Modality == "CT" and kept.pixel_array.shape == (512, 512)
+    assert kept.ReferencedImageSequence[0].ReferencedSOPInstanceUID == kept.SOPInstanceUID

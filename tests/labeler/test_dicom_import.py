@@ -3,6 +3,7 @@ reported with its reason, and what an item keeps."""
 
 import io
 import zipfile
+from hashlib import sha256
 
 import pydicom
 import pytest
@@ -28,6 +29,9 @@ def test_the_pydicom_data_zip_imports_every_decodable_file_and_reports_the_other
     dicom_project, tmp_path, capsys
 ):
     archive = samples_zip(tmp_path / "pydicom-data.zip")
+    # Every sample, the ultrasounds with their burned-in text too: this is about decoding
+    # (tests/labeler/test_dicom_pixel_text.py is about the text).
+    services.project_update(project=dicom_project, changes={"dicom_allow_burned_in": True})
 
     call_command("import_items", str(dicom_project.pk), str(archive))
 
@@ -38,7 +42,10 @@ def test_the_pydicom_data_zip_imports_every_decodable_file_and_reports_the_other
     for name in UNDECODABLE:
         assert f"rejected {name}: no image in this DICOM file" in err
     items = Item.objects.filter(project=dicom_project)
-    assert sorted(items.values_list("source_name", flat=True)) == sorted(f.name for f in decodable)
+    # Named by modality and de-identified instance UID, never by the file's name.
+    names = set(items.values_list("source_name", flat=True))
+    assert not names & {f.name for f in decodable}
+    assert all(name.split(" ")[1].startswith("2.25.") for name in names)
     modalities = {item.metadata["dicom"]["modality"] for item in items}
     assert {"CT", "MR", "US", "CR", "NM", "OT", "SEG"} <= modalities
     syntaxes = {item.metadata["dicom"]["transfer_syntax"] for item in items}
@@ -74,8 +81,8 @@ def test_dicom_without_an_extension_is_recognised_by_its_marker_and_class_folder
 
     assert report.imported == 2
     assert [r["name"] for r in report.rejected] == ["notes.txt"]
-    labels = dict(Item.objects.values_list("source_name", "label__name"))
-    assert labels == {"CT/IM000001": "CT", "MR/1.2.3.4": "MR"}
+    labels = dict(Item.objects.values_list("metadata__dicom__modality", "label__name"))
+    assert labels == {"CT": "CT", "MR": "MR"}
 
 
 @pytest.mark.django_db
@@ -112,11 +119,12 @@ def test_the_api_imports_a_dicom_zip_and_reports_refusals(dicom_project, tmp_pat
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["imported"] == 1
+    # DICOM refusals are named by the file's checksum, never by its (or its folder's) name.
     reasons = {row["name"]: row["reason"] for row in body["rejected"]}
-    assert "burned-in annotation" in reasons["flagged/slice"]
-    assert (
-        "not a readable DICOM file" in reasons["broken.dcm"] or "no image" in reasons["broken.dcm"]
-    )
+    flagged = f"DICOM file sha256:{sha256(identified_ct(burned_in='YES')).hexdigest()[:12]}"
+    broken = f"DICOM file sha256:{sha256(b'DICM but not really').hexdigest()[:12]}"
+    assert "burned-in annotation" in reasons[flagged]
+    assert "not a readable DICOM file" in reasons[broken] or "no image" in reasons[broken]
     item = Item.objects.get(project=dicom_project)
     detail = client.get(f"/api/projects/{dicom_project.pk}/items/{item.pk}/").json()
     assert detail["metadata"]["dicom"]["modality"] == "CT"

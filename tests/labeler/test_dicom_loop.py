@@ -42,7 +42,14 @@ def label_round_through_the_api(client: APIClient, project, *, limit: int) -> in
 @pytest.mark.django_db
 def test_label_retrain_and_next_round_on_a_dicom_project_through_the_api(tmp_path: Path):
     manager, annotator = UserFactory(), UserFactory()
-    project = ProjectFactory(kind="image", classes=MODALITIES, created_by=manager, round_size=12)
+    # Every sample, the ultrasounds with their burned-in text too (see test_dicom_pixel_text).
+    project = ProjectFactory(
+        kind="image",
+        classes=MODALITIES,
+        created_by=manager,
+        round_size=12,
+        dicom_allow_burned_in=True,
+    )
     membership_add(project=project, user=annotator, role=Membership.Role.ANNOTATOR)
     archive = samples_zip(tmp_path / "samples.zip")
     with archive.open("rb") as stream:

@@ -38,7 +38,7 @@ def pixels(response) -> np.ndarray:
 
 
 def test_presets_window_the_hounsfield_units_as_radiologists_set_them(project, manager):
-    ct = Item.objects.get(project=project, source_name="ct.dcm")
+    ct = Item.objects.get(project=project, metadata__dicom__modality="CT")
     url = f"/items/{ct.pk}/dicom/render.png"
 
     lung = pixels(manager.get(url, {"preset": "lung"}))
@@ -56,8 +56,8 @@ def test_presets_window_the_hounsfield_units_as_radiologists_set_them(project, m
 
 
 def test_invert_and_a_dragged_window_and_frames(project, manager):
-    ct = Item.objects.get(project=project, source_name="ct.dcm")
-    mr = Item.objects.get(project=project, source_name="mr.dcm")
+    ct = Item.objects.get(project=project, metadata__dicom__modality="CT")
+    mr = Item.objects.get(project=project, metadata__dicom__modality="MR")
     url = f"/items/{ct.pk}/dicom/render.png"
 
     plain = pixels(manager.get(url, {"preset": "soft_tissue"}))
@@ -75,7 +75,7 @@ def test_invert_and_a_dragged_window_and_frames(project, manager):
 
 
 def test_the_viewer_learns_an_items_frames_window_and_presets(project, manager):
-    mr = Item.objects.get(project=project, source_name="mr.dcm")
+    mr = Item.objects.get(project=project, metadata__dicom__modality="MR")
 
     info = manager.get(f"/items/{mr.pk}/dicom/").json()
 
@@ -95,7 +95,7 @@ def test_the_viewer_learns_an_items_frames_window_and_presets(project, manager):
     ],
 )
 def test_a_bad_rendition_request_is_a_400_with_its_reason(project, manager, query, reason):
-    mr = Item.objects.get(project=project, source_name="mr.dcm")
+    mr = Item.objects.get(project=project, metadata__dicom__modality="MR")
     response = manager.get(f"/items/{mr.pk}/dicom/render.png", query)
     assert response.status_code == 400 and reason in response.content
 
@@ -103,7 +103,7 @@ def test_a_bad_rendition_request_is_a_400_with_its_reason(project, manager, quer
 def test_outsiders_and_non_dicom_items_get_a_404(project, make_png):
     outsider = Client()
     outsider.force_login(UserFactory())
-    ct = Item.objects.get(project=project, source_name="ct.dcm")
+    ct = Item.objects.get(project=project, metadata__dicom__modality="CT")
     services.items_import_stream(project=project, name="x.png", stream=io.BytesIO(make_png(9)))
     png_item = Item.objects.get(project=project, source_name="x.png")
     member = Client()

@@ -24,6 +24,7 @@ from labeler.models import Annotation, Item, LabelClass, Membership, Project, Qu
 from tests.conftest import png_bytes
 from tests.factories import ProjectFactory, UserFactory
 from tests.labeler.api.factories import item_add, membership_add, round_add
+from tests.labeler.test_dicom_pixel_text import ct_with_text
 
 pytestmark = pytest.mark.django_db
 
@@ -83,6 +84,8 @@ def _ls_task(**overrides) -> dict:
 
 # Files uploaded to the text project (``text``) or the image project (``image``).
 UPLOADS: dict[str, tuple[str, str, bytes]] = {
+    # A CT slice with a patient's name in its pixels, under a patient's name (issue 23).
+    "dicom-text-in-pixels": ("image", "SMITH_JOHN_19510429.dcm", ct_with_text()[0]),
     "csv-nul-in-text": ("text", "a.csv", b"text,label\nhello\x00world,spam\n"),
     "csv-nul-in-header": ("text", "b.csv", b"te\x00xt,label\nhello,spam\n"),
     "csv-nul-in-metadata-name": ("text", "c.csv", b"text,lab\x00el,x\x00y\nhello,spam,1\n"),
@@ -1021,6 +1024,45 @@ REQUESTS: list[tuple[str, str, str, str, object, str]] = [
         {"email": "a\x00@b.c"},
         "form",
     ),
+    # The audit page's filters (issue 23): bad values are a 400 form, never a query error.
+    ("audit-item-not-a-number", "manager", "get", "/projects/{p}/audit/?item=x", None, "form"),
+    (
+        "audit-item-overflow",
+        "manager",
+        "get",
+        "/projects/{p}/audit/?item=99999999999999999999999&format=csv",
+        None,
+        "form",
+    ),
+    ("audit-user-nul", "manager", "get", "/projects/{p}/audit/?user=a%00b", None, "form"),
+    (
+        "audit-date-impossible",
+        "manager",
+        "get",
+        "/projects/{p}/audit/?date_from=2026-02-31&format=csv",
+        None,
+        "form",
+    ),
+    ("audit-where-unknown", "manager", "get", "/projects/{p}/audit/?where=%27--", None, "form"),
+    ("audit-as-annotator", "annotator", "get", "/projects/{p}/audit/", None, "form"),
+    ("audit-all-as-manager", "manager", "get", "/audit/?project=-1", None, "form"),
+    # The pixel-text setting takes one of its two choices.
+    (
+        "api-pixel-text-unknown",
+        "manager",
+        "patch",
+        "/api/projects/{p}/",
+        {"dicom_pixel_text": "burn"},
+        "json",
+    ),
+    (
+        "api-pixel-text-nul",
+        "manager",
+        "patch",
+        "/api/projects/{p}/",
+        {"dicom_pixel_text": NUL},
+        "json",
+    ),
 ]
 
 
@@ -1162,6 +1204,8 @@ def test_a_hostile_upload_is_refused_with_a_reason_and_stores_nothing(hostile, s
 
     response = client.post(f"/api/projects/{project.pk}/items/", {"file": file})
 
+    # A DICOM file's name may be its patient's: never echoed.
+    assert b"SMITH_JOHN" not in response.content
     if upload in ACCEPTED_UPLOADS:
         assert response.status_code == 201 and response.json()["imported"] == 1
         stored = Item.objects.filter(project=project).order_by("-pk").first()

@@ -101,3 +101,44 @@ def test_the_javascript_catalog_serves_korean_strings(client, db):
     client.cookies["django_language"] = "ko"
     body = client.get(reverse("javascript-catalog")).content.decode()
     assert "\\uc815\\ud655\\ub3c4" in body or "정확도" in body  # "Accuracy"
+
+
+def test_submit_refusals_and_pixel_text_refusals_come_in_the_users_language(db):
+    """Refusals built in code (issue 23): a submit for an item the annotator does not hold, an
+    unknown label, and a DICOM import's reasons, in Korean for a Korean user."""
+    import io
+
+    from django.utils import translation
+    from rest_framework.test import APIClient
+
+    from labeler import services
+    from tests.labeler.api.factories import item_add, round_add
+
+    user = UserFactory()
+    project = ProjectFactory(kind="text", created_by=user, classes=("spam", "ham"))
+    items = [item_add(project, text=f"message {n}") for n in range(3)]
+    round_add(project, items)
+    client = APIClient()
+    client.force_authenticate(user)
+    url = f"/api/projects/{project.pk}/annotations/"
+    try:
+        not_held = client.post(
+            url, {"item": items[0].pk, "label": "spam"}, format="json", HTTP_ACCEPT_LANGUAGE="ko"
+        )
+        held = client.get(f"/api/projects/{project.pk}/next/").json()["item"]["id"]
+        unknown = client.post(
+            url, {"item": held, "label": "eggs"}, format="json", HTTP_ACCEPT_LANGUAGE="ko"
+        )
+        with translation.override("ko"):
+            image = ProjectFactory(kind="image", created_by=user, classes=("a", "b"))
+            report = services.items_import_stream(
+                project=image, name="x.dcm", stream=io.BytesIO(b"DICM but not really")
+            )
+    finally:
+        translation.activate("en")
+
+    assert not_held.status_code == 409
+    assert "이 항목을 맡고 있지 않습니다" in not_held.json()["error"]["message"]
+    assert unknown.status_code == 400
+    assert "알 수 없는 라벨 “eggs”" in unknown.json()["error"]["message"]
+    assert "DICOM 파일" in report.rejected[0]["reason"]

@@ -71,6 +71,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "show_model_guess",
             "lease_seconds",
             "dicom_allow_burned_in",
+            "dicom_pixel_text",
             "overlap",
             "n_items",
             "n_labeled",

@@ -54,7 +54,7 @@ class ExportView(ProjectScopedMixin, APIView):
         fmt = query.validated_data["format"]
         services.item_view_record(
             user=request.user,
-            project_id=self.project.pk,
+            project=self.project,
             item_id=None,
             where="export",
             detail=f"export {fmt}, final={query.validated_data['final']}",

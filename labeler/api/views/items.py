@@ -41,7 +41,15 @@ class ItemListView(ProjectScopedMixin, generics.ListAPIView):
 
     @extend_schema(responses={200: s.ItemSerializer, **errors(400, 401, 403, 404)})
     def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+        response = super().get(request, *args, **kwargs)
+        services.item_views_record(
+            user=request.user,
+            project=self.project,
+            item_ids=[row["id"] for row in response.data["results"]],
+            where="api",
+            detail="item list",
+        )
+        return response
 
     @extend_schema(
         request={"multipart/form-data": s.ItemUploadSerializer},
@@ -93,7 +101,11 @@ class ItemDetailView(ProjectScopedMixin, generics.RetrieveAPIView):
     def retrieve(self, request, *args, **kwargs):
         response = super().retrieve(request, *args, **kwargs)
         services.item_view_record(
-            user=request.user, project_id=self.project.pk, item_id=kwargs["pk"], where="api"
+            user=request.user,
+            project=self.project,
+            item_id=kwargs["pk"],
+            where="api",
+            detail="item detail",
         )
         return response
 
@@ -130,7 +142,7 @@ class ItemFileView(APIView):
     @cached_property
     def item(self) -> Item:
         visible = selectors.projects_visible_to(user=self.request.user)
-        items = Item.objects.filter(project__in=visible).exclude(file="")
+        items = Item.objects.filter(project__in=visible).exclude(file="").select_related("project")
         return get_object_or_404(items, pk=self.kwargs["pk"])
 
     @cached_property
@@ -145,7 +157,7 @@ class ItemFileView(APIView):
         except FileNotFoundError:
             raise exceptions.NotFound("This item's file is missing from storage.") from None
         services.item_view_record(
-            user=request.user, project_id=item.project_id, item_id=item.pk, where="file"
+            user=request.user, project=item.project, item_id=item.pk, where="file"
         )
         response = FileResponse(stream, filename=Path(item.file.name).name)
         response["Cache-Control"] = "private, max-age=3600"

@@ -30,6 +30,14 @@ class NextItemView(ProjectScopedMixin, APIView):
 
     def get(self, request, project_pk: int) -> Response:
         next_item = services.next_item_lease(project=self.project, annotator=request.user)
+        if next_item.entry is not None:
+            services.item_view_record(
+                user=request.user,
+                project=self.project,
+                item_id=next_item.entry.item_id,
+                where="api",
+                detail="next item",
+            )
         data = s.NextItemSerializer(next_item, context=self.get_serializer_context()).data
         response = Response(data)
         if next_item.state == "updating":

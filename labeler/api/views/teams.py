@@ -54,6 +54,13 @@ class ItemHistoryView(ProjectScopedMixin, APIView):
             raise exceptions.PermissionDenied(
                 _("Annotators see the history of the items they labeled.")
             )
+        services.item_view_record(
+            user=request.user,
+            project=self.project,
+            item_id=item.pk,
+            where="api",
+            detail="item history",
+        )
         context = self.get_serializer_context()
         return Response(s.AnnotationSerializer(history, many=True, context=context).data)
 

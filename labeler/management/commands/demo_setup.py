@@ -155,7 +155,10 @@ class Command(BaseCommand):
             "material: CT, MR, radiographs, ultrasound, nuclear medicine, a segmentation; "
             "compressed and multi-frame). Label each by its modality, the one truth these "
             "files carry; several are one image in different encodings. De-identified on "
-            "import like any DICOM (see README, 'For radiology teams').",
+            "import like any DICOM, and read for text burned into the pixels: the "
+            "ultrasounds' text (a hospital's name, dates) is painted over (see README, "
+            "'For radiology teams').",
+            dicom_pixel_text=Project.PixelText.MASK,
         )
         limits = services.import_limits()
         files = sorted(p for p in folder.iterdir() if p.suffix == ".dcm")[:limit]
