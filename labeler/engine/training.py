@@ -13,6 +13,7 @@ import numpy as np
 from django.conf import settings
 
 from labeler.engine.store import FeatureRows, feature_rows_open, serving_feature_set
+from labeler.engine.versus_random import versus_random_metrics
 from labeler.models import FeatureSet, Item, ModelRun, Project, Skip
 
 STOP_SET_SIZE = 2000
@@ -283,6 +284,18 @@ def train_and_choose(
             outcome.metrics = _evaluate(model, X_eval, y_eval, classes)
             outcome.metrics["curve"] = _learning_curve(
                 project, run, serving, outcome.metrics, X_eval, y_eval, classes
+            )
+            outcome.metrics["versus_random"] = versus_random_metrics(
+                project=project,
+                run=run,
+                feature_set_id=serving.pk,
+                model=model,
+                model_name=model_name,
+                X_eval=X_eval,
+                y_eval=y_eval,
+                n_labels=len(train_rows),
+                accuracy=outcome.metrics["accuracy"],
+                curve=outcome.metrics["curve"],
             )
         outcome.metrics["n_evaluation"] = int(len(eval_rows))
         names, counts = np.unique(y_train, return_counts=True)
