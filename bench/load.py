@@ -58,6 +58,15 @@ SECTION_START = "<!-- bench:load:start -->"
 SECTION_END = "<!-- bench:load:end -->"
 
 
+def cpu_hog(stop_at: float) -> None:
+    """Another CPU-bound program on the server's machine (--cpu-hog): one core's worth of pure
+    Python arithmetic at normal priority until ``stop_at`` (time.monotonic())."""
+    value = 0
+    while time.monotonic() < stop_at:
+        for step in range(100_000):
+            value = (value + step * step) % 1_000_003
+
+
 def recreate_database() -> None:
     serving.recreate_database(BENCH_DB, BROKER)
 
@@ -331,15 +340,21 @@ def embed_texts(n_texts: int, server_pid: int) -> float:
 
 
 def run_size(
-    n_items: int, annotators: int, think: float, args: argparse.Namespace, var_dir: Path
+    n_items: int,
+    annotators: int,
+    think: float,
+    args: argparse.Namespace,
+    var_dir: Path,
+    row_index: int = 0,
 ) -> dict:
     # One var folder for the whole run (Django reads it once); each size starts it afresh.
     for name in ("embeddings", "artifacts"):
         shutil.rmtree(var_dir / name, ignore_errors=True)
     print(f"[{n_items:,} items] building the pool…", flush=True)
     pool = build_pool(n_items, var_dir, annotators, args.round_size)
-    # A port of its own per size: the previous server may still be letting go of its socket.
-    port = args.port + len(str(n_items)) + 10 * annotators + int(100 * think)
+    # A port of its own per row (--port, --port + 1, ...): the previous server may still be
+    # letting go of its socket.
+    port = args.port + row_index
     env = server_env(var_dir, port)
     log_path = var_dir / f"server-{n_items}.log"
     server = serving.serve(env, log_path)
@@ -365,6 +380,12 @@ def run_size(
         started = time.monotonic()
         cpu_before = serving.process_tree_cpu_seconds(server.pid)
         deadline_in = args.seconds
+        hogs = [
+            spawn.Process(target=cpu_hog, args=(time.monotonic() + args.seconds + 5,))
+            for _ in range(args.cpu_hog)
+        ]
+        for hog in hogs:
+            hog.start()
         clients = [
             spawn.Process(
                 target=annotate_group,
@@ -390,6 +411,9 @@ def run_size(
             client.join(timeout=30)
         elapsed = time.monotonic() - started
         cpu_after = serving.process_tree_cpu_seconds(server.pid)
+        for hog in hogs:
+            hog.terminate()
+            hog.join(timeout=10)
     finally:
         serving.stop(server)
 
@@ -400,11 +424,12 @@ def run_size(
 
     connection.close()
     # Where the answered items came from: the round, its reserve (labeled while the next round
-    # trained), or exploration leases (the reserve ran out too; those take the project's row
-    # lock, the slow path of a lease).
+    # trained), or exploration leases (the reserve ran out too: random unqueued items, which
+    # queue.leasing writes at EXPLORATION_RANK).
     answered = QueueEntry.objects.filter(project_id=pool["project"], done=True)
     exploration = answered.filter(rank=EXPLORATION_RANK).count()
     reserve = answered.filter(is_reserve=True).count() - exploration
+    answered_total = answered.count()
     runs = list(
         ModelRun.objects.filter(project_id=pool["project"], status="succeeded", n_labels__gt=0)
         .order_by("created_at")
@@ -449,6 +474,8 @@ def run_size(
         "cores_web": (cpu_after["gunicorn"] - cpu_before["gunicorn"]) / elapsed,
         "from_reserve": reserve,
         "from_exploration": exploration,
+        "exploration_share": exploration / answered_total if answered_total else float("nan"),
+        "cpu_hog": args.cpu_hog,
         "errors": results["errors"],
         "embed_texts": args.embed_texts,
         "embed_seconds": embed_seconds,
@@ -467,9 +494,9 @@ def run_size(
     }
 
 
-def markdown(rows: list[dict], command: str, spread: float) -> str:
+def markdown(rows: list[dict], command: str, spread: float, title: str = "Load") -> str:
     out = io.StringIO()
-    out.write(f"{SECTION_START}\n## Load\n\n")
+    out.write(f"{SECTION_START}\n## {title}\n\n")
     out.write(
         "N annotator threads (in client processes of four) loop GET "
         "`/api/projects/{id}/next/` → POST `/annotations/`, "
@@ -503,12 +530,13 @@ def markdown(rows: list[dict], command: str, spread: float) -> str:
     out.write(
         "| items | annotators | think (s) | labels | req/s | next p50 / p95 / p99 (ms) | "
         "submit p50 / p95 / p99 (ms) | on the server: next, submit p50 / p99 (ms) | "
-        "'updating' replies | labels from the reserve / exploration | errors | "
+        "'updating' replies | labels from the reserve / exploration | exploration share | "
+        "CPU-bound processes beside | errors | "
         "server RSS peak (MiB) | process tree PSS at rest / labeling peak (MiB) | "
         "cores used: retrain workers / web | retrains | labels arriving per retrain, median | "
         "label → next round queued, median / max (s) | retrain compute median (s) | "
         "machine load before → after |\n"
-        "|---:|---:|---:|---:|---:|---|---|---|---:|---|---:|---:|---|---|---:|---:|---|---:|---|\n"
+        "|---:|---:|---:|---:|---:|---|---|---|---:|---|---:|---:|---:|---:|---|---|---:|---:|---|---:|---|\n"
     )
     for r in rows:
         out.write(
@@ -518,7 +546,8 @@ def markdown(rows: list[dict], command: str, spread: float) -> str:
             f"{r['submit_p50']:.1f} / {r['submit_p95']:.1f} / {r['submit_p99']:.1f} | "
             f"{r['server_next_p50']:.0f} / {r['server_next_p99']:.0f}, "
             f"{r['server_submit_p50']:.0f} / {r['server_submit_p99']:.0f} | "
-            f"{r['waits']} | {r['from_reserve']} / {r['from_exploration']} | {r['errors']} | "
+            f"{r['waits']} | {r['from_reserve']} / {r['from_exploration']} | "
+            f"{100 * r['exploration_share']:.1f}% | {r['cpu_hog']} | {r['errors']} | "
             f"{r['rss_mib']:.0f} | {r['pss_rest_mib']:.0f} / {r['pss_mib']:.0f} | "
             f"{r['cores_workers']:.2f} / {r['cores_web']:.2f} | "
             f"{r['retrains']} | "
@@ -581,19 +610,37 @@ def main() -> None:
         help="before the annotators arrive, embed this many texts of a second project with "
         "MiniLM through the served embedding worker (the model is loaded as in production)",
     )
+    parser.add_argument(
+        "--cpu-hog",
+        type=int,
+        default=0,
+        help="run this many CPU-bound processes (normal priority) beside the server while the "
+        "annotators label: the machine kept busy by other work",
+    )
+    parser.add_argument(
+        "--section",
+        default="load",
+        help="name of the docs/benchmarks.md section the table replaces (bench:NAME markers)",
+    )
+    parser.add_argument("--title", default="Load", help="heading of that section")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
     args = parser.parse_args()
+    global SECTION_START, SECTION_END
+    SECTION_START, SECTION_END = (
+        f"<!-- bench:{args.section}:start -->",
+        f"<!-- bench:{args.section}:end -->",
+    )
     sizes = [int(size) for size in args.items.split(",")]
     rows = []
     var_dir = Path(tempfile.mkdtemp(prefix="tweezers-load-"))
     for size in sizes:
         for think in [float(t) for t in str(args.think).split(",")]:
             for annotators in [int(n) for n in str(args.annotators).split(",")]:
-                row = run_size(size, annotators, think, args, var_dir)
+                row = run_size(size, annotators, think, args, var_dir, len(rows))
                 print(row, flush=True)
                 rows.append(row)
     command = ".venv/bin/python bench/load.py " + " ".join(sys.argv[1:])
-    section = markdown(rows, command.strip(), args.think_spread)
+    section = markdown(rows, command.strip(), args.think_spread, args.title)
     print(section)
     write_section(args.out, section)
 

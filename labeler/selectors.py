@@ -133,9 +133,19 @@ def project_stats(*, project: Project) -> dict:
         "metrics": latest_model.metrics if latest_model else {},
         "learning_curve": latest_model.metrics.get("curve", []) if latest_model else [],
         "stop": latest_model.metrics.get("stop") if latest_model else None,
+        "versus_random": _versus_random(latest_model),
         "runs": runs,
         "rounds": recent_rounds,
     }
+
+
+def _versus_random(latest_model: ModelRun | None) -> dict | None:
+    """The latest model's "versus random" figures (labeler.engine.versus_random) without the
+    cross-fitted curve they were read from; None before a model measured them."""
+    figures = latest_model.metrics.get("versus_random") if latest_model else None
+    if not figures:
+        return None
+    return {key: value for key, value in figures.items() if key != "cross_fit"}
 
 
 def run_numbers(*, project: Project) -> dict[int, int]:

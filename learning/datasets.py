@@ -1,7 +1,8 @@
 """Reading an already-labeled dataset for the simulator, with clear errors for bad input.
 
 Formats: CSV or JSONL with ``text`` and ``label``; a folder of images in one sub-folder per
-class; ``.npz`` holding ``X`` (n, d) features and ``y`` (n,) labels. Any problem raises
+class; ``.npz`` holding ``y`` (n,) labels and ``X``, either (n, d) features or images:
+(n, h, w) grayscale or (n, h, w, c) with 1, 3 or 4 channels. Any problem raises
 :class:`DatasetError` whose message names the file and, where it applies, the row.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,13 +28,15 @@ class DatasetError(ValueError):
 @dataclass
 class LabeledData:
     """``kind`` is "text", "image" or "features"; ``items`` holds texts, image paths, or the
-    ``(n, d)`` feature matrix; ``y`` ``(n,)`` string or integer labels."""
+    ``(n, d)`` feature matrix; ``y`` ``(n,)`` string or integer labels. ``storage`` keeps
+    the folder that images read from an array were written to alive (see :func:`_read_npz`)."""
 
     kind: str
     items: Any
     y: NDArray[Any]
     source: Path
     image_shape: tuple[int, int] | None = field(default=None)
+    storage: Any = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.y)
@@ -42,7 +46,9 @@ class LabeledData:
             items: Any = self.items[positions]
         else:
             items = [self.items[i] for i in positions]
-        return LabeledData(self.kind, items, self.y[positions], self.source, self.image_shape)
+        return LabeledData(
+            self.kind, items, self.y[positions], self.source, self.image_shape, self.storage
+        )
 
 
 def _check_labels(path: Path, y: NDArray[Any]) -> None:
@@ -127,17 +133,52 @@ def _read_npz(path: Path) -> LabeledData:
                 f"(has: {', '.join(archive.files) or 'nothing'})"
             )
         X, y = archive["X"], archive["y"]
-    if X.ndim != 2 or y.ndim != 1 or len(X) != len(y):
+    images = X.ndim == 3 or (X.ndim == 4 and X.shape[3] in (1, 3, 4))
+    if not (X.ndim == 2 or images) or y.ndim != 1 or len(X) != len(y):
         raise DatasetError(
-            f"{path}: X must be 2-D (n, d) and y 1-D (n,), got X {X.shape} and y {y.shape}"
+            f"{path}: X must be (n, d) features or (n, h, w) / (n, h, w, c) images with c = 1, "
+            f"3 or 4, and y 1-D (n,), got X {X.shape} and y {y.shape}"
         )
     if not np.issubdtype(X.dtype, np.number):
         raise DatasetError(f"{path}: X must be numeric, got dtype {X.dtype}")
-    bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
+    bad = np.flatnonzero(~np.isfinite(X.reshape(len(X), -1)).all(axis=1))
     if len(bad):
         raise DatasetError(f"{path} row {int(bad[0])}: X holds NaN or infinity")
     _check_labels(path, y)
+    if images:
+        return _image_array(path, X, y)
     return LabeledData("features", X.astype(np.float32), y, path)
+
+
+def _image_bytes(path: Path, X: NDArray[Any]) -> NDArray[np.uint8]:
+    """8-bit pixels of an image array: 0..255 values as they are, 0..1 floats scaled."""
+    low, high = float(X.min()), float(X.max())
+    if np.issubdtype(X.dtype, np.floating) and low >= 0.0 and high <= 1.0:
+        return np.rint(X * 255.0).astype(np.uint8)
+    if low >= 0.0 and high <= 255.0:
+        return np.rint(X).astype(np.uint8)
+    raise DatasetError(
+        f"{path}: image X must hold values in 0..255 (or 0..1 floats), found {low:g}..{high:g}"
+    )
+
+
+def _image_array(path: Path, X: NDArray[Any], y: NDArray[Any]) -> LabeledData:
+    """An array of images as the app would hold it: each image a PNG file (lossless for 8-bit
+    pixels), read from there by the same representations, sizes and models as a folder of
+    images. The files live in a temporary folder that goes with the last data holding it."""
+    from PIL import Image
+
+    pixels = _image_bytes(path, X)
+    if pixels.ndim == 4 and pixels.shape[3] == 1:
+        pixels = pixels[..., 0]
+    storage = tempfile.TemporaryDirectory(prefix="tweezers-npz-images-")
+    folder = Path(storage.name)
+    files = []
+    for position, image in enumerate(pixels):
+        file = folder / f"{position:08d}.png"
+        Image.fromarray(image).save(file, compress_level=1)
+        files.append(file)
+    return LabeledData("image", files, y, path, storage=storage)
 
 
 def _read_image_folder(path: Path) -> LabeledData:
@@ -176,7 +217,8 @@ def load_labeled(path: str | Path) -> LabeledData:
     if suffix not in readers:
         raise DatasetError(
             f"{source}: unknown format {suffix or '(no suffix)'}; expected .csv or .jsonl "
-            "(text,label), .npz (X, y) or a folder of class sub-folders of images"
+            "(text,label), .npz (X features or images, y) or a folder of class sub-folders of "
+            "images"
         )
     return readers[suffix](source)
 

@@ -320,8 +320,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "data",
         metavar="DATA",
-        help=".csv/.jsonl (text,label), .npz (X, y) "
-        "or a folder with one sub-folder of images per class",
+        help=".csv/.jsonl (text,label), .npz (y and X: (n, d) features, or images (n, h, w) "
+        "or (n, h, w, c), simulated as an image project) or a folder with one sub-folder of "
+        "images per class",
     )
     parser.add_argument(
         "--strategies",

@@ -5,6 +5,7 @@ or the API (``tests/labeler/test_structure_imports.py``).
 - :mod:`labeler.engine.store`: which feature set serves, and the sets' in-place shards;
 - :mod:`labeler.engine.embedding`: raw items to rows, chunk by chunk, into the shards;
 - :mod:`labeler.engine.training`: ``train_and_choose`` / ``predict_items`` for the retrain;
+- :mod:`labeler.engine.versus_random`: what random labels would have bought, beside a run;
 - :mod:`labeler.engine.agreement`: agreement figures between annotators;
 - :mod:`labeler.engine.model_files`: a run's model as ONNX / TorchScript and its model card.
 """
@@ -42,6 +43,7 @@ from labeler.engine.training import (
     predict_proba_items,
     train_and_choose,
 )
+from labeler.engine.versus_random import VERSUS_RANDOM_MIN_EVALUATION
 
 
 def strategy_names() -> list[str]:
@@ -93,6 +95,7 @@ def features_problem(name: str, kind: str, n_items: int | None = None) -> str | 
 __all__ = [
     "MODEL_EXPORT_FORMATS",
     "SHARD_ROWS",
+    "VERSUS_RANDOM_MIN_EVALUATION",
     "FeatureProgress",
     "FeatureRows",
     "ModelExport",

@@ -14,6 +14,7 @@ from django.conf import settings
 
 from labeler.engine.scans import run_pool, scan_artifacts_save, scan_pool
 from labeler.engine.store import FeatureRows, feature_rows_open, serving_feature_set
+from labeler.engine.versus_random import versus_random_metrics
 from labeler.models import FeatureSet, Item, ModelRun, Project, Skip
 
 STOP_SET_SIZE = 2000
@@ -232,17 +233,29 @@ def _cold_draw(project: Project, run: ModelRun, n_choose: int, held_item_ids) ->
     return outcome
 
 
+def _spares(project: Project, model, pool, exclude, n_spare: int, rng) -> tuple:
+    """The reserve's spares, after the strategy's picks (``exclude`` holds those): the next
+    most uncertain items by margin, the measure the default strategy starts from, in one
+    scoring pass whatever their number (random for the random strategy or without a model)."""
+    from learning.strategies import get_strategy
+
+    name = "margin" if model is not None and project.strategy != "random" else "random"
+    result = get_strategy(name).query(model, pool, n_spare, rng=rng, exclude=exclude)
+    return result.positions, result.scores
+
+
 def train_and_choose(
-    *, project: Project, run: ModelRun, n_choose: int, held_item_ids
+    *, project: Project, run: ModelRun, n_choose: int, held_item_ids, n_spare: int = 0
 ) -> RunOutcome:
     """Train on the labeled strategy items, measure on the evaluation set, and choose the next
     ``n_choose`` items from the unlabeled pool with the project's strategy, on the newest
-    ready features (a seeded random draw while none are ready). ``held_item_ids``: the items
-    annotators hold (the queue's ``held_item_ids``, a query), which are not chosen."""
+    ready features (a seeded random draw while none are ready), then ``n_spare`` more by
+    uncertainty alone (see ``_spares``). ``held_item_ids``: the items annotators hold (the
+    queue's ``held_item_ids``, a query), which are not chosen."""
     serving = serving_feature_set(project)
     features = feature_rows_open(serving) if serving is not None else None
     if features is None:
-        return _cold_draw(project, run, n_choose, held_item_ids)
+        return _cold_draw(project, run, n_choose + n_spare, held_item_ids)
     from learning.models import default_model_name, save_model
     from learning.pool import take_rows
     from learning.project_defaults import initial_choice
@@ -286,6 +299,18 @@ def train_and_choose(
                 project, run, serving, outcome.metrics, X_eval, y_eval, classes,
                 remeasure=scan is None,
             )  # fmt: skip
+            outcome.metrics["versus_random"] = versus_random_metrics(
+                project=project,
+                run=run,
+                feature_set_id=serving.pk,
+                model=model,
+                model_name=model_name,
+                X_eval=X_eval,
+                y_eval=y_eval,
+                n_labels=len(train_rows),
+                accuracy=outcome.metrics["accuracy"],
+                curve=outcome.metrics["curve"],
+            )
         if scan is not None:
             scan_artifacts_save(directory, pool, features.item_ids, scan[0], model, scan[1])
             outcome.metrics["scan_pooling"] = scan[0].pooling_
@@ -319,6 +344,12 @@ def train_and_choose(
         positions, scores = result.positions, result.scores
     else:
         positions = np.empty(0, dtype=np.int64)
+    if n_spare > 0 and len(positions) and allowed.sum() > len(positions):
+        spare, spare_scores = _spares(
+            project, model, pool, np.union1d(exclude, positions), n_spare, rng
+        )
+        positions = np.concatenate([positions, spare])
+        scores = np.concatenate([np.asarray(scores, dtype=np.float64), spare_scores])
     if len(positions):
         guesses: list[tuple[str | None, float | None]] = [(None, None)] * len(positions)
         if model is not None and len(positions):

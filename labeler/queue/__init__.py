@@ -6,7 +6,7 @@ writes either table (``tests/labeler/test_structure_queue.py`` checks it).
   skip; ``undone``: an item back in front of its annotator; ``release_held``: a member's held
   items back to everyone (``answering``);
 - ``round_replace``: a retrain's round and reserve; ``requeue``: a manager's items to the
-  front; ``reserve_size`` (``rounds``);
+  front; ``reserve_size`` and ``reserve_strategy_share`` (``rounds``);
 - ``budget_state``: the budget and daily cap that stop serving and answering;
 - ``locks_take`` and ``Lock``: the locks the queue's writers share, in their one order
   (``locks``); the request path's plain SQL is named in ``sql``.
@@ -34,7 +34,13 @@ from labeler.queue.leasing import (
     lease,
 )
 from labeler.queue.locks import Lock, lock_clause, locks_take, skipping_locked
-from labeler.queue.rounds import RESERVE_MAX_ROUNDS, requeue, reserve_size, round_replace
+from labeler.queue.rounds import (
+    RESERVE_MAX_ROUNDS,
+    requeue,
+    reserve_size,
+    reserve_strategy_share,
+    round_replace,
+)
 
 __all__ = [
     "EMPTY",
@@ -57,6 +63,7 @@ __all__ = [
     "release_held",
     "requeue",
     "reserve_size",
+    "reserve_strategy_share",
     "round_replace",
     "skipping_locked",
     "undone",

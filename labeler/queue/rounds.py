@@ -26,16 +26,21 @@ from labeler.models import (
 from labeler.queue.locks import Lock, locks_take, skipping_locked
 
 # The reserve covers the labels annotators give while the next round trains (see
-# reserve_size). It is chosen with the round, by the same strategy, and the default strategy's
-# diverse selection costs about linearly in the number chosen (k-means with k = n: measured
-# 1 s for 20 items, 9 s for 140, 19 s for 260 on a 10,000-item pool on the loaded 2-core
-# machine). A reserve that slows the retrain it waits for defeats itself, so it is at most a
-# few rounds; when a retrain is later still, exploration leases (queue.leasing) fill in.
+# reserve_size). Its first rounds' worth is chosen with the round, by the same strategy, and the
+# default strategy's diverse selection costs about linearly in the number chosen (k-means with
+# k = n: measured 1 s for 20 items, 9 s for 140, 19 s for 260 on a 10,000-item pool on the
+# loaded 2-core machine), so that part is at most RESERVE_MAX_ROUNDS rounds. Beyond it the
+# reserve's spares are the next most uncertain items of one scoring pass (labeler.engine), whose
+# cost does not grow with their number: at 16 annotators answering without pause the retrain
+# fell 15-20 s behind and a reserve of a few rounds ran out, so 30-60% of the labels came from
+# exploration leases (random items, queue.leasing).
 RESERVE_MAX_ROUNDS = 4
-RESERVE_MAX = 400
+RESERVE_MAX = 2000
 MAX_PLANNED_ANNOTATORS = 32
 RESERVE_SAFETY = 1.5
 ACTIVE_WINDOW = dt.timedelta(minutes=5)
+# The answer rate the reserve is sized for: the team's answers in the last minute.
+RATE_WINDOW = dt.timedelta(minutes=1)
 DEFAULT_RETRAIN_SECONDS = 30.0
 DEFAULT_SECONDS_PER_LABEL = 3.0
 
@@ -63,21 +68,32 @@ def _active_annotators(project: Project, recent) -> int:
 
 
 def _retrain_seconds(project: Project) -> float:
-    durations = sorted(
-        (finished - started).total_seconds()
-        for started, finished in ModelRun.objects.filter(
+    """How long the reserve must last: the median time from one round written to the next
+    (runs finished one after another: their queueing behind a busy worker counts too), and
+    never less than a retrain's own compute; recent runs only."""
+    runs = list(
+        ModelRun.objects.filter(
             project=project, status=ModelRun.Status.SUCCEEDED, started_at__isnull=False
         )
+        .exclude(finished_at=None)
         .order_by("-created_at")
-        .values_list("started_at", "finished_at")[:5]
-        if finished is not None
+        .values_list("started_at", "finished_at")[:6]
     )
-    return durations[len(durations) // 2] if durations else DEFAULT_RETRAIN_SECONDS
+    if not runs:
+        return DEFAULT_RETRAIN_SECONDS
+    computes = sorted((finished - started).total_seconds() for started, finished in runs[:5])
+    compute = computes[len(computes) // 2]
+    finishes = sorted(finished for _, finished in runs)
+    gaps = sorted((b - a).total_seconds() for a, b in zip(finishes, finishes[1:], strict=False))
+    return max(compute, gaps[len(gaps) // 2]) if gaps else compute
 
 
 def reserve_size(*, project: Project) -> int:
-    """How many next-best items to keep behind the round: enough for the annotators active in
-    the last minutes to keep labeling for as long as a retrain takes, at their own pace."""
+    """How many next-best items to keep behind the round: enough for the labels annotators
+    give until the next round is written, with a margin. Their rate is the larger of the
+    team's answers in the last minute and the annotators active in the last minutes at their
+    own pace (the pace an annotator reports; a team answering faster than it says is caught
+    by the first)."""
     now = timezone.now()
     recent = Annotation.objects.filter(
         project=project, created_at__gte=now - ACTIVE_WINDOW, is_adjudication=False
@@ -89,10 +105,16 @@ def reserve_size(*, project: Project) -> int:
         if s is not None
     )
     seconds_per_label = max(paces[len(paces) // 2], 0.5) if paces else DEFAULT_SECONDS_PER_LABEL
-    wanted = math.ceil(RESERVE_SAFETY * active * _retrain_seconds(project) / seconds_per_label)
-    return max(
-        project.round_size, min(wanted, RESERVE_MAX_ROUNDS * project.round_size, RESERVE_MAX)
-    )
+    answered_lately = recent.filter(created_at__gte=now - RATE_WINDOW).count()
+    per_second = max(active / seconds_per_label, answered_lately / RATE_WINDOW.total_seconds())
+    wanted = math.ceil(RESERVE_SAFETY * per_second * _retrain_seconds(project))
+    return max(project.round_size, min(wanted, RESERVE_MAX))
+
+
+def reserve_strategy_share(*, project: Project, reserve: int) -> int:
+    """Of a reserve of ``reserve`` items, how many the project's strategy chooses with the
+    round; the rest are spares, the next most uncertain items of the same scoring."""
+    return min(reserve, RESERVE_MAX_ROUNDS * project.round_size)
 
 
 def _interleave(strategy_ids: list, evaluation_ids: list) -> list[tuple[str, object]]:

@@ -152,7 +152,8 @@ class RoundPlan:
     n_round_picks: int
     n_round_eval: int
     n_reserve_eval: int
-    n_choose: int  # the picks the strategy chooses: the round's and the reserve's
+    n_choose: int  # the picks the strategy chooses: the round's and the reserve's first part
+    n_spare: int = 0  # the reserve's rest: the next most uncertain items of the same scoring
 
 
 def model_run_execute(*, run_id: int, task_id: str = "") -> ModelRun | None:
@@ -227,6 +228,7 @@ def _run_steps(project: Project, run: ModelRun) -> None:
         project=project,
         run=run,
         n_choose=plan.n_choose,
+        n_spare=plan.n_spare,
         held_item_ids=queue.held_item_ids(project=project),
     )
     run.feature_set_id = outcome.feature_set_id
@@ -245,11 +247,14 @@ def _round_plan(project: Project) -> RoundPlan:
     n_round_picks = max(project.round_size - n_eval, 0)
     n_reserve = queue.reserve_size(project=project)
     n_reserve_eval = round(n_reserve * n_eval / project.round_size) if n_eval else 0
+    n_reserve_picks = max(n_reserve - n_reserve_eval, 0)
+    n_chosen = queue.reserve_strategy_share(project=project, reserve=n_reserve_picks)
     return RoundPlan(
         n_round_picks=n_round_picks,
         n_round_eval=n_eval,
         n_reserve_eval=n_reserve_eval,
-        n_choose=n_round_picks + n_reserve - n_reserve_eval,
+        n_choose=n_round_picks + n_chosen,
+        n_spare=n_reserve_picks - n_chosen,
     )
 
 

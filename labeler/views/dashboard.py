@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from labeler import access, selectors, services
+from labeler import access, engine, selectors, services
 from labeler.forms_items import ExportForm
 from labeler.models import FeatureSet, ModelRun, Project
 from labeler.views.base import MANAGER, is_htmx, nav_context, project_for
@@ -81,6 +81,49 @@ def _stop_reason(stop: dict | None, project: Project, stats: dict) -> str:
             "Successive models now predict the same labels for the stop set, round after round."
         )
     return ""
+
+
+def _versus_random_words(figures: dict | None) -> str:
+    """The "versus random" estimate in a sentence of the reader's language, or ""."""
+    if not figures:
+        return ""
+    if figures["accuracy"] is None:
+        return _(
+            "Too few evaluation labels yet to estimate what random labeling would reach "
+            "(%(n)s of the %(needed)s needed)."
+        ) % {"n": figures["n_evaluation"], "needed": engine.VERSUS_RANDOM_MIN_EVALUATION}
+    numbers = {
+        "model": round(100 * figures["model_accuracy"]),
+        "n": figures["n_labels"],
+        "random": round(100 * figures["accuracy"]),
+        "low": round(100 * figures["low"]),
+        "high": round(100 * figures["high"]),
+    }
+    if figures["verdict"] == "ahead":
+        sentence = _(
+            "Active learning is ahead of random labeling: %(model)s%% accuracy with %(n)s "
+            "labels, where as many random labels would reach about %(random)s%% "
+            "(%(low)s–%(high)s%%)."
+        )
+    elif figures["verdict"] == "behind":
+        sentence = _(
+            "Active learning is behind random labeling on this data: %(model)s%% accuracy "
+            "with %(n)s labels, where as many random labels would reach about %(random)s%% "
+            "(%(low)s–%(high)s%%)."
+        )
+    else:
+        sentence = _(
+            "Active learning is not ahead of random labeling on this data so far: %(model)s%% "
+            "accuracy with %(n)s labels, and as many random labels would reach about "
+            "%(random)s%% (%(low)s–%(high)s%%)."
+        )
+    sentence %= numbers
+    if figures["method"] == "extrapolated":
+        sentence += " " + _(
+            "More labels than the evaluation set holds: the random estimate is extrapolated "
+            "from its learning curve, hence the wide interval."
+        )
+    return sentence
 
 
 def _confusion_rows(metrics: dict, class_names: list[str]) -> list[dict]:
@@ -155,6 +198,8 @@ def _dashboard_context(project: Project, role: str) -> dict:
         else None,
         "agreement": _agreement_context(project),
         "stop_reason": _stop_reason(stats["stop"], project, stats),
+        "versus_random": stats["versus_random"],
+        "versus_random_words": _versus_random_words(stats["versus_random"]),
         "features_busy": stats["features"]["building"] is not None
         and stats["features"]["building"].status != FeatureSet.Status.FAILED,
         "feature_eta": _eta_words(stats["features"]["eta_seconds"]),

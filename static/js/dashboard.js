@@ -7,6 +7,9 @@
   // Django's JavaScript catalog (jsi18n) defines gettext; without it the English text stands.
   const gettext = window.gettext || function (text) { return text; };
 
+  // The lower edges of the bands: drawn, never named.
+  const hidden = new Set(["low", "random low"]);
+
   function percent(value) {
     return value === null || value === undefined ? null : Math.round(value * 1000) / 10;
   }
@@ -37,6 +40,23 @@
         borderWidth: 1.5, borderDash: [5, 4], pointRadius: 2, tension: 0.15,
       },
     ];
+    // What as many random labels would reach (estimated on the evaluation set), with its band.
+    const random = points.filter((p) => p.random_accuracy !== null && p.random_accuracy !== undefined);
+    if (random.length) {
+      const randomAt = (key) => random.map((p) => ({ x: p.n_labels, y: percent(p[key]) }));
+      datasets.push(
+        { label: "random low", data: randomAt("random_low"), borderWidth: 0, pointRadius: 0, fill: false },
+        {
+          label: gettext("Random labels: 95% interval"), data: randomAt("random_high"), borderWidth: 0,
+          pointRadius: 0, fill: "-1", backgroundColor: "rgba(196, 110, 30, 0.12)",
+        },
+        {
+          label: gettext("Random labels (estimate)"), data: randomAt("random_accuracy"),
+          borderColor: "#c46e1e", backgroundColor: "#c46e1e", borderWidth: 1.5, borderDash: [6, 3],
+          pointRadius: 2, tension: 0.15,
+        },
+      );
+    }
     const target = document.getElementById("curve-target");
     if (target && points.length) {
       const xs = points.map((p) => p.n_labels);
@@ -61,8 +81,8 @@
           y: { min: 0, max: 100, title: { display: true, text: "%" } },
         },
         plugins: {
-          legend: { labels: { filter: (item) => item.text !== "low", boxWidth: 14 } },
-          tooltip: { filter: (item) => item.dataset.label !== "low" },
+          legend: { labels: { filter: (item) => !hidden.has(item.text), boxWidth: 14 } },
+          tooltip: { filter: (item) => !hidden.has(item.dataset.label) },
         },
       },
     });

@@ -115,6 +115,31 @@ class FeatureStateSerializer(serializers.Serializer):
     eta_seconds = serializers.FloatField(allow_null=True)
 
 
+class VersusRandomSerializer(serializers.Serializer):
+    """What a model trained on as many random labels would reach, estimated by cross-fitting
+    within the evaluation set (a random sample of the pool), beside the latest model."""
+
+    n_labels = serializers.IntegerField(help_text="The latest model's training labels.")
+    accuracy = serializers.FloatField(
+        allow_null=True, help_text="Estimated accuracy with that many random labels."
+    )
+    low = serializers.FloatField(allow_null=True, help_text="Its 95% interval, low end.")
+    high = serializers.FloatField(allow_null=True, help_text="Its 95% interval, high end.")
+    method = serializers.ChoiceField(
+        choices=["measured", "extrapolated", "too_few"],
+        help_text="measured within the evaluation set's sizes, extrapolated beyond them by a "
+        "fitted learning curve, or too_few evaluation labels to say",
+    )
+    n_evaluation = serializers.IntegerField(help_text="Evaluation labels it rests on.")
+    model_accuracy = serializers.FloatField(allow_null=True)
+    verdict = serializers.ChoiceField(
+        choices=["ahead", "level", "behind"],
+        allow_null=True,
+        help_text="ahead: the model's accuracy is above the estimate's interval; level: within "
+        "it (not shown to beat random labels); behind: below it",
+    )
+
+
 class ProjectStatsSerializer(serializers.Serializer):
     """What ``selectors.project_stats`` computes, as JSON."""
 
@@ -136,5 +161,6 @@ class ProjectStatsSerializer(serializers.Serializer):
     metrics = serializers.JSONField()
     learning_curve = serializers.JSONField()
     stop = serializers.JSONField(allow_null=True)
+    versus_random = VersusRandomSerializer(allow_null=True)
     runs = ModelRunSerializer(many=True)
     rounds = QueryRoundSerializer(many=True)

@@ -221,14 +221,14 @@ def test_when_round_and_reserve_are_used_up_during_a_retrain_experts_explore_ins
 
 
 @pytest.mark.django_db
-def test_the_reserve_grows_with_the_team_and_the_retrain_time_but_stays_a_few_rounds(
+def test_the_reserve_grows_with_the_team_and_the_retrain_time_the_strategy_choosing_a_few_rounds(
     shades_project,
 ):
     import datetime as dt
 
     from django.utils import timezone
 
-    from labeler.queue import RESERVE_MAX_ROUNDS, reserve_size
+    from labeler.queue import RESERVE_MAX_ROUNDS, reserve_size, reserve_strategy_share
 
     # One member, no history yet: the defaults (a 30 s retrain, 3 s a label) × 1.5.
     assert reserve_size(project=shades_project) == 15
@@ -257,4 +257,75 @@ def test_the_reserve_grows_with_the_team_and_the_retrain_time_but_stays_a_few_ro
             label="dark",
             seconds_spent=2,
         )
-    assert reserve_size(project=shades_project) == RESERVE_MAX_ROUNDS * shades_project.round_size
+    # 23 annotators: 138 labels, of which the strategy chooses a few rounds with the round and
+    # the rest are spares of the same scoring.
+    assert reserve_size(project=shades_project) == 138
+    share = reserve_strategy_share(project=shades_project, reserve=138)
+    assert share == RESERVE_MAX_ROUNDS * shades_project.round_size
+
+
+@pytest.mark.django_db
+def test_the_reserve_covers_the_answer_rate_even_when_annotators_report_a_slow_pace(
+    shades_project,
+):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from labeler.queue import reserve_size
+
+    run_queued(shades_project)
+    alice = UserFactory()
+    for _ in range(30):
+        entry = services.items_lease(project=shades_project, annotator=alice).entries[0]
+        services.annotation_submit(
+            project=shades_project,
+            annotator=alice,
+            item_id=entry.item_id,
+            label="dark",
+            seconds_spent=30,  # says 30 s a label, answered 30 within the minute
+        )
+    now = timezone.now()
+    # Rounds written a minute apart (the worker was busy): the reserve must last that long.
+    ModelRun.objects.filter(project=shades_project).delete()
+    for minutes_ago in (2, 1, 0):
+        finished = now - dt.timedelta(minutes=minutes_ago)
+        ModelRun.objects.create(
+            project=shades_project,
+            status=ModelRun.Status.SUCCEEDED,
+            started_at=finished - dt.timedelta(seconds=5),
+            finished_at=finished,
+        )
+
+    # 30 answers a minute × 60 s between rounds × 1.5 = 45 (the reported pace says 3).
+    assert reserve_size(project=shades_project) == 45
+
+
+@pytest.mark.django_db
+def test_spares_are_the_most_uncertain_items_after_the_strategys_picks(shades_project):
+    from labeler import engine
+    from labeler.models import FeatureSet
+
+    run_queued(shades_project)
+    annotator = UserFactory()
+    for entry in services.items_lease(project=shades_project, annotator=annotator, hold=10).entries:
+        answer(shades_project, annotator, entry)
+    run = ModelRun.objects.get(project=shades_project, status=ModelRun.Status.QUEUED)
+    held = Item.objects.none().values_list("id", flat=True)
+
+    picked = engine.train_and_choose(
+        project=shades_project, run=run, n_choose=4, held_item_ids=held
+    )
+    with_spares = engine.train_and_choose(
+        project=shades_project, run=run, n_choose=4, held_item_ids=held, n_spare=6
+    )
+
+    ids = [p.item_id for p in with_spares.picks]
+    assert ids[:4] == [p.item_id for p in picked.picks]  # the strategy's choice is unchanged
+    assert len(ids) == len(set(ids)) == 10
+    spares = Item.objects.filter(pk__in=ids[4:])
+    assert all(i.status == Item.Status.UNLABELED and not i.is_evaluation for i in spares)
+    # Spares come in order of uncertainty: the model's confidence rises along them.
+    confidences = [p.predicted_confidence for p in with_spares.picks[4:]]
+    assert confidences == sorted(confidences)
+    assert FeatureSet.objects.filter(project=shades_project, status="ready").exists()

@@ -1,0 +1,90 @@
+"""Versus random in the app: what the evaluation set says random labels would have bought
+(:mod:`learning.versus_random`), beside the active-learning model of a run. The cross-fitted
+curve is kept on the run's metrics and measured again only when the evaluation labels have
+grown by a tenth (or the features or the model changed): each measure is a few dozen fits,
+and the retrain that pays for them is the one annotators wait for."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from labeler.models import ModelRun, Project
+from learning.versus_random import MIN_EVALUATION
+
+# Below this many evaluation labels there is no estimate (what the dashboard says is needed).
+VERSUS_RANDOM_MIN_EVALUATION = MIN_EVALUATION
+REMEASURE_GROWTH = 1.1
+REPEATS = 3
+SECONDS = 1.0
+
+
+def _kept_curve(project: Project, feature_set_id: int, model_name: str, n_evaluation: int):
+    """The cross-fitted curve of the latest run that measured one on these features and model,
+    if the evaluation labels have not grown by a tenth since."""
+    from learning.versus_random import curve_from_dicts
+
+    previous = (
+        ModelRun.objects.filter(
+            project=project,
+            status=ModelRun.Status.SUCCEEDED,
+            feature_set_id=feature_set_id,
+            model_name=model_name,
+            metrics__versus_random__cross_fit__isnull=False,
+        )
+        .order_by("-created_at")
+        .values_list("metrics__versus_random", flat=True)
+        .first()
+    )
+    if not previous or n_evaluation > REMEASURE_GROWTH * previous["n_evaluation"]:
+        return None
+    if n_evaluation < previous["n_evaluation"]:
+        return None  # evaluation labels were withdrawn: measure on what is there now
+    return curve_from_dicts(previous["cross_fit"]), previous["n_evaluation"]
+
+
+def versus_random_metrics(
+    *,
+    project: Project,
+    run: ModelRun,
+    feature_set_id: int,
+    model,
+    model_name: str,
+    X_eval: np.ndarray,
+    y_eval: np.ndarray,
+    n_labels: int,
+    accuracy: float,
+    curve: list[dict],
+) -> dict:
+    """The run's "versus random" figures: the estimate for its ``n_labels`` random labels with
+    its interval and the verdict against its ``accuracy``; each learning-curve point in
+    ``curve`` gains the estimate at its own label count (``random_accuracy``, ``random_low``,
+    ``random_high``; the run's own point has ``n_labels`` None and gets ``n_labels``)."""
+    from learning.versus_random import (
+        curve_as_dicts,
+        fixed_estimator,
+        random_label_curve,
+        random_label_estimate,
+        versus_random_verdict,
+    )
+
+    kept = _kept_curve(project, feature_set_id, model_name, len(y_eval))
+    if kept is not None:
+        cross_fit, n_evaluation = kept
+    else:
+        rng = np.random.default_rng([project.random_seed, project.pk, run.pk, 11])
+        cross_fit = random_label_curve(
+            fixed_estimator(model), X_eval, y_eval, rng=rng, repeats=REPEATS, seconds=SECONDS
+        )
+        n_evaluation = len(y_eval)
+    for point in curve:
+        at = point["n_labels"] if point["n_labels"] is not None else n_labels
+        estimate = random_label_estimate(cross_fit, at, n_evaluation=n_evaluation)
+        point["random_accuracy"] = estimate.accuracy
+        point["random_low"], point["random_high"] = estimate.low, estimate.high
+    estimate = random_label_estimate(cross_fit, n_labels, n_evaluation=n_evaluation)
+    return {
+        **estimate.as_dict(),
+        "model_accuracy": accuracy,
+        "verdict": versus_random_verdict(accuracy, estimate),
+        "cross_fit": curve_as_dicts(cross_fit),
+    }
