@@ -414,7 +414,16 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--write-docs", action="store_true")
     parser.add_argument("--results", default="label_efficiency.json")
+    parser.add_argument(
+        "--findings",
+        action="store_true",
+        help="the findings (multi-label) section instead: bench/label_efficiency_findings.py",
+    )
     args = parser.parse_args()
+    if args.findings:
+        from label_efficiency_findings import run
+
+        return run(args)
     output = ROOT / "bench" / "output"
     output.mkdir(parents=True, exist_ok=True)
     results_path = output / args.results
