@@ -1,0 +1,146 @@
+"""Findings projects (issue 21): answers store each finding's state, items resolve per
+finding, and the label matrix the training glue reads holds what was answered."""
+
+import numpy as np
+import pytest
+
+from labeler import services
+from labeler.models import Annotation, FindingAnswer, Item, ItemFinding, ModelRun
+from labeler.selectors_findings import findings_label_matrix, item_states
+from tests.data import texts_csv, topic_texts
+from tests.factories import ProjectFactory, UserFactory
+
+FINDINGS = ["effusion", "cardiomegaly", "atelectasis"]
+
+
+def findings_project(*, overlap: int = 1, n: int = 10):
+    project = ProjectFactory(
+        kind="text",
+        task="findings",
+        classes=FINDINGS,
+        round_size=8,
+        overlap=overlap,
+        evaluation_share=0,
+    )
+    services.items_import_stream(project=project, name="t.csv", stream=texts_csv(topic_texts(n)))
+    run = ModelRun.objects.get(project=project)
+    services.model_run_execute(run_id=run.pk)
+    project.refresh_from_db()
+    return project
+
+
+def leased(project, annotator) -> int:
+    return services.next_item_lease(project=project, annotator=annotator).entry.item_id
+
+
+@pytest.mark.django_db
+def test_an_answer_stores_each_finding_and_the_matrix_reads_it_back():
+    project, alice = findings_project(), UserFactory()
+    first = leased(project, alice)
+    services.annotation_submit(
+        project=project,
+        annotator=alice,
+        item_id=first,
+        findings={"effusion": "present", "atelectasis": "uncertain", "cardiomegaly": "absent"},
+    )
+    second = leased(project, alice)
+    services.annotation_submit(project=project, annotator=alice, item_id=second, findings={})
+
+    item_ids, Y, names = findings_label_matrix(project=project)
+
+    assert names == FINDINGS
+    assert Y.dtype == np.int8
+    rows = dict(zip(item_ids, Y.tolist(), strict=True))
+    assert rows == {first: [1, 0, -1], second: [0, 0, 0]}
+    assert item_states(project=project, item_ids=[first])[first] == {
+        "effusion": "present",
+        "cardiomegaly": "absent",
+        "atelectasis": "uncertain",
+    }
+    project.refresh_from_db()
+    # One answer per item spends one label of the budget, however many findings it marks.
+    assert (project.n_annotations, project.n_labeled) == (2, 2)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("answer", "code"),
+    [
+        ({"findings": {"pneumonia": "present"}}, "unknown_finding"),
+        ({"findings": {"effusion": "maybe"}}, "unknown_state"),
+        ({"findings": {"effusion": 1}}, "unknown_state"),
+        ({"findings": ["effusion"]}, "invalid_findings"),
+        ({"label": "effusion"}, "label_unexpected"),
+    ],
+)
+def test_bad_findings_answers_are_refused_and_nothing_is_stored(answer, code):
+    project, alice = findings_project(), UserFactory()
+    item_id = leased(project, alice)
+
+    with pytest.raises(services.SubmitRejected) as refused:
+        services.annotation_submit(project=project, annotator=alice, item_id=item_id, **answer)
+
+    assert refused.value.code == code
+    assert not Annotation.objects.filter(project=project).exists()
+    assert not FindingAnswer.objects.exists()
+    assert Item.objects.get(pk=item_id).status == "unlabeled"
+
+
+@pytest.mark.django_db
+def test_a_findings_answer_to_a_single_label_project_is_refused(text_project):
+    with pytest.raises(services.SubmitRejected) as refused:
+        services.annotation_submit(
+            project=text_project,
+            annotator=UserFactory(),
+            item_id=1,
+            findings={"spam": "present"},
+        )
+    assert refused.value.code == "findings_unexpected"
+
+
+@pytest.mark.django_db
+def test_a_correction_replaces_the_states_and_undo_brings_the_old_ones_back():
+    project, alice = findings_project(), UserFactory()
+    item_id = leased(project, alice)
+    first, _ = services.annotation_submit(
+        project=project, annotator=alice, item_id=item_id, findings={"effusion": "present"}
+    )
+    services.annotation_correct(
+        annotation=first, annotator=alice, findings={"cardiomegaly": "uncertain"}
+    )
+    assert item_states(project=project, item_ids=[item_id])[item_id]["cardiomegaly"] == (
+        "uncertain"
+    )
+    assert not ItemFinding.objects.filter(item_id=item_id, finding__name="effusion").exists()
+
+    services.last_action_undo(project=project, annotator=alice)
+
+    states = item_states(project=project, item_ids=[item_id])[item_id]
+    assert (states["effusion"], states["cardiomegaly"]) == ("present", "absent")
+
+
+@pytest.mark.django_db
+def test_with_overlap_each_finding_takes_the_majority_and_a_split_waits_for_a_ruling():
+    project = findings_project(overlap=2)
+    alice, bob, manager = UserFactory(), UserFactory(), UserFactory()
+    item_id = leased(project, alice)
+    services.annotation_submit(
+        project=project, annotator=alice, item_id=item_id, findings={"effusion": "present"}
+    )
+    assert Item.objects.get(pk=item_id).status == "pending"
+    assert leased(project, bob) == item_id
+    services.annotation_submit(
+        project=project,
+        annotator=bob,
+        item_id=item_id,
+        findings={"effusion": "present", "atelectasis": "present"},
+    )
+    assert Item.objects.get(pk=item_id).status == "conflict"
+    assert findings_label_matrix(project=project)[0] == []
+
+    services.item_adjudicate(
+        project=project, manager=manager, item_id=item_id, findings={"effusion": "present"}
+    )
+
+    item_ids, Y, _ = findings_label_matrix(project=project)
+    assert item_ids == [item_id] and Y.tolist() == [[1, 0, 0]]
