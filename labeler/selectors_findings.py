@@ -64,3 +64,57 @@ def annotation_states(*, project: Project, annotation_ids: list[int]) -> dict[in
         pk: {name: STATE_NAMES[states.get(fid, 0)] for fid, name in names.items()}
         for pk, states in answers_states(annotation_ids).items()
     }
+
+
+def findings_agreement_stats(*, project: Project) -> dict:
+    """Agreement for a findings project with overlap, from the current answers: the whole
+    answer (every finding's state at once) as the label of the usual figures, and the same
+    figures per finding (Fleiss' κ, Cohen's κ per pair, each annotator against the
+    resolved state) under ``findings``."""
+    from labeler import engine
+    from labeler.models import Annotation
+
+    names = finding_names(project=project)
+    rows = (
+        Annotation.objects.filter(project=project, is_current=True, is_adjudication=False)
+        .values_list("pk", "item_id", "annotator__username")
+        .order_by("item_id")
+    )
+    answers: dict[int, list[tuple[str, int]]] = {}
+    for pk, item_id, annotator in rows.iterator(chunk_size=5000):
+        answers.setdefault(item_id, []).append((annotator, pk))
+    shared = {item: given for item, given in answers.items() if len(given) >= 2}
+    states = answers_states(pk for given in shared.values() for _, pk in given)
+    labeled = list(
+        Item.objects.filter(pk__in=list(shared), status=Item.Status.LABELED).values_list(
+            "id", flat=True
+        )
+    )
+    resolved: dict[int, dict[int, int]] = {pk: {} for pk in labeled}
+    for item_id, finding_id, state in ItemFinding.objects.filter(item_id__in=labeled).values_list(
+        "item_id", "finding_id", "state"
+    ):
+        resolved[item_id][finding_id] = state
+
+    def whole(answer: dict[int, int]) -> str:
+        return ",".join(str(answer.get(fid, 0)) for fid in names)
+
+    figures = engine.agreement_figures(
+        {item: [(who, whole(states[pk])) for who, pk in given] for item, given in shared.items()},
+        {item: whole(found) for item, found in resolved.items()},
+        project.overlap,
+    )
+    figures["findings"] = []
+    for fid, name in names.items():
+        per_finding = engine.agreement_figures(
+            {
+                item: [(who, STATE_NAMES[states[pk].get(fid, 0)]) for who, pk in given]
+                for item, given in shared.items()
+            },
+            {item: STATE_NAMES[found.get(fid, 0)] for item, found in resolved.items()},
+            project.overlap,
+        )
+        figures["findings"].append({"finding": name, **per_finding})
+    figures["conflicts"] = Item.objects.filter(project=project, status=Item.Status.CONFLICT).count()
+    figures["overlap"] = project.overlap
+    return figures

@@ -141,3 +141,41 @@ def answer_summary(annotation: Annotation) -> str:
 def summary_text(rows: list[tuple[str, int]]) -> str:
     parts = [name if state == 1 else f"{name}?" for name, state in rows if state]
     return ", ".join(parts) if parts else _("no finding")
+
+
+def prefindings_resolve(
+    *, candidate, finding_ids: Mapping[str, int]
+) -> tuple[object, list[str]] | str:
+    """A findings project's import candidate with its pre-label as ``{finding id: state}``
+    (or no pre-label), and the finding names it uses that the project lacks; or the reason
+    the row is refused. A ``label`` column names one present finding; columns named by a
+    finding (or ``finding:<name>``, as the CSV export writes them) give its state."""
+    from dataclasses import replace
+
+    from labeler.importing_findings import STATE_SPELLINGS
+
+    states = dict(candidate.prefindings) if candidate.prefindings is not None else None
+    metadata = dict(candidate.metadata)
+    for name in finding_ids:
+        for column in (name, f"finding:{name}"):
+            if column in metadata and str(metadata[column]).strip() in STATE_SPELLINGS:
+                states = {} if states is None else states
+                states.setdefault(name, STATE_SPELLINGS[str(metadata.pop(column)).strip()])
+    if states is None and candidate.prelabel:
+        states = {candidate.prelabel: "present"}
+    if states is None:
+        return replace(candidate, prelabel=None, metadata=metadata), []
+    missing = [name for name in states if name not in finding_ids]
+    return replace(candidate, prelabel=None, prefindings=states, metadata=metadata), missing
+
+
+def prefindings_store(*, project: Project, items: Iterable[tuple[Item, Mapping]]) -> None:
+    """The resolved states of newly imported pre-labeled items (``(item, {name: state})``),
+    in the import batch's transaction."""
+    finding_ids = dict(LabelClass.objects.filter(project=project).values_list("name", "id"))
+    ItemFinding.objects.bulk_create(
+        ItemFinding(project=project, item=item, finding_id=finding_ids[name], state=value)
+        for item, states in items
+        for name, state in states.items()
+        if (value := STATE_VALUES[state])
+    )
