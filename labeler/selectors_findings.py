@@ -118,3 +118,20 @@ def findings_agreement_stats(*, project: Project) -> dict:
     figures["conflicts"] = Item.objects.filter(project=project, status=Item.Status.CONFLICT).count()
     figures["overlap"] = project.overlap
     return figures
+
+
+def answer_summaries(*, annotation_ids: list[int]) -> dict[int, str]:
+    """Each findings answer in a few words (present findings, uncertain ones with “?”, else
+    “no finding”), for the labeling page's strip of last answers."""
+    from labeler.models import FindingAnswer
+    from labeler.services.findings import summary_text
+
+    rows: dict[int, list[tuple[str, int]]] = {pk: [] for pk in annotation_ids}
+    found = (
+        FindingAnswer.objects.filter(annotation_id__in=annotation_ids)
+        .order_by("finding__order", "finding_id")
+        .values_list("annotation_id", "finding__name", "state")
+    )
+    for annotation_id, name, state in found:
+        rows[annotation_id].append((name, state))
+    return {pk: summary_text(given) for pk, given in rows.items()}
