@@ -135,3 +135,39 @@ def answer_summaries(*, annotation_ids: list[int]) -> dict[int, str]:
     for annotation_id, name, state in found:
         rows[annotation_id].append((name, state))
     return {pk: summary_text(given) for pk, given in rows.items()}
+
+
+def page_findings_attach(*, project: Project, items: list[Item], viewer, own: bool) -> None:
+    """Give each item of an items page ``finding_marks`` (its non-absent states, in the
+    project's order: the resolved ones, or with ``own`` the viewer's own answer's) and
+    ``finding_probabilities`` (the newest model's three most probable findings)."""
+    from labeler.models import Annotation
+
+    names = finding_names(project=project)
+    ids = [item.pk for item in items]
+    if own:
+        mine = dict(
+            Annotation.objects.filter(item_id__in=ids, annotator=viewer, is_current=True)
+            .order_by("created_at")
+            .values_list("item_id", "pk")
+        )
+        given = answers_states(mine.values())
+        by_item = {item_id: given[pk] for item_id, pk in mine.items()}
+    else:
+        by_item = {pk: {} for pk in ids}
+        rows = ItemFinding.objects.filter(item_id__in=ids).values_list(
+            "item_id", "finding_id", "state"
+        )
+        for item_id, finding_id, state in rows:
+            by_item[item_id][finding_id] = state
+    for item in items:
+        states = by_item.get(item.pk, {})
+        item.finding_answered = item.pk in by_item if own else item.status == Item.Status.LABELED
+        item.finding_marks = [
+            (name, STATE_NAMES[states[fid]]) for fid, name in names.items() if states.get(fid)
+        ]
+        probabilities = item.model_findings or {}
+        item.finding_probabilities = sorted(
+            ((name, round(100 * p)) for name, p in probabilities.items() if name in names.values()),
+            key=lambda pair: -pair[1],
+        )[:3]

@@ -16,6 +16,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from labeler import access, selectors, selectors_items, services
+from labeler import selectors_findings as findings_selectors
 from labeler.forms_items import BulkItemsForm, CorrectionForm, ExportForm, ItemFilterForm
 from labeler.models import Annotation, Item, Project
 from labeler.views.base import (
@@ -33,6 +34,7 @@ def _filter_form(request: HttpRequest, project: Project, role: str) -> ItemFilte
         annotators=selectors_items.annotators_of(project=project),
         show_annotators=access.sight(role).every_answer,
         show_consensus=access.sees_consensus(role, project.overlap),
+        findings=project.is_findings,
     )
 
 
@@ -67,6 +69,10 @@ def items(request: HttpRequest, project_id: int) -> HttpResponse:
                 own_only=not sight.every_item,
                 filters=form.item_filter(),
             )
+    if page is not None and project.is_findings:
+        findings_selectors.page_findings_attach(
+            project=project, items=page.items, viewer=request.user, own=not sight.every_answer
+        )
     query = _query_without_cursor(request)
     context = {
         "project": project,

@@ -144,3 +144,60 @@ def test_with_overlap_each_finding_takes_the_majority_and_a_split_waits_for_a_ru
 
     item_ids, Y, _ = findings_label_matrix(project=project)
     assert item_ids == [item_id] and Y.tolist() == [[1, 0, 0]]
+
+
+def listed_ids(response) -> list[int]:
+    import re
+
+    return [int(pk) for pk in re.findall(r'<tr data-item="(\d+)"', response.content.decode())]
+
+
+@pytest.mark.django_db
+def test_the_items_page_filters_by_finding_and_state_and_shows_the_models_probabilities():
+    from django.test import Client
+    from django.urls import reverse
+
+    from labeler.models import LabelClass
+
+    manager = UserFactory()
+    project = findings_project()
+    from labeler.models import Membership
+
+    Membership.objects.create(project=project, user=manager, role="manager")
+    given = [
+        {"effusion": "present"},
+        {"effusion": "uncertain", "atelectasis": "present"},
+        {},
+        {"effusion": "present", "cardiomegaly": "uncertain"},
+    ]
+    answered = {}
+    for states in given:
+        item_id = leased(project, manager)
+        services.annotation_submit(
+            project=project, annotator=manager, item_id=item_id, findings=states
+        )
+        answered[item_id] = states
+    ids = list(answered)
+    services.item_finding_probabilities_store(
+        project=project,
+        item_ids=ids[:1],
+        finding_names=FINDINGS,
+        proba=np.array([[0.91, 0.07, 0.42]]),
+    )
+    effusion = LabelClass.objects.get(project=project, name="effusion").pk
+    client = Client()
+    client.force_login(manager)
+    url = reverse("project-items", args=[project.pk])
+
+    def listed(state: int) -> set[int]:
+        return set(listed_ids(client.get(url, {"finding": effusion, "finding_state": state})))
+
+    assert listed(1) == {ids[0], ids[3]}
+    assert listed(-1) == {ids[1]}
+    assert listed(0) == {ids[2]}
+    page = client.get(url).content.decode()
+    assert 'effusion <span class="muted">91%</span>' in page
+    assert "cardiomegaly?" in page
+    # A state without its finding is refused with a reason, not ignored.
+    refused = client.get(url, {"finding_state": 1})
+    assert refused.status_code == 200 and listed_ids(refused) == []
