@@ -201,3 +201,53 @@ def test_the_items_page_filters_by_finding_and_state_and_shows_the_models_probab
     # A state without its finding is refused with a reason, not ignored.
     refused = client.get(url, {"finding_state": 1})
     assert refused.status_code == 200 and listed_ids(refused) == []
+
+
+@pytest.mark.django_db
+def test_a_manager_settles_a_findings_conflict_and_corrects_an_item_from_the_pages():
+    from django.test import Client
+    from django.urls import reverse
+
+    from labeler.models import Membership
+
+    project = findings_project(overlap=2)
+    alice, bob, manager = UserFactory(), UserFactory(), UserFactory()
+    Membership.objects.create(project=project, user=manager, role="manager")
+    item_id = leased(project, alice)
+    services.annotation_submit(
+        project=project, annotator=alice, item_id=item_id, findings={"effusion": "present"}
+    )
+    leased(project, bob)
+    services.annotation_submit(
+        project=project, annotator=bob, item_id=item_id, findings={"atelectasis": "uncertain"}
+    )
+    client = Client()
+    client.force_login(manager)
+
+    page = client.get(reverse("project-conflicts", args=[project.pk]))
+    assert page.status_code == 200
+    assert 'name="finding:effusion"' in page.content.decode()
+    history = client.get(reverse("item-history", args=[project.pk, item_id]))
+    assert history.status_code == 200 and "atelectasis?" in history.content.decode()
+
+    client.post(
+        reverse("project-conflicts", args=[project.pk]),
+        {"item_id": item_id, "finding:effusion": "present", "finding:cardiomegaly": "uncertain"},
+    )
+    assert item_states(project=project, item_ids=[item_id])[item_id] == {
+        "effusion": "present",
+        "cardiomegaly": "uncertain",
+        "atelectasis": "absent",
+    }
+
+    # A second ruling from the item page replaces the first.
+    client.post(
+        reverse("item-correct", args=[project.pk, item_id]), {"finding:atelectasis": "present"}
+    )
+    assert item_states(project=project, item_ids=[item_id])[item_id]["atelectasis"] == "present"
+    assert client.get(reverse("item-history", args=[project.pk, item_id])).status_code == 200
+    # An unknown state changes nothing.
+    client.post(
+        reverse("item-correct", args=[project.pk, item_id]), {"finding:atelectasis": "maybe"}
+    )
+    assert item_states(project=project, item_ids=[item_id])[item_id]["atelectasis"] == "present"
