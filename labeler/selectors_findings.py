@@ -114,6 +114,8 @@ def findings_agreement_stats(*, project: Project) -> dict:
             {item: STATE_NAMES[found.get(fid, 0)] for item, found in resolved.items()},
             project.overlap,
         )
+        kappas = [p["cohen_kappa"] for p in per_finding["pairs"] if p["cohen_kappa"] is not None]
+        per_finding["mean_cohen_kappa"] = sum(kappas) / len(kappas) if kappas else None
         figures["findings"].append({"finding": name, **per_finding})
     figures["conflicts"] = Item.objects.filter(project=project, status=Item.Status.CONFLICT).count()
     figures["overlap"] = project.overlap

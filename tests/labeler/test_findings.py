@@ -251,3 +251,41 @@ def test_a_manager_settles_a_findings_conflict_and_corrects_an_item_from_the_pag
         reverse("item-correct", args=[project.pk, item_id]), {"finding:atelectasis": "maybe"}
     )
     assert item_states(project=project, item_ids=[item_id])[item_id]["atelectasis"] == "present"
+
+
+@pytest.mark.django_db
+def test_agreement_is_given_per_finding_with_overlap():
+    from django.test import Client
+    from django.urls import reverse
+    from rest_framework.test import APIClient
+
+    from labeler import selectors
+    from labeler.models import Membership
+
+    project = findings_project(overlap=2, n=6)
+    alice, bob, manager = UserFactory(), UserFactory(), UserFactory()
+    Membership.objects.create(project=project, user=manager, role="manager")
+    pattern = [True, True, False, False, True, False]
+    for number, agree in enumerate(pattern):
+        effusion = "present" if number % 2 else "absent"  # both give the same
+        mine = {"effusion": effusion, "cardiomegaly": "present" if agree else "absent"}
+        theirs = {"effusion": effusion, "cardiomegaly": "absent" if agree else "present"}
+        item_id = leased(project, alice)
+        services.annotation_submit(project=project, annotator=alice, item_id=item_id, findings=mine)
+        assert leased(project, bob) == item_id
+        services.annotation_submit(project=project, annotator=bob, item_id=item_id, findings=theirs)
+
+    figures = selectors.agreement_stats(project=project)
+
+    by_finding = {row["finding"]: row for row in figures["findings"]}
+    assert by_finding["effusion"]["pairs"][0]["cohen_kappa"] == pytest.approx(1.0)
+    assert by_finding["cardiomegaly"]["pairs"][0]["cohen_kappa"] < 0
+    assert figures["conflicts"] == 6  # cardiomegaly is split on every item
+    client = APIClient()
+    client.force_authenticate(manager)
+    body = client.get(f"/api/projects/{project.pk}/agreement/").json()
+    assert [row["finding"] for row in body["findings"]] == FINDINGS
+    dashboard = Client()
+    dashboard.force_login(manager)
+    page = dashboard.get(reverse("project-dashboard", args=[project.pk]))
+    assert page.status_code == 200 and "findings-agreement" in page.content.decode()

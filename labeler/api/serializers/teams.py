@@ -32,6 +32,7 @@ class AgreementAnnotatorSerializer(serializers.Serializer):
 class FindingAgreementSerializer(serializers.Serializer):
     finding = serializers.CharField()
     fleiss_kappa = serializers.FloatField(allow_null=True)
+    mean_cohen_kappa = serializers.FloatField(allow_null=True)
     pairs = AgreementPairSerializer(many=True)
     versus_consensus = AgreementAnnotatorSerializer(many=True)
 
