@@ -237,3 +237,26 @@ def test_the_schema_documents_findings_answers(api, text_team):
     submit = schema["components"]["schemas"]["AnnotationSubmit"]["properties"]
     assert submit["findings"]["additionalProperties"]["enum"] == ["present", "absent", "uncertain"]
     assert "task" in schema["components"]["schemas"]["Project"]["properties"]
+
+
+def test_items_carry_their_findings_and_filter_by_finding_and_state(api, text_team, findings_team):
+    project, client = findings_team, api(text_team.manager)
+    lines = [
+        json.dumps({"text": "first", "findings": {"effusion": "present", "origin": -1}}),
+        json.dumps({"text": "second", "labels": "effusion|cardiomegaly"}),
+        json.dumps({"text": "third", "findings": {}}),
+        json.dumps({"text": "fourth"}),
+    ]
+    upload(client, project.pk, "reports.jsonl", "\n".join(lines).encode())
+
+    def texts(**query):
+        response = client.get(f"/api/projects/{project.pk}/items/", query)
+        assert response.status_code == 200, response.json()
+        return {row["text"]: row["findings"] for row in response.json()["results"]}
+
+    everything = texts()
+    assert everything["first"] == full({"effusion": "present", "origin": "uncertain"})
+    assert everything["fourth"] is None
+    assert set(texts(finding="effusion")) == {"first", "second"}
+    assert set(texts(finding="origin", finding_state="uncertain")) == {"first"}
+    assert set(texts(finding="effusion", finding_state="absent")) == {"third"}
