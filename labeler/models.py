@@ -30,11 +30,18 @@ class Project(models.Model):
         ACCURACY = "accuracy", _("Accuracy")
         MACRO_F1 = "macro_f1", _("Macro F1")
 
+    class Task(models.TextChoices):
+        SINGLE = "single", _("One class per item")
+        # Multi-label: every answer gives each finding (the project's classes) a state.
+        FINDINGS = "findings", _("Findings (several per item)")
+
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     # Markdown shown to annotators in the labeling page's help overlay (raw HTML is escaped).
     guidelines = models.TextField(blank=True)
     kind = models.CharField(max_length=10, choices=Kind.choices)
+    # Chosen at creation, fixed after (issue 21). A findings project's classes are its findings.
+    task = models.CharField(max_length=10, choices=Task.choices, default=Task.SINGLE)
     # Name of a strategy in learning.strategies' registry; "default" is DESIGN.md's default.
     strategy = models.CharField(max_length=64, default="default")
     # A name in learning.representations' registry; "auto" is resolved by that registry on
@@ -101,6 +108,10 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_findings(self) -> bool:
+        return self.task == Project.Task.FINDINGS
 
 
 class Membership(models.Model):
@@ -194,6 +205,9 @@ class Item(models.Model):
         LabelClass, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     model_confidence = models.FloatField(null=True, blank=True)
+    # Findings projects: the newest model's probability per finding, ``{finding name: p}``,
+    # written where a run stored them (shown on the items page; never filtered on).
+    model_findings = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -410,7 +424,10 @@ class Annotation(models.Model):
     annotator = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.RESTRICT, related_name="annotations"
     )
-    label = models.ForeignKey(LabelClass, on_delete=models.RESTRICT, related_name="annotations")
+    # Empty for an answer to a findings project: its states are FindingAnswer rows.
+    label = models.ForeignKey(
+        LabelClass, null=True, blank=True, on_delete=models.RESTRICT, related_name="annotations"
+    )
     kind = models.CharField(
         max_length=12, choices=QueueEntry.Kind.choices, default=QueueEntry.Kind.STRATEGY
     )
@@ -584,5 +601,7 @@ class SecurityEvent(models.Model):
         raise ValueError("security events are append-only")
 
 
-# Webhooks live in their own module (labeler/services/webhooks.py writes them).
+# Webhooks and findings (issue 21) live in their own modules (labeler/services/webhooks.py
+# and labeler/services/findings.py write them).
+from labeler.models_findings import FindingAnswer, ItemFinding  # noqa: E402, F401
 from labeler.models_webhooks import Webhook, WebhookDelivery  # noqa: E402, F401

@@ -110,7 +110,7 @@ EDITABLE_FIELDS = (
 )
 # Fixed once the project exists: items were imported for its kind, and changing the overlap
 # would strand half-answered items. Counters belong to the submits and imports.
-FIXED_FIELDS = ("kind", "overlap")
+FIXED_FIELDS = ("kind", "overlap", "task")
 COUNTER_FIELDS = ("n_items", "n_labeled", "n_annotations")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from labeler import engine, services
@@ -20,7 +21,29 @@ class ClassNamesField(serializers.ListField):
         return [label_class.name for label_class in classes.all()]
 
 
+class FindingNamesField(serializers.ListField):
+    """A findings project's findings (its classes, in order); null for a single-label
+    project. Read from the whole project, written as the ``findings`` attribute."""
+
+    def to_representation(self, project: Project) -> list[str] | None:
+        if not project.is_findings:
+            return None
+        return [label_class.name for label_class in project.classes.all()]
+
+    def to_internal_value(self, data) -> dict:
+        return {"findings": super().to_internal_value(data)}
+
+
 class ProjectSerializer(serializers.ModelSerializer):
+    findings = FindingNamesField(
+        source="*",
+        child=serializers.CharField(max_length=100),
+        max_length=1000,
+        required=False,
+        allow_null=True,
+        help_text='With "task": "findings": the findings each answer gives a state (present, '
+        "absent, uncertain); they are the project's classes. null for a single-label project.",
+    )
     classes = ClassNamesField(
         child=serializers.CharField(max_length=100),
         max_length=1000,
@@ -57,6 +80,8 @@ class ProjectSerializer(serializers.ModelSerializer):
             "name",
             "description",
             "kind",
+            "task",
+            "findings",
             "classes",
             "budget",
             "daily_cap",
@@ -86,6 +111,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             self.fields["kind"].required = False
 
     def validate(self, attrs: dict) -> dict:
+        attrs = self._findings_as_classes(attrs)
         features = attrs.get("features")
         if features is not None:
             project = self.instance if isinstance(self.instance, Project) else None
@@ -93,6 +119,28 @@ class ProjectSerializer(serializers.ModelSerializer):
             problem = engine.features_problem(features, kind, project.n_items if project else None)
             if problem:
                 raise serializers.ValidationError({"features": [problem]})
+        return attrs
+
+    def _findings_as_classes(self, attrs: dict) -> dict:
+        """``findings`` are the classes of a findings project; refused for any other."""
+        findings = attrs.pop("findings", None)
+        if findings is None:
+            return attrs
+        project = self.instance if isinstance(self.instance, Project) else None
+        task = attrs.get("task", project.task if project else Project.Task.SINGLE)
+        if task != Project.Task.FINDINGS:
+            raise serializers.ValidationError(
+                {"findings": [_('Findings need "task": "findings".')]}, code="invalid"
+            )
+        try:
+            cleaned = self.validate_classes(findings)
+        except serializers.ValidationError as refused:
+            raise serializers.ValidationError({"findings": refused.detail}) from refused
+        if "classes" in attrs and attrs["classes"] != cleaned:
+            raise serializers.ValidationError(
+                {"classes": [_("Give findings or classes, not both.")]}, code="invalid"
+            )
+        attrs["classes"] = cleaned
         return attrs
 
     def validate_classes(self, names: list[str]) -> list[str]:
