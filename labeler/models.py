@@ -42,6 +42,17 @@ class Project(models.Model):
     kind = models.CharField(max_length=10, choices=Kind.choices)
     # Chosen at creation, fixed after (issue 21). A findings project's classes are its findings.
     task = models.CharField(max_length=10, choices=Task.choices, default=Task.SINGLE)
+
+    class Uncertain(models.TextChoices):
+        # CheXpert's U-Ignore / U-Ones / U-Zeros (learning.findings.model.UNCERTAIN_POLICIES).
+        IGNORE = "ignore", _("Leave out of training")
+        ONES = "ones", _("Train as present")
+        ZEROS = "zeros", _("Train as absent")
+
+    # Findings projects: how an uncertain answer trains the model.
+    uncertain_policy = models.CharField(
+        max_length=8, choices=Uncertain.choices, default=Uncertain.IGNORE
+    )
     # Name of a strategy in learning.strategies' registry; "default" is DESIGN.md's default.
     strategy = models.CharField(max_length=64, default="default")
     # A name in learning.representations' registry; "auto" is resolved by that registry on

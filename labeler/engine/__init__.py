@@ -5,6 +5,7 @@ or the API (``tests/labeler/test_structure_imports.py``).
 - :mod:`labeler.engine.store`: which feature set serves, and the sets' in-place shards;
 - :mod:`labeler.engine.embedding`: raw items to rows, chunk by chunk, into the shards;
 - :mod:`labeler.engine.training`: ``train_and_choose`` / ``predict_items`` for the retrain;
+- :mod:`labeler.engine.findings`: ``findings_train_and_choose``, its findings counterpart;
 - :mod:`labeler.engine.agreement`: agreement figures between annotators;
 - :mod:`labeler.engine.model_files`: a run's model as ONNX / TorchScript and its model card.
 """
@@ -15,6 +16,7 @@ from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from labeler.engine.agreement import agreement_figures
+from labeler.engine.findings import FindingsAnswers, findings_train_and_choose
 from labeler.engine.model_files import (
     MODEL_EXPORT_FORMATS,
     ModelExport,
@@ -44,9 +46,13 @@ from labeler.engine.training import (
 )
 
 
-def strategy_names() -> list[str]:
-    """The query strategies a project may use (the engine's registry)."""
-    from learning.strategies import strategy_names as registered
+def strategy_names(task: str = "single") -> list[str]:
+    """The query strategies a project of ``task`` ("single" or "findings") may use: the
+    engine's registry of that task, less the cold start (every strategy's first round)."""
+    if task == "findings":
+        from learning.findings.strategies import findings_strategy_names as registered
+    else:
+        from learning.strategies import strategy_names as registered
 
     return [name for name in registered() if name != "cold_start"]
 
@@ -95,6 +101,7 @@ __all__ = [
     "SHARD_ROWS",
     "FeatureProgress",
     "FeatureRows",
+    "FindingsAnswers",
     "ModelExport",
     "NoModel",
     "NotExportable",
@@ -104,6 +111,7 @@ __all__ = [
     "artifact_dir",
     "feature_progress",
     "feature_rows_open",
+    "findings_train_and_choose",
     "feature_set_dir",
     "model_export",
     "predict_items",

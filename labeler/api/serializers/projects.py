@@ -10,8 +10,9 @@ from labeler.models import LabelClass, Project
 
 
 def strategy_choices() -> list[str]:
-    # The engine's registry, as the HTML form reads it; read per serializer, not at import.
-    return engine.strategy_names()
+    # The engine's registries (both tasks': validate() checks the task's), as the HTML form
+    # reads them; read per serializer, not at import.
+    return sorted({*engine.strategy_names(), *engine.strategy_names("findings")})
 
 
 class ClassNamesField(serializers.ListField):
@@ -82,6 +83,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "kind",
             "task",
             "findings",
+            "uncertain_policy",
             "classes",
             "budget",
             "daily_cap",
@@ -112,6 +114,18 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs: dict) -> dict:
         attrs = self._findings_as_classes(attrs)
+        strategy = attrs.get("strategy")
+        if strategy is not None:
+            project = self.instance if isinstance(self.instance, Project) else None
+            task = attrs.get("task", project.task if project else Project.Task.SINGLE)
+            if strategy not in engine.strategy_names(task):
+                raise serializers.ValidationError(
+                    {
+                        "strategy": [
+                            _("%(name)s is not a strategy for this task.") % {"name": strategy}
+                        ]
+                    }
+                )
         features = attrs.get("features")
         if features is not None:
             project = self.instance if isinstance(self.instance, Project) else None
