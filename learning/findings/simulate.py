@@ -218,3 +218,107 @@ def format_findings_table(rows: list[dict[str, Any]], full_micro_f1: float,
             "expect label savings here."
         )
     return "\n".join(lines)
+
+
+DEFAULT_FINDINGS_STRATEGIES = "random,mean_margin,default"
+
+
+def _split(data: Any, test_size: float, seed: int) -> tuple[Any, Any]:
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(data))
+    n_test = max(1, int(round(test_size * len(data))))
+    return data.subset(np.sort(order[n_test:])), data.subset(np.sort(order[:n_test]))
+
+
+def _features(train: Any, test: Any, args: Any) -> tuple[NDArray, NDArray, str]:
+    """Feature rows as a new project on the same items computes them (text), or the matrix."""
+    from learning.datasets import LabeledData, featurize
+
+    if train.kind == "features":
+        return train.items, test.items, "raw"
+    as_labeled = [LabeledData("text", d.items, np.zeros(len(d)), d.source) for d in (train, test)]
+    return featurize(*as_labeled, args.features, random_state=args.seed)
+
+
+def findings_main(args: Any, parser: Any) -> int:
+    """``python -m learning.simulate`` on findings data: the app's findings model and
+    strategies; prints the table, writes ``--out`` (JSON) and ``--plot`` (macro AUC curves)."""
+    import json
+    from pathlib import Path
+
+    from learning.datasets import DatasetError
+    from learning.findings.data import load_findings
+    from learning.findings.strategies import findings_strategy_names
+    from learning.simulate import DEFAULT_STRATEGIES
+
+    chosen = args.strategies
+    if chosen == DEFAULT_STRATEGIES:
+        chosen = DEFAULT_FINDINGS_STRATEGIES
+    strategies = [s.strip() for s in chosen.split(",") if s.strip()]
+    unknown = [s for s in strategies if s not in findings_strategy_names()]
+    if not strategies or unknown:
+        parser.error(
+            f"unknown findings strategy {', '.join(unknown) or '(none given)'}; "
+            f"choose from {', '.join(findings_strategy_names())}"
+        )
+    try:
+        data = load_findings(args.data)
+        if args.test:
+            train, test = data, load_findings(args.test)
+            if test.names != train.names:
+                raise DatasetError(f"{args.test}: other findings than {args.data}")
+        else:
+            train, test = _split(data, args.test_size, args.seed)
+        X_train, X_test, features = _features(train, test, args)
+    except DatasetError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    setup = FindingsSetup(
+        args.initial, args.batch, args.budget, args.repeats, args.seed,
+        uncertain=args.uncertain, random_initial=args.random_initial,
+    )  # fmt: skip
+    print(
+        f"{train.source}: {len(train)} pool items, {len(test)} test items, {len(train.names)} "
+        f"findings; features {features} ({X_train.shape[1]}-d), findings model",
+        file=sys.stderr,
+    )
+    results = simulate_findings(
+        X_train, train.Y, X_test, test.Y, strategies, setup, dataset=str(train.source),
+        show_progress=not args.no_progress,
+    )  # fmt: skip
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=1))
+    if args.plot:
+        plot_findings_curves(results, args.plot, Path(args.data).name)
+    first = results[0]
+    table = format_findings_table(
+        summarise_findings(results), first["full_micro_f1"], first["full_macro_auc"]
+    )
+    print(table)
+    return 0
+
+
+def plot_findings_curves(results: list[dict[str, Any]], path: Any, title: str) -> None:
+    """Mean ± std macro AUC against labels per strategy; random dashed; 95% of full."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(8, 5))
+    for result in results:
+        curves = np.stack([np.asarray(c["points"], dtype=np.float64) for c in result["curves"]])
+        n, values = curves[0, :, 0], curves[:, :, MACRO_AUC]
+        style = "--" if result["strategy"] == "random" else "-"
+        axes.plot(n, values.mean(0), style, label=result["strategy"])
+        axes.fill_between(n, values.mean(0) - values.std(0), values.mean(0) + values.std(0),
+                          alpha=0.15)  # fmt: skip
+    full = results[0]["full_macro_auc"]
+    axes.axhline(0.95 * full, color="grey", linewidth=0.8, linestyle=":", label="95% of full")
+    axes.set_xlabel("labels")
+    axes.set_ylabel("test macro AUC")
+    axes.set_title(title)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
