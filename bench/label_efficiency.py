@@ -421,9 +421,18 @@ def main() -> int:
         help="run the scan-level section instead (issue 22: a scan is one item, its label "
         "depends on a few of its slices; bench/label_efficiency_scans.py)",
     )
+    parser.add_argument(
+        "--findings",
+        action="store_true",
+        help="the findings (multi-label) section instead: bench/label_efficiency_findings.py",
+    )
     args = parser.parse_args()
     if args.scans:
         return scan_section(args)
+    if args.findings:
+        from label_efficiency_findings import run
+
+        return run(args)
     output = ROOT / "bench" / "output"
     output.mkdir(parents=True, exist_ok=True)
     results_path = output / args.results

@@ -3,6 +3,8 @@ service, so no form saves a model itself."""
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.contrib.auth.forms import PasswordChangeForm
 from django.utils.translation import gettext_lazy as _
@@ -219,9 +221,32 @@ class HoldForm(forms.Form):
     hold = forms.IntegerField(min_value=1, max_value=10, required=False)
 
 
-class SubmitForm(HoldForm):
+class FindingsAnswerMixin:
+    """A findings project's answer comes as ``findings``, a JSON object of finding names and
+    states, instead of ``label`` (``findings=True``); which one is required follows."""
+
+    def __init__(self, *args, findings: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["label"].required = not findings
+        self.fields["findings"].required = findings
+
+    def clean_findings(self) -> dict | None:
+        raw = self.cleaned_data.get("findings")
+        if not raw:
+            return None
+        try:
+            value = json.loads(raw)
+        except ValueError as error:
+            raise forms.ValidationError(_("findings must be a JSON object")) from error
+        if not isinstance(value, dict):
+            raise forms.ValidationError(_("findings must be a JSON object"))
+        return value
+
+
+class SubmitForm(FindingsAnswerMixin, HoldForm):
     item_id = forms.IntegerField(min_value=1)
     label = forms.CharField(max_length=100)
+    findings = forms.CharField(max_length=20000)
     client_key = forms.CharField(max_length=64, required=False)
     seconds_spent = forms.FloatField(min_value=0, max_value=24 * 3600, required=False)
     note = forms.CharField(max_length=5000, required=False, strip=True)
@@ -232,9 +257,10 @@ class SkipForm(HoldForm):
     item_id = forms.IntegerField(min_value=1)
 
 
-class CorrectForm(forms.Form):
+class CorrectForm(FindingsAnswerMixin, forms.Form):
     annotation_id = forms.IntegerField(min_value=1)
     label = forms.CharField(max_length=100)
+    findings = forms.CharField(max_length=20000)
 
 
 class InviteForm(forms.Form):

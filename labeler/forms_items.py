@@ -33,6 +33,9 @@ EXPORT_LABELS = {
 }
 
 
+FINDING_STATE_CHOICES = [(1, _("Present")), (0, _("Absent")), (-1, _("Uncertain"))]
+
+
 def _percent(value: float | None) -> float | None:
     return None if value is None else value / 100
 
@@ -60,6 +63,16 @@ class ItemFilterForm(forms.Form):
         required=False, min_value=0, max_value=100, label=_("Confidence to (%)")
     )
     disagrees = forms.BooleanField(required=False, label=_("Model disagrees with the label"))
+    finding = forms.TypedChoiceField(
+        required=False, coerce=int, empty_value=None, label=_("Finding")
+    )
+    finding_state = forms.TypedChoiceField(
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[("", _("Any state")), *FINDING_STATE_CHOICES],
+        label=_("Finding's state"),
+    )
     sort = forms.ChoiceField(
         required=False, choices=[(name, SORT_LABELS[name]) for name in SORTS], label=_("Sort")
     )
@@ -72,6 +85,7 @@ class ItemFilterForm(forms.Form):
         show_annotators: bool,
         show_consensus: bool,
         show_model_guess: bool,
+        findings: bool = False,
         **kwargs,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -79,6 +93,11 @@ class ItemFilterForm(forms.Form):
         class_choices = [(c.pk, c.name) for c in classes]
         self.fields["label"].choices = [("", _("Any label"))] + class_choices
         self.fields["predicted"].choices = [("", _("Any guess"))] + class_choices
+        self.fields["finding"].choices = [("", _("Any finding"))] + class_choices
+        # A findings item has states, not one label or one guess, and the reverse.
+        single_only = ("label", "predicted", "confidence_min", "confidence_max", "disagrees")
+        for name in single_only if findings else ("finding", "finding_state"):
+            del self.fields[name]
         if show_annotators:
             self.fields["annotator"].choices = [("", _("Anyone"))] + list(annotators)
         else:
@@ -86,7 +105,7 @@ class ItemFilterForm(forms.Form):
         if not show_consensus:
             # The item's status, final label and the model against it are the consensus of
             # several annotators (labeler/access.py, Sight.consensus_with_overlap).
-            for name in ("status", "label", "disagrees"):
+            for name in ("status", "label", "disagrees", "finding", "finding_state"):
                 self.fields.pop(name, None)
         if not show_model_guess:
             # labeler/access.py, Sight.model_guess: filtering or sorting by the model's guess
@@ -107,6 +126,8 @@ class ItemFilterForm(forms.Form):
         start, end = cleaned.get("labeled_from"), cleaned.get("labeled_to")
         if start and end and start > end:
             raise forms.ValidationError(_("The date range is empty: “from” is after “until”."))
+        if (cleaned.get("finding") is None) != (cleaned.get("finding_state") is None):
+            raise forms.ValidationError(_("Choose a finding and its state."))
         return cleaned
 
     def item_filter(self) -> ItemFilter:
@@ -123,6 +144,8 @@ class ItemFilterForm(forms.Form):
             confidence_max=_percent(data.get("confidence_max")),
             disagrees=bool(data.get("disagrees")),
             sort=data.get("sort") or "newest",
+            finding_id=data.get("finding"),
+            finding_state=data.get("finding_state"),
         )
 
 

@@ -16,11 +16,13 @@ import json
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, BinaryIO
 
 from PIL import Image, UnidentifiedImageError
+
+from labeler import importing_findings
 
 if TYPE_CHECKING:
     from labeler.dicom.reading import DicomOptions
@@ -56,6 +58,8 @@ class Candidate:
     # A DICOM file's slices and series (labeler.dicom.geometry.ScanPart): what a project whose
     # items are series or studies groups and orders.
     scan: object = None
+    # Findings projects: pre-labeled states by finding name ({} is "no finding").
+    prefindings: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -272,6 +276,7 @@ def read_csv(name: str, stream: BinaryIO, limits: Limits) -> Iterator[Entry]:
             f"{name}: no text column; expected one named 'text' (columns found: {columns})"
         )
     label_column = _pick_column(fieldnames, LABEL_COLUMNS)
+    labels_column = _pick_column(fieldnames, importing_findings.LABELS_COLUMNS)
     while True:
         try:
             row = next(reader)
@@ -294,10 +299,16 @@ def read_csv(name: str, stream: BinaryIO, limits: Limits) -> Iterator[Entry]:
             {
                 key: value
                 for key, value in row.items()
-                if key not in (text_column, label_column) and key and value not in (None, "")
+                if key not in (text_column, label_column, labels_column)
+                and key
+                and value not in (None, "")
             }
         )
-        yield text_candidate(where, text, limits, label, metadata)
+        candidate = text_candidate(where, text, limits, label, metadata)
+        prefindings = importing_findings.findings_from_labels(row.get(labels_column))
+        if isinstance(candidate, Candidate) and prefindings is not None:
+            candidate = replace(candidate, prefindings=prefindings)
+        yield candidate
 
 
 def read_jsonl(name: str, stream: BinaryIO, limits: Limits) -> Iterator[Entry]:
@@ -336,10 +347,31 @@ def read_jsonl(name: str, stream: BinaryIO, limits: Limits) -> Iterator[Entry]:
         if label is not None and not isinstance(label, str | int) or isinstance(label, bool):
             yield Rejection(where, "'label' must be a string")
             continue
+        prefindings = record_findings(record)
+        if isinstance(prefindings, str):
+            yield Rejection(where, prefindings)
+            continue
         metadata = user_metadata(
-            {k: v for k, v in record.items() if k not in (text_key, label_key)}
+            {k: v for k, v in record.items() if k not in (text_key, label_key, *FINDINGS_FIELDS)}
         )
-        yield text_candidate(where, text, limits, None if label is None else str(label), metadata)
+        candidate = text_candidate(
+            where, text, limits, None if label is None else str(label), metadata
+        )
+        if isinstance(candidate, Candidate) and prefindings is not None:
+            candidate = replace(candidate, prefindings=prefindings)
+        yield candidate
+
+
+FINDINGS_FIELDS = (*importing_findings.FINDINGS_KEYS, *importing_findings.LABELS_COLUMNS)
+
+
+def record_findings(record: dict) -> dict | str | None:
+    """A JSON record's findings pre-label: its ``findings`` object, else its ``labels``."""
+    key = _pick_column(record.keys(), importing_findings.FINDINGS_KEYS)
+    if key is not None:
+        return importing_findings.findings_from_object(record[key])
+    key = _pick_column(record.keys(), importing_findings.LABELS_COLUMNS)
+    return importing_findings.findings_from_labels(record[key]) if key is not None else None
 
 
 def read_zip(

@@ -35,6 +35,11 @@ class Project(models.Model):
         ACCURACY = "accuracy", _("Accuracy")
         MACRO_F1 = "macro_f1", _("Macro F1")
 
+    class Task(models.TextChoices):
+        SINGLE = "single", _("One class per item")
+        # Multi-label: every answer gives each finding (the project's classes) a state.
+        FINDINGS = "findings", _("Findings (several per item)")
+
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     # Markdown shown to annotators in the labeling page's help overlay (raw HTML is escaped).
@@ -43,6 +48,19 @@ class Project(models.Model):
     # What one item is in a DICOM project (issue 22): an image, a series or a whole study.
     # Fixed after creation: the items were grouped by it.
     unit = models.CharField(max_length=10, choices=Unit.choices, default=Unit.INSTANCE)
+    # Chosen at creation, fixed after (issue 21). A findings project's classes are its findings.
+    task = models.CharField(max_length=10, choices=Task.choices, default=Task.SINGLE)
+
+    class Uncertain(models.TextChoices):
+        # CheXpert's U-Ignore / U-Ones / U-Zeros (learning.findings.model.UNCERTAIN_POLICIES).
+        IGNORE = "ignore", _("Leave out of training")
+        ONES = "ones", _("Train as present")
+        ZEROS = "zeros", _("Train as absent")
+
+    # Findings projects: how an uncertain answer trains the model.
+    uncertain_policy = models.CharField(
+        max_length=8, choices=Uncertain.choices, default=Uncertain.IGNORE
+    )
     # Name of a strategy in learning.strategies' registry; "default" is DESIGN.md's default.
     strategy = models.CharField(max_length=64, default="default")
     # A name in learning.representations' registry; "auto" is resolved by that registry on
@@ -125,6 +143,10 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_findings(self) -> bool:
+        return self.task == Project.Task.FINDINGS
 
 
 class Membership(models.Model):
@@ -218,6 +240,9 @@ class Item(models.Model):
         LabelClass, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     model_confidence = models.FloatField(null=True, blank=True)
+    # Findings projects: the newest model's probability per finding, ``{finding name: p}``,
+    # written where a run stored them (shown on the items page; never filtered on).
+    model_findings = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -434,7 +459,10 @@ class Annotation(models.Model):
     annotator = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.RESTRICT, related_name="annotations"
     )
-    label = models.ForeignKey(LabelClass, on_delete=models.RESTRICT, related_name="annotations")
+    # Empty for an answer to a findings project: its states are FindingAnswer rows.
+    label = models.ForeignKey(
+        LabelClass, null=True, blank=True, on_delete=models.RESTRICT, related_name="annotations"
+    )
     kind = models.CharField(
         max_length=12, choices=QueueEntry.Kind.choices, default=QueueEntry.Kind.STRATEGY
     )
@@ -628,7 +656,9 @@ class SecurityEvent(models.Model):
         raise ValueError("security events are append-only")
 
 
-# Webhooks (labeler/services/webhooks.py writes them) and scans, the series and study items'
-# parts (labeler/services/scans.py writes them), live in their own modules.
+# Webhooks (labeler/services/webhooks.py writes them), scans, the series and study items'
+# parts (labeler/services/scans.py), and findings (issue 21, labeler/services/findings.py)
+# live in their own modules.
+from labeler.models_findings import FindingAnswer, ItemFinding  # noqa: E402, F401
 from labeler.models_scans import ScanSeries, ScanSlice  # noqa: E402, F401
 from labeler.models_webhooks import Webhook, WebhookDelivery  # noqa: E402, F401

@@ -159,6 +159,11 @@ def agreement_stats(*, project: Project) -> dict:
     """Inter-annotator agreement for a project with overlap, from the current answers."""
     from labeler import engine
 
+    if project.is_findings:
+        from labeler.selectors_findings import findings_agreement_stats
+
+        return findings_agreement_stats(project=project)
+
     rows = (
         Annotation.objects.filter(project=project, is_current=True, is_adjudication=False)
         .values_list("item_id", "annotator__username", "label__name")

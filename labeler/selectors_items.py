@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
-from labeler.models import MODEL_DISAGREES, Annotation, Item, Project, QueueEntry
+from labeler.models import MODEL_DISAGREES, Annotation, Item, ItemFinding, Project, QueueEntry
 
 PAGE_SIZE = 50
 ITEM_STATUSES = ("unlabeled", "queued", "labeled", "pending", "skipped", "flagged", "conflict")
@@ -34,6 +34,10 @@ class ItemFilter:
     confidence_max: float | None = None
     disagrees: bool = False
     sort: str = "newest"
+    # Findings projects: items whose resolved state of this finding is ``finding_state``
+    # (1 present, 0 absent, -1 uncertain).
+    finding_id: int | None = None
+    finding_state: int | None = None
 
 
 @dataclass(frozen=True)
@@ -105,7 +109,21 @@ def items_filtered(
         items = items.filter(model_confidence__lte=filters.confidence_max)
     if filters.disagrees:
         items = items.filter(MODEL_DISAGREES)
+    if filters.finding_id is not None and filters.finding_state is not None:
+        items = _with_finding(items, project, filters.finding_id, filters.finding_state)
     return items
+
+
+def _with_finding(items: QuerySet[Item], project: Project, finding_id: int, state: int):
+    """Present or uncertain: a join along ItemFinding's (project, finding, state, item) index,
+    in item order, so a keyset page reads its fifty rows. Absent (no row): the labeled items
+    along (project, status, id) less those with a row, which are the few."""
+    if state:
+        return items.filter(
+            findings__project=project, findings__finding_id=finding_id, findings__state=state
+        )
+    marked = ItemFinding.objects.filter(item=OuterRef("pk"), finding_id=finding_id)
+    return items.filter(status=Item.Status.LABELED).exclude(Exists(marked))
 
 
 def items_page(

@@ -312,6 +312,9 @@ def _split(data: LabeledData, test_size: float, seed: int) -> tuple[LabeledData,
     return data.subset(np.sort(train)), data.subset(np.sort(test))
 
 
+DEFAULT_STRATEGIES = "random,margin,default"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m learning.simulate",
@@ -321,13 +324,15 @@ def _parser() -> argparse.ArgumentParser:
         "data",
         metavar="DATA",
         help=".csv/.jsonl (text,label), .npz (y and X: (n, d) features, or images (n, h, w) "
-        "or (n, h, w, c), simulated as an image project) or a folder with one sub-folder of "
-        "images per class",
+        "or (n, h, w, c), simulated as an image project), a folder with one sub-folder of "
+        "images per class (or of scans, class/<scan>/<slices>); findings (multi-label): .npz "
+        "(X, Y of 1/0/-1, optional classes) or .csv/.jsonl (text,labels with | between)",
     )
     parser.add_argument(
         "--strategies",
-        default="random,margin,default",
-        help=f"comma-separated, from: {', '.join(strategy_names())}",
+        default=DEFAULT_STRATEGIES,
+        help=f"comma-separated, from: {', '.join(strategy_names())}; findings data: from "
+        "learning.findings.strategies (default random,mean_margin,default)",
     )
     parser.add_argument("--initial", type=int, default=20, help="labels before the first model")
     parser.add_argument("--batch", type=int, default=10, help="labels per round")
@@ -365,6 +370,12 @@ def _parser() -> argparse.ArgumentParser:
         help="scan folders (DATA/<class>/<scan>/<slices>): how slice rows become one row per "
         "scan; auto = mean while labels are few, then learned attention (as a scan project)",
     )
+    parser.add_argument(
+        "--uncertain",
+        default="ignore",
+        choices=["ignore", "ones", "zeros"],
+        help="findings data: how uncertain (-1) answers train (default ignore, as a project)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser
@@ -393,6 +404,12 @@ def _validated(args: argparse.Namespace, parser: argparse.ArgumentParser) -> lis
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    from learning.findings.data import is_findings_file
+
+    if is_findings_file(args.data):
+        from learning.findings.simulate import findings_main
+
+        return findings_main(args, parser)
     strategies = _validated(args, parser)
     image_size = None
     if args.image_size:

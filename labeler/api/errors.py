@@ -40,7 +40,18 @@ SUBMIT_CONFLICTS = {
 
 # A rejected value of one input field: the error names the field, so a client can show or
 # raise it against that field, and keeps the service's code (``unknown_label``).
-SUBMIT_FIELDS = {"unknown_label": "label", "not_in_project": "item"}
+SUBMIT_FIELDS = {
+    "unknown_label": "label",
+    "not_in_project": "item",
+    # Findings projects (issue 21): the answer's shape or a finding's name or state.
+    "unknown_finding": "findings",
+    "unknown_state": "findings",
+    "invalid_findings": "findings",
+    "findings_unexpected": "findings",
+    "label_expected": "label",
+    "label_unexpected": "label",
+    "label_required": "label",
+}
 
 
 class FieldRejected(exceptions.ValidationError):

@@ -11,7 +11,8 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django_filters.fields import IsoDateTimeField
 
 from labeler import access
-from labeler.models import Annotation, Item, QueueEntry
+from labeler.models import Annotation, Item, ItemFinding, QueueEntry
+from labeler.models_findings import STATE_VALUES
 
 INT_MAX = 2**31 - 1
 
@@ -55,9 +56,33 @@ class ItemFilter(django_filters.FilterSet):
         help_text="Items queued or labeled in this round number.",
     )
 
+    finding = django_filters.CharFilter(
+        method="filter_finding",
+        help_text="Findings projects: items whose resolved state of this finding is "
+        "finding_state (present by default).",
+    )
+    finding_state = django_filters.ChoiceFilter(
+        choices=[(name, name) for name in STATE_VALUES],
+        method="filter_nothing",
+        help_text="present, absent or uncertain; with finding.",
+    )
+
     class Meta:
         model = Item
-        fields = ["status", "evaluation", "label", "annotator", "round"]
+        fields = ["status", "evaluation", "label", "annotator", "round", "finding", "finding_state"]
+
+    def filter_nothing(self, queryset: QuerySet, name: str, value) -> QuerySet:
+        return queryset  # read by filter_finding
+
+    def filter_finding(self, queryset: QuerySet, name: str, finding: str) -> QuerySet:
+        state = STATE_VALUES[self.form.cleaned_data.get("finding_state") or "present"]
+        if state:
+            marked = ItemFinding.objects.filter(
+                item=OuterRef("pk"), finding__name=finding, state=state
+            )
+            return queryset.filter(Exists(marked))
+        marked = ItemFinding.objects.filter(item=OuterRef("pk"), finding__name=finding)
+        return queryset.filter(status=Item.Status.LABELED).exclude(Exists(marked))
 
     def filter_annotator(self, queryset: QuerySet, name: str, username: str) -> QuerySet:
         current = Annotation.objects.filter(

@@ -6,6 +6,7 @@ or the API (``tests/labeler/test_structure_imports.py``).
 - :mod:`labeler.engine.embedding`: raw items to rows, chunk by chunk, into the shards;
 - :mod:`labeler.engine.training`: ``train_and_choose`` / ``predict_items`` for the retrain;
 - :mod:`labeler.engine.versus_random`: what random labels would have bought, beside a run;
+- :mod:`labeler.engine.findings`: ``findings_train_and_choose``, its findings counterpart;
 - :mod:`labeler.engine.agreement`: agreement figures between annotators;
 - :mod:`labeler.engine.model_files`: a run's model as ONNX / TorchScript and its model card.
 """
@@ -16,6 +17,7 @@ from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from labeler.engine.agreement import agreement_figures
+from labeler.engine.findings import FindingsAnswers, findings_train_and_choose
 from labeler.engine.model_files import (
     MODEL_EXPORT_FORMATS,
     ModelExport,
@@ -46,9 +48,13 @@ from labeler.engine.training import (
 from labeler.engine.versus_random import VERSUS_RANDOM_MIN_EVALUATION
 
 
-def strategy_names() -> list[str]:
-    """The query strategies a project may use (the engine's registry)."""
-    from learning.strategies import strategy_names as registered
+def strategy_names(task: str = "single") -> list[str]:
+    """The query strategies a project of ``task`` ("single" or "findings") may use: the
+    engine's registry of that task, less the cold start (every strategy's first round)."""
+    if task == "findings":
+        from learning.findings.strategies import findings_strategy_names as registered
+    else:
+        from learning.strategies import strategy_names as registered
 
     return [name for name in registered() if name != "cold_start"]
 
@@ -98,6 +104,7 @@ __all__ = [
     "VERSUS_RANDOM_MIN_EVALUATION",
     "FeatureProgress",
     "FeatureRows",
+    "FindingsAnswers",
     "ModelExport",
     "NoModel",
     "NotExportable",
@@ -107,6 +114,7 @@ __all__ = [
     "artifact_dir",
     "feature_progress",
     "feature_rows_open",
+    "findings_train_and_choose",
     "feature_set_dir",
     "model_export",
     "predict_items",

@@ -39,6 +39,7 @@ from labeler.services.imports import (
 )
 from labeler.services.items import (
     BulkOutcome,
+    item_finding_probabilities_store,
     item_predictions_store,
     items_requeue,
     items_unskip,
@@ -122,6 +123,7 @@ __all__ = [
     "pacs_import_job_create",
     "pacs_import_job_run",
     "BulkOutcome",
+    "item_finding_probabilities_store",
     "item_predictions_store",
     "items_requeue",
     "items_unskip",

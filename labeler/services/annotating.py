@@ -23,12 +23,9 @@ from labeler.models import (
     QueueEntry,
 )
 from labeler.queue import lock_clause
+from labeler.services import findings as findings_service
 from labeler.services import webhooks
-from labeler.services.rejections import Rejected
-
-
-class SubmitRejected(Rejected):
-    """A submit or skip that cannot be accepted; ``code`` is stable for API clients."""
+from labeler.services.rejections import SubmitRejected
 
 
 def entry_answered(*, project: Project, entry: QueueEntry) -> None:
@@ -45,24 +42,28 @@ def annotation_submit(
     project: Project,
     annotator: AbstractBaseUser,
     item_id: int,
-    label: str,
+    label: str | None = None,
     client_key: str | None = None,
     seconds_spent: float | None = None,
     note: str = "",
     is_unsure: bool = False,
+    findings: dict | None = None,
 ) -> tuple[Annotation, bool]:
-    """Record an expert's label. Returns ``(annotation, created)``; repeating a
-    ``client_key`` returns the annotation it created the first time.
+    """Record an expert's label, or for a findings project the state of each finding
+    (``findings``: ``{name: "present" | "absent" | "uncertain"}``, left out = absent).
+    Returns ``(annotation, created)``; repeating a ``client_key`` returns the annotation it
+    created the first time.
 
     One transaction: the annotation, the item's current label, the queue entry, the round's
     counter and the project's counters change together or not at all.
     """
     if seconds_spent is not None and not 0 <= seconds_spent <= 24 * 3600:
         raise SubmitRejected("invalid", _("seconds_spent must be between 0 and 86400"))
+    answer = answer_check(project=project, label=label, findings=findings)
     try:
         with transaction.atomic():
             return _submit(
-                project, annotator, item_id, label, client_key, seconds_spent, note, is_unsure
+                project, annotator, item_id, answer, client_key, seconds_spent, note, is_unsure
             )
     except (IntegrityError, SubmitRejected):
         # A retry of an answer already stored (its client_key is taken) is that answer: the
@@ -80,6 +81,30 @@ def annotation_submit(
                 "client_key_reused", _("this client_key was already used for another item")
             ) from None
         return existing, False
+
+
+def answer_check(*, project: Project, label: str | None, findings: object) -> str | dict[int, int]:
+    """What an answer says, checked against the project's task: a class name for a
+    single-label project, ``{finding id: state}`` for a findings project. The refusal names
+    the field at fault (``findings_service.FindingsRejected``)."""
+    if not project.is_findings:
+        if findings is not None:
+            raise findings_service.FindingsRejected(
+                "findings_unexpected",
+                _("This project takes one label per item, not findings; send “label”."),
+            )
+        if label is None:
+            raise findings_service.FindingsRejected(
+                "label_required", _("label is required"), field="label"
+            )
+        return label
+    if label is not None:
+        raise findings_service.FindingsRejected(
+            "label_unexpected",
+            _("This is a findings project: send “findings”, not “label”."),
+            field="label",
+        )
+    return findings_service.findings_parse(project=project, findings=findings or {})
 
 
 def item_lock(*, project: Project, item_id: int) -> Item:
@@ -130,9 +155,12 @@ def _locked_item_and_class(project: Project, item_id: int, label: str):
     return item, label_class
 
 
-def _submit(project, annotator, item_id, label, client_key, seconds_spent, note, is_unsure):
+def _submit(project, annotator, item_id, answer, client_key, seconds_spent, note, is_unsure):
     now = timezone.now()
-    item, label_class = _locked_item_and_class(project, item_id, label)
+    if isinstance(answer, dict):
+        item, label_class = item_lock(project=project, item_id=item_id), None
+    else:
+        item, label_class = _locked_item_and_class(project, item_id, answer)
     # The item's current annotations, read once: the one this answer replaces and, with the
     # new one, what the item's label is derived from.
     current = list(
@@ -174,6 +202,8 @@ def _submit(project, annotator, item_id, label, client_key, seconds_spent, note,
         is_unsure=is_unsure,
         replaces=previous,
     )
+    if isinstance(answer, dict):
+        findings_service.finding_answers_store(annotation=annotation, states=answer)
     now_current = [annotation] + [a for a in current if a is not previous]
     item_resolve(item=item, project=project, annotations_added=1, current=now_current)
     entry_answered(project=project, entry=entry)
@@ -216,7 +246,12 @@ def item_resolve(
     ruling = next((a for a in current if a.is_adjudication), None)
     answers = [a for a in current if not a.is_adjudication]
     label_id = None
-    if ruling is not None:
+    if project.is_findings:
+        status, states = findings_service.findings_resolution(
+            project=project, ruling=ruling, answers=answers
+        )
+        findings_service.item_findings_write(project=project, item=item, states=states)
+    elif ruling is not None:
         status, label_id = Item.Status.LABELED, ruling.label_id
     elif not answers:
         status = Item.Status.UNLABELED
@@ -252,13 +287,20 @@ def item_resolve(
 
 
 def item_adjudicate(
-    *, project: Project, manager: AbstractBaseUser, item_id: int, label: str
+    *,
+    project: Project,
+    manager: AbstractBaseUser,
+    item_id: int,
+    label: str | None = None,
+    findings: dict | None = None,
 ) -> Annotation:
-    """A manager decides the label of an item (usually a conflict). The annotators' answers
-    stay as they are, for the agreement figures and the record."""
+    """A manager decides the label of an item (usually a conflict), or every finding's state
+    of a findings item. The annotators' answers stay as they are, for the agreement figures
+    and the record."""
+    answer = answer_check(project=project, label=label, findings=findings)
     with transaction.atomic():
         item = item_lock(project=project, item_id=item_id)
-        label_class = _label_class(project, label)
+        label_class = None if isinstance(answer, dict) else _label_class(project, answer)
         previous = Annotation.objects.filter(
             item=item, is_current=True, is_adjudication=True
         ).first()
@@ -273,14 +315,22 @@ def item_adjudicate(
             is_adjudication=True,
             replaces=previous,
         )
+        if isinstance(answer, dict):
+            findings_service.finding_answers_store(annotation=ruling, states=answer)
         item_resolve(item=item, project=project)
     return ruling
 
 
 def annotation_correct(
-    *, annotation: Annotation, annotator: AbstractBaseUser, label: str
+    *,
+    annotation: Annotation,
+    annotator: AbstractBaseUser,
+    label: str | None = None,
+    findings: dict | None = None,
 ) -> Annotation:
-    """Change a label. The old annotation stays in the history; a new one replaces it."""
+    """Change a label (or a findings answer's states). The old annotation stays in the
+    history; a new one replaces it."""
+    answer = answer_check(project=annotation.project, label=label, findings=findings)
     with transaction.atomic():
         item = Item.objects.select_for_update().get(pk=annotation.item_id)
         project = Project.objects.select_for_update().get(pk=annotation.project_id)
@@ -289,7 +339,7 @@ def annotation_correct(
             raise SubmitRejected(
                 "not_current", _("this annotation was already corrected; correct the newest one")
             )
-        label_class = _label_class(project, label)
+        label_class = None if isinstance(answer, dict) else _label_class(project, answer)
         limit = queue.budget_state(
             project=project, annotator=annotator, now=timezone.now(), leasing=False
         )
@@ -307,5 +357,7 @@ def annotation_correct(
             predicted_confidence=current.predicted_confidence,
             replaces=current,
         )
+        if isinstance(answer, dict):
+            findings_service.finding_answers_store(annotation=corrected, states=answer)
         item_resolve(item=item, project=project, annotations_added=1)
     return corrected

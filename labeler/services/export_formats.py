@@ -115,14 +115,19 @@ def labelstudio_tasks(
     data_key = "image" if kind == Project.Kind.IMAGE else "text"
     for row in rows:
         value = file_url(row["item_id"]) if kind == Project.Kind.IMAGE else row["text"]
-        result = [
-            {
-                "from_name": "label",
-                "to_name": data_key,
-                "type": "choices",
-                "value": {"choices": [row["label"]]},
-            }
-        ]
+        if row.get("findings") is not None:
+            from labeler.services.export_findings import labelstudio_findings_result
+
+            result = labelstudio_findings_result(row["findings"], data_key)
+        else:
+            result = [
+                {
+                    "from_name": "label",
+                    "to_name": data_key,
+                    "type": "choices",
+                    "value": {"choices": [row["label"]]},
+                }
+            ]
         task = {
             "id": row["item_id"],
             "data": {data_key: value},
@@ -136,7 +141,7 @@ def labelstudio_tasks(
                 {"result": result, "created_at": row["labeled_at"], "was_cancelled": False}
             ],
         }
-        if row["predicted_label"] is not None:
+        if row.get("predicted_label") is not None:
             task["predictions"] = [
                 {
                     "model_version": "tweezers",

@@ -22,6 +22,8 @@ from django.db.models import F, Max, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
 from labeler.models import Annotation, Item, ModelRun, Project
+from labeler.selectors_findings import annotation_states, item_states
+from labeler.services.export_findings import findings_columns
 from labeler.services.export_formats import (
     buffered,
     class_folders,
@@ -85,8 +87,12 @@ def _chunked(iterable: Iterable, size: int) -> Iterator[list]:
 def _final_rows(
     project: Project, *, include_evaluation: bool, since: datetime | None
 ) -> Iterator[dict]:
-    """One row per labeled item with its final label; pre-labeled imports included."""
-    items = Item.objects.filter(project=project, label__isnull=False).order_by("id")
+    """One row per labeled item with its final label (or findings); pre-labeled imports
+    included."""
+    if project.is_findings:
+        items = Item.objects.filter(project=project, status=Item.Status.LABELED).order_by("id")
+    else:
+        items = Item.objects.filter(project=project, label__isnull=False).order_by("id")
     if not include_evaluation:
         items = items.filter(is_evaluation=False)
     if since is not None:
@@ -125,6 +131,11 @@ def _final_rows(
         )
         for annotation in annotations:
             current.setdefault(annotation[0], []).append(annotation)
+        findings = (
+            item_states(project=project, item_ids=[row[0] for row in batch])
+            if project.is_findings
+            else {}
+        )
         for item_id, source_name, text, stored, label, is_evaluation, created_at, meta in batch:
             answers = current.get(item_id, [])
             last = answers[-1] if answers else None
@@ -141,6 +152,7 @@ def _final_rows(
                 "is_evaluation": is_evaluation,
                 "predicted_label": last[4] if last else None,
                 "predicted_confidence": last[5] if last else None,
+                "findings": findings.get(item_id),
                 **_dicom_keys(meta),
             }
 
@@ -171,26 +183,39 @@ def _history_rows(
         "replaces_id",
         "item__metadata",
     )
-    for row in annotations.values_list(*fields).iterator(chunk_size=CHUNK_SIZE):
-        (annotation_id, item_id, source_name, text, stored, label, annotator, created_at) = row[:8]
-        yield {
-            "item_id": item_id,
-            "source_name": source_name,
-            "text": text,
-            "file_name": _file_name(item_id, stored),
-            "stored_name": stored,
-            "label": label,
-            "annotators": [annotator],
-            "labeled_at": created_at.isoformat(),
-            "origin": row[8],
-            "is_evaluation": row[9],
-            "predicted_label": row[10],
-            "predicted_confidence": row[11],
-            "annotation_id": annotation_id,
-            "is_current": row[12],
-            "replaces": row[13],
-            **_dicom_keys(row[14]),
-        }
+    for batch in _chunked(
+        annotations.values_list(*fields).iterator(chunk_size=CHUNK_SIZE), CHUNK_SIZE
+    ):
+        findings = (
+            annotation_states(project=project, annotation_ids=[row[0] for row in batch])
+            if project.is_findings
+            else {}
+        )
+        for row in batch:
+            yield _history_row(row, findings.get(row[0]))
+
+
+def _history_row(row: tuple, findings: dict | None) -> dict:
+    (annotation_id, item_id, source_name, text, stored, label, annotator, created_at) = row[:8]
+    return {
+        "item_id": item_id,
+        "source_name": source_name,
+        "text": text,
+        "file_name": _file_name(item_id, stored),
+        "stored_name": stored,
+        "label": label,
+        "annotators": [annotator],
+        "labeled_at": created_at.isoformat(),
+        "origin": row[8],
+        "is_evaluation": row[9],
+        "predicted_label": row[10],
+        "predicted_confidence": row[11],
+        "annotation_id": annotation_id,
+        "is_current": row[12],
+        "replaces": row[13],
+        "findings": findings,
+        **_dicom_keys(row[14]),
+    }
 
 
 def _stored_file(name: str) -> Iterator[bytes]:
@@ -229,6 +254,9 @@ def _imagefolder_zip(
 
 
 def _zip_path(row: dict, folders: dict[str, str]) -> str:
+    if row["findings"] is not None:
+        # Several findings per image: one folder, the findings in metadata.csv's columns.
+        return f"images/{row['file_name']}"
     folder = folders.get(row["label"]) or folder_name(row["label"])
     return f"{folder}/{row['file_name']}"
 
@@ -265,6 +293,10 @@ def export_labeled(
     if Project.objects.filter(pk=project.pk, has_dicom=True).exists():
         columns = [*columns, *DICOM_COLUMNS]
     stem = f"project-{project.pk}-labels"
+    if project.is_findings:
+        columns, rows = findings_columns(
+            project, columns, rows, tabular=format != "json" and format != "jsonl"
+        )
     if format == "csv":
         lines = csv_lines(rows(), columns, neutralise=neutralise_formulas)
         return Export(f"{stem}.csv", "text/csv", buffered(lines))

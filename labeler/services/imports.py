@@ -9,7 +9,7 @@ import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
 from typing import BinaryIO
@@ -26,7 +26,7 @@ from labeler import importing, jobs
 from labeler.dicom.dicomweb import PacsQuery, pacs_entries
 from labeler.dicom.options import dicom_options
 from labeler.models import ImportJob, Item, LabelClass, Project, item_file_path
-from labeler.services import webhooks
+from labeler.services import findings, webhooks
 from labeler.services.labelstudio_import import labelstudio_read
 from labeler.services.projects import (
     ProjectRejected,
@@ -114,7 +114,11 @@ def _store_batch(
                 metadata=candidate.metadata,
                 prelabel=label,
                 label=label,
-                status=Item.Status.LABELED if label else Item.Status.UNLABELED,
+                status=(
+                    Item.Status.LABELED
+                    if label or candidate.prefindings is not None
+                    else Item.Status.UNLABELED
+                ),
             )
             if candidate.content:
                 name = item_file_path(item, f"file{candidate.suffix}")
@@ -131,7 +135,13 @@ def _store_batch(
             items.append(item)
         with transaction.atomic():
             Item.objects.bulk_create(items)
-            n_prelabeled = sum(1 for item in items if item.label_id)
+            prefound = [
+                (item, c.prefindings)
+                for item, c in zip(items, new, strict=True)
+                if c.prefindings is not None
+            ]
+            findings.prefindings_store(project=project, items=prefound)
+            n_prelabeled = sum(1 for item in items if item.status == Item.Status.LABELED)
             dicom = {"has_dicom": True} if any(c.dicom for c in new) else {}
             Project.objects.filter(pk=project.pk).update(
                 n_items=F("n_items") + len(items),
@@ -175,6 +185,11 @@ def items_import(
                         "reason": importing.clean_name(entry.reason),
                     }
                 )
+                continue
+            if project.is_findings:
+                entry = _findings_entry(project, entry, classes, classes_from_import, report)
+                if entry is not None:
+                    candidates.append(entry)
                 continue
             prelabel = class_name_normalize(entry.prelabel) if entry.prelabel else None
             if prelabel and prelabel not in classes and entry.dicom:
@@ -233,6 +248,38 @@ def items_import(
         retrain_request(project=project)
     logger.info("import into project %s: %s", project.pk, report.summary())
     return report
+
+
+def _findings_entry(project, entry, classes, classes_from_import, report):
+    """A findings project's candidate with its pre-labeled findings checked against the
+    project's (a project created without findings takes them from its first import), or
+    None with the row reported."""
+    if entry.prefindings:
+        normalized = {class_name_normalize(k): v for k, v in entry.prefindings.items()}
+        entry = replace(entry, prefindings=normalized)
+    if entry.prelabel:
+        entry = replace(entry, prelabel=class_name_normalize(entry.prelabel))
+    candidate, missing = findings.prefindings_resolve(
+        candidate=entry, finding_ids={name: c.pk for name, c in classes.items()}
+    )
+    if missing and classes_from_import:
+        try:
+            classes.update(label_classes_ensure(project=project, names=missing))
+            missing = []
+        except ProjectRejected as refused:
+            missing = [refused.message]
+    if missing:
+        known = ", ".join(classes) or "none"
+        report.rejected.append(
+            {
+                "name": importing.clean_name(entry.source_name),
+                "reason": importing.clean_name(
+                    f"unknown finding {missing[0]!r}; the project's findings are: {known}"
+                ),
+            }
+        )
+        return None
+    return candidate
 
 
 def items_import_path(

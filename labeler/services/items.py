@@ -127,3 +127,23 @@ def _guess_changed(stored: tuple | None, new: tuple) -> bool:
     if before is None or after is None:
         return before != after
     return abs(before - after) >= CONFIDENCE_STEP
+
+
+def item_finding_probabilities_store(
+    *, project: Project, item_ids: list[int], finding_names: list[str], proba
+) -> int:
+    """A findings run's probability per finding onto the items (``proba``: an
+    ``(len(item_ids), len(finding_names))`` array), for the items page; the findings
+    counterpart of ``item_predictions_store``, called by the findings training glue for the
+    answered items and those its round queued. Written in small committed batches, like the
+    single-label guesses. Returns the items written."""
+    rows = [
+        ({name: round(float(p), 4) for name, p in zip(finding_names, row, strict=True)}, pk)
+        for pk, row in zip(item_ids, proba, strict=True)
+    ]
+    for start in range(0, len(rows), PREDICTION_BATCH):
+        batch = rows[start : start + PREDICTION_BATCH]
+        with transaction.atomic():
+            for probabilities, pk in batch:
+                Item.objects.filter(project=project, pk=pk).update(model_findings=probabilities)
+    return len(rows)

@@ -8,6 +8,7 @@ import base64
 import binascii
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import BinaryIO
 
 from labeler import importing
@@ -53,6 +54,35 @@ def _labelstudio_choice(task: dict) -> str | None:
     return None
 
 
+def _labelstudio_findings(task: dict) -> dict[str, str] | None:
+    """A findings pre-label from the last annotation (not cancelled) with a choices result:
+    every choice is a present finding, except those of an ``uncertain`` control. Called
+    after ``_labelstudio_choice`` has checked the task's shape."""
+    for annotation in reversed(task.get("annotations") or task.get("completions") or []):
+        if annotation.get("was_cancelled"):
+            continue
+        results = [
+            r for r in annotation.get("result") or [] if r.get("type", "choices") == "choices"
+        ]
+        if not results:
+            continue
+        states: dict[str, str] = {}
+        for result in results:
+            state = "uncertain" if result.get("from_name") == "uncertain" else "present"
+            for choice in (result.get("value") or {}).get("choices") or []:
+                states[choice] = state
+        return states
+    return None
+
+
+def _with_findings(entry: importing.Entry, prefindings: object) -> importing.Entry:
+    if isinstance(prefindings, str):
+        return importing.Rejection(entry.source_name, prefindings)
+    if isinstance(entry, importing.Candidate) and prefindings is not None:
+        return replace(entry, prefindings=prefindings)
+    return entry
+
+
 def _data_uri_bytes(value: str) -> bytes | None:
     header, _, payload = value.partition(",")
     if not header.startswith("data:") or ";base64" not in header:
@@ -94,6 +124,7 @@ def labelstudio_entries(
             except _MalformedTask as malformed:
                 yield importing.Rejection(where, f"not a Label Studio task: {malformed}")
                 continue
+            prefindings = _labelstudio_findings(task)
             metadata = {"labelstudio_id": task["id"]} if "id" in task else {}
             if isinstance(task.get("meta"), dict):
                 metadata.update(importing.user_metadata(task["meta"]))
@@ -101,6 +132,7 @@ def labelstudio_entries(
             data = task
             label = _pick(task, importing.LABEL_COLUMNS)
             label = None if label is None else str(label)
+            prefindings = importing.record_findings(task)
             metadata = {}
         if kind == Project.Kind.IMAGE:
             value = data.get("image") if isinstance(data.get("image"), str) else None
@@ -112,7 +144,8 @@ def labelstudio_entries(
                     "upload the image files as a zip instead",
                 )
                 continue
-            yield importing.image_candidate(where, content, limits, label)
+            candidate = importing.image_candidate(where, content, limits, label)
+            yield _with_findings(candidate, prefindings)
             continue
         text = _pick(data, importing.TEXT_COLUMNS)
         if text is None:
@@ -121,7 +154,8 @@ def labelstudio_entries(
         if not isinstance(text, str):
             yield importing.Rejection(where, "no text: expected data.text (a string)")
             continue
-        yield importing.text_candidate(where, text, limits, label, metadata)
+        candidate = importing.text_candidate(where, text, limits, label, metadata)
+        yield _with_findings(candidate, prefindings)
 
 
 def labelstudio_read(

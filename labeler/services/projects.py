@@ -115,9 +115,9 @@ EDITABLE_FIELDS = (
     "dicom_pixel_text",
 )
 # Fixed once the project exists: items were imported for its kind and grouped by its unit,
-# and changing the overlap would strand half-answered items. Counters belong to the submits
-# and imports.
-FIXED_FIELDS = ("kind", "unit", "overlap")
+# answers have its task's shape, and changing the overlap would strand half-answered items.
+# Counters belong to the submits and imports.
+FIXED_FIELDS = ("kind", "unit", "overlap", "task")
 COUNTER_FIELDS = ("n_items", "n_labeled", "n_annotations")
 
 

@@ -7,3 +7,7 @@ class Rejected(ValueError):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+class SubmitRejected(Rejected):
+    """A submit or skip that cannot be accepted; ``code`` is stable for API clients."""

@@ -26,10 +26,15 @@ from labeler.models import (
     Item,
     ModelRun,
     Project,
+    QueueEntry,
 )
 from labeler.services import webhooks
 from labeler.services.features import feature_set_request, superseded_feature_sets_remove
-from labeler.services.items import item_predictions_store
+from labeler.services.items import (
+    REQUEUABLE,
+    item_finding_probabilities_store,
+    item_predictions_store,
+)
 from labeler.transient import TRANSIENT_ERRORS
 
 logger = logging.getLogger(__name__)
@@ -224,13 +229,16 @@ def _run_steps(project: Project, run: ModelRun) -> None:
     evaluation_draw(project=project)
     project.refresh_from_db()
     plan = _round_plan(project)
-    outcome = engine.train_and_choose(
-        project=project,
-        run=run,
-        n_choose=plan.n_choose,
-        n_spare=plan.n_spare,
-        held_item_ids=queue.held_item_ids(project=project),
-    )
+    if project.is_findings:
+        outcome = _findings_train_and_choose(project, run, plan)
+    else:
+        outcome = engine.train_and_choose(
+            project=project,
+            run=run,
+            n_choose=plan.n_choose,
+            n_spare=plan.n_spare,
+            held_item_ids=queue.held_item_ids(project=project),
+        )
     run.feature_set_id = outcome.feature_set_id
     run.model_name = outcome.model_name
     run.n_labels = outcome.n_labels
@@ -239,7 +247,46 @@ def _run_steps(project: Project, run: ModelRun) -> None:
     run.train_seconds = outcome.train_seconds
     run.query_seconds = outcome.query_seconds
     _round_write(project, run, outcome, plan)
-    item_predictions_store(run=run)
+    if project.is_findings:
+        _finding_probabilities_store(project, run)
+    else:
+        item_predictions_store(run=run)
+
+
+def _findings_train_and_choose(project: Project, run: ModelRun, plan: RoundPlan):
+    """A findings project's run: the findings model on the resolved answers' label matrix."""
+    from labeler.selectors_findings import findings_label_matrix
+
+    def answers(evaluation: bool) -> engine.FindingsAnswers:
+        item_ids, Y, names = findings_label_matrix(project=project, evaluation=evaluation)
+        return engine.FindingsAnswers(item_ids, Y, names)
+
+    return engine.findings_train_and_choose(
+        project=project,
+        run=run,
+        n_choose=plan.n_choose,
+        held_item_ids=queue.held_item_ids(project=project),
+        train=answers(False),
+        evaluation=answers(True),
+        uncertain=project.uncertain_policy,
+    )
+
+
+def _finding_probabilities_store(project: Project, run: ModelRun) -> None:
+    """The run's P(present) per finding onto the answered items and those its round queued
+    (``Item.model_findings``, which the items page shows)."""
+    if not run.artifact_path:
+        return
+    answered = Item.objects.filter(project=project).exclude(status__in=REQUEUABLE)
+    queued = QueueEntry.objects.filter(project=project, round__model_run=run)
+    item_ids = sorted(
+        {*answered.values_list("id", flat=True), *queued.values_list("item_id", flat=True)}
+    )
+    known, names, proba = engine.predict_proba_items(run=run, item_ids=item_ids)
+    if known:
+        item_finding_probabilities_store(
+            project=project, item_ids=known, finding_names=names, proba=proba
+        )
 
 
 def _round_plan(project: Project) -> RoundPlan:
@@ -275,7 +322,10 @@ def _round_write(
         run=run,
         picks=outcome.picks,
         eval_ids=eval_ids,
-        eval_guesses=engine.predict_items(run=run, item_ids=eval_ids),
+        # A findings model guesses no single class.
+        eval_guesses={}
+        if project.is_findings
+        else engine.predict_items(run=run, item_ids=eval_ids),
         n_round_picks=plan.n_round_picks,
         n_round_eval=plan.n_round_eval,
     )

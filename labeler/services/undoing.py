@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from labeler import queue
 from labeler.models import Annotation, Item, Project, Skip
+from labeler.services import findings
 from labeler.services.annotating import (
     SubmitRejected,
     entry_answered,
@@ -91,11 +92,12 @@ def last_action_undo(*, project: Project, annotator: AbstractBaseUser) -> Undone
         item_resolve(item=item, project=project)
         if previous is None:
             queue.undone(project=project, annotator=annotator, item=item)
+        said = last.label.name if last.label_id else findings.answer_summary(last)
         return Undone(
             item,
-            last.label.name,
+            said,
             _("Took back your label “%(label)s” for item %(item)s.")
-            % {"label": last.label.name, "item": item.pk},
+            % {"label": said, "item": item.pk},
         )
 
 

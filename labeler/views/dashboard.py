@@ -45,7 +45,9 @@ def _curve_points(stats: dict, numbers: dict[int, int]) -> list[dict]:
     return points
 
 
-def _runs_with_accuracy(runs: list[ModelRun], curve: list[dict], numbers: dict[int, int]):
+def _runs_with_accuracy(
+    runs: list[ModelRun], curve: list[dict], numbers: dict[int, int], key: str = "accuracy"
+):
     """Each run with one accuracy: the curve's (re-measured on today's evaluation set), so the
     table and the curve show the same figure; a run the curve does not cover keeps the one it
     measured when it ran, on the evaluation set of that time, and says so."""
@@ -53,7 +55,8 @@ def _runs_with_accuracy(runs: list[ModelRun], curve: list[dict], numbers: dict[i
     for run in runs:
         run.number = numbers.get(run.pk)
         point = on_curve.get(run.pk)
-        run.shown_accuracy = point["accuracy"] if point else run.metrics.get("accuracy")
+        # ``key``: the headline metric (a findings project's is the macro AUC).
+        run.shown_accuracy = point.get(key) if point else run.metrics.get(key)
         run.accuracy_then = point is None and run.shown_accuracy is not None
         run.n_evaluation_then = run.metrics.get("n_evaluation")
     return runs
@@ -148,6 +151,16 @@ def _agreement_context(project: Project) -> dict | None:
     return {**figures, "fleiss_words": kappa_words(figures["fleiss_kappa"])}
 
 
+def _finding_rows(metrics: dict, names: list[str]) -> list[dict]:
+    """Per finding, in the project's order: ROC AUC, F1 and positives on the evaluation set,
+    and the positives the model trained on."""
+    measured = metrics.get("per_finding") or {}
+    trained = metrics.get("training_positives") or {}
+    return [
+        {"name": name, **measured.get(name, {}), "trained": trained.get(name)} for name in names
+    ]
+
+
 def _eta_words(seconds: float | None) -> str:
     if seconds is None:
         return ""
@@ -176,7 +189,10 @@ def _dashboard_context(project: Project, role: str) -> dict:
     return {
         "project": project,
         "stats": stats,
-        "recent_runs": _runs_with_accuracy(stats["runs"][:6], curve, numbers),
+        "recent_runs": _runs_with_accuracy(
+            stats["runs"][:6], curve, numbers, "macro_auc" if project.is_findings else "accuracy"
+        ),
+        "finding_rows": _finding_rows(metrics, class_names) if project.is_findings else [],
         "run_numbers": numbers,
         "worker_run_number": numbers.get(stats["worker"]["run"]),
         "role": role,

@@ -16,8 +16,10 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from labeler import access, selectors, selectors_items, services
+from labeler import selectors_findings as findings_selectors
 from labeler.forms_items import BulkItemsForm, CorrectionForm, ExportForm, ItemFilterForm
 from labeler.models import Annotation, Item, Project
+from labeler.views import findings_forms
 from labeler.views.base import (
     MANAGER,
     is_htmx,
@@ -34,6 +36,7 @@ def _filter_form(request: HttpRequest, project: Project, role: str) -> ItemFilte
         show_annotators=access.sight(role).every_answer,
         show_consensus=access.sees_consensus(role, project.overlap),
         show_model_guess=access.sight(role).model_guess,
+        findings=project.is_findings,
     )
 
 
@@ -74,6 +77,10 @@ def items(request: HttpRequest, project_id: int) -> HttpResponse:
             project=project,
             item_ids=[item.pk for item in page.items],
             where="items_page",
+        )
+    if page is not None and project.is_findings:
+        findings_selectors.page_findings_attach(
+            project=project, items=page.items, viewer=request.user, own=not sight.every_answer
         )
     query = _query_without_cursor(request)
     context = {
@@ -171,11 +178,23 @@ def correction_context(*, item: Item, project: Project, user, role: str) -> dict
     target = correction_target(item=item, project=project, user=user, role=role)
     if target is None and not access.role_may(role, "project.manage"):
         return {}
-    return {
+    context = {
         "correct_url": reverse("item-correct", args=[project.pk, item.pk]),
-        "correct_current": target.label.name if target else (item.label.name if item.label else ""),
+        "correct_current": target.label.name if target and target.label_id else "",
         "correct_is_ruling": target is None,
     }
+    if target is None and item.label_id:
+        context["correct_current"] = item.label.name
+    if project.is_findings:
+        chosen = (
+            findings_selectors.annotation_states(project=project, annotation_ids=[target.pk])[
+                target.pk
+            ]
+            if target
+            else findings_selectors.item_states(project=project, item_ids=[item.pk])[item.pk]
+        )
+        context["finding_rows"] = findings_forms.finding_rows(project, chosen)
+    return context
 
 
 @login_required
@@ -187,6 +206,8 @@ def item_correct(request: HttpRequest, project_id: int, item_id: int) -> HttpRes
     if item is None:
         messages.error(request, _("There is no such item in this project."))
         return redirect("project-items", project_id=project.pk)
+    if project.is_findings:
+        return _findings_correct(request, project, item, role, back)
     form = CorrectionForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Choose a label."))
@@ -210,6 +231,29 @@ def item_correct(request: HttpRequest, project_id: int, item_id: int) -> HttpRes
         messages.error(request, rejected.message)
         return back
     messages.success(request, _("Label changed to “%(label)s”.") % {"label": label})
+    return back
+
+
+def _findings_correct(request: HttpRequest, project: Project, item: Item, role: str, back):
+    """The item page's findings form: a correction of the answer, or a manager's ruling."""
+    findings = findings_forms.findings_posted(request.POST)
+    target = correction_target(item=item, project=project, user=request.user, role=role)
+    try:
+        if target is not None:
+            services.annotation_correct(
+                annotation=target, annotator=request.user, findings=findings
+            )
+        elif access.role_may(role, "project.manage"):
+            services.item_adjudicate(
+                project=project, manager=request.user, item_id=item.pk, findings=findings
+            )
+        else:
+            messages.error(request, _("You can correct only the items you labeled."))
+            return back
+    except services.SubmitRejected as rejected:
+        messages.error(request, rejected.message)
+        return back
+    messages.success(request, _("The findings were changed."))
     return back
 
 

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from markdown_it import MarkdownIt
 
 from labeler import selectors, services
+from labeler import selectors_findings as findings_selectors
 from labeler.api.errors import SUBMIT_CONFLICTS
 from labeler.forms import CorrectForm, HoldForm, SkipForm, SubmitForm
 from labeler.models import Project, QueueEntry
@@ -26,6 +27,8 @@ from labeler.views.base import is_pixelated, nav_context, project_for
 
 SKIP_KEY = " "
 FLAG_KEY = "f"
+# Findings projects: the key that answers "no finding" (every finding absent) at once.
+NO_FINDING_KEY = "0"
 # The current item and the next two: a key press shows the next one at once, and one more is
 # on its way while the annotator looks at it.
 DEFAULT_HOLD = 3
@@ -37,12 +40,13 @@ UNSURE_BELOW = 0.6
 _guidelines_markdown = MarkdownIt("js-default")
 
 
-def shortcut_keys(names: list[str]) -> dict[str, str]:
+def shortcut_keys(names: list[str], reserved: tuple[str, ...] = ()) -> dict[str, str]:
     """A key per class name. A class named by one letter or digit gets that key (the digit
     "7" is typed as 7); the others get 1–9, then a, b, … in order, never a key already taken.
-    Space (skip), Backspace (undo), ``?`` (help) and the flag key are never given out."""
+    Space (skip), Backspace (undo), ``?`` (help), the flag key and ``reserved`` are never
+    given out."""
     keys: dict[str, str] = {}
-    taken: set[str] = set()
+    taken: set[str] = set(reserved)
     for name in names:
         single = name.strip().lower()
         if len(single) == 1 and single.isascii() and single.isalnum() and single not in taken:
@@ -83,7 +87,7 @@ def why_asked(entry: QueueEntry) -> str:
 def _item_json(project: Project, entry: QueueEntry) -> dict:
     item = entry.item
     guess = None
-    if project.show_model_guess and entry.predicted_label_id:
+    if project.show_model_guess and entry.predicted_label_id and not project.is_findings:
         guess = {
             "label": entry.predicted_label.name,
             "confidence": entry.predicted_confidence,
@@ -141,6 +145,8 @@ def _invalid(form) -> JsonResponse:
 def _page_setup(request: HttpRequest, project: Project) -> dict:
     """Everything the page's script starts from, embedded in the page as JSON."""
     classes = selectors.label_classes(project=project)
+    if project.is_findings:
+        return _findings_setup(request, project, classes)
     keys = shortcut_keys([c.name for c in classes])
     return {
         **_leased(request, project, DEFAULT_HOLD),
@@ -159,6 +165,44 @@ def _page_setup(request: HttpRequest, project: Project) -> dict:
                 "unsure": row["is_unsure"],
             }
             for row in reversed(selectors.answers_recent(project=project, annotator=request.user))
+        ],
+        "skipped": selectors.items_skipped_by(annotator=request.user, project=project),
+        "urls": {
+            name: reverse(f"label-{name}", args=[project.pk])
+            for name in ("lease", "answer", "skip", "undo", "correct", "unskip")
+        },
+    }
+
+
+def _findings_setup(request: HttpRequest, project: Project, classes: list) -> dict:
+    """A findings project's page: a key per finding that cycles its state (Shift+key:
+    uncertain), Enter to submit, a key for "no finding"; the strip says each answer in words."""
+    keys = shortcut_keys([c.name for c in classes], reserved=(NO_FINDING_KEY,))
+    recent = list(reversed(selectors.answers_recent(project=project, annotator=request.user)))
+    said = findings_selectors.answer_summaries(annotation_ids=[row["id"] for row in recent])
+    return {
+        **_leased(request, project, DEFAULT_HOLD),
+        "project": project.pk,
+        "user": request.user.pk,
+        "csrf_token": get_token(request),
+        "hold": DEFAULT_HOLD,
+        "task": "findings",
+        "classes": [],
+        "findings": [{"name": c.name, "key": keys[c.name]} for c in classes],
+        "no_finding_key": NO_FINDING_KEY,
+        "skip_key": SKIP_KEY,
+        "flag_key": flag_key(keys),
+        "answers": [
+            {
+                "annotation_id": row["id"],
+                "item_id": row["item_id"],
+                "label": said[row["id"]],
+                "findings": findings_selectors.annotation_states(
+                    project=project, annotation_ids=[row["id"]]
+                )[row["id"]],
+                "unsure": row["is_unsure"],
+            }
+            for row in recent
         ],
         "skipped": selectors.items_skipped_by(annotator=request.user, project=project),
         "urls": {
@@ -199,7 +243,7 @@ def label_lease(request: HttpRequest, project_id: int) -> JsonResponse:
 @require_POST
 def label_answer(request: HttpRequest, project_id: int) -> JsonResponse:
     project, _role = project_for(request, project_id)
-    form = SubmitForm(request.POST)
+    form = SubmitForm(request.POST, findings=project.is_findings)
     if not form.is_valid():
         return _invalid(form)
     data = form.cleaned_data
@@ -208,7 +252,8 @@ def label_answer(request: HttpRequest, project_id: int) -> JsonResponse:
             project=project,
             annotator=request.user,
             item_id=data["item_id"],
-            label=data["label"],
+            label=data["label"] or None,
+            findings=data["findings"],
             client_key=data["client_key"] or None,
             seconds_spent=data["seconds_spent"],
             note=data["note"],
@@ -284,7 +329,7 @@ def label_unskip(request: HttpRequest, project_id: int) -> JsonResponse:
 @require_POST
 def label_correct(request: HttpRequest, project_id: int) -> JsonResponse:
     project, _role = project_for(request, project_id)
-    form = CorrectForm(request.POST)
+    form = CorrectForm(request.POST, findings=project.is_findings)
     if not form.is_valid():
         return _invalid(form)
     annotation = selectors.annotation_of(
@@ -297,16 +342,18 @@ def label_correct(request: HttpRequest, project_id: int) -> JsonResponse:
         )
     try:
         corrected = services.annotation_correct(
-            annotation=annotation, annotator=request.user, label=form.cleaned_data["label"]
+            annotation=annotation,
+            annotator=request.user,
+            label=form.cleaned_data["label"] or None,
+            findings=form.cleaned_data["findings"],
         )
     except services.SubmitRejected as rejection:
         return _rejected(rejection)
+    said = form.cleaned_data["label"]
+    if project.is_findings:
+        said = findings_selectors.answer_summaries(annotation_ids=[corrected.pk])[corrected.pk]
     return JsonResponse(
-        {
-            "annotation_id": corrected.pk,
-            "item_id": corrected.item_id,
-            "label": form.cleaned_data["label"],
-        }
+        {"annotation_id": corrected.pk, "item_id": corrected.item_id, "label": said}
     )
 
 

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from labeler import access, selectors, services
 from labeler.forms import AdjudicateForm, InviteForm, RoleForm
 from labeler.models import Annotation, Item, Membership, Project
+from labeler.views import findings_forms
 from labeler.views.base import (
     MANAGER,
     is_htmx,
@@ -154,16 +155,37 @@ def _conflict_rows(
     return rows
 
 
+def _findings_conflict_rows(project: Project, conflicts: list) -> list[dict]:
+    """Each conflicting findings item: the answers in words, and a state per finding with the
+    votes, preset to the most given state (a split finding is marked)."""
+    rows = []
+    for item, answers in conflicts:
+        findings_forms.summaries_attach(answers)
+        rows.append(
+            {
+                "item": item,
+                "pixelated": is_pixelated(item),
+                "answers": answers,
+                "finding_rows": findings_forms.finding_rows(
+                    project, findings_forms.majority(project, answers), answers
+                ),
+                "guess": None,
+            }
+        )
+    return rows
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def conflicts(request: HttpRequest, project_id: int) -> HttpResponse:
     project, _role = project_for(request, project_id)
     if request.method == "POST":
         return _adjudicate(request, project)
-    rows = _conflict_rows(
-        selectors.conflicts_with_answers(project=project, limit=CONFLICTS_PER_PAGE),
-        selectors.class_names(project=project),
-    )
+    conflicting = selectors.conflicts_with_answers(project=project, limit=CONFLICTS_PER_PAGE)
+    if project.is_findings:
+        rows = _findings_conflict_rows(project, conflicting)
+    else:
+        rows = _conflict_rows(conflicting, selectors.class_names(project=project))
     services.item_views_record(
         user=request.user,
         project=project,
@@ -181,6 +203,8 @@ def conflicts(request: HttpRequest, project_id: int) -> HttpResponse:
 
 
 def _adjudicate(request: HttpRequest, project: Project) -> HttpResponse:
+    if project.is_findings:
+        return _adjudicate_findings(request, project)
     form = AdjudicateForm(request.POST)
     if not form.is_valid():
         return HttpResponseBadRequest(form.errors.as_text())
@@ -213,6 +237,31 @@ def _adjudicate(request: HttpRequest, project: Project) -> HttpResponse:
     return back
 
 
+def _adjudicate_findings(request: HttpRequest, project: Project) -> HttpResponse:
+    """A manager's ruling on every finding of a conflicting findings item."""
+    try:
+        item_id = int(request.POST.get("item_id", ""))
+    except ValueError:
+        return HttpResponseBadRequest(_("item_id is required"))
+    back = (
+        redirect("item-history", project_id=project.pk, item_id=item_id)
+        if request.POST.get("back") == "item"
+        else redirect("project-conflicts", project_id=project.pk)
+    )
+    try:
+        services.item_adjudicate(
+            project=project,
+            manager=request.user,
+            item_id=item_id,
+            findings=findings_forms.findings_posted(request.POST),
+        )
+    except services.SubmitRejected as rejected:
+        messages.error(request, rejected.message)
+        return back
+    messages.success(request, _("Item %(id)s is decided.") % {"id": item_id})
+    return back
+
+
 def _history_rows(history: list[Annotation]) -> list[dict]:
     replaced = {answer.replaces_id for answer in history if answer.replaces_id}
     rows = []
@@ -235,6 +284,8 @@ def item_history(request: HttpRequest, project_id: int, item_id: int) -> HttpRes
     if item is None:
         raise Http404(_("No such item."))
     history = selectors.item_history(item=item, user=request.user, role=role)
+    if project.is_findings:
+        findings_forms.summaries_attach(history)
     services.item_view_record(
         user=request.user, project=project, item_id=item.pk, where="item_page"
     )

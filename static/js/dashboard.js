@@ -24,19 +24,24 @@
     if (!canvas || !data || typeof Chart === "undefined") return;
     const points = JSON.parse(data.textContent).filter((p) => p.n_labels !== null);
     const at = (key) => points.map((p) => ({ x: p.n_labels, y: percent(p[key]) }));
+    // A findings project's curve is its macro AUC (with its bootstrap band) and micro-F1.
+    const key = canvas.dataset.metricKey || "accuracy";
+    const second = canvas.dataset.secondKey || "macro_f1";
+    const names = { accuracy: gettext("Accuracy"), macro_f1: gettext("Macro-F1"),
+      macro_auc: gettext("Macro AUC"), micro_f1: gettext("Micro-F1") };
     const accent = "#2457c5";
     const datasets = [
-      { label: "low", data: at("accuracy_low"), borderWidth: 0, pointRadius: 0, fill: false },
+      { label: "low", data: at(key + "_low"), borderWidth: 0, pointRadius: 0, fill: false },
       {
-        label: gettext("95% interval"), data: at("accuracy_high"), borderWidth: 0, pointRadius: 0,
+        label: gettext("95% interval"), data: at(key + "_high"), borderWidth: 0, pointRadius: 0,
         fill: "-1", backgroundColor: "rgba(36, 87, 197, 0.14)",
       },
       {
-        label: gettext("Accuracy"), data: at("accuracy"), borderColor: accent, backgroundColor: accent,
+        label: names[key], data: at(key), borderColor: accent, backgroundColor: accent,
         borderWidth: 2, pointRadius: 4, tension: 0.15,
       },
       {
-        label: gettext("Macro-F1"), data: at("macro_f1"), borderColor: "#8a94a6", backgroundColor: "#8a94a6",
+        label: names[second], data: at(second), borderColor: "#8a94a6", backgroundColor: "#8a94a6",
         borderWidth: 1.5, borderDash: [5, 4], pointRadius: 2, tension: 0.15,
       },
     ];

@@ -27,6 +27,10 @@
   const storeKey = "tweezers.outbox." + setup.user + "." + setup.project;
   const viewKey = "tweezers.view." + setup.user + "." + setup.project;
   const $ = (id) => document.getElementById(id);
+  // A findings project (multi-label): every finding's key cycles absent → present →
+  // uncertain (Shift+key: uncertain), Enter sends the answer, one key answers "no finding".
+  const findingsMode = setup.task === "findings";
+  const STATE_NAMES = { present: gettext("present"), uncertain: gettext("uncertain"), absent: gettext("absent") };
 
   const state = {
     queue: [],           // held items, queue[0] is on screen
@@ -47,6 +51,8 @@
     failures: 0,
     pollTimer: null,
     changing: null,
+    findings: {},        // findings mode: the item on screen's states, name → present/uncertain
+    changeFindings: {},  // findings mode: the states of the answer being changed
   };
   window.tweezersLabel = state;
 
@@ -183,6 +189,8 @@
     }
     $("label-unsure").checked = false;
     $("label-note").value = "";
+    state.findings = {};
+    drawFindings("#label-ready [data-finding]", state.findings);
     state.zoomIndex = 0; // every item starts fitted to the frame
     applyZoom();
     state.shownAt = performance.now();
@@ -329,8 +337,73 @@
     $("label-saved").textContent = text;
   }
 
+  // --- findings ---------------------------------------------------------------------------
+  function findingsSummary(findings) {
+    const parts = setup.findings
+      .filter((finding) => findings[finding.name])
+      .map((finding) => finding.name + (findings[finding.name] === "uncertain" ? "?" : ""));
+    return parts.length ? parts.join(", ") : gettext("no finding");
+  }
+
+  function drawFindings(selector, findings) {
+    for (const button of document.querySelectorAll(selector)) {
+      const given = findings[button.dataset.finding || button.dataset.changeFinding] || "absent";
+      button.dataset.state = given;
+      button.setAttribute("aria-pressed", given === "absent" ? "false" : given === "present" ? "true" : "mixed");
+      // A mark, not a word: the finding's name keeps the room on a phone.
+      const said = button.querySelector(".finding-state");
+      if (said) said.textContent = { absent: "", present: "✓", uncertain: "?" }[given];
+      button.title = (button.dataset.finding || button.dataset.changeFinding) + ": " + STATE_NAMES[given];
+    }
+  }
+
+  // absent → present → uncertain → absent; "uncertain" (Shift) toggles uncertain directly.
+  function cycle(findings, name, uncertain) {
+    const now = findings[name] || "absent";
+    const next = uncertain ? (now === "uncertain" ? "absent" : "uncertain")
+      : { absent: "present", present: "uncertain", uncertain: "absent" }[now];
+    if (next === "absent") delete findings[name];
+    else findings[name] = next;
+  }
+
+  function toggleFinding(name, uncertain) {
+    cycle(state.findings, name, uncertain);
+    drawFindings("#label-ready [data-finding]", state.findings);
+  }
+
+  function submitFindings(findings) {
+    answer(findingsSummary(findings), Object.assign({}, findings));
+  }
+
+  // Shift+1 types "!": the key is read from the physical key instead.
+  function findingKey(event) {
+    const code = /^(?:Digit|Numpad)(\d)$/.exec(event.code || "") || /^Key([A-Z])$/.exec(event.code || "");
+    return event.shiftKey && code ? code[1].toLowerCase() : event.key.toLowerCase();
+  }
+
+  function findingsKeydown(event) {
+    if (event.key === "Enter") {
+      event.preventDefault();
+      state.keyAt = performance.now();
+      submitFindings(state.findings);
+      return true;
+    }
+    const key = findingKey(event);
+    if (key === setup.no_finding_key && !event.shiftKey) {
+      event.preventDefault();
+      state.keyAt = performance.now();
+      submitFindings({});
+      return true;
+    }
+    const finding = setup.findings.find((one) => one.key && one.key === key);
+    if (!finding) return false;
+    event.preventDefault();
+    toggleFinding(finding.name, event.shiftKey);
+    return true;
+  }
+
   // --- actions ---------------------------------------------------------------------------
-  function answer(label) {
+  function answer(label, findings) {
     const item = state.queue.shift();
     if (!item) return;
     const entry = {
@@ -338,13 +411,14 @@
       key: newKey(),
       item_id: item.item_id,
       label: label,
+      findings: findings,
       unsure: $("label-unsure").checked,
       note: $("label-note").value,
       seconds: ((performance.now() - state.shownAt) / 1000).toFixed(2),
       item: item,
     };
     state.answered.add(item.item_id);
-    state.strip.push({ key: entry.key, item_id: item.item_id, label: label, unsure: entry.unsure, pending: true });
+    state.strip.push({ key: entry.key, item_id: item.item_id, label: label, findings: findings, unsure: entry.unsure, pending: true });
     if (state.strip.length > 50) state.strip.shift();
     enqueue(entry);
     notice(interpolate(gettext("✓ Item %(item)s → %(label)s"), { item: item.item_id, label: label }, true));
@@ -375,6 +449,7 @@
       frontItem(last.item);
       store();
       state.strip = state.strip.filter((answer) => answer.key !== last.key);
+      if (last.findings) restoreFindings(last.item_id, last.findings);
       notice(last.op === "answer"
         ? interpolate(gettext("Took back your label “%(label)s” for item %(item)s."), { label: last.label, item: last.item_id }, true)
         : interpolate(gettext("Brought back item %(item)s, which you skipped."), { item: last.item_id }, true));
@@ -383,6 +458,16 @@
     }
     enqueue({ op: "undo", key: newKey() });
     notice(gettext("Taking back your last answer…"));
+  }
+
+  // An undone findings answer comes back with the states it had, to be fixed, not redone.
+  function restoreFindings(itemId, findings) {
+    if (!findingsMode) return;
+    show();
+    if (state.queue[0] && state.queue[0].item_id === itemId) {
+      state.findings = Object.assign({}, findings);
+      drawFindings("#label-ready [data-finding]", state.findings);
+    }
   }
 
   function unskip(itemId) {
@@ -411,7 +496,8 @@
     form.set("hold", String(heldAfter(entry)));
     if (entry.op === "answer") {
       form.set("item_id", entry.item_id);
-      form.set("label", entry.label);
+      if (entry.findings) form.set("findings", JSON.stringify(entry.findings));
+      else form.set("label", entry.label);
       form.set("client_key", entry.key);
       form.set("seconds_spent", entry.seconds);
       form.set("note", entry.note || "");
@@ -517,7 +603,9 @@
         const item = (body.items || []).find((held) => held.item_id === undone.item_id);
         if (item) frontItem(item);
         const strip = state.strip.filter((one) => one.item_id === undone.item_id && !one.pending);
-        if (undone.label && strip.length) state.strip.splice(state.strip.indexOf(strip[strip.length - 1]), 1);
+        const took = strip.length ? strip[strip.length - 1] : null;
+        if (undone.label && took) state.strip.splice(state.strip.indexOf(took), 1);
+        if (undone.label && took && took.findings) restoreFindings(undone.item_id, took.findings);
         state.skipped = state.skipped.filter((id) => id !== undone.item_id);
         notice(undone.message);
       }
@@ -575,20 +663,24 @@
     const answer = state.strip.find((one) => one.key === key);
     if (!answer || answer.failed) return;
     state.changing = answer;
+    state.changeFindings = Object.assign({}, answer.findings || {});
+    drawFindings("[data-change-finding]", state.changeFindings);
     $("label-change").hidden = false;
     $("label-change-title").textContent = interpolate(gettext("Change item %(item)s (now “%(label)s”) to:"), { item: answer.item_id, label: answer.label }, true);
   }
 
-  async function change(label) {
+  async function change(label, findings) {
     const answer = state.changing;
     state.changing = null;
     $("label-change").hidden = true;
-    if (!answer || label === answer.label) return;
+    if (!answer || (!findings && label === answer.label)) return;
     const queued = state.outbox.find((entry) => entry.key === answer.key);
     if (queued && queued !== state.inFlight) {
       queued.label = label;
+      queued.findings = findings;
       store();
       answer.label = label;
+      answer.findings = findings;
       notice(interpolate(gettext("Item %(item)s is now “%(label)s”."), { item: answer.item_id, label: label }, true));
       drawStrip();
       return;
@@ -599,7 +691,8 @@
     }
     const form = new FormData();
     form.set("annotation_id", answer.annotation_id);
-    form.set("label", label);
+    if (findings) form.set("findings", JSON.stringify(findings));
+    else form.set("label", label);
     try {
       const response = await post(setup.urls.correct, form);
       const body = await response.json();
@@ -608,7 +701,8 @@
         return;
       }
       answer.annotation_id = body.annotation_id;
-      answer.label = label;
+      answer.label = body.label || label;
+      answer.findings = findings;
       notice(interpolate(gettext("Item %(item)s is now “%(label)s”."), { item: answer.item_id, label: label }, true));
       drawStrip();
     } catch (error) {
@@ -659,6 +753,14 @@
     if (chip) return openChange(chip.dataset.answerKey);
     const changeTo = target.closest("[data-change-label]");
     if (changeTo) return change(changeTo.dataset.changeLabel);
+    const changeFinding = target.closest("[data-change-finding]");
+    if (changeFinding) {
+      cycle(state.changeFindings, changeFinding.dataset.changeFinding, event.shiftKey);
+      return drawFindings("[data-change-finding]", state.changeFindings);
+    }
+    if (target.closest("[data-change-save]")) {
+      return change(findingsSummary(state.changeFindings), Object.assign({}, state.changeFindings));
+    }
     if (target.closest("[data-change-cancel]")) {
       state.changing = null;
       $("label-change").hidden = true;
@@ -666,11 +768,15 @@
     }
     const unskipButton = target.closest("[data-unskip]");
     if (unskipButton) return unskip(Number(unskipButton.dataset.unskip));
-    const action = target.closest("#label-panel [data-label], #label-panel .skip-button, #label-panel [data-undo]");
+    const finding = target.closest("#label-ready [data-finding]");
+    if (finding) return toggleFinding(finding.dataset.finding, event.shiftKey);
+    const action = target.closest("#label-panel [data-label], #label-panel .skip-button, #label-panel [data-undo], #label-panel [data-submit-findings], #label-panel [data-no-finding]");
     if (!action) return;
     if (event.detail > 0 && performance.now() - state.shownAt < MOUSE_GUARD_MS && !action.matches("[data-undo]")) return;
     state.keyAt = performance.now();
     if (action.matches("[data-undo]")) undo();
+    else if (action.matches("[data-submit-findings]")) submitFindings(state.findings);
+    else if (action.matches("[data-no-finding]")) submitFindings({});
     else if (action.matches(".skip-button")) skip();
     else answer(action.dataset.label);
   });
@@ -707,6 +813,7 @@
       $("label-unsure").checked = !$("label-unsure").checked;
       return;
     }
+    if (findingsMode && findingsKeydown(event)) return;
     const button = $("label-panel").querySelector('#label-ready [data-key="' + CSS.escape(key) + '"]');
     if (!button) return;
     event.preventDefault();
@@ -731,7 +838,7 @@
     state.strip = setup.answers.map((one) => ({ ...one, key: "a" + one.annotation_id, pending: false }));
     for (const entry of state.outbox) {
       if (entry.op === "answer") {
-        state.strip.push({ key: entry.key, item_id: entry.item_id, label: entry.label, unsure: entry.unsure, pending: true });
+        state.strip.push({ key: entry.key, item_id: entry.item_id, label: entry.label, findings: entry.findings, unsure: entry.unsure, pending: true });
       }
     }
     try {

@@ -9,6 +9,7 @@ from rest_framework import serializers
 from labeler import access
 from labeler.api.serializers.common import ImageUrlField, role_in_context
 from labeler.models import ImportJob, Item, ItemView
+from labeler.models_findings import STATE_NAMES
 
 
 class ImportJobSerializer(serializers.ModelSerializer):
@@ -57,6 +58,32 @@ class ItemSerializer(serializers.ModelSerializer):
         "(labeler/access.py)."
     )
 
+    findings = serializers.SerializerMethodField(
+        help_text="Findings projects: every finding with the item's resolved state (present, "
+        "absent, uncertain); null for a single-label project or an item not labeled yet."
+    )
+    model_findings = serializers.JSONField(
+        read_only=True,
+        help_text="Findings projects: the newest model's probability per finding, where a run "
+        "stored them; else null.",
+    )
+
+    @extend_schema_field(
+        serializers.DictField(
+            child=serializers.ChoiceField(["present", "absent", "uncertain"]), allow_null=True
+        )
+    )
+    def get_findings(self, item: Item) -> dict | None:
+        project = self.context.get("project")
+        if project is None or not project.is_findings or item.status != Item.Status.LABELED:
+            return None
+        names = self.context.setdefault(
+            "finding_names",
+            dict(project.classes.values_list("id", "name")),
+        )
+        states = {row.finding_id: row.state for row in item.findings.all()}
+        return {name: STATE_NAMES[states.get(pk, 0)] for pk, name in names.items()}
+
     @extend_schema_field({"type": "boolean", "nullable": True})
     def get_is_evaluation(self, item: Item) -> bool | None:
         if not access.item_fields_for(role_in_context(self.context), ["is_evaluation"]):
@@ -73,6 +100,8 @@ class ItemSerializer(serializers.ModelSerializer):
             "status",
             "label",
             "prelabel",
+            "findings",
+            "model_findings",
             "is_evaluation",
             "metadata",
             "created_at",

@@ -12,7 +12,37 @@ from labeler.api.serializers.common import (
     item_file_url,
     role_in_context,
 )
-from labeler.models import Annotation
+from labeler.models import Annotation, LabelClass
+from labeler.models_findings import STATE_NAMES
+
+FINDING_STATES = ["present", "absent", "uncertain"]
+
+
+class AnswerFieldsMixin:
+    """``label`` is required for a single-label project and ``findings`` for a findings
+    project (the project comes in the context; the schema shows both as optional)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        project = self.context.get("project")
+        if project is not None:
+            self.fields["findings" if project.is_findings else "label"].required = True
+
+
+def findings_field(help_text: str) -> serializers.DictField:
+    return serializers.DictField(
+        child=serializers.ChoiceField(choices=FINDING_STATES),
+        required=False,
+        allow_empty=True,
+        help_text=help_text,
+    )
+
+
+FINDINGS_ANSWER_HELP = (
+    "Findings projects only, instead of label: each finding's state, "
+    '{"effusion": "present", "atelectasis": "uncertain"}; findings left out are absent '
+    '({} is "no finding").'
+)
 
 
 class LeasedItemSerializer(serializers.Serializer):
@@ -28,6 +58,10 @@ class LeasedItemSerializer(serializers.Serializer):
     model_guess = serializers.SerializerMethodField(
         help_text="The model's guess, only when the project shows it (show_model_guess)."
     )
+    model_findings = serializers.SerializerMethodField(
+        help_text="Findings projects: the model's probability per finding, only when the "
+        "project shows its guess (show_model_guess) and a model has given them."
+    )
 
     @extend_schema_field(NULLABLE_URI)
     def get_image_url(self, entry) -> str | None:
@@ -39,6 +73,13 @@ class LeasedItemSerializer(serializers.Serializer):
             return None
         return entry.predicted_label.name
 
+    @extend_schema_field(serializers.DictField(child=serializers.FloatField(), allow_null=True))
+    def get_model_findings(self, entry) -> dict | None:
+        project = self.context["project"]
+        if not (project.is_findings and project.show_model_guess):
+            return None
+        return entry.item.model_findings
+
 
 class NextItemSerializer(serializers.Serializer):
     item = LeasedItemSerializer(source="entry", allow_null=True)
@@ -49,7 +90,11 @@ class NextItemSerializer(serializers.Serializer):
 
 
 class AnnotationSerializer(serializers.ModelSerializer):
-    label = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    label = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
+    findings = serializers.SerializerMethodField(
+        help_text="Findings projects: every finding with the state this answer gave it "
+        "(present, absent or uncertain); null for a single-label answer."
+    )
     annotator = serializers.SlugRelatedField(slug_field="username", read_only=True)
     round = serializers.SlugRelatedField(slug_field="number", read_only=True, allow_null=True)
     predicted_label = serializers.SlugRelatedField(
@@ -67,12 +112,32 @@ class AnnotationSerializer(serializers.ModelSerializer):
             return None
         return annotation.kind
 
+    @extend_schema_field(
+        serializers.DictField(child=serializers.ChoiceField(FINDING_STATES), allow_null=True)
+    )
+    def get_findings(self, annotation: Annotation) -> dict | None:
+        if annotation.label_id is not None:
+            return None
+        names = self._finding_names(annotation.project_id)
+        states = {row.finding_id: row.state for row in annotation.finding_answers.all()}
+        return {name: STATE_NAMES[states.get(pk, 0)] for pk, name in names.items()}
+
+    def _finding_names(self, project_id: int) -> dict[int, str]:
+        # Once per response, not per annotation.
+        cache = self.context.setdefault("finding_names", {})
+        if project_id not in cache:
+            cache[project_id] = dict(
+                LabelClass.objects.filter(project_id=project_id).values_list("id", "name")
+            )
+        return cache[project_id]
+
     class Meta:
         model = Annotation
         fields = [
             "id",
             "item",
             "label",
+            "findings",
             "annotator",
             "kind",
             "round",
@@ -90,9 +155,14 @@ class AnnotationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AnnotationSubmitSerializer(serializers.Serializer):
+class AnnotationSubmitSerializer(AnswerFieldsMixin, serializers.Serializer):
     item = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
-    label = serializers.CharField(max_length=100)
+    label = serializers.CharField(
+        max_length=100,
+        required=False,
+        help_text="Single-label projects: the class name (required there).",
+    )
+    findings = findings_field(FINDINGS_ANSWER_HELP)
     client_key = serializers.CharField(
         max_length=64,
         required=False,
@@ -109,5 +179,8 @@ class AnnotationSubmitSerializer(serializers.Serializer):
     )
 
 
-class AnnotationCorrectSerializer(serializers.Serializer):
-    label = serializers.CharField(max_length=100)
+class AnnotationCorrectSerializer(AnswerFieldsMixin, serializers.Serializer):
+    label = serializers.CharField(
+        max_length=100, required=False, help_text="Single-label projects: the new class."
+    )
+    findings = findings_field(FINDINGS_ANSWER_HELP)

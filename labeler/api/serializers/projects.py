@@ -10,8 +10,9 @@ from labeler.models import LabelClass, Project
 
 
 def strategy_choices() -> list[str]:
-    # The engine's registry, as the HTML form reads it; read per serializer, not at import.
-    return engine.strategy_names()
+    # The engine's registries (both tasks': validate() checks the task's), as the HTML form
+    # reads them; read per serializer, not at import.
+    return sorted({*engine.strategy_names(), *engine.strategy_names("findings")})
 
 
 class ClassNamesField(serializers.ListField):
@@ -21,7 +22,29 @@ class ClassNamesField(serializers.ListField):
         return [label_class.name for label_class in classes.all()]
 
 
+class FindingNamesField(serializers.ListField):
+    """A findings project's findings (its classes, in order); null for a single-label
+    project. Read from the whole project, written as the ``findings`` attribute."""
+
+    def to_representation(self, project: Project) -> list[str] | None:
+        if not project.is_findings:
+            return None
+        return [label_class.name for label_class in project.classes.all()]
+
+    def to_internal_value(self, data) -> dict:
+        return {"findings": super().to_internal_value(data)}
+
+
 class ProjectSerializer(serializers.ModelSerializer):
+    findings = FindingNamesField(
+        source="*",
+        child=serializers.CharField(max_length=100),
+        max_length=1000,
+        required=False,
+        allow_null=True,
+        help_text='With "task": "findings": the findings each answer gives a state (present, '
+        "absent, uncertain); they are the project's classes. null for a single-label project.",
+    )
     classes = ClassNamesField(
         child=serializers.CharField(max_length=100),
         max_length=1000,
@@ -59,6 +82,9 @@ class ProjectSerializer(serializers.ModelSerializer):
             "description",
             "kind",
             "unit",
+            "task",
+            "findings",
+            "uncertain_policy",
             "classes",
             "budget",
             "daily_cap",
@@ -95,6 +121,19 @@ class ProjectSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(
                 {"unit": [_("Series and study items are DICOM images: use an image project.")]}
             )
+        attrs = self._findings_as_classes(attrs)
+        strategy = attrs.get("strategy")
+        if strategy is not None:
+            project = self.instance if isinstance(self.instance, Project) else None
+            task = attrs.get("task", project.task if project else Project.Task.SINGLE)
+            if strategy not in engine.strategy_names(task):
+                raise serializers.ValidationError(
+                    {
+                        "strategy": [
+                            _("%(name)s is not a strategy for this task.") % {"name": strategy}
+                        ]
+                    }
+                )
         features = attrs.get("features")
         if features is not None:
             project = self.instance if isinstance(self.instance, Project) else None
@@ -102,6 +141,28 @@ class ProjectSerializer(serializers.ModelSerializer):
             problem = engine.features_problem(features, kind, project.n_items if project else None)
             if problem:
                 raise serializers.ValidationError({"features": [problem]})
+        return attrs
+
+    def _findings_as_classes(self, attrs: dict) -> dict:
+        """``findings`` are the classes of a findings project; refused for any other."""
+        findings = attrs.pop("findings", None)
+        if findings is None:
+            return attrs
+        project = self.instance if isinstance(self.instance, Project) else None
+        task = attrs.get("task", project.task if project else Project.Task.SINGLE)
+        if task != Project.Task.FINDINGS:
+            raise serializers.ValidationError(
+                {"findings": [_('Findings need "task": "findings".')]}, code="invalid"
+            )
+        try:
+            cleaned = self.validate_classes(findings)
+        except serializers.ValidationError as refused:
+            raise serializers.ValidationError({"findings": refused.detail}) from refused
+        if "classes" in attrs and attrs["classes"] != cleaned:
+            raise serializers.ValidationError(
+                {"classes": [_("Give findings or classes, not both.")]}, code="invalid"
+            )
+        attrs["classes"] = cleaned
         return attrs
 
     def validate_classes(self, names: list[str]) -> list[str]:

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from labeler.api.serializers.labeling import AnswerFieldsMixin, findings_field
 from labeler.models import Membership
 
 
-class AdjudicateSerializer(serializers.Serializer):
-    label = serializers.CharField(max_length=100, help_text="The class the item truly is.")
+class AdjudicateSerializer(AnswerFieldsMixin, serializers.Serializer):
+    label = serializers.CharField(
+        max_length=100, required=False, help_text="The class the item truly is (single-label)."
+    )
+    findings = findings_field(
+        "Findings projects: the state of each finding the manager rules on; left out = absent."
+    )
 
 
 class AgreementPairSerializer(serializers.Serializer):
@@ -23,11 +29,25 @@ class AgreementAnnotatorSerializer(serializers.Serializer):
     agreement = serializers.FloatField(help_text="Share of items where they gave the final label.")
 
 
+class FindingAgreementSerializer(serializers.Serializer):
+    finding = serializers.CharField()
+    fleiss_kappa = serializers.FloatField(allow_null=True)
+    mean_cohen_kappa = serializers.FloatField(allow_null=True)
+    pairs = AgreementPairSerializer(many=True)
+    versus_consensus = AgreementAnnotatorSerializer(many=True)
+
+
 class AgreementSerializer(serializers.Serializer):
     overlap = serializers.IntegerField()
     fleiss_kappa = serializers.FloatField(allow_null=True)
     pairs = AgreementPairSerializer(many=True)
     versus_consensus = AgreementAnnotatorSerializer(many=True)
+    findings = FindingAgreementSerializer(
+        many=True,
+        required=False,
+        help_text="Findings projects: the same figures per finding (states present, absent, "
+        "uncertain); the figures above then compare whole answers.",
+    )
     conflicts = serializers.IntegerField(help_text="Items waiting for a manager's ruling.")
 
 

@@ -37,7 +37,11 @@ class ItemListView(ProjectScopedMixin, generics.ListAPIView):
     parser_classes = [MultiPartParser, FormParser]
 
     def get_queryset(self):
-        return Item.objects.filter(project=self.project).select_related("label", "prelabel")
+        return (
+            Item.objects.filter(project=self.project)
+            .select_related("label", "prelabel")
+            .prefetch_related("findings")
+        )
 
     @extend_schema(responses={200: s.ItemSerializer, **errors(400, 401, 403, 404)})
     def get(self, request, *args, **kwargs):
@@ -96,7 +100,11 @@ class ItemDetailView(ProjectScopedMixin, generics.RetrieveAPIView):
     permission_classes = [FollowsPolicy]
 
     def get_queryset(self):
-        return Item.objects.filter(project=self.project).select_related("label", "prelabel")
+        return (
+            Item.objects.filter(project=self.project)
+            .select_related("label", "prelabel")
+            .prefetch_related("findings")
+        )
 
     def retrieve(self, request, *args, **kwargs):
         response = super().retrieve(request, *args, **kwargs)

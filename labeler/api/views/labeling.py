@@ -80,8 +80,10 @@ class AnnotationScopeMixin(ProjectScopedMixin):
     permission_classes = [FollowsPolicy]
 
     def get_queryset(self):
-        annotations = Annotation.objects.filter(project=self.project).select_related(
-            "label", "annotator", "round", "predicted_label"
+        annotations = (
+            Annotation.objects.filter(project=self.project)
+            .select_related("label", "annotator", "round", "predicted_label")
+            .prefetch_related("finding_answers")
         )
         return access.visible_annotations(
             annotations, user=self.request.user, role=self.project_role
@@ -115,7 +117,7 @@ class AnnotationListView(AnnotationScopeMixin, generics.ListAPIView):
         },
     )
     def post(self, request, project_pk: int) -> Response:
-        submit = s.AnnotationSubmitSerializer(data=request.data)
+        submit = s.AnnotationSubmitSerializer(data=request.data, context={"project": self.project})
         submit.is_valid(raise_exception=True)
         fields = dict(submit.validated_data)
         try:
@@ -147,7 +149,9 @@ class AnnotationCorrectView(AnnotationScopeMixin, generics.GenericAPIView):
 
     def post(self, request, project_pk: int, pk: int) -> Response:
         annotation = self.get_object()
-        correction = s.AnnotationCorrectSerializer(data=request.data)
+        correction = s.AnnotationCorrectSerializer(
+            data=request.data, context={"project": self.project}
+        )
         correction.is_valid(raise_exception=True)
         try:
             new = services.annotation_correct(

@@ -80,11 +80,15 @@ class ItemAdjudicateView(ProjectScopedMixin, APIView):
     permission_classes = [FollowsPolicy]
 
     def post(self, request, project_pk: int, pk: int) -> Response:
-        body = s.AdjudicateSerializer(data=request.data)
+        body = s.AdjudicateSerializer(data=request.data, context={"project": self.project})
         body.is_valid(raise_exception=True)
         try:
             ruling = services.item_adjudicate(
-                project=self.project, manager=request.user, item_id=pk, label=body.data["label"]
+                project=self.project,
+                manager=request.user,
+                item_id=pk,
+                label=body.validated_data.get("label"),
+                findings=body.validated_data.get("findings"),
             )
         except services.SubmitRejected as rejection:
             if rejection.code == "not_in_project":

@@ -17,6 +17,7 @@ from labeler.models import Item, Project
 
 DIGITS_NAME = "Handwritten digits"
 PACKAGES_NAME = "Debian package descriptions"
+DEBTAGS_NAME = "Debian package tags (findings)"
 RADIOLOGY_NAME = "Radiology samples (DICOM)"
 # The modalities of pydicom-data's samples; OT is "other" (mostly secondary-capture test images).
 RADIOLOGY_CLASSES = ["CT", "MR", "CR", "US", "NM", "OT", "SEG"]
@@ -26,6 +27,8 @@ PACKAGES_CSV = Path(settings.BASE_DIR) / "demo_data" / "debian_packages.csv"
 # all-MiniLM-L6-v2 embeddings of the CSV's rows, shipped so the demo need not spend minutes of
 # CPU computing them (demo_data/make_minilm_embeddings.py makes it).
 PACKAGES_EMBEDDINGS = PACKAGES_CSV.with_suffix(".minilm.npy")
+# The same texts with their packages' debtags as findings (demo_data/make_debtags_csv.py).
+DEBTAGS_CSV = PACKAGES_CSV.with_name("debian_debtags.csv")
 
 
 def digit_png(pixels: np.ndarray) -> bytes:
@@ -56,6 +59,7 @@ class Command(BaseCommand):
         admin = self._admin(username, password)
         self._digits(admin, digits_limit)
         self._packages(admin, texts_limit)
+        self._debtags(admin, texts_limit)
         self._radiology(admin, dicom_limit)
 
     def _admin(self, username: str, password: str):
@@ -138,6 +142,53 @@ class Command(BaseCommand):
                     },
                 )
                 self.stdout.write(f"{PACKAGES_NAME}: {seeded} cached MiniLM embeddings loaded")
+
+    def _debtags(self, admin, limit: int | None) -> None:
+        """A findings project: each package description carries several Debian tags."""
+        if Project.objects.filter(name=DEBTAGS_NAME).exists():
+            self.stdout.write(f"{DEBTAGS_NAME}: exists")
+            return
+        limits = services.import_limits()
+        with DEBTAGS_CSV.open("rb") as stream:
+            rows = [e for e in importing.read_csv(DEBTAGS_CSV.name, stream, limits)]
+        candidates = [e for e in rows if isinstance(e, importing.Candidate)][:limit]
+        tags = {name for c in candidates for name in (c.prefindings or {})}
+        project = services.project_create(
+            name=DEBTAGS_NAME,
+            kind=Project.Kind.TEXT,
+            task=Project.Task.FINDINGS,
+            classes=sorted(tags),
+            created_by=admin,
+            description="Debian package descriptions with their Debian tags (debtags) as "
+            "findings: several per package (see demo_data/README.md).",
+        )
+        with transaction.atomic():
+            # The tags are the answers the expert gives: import the texts without them.
+            entries = (dataclasses.replace(c, prefindings=None) for c in candidates)
+            report = services.items_import(project=project, entries=entries, total=len(candidates))
+            self.stdout.write(f"{DEBTAGS_NAME}: {report.summary()}")
+            self._seed_minilm(project, DEBTAGS_NAME)
+
+    def _seed_minilm(self, project: Project, name: str) -> None:
+        """Load the shipped MiniLM embeddings of debian_packages.csv's texts for the items
+        of ``project`` with the same text (matched by checksum)."""
+        if not PACKAGES_EMBEDDINGS.exists():
+            return
+        limits = services.import_limits()
+        with PACKAGES_CSV.open("rb") as stream:
+            rows = list(importing.read_csv(PACKAGES_CSV.name, stream, limits))
+        cached = np.load(PACKAGES_EMBEDDINGS)
+        by_checksum = {
+            c.checksum: cached[i]
+            for i, c in enumerate(rows)
+            if i < len(cached) and isinstance(c, importing.Candidate)
+        }
+        items = Item.objects.filter(project=project).values_list("id", "checksum")
+        seeded = services.features_seed(
+            project,
+            {pk: by_checksum[checksum] for pk, checksum in items if checksum in by_checksum},
+        )
+        self.stdout.write(f"{name}: {seeded} cached MiniLM embeddings loaded")
 
     def _radiology(self, admin, limit: int | None) -> None:
         if Project.objects.filter(name=RADIOLOGY_NAME).exists():

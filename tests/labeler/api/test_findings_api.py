@@ -1,0 +1,262 @@
+"""Findings projects through the API (issue 21): create, import with pre-labels, label what
+the queue serves, retrain, the next round, and every export format carrying exactly what was
+submitted (1 / 0 / -1); bad answers are a 400 naming the field, with nothing stored."""
+
+import csv
+import io
+import json
+
+import pytest
+
+from labeler import services
+from labeler.models import Annotation, ItemFinding, ModelRun, Project
+from tests.data import topic_texts
+
+pytestmark = pytest.mark.django_db
+
+# "origin" collides with a standard export column: its CSV column is "finding:origin".
+FINDINGS = ["effusion", "cardiomegaly", "atelectasis", "origin"]
+VALUES = {"present": 1, "absent": 0, "uncertain": -1}
+
+
+def run_queued(project: Project) -> None:
+    """What the worker does with the queued retrain."""
+    run = ModelRun.objects.filter(project=project, status="queued").first()
+    assert run is not None
+    services.model_run_execute(run_id=run.pk)
+
+
+def upload(client, project_id: int, name: str, content: bytes) -> dict:
+    file = io.BytesIO(content)
+    file.name = name
+    response = client.post(f"/api/projects/{project_id}/items/", {"file": file})
+    assert response.status_code == 201, response.json()
+    return response.json()
+
+
+def export(client, project_id: int, fmt: str) -> bytes:
+    response = client.get(f"/api/projects/{project_id}/export/?format={fmt}")
+    assert response.status_code == 200
+    return b"".join(response.streaming_content)
+
+
+def answer_for(number: int) -> dict:
+    """A varied answer per position: every state and "no finding" occur."""
+    patterns = [
+        {"effusion": "present", "atelectasis": "uncertain"},
+        {},
+        {"cardiomegaly": "present", "origin": "present", "effusion": "absent"},
+        {"atelectasis": "uncertain", "origin": "uncertain"},
+    ]
+    return patterns[number % len(patterns)]
+
+
+def full(states: dict) -> dict:
+    return {name: states.get(name, "absent") for name in FINDINGS}
+
+
+@pytest.fixture
+def findings_team(api, text_team):
+    created = api(text_team.manager).post(
+        "/api/projects/",
+        {
+            "name": "Reports",
+            "kind": "text",
+            "task": "findings",
+            "findings": FINDINGS,
+            "round_size": 6,
+            "evaluation_share": 0,
+        },
+        format="json",
+    )
+    assert created.status_code == 201, created.json()
+    assert created.json()["task"] == "findings"
+    assert created.json()["findings"] == FINDINGS
+    return Project.objects.get(pk=created.json()["id"])
+
+
+def test_a_findings_project_round_trips_through_the_api(api, text_team, findings_team):
+    project, client = findings_team, api(text_team.manager)
+    rows = topic_texts(10)
+    lines = ["text,labels"]
+    lines += [
+        f"{text},effusion|origin" if i < 2 else f"{text}," for i, (text, _) in enumerate(rows)
+    ]
+    report = upload(client, project.pk, "reports.csv", "\n".join(lines).encode())
+    assert report["imported"] == 20 and report["rejected"] == []
+    expected = {
+        item.pk: full({"effusion": "present", "origin": "present"})
+        for item in project.items.order_by("id")[:2]
+    }
+    run_queued(project)
+
+    for number in range(6):
+        step = client.get(f"/api/projects/{project.pk}/next/").json()
+        assert step["state"] == "ready"
+        item_id = step["item"]["id"]
+        sent = answer_for(number)
+        response = client.post(
+            f"/api/projects/{project.pk}/annotations/",
+            {"item": item_id, "findings": sent},
+            format="json",
+        )
+        assert response.status_code == 201, response.json()
+        assert response.json()["findings"] == full(sent)
+        assert response.json()["label"] is None
+        expected[item_id] = full(sent)
+
+    # Retrain (the worker's queued run, or a manager's), then the next round serves.
+    services.retrain_force(project=project)
+    run_queued(project)
+    step = client.get(f"/api/projects/{project.pk}/next/").json()
+    assert step["state"] == "ready" and step["item"]["id"] not in expected
+    assert step["item"]["round"] >= 2
+
+    table = list(csv.DictReader(io.StringIO(export(client, project.pk, "csv").decode())))
+    columns = ["effusion", "cardiomegaly", "atelectasis", "finding:origin"]
+    assert "label" not in table[0] and "origin" in table[0]
+    got = {int(row["item_id"]): [int(row[c]) for c in columns] for row in table}
+    assert got == {pk: [VALUES[s[n]] for n in FINDINGS] for pk, s in expected.items()}
+
+    for fmt in ("json", "jsonl"):
+        body = export(client, project.pk, fmt).decode()
+        objects = json.loads(body) if fmt == "json" else [json.loads(x) for x in body.splitlines()]
+        assert {o["item_id"]: o["findings"] for o in objects} == expected
+
+    tasks = json.loads(export(client, project.pk, "labelstudio"))
+    by_text = {t["data"]["text"]: t for t in tasks}
+    assert len(by_text) == len(expected)
+
+    # Label Studio's tasks import into a new findings project with the same states.
+    copy = client.post(
+        "/api/projects/",
+        {"name": "Copy", "kind": "text", "task": "findings", "findings": FINDINGS},
+        format="json",
+    ).json()
+    buffer = json.dumps(tasks).encode()
+    assert upload(client, copy["id"], "tasks.json", buffer)["rejected"] == []
+    copied = list(csv.DictReader(io.StringIO(export(client, copy["id"], "csv").decode())))
+    original = {row["text"]: [row[c] for c in columns] for row in table}
+    assert {row["text"]: [row[c] for c in columns] for row in copied} == original
+
+
+def test_a_findings_csv_export_reimports_with_the_same_states(api, text_team, findings_team):
+    project, client = findings_team, api(text_team.manager)
+    lines = [
+        json.dumps({"text": "first", "findings": {"effusion": "present", "origin": -1}}),
+        json.dumps({"text": "second", "labels": ["cardiomegaly"]}),
+        json.dumps({"text": "third", "findings": {}}),
+        json.dumps({"text": "fourth"}),
+    ]
+    report = upload(client, project.pk, "reports.jsonl", "\n".join(lines).encode())
+    assert report["imported"] == 4
+    exported = export(client, project.pk, "csv")
+    copy = client.post(
+        "/api/projects/",
+        {"name": "Copy", "kind": "text", "task": "findings", "findings": FINDINGS},
+        format="json",
+    ).json()
+    upload(client, copy["id"], "copy.csv", exported)
+
+    def states(project_id):
+        rows = csv.DictReader(io.StringIO(export(client, project_id, "csv").decode()))
+        return {
+            row["text"]: {k: row[k] for k in ("effusion", "cardiomegaly", "finding:origin")}
+            for row in rows
+        }
+
+    assert states(project.pk) == states(copy["id"])
+    assert states(project.pk) == {
+        "first": {"effusion": "1", "cardiomegaly": "0", "finding:origin": "-1"},
+        "second": {"effusion": "0", "cardiomegaly": "1", "finding:origin": "0"},
+        "third": {"effusion": "0", "cardiomegaly": "0", "finding:origin": "0"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"findings": {"pneumonia": "present"}}, "findings"),
+        ({"findings": {"effusion": "maybe"}}, "findings"),
+        ({"findings": "effusion"}, "findings"),
+        ({"label": "effusion"}, "findings"),
+        ({"label": "effusion", "findings": {}}, "label"),
+    ],
+)
+def test_a_bad_findings_answer_is_a_400_naming_the_field(
+    api, text_team, findings_team, body, field
+):
+    project, client = findings_team, api(text_team.manager)
+    upload(client, project.pk, "r.csv", b"text\none\ntwo\n")
+    run_queued(project)
+    item_id = client.get(f"/api/projects/{project.pk}/next/").json()["item"]["id"]
+
+    response = client.post(
+        f"/api/projects/{project.pk}/annotations/", {"item": item_id, **body}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert field in response.json()["error"]["fields"]
+    assert not Annotation.objects.filter(project=project).exists()
+    assert not ItemFinding.objects.filter(project=project).exists()
+
+
+def test_findings_sent_to_a_single_label_project_are_a_400_naming_findings(api, text_team):
+    client = api(text_team.manager)
+    upload(client, text_team.project.pk, "r.csv", b"text\none\ntwo\n")
+    run_queued(text_team.project)
+    item_id = client.get(f"/api/projects/{text_team.project.pk}/next/").json()["item"]["id"]
+
+    response = client.post(
+        f"/api/projects/{text_team.project.pk}/annotations/",
+        {"item": item_id, "label": "spam", "findings": {"spam": "present"}},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert "findings" in response.json()["error"]["fields"]
+    assert not Annotation.objects.filter(project=text_team.project).exists()
+
+
+def test_a_projects_task_is_fixed_and_findings_need_the_findings_task(
+    api, text_team, findings_team
+):
+    client = api(text_team.manager)
+    changed = client.patch(f"/api/projects/{findings_team.pk}/", {"task": "single"}, format="json")
+    assert changed.status_code == 400 and "task" in changed.json()["error"]["fields"]
+    refused = client.post(
+        "/api/projects/",
+        {"name": "X", "kind": "text", "findings": ["a", "b"]},
+        format="json",
+    )
+    assert refused.status_code == 400 and "findings" in refused.json()["error"]["fields"]
+
+
+def test_the_schema_documents_findings_answers(api, text_team):
+    schema = api(text_team.manager).get("/api/schema/?format=json").json()
+    submit = schema["components"]["schemas"]["AnnotationSubmit"]["properties"]
+    assert submit["findings"]["additionalProperties"]["enum"] == ["present", "absent", "uncertain"]
+    assert "task" in schema["components"]["schemas"]["Project"]["properties"]
+
+
+def test_items_carry_their_findings_and_filter_by_finding_and_state(api, text_team, findings_team):
+    project, client = findings_team, api(text_team.manager)
+    lines = [
+        json.dumps({"text": "first", "findings": {"effusion": "present", "origin": -1}}),
+        json.dumps({"text": "second", "labels": "effusion|cardiomegaly"}),
+        json.dumps({"text": "third", "findings": {}}),
+        json.dumps({"text": "fourth"}),
+    ]
+    upload(client, project.pk, "reports.jsonl", "\n".join(lines).encode())
+
+    def texts(**query):
+        response = client.get(f"/api/projects/{project.pk}/items/", query)
+        assert response.status_code == 200, response.json()
+        return {row["text"]: row["findings"] for row in response.json()["results"]}
+
+    everything = texts()
+    assert everything["first"] == full({"effusion": "present", "origin": "uncertain"})
+    assert everything["fourth"] is None
+    assert set(texts(finding="effusion")) == {"first", "second"}
+    assert set(texts(finding="origin", finding_state="uncertain")) == {"first"}
+    assert set(texts(finding="effusion", finding_state="absent")) == {"third"}

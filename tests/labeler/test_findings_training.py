@@ -1,0 +1,110 @@
+"""A findings project's retrain (issue 21), run in-process: the findings model trains on the
+label matrix, is measured per finding on the evaluation set, writes the next round through the
+queue and leaves each item's probabilities for the items page."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from labeler import services
+from labeler.models import Item, ModelRun, QueryRound
+from tests.data import shades_zip
+from tests.factories import ProjectFactory, UserFactory
+from tests.loop_steps import run_queued, truth
+
+pytestmark = pytest.mark.slow
+
+FINDINGS = ["dark", "light", "never"]
+
+
+@pytest.fixture
+def findings_shades(db):
+    """Dark and light 8×8 images as a findings project: the truth's finding is present, and
+    'never' is never present (a finding with no positives)."""
+    manager = UserFactory()
+    project = ProjectFactory(
+        kind="image", task="findings", classes=FINDINGS, created_by=manager, round_size=10,
+        evaluation_share=0.2, budget=50,
+    )  # fmt: skip
+    services.items_import_stream(project=project, name="shades.zip", stream=shades_zip(30))
+    run_queued(project)
+    project.refresh_from_db()
+    return project, manager
+
+
+def answer_open_entries(project, annotator, count: int) -> None:
+    """Answer ``count`` items with their truth present; every third marks 'never' uncertain."""
+    for number in range(count):
+        next_item = services.next_item_lease(project=project, annotator=annotator)
+        assert next_item.state == "ready", next_item.message
+        item = next_item.entry.item
+        findings = {truth(item): "present"}
+        if number % 3 == 0:
+            findings["never"] = "uncertain"
+        services.annotation_submit(
+            project=project, annotator=annotator, item_id=item.pk, findings=findings
+        )
+
+
+def test_a_findings_retrain_trains_measures_and_queues_the_next_round(findings_shades):
+    project, manager = findings_shades
+    answer_open_entries(project, manager, 30)
+
+    run = run_queued(project)
+
+    assert run.status == ModelRun.Status.SUCCEEDED, run.error
+    assert run.model_name == "findings_logreg"
+    metrics = run.metrics
+    assert set(metrics["per_finding"]) == set(FINDINGS)
+    assert metrics["per_finding"]["dark"]["auc"] > 0.7  # well above chance
+    assert metrics["per_finding"]["dark"]["positives"] >= 1
+    # No evaluation answer says 'never' is present: it has no AUC, and the macro skips it.
+    assert metrics["per_finding"]["never"]["auc"] is None
+    assert metrics["macro_auc_low"] <= metrics["macro_auc"] <= metrics["macro_auc_high"]
+    assert 0.0 <= metrics["micro_f1"] <= 1.0
+    assert metrics["training_positives"]["never"] == 0
+    assert metrics["uncertain"] == "ignore"
+    assert metrics["curve"][-1]["macro_auc"] == metrics["macro_auc"]
+    assert "should_stop" in metrics["stop"]
+    # The next round is written through the queue, from items not yet answered.
+    query_round = QueryRound.objects.get(model_run=run)
+    assert query_round.entries.exists()
+    assert not query_round.entries.filter(item__status=Item.Status.LABELED).exists()
+    # Each answered item carries the model's P(present) per finding for the items page.
+    dark = Item.objects.filter(project=project, status=Item.Status.LABELED,
+                               source_name__startswith="dark").first()  # fmt: skip
+    assert set(dark.model_findings) == set(FINDINGS)
+    assert dark.model_findings["dark"] > dark.model_findings["light"]
+    # The dashboard's API reads the same figures.
+    client = APIClient()
+    client.force_authenticate(manager)
+    stats = client.get(f"/api/projects/{project.pk}/stats/").json()
+    assert stats["metrics"]["per_finding"]["dark"] == metrics["per_finding"]["dark"]
+    assert stats["learning_curve"][-1]["macro_auc"] == metrics["macro_auc"]
+
+
+def test_uncertain_answers_train_as_the_project_says(findings_shades):
+    project, manager = findings_shades
+    project.uncertain_policy = "ones"
+    project.save(update_fields=["uncertain_policy"])
+    answer_open_entries(project, manager, 30)
+
+    run = run_queued(project)
+
+    assert run.status == ModelRun.Status.SUCCEEDED, run.error
+    assert run.metrics["uncertain"] == "ones"
+    # Every third answer marked 'never' uncertain, and it now trains as present.
+    assert run.metrics["training_positives"]["never"] > 0
+
+
+def test_the_dashboard_shows_the_findings_metrics(findings_shades, client):
+    project, manager = findings_shades
+    answer_open_entries(project, manager, 30)
+    run_queued(project)
+    client.force_login(manager)
+
+    page = client.get(f"/projects/{project.pk}/").content.decode()
+
+    assert "Macro AUC" in page
+    assert 'data-metric-key="macro_auc"' in page
+    for name in FINDINGS:
+        assert name in page
