@@ -355,7 +355,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Webhook deliveries created while the broker was down.
     "sweep-webhook-deliveries": {
-        "task": "labeler.webhook_tasks.sweep_webhook_deliveries",
+        "task": "labeler.tasks.sweep_webhook_deliveries",
         "schedule": TWEEZERS_SWEEP_SECONDS,
     },
     # Expired API tokens are refused when presented; this deletes the rest of them.
