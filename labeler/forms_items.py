@@ -60,12 +60,22 @@ class ItemFilterForm(forms.Form):
         required=False, min_value=0, max_value=100, label=_("Confidence to (%)")
     )
     disagrees = forms.BooleanField(required=False, label=_("Model disagrees with the label"))
+    suggestion_disagrees = forms.BooleanField(
+        required=False, label=_("Our model and your model disagree")
+    )
     sort = forms.ChoiceField(
         required=False, choices=[(name, SORT_LABELS[name]) for name in SORTS], label=_("Sort")
     )
 
     def __init__(
-        self, *args, classes, annotators, show_annotators: bool, show_consensus: bool, **kwargs
+        self,
+        *args,
+        classes,
+        annotators,
+        show_annotators: bool,
+        show_consensus: bool,
+        show_suggestions: bool = True,
+        **kwargs,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.fields["status"].choices = [("", _("Any status"))] + list(STATUS_LABELS.items())
@@ -81,6 +91,8 @@ class ItemFilterForm(forms.Form):
             # several annotators (labeler/access.py, Sight.consensus_with_overlap).
             for name in ("status", "label", "disagrees"):
                 del self.fields[name]
+        if not show_suggestions:
+            del self.fields["suggestion_disagrees"]
 
     def clean(self) -> dict:
         cleaned = super().clean()
@@ -105,6 +117,7 @@ class ItemFilterForm(forms.Form):
             confidence_min=_percent(data.get("confidence_min")),
             confidence_max=_percent(data.get("confidence_max")),
             disagrees=bool(data.get("disagrees")),
+            suggestion_disagrees=bool(data.get("suggestion_disagrees")),
             sort=data.get("sort") or "newest",
         )
 

@@ -64,6 +64,12 @@ class Project(models.Model):
     show_model_guess = models.BooleanField(
         default=False, help_text="Show the model's guess to annotators (off avoids anchoring)."
     )
+    # The team's own model's imported predictions (Suggestion), on the labeling page: off by
+    # default for the same reason, experts anchor on what they are shown.
+    show_suggestions = models.BooleanField(
+        default=False,
+        help_text="Show your model's imported suggestion to annotators (off avoids anchoring).",
+    )
     lease_seconds = models.PositiveIntegerField(
         default=600, validators=[MinValueValidator(10), MaxValueValidator(24 * 3600)]
     )
@@ -584,5 +590,7 @@ class SecurityEvent(models.Model):
         raise ValueError("security events are append-only")
 
 
-# Webhooks live in their own module (labeler/services/webhooks.py writes them).
+# Webhooks (labeler/services/webhooks.py writes them) and a team's own model's predictions
+# (labeler/services/suggestions.py) live in modules of their own.
+from labeler.models_suggestions import Suggestion  # noqa: E402, F401
 from labeler.models_webhooks import Webhook, WebhookDelivery  # noqa: E402, F401

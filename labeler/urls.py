@@ -51,6 +51,11 @@ urlpatterns = [
     ),
     path("projects/<int:project_id>/export/", views.project_export, name="project-export"),
     path("imports/<int:job_id>/", views.import_job, name="import-job"),
+    path(
+        "projects/<int:project_id>/import/suggestions/",
+        views.project_suggestions,
+        name="project-suggestions",
+    ),
     path("items/<int:item_id>/file", views.item_file, name="item-file"),
     path("items/<int:item_id>/dicom/", dicom_views.item_dicom_info, name="item-dicom"),
     path(

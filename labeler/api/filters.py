@@ -12,6 +12,7 @@ from django_filters.fields import IsoDateTimeField
 
 from labeler import access
 from labeler.models import Annotation, Item, QueueEntry
+from labeler.models_suggestions import SUGGESTION_DISAGREES
 
 INT_MAX = 2**31 - 1
 
@@ -55,9 +56,18 @@ class ItemFilter(django_filters.FilterSet):
         help_text="Items queued or labeled in this round number.",
     )
 
+    suggestion_disagrees = django_filters.BooleanFilter(
+        method="filter_suggestion_disagrees",
+        help_text="true: items where the loop's newest model and your model's imported "
+        "suggestion name different classes.",
+    )
+
     class Meta:
         model = Item
-        fields = ["status", "evaluation", "label", "annotator", "round"]
+        fields = ["status", "evaluation", "label", "annotator", "round", "suggestion_disagrees"]
+
+    def filter_suggestion_disagrees(self, queryset: QuerySet, name: str, value) -> QuerySet:
+        return queryset.filter(SUGGESTION_DISAGREES) if value else queryset
 
     def filter_annotator(self, queryset: QuerySet, name: str, username: str) -> QuerySet:
         current = Annotation.objects.filter(

@@ -33,6 +33,7 @@ def _filter_form(request: HttpRequest, project: Project, role: str) -> ItemFilte
         annotators=selectors_items.annotators_of(project=project),
         show_annotators=access.sight(role).every_answer,
         show_consensus=access.sees_consensus(role, project.overlap),
+        show_suggestions=access.sight(role).model_guess,
     )
 
 

@@ -12,9 +12,9 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from labeler import selectors, services
+from labeler import selectors, selectors_items, services
 from labeler.dicom.forms import PacsImportForm
-from labeler.forms import ImportForm, ProjectCreateForm, ProjectSettingsForm
+from labeler.forms import ImportForm, ProjectCreateForm, ProjectSettingsForm, SuggestionsForm
 from labeler.models import ImportJob
 from labeler.views.base import MANAGER, can_create_projects, is_htmx, nav_context, project_for
 
@@ -95,6 +95,8 @@ def project_import(request: HttpRequest, project_id: int) -> HttpResponse:
         "project": project,
         "jobs": selectors.import_jobs_recent(project=project),
         "pacs_form": PacsImportForm(),
+        "suggestions_form": SuggestionsForm(),
+        "n_suggestions": selectors_items.suggestions_count(project=project),
         **nav_context(project, MANAGER),
     }
     return render(request, "labeler/project_import.html", context)

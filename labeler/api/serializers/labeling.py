@@ -5,7 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from labeler import access
+from labeler import access, selectors_items
 from labeler.api.serializers.common import (
     NULLABLE_STRING,
     NULLABLE_URI,
@@ -13,6 +13,11 @@ from labeler.api.serializers.common import (
     role_in_context,
 )
 from labeler.models import Annotation
+
+
+class SuggestionShownSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    score = serializers.FloatField(allow_null=True)
 
 
 class LeasedItemSerializer(serializers.Serializer):
@@ -28,6 +33,10 @@ class LeasedItemSerializer(serializers.Serializer):
     model_guess = serializers.SerializerMethodField(
         help_text="The model's guess, only when the project shows it (show_model_guess)."
     )
+    suggestion = serializers.SerializerMethodField(
+        help_text="Your own model's imported prediction for the item, only when the project "
+        "shows it (show_suggestions); submit its label to accept it."
+    )
 
     @extend_schema_field(NULLABLE_URI)
     def get_image_url(self, entry) -> str | None:
@@ -38,6 +47,13 @@ class LeasedItemSerializer(serializers.Serializer):
         if not self.context["project"].show_model_guess or entry.predicted_label is None:
             return None
         return entry.predicted_label.name
+
+    @extend_schema_field(SuggestionShownSerializer(allow_null=True))
+    def get_suggestion(self, entry) -> dict | None:
+        shown = selectors_items.suggestions_shown(
+            project=self.context["project"], item_ids=[entry.item_id]
+        )
+        return shown.get(entry.item_id)
 
 
 class NextItemSerializer(serializers.Serializer):

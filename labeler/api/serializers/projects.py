@@ -67,6 +67,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "target_metric",
             "target_value",
             "show_model_guess",
+            "show_suggestions",
             "lease_seconds",
             "dicom_allow_burned_in",
             "overlap",
