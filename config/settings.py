@@ -384,6 +384,8 @@ TWEEZERS_MAX_TEXT_CHARS = env.int("TWEEZERS_MAX_TEXT_CHARS", default=100_000)
 # Seconds an embedding message works before handing over to a fresh one.
 TWEEZERS_EMBEDDING_SLICE_SECONDS = env.float("TWEEZERS_EMBEDDING_SLICE_SECONDS", default=120.0)
 TWEEZERS_IMAGE_BACKBONE_WEIGHTS = env.str("TWEEZERS_IMAGE_BACKBONE_WEIGHTS", default="")
+# A team's own image encoder exported to ONNX (the onnx_encoder representation). Empty: none.
+TWEEZERS_IMAGE_ENCODER_ONNX = env.str("TWEEZERS_IMAGE_ENCODER_ONNX", default="")
 
 LOGGING = {
     "version": 1,
