@@ -337,6 +337,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ROUTES = {
     "labeler.tasks.retrain_project": {"queue": "training"},
+    # Writing a model's encoder for download: heavy like a retrain, never on a request.
+    "labeler.tasks.build_model_export": {"queue": "training"},
     # Its own queue, so a worker on a GPU machine can take only embedding.
     "labeler.tasks.embed_features": {"queue": "embedding"},
 }

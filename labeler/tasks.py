@@ -11,7 +11,7 @@ import logging
 from celery import shared_task
 
 from labeler import jobs, services
-from labeler.services import webhook_delivery
+from labeler.services import model_exports, webhook_delivery
 from labeler.transient import TRANSIENT_ERRORS
 
 logger = logging.getLogger(__name__)
@@ -96,3 +96,11 @@ def deliver_webhook(delivery_id: int, attempts_before: int = 0) -> None:
 @shared_task(acks_late=True, ignore_result=True)
 def sweep_webhook_deliveries() -> int:
     return webhook_delivery.deliveries_sweep()
+
+
+# A model's encoder files for download (MiniLM's ONNX graph takes minutes): on the training
+# queue, beside the retrains that use the same libraries; not retried (a failure is written
+# for the next request to tell, and asking again builds again).
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=30 * 60, time_limit=35 * 60)
+def build_model_export(run_id: int, format: str) -> None:
+    model_exports.model_export_build(run_id=run_id, format=format)
