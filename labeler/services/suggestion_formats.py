@@ -55,32 +55,40 @@ def _score(row: int, value: object) -> float | None:
     return score
 
 
+# Item ids are PostgreSQL bigints.
+MAX_ITEM_ID = 2**63 - 1
+
+
 def _item_id(row: int, value: object) -> int | None:
     if value is None or value == "":
         return None
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ITEM_ID:
         return value
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 19:
-        return int(value.strip())
     raise _refuse(row, _("'item' must be an item id (a whole number)."))
+
+
+def _text(row: int, value: object, name: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str) or "\x00" in value:
+        raise _refuse(row, _("'%(name)s' must be text.") % {"name": name})
+    return value.strip()
 
 
 def _from_record(row: int, record: object) -> PredictionRow:
     if not isinstance(record, dict):
         raise _refuse(row, _("expected an object with 'item', 'label' and 'score'."))
     item_id = _item_id(row, record.get("item", record.get("item_id")))
-    source_name = record.get("source_name") or ""
-    if not isinstance(source_name, str):
-        raise _refuse(row, _("'source_name' must be text."))
+    source_name = _text(row, record.get("source_name"), "source_name")
     if item_id is None and not source_name:
         raise _refuse(row, _("'item' (the item id) or 'source_name' is missing."))
-    label = record.get("label")
-    if not isinstance(label, str) or not label.strip():
+    label = _text(row, record.get("label"), "label")
+    if not label:
         raise _refuse(row, _("'label' is missing."))
-    model = record.get("model") or ""
-    return PredictionRow(
-        row, item_id, source_name, label.strip(), _score(row, record.get("score")), str(model)
-    )
+    model = _text(row, record.get("model"), "model")
+    return PredictionRow(row, item_id, source_name, label, _score(row, record.get("score")), model)
 
 
 def _text_lines(upload: BinaryIO) -> Iterator[tuple[int, str]]:
@@ -109,12 +117,12 @@ def _jsonl_rows(upload: BinaryIO) -> Iterator[PredictionRow]:
             continue
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise _refuse(number, _("not valid JSON.")) from None
         yield _from_record(number, record)
 
 
-def _labelstudio_prediction(row: int, task: dict) -> tuple[str, float | None, str] | None:
+def _labelstudio_prediction(row: int, task: dict) -> tuple[str, float | None, object] | None:
     """The first prediction's first choice, its score (the result's, else the prediction's)
     and model version; None for a task without predictions."""
     predictions = task.get("predictions") or []
@@ -129,15 +137,14 @@ def _labelstudio_prediction(row: int, task: dict) -> tuple[str, float | None, st
             if not isinstance(choices, list) or not choices or not isinstance(choices[0], str):
                 continue
             score = result.get("score", prediction.get("score"))
-            version = prediction.get("model_version") or ""
-            return choices[0], _score(row, score), str(version)
+            return choices[0], _score(row, score), prediction.get("model_version")
     return None
 
 
 def _labelstudio_rows(upload: BinaryIO) -> Iterator[PredictionRow]:
     try:
         tasks = json.load(io.TextIOWrapper(upload, encoding="utf-8-sig"))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise _refuse(1, _("not valid JSON.")) from None
     if not isinstance(tasks, list):
         raise _refuse(1, _("expected a list of Label Studio tasks."))
@@ -150,13 +157,13 @@ def _labelstudio_rows(upload: BinaryIO) -> Iterator[PredictionRow]:
         meta = task.get("meta") if isinstance(task.get("meta"), dict) else {}
         record = {
             "item": task.get("id"),
-            "source_name": meta.get("source_name") or "",
+            "source_name": meta.get("source_name"),
             "label": found[0],
             "model": found[2],
         }
         parsed = _from_record(number, record)
         yield PredictionRow(
-            number, parsed.item_id, parsed.source_name, parsed.label, found[1], found[2]
+            number, parsed.item_id, parsed.source_name, parsed.label, found[1], parsed.model_version
         )
 
 

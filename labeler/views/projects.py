@@ -90,16 +90,20 @@ def project_import(request: HttpRequest, project_id: int) -> HttpResponse:
             project=project, created_by=request.user, name=upload.name, stream=upload
         )
         return redirect("import-job", job_id=job.pk)
-    context = {
-        "form": form,
+    return render(request, "labeler/project_import.html", import_page_context(project, form=form))
+
+
+def import_page_context(project, *, form=None, pacs_form=None) -> dict:
+    """The import page's cards: files, the PACS (image projects), your model's predictions."""
+    return {
+        "form": form or ImportForm(),
         "project": project,
         "jobs": selectors.import_jobs_recent(project=project),
-        "pacs_form": PacsImportForm(),
+        "pacs_form": pacs_form or PacsImportForm(),
         "suggestions_form": SuggestionsForm(),
         "n_suggestions": selectors_items.suggestions_count(project=project),
         **nav_context(project, MANAGER),
     }
-    return render(request, "labeler/project_import.html", context)
 
 
 @login_required

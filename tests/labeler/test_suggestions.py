@@ -145,6 +145,7 @@ def test_label_studio_predictions_import_by_task_id_or_source_name(project, mana
         ("{item},dark,1.5", "'score' must be a number between 0 and 1"),
         ("{item},dark,nan", "'score' must be a number between 0 and 1"),
         ("abc,dark,0.5", "'item' must be an item id"),
+        ("99999999999999999999999,dark,0.5", "'item' must be an item id"),
         (",,0.5", "'item' (the item id) or 'source_name' is missing"),
     ],
 )
@@ -161,6 +162,14 @@ def test_a_bad_row_is_a_400_naming_it_and_nothing_is_stored(project, manager, ro
     message = response.json()["error"]["fields"]["file"][0]
     assert message.startswith("Row 3: ")
     assert says.format(other_item=other_item) in message
+    assert Suggestion.objects.count() == 0
+
+
+def test_a_nul_in_a_name_is_refused_naming_its_row(project, manager):
+    line = json.dumps({"source_name": "a\x00b", "label": "dark"})
+    response = upload(client_for(manager), project, "bad.jsonl", line + "\n")
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"]["file"][0].startswith("Row 1: 'source_name'")
     assert Suggestion.objects.count() == 0
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -310,3 +311,39 @@ def test_only_who_may_export_downloads_a_model(api, topic_team, role, status):
     )
 
     assert response.status_code == status
+
+
+def test_a_build_the_broker_never_got_is_sent_again_and_a_failed_one_is_told_once(
+    api, topic_team, monkeypatch, settings
+):
+    # A MiniLM run whose model file is unreadable: its pipeline's build fails.
+    folder = Path(settings.TWEEZERS_ARTIFACT_DIR) / f"broken-{topic_team.project.pk}"
+    folder.mkdir(parents=True, exist_ok=True)
+    run = model_run_add(
+        topic_team.project,
+        status=ModelRun.Status.SUCCEEDED,
+        artifact_path=str(folder),
+        metrics={"representation": "minilm"},
+    )
+    sent: list[tuple] = []
+    broker_up = False
+
+    def send(task_name: str, *args) -> bool:
+        sent.append((task_name, *args))
+        return broker_up
+
+    monkeypatch.setattr(jobs, "job_send_or_wait", send)
+
+    assert _ask(api, topic_team, run, "pipeline").status_code == 202
+    broker_up = True
+    assert _ask(api, topic_team, run, "pipeline").status_code == 202
+    assert _ask(api, topic_team, run, "pipeline").status_code == 202
+    # Sent while the broker was down, sent again once it was up, then not while building.
+    assert sent == [(jobs.BUILD_MODEL_EXPORT, run.pk, "pipeline")] * 2
+
+    model_exports.model_export_build(run_id=run.pk, format="pipeline")
+    failed = _ask(api, topic_team, run, "pipeline")
+    assert failed.status_code == 400
+    assert "building this export failed" in failed.json()["error"]["fields"]["format"][0]
+    assert _ask(api, topic_team, run, "pipeline").status_code == 202
+    assert len(sent) == 3
