@@ -337,6 +337,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ROUTES = {
     "labeler.tasks.retrain_project": {"queue": "training"},
+    # Writing a model's encoder for download: heavy like a retrain, never on a request.
+    "labeler.tasks.build_model_export": {"queue": "training"},
     # Its own queue, so a worker on a GPU machine can take only embedding.
     "labeler.tasks.embed_features": {"queue": "embedding"},
 }
@@ -355,7 +357,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Webhook deliveries created while the broker was down.
     "sweep-webhook-deliveries": {
-        "task": "labeler.webhook_tasks.sweep_webhook_deliveries",
+        "task": "labeler.tasks.sweep_webhook_deliveries",
         "schedule": TWEEZERS_SWEEP_SECONDS,
     },
     # Expired API tokens are refused when presented; this deletes the rest of them.
@@ -384,6 +386,8 @@ TWEEZERS_MAX_TEXT_CHARS = env.int("TWEEZERS_MAX_TEXT_CHARS", default=100_000)
 # Seconds an embedding message works before handing over to a fresh one.
 TWEEZERS_EMBEDDING_SLICE_SECONDS = env.float("TWEEZERS_EMBEDDING_SLICE_SECONDS", default=120.0)
 TWEEZERS_IMAGE_BACKBONE_WEIGHTS = env.str("TWEEZERS_IMAGE_BACKBONE_WEIGHTS", default="")
+# A team's own image encoder exported to ONNX (the onnx_encoder representation). Empty: none.
+TWEEZERS_IMAGE_ENCODER_ONNX = env.str("TWEEZERS_IMAGE_ENCODER_ONNX", default="")
 
 LOGGING = {
     "version": 1,

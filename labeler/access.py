@@ -197,6 +197,9 @@ URL_RULES: dict[str, Rule] = {
     "api:webhook-detail": Rule("project.manage"),
     "api:webhook-delivery-list": Rule("project.manage"),
     "project-webhooks": Rule("project.manage"),
+    # A team's own model's predictions, imported as suggestions: managers only.
+    "api:suggestion-list": Rule("project.manage"),
+    "project-suggestions": Rule("project.manage"),
     "project-webhook-change": Rule("project.manage"),
 }
 
@@ -217,8 +220,9 @@ class Sight:
     # An item's consensus (its status, final label, the model against it) where several
     # annotators answer each item; with one annotator per item it is their own answer.
     consensus_with_overlap: bool
-    # The model's current guess on an item's page (the labeling page follows the project's
-    # show_model_guess instead).
+    # The model's current guess, and the team's own model's imported suggestion, on the items
+    # and item pages (the labeling page follows the project's show_model_guess and
+    # show_suggestions instead).
     model_guess: bool
     # Who opened an item, where and when.
     item_views: bool

@@ -69,6 +69,7 @@ class ProjectSettingsForm(forms.ModelForm):
             "target_metric": _("Target metric"),
             "target_value": _("Target value"),
             "show_model_guess": _("Show the model's guess"),
+            "show_suggestions": _("Show your model's suggestion"),
             "lease_seconds": _("Lease (seconds)"),
         }
         help_texts = {
@@ -88,6 +89,10 @@ class ProjectSettingsForm(forms.ModelForm):
                 "Stop suggestion once the evaluation metric reaches this value (0–1)."
             ),
             "show_model_guess": _("Show the model's guess to annotators (off avoids anchoring)."),
+            "show_suggestions": _(
+                "Show the suggestion imported from your own model to annotators, accepted "
+                "with Enter (off avoids anchoring)."
+            ),
         }
 
     def __init__(self, *args, **kwargs) -> None:
@@ -214,6 +219,18 @@ class ImportForm(forms.Form):
             "a CSV or a JSONL file with a text column."
         ),
     )
+
+
+class SuggestionsForm(forms.Form):
+    file = forms.FileField(
+        required=False,
+        label=_("Predictions file"),
+        help_text=_(
+            "CSV or JSONL with item (the item id), label and score, or Label Studio tasks "
+            "with predictions (.json). They become suggestions, never labels."
+        ),
+    )
+    clear = forms.BooleanField(required=False)
 
 
 class HoldForm(forms.Form):

@@ -73,6 +73,9 @@ class ItemFilterForm(forms.Form):
         choices=[("", _("Any state")), *FINDING_STATE_CHOICES],
         label=_("Finding's state"),
     )
+    suggestion_disagrees = forms.BooleanField(
+        required=False, label=_("Our model and your model disagree")
+    )
     sort = forms.ChoiceField(
         required=False, choices=[(name, SORT_LABELS[name]) for name in SORTS], label=_("Sort")
     )
@@ -86,6 +89,7 @@ class ItemFilterForm(forms.Form):
         show_consensus: bool,
         show_model_guess: bool,
         findings: bool = False,
+        show_suggestions: bool = True,
         **kwargs,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -117,6 +121,8 @@ class ItemFilterForm(forms.Form):
                 for name, label in self.fields["sort"].choices
                 if "confident" not in name
             ]
+        if not show_suggestions:
+            self.fields.pop("suggestion_disagrees", None)
 
     def clean(self) -> dict:
         cleaned = super().clean()
@@ -143,6 +149,7 @@ class ItemFilterForm(forms.Form):
             confidence_min=_percent(data.get("confidence_min")),
             confidence_max=_percent(data.get("confidence_max")),
             disagrees=bool(data.get("disagrees")),
+            suggestion_disagrees=bool(data.get("suggestion_disagrees")),
             sort=data.get("sort") or "newest",
             finding_id=data.get("finding"),
             finding_state=data.get("finding_state"),

@@ -21,7 +21,8 @@ EMBED_FEATURES = "labeler.tasks.embed_features"
 IMPORT_FILE = "labeler.tasks.run_import_job"
 # The name it had when it lived in labeler/dicom/tasks.py: messages already queued keep working.
 IMPORT_PACS = "labeler.dicom.tasks.run_pacs_import"
-DELIVER_WEBHOOK = "labeler.webhook_tasks.deliver_webhook"
+DELIVER_WEBHOOK = "labeler.tasks.deliver_webhook"
+BUILD_MODEL_EXPORT = "labeler.tasks.build_model_export"
 
 
 def job_send(task_name: str, *args: object, countdown: float = 0) -> None:

@@ -90,6 +90,12 @@ class Project(models.Model):
     show_model_guess = models.BooleanField(
         default=False, help_text="Show the model's guess to annotators (off avoids anchoring)."
     )
+    # The team's own model's imported predictions (Suggestion), on the labeling page: off by
+    # default for the same reason, experts anchor on what they are shown.
+    show_suggestions = models.BooleanField(
+        default=False,
+        help_text="Show your model's imported suggestion to annotators (off avoids anchoring).",
+    )
     lease_seconds = models.PositiveIntegerField(
         default=600, validators=[MinValueValidator(10), MaxValueValidator(24 * 3600)]
     )
@@ -657,8 +663,9 @@ class SecurityEvent(models.Model):
 
 
 # Webhooks (labeler/services/webhooks.py writes them), scans, the series and study items'
-# parts (labeler/services/scans.py), and findings (issue 21, labeler/services/findings.py)
-# live in their own modules.
+# parts (labeler/services/scans.py), findings (issue 21, labeler/services/findings.py) and a
+# team's own model's predictions (labeler/services/suggestions.py) live in their own modules.
 from labeler.models_findings import FindingAnswer, ItemFinding  # noqa: E402, F401
 from labeler.models_scans import ScanSeries, ScanSlice  # noqa: E402, F401
+from labeler.models_suggestions import Suggestion  # noqa: E402, F401
 from labeler.models_webhooks import Webhook, WebhookDelivery  # noqa: E402, F401

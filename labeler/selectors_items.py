@@ -14,7 +14,16 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
-from labeler.models import MODEL_DISAGREES, Annotation, Item, ItemFinding, Project, QueueEntry
+from labeler.models import (
+    MODEL_DISAGREES,
+    Annotation,
+    Item,
+    ItemFinding,
+    Project,
+    QueueEntry,
+    Suggestion,
+)
+from labeler.models_suggestions import SUGGESTION_DISAGREES
 
 PAGE_SIZE = 50
 ITEM_STATUSES = ("unlabeled", "queued", "labeled", "pending", "skipped", "flagged", "conflict")
@@ -33,6 +42,8 @@ class ItemFilter:
     confidence_min: float | None = None
     confidence_max: float | None = None
     disagrees: bool = False
+    # The loop's model and the team's own (its imported suggestion) name different classes.
+    suggestion_disagrees: bool = False
     sort: str = "newest"
     # Findings projects: items whose resolved state of this finding is ``finding_state``
     # (1 present, 0 absent, -1 uncertain).
@@ -75,7 +86,9 @@ def items_filtered(
 ) -> QuerySet[Item]:
     """The project's items matching ``filters``. With ``own_only`` (an annotator) only the
     items they answered, each carrying ``own_label_name``: their answer, not the consensus."""
-    items = Item.objects.filter(project=project).select_related("label", "model_label")
+    items = Item.objects.filter(project=project).select_related(
+        "label", "model_label", "suggestion__label"
+    )
     if own_only:
         mine = Annotation.objects.filter(item=OuterRef("pk"), annotator=viewer, is_current=True)
         items = items.filter(Exists(mine)).annotate(
@@ -111,6 +124,8 @@ def items_filtered(
         items = items.filter(MODEL_DISAGREES)
     if filters.finding_id is not None and filters.finding_state is not None:
         items = _with_finding(items, project, filters.finding_id, filters.finding_state)
+    if filters.suggestion_disagrees:
+        items = items.filter(SUGGESTION_DISAGREES)
     return items
 
 
@@ -183,3 +198,19 @@ def annotators_of(*, project: Project) -> list[tuple[int, str]]:
         .order_by("user__username")
         .values_list("user_id", "user__username")
     )
+
+
+def suggestions_shown(*, project: Project, item_ids: list[int]) -> dict[int, dict]:
+    """The team model's suggestion ``{"label", "score"}`` per item, for the labeling page and
+    the next-item API: only where the project shows suggestions (experts anchor on them)."""
+    if not project.show_suggestions or not item_ids:
+        return {}
+    rows = Suggestion.objects.filter(
+        project=project, item_id__in=item_ids, label__isnull=False
+    ).values_list("item_id", "label__name", "score")
+    return {item_id: {"label": label, "score": score} for item_id, label, score in rows}
+
+
+def suggestions_count(*, project: Project) -> int:
+    # Bounded by the team's file, not the pool: counted only on the import page.
+    return Suggestion.objects.filter(project=project).count()

@@ -11,8 +11,8 @@ import logging
 from celery import shared_task
 
 from labeler import jobs, services
+from labeler.services import model_exports, webhook_delivery
 from labeler.transient import TRANSIENT_ERRORS
-from labeler.webhook_tasks import deliver_webhook  # noqa: F401 - registers the webhook task
 
 logger = logging.getLogger(__name__)
 
@@ -79,3 +79,28 @@ def fail_dead_import_jobs() -> int:
 @shared_task(ignore_result=True)
 def delete_expired_tokens() -> int:
     return services.expired_tokens_delete()
+
+
+# Not acks_late: a delivery whose worker died mid-request is not sent twice on redelivery;
+# the receiver would drop the repeat by its delivery id anyway. A slow receiver is cut at
+# TWEEZERS_WEBHOOK_REQUEST_SECONDS, well inside these limits.
+@shared_task(ignore_result=True, soft_time_limit=120, time_limit=150)
+def deliver_webhook(delivery_id: int, attempts_before: int = 0) -> None:
+    wait = webhook_delivery.delivery_attempt(
+        delivery_id=delivery_id, attempts_before=attempts_before
+    )
+    if wait is not None:
+        deliver_webhook.apply_async((delivery_id, attempts_before + 1), countdown=wait)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def sweep_webhook_deliveries() -> int:
+    return webhook_delivery.deliveries_sweep()
+
+
+# A model's encoder files for download (MiniLM's ONNX graph takes minutes): on the training
+# queue, beside the retrains that use the same libraries; not retried (a failure is written
+# for the next request to tell, and asking again builds again).
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=30 * 60, time_limit=35 * 60)
+def build_model_export(run_id: int, format: str) -> None:
+    model_exports.model_export_build(run_id=run_id, format=format)

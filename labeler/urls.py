@@ -55,6 +55,11 @@ urlpatterns = [
     path("projects/<int:project_id>/audit/", audit_views.project_audit, name="project-audit"),
     path("audit/", audit_views.audit, name="audit"),
     path("imports/<int:job_id>/", views.import_job, name="import-job"),
+    path(
+        "projects/<int:project_id>/import/suggestions/",
+        views.project_suggestions,
+        name="project-suggestions",
+    ),
     path("items/<int:item_id>/file", views.item_file, name="item-file"),
     path("items/<int:item_id>/dicom/", dicom_views.item_dicom_info, name="item-dicom"),
     path("items/<int:item_id>/scan/", scan_views.item_scan_info, name="item-scan"),

@@ -48,6 +48,8 @@ NOT_EXPORTABLE_WHOLE: dict[str, str] = {
     "landmarks, not a fixed network; only the classifier on its rows is exported.",
     "backbone": "the backbone is the administrator's own file; this export gives the "
     "classifier on its rows (the backbone is already TorchScript or torch.export).",
+    "onnx_encoder": "the encoder is the team's own ONNX file; this export gives the "
+    "classifier on its rows, to chain after it.",
     "embeddings": "the rows were computed outside Tweezers.",
 }
 

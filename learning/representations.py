@@ -390,6 +390,21 @@ register(
         "its nearest landmarks, so new items need no refit.",
     )
 )
+# A team's own encoder (issue 24), chosen by name: "auto" never picks it, its label efficiency
+# is the team's model's, not measured here.
+register(
+    Representation(
+        name="onnx_encoder",
+        modality=IMAGE,
+        title="Your image encoder (ONNX file)",
+        featurizer=_imported("learning.onnx_encoder", "OnnxEncoderFeaturizer"),
+        requires=("image_encoder_onnx",),
+        available=lambda: importlib.util.find_spec("onnxruntime") is not None,
+        chunk_rows=128,
+        description="An image encoder exported to ONNX, read from TWEEZERS_IMAGE_ENCODER_ONNX; "
+        "run by ONNX Runtime, on CUDA where its CUDA provider and a GPU are there.",
+    )
+)
 # Chosen by name: SimCLR features stacked with the pixels never cap the final model (0.993
 # full-data accuracy on digits against 0.980 for spectral) but need more labels early.
 register(

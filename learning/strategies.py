@@ -367,6 +367,13 @@ def _committee(name: str, disagreement: str) -> Callable[..., Strategy]:
     return build
 
 
+def _external(**params: Any) -> Strategy:
+    # learning.external builds on this module's pieces, so it loads when first asked for.
+    from learning.external import ExternalDisagreement
+
+    return ExternalDisagreement(**params)
+
+
 STRATEGIES: dict[str, Callable[..., Strategy]] = {
     "random": RandomSampling,
     "least_confidence": _uncertainty("least_confidence", "least_confidence"),
@@ -377,6 +384,9 @@ STRATEGIES: dict[str, Callable[..., Strategy]] = {
     "qbc_kl": _committee("qbc_kl", "consensus_kl"),
     "cold_start": ColdStart,
     "default": _default,
+    # A team's own model against the loop's (labeler/engine/suggestions.py passes its
+    # predictions); without them, margin sampling.
+    "disagreement_external": _external,
 }
 """Strategy factories by name; ``STRATEGIES[name](**params)`` builds one."""
 

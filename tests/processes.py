@@ -1,4 +1,5 @@
-"""Real processes for tests: Celery workers and Redis servers, always stopped afterwards."""
+"""Real processes for tests: Celery workers and Redis servers, always stopped afterwards; and a
+loopback HTTP server for what the app sends out."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote
 
@@ -118,3 +122,45 @@ def apt_install_missing(program: str, packages: list[str]) -> None:
         timeout=600,
         stdout=subprocess.DEVNULL,
     )
+
+
+def http_answer(
+    handler: BaseHTTPRequestHandler,
+    code: int,
+    body: bytes = b"",
+    *,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Answer one request of a :func:`loopback_http` server: status, headers, the whole body."""
+    handler.send_response(code)
+    for name, value in (headers or {}).items():
+        handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    if body:
+        handler.wfile.write(body)
+
+
+@contextmanager
+def loopback_http(respond: Callable[[BaseHTTPRequestHandler], None]) -> Iterator[int]:
+    """A threaded HTTP server on 127.0.0.1 (a free port, yielded) for the outbound requests a
+    test watches (a PACS, a webhook receiver): ``respond(handler)`` answers every GET and
+    POST, reading ``handler.path`` and ``handler.rfile``; shut down when the block ends."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            respond(self)
+
+        do_POST = do_GET
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -13,6 +13,7 @@ from django_filters.fields import IsoDateTimeField
 from labeler import access
 from labeler.models import Annotation, Item, ItemFinding, QueueEntry
 from labeler.models_findings import STATE_VALUES
+from labeler.models_suggestions import SUGGESTION_DISAGREES
 
 INT_MAX = 2**31 - 1
 
@@ -66,10 +67,24 @@ class ItemFilter(django_filters.FilterSet):
         method="filter_nothing",
         help_text="present, absent or uncertain; with finding.",
     )
+    suggestion_disagrees = django_filters.BooleanFilter(
+        method="filter_suggestion_disagrees",
+        help_text="true: items where the loop's newest model and your model's imported "
+        "suggestion name different classes.",
+    )
 
     class Meta:
         model = Item
-        fields = ["status", "evaluation", "label", "annotator", "round", "finding", "finding_state"]
+        fields = [
+            "status",
+            "evaluation",
+            "label",
+            "annotator",
+            "round",
+            "finding",
+            "finding_state",
+            "suggestion_disagrees",
+        ]
 
     def filter_nothing(self, queryset: QuerySet, name: str, value) -> QuerySet:
         return queryset  # read by filter_finding
@@ -83,6 +98,9 @@ class ItemFilter(django_filters.FilterSet):
             return queryset.filter(Exists(marked))
         marked = ItemFinding.objects.filter(item=OuterRef("pk"), finding__name=finding)
         return queryset.filter(status=Item.Status.LABELED).exclude(Exists(marked))
+
+    def filter_suggestion_disagrees(self, queryset: QuerySet, name: str, value) -> QuerySet:
+        return queryset.filter(SUGGESTION_DISAGREES) if value else queryset
 
     def filter_annotator(self, queryset: QuerySet, name: str, username: str) -> QuerySet:
         current = Annotation.objects.filter(

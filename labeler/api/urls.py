@@ -2,6 +2,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 from labeler.api import views
+from labeler.api.views import suggestions as suggestion_views
 from labeler.api.views import webhooks as webhook_views
 
 app_name = "api"
@@ -71,6 +72,11 @@ urlpatterns = [
         f"{project}webhooks/<int:pk>/deliveries/",
         webhook_views.WebhookDeliveryListView.as_view(),
         name="webhook-delivery-list",
+    ),
+    path(
+        f"{project}suggestions/",
+        suggestion_views.SuggestionListView.as_view(),
+        name="suggestion-list",
     ),
     path("items/<int:pk>/file/", views.ItemFileView.as_view(), name="item-file"),
     re_path(r"^.*$", views.UnknownEndpointView.as_view(), name="unknown"),

@@ -24,6 +24,10 @@ from labeler.engine.model_files import (
     NoModel,
     NotExportable,
     model_export,
+    model_export_build,
+    model_export_claim,
+    model_export_ready,
+    model_export_release,
 )
 from labeler.engine.store import (
     SHARD_ROWS,
@@ -117,6 +121,10 @@ __all__ = [
     "findings_train_and_choose",
     "feature_set_dir",
     "model_export",
+    "model_export_build",
+    "model_export_claim",
+    "model_export_ready",
+    "model_export_release",
     "predict_items",
     "predict_proba_items",
     "feature_choices",

@@ -3,8 +3,11 @@ representation allows), the encoder (MiniLM, the learned image encoder) as Torch
 its model card.
 
 Files are built once per run and kept in the run's artifact folder (``export/``): a run's
-model never changes after it succeeded, and the MiniLM graph takes seconds to write. The
-engine reads rows here and writes files only, never a row.
+model never changes after it succeeded. The encoders' files (MiniLM's graph takes minutes to
+write on a small machine) are built by a background job, never in a request:
+:func:`model_export_ready` answers None for them until the job has built them, and
+:func:`model_export_claim` makes one request the one that sends the job. The engine reads
+rows here and writes files only, never a row.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 import tomllib
 import zipfile
 from collections.abc import Callable
@@ -26,6 +30,17 @@ from labeler.models import FeatureSet, ModelRun
 
 MODEL_EXPORT_FORMATS = ("onnx", "pipeline", "torchscript", "card", "card.md", "zip")
 """What ``?format=`` may ask for."""
+
+# The formats that hold an encoder, for the representations whose encoder is big to write:
+# built by the background job (labeler.tasks.build_model_export), never in a request.
+SLOW_FILES = {
+    "pipeline": "pipeline.onnx",
+    "torchscript": "encoder.torchscript.pt",
+    "zip": "model.zip",
+}
+SLOW_REPRESENTATIONS = ("minilm", "simclr")
+# A build claimed this long ago without its file is taken as lost (its worker died).
+BUILD_CLAIM_SECONDS = 3600
 
 
 class NoModel(Exception):
@@ -279,3 +294,71 @@ def model_export(*, run: ModelRun, format: str) -> ModelExport:
     if format == "card.md":
         return ModelExport(model.card_markdown(), f"{stem}-model-card.md", "text/markdown")
     return ModelExport(model.archive(), f"{stem}-model.zip", "application/zip")
+
+
+def _slow_file(model: _Run, format: str) -> Path | None:
+    """Where the background job writes ``format`` of this run, if it is one of its files."""
+    if model.representation not in SLOW_REPRESENTATIONS or format not in SLOW_FILES:
+        return None
+    return model.exports / SLOW_FILES[format]
+
+
+def _failure(path: Path) -> Path:
+    return path.with_name(path.name + ".failed")
+
+
+def model_export_ready(*, run: ModelRun, format: str) -> ModelExport | None:
+    """As :func:`model_export`, but None where the file needs the background job and is not
+    built yet (the encoders' formats of MiniLM and simclr runs); quick formats are built
+    here. A build that failed is ``NotExportable``, with its reason."""
+    if format not in MODEL_EXPORT_FORMATS:
+        return model_export(run=run, format=format)  # raises, naming the formats
+    path = _slow_file(_Run(run), format)
+    if path is not None and not path.is_file():
+        if _failure(path).is_file():
+            # Told once: asking again builds again (the failure may have been passing).
+            reason = _failure(path).read_text(errors="replace")[:500]
+            _failure(path).unlink(missing_ok=True)
+            raise NotExportable(f"building this export failed: {reason}")
+        return None
+    return model_export(run=run, format=format)
+
+
+def _claim(run: ModelRun, format: str) -> Path:
+    return _Run(run).exports / f"{SLOW_FILES[format]}.building"
+
+
+def model_export_claim(*, run: ModelRun, format: str) -> bool:
+    """True for the one caller that should send the build job: no build of this file is
+    claimed, or the claim is older than :data:`BUILD_CLAIM_SECONDS` (its worker died)."""
+    marker = _claim(run, format)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if time.time() - marker.stat().st_mtime > BUILD_CLAIM_SECONDS:
+            marker.unlink(missing_ok=True)
+    except FileNotFoundError:
+        pass
+    try:
+        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
+
+
+def model_export_release(*, run: ModelRun, format: str) -> None:
+    """The build ended (or was never sent): the next request may claim it again."""
+    _claim(run, format).unlink(missing_ok=True)
+
+
+def model_export_build(*, run: ModelRun, format: str) -> None:
+    """Build a slow export's file (the background job); a failure is written beside it, for
+    the next request to report, and the claim is released either way."""
+    path = _slow_file(_Run(run), format)
+    try:
+        model_export(run=run, format=format)
+    except Exception as error:
+        if path is not None:
+            _failure(path).write_text(f"{type(error).__name__}: {error}")
+        raise
+    finally:
+        model_export_release(run=run, format=format)

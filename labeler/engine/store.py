@@ -28,7 +28,10 @@ SHARD_ROWS = 50_000
 
 def resources() -> dict[str, str]:
     """Local resources representations may need, from the settings."""
-    return {"image_backbone_weights": settings.TWEEZERS_IMAGE_BACKBONE_WEIGHTS}
+    return {
+        "image_backbone_weights": settings.TWEEZERS_IMAGE_BACKBONE_WEIGHTS,
+        "image_encoder_onnx": settings.TWEEZERS_IMAGE_ENCODER_ONNX,
+    }
 
 
 def project_choices(project: Project, *, with_image_size: bool = False):

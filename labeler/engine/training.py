@@ -14,6 +14,7 @@ from django.conf import settings
 
 from labeler.engine.scans import run_pool, scan_artifacts_save, scan_pool
 from labeler.engine.store import FeatureRows, feature_rows_open, serving_feature_set
+from labeler.engine.suggestions import strategy_params
 from labeler.engine.versus_random import versus_random_metrics
 from labeler.models import FeatureSet, Item, ModelRun, Project, Skip
 
@@ -337,7 +338,7 @@ def train_and_choose(
         result = initial_choice(project.strategy, pool, n_choose, rng=rng, exclude=exclude)
         positions, scores = result.positions, result.scores
     elif n_choose > 0 and allowed.any():
-        strategy = get_strategy(project.strategy)
+        strategy = get_strategy(project.strategy, **strategy_params(project, features))
         result = strategy.query(
             model, pool, n_choose, rng=rng, X_labeled=X_train, y_labeled=y_train, exclude=exclude
         )

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from django.db import connection, transaction
 
 from labeler import queue
-from labeler.models import Item, LabelClass, ModelRun, Project, QueueEntry, Skip
+from labeler.models import Item, LabelClass, ModelRun, Project, QueueEntry, Skip, Suggestion
 
 # Rows per committed batch of model guesses: each batch locks its items only until it commits,
 # so an annotator's submit on one of them waits milliseconds, not the whole write.
@@ -74,9 +74,11 @@ def items_requeue(*, project: Project, item_ids: list[int]) -> BulkOutcome:
 
 
 def item_predictions_store(*, run: ModelRun) -> int:
-    """Write the run's guess onto its project's answered items and the items its round
-    queued, so the items page can filter by the current model. Answered items are bounded
-    by the label budget; the pool's other items keep no guess. Only changed guesses are
+    """Write the run's guess onto its project's answered items, the items its round queued
+    and the items the team's own model suggested for, so the items page can filter by the
+    current model (against the label, and against the suggestion). Answered items are bounded
+    by the label budget, suggested ones by the team's file; the pool's other items keep no
+    guess. Only changed guesses are
     written, in small batches that each commit (a guess is advisory: a batch lost to a crash is
     rewritten by the next run). Returns the items written."""
     from labeler import engine
@@ -85,13 +87,14 @@ def item_predictions_store(*, run: ModelRun) -> int:
         return 0
     project = run.project
     classes = dict(LabelClass.objects.filter(project=project).values_list("name", "id"))
-    answered = list(
+    answered = set(
         Item.objects.filter(project=project)
         .exclude(status__in=REQUEUABLE)
         .values_list("id", flat=True)
     )
+    suggested = Suggestion.objects.filter(project=project).values_list("item_id", flat=True)
     # Items without a row in the run's features get no guess.
-    guesses = engine.predict_items(run=run, item_ids=answered)
+    guesses = engine.predict_items(run=run, item_ids=sorted(answered.union(suggested)))
     queued = QueueEntry.objects.filter(
         project=project, round__model_run=run, predicted_label__isnull=False
     ).values_list("item_id", "predicted_label_id", "predicted_confidence")

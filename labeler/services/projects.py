@@ -110,6 +110,7 @@ EDITABLE_FIELDS = (
     "target_metric",
     "target_value",
     "show_model_guess",
+    "show_suggestions",
     "lease_seconds",
     "dicom_allow_burned_in",
     "dicom_pixel_text",

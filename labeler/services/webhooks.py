@@ -3,7 +3,7 @@
 Other services announce what happened with one call (``event_emit``, ``labels_added_emit``,
 ``run_succeeded_emit``, ``import_finished_emit``); each acts only after the caller's
 transaction commits and never sends anything itself: it writes delivery rows and enqueues
-``labeler.webhook_tasks.deliver_webhook`` on the worker's ``default`` queue, which sends
+``labeler.tasks.deliver_webhook`` on the worker's ``default`` queue, which sends
 it through ``labeler/services/webhook_delivery.py``.
 
 A delivery is one POST of a JSON envelope ``{"event", "delivery", "project", "created_at",

@@ -26,6 +26,7 @@ from labeler.views.projects import (
     project_list,
     project_settings,
 )
+from labeler.views.suggestions import project_suggestions
 from labeler.views.team import conflicts, item_history, member_remove, member_role, members
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "project_import",
     "project_list",
     "project_settings",
+    "project_suggestions",
     "retrain",
     "shortcut_keys",
 ]

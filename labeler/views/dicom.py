@@ -14,9 +14,9 @@ from labeler import selectors, services
 from labeler.dicom.forms import PacsImportForm
 from labeler.dicom.rendering import PRESETS
 from labeler.dicom.renditions import RenditionError, dicom_name, parse_window, rendition
-from labeler.forms import ImportForm
 from labeler.models import Project
-from labeler.views.base import MANAGER, nav_context, project_for
+from labeler.views.base import project_for
+from labeler.views.projects import import_page_context
 
 
 def _dicom_item(request: HttpRequest, item_id: int):
@@ -92,11 +92,5 @@ def pacs_import(request: HttpRequest, project_id: int) -> HttpResponse:
             project=project, created_by=request.user, query=form.query
         )
         return redirect("import-job", job_id=job.pk)
-    context = {
-        "form": ImportForm(),
-        "pacs_form": form,
-        "project": project,
-        "jobs": selectors.import_jobs_recent(project=project),
-        **nav_context(project, MANAGER),
-    }
+    context = import_page_context(project, pacs_form=form)
     return render(request, "labeler/project_import.html", context, status=400)

@@ -37,6 +37,7 @@ def _filter_form(request: HttpRequest, project: Project, role: str) -> ItemFilte
         show_consensus=access.sees_consensus(role, project.overlap),
         show_model_guess=access.sight(role).model_guess,
         findings=project.is_findings,
+        show_suggestions=access.sight(role).model_guess,
     )
 
 

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from markdown_it import MarkdownIt
 
-from labeler import selectors, services
+from labeler import selectors, selectors_items, services
 from labeler import selectors_findings as findings_selectors
 from labeler.api.errors import SUBMIT_CONFLICTS
 from labeler.forms import CorrectForm, HoldForm, SkipForm, SubmitForm
@@ -84,7 +84,7 @@ def why_asked(entry: QueueEntry) -> str:
     ) % {"percent": percent}
 
 
-def _item_json(project: Project, entry: QueueEntry) -> dict:
+def _item_json(project: Project, entry: QueueEntry, suggestion: dict | None = None) -> dict:
     item = entry.item
     guess = None
     if project.show_model_guess and entry.predicted_label_id and not project.is_findings:
@@ -98,6 +98,8 @@ def _item_json(project: Project, entry: QueueEntry) -> dict:
         "image_url": reverse("item-file", args=[item.pk]) if item.file else "",
         "pixelated": is_pixelated(item),
         "guess": guess,
+        # The team's own model's answer, where the project shows it; Enter accepts it.
+        "suggestion": suggestion,
         "why": why_asked(entry),
     }
 
@@ -113,10 +115,15 @@ def _leased(request: HttpRequest, project: Project, hold: int | None) -> dict:
             item_ids=[entry.item_id for entry in leased.entries],
             where="labeling",
         )
+    suggestions = selectors_items.suggestions_shown(
+        project=project, item_ids=[entry.item_id for entry in leased.entries]
+    )
     return {
         "state": leased.state,
         "message": leased.message,
-        "items": [_item_json(project, entry) for entry in leased.entries],
+        "items": [
+            _item_json(project, entry, suggestions.get(entry.item_id)) for entry in leased.entries
+        ],
         "progress": selectors.labeling_progress(project=project, annotator=request.user),
     }
 

@@ -12,9 +12,9 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from labeler import selectors, services
+from labeler import selectors, selectors_items, services
 from labeler.dicom.forms import PacsImportForm
-from labeler.forms import ImportForm, ProjectCreateForm, ProjectSettingsForm
+from labeler.forms import ImportForm, ProjectCreateForm, ProjectSettingsForm, SuggestionsForm
 from labeler.models import ImportJob
 from labeler.views.base import MANAGER, can_create_projects, is_htmx, nav_context, project_for
 
@@ -90,14 +90,20 @@ def project_import(request: HttpRequest, project_id: int) -> HttpResponse:
             project=project, created_by=request.user, name=upload.name, stream=upload
         )
         return redirect("import-job", job_id=job.pk)
-    context = {
-        "form": form,
+    return render(request, "labeler/project_import.html", import_page_context(project, form=form))
+
+
+def import_page_context(project, *, form=None, pacs_form=None) -> dict:
+    """The import page's cards: files, the PACS (image projects), your model's predictions."""
+    return {
+        "form": form or ImportForm(),
         "project": project,
         "jobs": selectors.import_jobs_recent(project=project),
-        "pacs_form": PacsImportForm(),
+        "pacs_form": pacs_form or PacsImportForm(),
+        "suggestions_form": SuggestionsForm(),
+        "n_suggestions": selectors_items.suggestions_count(project=project),
         **nav_context(project, MANAGER),
     }
-    return render(request, "labeler/project_import.html", context)
 
 
 @login_required

@@ -187,6 +187,13 @@
       guess.querySelector(".guess-confidence").textContent = item.guess.confidence == null ? "" :
         interpolate(gettext("· %(percent)s%% sure"), { percent: Math.round(100 * item.guess.confidence) }, true);
     }
+    const suggestion = $("label-suggestion");
+    suggestion.hidden = !item.suggestion;
+    if (item.suggestion) {
+      suggestion.querySelector(".suggestion-label").textContent = item.suggestion.label;
+      suggestion.querySelector(".suggestion-score").textContent = item.suggestion.score == null ? "" :
+        interpolate(gettext("· %(percent)s%% sure"), { percent: Math.round(100 * item.suggestion.score) }, true);
+    }
     $("label-unsure").checked = false;
     $("label-note").value = "";
     state.findings = {};
@@ -403,6 +410,14 @@
   }
 
   // --- actions ---------------------------------------------------------------------------
+  // The suggestion is accepted as the annotator's own answer: one key, the same submit.
+  function acceptSuggestion() {
+    const item = state.queue[0];
+    if (!item || !item.suggestion) return;
+    state.keyAt = performance.now();
+    answer(item.suggestion.label);
+  }
+
   function answer(label, findings) {
     const item = state.queue.shift();
     if (!item) return;
@@ -770,6 +785,7 @@
     if (unskipButton) return unskip(Number(unskipButton.dataset.unskip));
     const finding = target.closest("#label-ready [data-finding]");
     if (finding) return toggleFinding(finding.dataset.finding, event.shiftKey);
+    if (target.closest("[data-accept-suggestion]")) return acceptSuggestion();
     const action = target.closest("#label-panel [data-label], #label-panel .skip-button, #label-panel [data-undo], #label-panel [data-submit-findings], #label-panel [data-no-finding]");
     if (!action) return;
     if (event.detail > 0 && performance.now() - state.shownAt < MOUSE_GUARD_MS && !action.matches("[data-undo]")) return;
@@ -807,6 +823,10 @@
     if (event.key === "+" || event.key === "=") return zoom("in");
     if (event.key === "-" || event.key === "_") return zoom("out");
     if (!state.queue.length) return;
+    if (event.key === "Enter" && state.queue[0] && state.queue[0].suggestion) {
+      event.preventDefault(); // not also the focused button's click
+      return acceptSuggestion();
+    }
     const key = event.key === " " ? " " : event.key.toLowerCase();
     if (key === setup.flag_key) {
       event.preventDefault();

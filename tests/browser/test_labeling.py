@@ -679,3 +679,36 @@ def test_help_zoom_reset_undo_after_skip_and_changing_an_answer_from_the_strip(
     assert Item.objects.get(pk=skipped).label.name == other
     assert Annotation.objects.filter(item_id=skipped).count() == 2
     page.screenshot(path=output_dir / "labeling-strip.png")
+
+
+@pytest.mark.browser
+def test_enter_accepts_the_teams_suggestion_only_where_the_project_shows_it(
+    transactional_db, new_page
+):
+    from labeler.models import Suggestion
+
+    project, alice, _bob, label_url = two_annotators(n_items=40)
+    labels = {c.name: c for c in project.classes.all()}
+    for item in project.items.all():
+        # The team's model says "7" everywhere, 80% sure.
+        Suggestion.objects.create(project=project, item=item, label=labels["7"], score=0.8)
+    page = new_page()
+    log_in(page, alice, label_url)
+    first = shown_item(page)
+    assert page.is_hidden("#label-suggestion")
+    page.keyboard.press("Enter")  # nothing to accept: the item stays
+    assert shown_item(page) == first
+
+    services.project_update(project=project, changes={"show_suggestions": True})
+    page.reload()
+    item_id = shown_item(page)
+    assert page.is_visible("#label-suggestion")
+    assert page.text_content("#label-suggestion .suggestion-label") == "7"
+    assert "80%" in page.text_content("#label-suggestion .suggestion-score")
+    page.keyboard.press("Enter")
+    wait_for_next(page, item_id)
+    wait_until_saved(page)
+
+    answer = Annotation.objects.get(item_id=item_id, annotator=alice)
+    assert answer.label.name == "7"
+    assert Suggestion.objects.filter(item_id=item_id).exists()

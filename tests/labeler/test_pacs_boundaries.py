@@ -9,7 +9,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -19,6 +19,7 @@ from labeler.dicom.dicomweb import PacsQuery, pacs_entries
 from labeler.dicom.pacs_http import pacs_url_normalise, pacs_url_within
 from labeler.importing import ImportSourceError, Limits, Rejection
 from tests.factories import ProjectFactory, UserFactory
+from tests.processes import http_answer, loopback_http
 
 LIMITS = Limits(
     max_file_bytes=10**7, max_image_pixels=10**7, max_text_chars=10**5, max_total_bytes=10**8
@@ -57,67 +58,45 @@ class Canary:
         ]
 
 
-def _handler(canary: Canary) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args) -> None:
-            pass
+def _respond(canary: Canary, request: BaseHTTPRequestHandler) -> None:
+    canary.requests.append(request.path)
+    path = urlsplit(request.path).path
+    if path == "/redirect/dicom-web/studies":
+        http_answer(request, 302, headers={"Location": f"{canary.base}/outside/studies"})
+    elif path == f"{ROOT_PATH}/studies":
+        body = json.dumps(
+            [{"0020000D": {"vr": "UI", "Value": [uid]}} for uid in canary.study_uids]
+        ).encode()
+        http_answer(request, 200, body, headers={"Content-Type": "application/dicom+json"})
+    elif path in ("/drip/dicom-web/studies", f"{ROOT_PATH}/studies/1.2.840.99"):
+        _drip(request)
+    else:
+        http_answer(request, 404)
 
-        def do_GET(self) -> None:
-            canary.requests.append(self.path)
-            path = urlsplit(self.path).path
-            if path == "/redirect/dicom-web/studies":
-                self.send_response(302)
-                self.send_header("Location", f"{canary.base}/outside/studies")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-            elif path in (f"{ROOT_PATH}/studies", "/redirect/dicom-web/studies"):
-                body = json.dumps(
-                    [{"0020000D": {"vr": "UI", "Value": [uid]}} for uid in canary.study_uids]
-                ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/dicom+json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-            elif path in ("/drip/dicom-web/studies", f"{ROOT_PATH}/studies/1.2.840.99"):
-                self._drip()
-            else:
-                self.send_response(404)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
 
-        def _drip(self) -> None:
-            # Each byte arrives well within any per-read timeout; the whole never ends in time.
-            self.send_response(200)
-            self.send_header("Content-Type", 'multipart/related; type="application/dicom"')
-            self.send_header("Content-Length", str(DRIP_BYTES * 100))
-            self.end_headers()
-            stop = threading.Event()
-            for _ in range(DRIP_BYTES):
-                try:
-                    self.wfile.write(b"[")
-                    self.wfile.flush()
-                except OSError:
-                    return
-                stop.wait(DRIP_INTERVAL)
-
-    return Handler
+def _drip(request: BaseHTTPRequestHandler) -> None:
+    # Each byte arrives well within any per-read timeout; the whole never ends in time.
+    request.send_response(200)
+    request.send_header("Content-Type", 'multipart/related; type="application/dicom"')
+    request.send_header("Content-Length", str(DRIP_BYTES * 100))
+    request.end_headers()
+    stop = threading.Event()
+    for _ in range(DRIP_BYTES):
+        try:
+            request.wfile.write(b"[")
+            request.wfile.flush()
+        except OSError:
+            return
+        stop.wait(DRIP_INTERVAL)
 
 
 @pytest.fixture
 def canary(settings) -> Iterator[Canary]:
     canary = Canary()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(canary))
-    server.daemon_threads = True
-    canary.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    settings.TWEEZERS_PACS_URLS = [canary.root]
-    try:
+    with loopback_http(lambda request: _respond(canary, request)) as port:
+        canary.port = port
+        settings.TWEEZERS_PACS_URLS = [canary.root]
         yield canary
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _import(url: str, limit: int = 20) -> tuple[int, list]:

@@ -11,11 +11,10 @@ import datetime as dt
 import json
 import os
 import re
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -27,12 +26,20 @@ from labeler.models import ImportJob, ModelRun, Project
 from labeler.models_webhooks import Webhook, WebhookDelivery
 from labeler.services import webhook_delivery, webhooks
 from labeler.services.imports import ImportReport, import_job_succeed
-from labeler.webhook_tasks import deliver_webhook
+from labeler.tasks import deliver_webhook
 from tests.data import shades_zip
 from tests.factories import ProjectFactory, UserFactory
 from tests.labeler.api.factories import item_add, membership_add, round_add
 from tests.loop_steps import run_queued, truth
-from tests.processes import celery_worker_command, start, stop, wait_until, worker_database_url
+from tests.processes import (
+    celery_worker_command,
+    http_answer,
+    loopback_http,
+    start,
+    stop,
+    wait_until,
+    worker_database_url,
+)
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 SECRET = "receiver-secret-0123456789"
@@ -65,45 +72,24 @@ class Receiver:
         return [request.headers["X-Tweezers-Event"] for request in self.received]
 
 
-def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args) -> None:
-            pass
-
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            receiver.received.append(Received(self.path, dict(self.headers.items()), body))
-            if self.path.endswith("/fail"):
-                self._answer(500)
-            elif self.path.endswith("/redirect"):
-                self._answer(302, location=f"{receiver.base}/elsewhere")
-            else:
-                self._answer(200)
-
-        def _answer(self, code: int, location: str = "") -> None:
-            self.send_response(code)
-            if location:
-                self.send_header("Location", location)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-    return Handler
+def _respond(receiver: Receiver, request: BaseHTTPRequestHandler) -> None:
+    body = request.rfile.read(int(request.headers.get("Content-Length", 0)))
+    receiver.received.append(Received(request.path, dict(request.headers.items()), body))
+    if request.path.endswith("/fail"):
+        http_answer(request, 500)
+    elif request.path.endswith("/redirect"):
+        http_answer(request, 302, headers={"Location": f"{receiver.base}/elsewhere"})
+    else:
+        http_answer(request, 200)
 
 
 @pytest.fixture
 def receiver(settings) -> Iterator[Receiver]:
     receiver = Receiver()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(receiver))
-    server.daemon_threads = True
-    receiver.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    settings.TWEEZERS_WEBHOOK_URLS = [f"{receiver.base}/hooks"]
-    try:
+    with loopback_http(lambda request: _respond(receiver, request)) as port:
+        receiver.port = port
+        settings.TWEEZERS_WEBHOOK_URLS = [f"{receiver.base}/hooks"]
         yield receiver
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @dataclass

@@ -10,7 +10,8 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -18,7 +19,16 @@ import psycopg
 import pytest
 import requests
 
-from tests.processes import REPO, free_port, start, start_redis, stop, wait_until
+from tests.processes import (
+    REPO,
+    free_port,
+    http_answer,
+    loopback_http,
+    start,
+    start_redis,
+    stop,
+    wait_until,
+)
 
 CLIENT_SRC = REPO / "clients" / "python" / "src"
 # The client is importable without installing it (a fresh clone's `make test` passes with
@@ -40,6 +50,10 @@ class Server:
     viewer: str
     viewer_password: str
     log_path: Path
+    # A local webhook receiver the server may deliver to (its TWEEZERS_WEBHOOK_URLS), and
+    # every request it got: (path, headers, body).
+    hooks_url: str = ""
+    received: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
 
     def log_tail(self, size: int = 6000) -> str:
         return self.log_path.read_text(errors="replace")[-size:]
@@ -90,6 +104,22 @@ def _ok(url: str) -> bool:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    received: list[tuple[str, dict[str, str], bytes]] = []
+
+    def receive(request: BaseHTTPRequestHandler) -> None:
+        body = request.rfile.read(int(request.headers.get("Content-Length", 0)))
+        received.append((request.path, dict(request.headers.items()), body))
+        http_answer(request, 200)
+
+    with loopback_http(receive) as receiver_port:
+        yield from _served(tmp_path_factory, f"http://127.0.0.1:{receiver_port}/hooks", received)
+
+
+def _served(
+    tmp_path_factory: pytest.TempPathFactory,
+    hooks_url: str,
+    received: list[tuple[str, dict[str, str], bytes]],
+) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("served")
     var_dir = folder / "var"
     log_path = folder / "serve.log"
@@ -117,6 +147,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "TWEEZERS_EMBEDDING_DIR": str(var_dir / "embeddings"),
         "TWEEZERS_SYNC_IMPORT_MAX_BYTES": str(SYNC_IMPORT_MAX_BYTES),
         "HF_HUB_OFFLINE": "1",
+        "TWEEZERS_WEBHOOK_URLS": hooks_url,
         "PORT": str(port),
         "WEB_CONCURRENCY": "2",
         # On a CI machine shared with other jobs an idle-priority worker may wait for minutes.
@@ -145,7 +176,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         except AssertionError:
             print(log_path.read_text(errors="replace")[-4000:])
             raise
-        yield Server(url, "scripter", password, "viewer", password, log_path)
+        yield Server(url, "scripter", password, "viewer", password, log_path, hooks_url, received)
     finally:
         if server_process is not None:
             # A TERM to the script stops gunicorn and both workers (as in test_serve.py).

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
+import json
 import os
 import subprocess
 import sys
@@ -11,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import REPO
+from tests.processes import REPO, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.worker, pytest.mark.timeout(900)]
 
@@ -193,3 +196,57 @@ def test_the_readme_quickstart_example_runs_against_the_server(server, tmp_path:
     with (tmp_path / "debian-packages-labeled.csv").open(newline="", encoding="utf-8") as out:
         rows = list(csv.DictReader(out))
     assert len(rows) >= 10 and {row["label"] for row in rows} <= {"games", "science"}
+
+
+def _signature_valid(secret: str, header: str, body: bytes) -> bool:
+    parts = dict(part.split("=", 1) for part in header.split(","))
+    signed = parts["t"].encode() + b"." + body
+    expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, parts["v1"])
+
+
+def test_a_script_registers_a_webhook_the_worker_delivers_to_and_deletes_it(client, server):
+    from tweezers_client import BadRequest, NotFound, Webhook
+
+    project = client.create_project("Hooked", ["a", "b"], kind="text", features="tfidf")
+    hook = client.create_webhook(
+        project, f"{server.hooks_url}/tweezers", ["import.finished", "round.ready"]
+    )
+    assert isinstance(hook, Webhook) and hook.secret and hook.active
+    assert hook.events == ["import.finished", "round.ready"]
+    listed = client.webhooks(project)
+    assert [h.id for h in listed] == [hook.id] and listed[0].secret is None
+    with pytest.raises(BadRequest) as refused:
+        client.create_webhook(project, "http://169.254.169.254/latest", ["round.ready"])
+    assert "url" in refused.value.fields
+
+    # Over the server's synchronous limit: an import job, whose end the worker announces;
+    # then the cold-start round it writes.
+    client.upload_texts(project, short_texts(120, "hooked"), poll_interval=0.2)
+
+    def mine() -> dict[str, tuple[dict, bytes]]:
+        return {
+            headers["X-Tweezers-Event"]: (headers, body)
+            for path, headers, body in server.received
+            if path == "/hooks/tweezers" and json.loads(body)["project"] == project.id
+        }
+
+    wait_until(lambda: len(mine()) == 2, timeout=300, what="both events at the receiver")
+    for headers, body in mine().values():
+        assert _signature_valid(hook.secret, headers["X-Tweezers-Signature"], body)
+    assert json.loads(mine()["import.finished"][1])["data"]["imported"] == 120
+    wait_until(
+        lambda: {d.status for d in client.webhook_deliveries(project, hook)} == {"succeeded"},
+        timeout=60,
+        what="the delivery log to say succeeded",
+    )
+    log = list(client.webhook_deliveries(project, hook))
+    assert sorted(d.event for d in log) == ["import.finished", "round.ready"]
+    assert all(d.response_code == 200 and d.attempt == 1 for d in log)
+
+    turned_off = client.update_webhook(project, hook, active=False)
+    assert turned_off.active is False and client.webhook(project, hook).active is False
+    client.delete_webhook(project, hook)
+    assert client.webhooks(project) == []
+    with pytest.raises(NotFound):
+        client.webhook(project, hook.id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from labeler import access
+from labeler import access, selectors_items
 from labeler.api.serializers.common import (
     NULLABLE_STRING,
     NULLABLE_URI,
@@ -45,6 +45,11 @@ FINDINGS_ANSWER_HELP = (
 )
 
 
+class SuggestionShownSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    score = serializers.FloatField(allow_null=True)
+
+
 class LeasedItemSerializer(serializers.Serializer):
     """The item an annotator should label now. Deliberately without the queue entry's kind:
     annotators must not tell evaluation items from strategy picks."""
@@ -61,6 +66,10 @@ class LeasedItemSerializer(serializers.Serializer):
     model_findings = serializers.SerializerMethodField(
         help_text="Findings projects: the model's probability per finding, only when the "
         "project shows its guess (show_model_guess) and a model has given them."
+    )
+    suggestion = serializers.SerializerMethodField(
+        help_text="Your own model's imported prediction for the item, only when the project "
+        "shows it (show_suggestions); submit its label to accept it."
     )
 
     @extend_schema_field(NULLABLE_URI)
@@ -79,6 +88,13 @@ class LeasedItemSerializer(serializers.Serializer):
         if not (project.is_findings and project.show_model_guess):
             return None
         return entry.item.model_findings
+
+    @extend_schema_field(SuggestionShownSerializer(allow_null=True))
+    def get_suggestion(self, entry) -> dict | None:
+        shown = selectors_items.suggestions_shown(
+            project=self.context["project"], item_ids=[entry.item_id]
+        )
+        return shown.get(entry.item_id)
 
 
 class NextItemSerializer(serializers.Serializer):

@@ -95,6 +95,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "target_metric",
             "target_value",
             "show_model_guess",
+            "show_suggestions",
             "lease_seconds",
             "dicom_allow_burned_in",
             "dicom_pixel_text",

@@ -6,7 +6,8 @@ from django.http import FileResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, generics, serializers
+from rest_framework import exceptions, generics, serializers, status
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeler import engine, services
@@ -15,6 +16,7 @@ from labeler.api.pagination import NewestFirstCursorPagination
 from labeler.api.permissions import FollowsPolicy
 from labeler.api.views.base import ProjectScopedMixin, errors, streamed
 from labeler.models import ModelRun, QueryRound
+from labeler.services import model_exports
 
 
 @extend_schema(tags=["model"], responses={200: s.QueryRoundSerializer, **errors(401, 403, 404)})
@@ -86,6 +88,15 @@ class ModelExportQuerySerializer(serializers.Serializer):
     )
 
 
+class ModelExportBuildingSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["building"])
+    message = serializers.CharField()
+
+
+# How long a client waits before asking again for an export being built.
+EXPORT_RETRY_SECONDS = 10
+
+
 @extend_schema(
     tags=["model"],
     parameters=[ModelExportQuerySerializer],
@@ -95,6 +106,7 @@ class ModelExportQuerySerializer(serializers.Serializer):
         (200, "application/json"): OpenApiTypes.OBJECT,
         (200, "text/markdown"): OpenApiTypes.STR,
         (200, "application/zip"): OpenApiTypes.BINARY,
+        (202, "application/json"): ModelExportBuildingSerializer,
         **errors(400, 401, 403, 404),
     },
 )
@@ -102,7 +114,9 @@ class ModelRunExportView(ProjectScopedMixin, APIView):
     """Download a run's model for serving elsewhere: ONNX (probabilities per class, in the
     card's class order), the encoder as TorchScript, the model card, or all in a zip.
     404 for a run without a model; 400 for a format that does not apply to the run's
-    representation (the message says why)."""
+    representation (the message says why). The encoders' formats of MiniLM and simclr runs
+    (pipeline, torchscript, zip) are built by the worker the first time: until then the
+    answer is 202 with ``Retry-After``; ask again."""
 
     permission_classes = [FollowsPolicy]
 
@@ -110,16 +124,26 @@ class ModelRunExportView(ProjectScopedMixin, APIView):
         # ``format`` names the export format here, not a DRF renderer.
         return super().perform_content_negotiation(request, force=True)
 
-    def get(self, request, project_pk: int, pk: int) -> FileResponse:
+    def get(self, request, project_pk: int, pk: int) -> FileResponse | Response:
         query = ModelExportQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         run = get_object_or_404(ModelRun.objects.filter(project=self.project), pk=pk)
         try:
-            export = engine.model_export(run=run, format=query.validated_data["format"])
+            export = model_exports.model_export_request(
+                run=run, format=query.validated_data["format"]
+            )
         except engine.NoModel as error:
             raise exceptions.NotFound(str(error)) from error
         except engine.NotExportable as error:
             raise exceptions.ValidationError({"format": [str(error)]}) from error
+        if export is None:
+            body = {
+                "status": "building",
+                "message": "The worker is building this export; ask again in a moment.",
+            }
+            response = Response(body, status=status.HTTP_202_ACCEPTED)
+            response["Retry-After"] = str(EXPORT_RETRY_SECONDS)
+            return response
         return FileResponse(
             export.path.open("rb"),
             as_attachment=True,

@@ -6,12 +6,14 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from labeler import engine, services
+from labeler import engine, jobs, services
 from labeler.models import Item, ModelRun, Project
+from labeler.services import model_exports
 from tests.data import shades_zip, texts_csv, topic_texts
 from tests.labeler.api.conftest import Team, team_for
 from tests.labeler.api.factories import model_run_add
@@ -53,10 +55,34 @@ def _project(team: Team, features: str) -> Project:
     return team.project
 
 
-def _download(api, team: Team, run: ModelRun, format: str):
+@pytest.fixture
+def export_jobs(monkeypatch) -> list[tuple]:
+    """The build jobs requests sent (task name and arguments), for the test to run as the
+    worker would; nothing reaches a broker."""
+    sent: list[tuple] = []
+
+    def send(task_name: str, *args) -> bool:
+        sent.append((task_name, *args))
+        return True
+
+    monkeypatch.setattr(jobs, "job_send_or_wait", send)
+    return sent
+
+
+def _ask(api, team: Team, run: ModelRun, format: str):
     return api(team.manager).get(
         f"/api/projects/{team.project.pk}/model-runs/{run.pk}/export/", {"format": format}
     )
+
+
+def _download(api, team: Team, run: ModelRun, format: str):
+    """The export; one the worker builds (202) is built here, as the worker would, and asked
+    for again."""
+    response = _ask(api, team, run, format)
+    if response.status_code == 202:
+        model_exports.model_export_build(run_id=run.pk, format=format)
+        response = _ask(api, team, run, format)
+    return response
 
 
 def _body(response) -> bytes:
@@ -97,7 +123,9 @@ def shades_team(db, fast_passwords) -> Team:
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_a_minilm_run_exports_to_onnx_that_matches_the_apps_probabilities(api, topic_team):
+def test_a_minilm_run_exports_to_onnx_that_matches_the_apps_probabilities(
+    api, topic_team, export_jobs
+):
     project = _project(topic_team, "minilm")
     services.items_import_stream(
         project=project, name="notes.csv", stream=texts_csv(topic_texts(20))
@@ -112,7 +140,15 @@ def test_a_minilm_run_exports_to_onnx_that_matches_the_apps_probabilities(api, t
     (probabilities,) = classifier.run(None, {"features": _feature_rows(run, ids)})
     classifier_difference = float(np.abs(probabilities - expected).max())
 
-    response = _download(api, topic_team, run, "pipeline")
+    # MiniLM's graph takes minutes to write on a small machine: never in the request. The
+    # first asks send one build job and answer at once; once it ran, the file is served.
+    for _ in range(2):
+        building = _ask(api, topic_team, run, "pipeline")
+        assert building.status_code == 202 and int(building["Retry-After"]) > 0
+        assert building.json()["status"] == "building"
+    assert export_jobs == [(jobs.BUILD_MODEL_EXPORT, run.pk, "pipeline")]
+    model_exports.model_export_build(run_id=run.pk, format="pipeline")
+    response = _ask(api, topic_team, run, "pipeline")
     assert response.status_code == 200
     pipeline, pipeline_classes = _session(_body(response))
     from learning.onnx_export import minilm_tokenize
@@ -213,7 +249,9 @@ def test_a_pixels_run_exports_its_whole_pipeline_and_its_card(api, shades_team):
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-def test_a_learned_image_encoder_run_exports_its_whole_pipeline_and_encoder(api, shades_team):
+def test_a_learned_image_encoder_run_exports_its_whole_pipeline_and_encoder(
+    api, shades_team, export_jobs
+):
     import torch
 
     from learning.features import image_pixels
@@ -273,3 +311,39 @@ def test_only_who_may_export_downloads_a_model(api, topic_team, role, status):
     )
 
     assert response.status_code == status
+
+
+def test_a_build_the_broker_never_got_is_sent_again_and_a_failed_one_is_told_once(
+    api, topic_team, monkeypatch, settings
+):
+    # A MiniLM run whose model file is unreadable: its pipeline's build fails.
+    folder = Path(settings.TWEEZERS_ARTIFACT_DIR) / f"broken-{topic_team.project.pk}"
+    folder.mkdir(parents=True, exist_ok=True)
+    run = model_run_add(
+        topic_team.project,
+        status=ModelRun.Status.SUCCEEDED,
+        artifact_path=str(folder),
+        metrics={"representation": "minilm"},
+    )
+    sent: list[tuple] = []
+    broker_up = False
+
+    def send(task_name: str, *args) -> bool:
+        sent.append((task_name, *args))
+        return broker_up
+
+    monkeypatch.setattr(jobs, "job_send_or_wait", send)
+
+    assert _ask(api, topic_team, run, "pipeline").status_code == 202
+    broker_up = True
+    assert _ask(api, topic_team, run, "pipeline").status_code == 202
+    assert _ask(api, topic_team, run, "pipeline").status_code == 202
+    # Sent while the broker was down, sent again once it was up, then not while building.
+    assert sent == [(jobs.BUILD_MODEL_EXPORT, run.pk, "pipeline")] * 2
+
+    model_exports.model_export_build(run_id=run.pk, format="pipeline")
+    failed = _ask(api, topic_team, run, "pipeline")
+    assert failed.status_code == 400
+    assert "building this export failed" in failed.json()["error"]["fields"]["format"][0]
+    assert _ask(api, topic_team, run, "pipeline").status_code == 202
+    assert len(sent) == 3

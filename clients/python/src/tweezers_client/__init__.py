@@ -34,6 +34,8 @@ from tweezers_client.resources import (
     Project,
     QueryRound,
     Rejection,
+    Webhook,
+    WebhookDelivery,
 )
 
 __all__ = [
@@ -58,5 +60,7 @@ __all__ = [
     "TweezersError",
     "Unauthorized",
     "WaitTimeout",
+    "Webhook",
+    "WebhookDelivery",
     "__version__",
 ]

@@ -38,6 +38,7 @@ from tweezers_client.resources import (
     from_json,
     parse_time,
 )
+from tweezers_client.webhooks import WebhookCalls
 
 __version__ = "0.1.0"
 
@@ -55,7 +56,7 @@ def _project_id(project: ProjectRef) -> int:
     return project.id if isinstance(project, Project) else int(project)
 
 
-class Client:
+class Client(WebhookCalls):
     """A Tweezers server, as one account.
 
     >>> with Client.login("http://127.0.0.1:8000", "ada", "secret") as tweezers:

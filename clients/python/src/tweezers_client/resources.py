@@ -203,3 +203,39 @@ class ModelRun:
     query_seconds: float | None = None
     artifact_url: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A project's webhook. ``secret`` is known only in the answer that created it (the
+    server shows it once); keep it to check each delivery's ``X-Tweezers-Signature``."""
+
+    id: int
+    url: str
+    events: list[str]
+    active: bool = True
+    failures_in_row: int = 0
+    disabled_reason: str = ""
+    disabled_at: datetime | None = None
+    created_by: str | None = None
+    created_at: datetime | None = None
+    secret: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """One event sent to a hook: ``status`` pending, succeeded or failed, after ``attempt``
+    tries; ``payload`` is the body's ``data``."""
+
+    id: int
+    event: str
+    status: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    attempt: int = 0
+    response_code: int | None = None
+    duration_ms: int | None = None
+    error: str = ""
+    created_at: datetime | None = None
+    finished_at: datetime | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
