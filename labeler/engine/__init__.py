@@ -49,7 +49,7 @@ from labeler.engine.training import (
     predict_proba_items,
     train_and_choose,
 )
-from labeler.engine.versus_random import VERSUS_RANDOM_MIN_EVALUATION
+from labeler.engine.versus_random import versus_random_min_evaluation
 
 
 def strategy_names(task: str = "single") -> list[str]:
@@ -105,7 +105,6 @@ def features_problem(name: str, kind: str, n_items: int | None = None) -> str | 
 __all__ = [
     "MODEL_EXPORT_FORMATS",
     "SHARD_ROWS",
-    "VERSUS_RANDOM_MIN_EVALUATION",
     "FeatureProgress",
     "FeatureRows",
     "FindingsAnswers",
@@ -134,4 +133,5 @@ __all__ = [
     "serving_feature_set",
     "strategy_names",
     "train_and_choose",
+    "versus_random_min_evaluation",
 ]

@@ -9,10 +9,17 @@ from __future__ import annotations
 import numpy as np
 
 from labeler.models import ModelRun, Project
-from learning.versus_random import MIN_EVALUATION
 
-# Below this many evaluation labels there is no estimate (what the dashboard says is needed).
-VERSUS_RANDOM_MIN_EVALUATION = MIN_EVALUATION
+
+def versus_random_min_evaluation() -> int:
+    """Below this many evaluation labels there is no estimate (what the dashboard says is
+    needed). Read from the engine when asked: importing ``learning`` when Django starts would
+    load it into every web process (and the web side runs without it, labeler/engine)."""
+    from learning.versus_random import MIN_EVALUATION
+
+    return MIN_EVALUATION
+
+
 REMEASURE_GROWTH = 1.1
 REPEATS = 3
 SECONDS = 1.0

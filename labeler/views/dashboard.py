@@ -94,7 +94,7 @@ def _versus_random_words(figures: dict | None) -> str:
         return _(
             "Too few evaluation labels yet to estimate what random labeling would reach "
             "(%(n)s of the %(needed)s needed)."
-        ) % {"n": figures["n_evaluation"], "needed": engine.VERSUS_RANDOM_MIN_EVALUATION}
+        ) % {"n": figures["n_evaluation"], "needed": engine.versus_random_min_evaluation()}
     numbers = {
         "model": round(100 * figures["model_accuracy"]),
         "n": figures["n_labels"],
