@@ -22,7 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from labeler import importing, jobs
-from labeler.dicom.dicomweb import PacsQuery, pacs_entries
+from labeler.dicom.dicomweb import PacsQuery, PacsStudy, pacs_entries, pacs_studies
 from labeler.dicom.options import dicom_options
 from labeler.models import ImportJob, Item, LabelClass, Project, item_file_path
 from labeler.services import webhooks
@@ -271,6 +271,15 @@ def items_import_pacs(
         raise importing.ImportSourceError("PACS images import into an image project")
     total, entries = pacs_entries(query, import_limits(), dicom_options(project=project))
     return items_import(project=project, entries=entries, total=total, progress=progress)
+
+
+def pacs_studies_search(*, project: Project, query: PacsQuery) -> list[PacsStudy]:
+    """The studies a DICOMweb search finds and their series, under the UIDs this project
+    gives them (to choose series to import); nothing identifying, nothing stored."""
+    options = dicom_options(project=project)
+    if options is None:
+        raise importing.ImportSourceError("PACS images import into an image project")
+    return pacs_studies(query, options)
 
 
 def items_import_labelstudio(*, project: Project, name: str, stream: BinaryIO) -> ImportReport:
