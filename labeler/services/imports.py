@@ -5,6 +5,7 @@ can read), ``finished_at`` set either way."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterator
@@ -176,6 +177,10 @@ def items_import(
                 )
                 continue
             prelabel = class_name_normalize(entry.prelabel) if entry.prelabel else None
+            if prelabel and prelabel not in classes and scan_import is not None:
+                # DICOM folders are mostly named by patient, study or series: in a series or
+                # study project only a folder named as a class pre-labels its scan.
+                entry, prelabel = dataclasses.replace(entry, prelabel=None), None
             if prelabel and prelabel not in classes:
                 if classes_from_import:
                     try:

@@ -317,6 +317,7 @@ def _scan_keys(item: Item, series: list[ScanSeries], shown: ScanSeries, middle) 
         "series": len(series),
         "incomplete": any(s.problem for s in series),
         "shown": {"series_uid": shown.series_uid, "index": middle.index},
+        "montage": montage_path(item),
     }
 
 
