@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 SCAN_NEEDS_DICOM = "a project whose items are series or studies imports DICOM files only"
 NO_SERIES_UID = "the file has no Series or Study Instance UID to group it by"
 RENDITION_ROOT = "renditions"
+INDEX_PARKING = 1_000_000
 
 
 def slice_file_path(project_id: int, checksum: str) -> str:
@@ -264,7 +265,9 @@ def _slices_write(record: ScanSeries, existing, fresh, order) -> None:
                 slice_location=geometry.slice_location,
             )
         )
-    # (series, index) is checked at commit: shifting the indexes passes through duplicates.
+    # (series, index) is unique row by row: park the stored slices out of the way (no series
+    # has a million slices), then give each its place.
+    ScanSlice.objects.filter(series=record).update(index=F("index") + INDEX_PARKING)
     ScanSlice.objects.bulk_update(moved, ["index", "position"])
     ScanSlice.objects.bulk_create(added)
 
