@@ -110,6 +110,10 @@ class ScanImport:
         finally:
             self._drop_unused_files()
 
+    def discard(self) -> None:
+        """The import stopped before ``finish``: drop the files it stored."""
+        self._drop_unused_files()
+
     def _store(self, key: str, series: dict[str, list[_Pending]], classes, report) -> Item | None:
         with transaction.atomic():
             item, created = self._item_locked(key, series, classes, report)
@@ -165,8 +169,8 @@ class ScanImport:
     def _scan_name(self, key: str, series: dict[str, list[_Pending]]) -> str:
         first_name = min(p.source_name for pending in series.values() for p in pending)
         if self.project.unit == Project.Unit.STUDY:
-            return f"study of {len(series)} series (first file {first_name})"
-        return self._series_name(next(iter(series)), next(iter(series.values())))
+            return f"study (first file {first_name})"
+        return f"{self.parts[next(iter(series))].description} (first file {first_name})"
 
     def _series_name(self, series_uid: str, pending: list[_Pending]) -> str:
         files = {p.dicom_path for p in pending}
