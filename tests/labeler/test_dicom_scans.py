@@ -214,6 +214,7 @@ def test_the_create_page_makes_a_series_project_and_the_settings_page_cannot_cha
     assert "DICOM images" in refused.content.decode()
     settings_page = client.get(f"/projects/{project.pk}/settings/").content.decode()
     assert 'name="unit"' not in settings_page
+    assert 'id="scan-import-note"' in client.get(f"/projects/{project.pk}/import/").content.decode()
 
 
 @pytest.mark.django_db(transaction=True)
