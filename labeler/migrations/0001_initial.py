@@ -8,6 +8,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
@@ -16,688 +17,253 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name="Project",
+            name='Project',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("name", models.CharField(max_length=200)),
-                ("description", models.TextField(blank=True)),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[("image", "Images"), ("text", "Texts")], max_length=10
-                    ),
-                ),
-                ("strategy", models.CharField(default="default", max_length=64)),
-                ("features", models.CharField(default="auto", max_length=32)),
-                (
-                    "round_size",
-                    models.PositiveIntegerField(
-                        default=20,
-                        validators=[
-                            django.core.validators.MinValueValidator(1),
-                            django.core.validators.MaxValueValidator(1000),
-                        ],
-                    ),
-                ),
-                (
-                    "evaluation_share",
-                    models.FloatField(
-                        default=0.1,
-                        help_text="Share of the label budget spent on a random evaluation sample.",
-                        validators=[
-                            django.core.validators.MinValueValidator(0.0),
-                            django.core.validators.MaxValueValidator(0.5),
-                        ],
-                    ),
-                ),
-                (
-                    "budget",
-                    models.PositiveIntegerField(
-                        blank=True,
-                        help_text="Total labels the project may spend; empty = no limit.",
-                        null=True,
-                    ),
-                ),
-                (
-                    "daily_cap",
-                    models.PositiveIntegerField(
-                        blank=True,
-                        help_text="Labels per annotator per day; empty = no limit.",
-                        null=True,
-                    ),
-                ),
-                (
-                    "target_metric",
-                    models.CharField(
-                        choices=[("accuracy", "Accuracy"), ("macro_f1", "Macro F1")],
-                        default="accuracy",
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "target_value",
-                    models.FloatField(
-                        blank=True,
-                        help_text="Stop suggestion once the evaluation metric reaches this value (0–1).",
-                        null=True,
-                        validators=[
-                            django.core.validators.MinValueValidator(0.0),
-                            django.core.validators.MaxValueValidator(1.0),
-                        ],
-                    ),
-                ),
-                (
-                    "show_model_guess",
-                    models.BooleanField(
-                        default=False,
-                        help_text="Show the model's guess to annotators (off avoids anchoring).",
-                    ),
-                ),
-                (
-                    "lease_seconds",
-                    models.PositiveIntegerField(
-                        default=600,
-                        validators=[
-                            django.core.validators.MinValueValidator(10),
-                            django.core.validators.MaxValueValidator(86400),
-                        ],
-                    ),
-                ),
-                (
-                    "overlap",
-                    models.PositiveSmallIntegerField(
-                        default=1,
-                        help_text="How many annotators label each item.",
-                        validators=[
-                            django.core.validators.MinValueValidator(1),
-                            django.core.validators.MaxValueValidator(10),
-                        ],
-                    ),
-                ),
-                ("random_seed", models.PositiveIntegerField(default=0)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                ("updated_at", models.DateTimeField(auto_now=True)),
-                ("n_items", models.PositiveIntegerField(default=0, editable=False)),
-                ("n_labeled", models.PositiveIntegerField(default=0, editable=False)),
-                (
-                    "created_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=200)),
+                ('description', models.TextField(blank=True)),
+                ('kind', models.CharField(choices=[('image', 'Images'), ('text', 'Texts')], max_length=10)),
+                ('strategy', models.CharField(default='default', max_length=64)),
+                ('features', models.CharField(default='auto', max_length=32)),
+                ('round_size', models.PositiveIntegerField(default=20, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(1000)])),
+                ('evaluation_share', models.FloatField(default=0.1, help_text='Share of the label budget spent on a random evaluation sample.', validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(0.5)])),
+                ('budget', models.PositiveIntegerField(blank=True, help_text='Total labels the project may spend; empty = no limit.', null=True)),
+                ('daily_cap', models.PositiveIntegerField(blank=True, help_text='Labels per annotator per day; empty = no limit.', null=True)),
+                ('target_metric', models.CharField(choices=[('accuracy', 'Accuracy'), ('macro_f1', 'Macro F1')], default='accuracy', max_length=16)),
+                ('target_value', models.FloatField(blank=True, help_text='Stop suggestion once the evaluation metric reaches this value (0–1).', null=True, validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(1.0)])),
+                ('show_model_guess', models.BooleanField(default=False, help_text="Show the model's guess to annotators (off avoids anchoring).")),
+                ('lease_seconds', models.PositiveIntegerField(default=600, validators=[django.core.validators.MinValueValidator(10), django.core.validators.MaxValueValidator(86400)])),
+                ('overlap', models.PositiveSmallIntegerField(default=1, help_text='How many annotators label each item.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(10)])),
+                ('random_seed', models.PositiveIntegerField(default=0)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
+                ('n_items', models.PositiveIntegerField(default=0, editable=False)),
+                ('n_labeled', models.PositiveIntegerField(default=0, editable=False)),
+                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "ordering": ["-created_at", "-id"],
+                'ordering': ['-created_at', '-id'],
             },
         ),
         migrations.CreateModel(
-            name="ModelRun",
+            name='ModelRun',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("queued", "Queued"),
-                            ("running", "Running"),
-                            ("succeeded", "Succeeded"),
-                            ("failed", "Failed"),
-                        ],
-                        default="queued",
-                        max_length=12,
-                    ),
-                ),
-                ("strategy", models.CharField(blank=True, max_length=64)),
-                ("model_name", models.CharField(blank=True, max_length=64)),
-                (
-                    "n_labels",
-                    models.PositiveIntegerField(
-                        default=0, help_text="Labels the model trained on."
-                    ),
-                ),
-                ("metrics", models.JSONField(blank=True, default=dict)),
-                ("artifact_path", models.CharField(blank=True, max_length=500)),
-                ("error", models.TextField(blank=True)),
-                ("attempts", models.PositiveSmallIntegerField(default=0)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                ("started_at", models.DateTimeField(blank=True, null=True)),
-                ("finished_at", models.DateTimeField(blank=True, null=True)),
-                ("train_seconds", models.FloatField(blank=True, null=True)),
-                ("query_seconds", models.FloatField(blank=True, null=True)),
-                (
-                    "project",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="model_runs",
-                        to="labeler.project",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], default='queued', max_length=12)),
+                ('strategy', models.CharField(blank=True, max_length=64)),
+                ('model_name', models.CharField(blank=True, max_length=64)),
+                ('n_labels', models.PositiveIntegerField(default=0, help_text='Labels the model trained on.')),
+                ('metrics', models.JSONField(blank=True, default=dict)),
+                ('artifact_path', models.CharField(blank=True, max_length=500)),
+                ('error', models.TextField(blank=True)),
+                ('attempts', models.PositiveSmallIntegerField(default=0)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('started_at', models.DateTimeField(blank=True, null=True)),
+                ('finished_at', models.DateTimeField(blank=True, null=True)),
+                ('train_seconds', models.FloatField(blank=True, null=True)),
+                ('query_seconds', models.FloatField(blank=True, null=True)),
+                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='model_runs', to='labeler.project')),
             ],
             options={
-                "ordering": ["-created_at", "-id"],
+                'ordering': ['-created_at', '-id'],
             },
         ),
         migrations.CreateModel(
-            name="Membership",
+            name='Membership',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "role",
-                    models.CharField(
-                        choices=[
-                            ("manager", "Manager"),
-                            ("annotator", "Annotator"),
-                            ("viewer", "Viewer"),
-                        ],
-                        default="annotator",
-                        max_length=16,
-                    ),
-                ),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "user",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="memberships",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "project",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="memberships",
-                        to="labeler.project",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('role', models.CharField(choices=[('manager', 'Manager'), ('annotator', 'Annotator'), ('viewer', 'Viewer')], default='annotator', max_length=16)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL)),
+                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='labeler.project')),
             ],
         ),
         migrations.CreateModel(
-            name="LabelClass",
+            name='LabelClass',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("name", models.CharField(max_length=100)),
-                ("order", models.PositiveIntegerField(default=0)),
-                (
-                    "project",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="classes",
-                        to="labeler.project",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=100)),
+                ('order', models.PositiveIntegerField(default=0)),
+                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='classes', to='labeler.project')),
             ],
             options={
-                "verbose_name_plural": "label classes",
-                "ordering": ["order", "id"],
+                'verbose_name_plural': 'label classes',
+                'ordering': ['order', 'id'],
             },
         ),
         migrations.CreateModel(
-            name="Item",
+            name='Item',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("text", models.TextField(blank=True)),
-                (
-                    "file",
-                    models.FileField(
-                        blank=True, max_length=300, upload_to=labeler.models.item_file_path
-                    ),
-                ),
-                (
-                    "source_name",
-                    models.CharField(help_text="File name or row it came from.", max_length=500),
-                ),
-                ("checksum", models.CharField(help_text="SHA-256 of the content.", max_length=64)),
-                ("metadata", models.JSONField(blank=True, default=dict)),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("unlabeled", "Unlabeled"),
-                            ("labeled", "Labeled"),
-                            ("skipped", "Skipped"),
-                        ],
-                        default="unlabeled",
-                        max_length=12,
-                    ),
-                ),
-                ("is_evaluation", models.BooleanField(default=False)),
-                ("embedding_row", models.PositiveIntegerField(blank=True, null=True)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "label",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="items",
-                        to="labeler.labelclass",
-                    ),
-                ),
-                (
-                    "prelabel",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="labeler.labelclass",
-                    ),
-                ),
-                (
-                    "project",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="items",
-                        to="labeler.project",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('text', models.TextField(blank=True)),
+                ('file', models.FileField(blank=True, max_length=300, upload_to=labeler.models.item_file_path)),
+                ('source_name', models.CharField(help_text='File name or row it came from.', max_length=500)),
+                ('checksum', models.CharField(help_text='SHA-256 of the content.', max_length=64)),
+                ('metadata', models.JSONField(blank=True, default=dict)),
+                ('status', models.CharField(choices=[('unlabeled', 'Unlabeled'), ('labeled', 'Labeled'), ('skipped', 'Skipped')], default='unlabeled', max_length=12)),
+                ('is_evaluation', models.BooleanField(default=False)),
+                ('embedding_row', models.PositiveIntegerField(blank=True, null=True)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('label', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='items', to='labeler.labelclass')),
+                ('prelabel', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='labeler.labelclass')),
+                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='labeler.project')),
             ],
             options={
-                "ordering": ["id"],
+                'ordering': ['id'],
             },
         ),
         migrations.CreateModel(
-            name="ImportJob",
+            name='ImportJob',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("source_name", models.CharField(max_length=300)),
-                ("upload_path", models.CharField(max_length=500)),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("queued", "Queued"),
-                            ("running", "Running"),
-                            ("succeeded", "Succeeded"),
-                            ("failed", "Failed"),
-                        ],
-                        default="queued",
-                        max_length=12,
-                    ),
-                ),
-                ("total", models.PositiveIntegerField(default=0)),
-                ("processed", models.PositiveIntegerField(default=0)),
-                ("imported", models.PositiveIntegerField(default=0)),
-                ("duplicates", models.PositiveIntegerField(default=0)),
-                ("rejected", models.JSONField(blank=True, default=list)),
-                ("error", models.TextField(blank=True)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                ("finished_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "created_by",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "project",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="import_jobs",
-                        to="labeler.project",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('source_name', models.CharField(max_length=300)),
+                ('upload_path', models.CharField(max_length=500)),
+                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], default='queued', max_length=12)),
+                ('total', models.PositiveIntegerField(default=0)),
+                ('processed', models.PositiveIntegerField(default=0)),
+                ('imported', models.PositiveIntegerField(default=0)),
+                ('duplicates', models.PositiveIntegerField(default=0)),
+                ('rejected', models.JSONField(blank=True, default=list)),
+                ('error', models.TextField(blank=True)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('finished_at', models.DateTimeField(blank=True, null=True)),
+                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='import_jobs', to='labeler.project')),
             ],
             options={
-                "ordering": ["-created_at", "-id"],
+                'ordering': ['-created_at', '-id'],
             },
         ),
         migrations.CreateModel(
-            name="QueryRound",
+            name='QueryRound',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("number", models.PositiveIntegerField()),
-                ("strategy", models.CharField(max_length=64)),
-                ("size", models.PositiveIntegerField(default=0)),
-                ("n_done", models.PositiveIntegerField(default=0)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                ("completed_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "model_run",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="rounds",
-                        to="labeler.modelrun",
-                    ),
-                ),
-                (
-                    "project",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="rounds",
-                        to="labeler.project",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('number', models.PositiveIntegerField()),
+                ('strategy', models.CharField(max_length=64)),
+                ('size', models.PositiveIntegerField(default=0)),
+                ('n_done', models.PositiveIntegerField(default=0)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('completed_at', models.DateTimeField(blank=True, null=True)),
+                ('model_run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='rounds', to='labeler.modelrun')),
+                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rounds', to='labeler.project')),
             ],
             options={
-                "ordering": ["-number"],
+                'ordering': ['-number'],
             },
         ),
         migrations.CreateModel(
-            name="Annotation",
+            name='Annotation',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("strategy", "Chosen by the strategy"),
-                            ("evaluation", "Random evaluation draw"),
-                        ],
-                        default="strategy",
-                        max_length=12,
-                    ),
-                ),
-                ("seconds_spent", models.FloatField(blank=True, null=True)),
-                ("note", models.TextField(blank=True)),
-                ("predicted_confidence", models.FloatField(blank=True, null=True)),
-                ("client_key", models.CharField(blank=True, max_length=64, null=True)),
-                ("is_current", models.BooleanField(default=True)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "annotator",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="annotations",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "replaces",
-                    models.OneToOneField(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="replaced_by",
-                        to="labeler.annotation",
-                    ),
-                ),
-                (
-                    "item",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="annotations",
-                        to="labeler.item",
-                    ),
-                ),
-                (
-                    "label",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="annotations",
-                        to="labeler.labelclass",
-                    ),
-                ),
-                (
-                    "predicted_label",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="labeler.labelclass",
-                    ),
-                ),
-                (
-                    "project",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="annotations",
-                        to="labeler.project",
-                    ),
-                ),
-                (
-                    "round",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="annotations",
-                        to="labeler.queryround",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('kind', models.CharField(choices=[('strategy', 'Chosen by the strategy'), ('evaluation', 'Random evaluation draw')], default='strategy', max_length=12)),
+                ('seconds_spent', models.FloatField(blank=True, null=True)),
+                ('note', models.TextField(blank=True)),
+                ('predicted_confidence', models.FloatField(blank=True, null=True)),
+                ('client_key', models.CharField(blank=True, max_length=64, null=True)),
+                ('is_current', models.BooleanField(default=True)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('annotator', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='annotations', to=settings.AUTH_USER_MODEL)),
+                ('replaces', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='replaced_by', to='labeler.annotation')),
+                ('item', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='annotations', to='labeler.item')),
+                ('label', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='annotations', to='labeler.labelclass')),
+                ('predicted_label', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='labeler.labelclass')),
+                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='annotations', to='labeler.project')),
+                ('round', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='annotations', to='labeler.queryround')),
             ],
             options={
-                "ordering": ["-created_at", "-id"],
+                'ordering': ['-created_at', '-id'],
             },
         ),
         migrations.CreateModel(
-            name="QueueEntry",
+            name='QueueEntry',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("rank", models.PositiveIntegerField()),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("strategy", "Chosen by the strategy"),
-                            ("evaluation", "Random evaluation draw"),
-                        ],
-                        default="strategy",
-                        max_length=12,
-                    ),
-                ),
-                ("score", models.FloatField(blank=True, null=True)),
-                ("lease_expires_at", models.DateTimeField(blank=True, null=True)),
-                ("done", models.BooleanField(default=False)),
-                (
-                    "item",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="queue_entries",
-                        to="labeler.item",
-                    ),
-                ),
-                (
-                    "leased_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "project",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="queue",
-                        to="labeler.project",
-                    ),
-                ),
-                (
-                    "round",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="entries",
-                        to="labeler.queryround",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('rank', models.PositiveIntegerField()),
+                ('kind', models.CharField(choices=[('strategy', 'Chosen by the strategy'), ('evaluation', 'Random evaluation draw')], default='strategy', max_length=12)),
+                ('score', models.FloatField(blank=True, null=True)),
+                ('lease_expires_at', models.DateTimeField(blank=True, null=True)),
+                ('done', models.BooleanField(default=False)),
+                ('item', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='queue_entries', to='labeler.item')),
+                ('leased_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='queue', to='labeler.project')),
+                ('round', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='entries', to='labeler.queryround')),
             ],
             options={
-                "ordering": ["rank"],
+                'ordering': ['rank'],
             },
         ),
         migrations.CreateModel(
-            name="Skip",
+            name='Skip',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "annotator",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="skips",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "item",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="skips",
-                        to="labeler.item",
-                    ),
-                ),
-                (
-                    "project",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="skips",
-                        to="labeler.project",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('annotator', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='skips', to=settings.AUTH_USER_MODEL)),
+                ('item', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='skips', to='labeler.item')),
+                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='skips', to='labeler.project')),
             ],
         ),
         migrations.AddIndex(
-            model_name="modelrun",
-            index=models.Index(fields=["status", "created_at"], name="modelrun_status_created"),
+            model_name='modelrun',
+            index=models.Index(fields=['status', 'created_at'], name='modelrun_status_created'),
         ),
         migrations.AddConstraint(
-            model_name="modelrun",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("status__in", ["queued", "running"])),
-                fields=("project",),
-                name="modelrun_one_active_per_project",
-            ),
+            model_name='modelrun',
+            constraint=models.UniqueConstraint(condition=models.Q(('status__in', ['queued', 'running'])), fields=('project',), name='modelrun_one_active_per_project'),
         ),
         migrations.AddConstraint(
-            model_name="membership",
-            constraint=models.UniqueConstraint(
-                fields=("project", "user"), name="membership_unique_user"
-            ),
+            model_name='membership',
+            constraint=models.UniqueConstraint(fields=('project', 'user'), name='membership_unique_user'),
         ),
         migrations.AddConstraint(
-            model_name="labelclass",
-            constraint=models.UniqueConstraint(
-                fields=("project", "name"), name="labelclass_unique_name"
-            ),
+            model_name='labelclass',
+            constraint=models.UniqueConstraint(fields=('project', 'name'), name='labelclass_unique_name'),
         ),
         migrations.AddIndex(
-            model_name="item",
-            index=models.Index(fields=["project", "status"], name="item_project_status"),
+            model_name='item',
+            index=models.Index(fields=['project', 'status'], name='item_project_status'),
         ),
         migrations.AddIndex(
-            model_name="item",
-            index=models.Index(fields=["project", "is_evaluation"], name="item_project_evaluation"),
+            model_name='item',
+            index=models.Index(fields=['project', 'is_evaluation'], name='item_project_evaluation'),
         ),
         migrations.AddIndex(
-            model_name="item",
-            index=models.Index(fields=["project", "embedding_row"], name="item_project_embedding"),
+            model_name='item',
+            index=models.Index(fields=['project', 'embedding_row'], name='item_project_embedding'),
         ),
         migrations.AddConstraint(
-            model_name="item",
-            constraint=models.UniqueConstraint(
-                fields=("project", "checksum"), name="item_unique_checksum"
-            ),
+            model_name='item',
+            constraint=models.UniqueConstraint(fields=('project', 'checksum'), name='item_unique_checksum'),
         ),
         migrations.AddConstraint(
-            model_name="queryround",
-            constraint=models.UniqueConstraint(
-                fields=("project", "number"), name="round_unique_number"
-            ),
+            model_name='queryround',
+            constraint=models.UniqueConstraint(fields=('project', 'number'), name='round_unique_number'),
         ),
         migrations.AddIndex(
-            model_name="annotation",
-            index=models.Index(fields=["project", "created_at"], name="annotation_project_created"),
+            model_name='annotation',
+            index=models.Index(fields=['project', 'created_at'], name='annotation_project_created'),
         ),
         migrations.AddIndex(
-            model_name="annotation",
-            index=models.Index(fields=["annotator", "created_at"], name="annotation_annotator_day"),
+            model_name='annotation',
+            index=models.Index(fields=['annotator', 'created_at'], name='annotation_annotator_day'),
         ),
         migrations.AddIndex(
-            model_name="annotation",
-            index=models.Index(fields=["item", "is_current"], name="annotation_item_current"),
+            model_name='annotation',
+            index=models.Index(fields=['item', 'is_current'], name='annotation_item_current'),
         ),
         migrations.AddConstraint(
-            model_name="annotation",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("client_key__isnull", False)),
-                fields=("annotator", "client_key"),
-                name="annotation_unique_client_key",
-            ),
+            model_name='annotation',
+            constraint=models.UniqueConstraint(condition=models.Q(('client_key__isnull', False)), fields=('annotator', 'client_key'), name='annotation_unique_client_key'),
         ),
         migrations.AddIndex(
-            model_name="queueentry",
-            index=models.Index(
-                condition=models.Q(("done", False)),
-                fields=["project", "rank"],
-                name="queue_open_by_rank",
-            ),
+            model_name='queueentry',
+            index=models.Index(condition=models.Q(('done', False)), fields=['project', 'rank'], name='queue_open_by_rank'),
         ),
         migrations.AddIndex(
-            model_name="queueentry",
-            index=models.Index(
-                condition=models.Q(("done", False)),
-                fields=["leased_by", "project"],
-                name="queue_open_leases",
-            ),
+            model_name='queueentry',
+            index=models.Index(condition=models.Q(('done', False)), fields=['leased_by', 'project'], name='queue_open_leases'),
         ),
         migrations.AddConstraint(
-            model_name="queueentry",
-            constraint=models.UniqueConstraint(
-                fields=("round", "item"), name="queueentry_unique_item"
-            ),
+            model_name='queueentry',
+            constraint=models.UniqueConstraint(fields=('round', 'item'), name='queueentry_unique_item'),
         ),
     ]

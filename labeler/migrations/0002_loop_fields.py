@@ -5,35 +5,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("labeler", "0001_initial"),
+        ('labeler', '0001_initial'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="item",
-            name="evaluation_order",
+            model_name='item',
+            name='evaluation_order',
             field=models.PositiveIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name="project",
-            name="n_annotations",
+            model_name='project',
+            name='n_annotations',
             field=models.PositiveIntegerField(default=0, editable=False),
         ),
         migrations.AddField(
-            model_name="queueentry",
-            name="predicted_confidence",
+            model_name='queueentry',
+            name='predicted_confidence',
             field=models.FloatField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name="queueentry",
-            name="predicted_label",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="+",
-                to="labeler.labelclass",
-            ),
+            model_name='queueentry',
+            name='predicted_label',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='labeler.labelclass'),
         ),
     ]

@@ -4,14 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("labeler", "0002_loop_fields"),
+        ('labeler', '0002_loop_fields'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="modelrun",
-            name="task_id",
+            model_name='modelrun',
+            name='task_id',
             field=models.CharField(blank=True, max_length=64),
         ),
     ]

@@ -5,45 +5,34 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("labeler", "0003_modelrun_task_id"),
+        ('labeler', '0003_modelrun_task_id'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name="queueentry",
-            name="queueentry_unique_item",
+            model_name='queueentry',
+            name='queueentry_unique_item',
         ),
         migrations.AddField(
-            model_name="annotation",
-            name="is_adjudication",
+            model_name='annotation',
+            name='is_adjudication',
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name="queueentry",
-            name="slot",
+            model_name='queueentry',
+            name='slot',
             field=models.PositiveSmallIntegerField(default=0),
         ),
         migrations.AlterField(
-            model_name="item",
-            name="status",
-            field=models.CharField(
-                choices=[
-                    ("unlabeled", "Unlabeled"),
-                    ("pending", "Waiting for more annotators"),
-                    ("conflict", "Annotators disagree"),
-                    ("labeled", "Labeled"),
-                    ("skipped", "Skipped"),
-                ],
-                default="unlabeled",
-                max_length=12,
-            ),
+            model_name='item',
+            name='status',
+            field=models.CharField(choices=[('unlabeled', 'Unlabeled'), ('pending', 'Waiting for more annotators'), ('conflict', 'Annotators disagree'), ('labeled', 'Labeled'), ('skipped', 'Skipped')], default='unlabeled', max_length=12),
         ),
         migrations.AddConstraint(
-            model_name="queueentry",
-            constraint=models.UniqueConstraint(
-                fields=("round", "item", "slot"), name="queueentry_unique_item_slot"
-            ),
+            model_name='queueentry',
+            constraint=models.UniqueConstraint(fields=('round', 'item', 'slot'), name='queueentry_unique_item_slot'),
         ),
     ]

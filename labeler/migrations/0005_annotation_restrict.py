@@ -6,39 +6,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("labeler", "0004_overlap_and_adjudication"),
+        ('labeler', '0004_overlap_and_adjudication'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name="annotation",
-            name="annotator",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.RESTRICT,
-                related_name="annotations",
-                to=settings.AUTH_USER_MODEL,
-            ),
+            model_name='annotation',
+            name='annotator',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.RESTRICT, related_name='annotations', to=settings.AUTH_USER_MODEL),
         ),
         migrations.AlterField(
-            model_name="annotation",
-            name="label",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.RESTRICT,
-                related_name="annotations",
-                to="labeler.labelclass",
-            ),
+            model_name='annotation',
+            name='label',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.RESTRICT, related_name='annotations', to='labeler.labelclass'),
         ),
         migrations.AlterField(
-            model_name="annotation",
-            name="replaces",
-            field=models.OneToOneField(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.RESTRICT,
-                related_name="replaced_by",
-                to="labeler.annotation",
-            ),
+            model_name='annotation',
+            name='replaces',
+            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.RESTRICT, related_name='replaced_by', to='labeler.annotation'),
         ),
     ]

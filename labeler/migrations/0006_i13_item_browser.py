@@ -5,81 +5,50 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("labeler", "0005_annotation_restrict"),
+        ('labeler', '0005_annotation_restrict'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="item",
-            name="model_confidence",
+            model_name='item',
+            name='model_confidence',
             field=models.FloatField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name="item",
-            name="model_label",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="+",
-                to="labeler.labelclass",
-            ),
+            model_name='item',
+            name='model_label',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='labeler.labelclass'),
         ),
         migrations.AlterField(
-            model_name="annotation",
-            name="kind",
-            field=models.CharField(
-                choices=[
-                    ("strategy", "Chosen by the strategy"),
-                    ("evaluation", "Random evaluation draw"),
-                    ("requeued", "Requeued by a manager"),
-                ],
-                default="strategy",
-                max_length=12,
-            ),
+            model_name='annotation',
+            name='kind',
+            field=models.CharField(choices=[('strategy', 'Chosen by the strategy'), ('evaluation', 'Random evaluation draw'), ('requeued', 'Requeued by a manager')], default='strategy', max_length=12),
         ),
         migrations.AlterField(
-            model_name="queueentry",
-            name="kind",
-            field=models.CharField(
-                choices=[
-                    ("strategy", "Chosen by the strategy"),
-                    ("evaluation", "Random evaluation draw"),
-                    ("requeued", "Requeued by a manager"),
-                ],
-                default="strategy",
-                max_length=12,
-            ),
+            model_name='queueentry',
+            name='kind',
+            field=models.CharField(choices=[('strategy', 'Chosen by the strategy'), ('evaluation', 'Random evaluation draw'), ('requeued', 'Requeued by a manager')], default='strategy', max_length=12),
         ),
         migrations.AddIndex(
-            model_name="item",
-            index=models.Index(fields=["project", "id"], name="item_project_id"),
+            model_name='item',
+            index=models.Index(fields=['project', 'id'], name='item_project_id'),
         ),
         migrations.AddIndex(
-            model_name="item",
-            index=models.Index(fields=["project", "status", "id"], name="item_project_status_id"),
+            model_name='item',
+            index=models.Index(fields=['project', 'status', 'id'], name='item_project_status_id'),
         ),
         migrations.AddIndex(
-            model_name="item",
-            index=models.Index(fields=["project", "label", "id"], name="item_project_label_id"),
+            model_name='item',
+            index=models.Index(fields=['project', 'label', 'id'], name='item_project_label_id'),
         ),
         migrations.AddIndex(
-            model_name="item",
-            index=models.Index(
-                fields=["project", "model_confidence", "id"], name="item_project_confidence"
-            ),
+            model_name='item',
+            index=models.Index(fields=['project', 'model_confidence', 'id'], name='item_project_confidence'),
         ),
         migrations.AddIndex(
-            model_name="item",
-            index=models.Index(
-                condition=models.Q(
-                    ("label__isnull", False),
-                    ("model_label__isnull", False),
-                    models.Q(("label", models.F("model_label")), _negated=True),
-                ),
-                fields=["project", "id"],
-                name="item_model_disagrees",
-            ),
+            model_name='item',
+            index=models.Index(condition=models.Q(('label__isnull', False), ('model_label__isnull', False), models.Q(('label', models.F('model_label')), _negated=True)), fields=['project', 'id'], name='item_model_disagrees'),
         ),
     ]

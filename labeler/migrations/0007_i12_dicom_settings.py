@@ -8,34 +8,31 @@ def distinct_secrets(apps, schema_editor):
     # AddField evaluates the default once: give every existing project a key of its own.
     Project = apps.get_model("labeler", "Project")
     for project in Project.objects.only("pk"):
-        Project.objects.filter(pk=project.pk).update(dicom_uid_secret=labeler.models.dicom_secret())
+        Project.objects.filter(pk=project.pk).update(
+            dicom_uid_secret=labeler.models.dicom_secret()
+        )
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("labeler", "0006_i13_item_browser"),
+        ('labeler', '0006_i13_item_browser'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="project",
-            name="dicom_allow_burned_in",
-            field=models.BooleanField(
-                default=False,
-                verbose_name="accept DICOM with burned-in annotation",
-                help_text="Accept DICOM images flagged with burned-in annotation (text in the pixels that may identify the patient; de-identification cannot remove it).",
-            ),
+            model_name='project',
+            name='dicom_allow_burned_in',
+            field=models.BooleanField(default=False, verbose_name='accept DICOM with burned-in annotation', help_text='Accept DICOM images flagged with burned-in annotation (text in the pixels that may identify the patient; de-identification cannot remove it).'),
         ),
         migrations.AddField(
-            model_name="project",
-            name="dicom_uid_secret",
-            field=models.CharField(
-                default=labeler.models.dicom_secret, editable=False, max_length=64
-            ),
+            model_name='project',
+            name='dicom_uid_secret',
+            field=models.CharField(default=labeler.models.dicom_secret, editable=False, max_length=64),
         ),
         migrations.AddField(
-            model_name="project",
-            name="has_dicom",
+            model_name='project',
+            name='has_dicom',
             field=models.BooleanField(default=False, editable=False),
         ),
         migrations.RunPython(distinct_secrets, migrations.RunPython.noop),

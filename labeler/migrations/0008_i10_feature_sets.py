@@ -5,89 +5,61 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("labeler", "0007_i12_dicom_settings"),
+        ('labeler', '0007_i12_dicom_settings'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="FeatureSet",
+            name='FeatureSet',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("representation", models.CharField(max_length=64)),
-                ("version", models.PositiveIntegerField()),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("pending", "Waiting for the embedding worker"),
-                            ("embedding", "Embedding"),
-                            ("ready", "Ready"),
-                            ("failed", "Failed"),
-                        ],
-                        default="pending",
-                        max_length=12,
-                    ),
-                ),
-                ("params", models.JSONField(blank=True, default=dict)),
-                ("dimension", models.PositiveIntegerField(blank=True, null=True)),
-                ("processed", models.PositiveIntegerField(default=0)),
-                ("total", models.PositiveIntegerField(default=0)),
-                ("rows_per_second", models.FloatField(blank=True, null=True)),
-                ("error", models.TextField(blank=True)),
-                ("claimed_by", models.CharField(blank=True, max_length=64)),
-                ("claimed_until", models.DateTimeField(blank=True, null=True)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                ("updated_at", models.DateTimeField(auto_now=True)),
-                ("started_at", models.DateTimeField(blank=True, null=True)),
-                ("ready_at", models.DateTimeField(blank=True, null=True)),
-                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('representation', models.CharField(max_length=64)),
+                ('version', models.PositiveIntegerField()),
+                ('status', models.CharField(choices=[('pending', 'Waiting for the embedding worker'), ('embedding', 'Embedding'), ('ready', 'Ready'), ('failed', 'Failed')], default='pending', max_length=12)),
+                ('params', models.JSONField(blank=True, default=dict)),
+                ('dimension', models.PositiveIntegerField(blank=True, null=True)),
+                ('processed', models.PositiveIntegerField(default=0)),
+                ('total', models.PositiveIntegerField(default=0)),
+                ('rows_per_second', models.FloatField(blank=True, null=True)),
+                ('error', models.TextField(blank=True)),
+                ('claimed_by', models.CharField(blank=True, max_length=64)),
+                ('claimed_until', models.DateTimeField(blank=True, null=True)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
+                ('started_at', models.DateTimeField(blank=True, null=True)),
+                ('ready_at', models.DateTimeField(blank=True, null=True)),
+                ('finished_at', models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                "ordering": ["-created_at", "-id"],
+                'ordering': ['-created_at', '-id'],
             },
         ),
         migrations.RemoveIndex(
-            model_name="item",
-            name="item_project_embedding",
+            model_name='item',
+            name='item_project_embedding',
         ),
         migrations.RemoveField(
-            model_name="item",
-            name="embedding_row",
+            model_name='item',
+            name='embedding_row',
         ),
         migrations.AddField(
-            model_name="featureset",
-            name="project",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="feature_sets",
-                to="labeler.project",
-            ),
+            model_name='featureset',
+            name='project',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='feature_sets', to='labeler.project'),
         ),
         migrations.AddField(
-            model_name="modelrun",
-            name="feature_set",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="runs",
-                to="labeler.featureset",
-            ),
+            model_name='modelrun',
+            name='feature_set',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='runs', to='labeler.featureset'),
         ),
         migrations.AddIndex(
-            model_name="featureset",
-            index=models.Index(fields=["status", "updated_at"], name="featureset_status"),
+            model_name='featureset',
+            index=models.Index(fields=['status', 'updated_at'], name='featureset_status'),
         ),
         migrations.AddConstraint(
-            model_name="featureset",
-            constraint=models.UniqueConstraint(
-                fields=("project", "representation", "version"), name="featureset_unique_version"
-            ),
+            model_name='featureset',
+            constraint=models.UniqueConstraint(fields=('project', 'representation', 'version'), name='featureset_unique_version'),
         ),
     ]

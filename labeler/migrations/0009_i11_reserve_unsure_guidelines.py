@@ -4,24 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("labeler", "0008_i10_feature_sets"),
+        ('labeler', '0008_i10_feature_sets'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="annotation",
-            name="is_unsure",
+            model_name='annotation',
+            name='is_unsure',
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name="project",
-            name="guidelines",
+            model_name='project',
+            name='guidelines',
             field=models.TextField(blank=True),
         ),
         migrations.AddField(
-            model_name="queueentry",
-            name="is_reserve",
+            model_name='queueentry',
+            name='is_reserve',
             field=models.BooleanField(default=False),
         ),
     ]

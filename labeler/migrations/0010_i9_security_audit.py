@@ -6,82 +6,35 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("labeler", "0009_i11_reserve_unsure_guidelines"),
+        ('labeler', '0009_i11_reserve_unsure_guidelines'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="PasswordChangeRequired",
+            name='PasswordChangeRequired',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "user",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="password_change",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='password_change', to=settings.AUTH_USER_MODEL)),
             ],
         ),
         migrations.CreateModel(
-            name="ItemView",
+            name='ItemView',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("item_id", models.BigIntegerField(blank=True, null=True)),
-                (
-                    "where",
-                    models.CharField(
-                        choices=[
-                            ("labeling", "Labeling page"),
-                            ("item_page", "Item page"),
-                            ("file", "File"),
-                            ("api", "API"),
-                            ("export", "Export"),
-                        ],
-                        max_length=16,
-                    ),
-                ),
-                ("detail", models.CharField(blank=True, max_length=200)),
-                ("at", models.DateTimeField(auto_now_add=True, db_index=True)),
-                (
-                    "project",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="labeler.project",
-                    ),
-                ),
-                (
-                    "user",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('item_id', models.BigIntegerField(blank=True, null=True)),
+                ('where', models.CharField(choices=[('labeling', 'Labeling page'), ('item_page', 'Item page'), ('file', 'File'), ('api', 'API'), ('export', 'Export')], max_length=16)),
+                ('detail', models.CharField(blank=True, max_length=200)),
+                ('at', models.DateTimeField(auto_now_add=True, db_index=True)),
+                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='labeler.project')),
+                ('user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "ordering": ["-at", "-id"],
-                "indexes": [
-                    models.Index(
-                        fields=["project", "item_id", "at"], name="labeler_ite_project_13faba_idx"
-                    )
-                ],
+                'ordering': ['-at', '-id'],
+                'indexes': [models.Index(fields=['project', 'item_id', 'at'], name='labeler_ite_project_13faba_idx')],
             },
         ),
     ]

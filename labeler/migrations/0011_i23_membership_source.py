@@ -4,18 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("labeler", "0010_i9_security_audit"),
+        ('labeler', '0010_i9_security_audit'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="membership",
-            name="source",
-            field=models.CharField(
-                choices=[("manual", "Added by a manager"), ("directory", "From a directory group")],
-                default="manual",
-                max_length=16,
-            ),
+            model_name='membership',
+            name='source',
+            field=models.CharField(choices=[('manual', 'Added by a manager'), ('directory', 'From a directory group')], default='manual', max_length=16),
         ),
     ]

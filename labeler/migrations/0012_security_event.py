@@ -4,42 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("labeler", "0011_i23_membership_source"),
+        ('labeler', '0011_i23_membership_source'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="SecurityEvent",
+            name='SecurityEvent',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("lockout", "Sign-in locked"),
-                            ("password_spray", "Password spraying"),
-                        ],
-                        max_length=32,
-                    ),
-                ),
-                ("username", models.CharField(blank=True, max_length=255)),
-                ("ip_address", models.GenericIPAddressField(blank=True, null=True)),
-                ("detail", models.CharField(blank=True, max_length=200)),
-                ("at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('kind', models.CharField(choices=[('lockout', 'Sign-in locked'), ('password_spray', 'Password spraying')], max_length=32)),
+                ('username', models.CharField(blank=True, max_length=255)),
+                ('ip_address', models.GenericIPAddressField(blank=True, null=True)),
+                ('detail', models.CharField(blank=True, max_length=200)),
+                ('at', models.DateTimeField(auto_now_add=True, db_index=True)),
             ],
             options={
-                "ordering": ["-at", "-id"],
-                "indexes": [
-                    models.Index(
-                        fields=["kind", "ip_address", "at"], name="labeler_sec_kind_73dfb3_idx"
-                    )
-                ],
+                'ordering': ['-at', '-id'],
+                'indexes': [models.Index(fields=['kind', 'ip_address', 'at'], name='labeler_sec_kind_73dfb3_idx')],
             },
         ),
     ]

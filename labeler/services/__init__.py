@@ -36,6 +36,7 @@ from labeler.services.imports import (
     items_import_stream,
     pacs_import_job_create,
     pacs_import_job_run,
+    pacs_studies_search,
 )
 from labeler.services.items import (
     BulkOutcome,
@@ -122,6 +123,7 @@ __all__ = [
     "items_import_pacs",
     "pacs_import_job_create",
     "pacs_import_job_run",
+    "pacs_studies_search",
     "BulkOutcome",
     "item_finding_probabilities_store",
     "item_predictions_store",

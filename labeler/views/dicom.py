@@ -14,6 +14,7 @@ from labeler import selectors, services
 from labeler.dicom.forms import PacsImportForm
 from labeler.dicom.rendering import PRESETS
 from labeler.dicom.renditions import RenditionError, dicom_name, parse_window, rendition
+from labeler.importing import ImportSourceError
 from labeler.models import Project
 from labeler.views.base import project_for
 from labeler.views.projects import import_page_context
@@ -87,10 +88,18 @@ def pacs_import(request: HttpRequest, project_id: int) -> HttpResponse:
     if project.kind != Project.Kind.IMAGE:
         raise Http404("PACS imports are for image projects.")
     form = PacsImportForm(request.POST)
+    studies = None
     if form.is_valid():
-        job = services.pacs_import_job_create(
-            project=project, created_by=request.user, query=form.query
-        )
-        return redirect("import-job", job_id=job.pk)
-    context = import_page_context(project, pacs_form=form)
-    return render(request, "labeler/project_import.html", context, status=400)
+        if request.POST.get("action") != "search":
+            job = services.pacs_import_job_create(
+                project=project, created_by=request.user, query=form.query
+            )
+            return redirect("import-job", job_id=job.pk)
+        # List what the search finds (de-identified) so that series can be ticked.
+        try:
+            studies = services.pacs_studies_search(project=project, query=form.query)
+        except ImportSourceError as error:
+            form.add_error(None, str(error))
+    context = {**import_page_context(project, pacs_form=form), "pacs_studies": studies}
+    status = 200 if studies is not None else 400
+    return render(request, "labeler/project_import.html", context, status=status)
