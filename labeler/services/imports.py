@@ -193,7 +193,8 @@ def items_import(
                         candidates.append(entry)
                     continue
                 prelabel = class_name_normalize(entry.prelabel) if entry.prelabel else None
-                if prelabel and prelabel not in classes and (entry.dicom or scan_import is not None):
+                folder_named = entry.dicom or scan_import is not None
+                if prelabel and prelabel not in classes and folder_named:
                     # A DICOM file's folder (and any folder in a series or study project) is
                     # often named after the patient, study or series: it pre-labels only when it
                     # names a class, and is neither echoed nor made a class.
