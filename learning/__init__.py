@@ -24,7 +24,8 @@ only ask for the strategies' names never load scikit-learn or torch.
 Modules: ``measures`` and ``disagreement`` (scores), ``selection`` (top-n, diverse, cold
 start), ``strategies`` (registry), ``models`` / ``torch_models`` / ``training``, ``features``
 (embedders, shards), ``pool`` (chunked access), ``evaluation``, ``stopping``, ``datasets`` and
-``simulate`` (``python -m learning.simulate``).
+``simulate`` (``python -m learning.simulate``); ``findings`` (multi-label projects: model,
+strategies, metrics and the simulator's side).
 """
 
 from __future__ import annotations
@@ -94,6 +95,13 @@ _EXPORTS: dict[str, str] = {
     ),
     **dict.fromkeys(["ShardedPool", "open_shards", "write_shard"], "features"),
     **dict.fromkeys(["labels_to_reach", "normalised_aulc", "run_curve"], "simulate"),
+    # Findings (multi-label) projects: learning.findings.
+    "FindingsClassifier": "findings.model",
+    **dict.fromkeys(
+        ["FINDINGS_STRATEGIES", "findings_strategy_names", "get_findings_strategy"],
+        "findings.strategies",
+    ),
+    "evaluate_findings": "findings.metrics",
 }
 
 __all__ = sorted(_EXPORTS)
