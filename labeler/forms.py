@@ -70,6 +70,7 @@ class ProjectSettingsForm(forms.ModelForm):
             "target_value": _("Target value"),
             "show_model_guess": _("Show the model's guess"),
             "lease_seconds": _("Lease (seconds)"),
+            "uncertain_policy": _("Uncertain answers"),
         }
         help_texts = {
             "round_size": _(
@@ -88,12 +89,20 @@ class ProjectSettingsForm(forms.ModelForm):
                 "Stop suggestion once the evaluation metric reaches this value (0–1)."
             ),
             "show_model_guess": _("Show the model's guess to annotators (off avoids anchoring)."),
+            "uncertain_policy": _(
+                "Findings projects: how an answer marking a finding uncertain trains the model."
+            ),
         }
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         # The registry's representations for this project's kind (all kinds on creation).
         self.fields["features"].choices = engine.feature_choices(self.instance.kind or None)
+        # Only findings projects use it: a form sent without it keeps the project's value.
+        self.fields["uncertain_policy"].required = False
+
+    def clean_uncertain_policy(self) -> str:
+        return self.cleaned_data.get("uncertain_policy") or self.instance.uncertain_policy
 
     def _kind(self) -> str:
         return self.instance.kind

@@ -107,6 +107,7 @@ EDITABLE_FIELDS = (
     "show_model_guess",
     "lease_seconds",
     "dicom_allow_burned_in",
+    "uncertain_policy",
 )
 # Fixed once the project exists: items were imported for its kind, and changing the overlap
 # would strand half-answered items. Counters belong to the submits and imports.
