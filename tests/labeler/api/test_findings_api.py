@@ -140,7 +140,13 @@ def test_a_findings_project_round_trips_through_the_api(api, text_team, findings
     assert {row["text"]: [row[c] for c in columns] for row in copied} == original
 
 
-def test_a_findings_csv_export_reimports_with_the_same_states(api, text_team, findings_team):
+@pytest.mark.parametrize(
+    ("export_format", "file_name"),
+    [("csv", "copy.csv"), ("json", "copy.json"), ("jsonl", "copy.jsonl")],
+)
+def test_a_findings_export_reimports_with_the_same_states(
+    api, text_team, findings_team, export_format, file_name
+):
     project, client = findings_team, api(text_team.manager)
     lines = [
         json.dumps({"text": "first", "findings": {"effusion": "present", "origin": -1}}),
@@ -150,13 +156,13 @@ def test_a_findings_csv_export_reimports_with_the_same_states(api, text_team, fi
     ]
     report = upload(client, project.pk, "reports.jsonl", "\n".join(lines).encode())
     assert report["imported"] == 4
-    exported = export(client, project.pk, "csv")
+    exported = export(client, project.pk, export_format)
     copy = client.post(
         "/api/projects/",
         {"name": "Copy", "kind": "text", "task": "findings", "findings": FINDINGS},
         format="json",
     ).json()
-    upload(client, copy["id"], "copy.csv", exported)
+    upload(client, copy["id"], file_name, exported)
 
     def states(project_id):
         rows = csv.DictReader(io.StringIO(export(client, project_id, "csv").decode()))
