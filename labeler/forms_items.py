@@ -84,6 +84,7 @@ class ItemFilterForm(forms.Form):
         annotators,
         show_annotators: bool,
         show_consensus: bool,
+        show_model_guess: bool,
         findings: bool = False,
         **kwargs,
     ) -> None:
@@ -106,6 +107,16 @@ class ItemFilterForm(forms.Form):
             # several annotators (labeler/access.py, Sight.consensus_with_overlap).
             for name in ("status", "label", "disagrees", "finding", "finding_state"):
                 self.fields.pop(name, None)
+        if not show_model_guess:
+            # labeler/access.py, Sight.model_guess: filtering or sorting by the model's guess
+            # would show it as surely as a column.
+            for name in ("predicted", "confidence_min", "confidence_max", "disagrees"):
+                self.fields.pop(name, None)
+            self.fields["sort"].choices = [
+                (name, label)
+                for name, label in self.fields["sort"].choices
+                if "confident" not in name
+            ]
 
     def clean(self) -> dict:
         cleaned = super().clean()

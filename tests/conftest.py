@@ -4,6 +4,7 @@ import io
 from pathlib import Path
 
 import pytest
+from django.utils import translation
 from PIL import Image
 
 from tests.chromium import browser, new_page  # noqa: F401 (one Chromium for every folder)
@@ -19,6 +20,16 @@ def _media_in_tmp(settings, tmp_path: Path) -> Path:
     settings.TWEEZERS_ARTIFACT_DIR = tmp_path / "artifacts"
     settings.TWEEZERS_EMBEDDING_DIR = tmp_path / "embeddings"
     return settings.MEDIA_ROOT
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    # A request in Korean leaves the test thread's language Korean (LocaleMiddleware activates
+    # it and nothing deactivates it), and a later test's English message then depended on
+    # which tests ran before it: every test starts and ends in the default language.
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

@@ -35,6 +35,7 @@ def _filter_form(request: HttpRequest, project: Project, role: str) -> ItemFilte
         annotators=selectors_items.annotators_of(project=project),
         show_annotators=access.sight(role).every_answer,
         show_consensus=access.sees_consensus(role, project.overlap),
+        show_model_guess=access.sight(role).model_guess,
         findings=project.is_findings,
     )
 
@@ -80,6 +81,7 @@ def items(request: HttpRequest, project_id: int) -> HttpResponse:
         "role": role,
         "sight": sight,
         "show_outcome": access.sees_consensus(role, project.overlap),
+        "show_model_guess": sight.model_guess,
         "is_manager": role == MANAGER,
         "form": form,
         "page": page,

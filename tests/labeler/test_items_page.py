@@ -208,6 +208,29 @@ def test_annotator_sees_only_the_items_they_answered_with_their_own_answer(proje
     assert refused.status_code == 403
 
 
+def test_an_annotator_sees_no_model_guess_on_the_items_page_nor_sorts_or_filters_by_it(
+    project, manager
+):
+    alice = member(project, "annotator", "alice")
+    label_open_entries(project, alice, 8)
+    ModelRun.objects.filter(project=project, status=ModelRun.Status.QUEUED).delete()
+    services.retrain_force(project=project)
+    run_queued(project)
+    guessed = Item.objects.filter(project=project, model_label__isnull=False)
+    assert guessed.filter(annotations__annotator=alice).exists()
+    url = reverse("project-items", args=[project.pk])
+
+    page = client_for(alice).get(url).content.decode()
+    assert "Model&#x27;s guess" not in page and "Model's guess" not in page
+    assert 'name="predicted"' not in page and "least_confident" not in page
+    # A crafted query cannot sort by the model's confidence either.
+    assert listed_ids(client_for(alice).get(url, {"sort": "least_confident"})) == []
+    # The manager sees the guesses and may sort by them.
+    managed = client_for(manager).get(url, {"sort": "least_confident"})
+    assert "Model&#x27;s guess" in managed.content.decode()
+    assert listed_ids(managed)
+
+
 def test_export_button_streams_the_labels_in_the_chosen_format(project, manager):
     label_open_entries(project, manager, 3)
     response = client_for(manager).get(
