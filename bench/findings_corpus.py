@@ -1,6 +1,6 @@
 """Two findings (multi-label) sets built from offline material, for the benchmarks.
 
-- ``digit_canvases``: 16×16 canvases of scikit-learn's 8×8 digits in a 2×2 grid, each slot
+- ``digit_canvases``: 1,500 16×16 canvases of scikit-learn's 8×8 digits in a 2×2 grid, each slot
   empty (40%) or holding a digit drawn with geometric frequencies (digit ``d`` with weight
   0.65^d), so digit 0 is on 58% of the canvases and digit 9 on 2%; the findings are the ten
   digits, present when the digit is on the canvas. Features: the 256 pixels.
@@ -35,7 +35,7 @@ DEBTAGS = (
 )  # fmt: skip
 
 
-def digit_canvases(n: int = 3000, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def digit_canvases(n: int = 1500, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """``X`` (n, 256) float32, ``Y`` (n, 10) int8, the finding names."""
     from sklearn.datasets import load_digits
 

@@ -71,6 +71,7 @@ class ProjectSettingsForm(forms.ModelForm):
             "show_model_guess": _("Show the model's guess"),
             "show_suggestions": _("Show your model's suggestion"),
             "lease_seconds": _("Lease (seconds)"),
+            "uncertain_policy": _("Uncertain answers"),
         }
         help_texts = {
             "round_size": _(
@@ -93,12 +94,20 @@ class ProjectSettingsForm(forms.ModelForm):
                 "Show the suggestion imported from your own model to annotators, accepted "
                 "with Enter (off avoids anchoring)."
             ),
+            "uncertain_policy": _(
+                "Findings projects: how an answer marking a finding uncertain trains the model."
+            ),
         }
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         # The registry's representations for this project's kind (all kinds on creation).
         self.fields["features"].choices = engine.feature_choices(self.instance.kind or None)
+        # Only findings projects use it: a form sent without it keeps the project's value.
+        self.fields["uncertain_policy"].required = False
+
+    def clean_uncertain_policy(self) -> str:
+        return self.cleaned_data.get("uncertain_policy") or self.instance.uncertain_policy
 
     def _kind(self) -> str:
         return self.instance.kind

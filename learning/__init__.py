@@ -24,7 +24,8 @@ only ask for the strategies' names never load scikit-learn or torch.
 Modules: ``measures`` and ``disagreement`` (scores), ``selection`` (top-n, diverse, cold
 start), ``strategies`` (registry), ``models`` / ``torch_models`` / ``training``, ``features``
 (embedders, shards), ``pool`` (chunked access), ``evaluation``, ``stopping``, ``datasets`` and
-``simulate`` (``python -m learning.simulate``); ``scans`` and ``attention_mil`` (a series or
+``simulate`` (``python -m learning.simulate``); ``findings`` (multi-label projects: model,
+strategies, metrics and the simulator's side); ``scans`` and ``attention_mil`` (a series or
 study as one item: its slice rows pooled by the mean, or by gated attention once labels
 allow), ``scan_data`` and ``scan_simulate`` (scan folders in the simulator).
 """
@@ -101,6 +102,13 @@ _EXPORTS: dict[str, str] = {
         "scans",
     ),
     "run_scan_curve": "scan_simulate",
+    # Findings (multi-label) projects: learning.findings.
+    "FindingsClassifier": "findings.model",
+    **dict.fromkeys(
+        ["FINDINGS_STRATEGIES", "findings_strategy_names", "get_findings_strategy"],
+        "findings.strategies",
+    ),
+    "evaluate_findings": "findings.metrics",
 }
 
 __all__ = sorted(_EXPORTS)

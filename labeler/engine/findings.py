@@ -16,10 +16,10 @@ from labeler.engine.training import (
     CURVE_RUNS,
     Pick,
     RunOutcome,
-    _cold_draw,
-    _ineligible_ids,
-    _stop_rows,
     artifact_dir,
+    cold_draw,
+    ineligible_ids,
+    stop_rows,
 )
 from labeler.models import FeatureSet, ModelRun, Project
 
@@ -125,7 +125,7 @@ def _stop_signal(project: Project, model, pool, directory: Path, metrics: dict) 
     from learning.pool import take_rows
     from learning.stopping import cohens_kappa, stopping_signal
 
-    rows = _stop_rows(project, len(pool))
+    rows = stop_rows(project, len(pool))
     predictions = np.asarray(model.predict(take_rows(pool, rows))).astype(np.int8)
     np.save(directory / "stop_predictions.npy", predictions)
     np.save(directory / "stop_rows.npy", rows)
@@ -169,7 +169,7 @@ def findings_train_and_choose(
     serving = serving_feature_set(project)
     features = feature_rows_open(serving) if serving is not None else None
     if features is None:
-        return _cold_draw(project, run, n_choose, held_item_ids)
+        return cold_draw(project, run, n_choose, held_item_ids)
     from learning.findings.model import FindingsClassifier
     from learning.models import save_model
     from learning.pool import take_rows
@@ -211,7 +211,7 @@ def findings_train_and_choose(
 
     started = time.perf_counter()
     allowed = np.ones(len(pool), dtype=bool)
-    ineligible = features.rows_of(_ineligible_ids(project, held_item_ids))
+    ineligible = features.rows_of(ineligible_ids(project, held_item_ids))
     allowed[ineligible[ineligible >= 0]] = False
     positions = np.empty(0, dtype=np.int64)
     if n_choose > 0 and allowed.any():

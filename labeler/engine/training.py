@@ -145,7 +145,7 @@ def _previous_model(project: Project, feature_set: FeatureSet, model_name: str):
         return None  # its artifact is gone: start afresh
 
 
-def _stop_rows(project: Project, n_rows: int) -> np.ndarray:
+def stop_rows(project: Project, n_rows: int) -> np.ndarray:
     # A fixed sample of the pool, the same for every run of the project, on which successive
     # models' predictions are compared (stabilising predictions).
     rng = np.random.default_rng([project.random_seed, project.pk, 7])
@@ -157,7 +157,7 @@ def _stop_signal(project: Project, run: ModelRun, model, pool, directory: Path, 
     from learning.pool import take_rows
     from learning.stopping import cohens_kappa, stopping_signal
 
-    rows = _stop_rows(project, len(pool))
+    rows = stop_rows(project, len(pool))
     predictions = np.asarray(model.predict(take_rows(pool, rows))).astype(str)
     np.save(directory / "stop_predictions.npy", predictions)
     np.save(directory / "stop_rows.npy", rows)
@@ -202,7 +202,7 @@ def _eligible_ids(project: Project, held_item_ids):
     )
 
 
-def _ineligible_ids(project: Project, held_item_ids) -> np.ndarray:
+def ineligible_ids(project: Project, held_item_ids) -> np.ndarray:
     """The items a retrain must not choose (see ``_eligible_ids``), read as the few they are:
     answered, evaluation, skipped or held. Bounded by the labels, not the pool: at 100,000
     items, reading the eligible ids took 0.2 s of every retrain, at a million 2 s."""
@@ -217,7 +217,7 @@ def _ineligible_ids(project: Project, held_item_ids) -> np.ndarray:
     return np.concatenate([_ids_array(part.order_by()) for part in parts])
 
 
-def _cold_draw(project: Project, run: ModelRun, n_choose: int, held_item_ids) -> RunOutcome:
+def cold_draw(project: Project, run: ModelRun, n_choose: int, held_item_ids) -> RunOutcome:
     """Before any features are ready: a seeded random draw of the eligible items, so a new
     project serves within seconds of its import; the features take over once ready."""
     started = time.perf_counter()
@@ -256,7 +256,7 @@ def train_and_choose(
     serving = serving_feature_set(project)
     features = feature_rows_open(serving) if serving is not None else None
     if features is None:
-        return _cold_draw(project, run, n_choose + n_spare, held_item_ids)
+        return cold_draw(project, run, n_choose + n_spare, held_item_ids)
     from learning.models import default_model_name, save_model
     from learning.pool import take_rows
     from learning.project_defaults import initial_choice
@@ -330,7 +330,7 @@ def train_and_choose(
     # set of a million ints. Every row belongs to an item of the project (items are never
     # deleted but with it; the queue's round_replace keeps only picks still unlabeled all the same).
     allowed = np.ones(len(pool), dtype=bool)
-    ineligible_rows = features.rows_of(_ineligible_ids(project, held_item_ids))
+    ineligible_rows = features.rows_of(ineligible_ids(project, held_item_ids))
     allowed[ineligible_rows[ineligible_rows >= 0]] = False
     exclude = np.flatnonzero(~allowed)
     if n_choose > 0 and allowed.any() and model is None:

@@ -143,13 +143,11 @@ def summary_text(rows: list[tuple[str, int]]) -> str:
     return ", ".join(parts) if parts else _("no finding")
 
 
-def prefindings_resolve(
-    *, candidate, finding_ids: Mapping[str, int]
-) -> tuple[object, list[str]] | str:
-    """A findings project's import candidate with its pre-label as ``{finding id: state}``
-    (or no pre-label), and the finding names it uses that the project lacks; or the reason
-    the row is refused. A ``label`` column names one present finding; columns named by a
-    finding (or ``finding:<name>``, as the CSV export writes them) give its state."""
+def prefindings_resolve(*, candidate, finding_ids: Mapping[str, int]) -> tuple[object, list[str]]:
+    """A findings project's import candidate with its pre-label as ``{name: state}`` (or no
+    pre-label), and the finding names it uses that the project lacks. A ``label`` column
+    names one present finding; columns named by a finding (or ``finding:<name>``, as the CSV
+    export writes them) give its state."""
     from dataclasses import replace
 
     from labeler.importing_findings import STATE_SPELLINGS

@@ -114,6 +114,7 @@ EDITABLE_FIELDS = (
     "lease_seconds",
     "dicom_allow_burned_in",
     "dicom_pixel_text",
+    "uncertain_policy",
 )
 # Fixed once the project exists: items were imported for its kind and grouped by its unit,
 # answers have its task's shape, and changing the overlap would strand half-answered items.

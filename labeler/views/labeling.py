@@ -186,7 +186,9 @@ def _findings_setup(request: HttpRequest, project: Project, classes: list) -> di
     uncertain), Enter to submit, a key for "no finding"; the strip says each answer in words."""
     keys = shortcut_keys([c.name for c in classes], reserved=(NO_FINDING_KEY,))
     recent = list(reversed(selectors.answers_recent(project=project, annotator=request.user)))
-    said = findings_selectors.answer_summaries(annotation_ids=[row["id"] for row in recent])
+    ids = [row["id"] for row in recent]
+    said = findings_selectors.answer_summaries(annotation_ids=ids)
+    states = findings_selectors.annotation_states(project=project, annotation_ids=ids)
     return {
         **_leased(request, project, DEFAULT_HOLD),
         "project": project.pk,
@@ -204,9 +206,7 @@ def _findings_setup(request: HttpRequest, project: Project, classes: list) -> di
                 "annotation_id": row["id"],
                 "item_id": row["item_id"],
                 "label": said[row["id"]],
-                "findings": findings_selectors.annotation_states(
-                    project=project, annotation_ids=[row["id"]]
-                )[row["id"]],
+                "findings": {k: v for k, v in states[row["id"]].items() if v != "absent"},
                 "unsure": row["is_unsure"],
             }
             for row in recent

@@ -135,3 +135,30 @@ def test_a_findings_project_is_labeled_by_keyboard_on_a_phone(
         assert project.n_annotations == 3  # one answer per item, however many findings
     finally:
         context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width,height", [(768, 1024), (1024, 768)])
+def test_fourteen_findings_fit_a_tablet(
+    transactional_db, browser, live_server, output_dir, width, height
+):
+    manager = UserFactory()
+    project = findings_project(manager)
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": width, "height": height}, has_touch=True
+    )
+    page = context.new_page()
+    try:
+        log_in(page, manager, reverse("label", args=[project.pk]))
+        shown_item(page)
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        buttons = page.locator("#label-ready .finding-button")
+        for index in range(buttons.count()):
+            box = buttons.nth(index).bounding_box()
+            assert box["x"] + box["width"] <= width and box["y"] + box["height"] <= height
+            assert box["height"] >= 40, (index, box)
+        submit = page.locator(".submit-findings").bounding_box()
+        assert submit["y"] + submit["height"] <= height
+        page.screenshot(path=output_dir / f"findings-{width}x{height}.png")
+    finally:
+        context.close()

@@ -108,3 +108,28 @@ def test_the_dashboard_shows_the_findings_metrics(findings_shades, client):
     assert 'data-metric-key="macro_auc"' in page
     for name in FINDINGS:
         assert name in page
+
+
+@pytest.mark.django_db
+def test_the_api_sets_the_uncertain_policy_and_a_strategy_of_the_projects_task():
+    manager = UserFactory()
+    findings = ProjectFactory(kind="text", task="findings", classes=FINDINGS, created_by=manager)
+    single = ProjectFactory(kind="text", classes=["a", "b"], created_by=manager)
+    client = APIClient()
+    client.force_authenticate(manager)
+
+    def patch(project, body):
+        return client.patch(f"/api/projects/{project.pk}/", body, format="json")
+
+    assert (
+        patch(findings, {"uncertain_policy": "zeros", "strategy": "max_margin"}).status_code == 200
+    )
+    findings.refresh_from_db()
+    assert (findings.uncertain_policy, findings.strategy) == ("zeros", "max_margin")
+    refused = patch(findings, {"uncertain_policy": "maybe"})
+    assert refused.status_code == 400 and "uncertain_policy" in refused.json()["error"]["fields"]
+    # A findings strategy is no single-label strategy: 400 naming the field, nothing stored.
+    refused = patch(single, {"strategy": "max_margin"})
+    assert refused.status_code == 400 and "strategy" in refused.json()["error"]["fields"]
+    single.refresh_from_db()
+    assert single.strategy == "default"

@@ -140,7 +140,13 @@ def test_a_findings_project_round_trips_through_the_api(api, text_team, findings
     assert {row["text"]: [row[c] for c in columns] for row in copied} == original
 
 
-def test_a_findings_csv_export_reimports_with_the_same_states(api, text_team, findings_team):
+@pytest.mark.parametrize(
+    ("export_format", "file_name"),
+    [("csv", "copy.csv"), ("json", "copy.json"), ("jsonl", "copy.jsonl")],
+)
+def test_a_findings_export_reimports_with_the_same_states(
+    api, text_team, findings_team, export_format, file_name
+):
     project, client = findings_team, api(text_team.manager)
     lines = [
         json.dumps({"text": "first", "findings": {"effusion": "present", "origin": -1}}),
@@ -150,13 +156,13 @@ def test_a_findings_csv_export_reimports_with_the_same_states(api, text_team, fi
     ]
     report = upload(client, project.pk, "reports.jsonl", "\n".join(lines).encode())
     assert report["imported"] == 4
-    exported = export(client, project.pk, "csv")
+    exported = export(client, project.pk, export_format)
     copy = client.post(
         "/api/projects/",
         {"name": "Copy", "kind": "text", "task": "findings", "findings": FINDINGS},
         format="json",
     ).json()
-    upload(client, copy["id"], "copy.csv", exported)
+    upload(client, copy["id"], file_name, exported)
 
     def states(project_id):
         rows = csv.DictReader(io.StringIO(export(client, project_id, "csv").decode()))
@@ -260,3 +266,81 @@ def test_items_carry_their_findings_and_filter_by_finding_and_state(api, text_te
     assert set(texts(finding="effusion")) == {"first", "second"}
     assert set(texts(finding="origin", finding_state="uncertain")) == {"first"}
     assert set(texts(finding="effusion", finding_state="absent")) == {"third"}
+
+
+def test_corrections_history_and_rulings_speak_findings(api, text_team, findings_team):
+    project, client = findings_team, api(text_team.manager)
+    upload(client, project.pk, "r.csv", b"text\none\ntwo\n")
+    run_queued(project)
+    item_id = client.get(f"/api/projects/{project.pk}/next/").json()["item"]["id"]
+    first = client.post(
+        f"/api/projects/{project.pk}/annotations/",
+        {"item": item_id, "findings": {"effusion": "present"}},
+        format="json",
+    ).json()
+
+    corrected = client.post(
+        f"/api/projects/{project.pk}/annotations/{first['id']}/correct/",
+        {"findings": {"effusion": "uncertain", "origin": "present"}},
+        format="json",
+    )
+    assert corrected.status_code == 201, corrected.json()
+    refused = client.post(
+        f"/api/projects/{project.pk}/annotations/{corrected.json()['id']}/correct/",
+        {"findings": {"nope": "present"}},
+        format="json",
+    )
+    assert refused.status_code == 400 and "findings" in refused.json()["error"]["fields"]
+
+    history = client.get(f"/api/projects/{project.pk}/items/{item_id}/history/").json()
+    assert [h["findings"] for h in history] == [
+        full({"effusion": "present"}),
+        full({"effusion": "uncertain", "origin": "present"}),
+    ]
+    assert history[1]["replaces"] == first["id"]
+
+    ruling = client.post(
+        f"/api/projects/{project.pk}/items/{item_id}/adjudicate/",
+        {"findings": {"cardiomegaly": "present"}},
+        format="json",
+    )
+    assert ruling.status_code == 201, ruling.json()
+    assert ruling.json()["findings"] == full({"cardiomegaly": "present"})
+    rows = json.loads(export(client, project.pk, "json"))
+    assert [row["findings"] for row in rows] == [full({"cardiomegaly": "present"})]
+
+
+def test_an_image_findings_project_exports_one_folder_with_the_findings_in_metadata(
+    api, image_team
+):
+    import zipfile
+
+    from tests.data import shades_zip
+
+    client = api(image_team.manager)
+    created = client.post(
+        "/api/projects/",
+        {"name": "X-rays", "kind": "image", "task": "findings", "findings": ["mass", "nodule"]},
+        format="json",
+    ).json()
+    project = Project.objects.get(pk=created["id"])
+    upload(client, project.pk, "s.zip", shades_zip(3).getvalue())
+    run_queued(project)
+    answered = {}
+    for sent in ({"mass": "present"}, {"nodule": "uncertain"}):
+        item_id = client.get(f"/api/projects/{project.pk}/next/").json()["item"]["id"]
+        client.post(
+            f"/api/projects/{project.pk}/annotations/",
+            {"item": item_id, "findings": sent},
+            format="json",
+        )
+        answered[item_id] = sent
+
+    archive = zipfile.ZipFile(io.BytesIO(export(client, project.pk, "imagefolder")))
+    metadata = list(csv.DictReader(io.StringIO(archive.read("metadata.csv").decode())))
+    assert {int(r["item_id"]): (r["mass"], r["nodule"]) for r in metadata} == {
+        item_id: (str(VALUES[s.get("mass", "absent")]), str(VALUES[s.get("nodule", "absent")]))
+        for item_id, s in answered.items()
+    }
+    assert all(r["file_name"].startswith("images/") for r in metadata)
+    assert {r["file_name"] for r in metadata} <= set(archive.namelist())
