@@ -79,3 +79,9 @@ def fail_dead_import_jobs() -> int:
 @shared_task(ignore_result=True)
 def delete_expired_tokens() -> int:
     return services.expired_tokens_delete()
+
+
+@shared_task(ignore_result=True, expires=60)
+def beat_heartbeat() -> None:
+    """Sent by the beat scheduler only: its row's age is the beat's (``/healthz``)."""
+    services.heartbeat_record(name="beat")
