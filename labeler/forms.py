@@ -92,6 +92,8 @@ class ProjectSettingsForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         # The registry's representations for this project's kind (all kinds on creation).
         self.fields["features"].choices = engine.feature_choices(self.instance.kind or None)
+        # A text project's form, or one posted before the setting existed, leaves it as it is.
+        self.fields["dicom_pixel_text"].required = False
 
     def _kind(self) -> str:
         return self.instance.kind
@@ -102,6 +104,9 @@ class ProjectSettingsForm(forms.ModelForm):
         if problem:
             raise forms.ValidationError(problem)
         return features
+
+    def clean_dicom_pixel_text(self) -> str:
+        return self.cleaned_data.get("dicom_pixel_text") or self.instance.dicom_pixel_text
 
     def clean_new_classes(self) -> list[str]:
         names = class_names(self.cleaned_data.get("new_classes") or "")
