@@ -345,6 +345,9 @@ CELERY_TASK_ROUTES = {
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # The outbox sweep: re-sends queued runs the broker never got (it was down at submit time).
 TWEEZERS_SWEEP_SECONDS = env.float("TWEEZERS_SWEEP_SECONDS", default=60.0)
+TWEEZERS_BEAT_STALE_SECONDS = env.float(
+    "TWEEZERS_BEAT_STALE_SECONDS", default=5 * TWEEZERS_SWEEP_SECONDS
+)
 TWEEZERS_OUTBOX_GRACE_SECONDS = env.float("TWEEZERS_OUTBOX_GRACE_SECONDS", default=60.0)
 CELERY_BEAT_SCHEDULE = {
     "enqueue-stale-queued-runs": {
@@ -361,6 +364,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": TWEEZERS_SWEEP_SECONDS,
     },
     # Expired API tokens are refused when presented; this deletes the rest of them.
+    # The beat's own pulse: /healthz reports a beat silent for TWEEZERS_BEAT_STALE_SECONDS.
+    "beat-heartbeat": {
+        "task": "labeler.tasks.beat_heartbeat",
+        "schedule": TWEEZERS_SWEEP_SECONDS,
+    },
     "delete-expired-tokens": {
         "task": "labeler.tasks.delete_expired_tokens",
         "schedule": 3600,

@@ -105,6 +105,8 @@ class ProjectSettingsForm(forms.ModelForm):
         self.fields["features"].choices = engine.feature_choices(self.instance.kind or None)
         # Only findings projects use it: a form sent without it keeps the project's value.
         self.fields["uncertain_policy"].required = False
+        # A text project's form, or one posted before the setting existed, leaves it as it is.
+        self.fields["dicom_pixel_text"].required = False
 
     def clean_uncertain_policy(self) -> str:
         return self.cleaned_data.get("uncertain_policy") or self.instance.uncertain_policy
@@ -118,6 +120,9 @@ class ProjectSettingsForm(forms.ModelForm):
         if problem:
             raise forms.ValidationError(problem)
         return features
+
+    def clean_dicom_pixel_text(self) -> str:
+        return self.cleaned_data.get("dicom_pixel_text") or self.instance.dicom_pixel_text
 
     def clean_new_classes(self) -> list[str]:
         names = class_names(self.cleaned_data.get("new_classes") or "")

@@ -631,6 +631,17 @@ class ItemView(models.Model):
         raise ValueError("view records are append-only")
 
 
+class Heartbeat(models.Model):
+    """When a background process last showed it was alive (``beat``: the scheduler's own
+    task, run once a sweep period); ``/healthz`` reports one gone quiet."""
+
+    name = models.CharField(max_length=32, unique=True)
+    at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.at}"
+
+
 class SecurityEvent(models.Model):
     """Sign-in events an administrator is alerted to (a locked account-and-address pair, one
     address trying many accounts): append-only, kept when the user is deleted."""

@@ -49,6 +49,14 @@ class Migration(migrations.Migration):
             index=models.Index(fields=['project', 'at'], name='labeler_itemview_project_at'),
         ),
         migrations.RunPython(names_as_they_are, migrations.RunPython.noop),
+        migrations.CreateModel(
+            name='Heartbeat',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=32, unique=True)),
+                ('at', models.DateTimeField()),
+            ],
+        ),
         migrations.AddField(
             model_name='project',
             name='dicom_pixel_text',

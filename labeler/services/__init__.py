@@ -23,6 +23,7 @@ from labeler.services.features import (
     stale_feature_sets_enqueue,
     superseded_feature_sets_remove,
 )
+from labeler.services.heartbeats import heartbeat_record
 from labeler.services.imports import (
     ImportReport,
     import_job_create,
@@ -81,6 +82,7 @@ from labeler.services.undoing import (
 
 __all__ = [
     "expired_tokens_delete",
+    "heartbeat_record",
     "item_view_record",
     "item_views_record",
     "Export",

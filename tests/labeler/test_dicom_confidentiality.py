@@ -56,6 +56,8 @@ def _label_round(project: Project, annotator, count: int) -> int:
 
 
 @pytest.mark.slow
+# Every sample is read for burned-in text (OCR, 1-10 s an image on a loaded 2-core machine).
+@pytest.mark.timeout(1500)
 @pytest.mark.django_db(transaction=True)
 def test_no_original_identifier_reaches_disk_database_logs_or_exports(
     tmp_path, settings, caplog, capfd

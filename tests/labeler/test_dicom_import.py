@@ -102,10 +102,11 @@ def test_the_same_file_imported_again_is_a_duplicate(dicom_project):
 def test_the_api_imports_a_dicom_zip_and_reports_refusals(dicom_project, tmp_path):
     from rest_framework.test import APIClient
 
+    flagged_slice = identified_ct(burned_in="YES")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("CT/slice.dcm", identified_ct())
-        archive.writestr("flagged/slice", identified_ct(burned_in="YES"))
+        archive.writestr("flagged/slice", flagged_slice)
         archive.writestr("broken.dcm", b"DICM but not really")
     buffer.seek(0)
     buffer.name = "study.zip"
@@ -121,7 +122,7 @@ def test_the_api_imports_a_dicom_zip_and_reports_refusals(dicom_project, tmp_pat
     assert body["imported"] == 1
     # DICOM refusals are named by the file's checksum, never by its (or its folder's) name.
     reasons = {row["name"]: row["reason"] for row in body["rejected"]}
-    flagged = f"DICOM file sha256:{sha256(identified_ct(burned_in='YES')).hexdigest()[:12]}"
+    flagged = f"DICOM file sha256:{sha256(flagged_slice).hexdigest()[:12]}"
     broken = f"DICOM file sha256:{sha256(b'DICM but not really').hexdigest()[:12]}"
     assert "burned-in annotation" in reasons[flagged]
     assert "not a readable DICOM file" in reasons[broken] or "no image" in reasons[broken]

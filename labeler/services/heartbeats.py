@@ -1,0 +1,14 @@
+"""Heartbeats of the background processes: the beat scheduler's task writes one a sweep
+period, ``/healthz`` reads its age (``selectors.heartbeat_age``). Beat runs as a thread of the
+retrain worker; if that thread dies the worker goes on, and nothing else would notice that
+the sweeps (stale runs, dead imports, webhook outbox, expired tokens) have stopped."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from labeler.models import Heartbeat
+
+
+def heartbeat_record(*, name: str) -> None:
+    Heartbeat.objects.update_or_create(name=name, defaults={"at": timezone.now()})
