@@ -43,7 +43,6 @@ from labeler.engine.training import (
     predict_proba_items,
     train_and_choose,
 )
-from labeler.engine.versus_random import VERSUS_RANDOM_MIN_EVALUATION
 
 
 def strategy_names() -> list[str]:
@@ -95,7 +94,6 @@ def features_problem(name: str, kind: str, n_items: int | None = None) -> str | 
 __all__ = [
     "MODEL_EXPORT_FORMATS",
     "SHARD_ROWS",
-    "VERSUS_RANDOM_MIN_EVALUATION",
     "FeatureProgress",
     "FeatureRows",
     "ModelExport",
