@@ -248,3 +248,34 @@ def fixed_estimator(model: Any) -> Callable[[], Any]:
         return clone(model).set_params(**fixed)
 
     return make
+
+
+def estimates_along(
+    make_estimator: Callable[[], Any],
+    X_eval: NDArray[np.floating],
+    y_eval: NDArray[Any],
+    label_counts: list[int],
+    *,
+    rng: np.random.Generator,
+    seconds: float = 30.0,
+) -> list[RandomEstimate]:
+    """The estimate at each of ``label_counts`` from one cross-fitted curve on the evaluation
+    set: what the simulator reports beside its strategies, as the app does beside its model."""
+    curve = random_label_curve(make_estimator, X_eval, y_eval, rng=rng, seconds=seconds)
+    return [random_label_estimate(curve, n, n_evaluation=len(y_eval)) for n in label_counts]
+
+
+def format_estimates(estimates: list[RandomEstimate], measured: list[float] | None) -> str:
+    """One line for the simulator's summary: the estimate at the last label count, with the
+    random strategy's own measured accuracy there when it ran."""
+    last = estimates[-1]
+    if last.accuracy is None:
+        return f"versus random: too few test items ({last.n_evaluation}) to estimate"
+    line = (
+        f"versus random, estimated from the {last.n_evaluation} test items as the app does from "
+        f"its evaluation set ({last.method}): {last.accuracy:.3f} "
+        f"[{last.low:.3f}, {last.high:.3f}] at {last.n_labels} random labels"
+    )
+    if measured:
+        line += f"; random measured {measured[-1]:.3f}"
+    return line
