@@ -28,6 +28,7 @@ from learning.models import default_model_name, make_model, model_names
 from learning.project_defaults import initial_positions
 from learning.representations import representation_names
 from learning.strategies import get_strategy, strategy_names
+from learning.versus_random import versus_random_report
 
 
 @dataclass(frozen=True)
@@ -442,7 +443,13 @@ def main(argv: list[str] | None = None) -> int:
     results = simulate(
         train, test, strategies, setup, X_train, X_test, show_progress=not args.no_progress
     )
-    versus_random = _versus_random(results, setup, X_test, test.y)
+    versus_random = versus_random_report(
+        results,
+        lambda: make_model(setup.model_name, random_state=setup.seed, **setup.model_params),
+        X_test,
+        test.y,
+        rng=np.random.default_rng([setup.seed, 11]),
+    )
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=1))
     if args.plot:
@@ -450,28 +457,6 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(summarise(results), results[0]["full_accuracy"]))
     print(versus_random)
     return 0
-
-
-def _versus_random(results: list[dict[str, Any]], setup: SimulationSetup, X_test, y_test) -> str:
-    """What the app's "versus random" would say, from the test set as its evaluation set: the
-    estimate at each label count, added to every result, and the summary line."""
-    from learning.versus_random import estimates_along, format_estimates
-
-    counts = [int(n) for n, *_ in results[0]["curves"][0]["points"]]
-    estimates = estimates_along(
-        lambda: make_model(setup.model_name, random_state=setup.seed, **setup.model_params),
-        X_test,
-        y_test,
-        counts,
-        rng=np.random.default_rng([setup.seed, 11]),
-    )
-    for result in results:
-        result["versus_random"] = [estimate.as_dict() for estimate in estimates]
-    random = next((r for r in results if r["strategy"] == "random"), None)
-    measured = None
-    if random is not None:
-        measured = list(np.mean([[p[1] for p in c["points"]] for c in random["curves"]], axis=0))
-    return format_estimates(estimates, measured)
 
 
 if __name__ == "__main__":

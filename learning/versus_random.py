@@ -279,3 +279,26 @@ def format_estimates(estimates: list[RandomEstimate], measured: list[float] | No
     if measured:
         line += f"; random measured {measured[-1]:.3f}"
     return line
+
+
+def versus_random_report(
+    results: list[dict[str, Any]],
+    make_estimator: Callable[[], Any],
+    X_test: NDArray[np.floating],
+    y_test: NDArray[Any],
+    *,
+    rng: np.random.Generator,
+) -> str:
+    """What the app's "versus random" would say in a simulation (:mod:`learning.simulate`),
+    from its test set as the evaluation set: the estimate at each label count of the curves,
+    added to every result as ``versus_random``, and the summary line."""
+    counts = [int(point[0]) for point in results[0]["curves"][0]["points"]]
+    estimates = estimates_along(make_estimator, X_test, y_test, counts, rng=rng)
+    for result in results:
+        result["versus_random"] = [estimate.as_dict() for estimate in estimates]
+    random = next((r for r in results if r["strategy"] == "random"), None)
+    measured = None
+    if random is not None:
+        curves = [[point[1] for point in curve["points"]] for curve in random["curves"]]
+        measured = [float(value) for value in np.mean(curves, axis=0)]
+    return format_estimates(estimates, measured)
