@@ -98,19 +98,24 @@ def random_label_curve(
 ) -> list[CurvePoint]:
     """The random-label learning curve cross-fitted on the evaluation set ``X_eval``
     ``(m, d)``, ``y_eval`` ``(m,)``: a point per size of :func:`cross_fit_sizes`, each the
-    mean of ``repeats`` draws (fewer once ``seconds`` are spent, at least one each). The estimator
+    mean of ``repeats`` draws (fewer once ``seconds`` are spent, at least one each, and the
+    larger sizes left out once three times ``seconds`` are). The estimator
     from ``make_estimator()`` is fitted on each draw (a fresh one each time)."""
     X, y = np.asarray(X_eval), np.asarray(y_eval)
     m = len(y)
     sizes = cross_fit_sizes(m, len(np.unique(y)))
     accuracies: dict[int, list[float]] = {size: [] for size in sizes}
-    deadline = time.perf_counter() + seconds
+    started = time.perf_counter()
+    deadline, hard_deadline = started + seconds, started + 3 * seconds
     # A draw of every size per pass, so that a spent time budget leaves each size as many
-    # draws as the others.
+    # draws as the others; a model so slow that one pass overruns three budgets (a torch model)
+    # keeps the sizes it measured, the smallest first.
     for repeat in range(repeats):
         if repeat and time.perf_counter() > deadline:
             break
-        for size in sizes:
+        for index, size in enumerate(sizes):
+            if index >= 2 and time.perf_counter() > hard_deadline:
+                break
             order = rng.permutation(m)
             accuracies[size].append(_accuracy(make_estimator, X, y, order[:size], order[size:]))
     return [
@@ -122,6 +127,7 @@ def random_label_curve(
             m - size,
         )
         for size, values in accuracies.items()
+        if values
     ]
 
 
