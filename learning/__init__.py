@@ -98,6 +98,15 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(["ShardedPool", "open_shards", "write_shard"], "features"),
     **dict.fromkeys(["labels_to_reach", "normalised_aulc", "run_curve"], "simulate"),
     **dict.fromkeys(
+        [
+            "RandomEstimate",
+            "random_label_curve",
+            "random_label_estimate",
+            "versus_random_verdict",
+        ],
+        "versus_random",
+    ),
+    **dict.fromkeys(
         ["ScanBags", "ScanPooler", "evidence_slices", "max_pool", "mean_pool", "slice_scores"],
         "scans",
     ),

@@ -30,6 +30,7 @@ from learning.models import default_model_name, make_model, model_names
 from learning.project_defaults import initial_positions
 from learning.representations import representation_names
 from learning.strategies import get_strategy, strategy_names
+from learning.versus_random import versus_random_report
 
 
 @dataclass(frozen=True)
@@ -472,11 +473,19 @@ def main(argv: list[str] | None = None) -> int:
     results = simulate(
         train, test, strategies, setup, X_train, X_test, show_progress=not args.no_progress
     )
+    versus_random = versus_random_report(
+        results,
+        lambda: make_model(setup.model_name, random_state=setup.seed, **setup.model_params),
+        X_test,
+        test.y,
+        rng=np.random.default_rng([setup.seed, 11]),
+    )
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=1))
     if args.plot:
         plot_curves(results, args.plot, Path(args.data).name)
     print(format_table(summarise(results), results[0]["full_accuracy"]))
+    print(versus_random)
     return 0
 
 

@@ -98,19 +98,24 @@ def random_label_curve(
 ) -> list[CurvePoint]:
     """The random-label learning curve cross-fitted on the evaluation set ``X_eval``
     ``(m, d)``, ``y_eval`` ``(m,)``: a point per size of :func:`cross_fit_sizes`, each the
-    mean of ``repeats`` draws (fewer once ``seconds`` are spent, at least one each). The estimator
+    mean of ``repeats`` draws (fewer once ``seconds`` are spent, at least one each, and the
+    larger sizes left out once three times ``seconds`` are). The estimator
     from ``make_estimator()`` is fitted on each draw (a fresh one each time)."""
     X, y = np.asarray(X_eval), np.asarray(y_eval)
     m = len(y)
     sizes = cross_fit_sizes(m, len(np.unique(y)))
     accuracies: dict[int, list[float]] = {size: [] for size in sizes}
-    deadline = time.perf_counter() + seconds
+    started = time.perf_counter()
+    deadline, hard_deadline = started + seconds, started + 3 * seconds
     # A draw of every size per pass, so that a spent time budget leaves each size as many
-    # draws as the others.
+    # draws as the others; a model so slow that one pass overruns three budgets (a torch model)
+    # keeps the sizes it measured, the smallest first.
     for repeat in range(repeats):
         if repeat and time.perf_counter() > deadline:
             break
-        for size in sizes:
+        for index, size in enumerate(sizes):
+            if index >= 2 and time.perf_counter() > hard_deadline:
+                break
             order = rng.permutation(m)
             accuracies[size].append(_accuracy(make_estimator, X, y, order[:size], order[size:]))
     return [
@@ -122,6 +127,7 @@ def random_label_curve(
             m - size,
         )
         for size, values in accuracies.items()
+        if values
     ]
 
 
@@ -248,3 +254,57 @@ def fixed_estimator(model: Any) -> Callable[[], Any]:
         return clone(model).set_params(**fixed)
 
     return make
+
+
+def estimates_along(
+    make_estimator: Callable[[], Any],
+    X_eval: NDArray[np.floating],
+    y_eval: NDArray[Any],
+    label_counts: list[int],
+    *,
+    rng: np.random.Generator,
+    seconds: float = 30.0,
+) -> list[RandomEstimate]:
+    """The estimate at each of ``label_counts`` from one cross-fitted curve on the evaluation
+    set: what the simulator reports beside its strategies, as the app does beside its model."""
+    curve = random_label_curve(make_estimator, X_eval, y_eval, rng=rng, seconds=seconds)
+    return [random_label_estimate(curve, n, n_evaluation=len(y_eval)) for n in label_counts]
+
+
+def format_estimates(estimates: list[RandomEstimate], measured: list[float] | None) -> str:
+    """One line for the simulator's summary: the estimate at the last label count, with the
+    random strategy's own measured accuracy there when it ran."""
+    last = estimates[-1]
+    if last.accuracy is None:
+        return f"versus random: too few test items ({last.n_evaluation}) to estimate"
+    line = (
+        f"versus random, estimated from the {last.n_evaluation} test items as the app does from "
+        f"its evaluation set ({last.method}): {last.accuracy:.3f} "
+        f"[{last.low:.3f}, {last.high:.3f}] at {last.n_labels} random labels"
+    )
+    if measured:
+        line += f"; random measured {measured[-1]:.3f}"
+    return line
+
+
+def versus_random_report(
+    results: list[dict[str, Any]],
+    make_estimator: Callable[[], Any],
+    X_test: NDArray[np.floating],
+    y_test: NDArray[Any],
+    *,
+    rng: np.random.Generator,
+) -> str:
+    """What the app's "versus random" would say in a simulation (:mod:`learning.simulate`),
+    from its test set as the evaluation set: the estimate at each label count of the curves,
+    added to every result as ``versus_random``, and the summary line."""
+    counts = [int(point[0]) for point in results[0]["curves"][0]["points"]]
+    estimates = estimates_along(make_estimator, X_test, y_test, counts, rng=rng)
+    for result in results:
+        result["versus_random"] = [estimate.as_dict() for estimate in estimates]
+    random = next((r for r in results if r["strategy"] == "random"), None)
+    measured = None
+    if random is not None:
+        curves = [[point[1] for point in curve["points"]] for curve in random["curves"]]
+        measured = [float(value) for value in np.mean(curves, axis=0)]
+    return format_estimates(estimates, measured)

@@ -49,7 +49,6 @@ from labeler.engine.training import (
     predict_proba_items,
     train_and_choose,
 )
-from labeler.engine.versus_random import versus_random_min_evaluation
 
 
 def strategy_names(task: str = "single") -> list[str]:
@@ -133,5 +132,4 @@ __all__ = [
     "serving_feature_set",
     "strategy_names",
     "train_and_choose",
-    "versus_random_min_evaluation",
 ]

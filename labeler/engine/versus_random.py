@@ -10,16 +10,6 @@ import numpy as np
 
 from labeler.models import ModelRun, Project
 
-
-def versus_random_min_evaluation() -> int:
-    """Below this many evaluation labels there is no estimate (what the dashboard says is
-    needed). Read from the engine when asked: importing ``learning`` when Django starts would
-    load it into every web process (and the web side runs without it, labeler/engine)."""
-    from learning.versus_random import MIN_EVALUATION
-
-    return MIN_EVALUATION
-
-
 REMEASURE_GROWTH = 1.1
 REPEATS = 3
 SECONDS = 1.0
@@ -67,6 +57,7 @@ def versus_random_metrics(
     ``curve`` gains the estimate at its own label count (``random_accuracy``, ``random_low``,
     ``random_high``; the run's own point has ``n_labels`` None and gets ``n_labels``)."""
     from learning.versus_random import (
+        MIN_EVALUATION,
         curve_as_dicts,
         fixed_estimator,
         random_label_curve,
@@ -93,5 +84,7 @@ def versus_random_metrics(
         **estimate.as_dict(),
         "model_accuracy": accuracy,
         "verdict": versus_random_verdict(accuracy, estimate),
+        # Below this many evaluation labels there is no estimate (the dashboard says so).
+        "evaluation_needed": MIN_EVALUATION,
         "cross_fit": curve_as_dicts(cross_fit),
     }

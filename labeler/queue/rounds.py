@@ -67,10 +67,10 @@ def _active_annotators(project: Project, recent) -> int:
     return min(max(active, 1), MAX_PLANNED_ANNOTATORS)
 
 
-def _retrain_seconds(project: Project) -> float:
-    """How long the reserve must last: the median time from one round written to the next
-    (runs finished one after another: their queueing behind a busy worker counts too), and
-    never less than a retrain's own compute; recent runs only."""
+def _retrain_seconds(project: Project) -> tuple[float, float]:
+    """A retrain's own compute and the time from one round written to the next (runs finished
+    one after another: their queueing behind a busy worker counts too, and it is never less
+    than the compute), the medians of recent runs."""
     runs = list(
         ModelRun.objects.filter(
             project=project, status=ModelRun.Status.SUCCEEDED, started_at__isnull=False
@@ -80,20 +80,17 @@ def _retrain_seconds(project: Project) -> float:
         .values_list("started_at", "finished_at")[:6]
     )
     if not runs:
-        return DEFAULT_RETRAIN_SECONDS
+        return DEFAULT_RETRAIN_SECONDS, DEFAULT_RETRAIN_SECONDS
     computes = sorted((finished - started).total_seconds() for started, finished in runs[:5])
     compute = computes[len(computes) // 2]
     finishes = sorted(finished for _, finished in runs)
     gaps = sorted((b - a).total_seconds() for a, b in zip(finishes, finishes[1:], strict=False))
-    return max(compute, gaps[len(gaps) // 2]) if gaps else compute
+    return compute, max(compute, gaps[len(gaps) // 2]) if gaps else compute
 
 
-def reserve_size(*, project: Project) -> int:
-    """How many next-best items to keep behind the round: enough for the labels annotators
-    give until the next round is written, with a margin. Their rate is the larger of the
-    team's answers in the last minute and the annotators active in the last minutes at their
-    own pace (the pace an annotator reports; a team answering faster than it says is caught
-    by the first)."""
+def _answer_rates(project: Project) -> tuple[float, float]:
+    """Answers per second: the annotators active in the last minutes at the pace they report,
+    and the team's answers in the last minute (a team answering faster than it says)."""
     now = timezone.now()
     recent = Annotation.objects.filter(
         project=project, created_at__gte=now - ACTIVE_WINDOW, is_adjudication=False
@@ -106,15 +103,28 @@ def reserve_size(*, project: Project) -> int:
     )
     seconds_per_label = max(paces[len(paces) // 2], 0.5) if paces else DEFAULT_SECONDS_PER_LABEL
     answered_lately = recent.filter(created_at__gte=now - RATE_WINDOW).count()
-    per_second = max(active / seconds_per_label, answered_lately / RATE_WINDOW.total_seconds())
-    wanted = math.ceil(RESERVE_SAFETY * per_second * _retrain_seconds(project))
+    return active / seconds_per_label, answered_lately / RATE_WINDOW.total_seconds()
+
+
+def reserve_size(*, project: Project) -> int:
+    """How many next-best items to keep behind the round: enough for the labels annotators
+    give until the next round is written, at the larger of their two rates
+    (``_answer_rates``), with a margin."""
+    paced, observed = _answer_rates(project)
+    _, between_rounds = _retrain_seconds(project)
+    wanted = math.ceil(RESERVE_SAFETY * max(paced, observed) * between_rounds)
     return max(project.round_size, min(wanted, RESERVE_MAX))
 
 
 def reserve_strategy_share(*, project: Project, reserve: int) -> int:
     """Of a reserve of ``reserve`` items, how many the project's strategy chooses with the
-    round; the rest are spares, the next most uncertain items of the same scoring."""
-    return min(reserve, RESERVE_MAX_ROUNDS * project.round_size)
+    round: what the annotators' own pace uses during a retrain's compute (the whole reserve
+    before spares existed, so a team at its usual pace costs the retrain no more), at most
+    RESERVE_MAX_ROUNDS rounds. The rest are spares, the next most uncertain items."""
+    paced, _ = _answer_rates(project)
+    compute, _ = _retrain_seconds(project)
+    wanted = math.ceil(RESERVE_SAFETY * paced * compute)
+    return min(reserve, project.round_size * RESERVE_MAX_ROUNDS, max(project.round_size, wanted))
 
 
 def _interleave(strategy_ids: list, evaluation_ids: list) -> list[tuple[str, object]]:

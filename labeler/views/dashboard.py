@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from labeler import access, engine, selectors, services
+from labeler import access, selectors, services
 from labeler.forms_items import ExportForm
 from labeler.models import FeatureSet, ModelRun, Project
 from labeler.views.base import MANAGER, is_htmx, nav_context, project_for
@@ -94,7 +94,7 @@ def _versus_random_words(figures: dict | None) -> str:
         return _(
             "Too few evaluation labels yet to estimate what random labeling would reach "
             "(%(n)s of the %(needed)s needed)."
-        ) % {"n": figures["n_evaluation"], "needed": engine.versus_random_min_evaluation()}
+        ) % {"n": figures["n_evaluation"], "needed": figures["evaluation_needed"]}
     numbers = {
         "model": round(100 * figures["model_accuracy"]),
         "n": figures["n_labels"],

@@ -40,7 +40,7 @@ def test_margin_beats_random_on_a_separable_toy_problem(tmp_path, capsys):
     results = json.loads(out.read_text())
     assert [r["strategy"] for r in results] == ["random", "margin"]
     for result in results:
-        assert set(result) == {"dataset", "strategy", "full_accuracy", "curves"}
+        assert set(result) == {"dataset", "strategy", "full_accuracy", "curves", "versus_random"}
         assert len(result["curves"]) == 4
         for curve in result["curves"]:
             labels = [point[0] for point in curve["points"]]
@@ -51,6 +51,12 @@ def test_margin_beats_random_on_a_separable_toy_problem(tmp_path, capsys):
     assert plot.stat().st_size > 0
     table = capsys.readouterr().out
     assert "to 95%" in table and "margin" in table
+    # What the app's "versus random" would say, from the test set, beside random's own curve.
+    estimates = random_result["versus_random"]
+    assert [e["n_labels"] for e in estimates] == labels
+    random_final = np.mean([c["points"][-1][1] for c in random_result["curves"]])
+    assert estimates[-1]["low"] <= random_final <= estimates[-1]["high"]
+    assert "versus random, estimated from the 200 test items" in table
 
 
 def test_text_csv_and_an_explicit_test_set_run_end_to_end(tmp_path, capsys):

@@ -272,7 +272,7 @@ def test_the_reserve_covers_the_answer_rate_even_when_annotators_report_a_slow_p
 
     from django.utils import timezone
 
-    from labeler.queue import reserve_size
+    from labeler.queue import reserve_size, reserve_strategy_share
 
     run_queued(shades_project)
     alice = UserFactory()
@@ -299,6 +299,9 @@ def test_the_reserve_covers_the_answer_rate_even_when_annotators_report_a_slow_p
 
     # 30 answers a minute × 60 s between rounds × 1.5 = 45 (the reported pace says 3).
     assert reserve_size(project=shades_project) == 45
+    # The strategy chooses what the reported pace needs over a retrain's 5 s (at least a
+    # round); the rest are spares, which cost the retrain one scoring pass whatever their number.
+    assert reserve_strategy_share(project=shades_project, reserve=45) == 10
 
 
 @pytest.mark.django_db
