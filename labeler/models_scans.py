@@ -59,12 +59,7 @@ class ScanSlice(models.Model):
     class Meta:
         ordering = ["series", "index"]
         constraints = [
-            # Deferred: a slice arriving later shifts the indexes after it in one update.
-            models.UniqueConstraint(
-                fields=["series", "index"],
-                name="scanslice_unique_index",
-                deferrable=models.Deferrable.DEFERRED,
-            ),
+            models.UniqueConstraint(fields=["series", "index"], name="scanslice_unique_index"),
             # The same instance (and frame) imported twice is one slice.
             models.UniqueConstraint(
                 fields=["series", "sop_uid", "frame"], name="scanslice_unique_instance"

@@ -38,7 +38,10 @@ for _name in ("dicomweb_client", "retrying"):
 
 DATE_PATTERN = re.compile(r"^(\d{8})?(-(\d{8})?)?$")
 MODALITY_PATTERN = re.compile(r"^[A-Z0-9]{1,16}$")
+# A series chosen from a search, by its de-identified (project-keyed) UID.
+KEYED_UID_PATTERN = re.compile(r"^2\.25\.[0-9]{1,39}$")
 MAX_STUDIES = 500
+MAX_CHOSEN_SERIES = 1000
 
 
 def pacs_addresses_allowed() -> list[str]:
@@ -68,6 +71,12 @@ class PacsQuery:
     accession: str = ""
     description: str = ""
     limit: int = 20
+    # Which series of the found studies to import (none given: whole studies): those of a
+    # modality, those whose description contains a text (compared here, never kept), or
+    # the ones chosen from a search by their de-identified UIDs (``pacs_studies``).
+    series_modality: str = ""
+    series_description: str = ""
+    series: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not pacs_import_enabled():
@@ -101,6 +110,33 @@ class PacsQuery:
             raise ImportSourceError(
                 _("The study limit must be between 1 and %(max)d.") % {"max": MAX_STUDIES}
             )
+        self._series_check()
+
+    def _series_check(self) -> None:
+        if self.series_modality and not MODALITY_PATTERN.match(self.series_modality):
+            raise ImportSourceError(_("Modality is a DICOM code such as CT, MR, CR or US."))
+        chosen = self.series if isinstance(self.series, list | tuple) else [self.series]
+        object.__setattr__(self, "series", tuple(str(uid) for uid in chosen))
+        if len(self.series) > MAX_CHOSEN_SERIES or not all(
+            KEYED_UID_PATTERN.match(uid) for uid in self.series
+        ):
+            raise ImportSourceError(
+                _("Choose series by the de-identified UIDs a search listed (2.25.…).")
+            )
+
+    @property
+    def by_series(self) -> bool:
+        return bool(self.series_modality or self.series_description.strip() or self.series)
+
+    def series_filters(self) -> dict[str, str]:
+        return {"Modality": self.series_modality} if self.series_modality else {}
+
+    def series_wanted(self, record: dict) -> bool:
+        """Whether a QIDO series record's description contains the asked text (compared
+        here, case-insensitively: PACS differ in how they match wildcards; the description is
+        never kept)."""
+        wanted = self.series_description.strip().casefold()
+        return not wanted or wanted in _text_value(record, "0008103E").casefold()
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -202,7 +238,10 @@ def pacs_entries(
                         f"not imported: the import reached its time limit of {job_seconds:g} s",
                     )
                     return
-                yield from _study_entries(pacs, uid, where, limits, options)
+                if query.by_series:
+                    yield from _chosen_series_entries(pacs, query, uid, where, limits, options)
+                else:
+                    yield from _study_entries(pacs, uid, where, limits, options)
         finally:
             pacs.session.close()
 
@@ -212,8 +251,14 @@ def pacs_entries(
 def _study_entries(
     pacs: _Pacs, uid: str, where: str, limits: Limits, options: DicomOptions | None
 ) -> Iterator[Entry]:
+    yield from _instance_entries(pacs, lambda: pacs.client.iter_study(uid), where, limits, options)
+
+
+def _instance_entries(
+    pacs: _Pacs, retrieve, where: str, limits: Limits, options: DicomOptions | None
+) -> Iterator[Entry]:
     try:
-        instances = pacs.client.iter_study(uid)
+        instances = retrieve()
         for instance_number, dataset in enumerate(instances, start=1):
             name = f"{where}, instance {instance_number}"
             buffer = io.BytesIO()
@@ -225,3 +270,116 @@ def _study_entries(
             yield dicom_candidate(name, buffer.getvalue(), limits, options)
     except (requests.RequestException, ValueError) as error:
         yield Rejection(where, str(_failure("retrieve this study", error, pacs)))
+
+
+def _text_value(record: dict, tag: str) -> str:
+    element = record.get(tag) if isinstance(record, dict) else None
+    value = (element.get("Value") if isinstance(element, dict) else None) or []
+    return str(value[0]) if value and not isinstance(value[0], dict) else ""
+
+
+def _number_value(record: dict, tag: str) -> int | None:
+    try:
+        return int(_text_value(record, tag))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class PacsSeries:
+    """A series a search found, as far as it may be shown: de-identified."""
+
+    uid: str
+    number: int | None
+    modality: str
+    instances: int | None
+
+
+@dataclass(frozen=True)
+class PacsStudy:
+    """A study a search found: its place in the answer, its de-identified UID and series."""
+
+    position: int
+    uid: str
+    series: list[PacsSeries]
+
+
+def _series_found(pacs: _Pacs, query: PacsQuery, study_uid: str) -> list[tuple[str, dict]]:
+    """The study's series matching the series filters: (PACS series UID, QIDO record)."""
+    try:
+        records = pacs.client.search_for_series(
+            study_instance_uid=study_uid,
+            search_filters=query.series_filters(),
+            fields=[
+                "SeriesNumber",
+                "Modality",
+                "SeriesDescription",
+                "NumberOfSeriesRelatedInstances",
+            ],
+        )
+    except (requests.RequestException, ValueError) as error:
+        raise _failure("search for series", error, pacs) from error
+    found = []
+    for record in records if isinstance(records, list) else []:
+        uid = _text_value(record, "0020000E")
+        if is_dicom_uid(uid) and query.series_wanted(record):
+            found.append((uid, record))
+    return found
+
+
+def _chosen_series_entries(
+    pacs: _Pacs,
+    query: PacsQuery,
+    study_uid: str,
+    where: str,
+    limits: Limits,
+    options: DicomOptions | None,
+) -> Iterator[Entry]:
+    from labeler.dicom.deidentify import remap_uid
+
+    try:
+        found = _series_found(pacs, query, study_uid)
+    except ImportSourceError as error:
+        yield Rejection(where, str(error))
+        return
+    for series_number, (uid, _record) in enumerate(found, start=1):
+        if query.series and (
+            options is None or remap_uid(uid, options.uid_secret) not in query.series
+        ):
+            continue
+        yield from _instance_entries(
+            pacs,
+            lambda uid=uid: pacs.client.iter_series(study_uid, uid),
+            f"{where}, series {series_number}",
+            limits,
+            options,
+        )
+
+
+def pacs_studies(query: PacsQuery, options: DicomOptions) -> list[PacsStudy]:
+    """What a search finds, to choose series from: each study's and series' UIDs as the
+    project will store them (keyed by its secret), series numbers, modalities and instance
+    counts; nothing that names or dates the patient."""
+    from django.conf import settings
+
+    from labeler.dicom.deidentify import remap_uid
+
+    pacs = _Pacs(query, time.monotonic() + settings.TWEEZERS_PACS_JOB_SECONDS)
+    studies = []
+    try:
+        for position, uid in enumerate(study_uids(query, pacs), start=1):
+            if uid is None:
+                continue
+            series = [
+                PacsSeries(
+                    uid=remap_uid(series_uid, options.uid_secret),
+                    number=_number_value(record, "00200011"),
+                    modality=_text_value(record, "00080060")[:16],
+                    instances=_number_value(record, "00201209"),
+                )
+                for series_uid, record in _series_found(pacs, query, uid)
+            ]
+            studies.append(PacsStudy(position, remap_uid(uid, options.uid_secret), series))
+    finally:
+        pacs.session.close()
+    return studies

@@ -36,6 +36,24 @@ class PacsImportForm(forms.Form):
     limit = forms.IntegerField(
         label=_("At most this many studies"), min_value=1, max_value=MAX_STUDIES, initial=20
     )
+    series_modality = forms.CharField(
+        label=_("Only series of modality"), required=False, max_length=16
+    )
+    series_description = forms.CharField(
+        label=_("Only series whose description contains"),
+        required=False,
+        max_length=64,
+        help_text=_(
+            "Compared with what the PACS sends (e.g. T1); descriptions are never shown or stored."
+        ),
+    )
+    # Series ticked in a search's results, by their de-identified UIDs (checked by PacsQuery).
+    series = forms.MultipleChoiceField(required=False)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        chosen = self.data.getlist("series") if hasattr(self.data, "getlist") else []
+        self.fields["series"].choices = [(uid, uid) for uid in chosen]
 
     @property
     def enabled(self) -> bool:
@@ -43,6 +61,12 @@ class PacsImportForm(forms.Form):
 
     def clean_modality(self) -> str:
         modality = self.cleaned_data["modality"].strip().upper()
+        if modality and not MODALITY_PATTERN.match(modality):
+            raise forms.ValidationError(_("Use a DICOM modality code such as CT, MR, CR or US."))
+        return modality
+
+    def clean_series_modality(self) -> str:
+        modality = self.cleaned_data["series_modality"].strip().upper()
         if modality and not MODALITY_PATTERN.match(modality):
             raise forms.ValidationError(_("Use a DICOM modality code such as CT, MR, CR or US."))
         return modality
@@ -65,6 +89,9 @@ class PacsImportForm(forms.Form):
                 accession=data["accession"],
                 description=data["description"],
                 limit=data["limit"],
+                series_modality=data["series_modality"],
+                series_description=data["series_description"],
+                series=tuple(data.get("series") or ()),
             )
         except ImportSourceError as error:
             raise forms.ValidationError(str(error)) from error

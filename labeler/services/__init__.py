@@ -36,6 +36,7 @@ from labeler.services.imports import (
     items_import_stream,
     pacs_import_job_create,
     pacs_import_job_run,
+    pacs_studies_search,
 )
 from labeler.services.items import (
     BulkOutcome,
@@ -121,6 +122,7 @@ __all__ = [
     "items_import_pacs",
     "pacs_import_job_create",
     "pacs_import_job_run",
+    "pacs_studies_search",
     "BulkOutcome",
     "item_predictions_store",
     "items_requeue",

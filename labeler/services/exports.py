@@ -54,9 +54,23 @@ FINAL_COLUMNS = [
 HISTORY_COLUMNS = [*FINAL_COLUMNS, "annotation_id", "is_current", "replaces"]
 # DICOM items are keyed by their de-identified (project-keyed) UIDs; added for DICOM projects.
 DICOM_COLUMNS = ["study_uid", "series_uid", "sop_uid", "modality", "body_part", "frames"]
+# A scan (series or study project) is one row keyed by its de-identified study and series
+# UIDs (a study's series separated by spaces); its description is the de-identified one.
+SCAN_COLUMNS = ["study_uid", "series_uid", "modality", "series_description", "slices"]
 
 
 def _dicom_keys(metadata: dict | None) -> dict:
+    scan = (metadata or {}).get("scan")
+    if scan and "slices" in scan:
+        keys = {
+            "study_uid": scan.get("study_uid"),
+            "series_uid": " ".join(scan.get("series_uids") or []),
+            "modality": scan.get("modality"),
+            "series_description": scan.get("series_description"),
+            "slices": scan.get("slices"),
+        }
+        # The imagefolder export holds the scan's montage of key slices.
+        return {**keys, "stored_name": scan["montage"]} if scan.get("montage") else keys
     keys = (metadata or {}).get("dicom")
     return {column: keys.get(column) for column in DICOM_COLUMNS} if keys else {}
 
@@ -262,7 +276,9 @@ def export_labeled(
 
     columns = FINAL_COLUMNS if final else HISTORY_COLUMNS
     # Read fresh: the caller's project row may predate its first DICOM import.
-    if Project.objects.filter(pk=project.pk, has_dicom=True).exists():
+    if project.unit != Project.Unit.INSTANCE:
+        columns = [*columns, *SCAN_COLUMNS]
+    elif Project.objects.filter(pk=project.pk, has_dicom=True).exists():
         columns = [*columns, *DICOM_COLUMNS]
     stem = f"project-{project.pk}-labels"
     if format == "csv":

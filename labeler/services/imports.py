@@ -5,6 +5,7 @@ can read), ``finished_at`` set either way."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterator
@@ -22,7 +23,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from labeler import importing, jobs
-from labeler.dicom.dicomweb import PacsQuery, pacs_entries
+from labeler.dicom.dicomweb import PacsQuery, PacsStudy, pacs_entries, pacs_studies
 from labeler.dicom.options import dicom_options
 from labeler.models import ImportJob, Item, LabelClass, Project, item_file_path
 from labeler.services import webhooks
@@ -164,58 +165,68 @@ def items_import(
     classes_from_import = not classes
     # A series or study project groups the whole import's instances before storing scans.
     scan_import = ScanImport(project) if project.unit != Project.Unit.INSTANCE else None
-    for batch in _batched(entries, batch_size):
-        candidates: list[importing.Candidate] = []
-        for entry in batch:
-            if isinstance(entry, importing.Rejection):
-                report.rejected.append(
-                    {
-                        "name": importing.clean_name(entry.source_name),
-                        "reason": importing.clean_name(entry.reason),
-                    }
-                )
-                continue
-            prelabel = class_name_normalize(entry.prelabel) if entry.prelabel else None
-            if prelabel and prelabel not in classes:
-                if classes_from_import:
-                    try:
-                        classes.update(label_classes_ensure(project=project, names=[prelabel]))
-                    except ProjectRejected as refused:
-                        report.rejected.append(
-                            {
-                                "name": importing.clean_name(entry.source_name),
-                                "reason": importing.clean_name(refused.message),
-                            }
-                        )
-                        continue
-                else:
-                    known = ", ".join(sorted(classes))
+    try:
+        for batch in _batched(entries, batch_size):
+            candidates: list[importing.Candidate] = []
+            for entry in batch:
+                if isinstance(entry, importing.Rejection):
                     report.rejected.append(
                         {
                             "name": importing.clean_name(entry.source_name),
-                            "reason": importing.clean_name(
-                                f"unknown label {entry.prelabel!r}; the project's classes "
-                                f"are: {known}"
-                            ),
+                            "reason": importing.clean_name(entry.reason),
                         }
                     )
                     continue
-            candidates.append(entry)
+                prelabel = class_name_normalize(entry.prelabel) if entry.prelabel else None
+                if prelabel and prelabel not in classes and scan_import is not None:
+                    # DICOM folders are mostly named by patient, study or series: in a series or
+                    # study project only a folder named as a class pre-labels its scan.
+                    entry, prelabel = dataclasses.replace(entry, prelabel=None), None
+                if prelabel and prelabel not in classes:
+                    if classes_from_import:
+                        try:
+                            classes.update(label_classes_ensure(project=project, names=[prelabel]))
+                        except ProjectRejected as refused:
+                            report.rejected.append(
+                                {
+                                    "name": importing.clean_name(entry.source_name),
+                                    "reason": importing.clean_name(refused.message),
+                                }
+                            )
+                            continue
+                    else:
+                        known = ", ".join(sorted(classes))
+                        report.rejected.append(
+                            {
+                                "name": importing.clean_name(entry.source_name),
+                                "reason": importing.clean_name(
+                                    f"unknown label {entry.prelabel!r}; the project's classes "
+                                    f"are: {known}"
+                                ),
+                            }
+                        )
+                        continue
+                candidates.append(entry)
+            if scan_import is not None:
+                for candidate in candidates:
+                    scan_import.add(candidate, report)
+            else:
+                try:
+                    _store_batch(project, candidates, classes, report)
+                except IntegrityError:
+                    # Another import stored some of the same content meanwhile: retry once, the
+                    # duplicate check now sees those rows.
+                    _store_batch(project, candidates, classes, report)
+            done += len(batch)
+            if progress:
+                progress(done, max(total, done))
         if scan_import is not None:
-            for candidate in candidates:
-                scan_import.add(candidate, report)
-        else:
-            try:
-                _store_batch(project, candidates, classes, report)
-            except IntegrityError:
-                # Another import stored some of the same content meanwhile: retry once, the
-                # duplicate check now sees those rows.
-                _store_batch(project, candidates, classes, report)
-        done += len(batch)
-        if progress:
-            progress(done, max(total, done))
-    if scan_import is not None:
-        scan_import.finish(classes, report)
+            scan_import.finish(classes, report)
+    except BaseException:
+        if scan_import is not None:
+            # The files of scans never written: nothing refers to them.
+            scan_import.discard()
+        raise
     project.refresh_from_db(fields=["n_items", "n_labeled"])
     if report.imported or report.scans_extended:
         # New items need features (embedded on their own queue, in the background), maybe
@@ -271,6 +282,15 @@ def items_import_pacs(
         raise importing.ImportSourceError("PACS images import into an image project")
     total, entries = pacs_entries(query, import_limits(), dicom_options(project=project))
     return items_import(project=project, entries=entries, total=total, progress=progress)
+
+
+def pacs_studies_search(*, project: Project, query: PacsQuery) -> list[PacsStudy]:
+    """The studies a DICOMweb search finds and their series, under the UIDs this project
+    gives them (to choose series to import); nothing identifying, nothing stored."""
+    options = dicom_options(project=project)
+    if options is None:
+        raise importing.ImportSourceError("PACS images import into an image project")
+    return pacs_studies(query, options)
 
 
 def items_import_labelstudio(*, project: Project, name: str, stream: BinaryIO) -> ImportReport:

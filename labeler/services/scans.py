@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 SCAN_NEEDS_DICOM = "a project whose items are series or studies imports DICOM files only"
 NO_SERIES_UID = "the file has no Series or Study Instance UID to group it by"
 RENDITION_ROOT = "renditions"
+INDEX_PARKING = 1_000_000
 
 
 def slice_file_path(project_id: int, checksum: str) -> str:
@@ -109,6 +110,10 @@ class ScanImport:
         finally:
             self._drop_unused_files()
 
+    def discard(self) -> None:
+        """The import stopped before ``finish``: drop the files it stored."""
+        self._drop_unused_files()
+
     def _store(self, key: str, series: dict[str, list[_Pending]], classes, report) -> Item | None:
         with transaction.atomic():
             item, created = self._item_locked(key, series, classes, report)
@@ -164,8 +169,8 @@ class ScanImport:
     def _scan_name(self, key: str, series: dict[str, list[_Pending]]) -> str:
         first_name = min(p.source_name for pending in series.values() for p in pending)
         if self.project.unit == Project.Unit.STUDY:
-            return f"study of {len(series)} series (first file {first_name})"
-        return self._series_name(next(iter(series)), next(iter(series.values())))
+            return f"study (first file {first_name})"
+        return f"{self.parts[next(iter(series))].description} (first file {first_name})"
 
     def _series_name(self, series_uid: str, pending: list[_Pending]) -> str:
         files = {p.dicom_path for p in pending}
@@ -264,7 +269,9 @@ def _slices_write(record: ScanSeries, existing, fresh, order) -> None:
                 slice_location=geometry.slice_location,
             )
         )
-    # (series, index) is checked at commit: shifting the indexes passes through duplicates.
+    # (series, index) is unique row by row: park the stored slices out of the way (no series
+    # has a million slices), then give each its place.
+    ScanSlice.objects.filter(series=record).update(index=F("index") + INDEX_PARKING)
     ScanSlice.objects.bulk_update(moved, ["index", "position"])
     ScanSlice.objects.bulk_create(added)
 
@@ -317,6 +324,7 @@ def _scan_keys(item: Item, series: list[ScanSeries], shown: ScanSeries, middle) 
         "series": len(series),
         "incomplete": any(s.problem for s in series),
         "shown": {"series_uid": shown.series_uid, "index": middle.index},
+        "montage": montage_path(item),
     }
 
 

@@ -15,6 +15,7 @@ from labeler.dicom.forms import PacsImportForm
 from labeler.dicom.rendering import PRESETS
 from labeler.dicom.renditions import RenditionError, dicom_name, parse_window, rendition
 from labeler.forms import ImportForm
+from labeler.importing import ImportSourceError
 from labeler.models import Project
 from labeler.views.base import MANAGER, nav_context, project_for
 
@@ -80,16 +81,25 @@ def pacs_import(request: HttpRequest, project_id: int) -> HttpResponse:
     if project.kind != Project.Kind.IMAGE:
         raise Http404("PACS imports are for image projects.")
     form = PacsImportForm(request.POST)
+    studies = None
     if form.is_valid():
-        job = services.pacs_import_job_create(
-            project=project, created_by=request.user, query=form.query
-        )
-        return redirect("import-job", job_id=job.pk)
+        if request.POST.get("action") != "search":
+            job = services.pacs_import_job_create(
+                project=project, created_by=request.user, query=form.query
+            )
+            return redirect("import-job", job_id=job.pk)
+        # List what the search finds (de-identified) so that series can be ticked.
+        try:
+            studies = services.pacs_studies_search(project=project, query=form.query)
+        except ImportSourceError as error:
+            form.add_error(None, str(error))
     context = {
         "form": ImportForm(),
         "pacs_form": form,
+        "pacs_studies": studies,
         "project": project,
         "jobs": selectors.import_jobs_recent(project=project),
         **nav_context(project, MANAGER),
     }
-    return render(request, "labeler/project_import.html", context, status=400)
+    status = 200 if studies is not None else 400
+    return render(request, "labeler/project_import.html", context, status=status)

@@ -49,6 +49,7 @@ def _instance(
     origin: tuple[float, float, float],
     orientation: tuple[float, ...],
     patient: str,
+    description: str,
 ) -> tuple[bytes, str]:
     sop_uid = generate_uid()
     meta = FileMetaDataset()
@@ -70,7 +71,7 @@ def _instance(
     dataset.InstitutionName = "Seoul Example Neurology Clinic"
     dataset.AccessionNumber = "ACC31415926"
     dataset.StudyDescription = f"MRI brain for {patient.replace('^', ' ')}"
-    dataset.SeriesDescription = f"T1 axial {patient.replace('^', ' ')}"
+    dataset.SeriesDescription = f"{description} {patient.replace('^', ' ')}"
     dataset.SeriesNumber = series_number
     dataset.InstanceNumber = instance_number
     dataset.ImageOrientationPatient = list(orientation)
@@ -101,6 +102,7 @@ def mr_series(
     patient: str = "Park^Jisoo^Hana",
     size: int | None = None,
     prefix: str = "",
+    description: str = "T1 axial",
 ) -> list[Instance]:
     """``count`` slices of one series (indexes in ``missing`` left out), in a shuffled file
     order, with Instance Numbers that run against the anatomy: only the positions say where
@@ -129,6 +131,7 @@ def mr_series(
             origin=origin,  # type: ignore[arg-type]
             orientation=orientation,
             patient=patient,
+            description=description,
         )
         position = float(np.dot(normal, origin))
         instances.append(

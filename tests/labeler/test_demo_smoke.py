@@ -131,6 +131,9 @@ def demo_database(demo_env: dict[str, str]) -> Path:
     for name in DEMO_PROJECTS:
         assert f"{name}: imported 40" in setup_output
     assert "Radiology samples (DICOM): imported 6" in setup_output
+    # The first six files: two NM encodings are one series, one ultrasound image another, and
+    # the three CT encodings of one image at one position are refused as a volume.
+    assert "Radiology series (DICOM, one item per series): imported 2, duplicates 1" in setup_output
     database = Path(demo_env["TWEEZERS_VAR_DIR"]) / "tweezers.sqlite3"
     assert database.is_file()
     return database

@@ -2,13 +2,16 @@
 or study across uploads, zips and folders, slices in anatomical order, broken series reported
 with their reason while the rest imports."""
 
+import csv
 import io
+import zipfile
 
 import pydicom
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.files.storage import default_storage
 from django.test import Client
+from PIL import Image
 
 from labeler import services
 from labeler.dicom.deidentify import remap_uid
@@ -131,7 +134,10 @@ def test_a_study_project_makes_one_item_of_a_studys_series(manager):
     other = mr_series(series_number=2, count=4, prefix="other-")
 
     upload(project, "t2.zip", zipped(t2, folder="normal/"))
-    upload(project, "rest.zip", zipped([*t1, *other]))
+    # A folder that names no class (a DICOM CD's layout) pre-labels nothing and refuses nothing.
+    rest = upload(project, "rest.zip", zipped([*t1, *other], folder="DICOM/SE0002/"))
+
+    assert rest.rejected == [] and rest.imported == 1 and rest.scans_extended == 1
 
     items = list(Item.objects.filter(project=project).order_by("id"))
     assert len(items) == 2
@@ -143,7 +149,7 @@ def test_a_study_project_makes_one_item_of_a_studys_series(manager):
     assert len(slices) == 16 and [s.series.number for s in slices[:10]] == [2] * 10
     assert scan_slices(study, series_uid=series[1].series_uid)[0].index == 0
     # Its class folder came with the first part: the study is pre-labeled.
-    assert study.label.name == "normal"
+    assert study.label.name == "normal" and items[1].label is None
     assert study.metadata["scan"]["series"] == 2 and study.metadata["scan"]["slices"] == 16
 
 
@@ -208,3 +214,34 @@ def test_the_create_page_makes_a_series_project_and_the_settings_page_cannot_cha
     assert "DICOM images" in refused.content.decode()
     settings_page = client.get(f"/projects/{project.pk}/settings/").content.decode()
     assert 'name="unit"' not in settings_page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_exports_have_one_row_per_scan_keyed_by_de_identified_uids_and_a_montage_each(manager):
+    project = scan_project(manager)
+    sick = mr_series(series_number=3, prefix="a-")
+    healthy = mr_series(series_number=4, count=6, orientation=SAGITTAL, prefix="b-")
+    upload(project, "labeled.zip", zipped([*sick], folder="parkinson/"))
+    upload(project, "more.zip", zipped([*healthy], folder="normal/"))
+
+    made = services.export_labeled(project=project, format="csv")
+    rows = list(csv.DictReader(io.StringIO(b"".join(made.chunks).decode())))
+
+    secret = project.dicom_uid_secret
+    assert len(rows) == 2
+    by_label = {row["label"]: row for row in rows}
+    for label, instances, slices in (("parkinson", sick, "10"), ("normal", healthy, "6")):
+        original = pydicom.dcmread(io.BytesIO(instances[0].data), stop_before_pixels=True)
+        row = by_label[label]
+        assert row["study_uid"] == remap_uid(original.StudyInstanceUID, secret)
+        assert row["series_uid"] == remap_uid(original.SeriesInstanceUID, secret)
+        assert (row["modality"], row["slices"]) == ("MR", slices)
+        assert row["series_description"] == f"MR series {original.SeriesNumber}"
+        assert "sop_uid" not in row
+    folder = services.export_labeled(project=project, format="imagefolder")
+    with zipfile.ZipFile(io.BytesIO(b"".join(folder.chunks))) as archive:
+        names = sorted(archive.namelist())
+        assert len(names) == 3 and names[0] == "metadata.csv"
+        montage = Image.open(io.BytesIO(archive.read(names[-1])))
+        # Nine key slices of the ten, three by three.
+        assert montage.size == (768, 768)

@@ -1,4 +1,4 @@
-"""Create the demo: an admin user and three projects with real data that ships offline."""
+"""Create the demo: an admin user and four projects with real data that ships offline."""
 
 import dataclasses
 import io
@@ -18,6 +18,7 @@ from labeler.models import Item, Project
 DIGITS_NAME = "Handwritten digits"
 PACKAGES_NAME = "Debian package descriptions"
 RADIOLOGY_NAME = "Radiology samples (DICOM)"
+RADIOLOGY_SERIES_NAME = "Radiology series (DICOM, one item per series)"
 # The modalities of pydicom-data's samples; OT is "other" (mostly secondary-capture test images).
 RADIOLOGY_CLASSES = ["CT", "MR", "CR", "US", "NM", "OT", "SEG"]
 # Printed in the README: it may exist only in a demo, never on a server that holds real data.
@@ -57,6 +58,7 @@ class Command(BaseCommand):
         self._digits(admin, digits_limit)
         self._packages(admin, texts_limit)
         self._radiology(admin, dicom_limit)
+        self._radiology_series(admin, dicom_limit)
 
     def _admin(self, username: str, password: str):
         user_model = get_user_model()
@@ -139,13 +141,44 @@ class Command(BaseCommand):
                 )
                 self.stdout.write(f"{PACKAGES_NAME}: {seeded} cached MiniLM embeddings loaded")
 
+    def _dicom_import(self, project: Project, limit: int | None):
+        import data_store
+
+        folder = Path(data_store.__file__).parent / "data"
+        limits = services.import_limits()
+        files = sorted(p for p in folder.iterdir() if p.suffix == ".dcm")[:limit]
+        options = dicom_options(project=project)
+        entries = (
+            importing.image_or_dicom_candidate(path.name, path.read_bytes(), limits, dicom=options)
+            for path in files
+        )
+        return services.items_import(project=project, entries=entries, total=len(files))
+
+    def _radiology_series(self, admin, limit: int | None) -> None:
+        """The same pydicom-data files in a project whose item is a series (issue 22): the
+        instances of one series (its encodings, its frames) are one scan."""
+        if Project.objects.filter(name=RADIOLOGY_SERIES_NAME).exists():
+            self.stdout.write(f"{RADIOLOGY_SERIES_NAME}: exists")
+            return
+        project = services.project_create(
+            name=RADIOLOGY_SERIES_NAME,
+            kind=Project.Kind.IMAGE,
+            unit=Project.Unit.SERIES,
+            classes=RADIOLOGY_CLASSES,
+            created_by=admin,
+            description="The pydicom-data samples grouped into series: a 10-slice MR volume, "
+            "a 120-frame ultrasound clip, a 3-frame segmentation, 2-frame CT and ultrasound "
+            "series, and single-image series; the same image in several encodings is one "
+            "series. Label each series by its modality, the one truth these files carry "
+            "(see demo_data/README.md).",
+        )
+        report = self._dicom_import(project, limit)
+        self.stdout.write(f"{RADIOLOGY_SERIES_NAME}: {report.summary()}")
+
     def _radiology(self, admin, limit: int | None) -> None:
         if Project.objects.filter(name=RADIOLOGY_NAME).exists():
             self.stdout.write(f"{RADIOLOGY_NAME}: exists")
             return
-        import data_store
-
-        folder = Path(data_store.__file__).parent / "data"
         project = services.project_create(
             name=RADIOLOGY_NAME,
             kind=Project.Kind.IMAGE,
@@ -157,12 +190,5 @@ class Command(BaseCommand):
             "files carry; several are one image in different encodings. De-identified on "
             "import like any DICOM (see README, 'For radiology teams').",
         )
-        limits = services.import_limits()
-        files = sorted(p for p in folder.iterdir() if p.suffix == ".dcm")[:limit]
-        options = dicom_options(project=project)
-        entries = (
-            importing.image_or_dicom_candidate(path.name, path.read_bytes(), limits, dicom=options)
-            for path in files
-        )
-        report = services.items_import(project=project, entries=entries, total=len(files))
+        report = self._dicom_import(project, limit)
         self.stdout.write(f"{RADIOLOGY_NAME}: {report.summary()}")

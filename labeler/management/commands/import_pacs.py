@@ -23,6 +23,23 @@ class Command(BaseCommand):
         parser.add_argument(
             "--limit", type=int, default=20, help=f"at most this many studies (1-{MAX_STUDIES})"
         )
+        parser.add_argument(
+            "--series-modality", default="", help="import only the series of this modality"
+        )
+        parser.add_argument(
+            "--series-description", default="", help="import only series whose description contains"
+        )
+        parser.add_argument(
+            "--series",
+            action="append",
+            default=[],
+            help="import this series only (a de-identified UID that --list printed); repeatable",
+        )
+        parser.add_argument(
+            "--list",
+            action="store_true",
+            help="list the found studies and series (de-identified UIDs) instead of importing",
+        )
         parser.add_argument("--quiet-rejections", action="store_true", help="print only counts")
 
     def handle(self, *args, project: str, url: str, quiet_rejections: bool, **options):
@@ -35,9 +52,15 @@ class Command(BaseCommand):
                 accession=options["accession"],
                 description=options["description"],
                 limit=options["limit"],
+                series_modality=options["series_modality"].strip().upper(),
+                series_description=options["series_description"],
+                series=tuple(options["series"]),
             )
         except ImportSourceError as error:
             raise CommandError(str(error)) from error
+        if options["list"]:
+            self._list(target, query)
+            return
         with tqdm(total=0, unit="instance", desc="importing from the PACS", disable=None) as bar:
 
             def progress(done: int, total: int) -> None:
@@ -51,7 +74,23 @@ class Command(BaseCommand):
         if not quiet_rejections:
             for rejection in report.rejected:
                 self.stderr.write(f"rejected {rejection['name']}: {rejection['reason']}")
+        for series in report.incomplete:
+            self.stderr.write(f"incomplete {series['name']}: {series['reason']}")
+        extended = f", scans extended {report.scans_extended}" if report.scans_extended else ""
         self.stdout.write(
             f"{target.name}: imported {report.imported}, duplicates {report.duplicates}, "
-            f"rejected {len(report.rejected)}"
+            f"rejected {len(report.rejected)}{extended}"
         )
+
+    def _list(self, project, query: PacsQuery) -> None:
+        try:
+            studies = services.pacs_studies_search(project=project, query=query)
+        except ImportSourceError as error:
+            raise CommandError(str(error)) from error
+        for study in studies:
+            self.stdout.write(f"study {study.position}: {study.uid}")
+            for series in study.series:
+                self.stdout.write(
+                    f"  series {series.number if series.number is not None else '?'} "
+                    f"{series.modality or '?'} ({series.instances or '?'} instances): {series.uid}"
+                )

@@ -26,7 +26,9 @@ def test_the_openapi_schema_is_valid_and_documents_the_public_contract():
     project = schema["components"]["schemas"]["Project"]["properties"]
     assert {"id", "name", "kind", "classes"} <= set(project)
     report = schema["components"]["schemas"]["ImportReport"]["properties"]
-    assert set(report) == {"imported", "duplicates", "rejected"}
+    # Series and study projects add the scans that grew and the series kept incomplete.
+    assert set(report) == {"imported", "duplicates", "rejected", "incomplete", "scans_extended"}
+    assert "unit" in project
 
 
 def test_the_schema_is_served_without_login():
