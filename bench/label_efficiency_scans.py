@@ -167,6 +167,16 @@ def run(seeds: int, budget: int, jobs: int, sizes: tuple[int, int] = (480, 200))
             "sizes": list(sizes)}  # fmt: skip
 
 
+def labels_to_stay(points: np.ndarray, level: float) -> int | None:
+    """First label count from which the curve never falls below ``level`` again."""
+    below = np.flatnonzero(points[:, 1] < level - 1e-12)
+    if not len(below):
+        return int(points[0, 0])
+    if below[-1] == len(points) - 1:
+        return None
+    return int(points[below[-1] + 1, 0])
+
+
 def rows_of(report: dict) -> list[dict[str, Any]]:
     from learning.simulate import labels_to_reach, normalised_aulc
 
@@ -182,6 +192,7 @@ def rows_of(report: dict) -> list[dict[str, Any]]:
         rows.append({
             "runner": runner.label,
             "labels_to_95": labels_to_reach(mean, 0.95 * reference),
+            "labels_to_stay_95": labels_to_stay(mean, 0.95 * reference),
             "labels_to_95_own": labels_to_reach(mean, 0.95 * own),
             "own_full": own,
             "aulc": float(np.mean([normalised_aulc(c, reference) for c in stacked])),
@@ -207,13 +218,40 @@ def markdown(report: dict, command: str, seconds: float) -> str:
         f"read the mean curve against 95% of attention pooling trained on every pool scan "
         f"(accuracy {reference:.3f}); *own* against the runner's own full-data accuracy.",
         "",
-        "| runner | labels to 95% | own full acc. | labels to 95% of own | AULC | final acc. |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| runner | labels to 95% | stays ≥ 95% from | own full acc. | labels to 95% of own "
+        "| AULC | final acc. |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in rows_of(report):
         lines.append(
-            f"| {row['runner']} | {labels(row['labels_to_95'])} | {row['own_full']:.3f} | "
+            f"| {row['runner']} | {labels(row['labels_to_95'])} | "
+            f"{labels(row['labels_to_stay_95'])} | {row['own_full']:.3f} | "
             f"{labels(row['labels_to_95_own'])} | {row['aulc']:.3f} | {row['final']:.3f} |"
         )
-    lines += ["", f"`.venv/bin/python {command}` ({seconds:.0f} s on 2 busy cores)"]
+    lines += ["", f"`.venv/bin/python {command} --write-docs` ({seconds:.0f} s on 2 busy cores)"]
+    lines += ["", *_reading(rows_of(report))]
     return "\n".join(lines)
+
+
+def _reading(rows: list[dict[str, Any]]) -> list[str]:
+    """What the table says, in words, from its own numbers."""
+    by_name = {row["runner"]: row for row in rows}
+    attention = by_name["attention pooling (auto) + default"]
+    attention_random = by_name["attention pooling (auto) + random"]
+    mean = by_name["mean pooling + default"]
+    verdict = (
+        "ahead of" if attention["aulc"] > attention_random["aulc"] + 0.005
+        else "not ahead of"
+    )  # fmt: skip
+    return [
+        f"Pooling decides here: with attention the scans reach 95% of the reference with "
+        f"{attention['labels_to_95']} labels (AULC {attention['aulc']:.3f}); the mean of 40 "
+        f"slices dilutes 1–3 telling ones (full-data accuracy {mean['own_full']:.3f}, AULC "
+        f"{mean['aulc']:.3f}). Labeling single slices counts a slice as one label, yet calling a "
+        "scan positive when any of its 40 slices looks positive turns a few slice-level false "
+        "positives into wrong scans, so its curve falls again as labels grow (the *stays* "
+        "column). The default strategy is "
+        f"{verdict} random on attention-pooled scans here (AULC {attention['aulc']:.3f} against "
+        f"{attention_random['aulc']:.3f}, 3 seeds): on balanced classes this measures no gain "
+        "from the strategy on scans, only from the pooling."
+    ]

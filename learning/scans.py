@@ -144,7 +144,8 @@ class ScanPooler:
         mean and meanmax need no labels (``y`` may be None)."""
         labels = None if y is None else np.asarray(y)
         self.pooling_ = self._chosen(labels)
-        self.n_features_in_ = int(bags.rows.shape[1])
+        # No labeled scan yet (a project's first round): mean pooling reads any width.
+        self.n_features_in_ = int(bags.rows.shape[1]) if len(bags) else None
         self.attention_ = None
         if self.pooling_ == "attention":
             if labels is None or len(np.unique(labels)) < 2:
@@ -168,7 +169,7 @@ class ScanPooler:
 
     def transform(self, bags: ScanBags) -> NDArray[np.float32]:
         """One row per scan, ``(n_scans, 2·d)`` for "meanmax", ``(n_scans, d)`` otherwise."""
-        if bags.rows.shape[1] != self.n_features_in_:
+        if self.n_features_in_ is not None and bags.rows.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"slices have {bags.rows.shape[1]} features, the pooler was fitted on "
                 f"{self.n_features_in_}"

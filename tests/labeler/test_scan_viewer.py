@@ -142,3 +142,14 @@ def test_a_study_item_lists_its_series_by_description_with_their_own_slices():
     url = reverse("item-scan-slice", args=[item.pk])
     assert client.get(url, {"series": 1, "index": 3}).status_code == 200
     assert client.get(url, {"series": 1, "index": 4}).status_code == 400
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_series_projects_first_retrain_without_labels_serves_scans():
+    manager = UserFactory()
+    project = scan_project(manager)
+    import_series(project, 4)
+    run = run_queued(project)
+    assert run.status == ModelRun.Status.SUCCEEDED, run.error
+    lease = services.next_item_lease(project=project, annotator=manager)
+    assert lease.state == "ready" and lease.entry.item.project_id == project.pk

@@ -50,6 +50,12 @@ def test_bags_refuse_a_scan_without_slices():
         ScanBags(np.zeros((2, 3), np.float32), np.array([0, 2, 2]))
 
 
+def test_a_pooler_fitted_before_any_label_pools_by_the_mean():
+    bags, _, _ = _scans(5, seed=0)
+    pooler = ScanPooler(random_state=0).fit(bags.subset([]), None)
+    np.testing.assert_allclose(pooler.transform(bags), mean_pool(bags))
+
+
 def test_auto_pooling_takes_the_mean_while_labels_are_few_then_attention():
     bags, y, _ = _scans(60, seed=1)
     few = ScanPooler(random_state=0).fit(bags.subset(np.arange(6)), y[:6])
