@@ -18,6 +18,7 @@ Results land in bench/output/label_efficiency.json and, with --write-docs, under
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import json
 import sys
@@ -49,6 +50,7 @@ class Runner:
     cold_start_initial: bool = False
     params: dict[str, Any] = field(default_factory=dict)
     features: str = "raw"
+    pool_scaling: bool = True
 
 
 PARITY = [
@@ -73,6 +75,19 @@ STRATEGY_VARIANTS = {
         "pick": "centroid",
         "candidate_factor": 1000,
         "random_share": 0.0,
+    },
+    # Issue 20: the previous default (centroid pick over up to 10,000 candidates: the whole of
+    # any smaller pool) and candidate shares of the pool, picking by uncertainty or centroid.
+    "default_i10": {"pick": "centroid", "candidate_factor": 1000, "candidate_share": None},
+    **{
+        f"share{int(share * 100)}_{pick}": {
+            "pick": pick,
+            "candidate_factor": 5,
+            "candidate_share": share,
+            "random_share": 0.0,
+        }
+        for share in (0.05, 0.1, 0.2)
+        for pick in ("most_uncertain", "centroid")
     },
 }
 
@@ -110,6 +125,42 @@ TEXT_CANDIDATES = [
     ),
 ]
 
+
+I20_CHOICE = [
+    Runner("random", "tweezers", "random", "logreg"),
+    Runner("random, scaler on labels", "tweezers", "random", "logreg", pool_scaling=False),
+    Runner("margin", "tweezers", "margin", "logreg"),
+    Runner("default i10", "tweezers", "default_i10", "logreg"),
+    Runner("default i10, scaler on labels", "tweezers", "default_i10", "logreg",
+           pool_scaling=False),
+    *[
+        Runner(f"default {name}", "tweezers", name, "logreg")
+        for name in STRATEGY_VARIANTS
+        if name.startswith("share")
+    ],
+]  # fmt: skip
+"""Issue 20, item 1: candidate shares and picks, and the pool scaler, against random and
+margin, all with the app's model (cross-validated logistic regression) on raw features."""
+
+I20_FINAL = [
+    Runner("random", "tweezers", "random", "logreg"),
+    Runner("margin", "tweezers", "margin", "logreg"),
+    Runner("default pipeline", "tweezers", "default", "logreg", True, {}, "auto"),
+    Runner("default pipeline on raw", "tweezers", "default", "logreg", True, {}, "raw"),
+]
+"""Issue 20's done-when: the app's default pipeline ("auto" representation, cold start,
+default strategy and model) against random, margin and the libraries."""
+
+LIBRARIES = [
+    Runner("modAL margin", "modAL", "margin"),
+    Runner("scikit-activeml margin", "scikit-activeml", "margin_sampling"),
+    Runner("scikit-activeml clue", "scikit-activeml", "clue"),
+    Runner("scikit-activeml typiclust", "scikit-activeml", "typiclust"),
+    Runner("small-text breaking ties", "small-text", "breaking_ties"),
+    Runner("small-text embedding k-means", "small-text", "embedding_kmeans"),
+]
+"""The libraries' strategies, run in their own environment (``--libraries-python``) on the
+features and splits this process wrote."""
 
 CORE = [r for r in PARITY if r.label in {"random", "margin", "default (strategy only)",
                                          "modAL margin", "scikit-activeml margin"}]  # fmt: skip
@@ -168,20 +219,75 @@ def load_dataset(name: str) -> tuple[np.ndarray, np.ndarray]:
     return X.astype(np.float32), np.asarray(y)
 
 
+PRESPLIT = ("digits70k", "digits70k@10k", "shapes_clutter", "digits_clutter")
+"""Image sets built with their own pool/test split (no test image has a sibling in the pool)."""
+IMAGE_SETS = ("digits", "digits_tripled", "digits_noisy", *PRESPLIT)
+FEATURE_CACHE = ROOT / "bench" / "output" / "label_efficiency_features"
+
+
+def presplit(dataset: str) -> tuple[np.ndarray, ...]:
+    """``(X_pool, y_pool, X_test, y_test)`` of the sets built with their own split."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    if dataset.startswith("digits70k"):
+        from image_representations import load_pool
+
+        return load_pool(dataset)
+    import hard_images
+
+    return getattr(hard_images, dataset)()
+
+
+def split_features(dataset: str, features: str) -> tuple[np.ndarray, ...]:
+    """``(X_train, X_test, y_train, y_test)`` of ``dataset`` as ``features``, cached on disk
+    (the library runners, in their own environment, read the same file: same splits)."""
+    path = FEATURE_CACHE / f"{dataset}-{features}.npz"
+    if path.exists():
+        with np.load(path) as saved:
+            return tuple(saved[key] for key in ("X_train", "X_test", "y_train", "y_test"))
+    if dataset in PRESPLIT:
+        X_pool, y_pool, X_test, y_test = presplit(dataset)
+        rows = represent(np.concatenate([X_pool, X_test]), dataset, features)
+        parts = (rows[: len(y_pool)], rows[len(y_pool) :], y_pool, y_test)
+    else:
+        X, y = load_dataset(dataset)
+        parts = tuple(_split(represent(X, dataset, features), y, dataset))
+    FEATURE_CACHE.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial.npz")
+    np.savez(partial, X_train=parts[0], X_test=parts[1], y_train=parts[2], y_test=parts[3])
+    partial.rename(path)
+    return tuple(np.asarray(p) for p in parts)
+
+
 @functools.cache
 def prepared(dataset: str, features: str) -> tuple[np.ndarray, ...]:
-    """``(X_train, X_test, y_train, y_test)``, computed once per worker process."""
-    X, y = load_dataset(dataset)
-    return _split(represent(X, dataset, features), y, dataset)
+    """``(X_train, X_test, y_train, y_test)``, read once per worker process."""
+    return split_features(dataset, features)
+
+
+def auto_features(dataset: str, n_pool: int) -> str:
+    """What a new project's "auto" resolves to for this set: the registry's choice for an
+    image pool of ``n_pool`` items; text sets are already sentence embeddings."""
+    if dataset not in IMAGE_SETS:
+        return "raw"
+    from learning.representations import auto_representation
+
+    return auto_representation("image", n_pool).name
 
 
 def represent(X: np.ndarray, dataset: str, features: str) -> np.ndarray:
-    """``raw`` features, or the spectral coordinates of every item (no labels used)."""
+    """``raw`` features, or a representation of every item fitted without labels: the exact
+    or landmark spectral embedding."""
     if features == "raw":
         return X
+    tabular = dataset in {"breast_cancer", "wine"}
+    if features == "landmark_spectral":
+        from learning.spectral import LandmarkSpectralFeaturizer
+
+        return LandmarkSpectralFeaturizer(random_state=0).fit_transform(X)
+    if features != "spectral":
+        raise SystemExit(f"unknown features {features}")
     from learning.features import SpectralFeaturizer
 
-    tabular = dataset in {"breast_cancer", "wine"}
     return SpectralFeaturizer(standardize=tabular, random_state=0).fit_transform(X)
 
 
@@ -230,10 +336,26 @@ def skactiveml_strategy(name: str, random_state: int) -> tuple[Any, bool]:
     return pool.UncertaintySampling(method=name, random_state=random_state), True
 
 
+def small_text_query(name, learner, X, y, labeled, unlabeled, n) -> np.ndarray:
+    """small-text's breaking ties (margin) or embedding k-means, on the pool's features."""
+    from small_text import SklearnClassifier, SklearnDataset
+    from small_text.query_strategies import BreakingTies, EmbeddingKMeans
+
+    clf = SklearnClassifier(learner, num_classes=int(y.max()) + 1)
+    dataset = SklearnDataset(X, y)
+    if name == "breaking_ties":
+        return BreakingTies().query(clf, dataset, unlabeled, labeled, y[labeled], n=n)
+    subset = np.concatenate([unlabeled, labeled])
+    return EmbeddingKMeans().query(
+        clf, dataset, unlabeled, labeled, y[labeled], n=n, embeddings=X[subset]
+    )
+
+
 def library_curve(
     runner: Runner, X, y, X_test, y_test, setup: SimulationSetup, seed: int
 ) -> list[list[float]]:
-    """modAL or scikit-activeml, with standardised logistic regression (C=1) as the learner."""
+    """modAL, scikit-activeml or small-text, with standardised logistic regression (C=1) as
+    the learner."""
     from sklearn.metrics import accuracy_score, f1_score
 
     initial_rng = np.random.default_rng([setup.seed, seed, 0])
@@ -257,7 +379,9 @@ def library_curve(
             return points
         n = min(setup.batch, setup.budget - len(labeled))
         unlabeled = np.setdiff1d(np.arange(len(y)), labeled)
-        if runner.library == "modAL":
+        if runner.library == "small-text":
+            chosen = small_text_query(runner.strategy, learner, X, y, labeled, unlabeled, n)
+        elif runner.library == "modAL":
             from modAL.uncertainty import entropy_sampling, margin_sampling
 
             query = margin_sampling if runner.strategy == "margin" else entropy_sampling
@@ -283,23 +407,59 @@ def library_curve(
 def one_curve(runner: Runner, dataset: str, setup: SimulationSetup, seed: int) -> list:
     from threadpoolctl import threadpool_limits
 
-    X, y = load_dataset(dataset)
     with threadpool_limits(limits=1), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        X_train, X_test, y_train, y_test = _split(
-            represent(X, dataset, runner.features), y, dataset
-        )
+        X_train, X_test, y_train, y_test = split_features(dataset, runner.features)
         _register_variants()
         if runner.library != "tweezers":
             return library_curve(runner, X_train, y_train, X_test, y_test, setup, seed)
         model_setup = SimulationSetup(
             setup.initial, setup.batch, setup.budget, setup.repeats, setup.seed,
-            runner.model, runner.params,
+            runner.model, runner.params, pool_scaling=runner.pool_scaling,
         )  # fmt: skip
         return run_curve(
             runner.strategy, X_train, y_train, X_test, y_test, model_setup, seed,
             cold_start_initial=runner.cold_start_initial,
         )  # fmt: skip
+
+
+def library_curves_elsewhere(
+    python: str, runners: list[Runner], dataset: str, setup: SimulationSetup, jobs: int
+) -> dict[str, list]:
+    """The library runners' curves, computed by ``python`` (the libraries' own environment)
+    on the cached features of this process: ``{label: [curve per seed]}``."""
+    import subprocess
+
+    request = {
+        "dataset": dataset,
+        "runners": [r.__dict__ for r in runners],
+        "setup": [setup.initial, setup.batch, setup.budget, setup.repeats, setup.seed],
+        "jobs": jobs,
+    }
+    done = subprocess.run(
+        ["nice", "-n", "10", python, str(Path(__file__).resolve()), "--library-worker"],
+        input=json.dumps(request), capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return json.loads(done.stdout)
+
+
+def library_worker() -> int:
+    """Run in the libraries' environment: read a request on stdin, print the curves."""
+    from joblib import Parallel, delayed
+
+    request = json.loads(sys.stdin.read())
+    runners = [Runner(**r) for r in request["runners"]]
+    initial, batch, budget, repeats, seed = request["setup"]
+    setup = SimulationSetup(initial, batch, budget, repeats, seed, "", {})
+    jobs = [(runner, s) for runner in runners for s in range(repeats)]
+    results = Parallel(n_jobs=request["jobs"])(
+        delayed(one_curve)(runner, request["dataset"], setup, s) for runner, s in jobs
+    )
+    curves: dict[str, list] = {}
+    for (runner, _), curve in zip(jobs, results, strict=True):
+        curves.setdefault(runner.label, []).append(curve)
+    print(json.dumps(curves))
+    return 0
 
 
 def full_accuracy(model: str, features: str, dataset: str) -> float:
@@ -414,7 +574,15 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--write-docs", action="store_true")
     parser.add_argument("--results", default="label_efficiency.json")
+    parser.add_argument(
+        "--libraries-python",
+        help="the Python of a separate environment with bench/requirements.txt installed: "
+        "the library runners run there, on the same cached features and splits",
+    )
+    parser.add_argument("--library-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.library_worker:
+        return library_worker()
     output = ROOT / "bench" / "output"
     output.mkdir(parents=True, exist_ok=True)
     results_path = output / args.results
@@ -427,18 +595,36 @@ def main() -> int:
             + (TEXT if "text" in chosen else [])
             + (TEXT_CANDIDATES if "text_candidates" in chosen else [])
             + (pipelines(dataset) if "pipelines" in chosen else [])
+            + (I20_CHOICE if "i20" in chosen else [])
+            + (I20_FINAL if "i20_final" in chosen else [])
+            + (LIBRARIES if "libraries" in chosen else [])
         )  # fmt: skip
-        X, y = load_dataset(dataset)
-        budget = min(args.budget, int(0.75 * len(y)))
-        setup = SimulationSetup(args.initial, args.batch, budget, args.seeds, 0, "", {})
         started = time.time()
-        jobs = [(runner, seed) for runner in runners for seed in range(args.seeds)]
+        n_pool = len(split_features(dataset, "raw")[2])
+        auto = auto_features(dataset, n_pool)
+        runners = [
+            dataclasses.replace(r, features=auto) if r.features == "auto" else r for r in runners
+        ]
+        for features in sorted({r.features for r in runners}):
+            split_features(dataset, features)  # once, before the workers read it
+        y = np.concatenate(split_features(dataset, "raw")[2:])
+        budget = min(args.budget, n_pool)
+        setup = SimulationSetup(args.initial, args.batch, budget, args.seeds, 0, "", {})
+        elsewhere = [r for r in runners if r.library != "tweezers" and args.libraries_python]
+        here = [r for r in runners if r not in elsewhere]
+        jobs = [(runner, seed) for runner in here for seed in range(args.seeds)]
         results = Parallel(n_jobs=args.jobs)(
             delayed(one_curve)(runner, dataset, setup, seed) for runner, seed in jobs
         )
         curves: dict[str, list] = {}
         for (runner, _), curve in zip(jobs, results, strict=True):
             curves.setdefault(runner.label, []).append(curve)
+        if elsewhere:
+            curves.update(
+                library_curves_elsewhere(
+                    args.libraries_python, elsewhere, dataset, setup, args.jobs
+                )
+            )
         full = {(r.model, r.features): full_accuracy(r.model, r.features, dataset) for r in runners}
         rows = summarise(runners, curves, full, budget)
         table = markdown_table(rows)

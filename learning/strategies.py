@@ -198,6 +198,7 @@ class UncertaintySampling(_StrategyBase):
     diverse: bool = False
     candidate_factor: int = 10
     max_candidates: int = 10_000
+    candidate_share: float | None = None
     random_share: float = 0.0
     pick: str = "most_uncertain"
     chunk_size: int = DEFAULT_CHUNK_SIZE
@@ -205,6 +206,8 @@ class UncertaintySampling(_StrategyBase):
     def __post_init__(self) -> None:
         if self.pick not in {"most_uncertain", "centroid"}:
             raise ValueError(f"unknown pick {self.pick!r}: 'most_uncertain' or 'centroid'")
+        if self.candidate_share is not None and not 0.0 < self.candidate_share <= 1.0:
+            raise ValueError("candidate_share must be in (0, 1]")
         _resolve_measure(self.measure, UNCERTAINTY_MEASURES, "uncertainty measure")
         _name_after_measure(self, self.measure)
         if not 0.0 <= self.random_share < 1.0:
@@ -229,6 +232,7 @@ class UncertaintySampling(_StrategyBase):
                 rng,
                 candidate_factor=self.candidate_factor,
                 max_candidates=self.max_candidates,
+                candidate_share=self.candidate_share,
                 random_share=self.random_share,
                 pick=self.pick,
             )
