@@ -21,6 +21,7 @@ import argparse
 import dataclasses
 import functools
 import json
+import os
 import sys
 import time
 import warnings
@@ -86,7 +87,7 @@ STRATEGY_VARIANTS = {
             "candidate_share": share,
             "random_share": 0.0,
         }
-        for share in (0.05, 0.1, 0.2)
+        for share in (0.1, 0.2)
         for pick in ("most_uncertain", "centroid")
     },
 }
@@ -128,7 +129,6 @@ TEXT_CANDIDATES = [
 
 I20_CHOICE = [
     Runner("random", "tweezers", "random", "logreg"),
-    Runner("random, scaler on labels", "tweezers", "random", "logreg", pool_scaling=False),
     Runner("margin", "tweezers", "margin", "logreg"),
     Runner("default i10", "tweezers", "default_i10", "logreg"),
     Runner("default i10, scaler on labels", "tweezers", "default_i10", "logreg",
@@ -136,7 +136,7 @@ I20_CHOICE = [
     *[
         Runner(f"default {name}", "tweezers", name, "logreg")
         for name in STRATEGY_VARIANTS
-        if name.startswith("share")
+        if name.startswith("share") and name != "share20_centroid"
     ],
 ]  # fmt: skip
 """Issue 20, item 1: candidate shares and picks, and the pool scaler, against random and
@@ -409,6 +409,8 @@ def one_curve(runner: Runner, dataset: str, setup: SimulationSetup, seed: int) -
 
     with threadpool_limits(limits=1), warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        if runner.features == "switch":
+            return switching_curve(runner, dataset, setup, seed)
         X_train, X_test, y_train, y_test = split_features(dataset, runner.features)
         _register_variants()
         if runner.library != "tweezers":
@@ -421,6 +423,43 @@ def one_curve(runner: Runner, dataset: str, setup: SimulationSetup, seed: int) -
             runner.strategy, X_train, y_train, X_test, y_test, model_setup, seed,
             cold_start_initial=runner.cold_start_initial,
         )  # fmt: skip
+
+
+def switching_candidates(dataset: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The representations "auto" re-decides between: the pool-fitted one a new project
+    starts on, the raw pixels, and both stacked. ``name -> (X_train, X_test)``."""
+    from learning.representation_choice import stack_blocks
+
+    raw = split_features(dataset, "raw")
+    first = auto_features(dataset, len(raw[2]))
+    fitted = split_features(dataset, first)
+    n_train = len(raw[0])
+    stacked = stack_blocks(
+        [np.concatenate([fitted[0], fitted[1]]), np.concatenate([raw[0], raw[1]])]
+    )
+    return {
+        first: (fitted[0], fitted[1]),
+        "raw": (raw[0], raw[1]),
+        f"{first}+raw": (stacked[:n_train], stacked[n_train:]),
+    }
+
+
+def switching_curve(runner: Runner, dataset: str, setup: SimulationSetup, seed: int) -> list:
+    from learning.switching import run_switching_curve
+
+    candidates = switching_candidates(dataset)
+    _, _, y_train, y_test = split_features(dataset, "raw")
+    model_setup = SimulationSetup(
+        setup.initial, setup.batch, setup.budget, setup.repeats, setup.seed,
+        runner.model, runner.params,
+    )  # fmt: skip
+    served: list[tuple[int, str]] = []
+    points = run_switching_curve(
+        runner.strategy, candidates, y_train, y_test, model_setup, seed,
+        first=next(iter(candidates)), served=served,
+    )  # fmt: skip
+    # The representation each point was trained on rides along as a fourth column's name.
+    return [[*point, name] for point, (_, name) in zip(points, served, strict=True)]
 
 
 def library_curves_elsewhere(
@@ -469,15 +508,134 @@ def full_accuracy(model: str, features: str, dataset: str) -> float:
 
     with threadpool_limits(limits=1), warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        if features == "switch":
+            return switching_full_accuracy(model, dataset)
         X_train, X_test, y_train, y_test = prepared(dataset, features)
         return float(make_model(model, random_state=0).fit(X_train, y_train).score(X_test, y_test))
+
+
+def switching_full_accuracy(model: str, dataset: str) -> float:
+    """Full-data accuracy of what "auto" serves once every pool item is labeled: the
+    representation the evidence picks on all labels, with ``model``."""
+    from learning.models import make_model
+    from learning.representation_choice import compare_representations
+
+    candidates = switching_candidates(dataset)
+    _, _, y_train, y_test = split_features(dataset, "raw")
+    first = next(iter(candidates))
+    evidence = compare_representations(
+        {name: rows[0] for name, rows in candidates.items()}, y_train, serving=first, cv=3
+    )
+    X_train, X_test = candidates[evidence.chosen]
+    fitted = make_model(model, random_state=0).fit(X_train, y_train)
+    return float(fitted.score(X_test, y_test))
+
+
+def _points(curve: list) -> np.ndarray:
+    """``(n_rounds, 3)``: labels, accuracy, macro F1 (a switching curve's 4th column, the
+    representation served, dropped)."""
+    return np.asarray([point[:3] for point in curve], dtype=np.float64)
+
+
+def absolute_aulc(points: np.ndarray) -> float:
+    """Mean accuracy over the label range (trapezoid), not divided by any full accuracy, so
+    runners with different learners compare on one scale."""
+    return normalised_aulc(points, 1.0)
+
+
+def i20_summary(runners: list[Runner], curves: dict, full: dict, batch: int) -> dict[str, Any]:
+    """Issue 20's done-when for one set: the target is 95% of the best full-data accuracy
+    any runner's learner reached; labels to it on each mean curve; absolute AULC with the
+    paired difference to random; the default against random and the best library."""
+    best_full = max(full[(r.model, r.features)] for r in runners)
+    target = 0.95 * best_full
+    rows = {}
+    for runner in runners:
+        stacked = np.stack([_points(c) for c in curves[runner.label]])
+        aulcs = np.array([absolute_aulc(c) for c in stacked])
+        rows[runner.label] = {
+            "library": runner.library,
+            "features": runner.features,
+            "full_accuracy": full[(runner.model, runner.features)],
+            "labels_to_target": labels_to_reach(stacked.mean(axis=0), target),
+            "aulc": float(aulcs.mean()),
+            "aulcs": aulcs.tolist(),
+        }
+    random_aulcs = np.array(rows["random"]["aulcs"]) if "random" in rows else None
+    for row in rows.values():
+        if random_aulcs is not None:
+            paired = np.array(row["aulcs"]) - random_aulcs
+            row["vs_random"] = float(paired.mean())
+            row["vs_random_se"] = (
+                float(paired.std(ddof=1) / np.sqrt(len(paired))) if len(paired) > 1 else None
+            )
+    libraries = {k: v for k, v in rows.items() if v["library"] != "tweezers"}
+    reached = [v["labels_to_target"] for v in libraries.values() if v["labels_to_target"]]
+    best_library = min(reached) if reached else None
+    return {
+        "target": target,
+        "best_full": best_full,
+        "rows": rows,
+        "best_library_labels": best_library,
+        "best_library": next(
+            (k for k, v in libraries.items() if v["labels_to_target"] == best_library), None
+        ),
+        "batch": batch,
+    }
+
+
+def i20_table(summary: dict[str, Any], budget: int) -> str:
+    """The per-set table and verdict lines of issue 20's done-when."""
+
+    def labels(value: int | None) -> str:
+        return str(value) if value is not None else f">{budget}"
+
+    lines = [
+        f"Target: 95% of the best full-data accuracy ({summary['best_full']:.3f}) = "
+        f"{summary['target']:.3f}.",
+        "",
+        "| runner | features | full acc. | labels to target | AULC | AULC vs random |",
+        "| --- | --- | ---: | ---: | ---: | --- |",
+    ]
+    for name, row in summary["rows"].items():
+        versus = "baseline" if name == "random" else "—"
+        if name != "random" and row.get("vs_random") is not None:
+            se = row.get("vs_random_se")
+            versus = f"{row['vs_random']:+.3f}" + (f" ± {se:.3f}" if se is not None else "")
+        lines.append(
+            f"| {name} | {row['features']} | {row['full_accuracy']:.3f} | "
+            f"{labels(row['labels_to_target'])} | {row['aulc']:.3f} | {versus} |"
+        )
+    for default in [n for n in summary["rows"] if n.startswith("default pipeline")]:
+        row = summary["rows"][default]
+        best = summary["best_library_labels"]
+        ours = row["labels_to_target"]
+        ratio = f"{ours / best:.2f}" if ours and best else "n/a"
+        raw_full = max(
+            (r["full_accuracy"] for r in summary["rows"].values() if r["features"] == "raw"),
+            default=None,
+        )
+        within = (
+            "n/a" if raw_full is None else
+            "yes" if row["full_accuracy"] >= raw_full - 0.01 else "**no**"
+        )  # fmt: skip
+        never_below = row.get("vs_random", 0.0) >= 0.0
+        in_batch = ours is not None and (best is None or ours <= best + summary["batch"])
+        lines.append(
+            f"\n*{default}*: AULC vs random {row.get('vs_random', 0.0):+.3f} "
+            f"({'met' if never_below else '**not met**'}); labels to target {labels(ours)} "
+            f"against the best library's {labels(best)} ({summary['best_library']}): "
+            f"{'met' if in_batch else '**not met**'}, ratio {ratio}; full-data accuracy "
+            f"{row['full_accuracy']:.3f} within 1 point of raw pixels or above: {within}."
+        )
+    return "\n".join(lines)
 
 
 def summarise(runners, curves, full, budget) -> list[dict[str, Any]]:
     rows = []
     for runner in runners:
         reference = full[(runner.model, runner.features)]
-        stacked = np.stack([np.asarray(c, dtype=np.float64) for c in curves[runner.label]])
+        stacked = np.stack([_points(c) for c in curves[runner.label]])
         mean = stacked.mean(axis=0)
         aulcs = np.array([normalised_aulc(c, reference) for c in stacked])
         baseline_label = (
@@ -487,10 +645,7 @@ def summarise(runners, curves, full, budget) -> list[dict[str, Any]]:
         gain = gain_se = None
         if runner.label != baseline_label and baseline_label in curves:
             base = np.array(
-                [
-                    normalised_aulc(np.asarray(c, dtype=np.float64), reference)
-                    for c in curves[baseline_label]
-                ]
+                [normalised_aulc(_points(c), reference) for c in curves[baseline_label]]
             )
             paired = aulcs - base
             gain, gain_se = float(paired.mean()), float(paired.std(ddof=1) / np.sqrt(len(paired)))
@@ -628,6 +783,10 @@ def main() -> int:
         full = {(r.model, r.features): full_accuracy(r.model, r.features, dataset) for r in runners}
         rows = summarise(runners, curves, full, budget)
         table = markdown_table(rows)
+        summary = None
+        if "random" in curves and any(r.label.startswith("default pipeline") for r in runners):
+            summary = i20_summary(runners, curves, full, args.batch)
+            table += "\n\n" + i20_table(summary, budget)
         print(f"\n{dataset}: {len(y)} items, {args.seeds} seeds, {time.time() - started:.0f} s")
         print(table)
         command = " ".join(
@@ -636,7 +795,8 @@ def main() -> int:
         )  # fmt: skip
         report[dataset] = {
             "rows": rows, "curves": curves, "seeds": args.seeds, "budget": budget,
-            "command": command, "seconds": round(time.time() - started),
+            "command": command, "seconds": round(time.time() - started), "i20": summary,
+            "load": os.getloadavg(),
         }  # fmt: skip
         # Written after every dataset, so a long run leaves its finished part behind.
         results_path.write_text(json.dumps(report, indent=1))

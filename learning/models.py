@@ -239,6 +239,12 @@ class _TrainingSizeNystroem(BaseEstimator):
         return self.fit(X).transform(X)
 
 
+def _auto_model(**params: Any) -> Any:
+    from learning.automl import AutoModel
+
+    return AutoModel(**params)
+
+
 def _torch_model(architecture: str) -> Any:
     def build(random_state: int, **params: Any) -> Any:
         from learning.torch_models import TorchClassifier
@@ -256,6 +262,7 @@ MODELS: dict[str, Any] = {
     "kernel_logreg": lambda random_state, **p: KernelLogisticRegression(
         random_state=random_state, **p
     ),
+    "auto": lambda random_state, **p: _auto_model(random_state=random_state, **p),
     "mlp": _torch_model("mlp"),
     "cnn": _torch_model("cnn"),
 }
