@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -118,6 +118,7 @@ def test_cold_start_labels_train_a_better_first_model_than_random_labels():
     assert wins >= 4
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     n=st.integers(1, 50),
     n_allowed=st.integers(1, 200_000),
