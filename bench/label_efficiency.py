@@ -421,7 +421,24 @@ def library_curve(
         labeled = np.concatenate([labeled, np.asarray(chosen, dtype=np.int64)])
 
 
+def curve_path(runner: Runner, dataset: str, setup: SimulationSetup, seed: int) -> Path:
+    """Where one finished curve is kept, so a run that is stopped resumes where it was."""
+    slug = "".join(c if c.isalnum() else "_" for c in runner.label)
+    name = f"{dataset}-{slug}-{seed}-{setup.initial}-{setup.batch}-{setup.budget}.json"
+    return FEATURE_CACHE / "curves" / name
+
+
 def one_curve(runner: Runner, dataset: str, setup: SimulationSetup, seed: int) -> list:
+    path = curve_path(runner, dataset, setup, seed)
+    if path.exists():
+        return json.loads(path.read_text())
+    curve = compute_curve(runner, dataset, setup, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(curve))
+    return curve
+
+
+def compute_curve(runner: Runner, dataset: str, setup: SimulationSetup, seed: int) -> list:
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1), warnings.catch_warnings():
@@ -760,6 +777,11 @@ def main() -> int:
     )
     parser.add_argument("--library-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
+        "--cached-only",
+        action="store_true",
+        help="summarise only the runners whose curves a stopped run left on disk",
+    )
+    parser.add_argument(
         "--i20-docs",
         action="store_true",
         help=f"with --write-docs: write the sets of --results under '{I20_HEADING}'",
@@ -801,6 +823,13 @@ def main() -> int:
         setup = SimulationSetup(args.initial, args.batch, budget, args.seeds, 0, "", {})
         elsewhere = [r for r in runners if r.library != "tweezers" and args.libraries_python]
         here = [r for r in runners if r not in elsewhere]
+        if args.cached_only:
+            # Summarise what finished: runners with every seed's curve on disk.
+            runners = [
+                r for r in runners
+                if all(curve_path(r, dataset, setup, s).exists() for s in range(args.seeds))
+            ]  # fmt: skip
+            here, elsewhere = runners, []
         jobs = [(runner, seed) for runner in here for seed in range(args.seeds)]
         results = Parallel(n_jobs=args.jobs)(
             delayed(one_curve)(runner, dataset, setup, seed) for runner, seed in jobs

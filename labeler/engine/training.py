@@ -271,7 +271,7 @@ def train_and_choose(
     pool = features.pool
     classes = list(project.classes.values_list("name", flat=True))
     # The model of the representation actually serving (it may not be the one asked for yet).
-    model_name = default_model_name(project.kind, serving.representation)
+    model_name = settings.TWEEZERS_MODEL or default_model_name(project.kind, serving.representation)
     rng = np.random.default_rng([project.random_seed, project.pk, run.pk])
     items = Item.objects.filter(project=project)
 
