@@ -387,6 +387,9 @@ TWEEZERS_EMBEDDING_DIR = Path(
     env.str("TWEEZERS_EMBEDDING_DIR", default=str(VAR_DIR / "embeddings"))
 )
 TWEEZERS_UPLOAD_DIR = Path(env.str("TWEEZERS_UPLOAD_DIR", default=str(VAR_DIR / "uploads")))
+# The model every retrain trains: "" = the serving representation's own (cross-validated
+# logistic regression), "auto" = chosen per retrain by cross-validation (learning/automl.py).
+TWEEZERS_MODEL = env.str("TWEEZERS_MODEL", default="")
 TWEEZERS_MAX_FILE_BYTES = env.int("TWEEZERS_MAX_FILE_BYTES", default=20 * 1024 * 1024)
 TWEEZERS_MAX_UPLOAD_BYTES = env.int("TWEEZERS_MAX_UPLOAD_BYTES", default=500 * 1024 * 1024)
 TWEEZERS_MAX_IMAGE_PIXELS = env.int("TWEEZERS_MAX_IMAGE_PIXELS", default=40_000_000)

@@ -66,7 +66,15 @@ _EXPORTS: dict[str, str] = {
         "measures",
     ),
     **dict.fromkeys(["DISAGREEMENT_MEASURES", "consensus_kl", "vote_entropy"], "disagreement"),
-    **dict.fromkeys(["diverse_top_n", "top_n", "typical_diverse_n"], "selection"),
+    **dict.fromkeys(
+        ["candidate_count", "diverse_top_n", "top_n", "typical_diverse_n"], "selection"
+    ),
+    **dict.fromkeys(["AutoModel", "Candidate"], "automl"),
+    "pool_scaler": "preprocessing",
+    **dict.fromkeys(
+        ["RepresentationEvidence", "compare_representations", "stack_blocks"],
+        "representation_choice",
+    ),
     **dict.fromkeys(["allowed_mask", "excluded_positions", "iter_chunks"], "pool"),
     **dict.fromkeys(
         [

@@ -30,6 +30,9 @@ class AutoLogisticRegression(ClassifierMixin, BaseEstimator):
     log-loss; otherwise ``fallback_C`` is used. A training set with a single class gives a
     constant predictor, so the first rounds of a project never fail.
 
+    ``scaler``: a fitted transformer that is not refitted (e.g. :func:`learning.preprocessing.
+    pool_scaler`, standardisation fitted on the whole pool); None standardises on the labels.
+
     ``previous_search`` is an earlier search's ``(C, n_labels)`` (see :meth:`next_round`):
     its ``C`` is kept while the training set is smaller than ``search_growth`` times the one
     it was searched on. The search is ``len(Cs) * cv`` fits, most of a retrain's cost once
@@ -53,6 +56,7 @@ class AutoLogisticRegression(ClassifierMixin, BaseEstimator):
         random_state: int | None = None,
         previous_search: tuple[float, int] | None = None,
         search_growth: float = 1.25,
+        scaler: Any = None,
     ) -> None:
         self.C = C
         self.Cs = Cs
@@ -63,14 +67,20 @@ class AutoLogisticRegression(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.previous_search = previous_search
         self.search_growth = search_growth
+        self.scaler = scaler
+
+    def _scaler(self) -> Any:
+        """The given (pool-fitted, frozen) scaler, else one fitted on the labeled rows."""
+        from sklearn.preprocessing import StandardScaler
+
+        return StandardScaler() if self.scaler is None else self.scaler
 
     def _pipeline(self, C: float) -> Any:
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
 
         return make_pipeline(
-            StandardScaler(),
+            self._scaler(),
             LogisticRegression(C=C, max_iter=self.max_iter, random_state=self.random_state),
         )
 
@@ -132,7 +142,7 @@ class AutoLogisticRegression(ClassifierMixin, BaseEstimator):
     def committee_member(self) -> AutoLogisticRegression:
         """An unfitted copy that reuses the chosen ``C_`` (no search per committee member)."""
         check_is_fitted(self, "classes_")
-        params = self.get_params()
+        params = self.get_params(deep=False)
         params["C"] = self.C_
         return type(self)(**params)
 
@@ -140,7 +150,7 @@ class AutoLogisticRegression(ClassifierMixin, BaseEstimator):
         """An unfitted copy for the loop's next round: it keeps this fit's searched ``C_``
         until the labels have grown by ``search_growth``, then searches again."""
         check_is_fitted(self, "classes_")
-        params = self.get_params()
+        params = self.get_params(deep=False)
         if self.C is None:
             # A fit saved before searches were counted has none to offer: search again.
             params["previous_search"] = (self.C_, getattr(self, "C_searched_on_", 0))
@@ -169,6 +179,7 @@ class KernelLogisticRegression(AutoLogisticRegression):
         random_state: int | None = None,
         previous_search: tuple[float, int] | None = None,
         search_growth: float = 1.25,
+        scaler: Any = None,
     ) -> None:
         super().__init__(
             C=C,
@@ -180,6 +191,7 @@ class KernelLogisticRegression(AutoLogisticRegression):
             random_state=random_state,
             previous_search=previous_search,
             search_growth=search_growth,
+            scaler=scaler,
         )
         self.gamma_scale = gamma_scale
         self.n_components = n_components
@@ -187,10 +199,9 @@ class KernelLogisticRegression(AutoLogisticRegression):
     def _pipeline(self, C: float) -> Any:
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
 
         return make_pipeline(
-            StandardScaler(),
+            self._scaler(),
             _TrainingSizeNystroem(
                 gamma_scale=self.gamma_scale,
                 n_components=self.n_components,
@@ -228,6 +239,12 @@ class _TrainingSizeNystroem(BaseEstimator):
         return self.fit(X).transform(X)
 
 
+def _auto_model(**params: Any) -> Any:
+    from learning.automl import AutoModel
+
+    return AutoModel(**params)
+
+
 def _torch_model(architecture: str) -> Any:
     def build(random_state: int, **params: Any) -> Any:
         from learning.torch_models import TorchClassifier
@@ -245,6 +262,7 @@ MODELS: dict[str, Any] = {
     "kernel_logreg": lambda random_state, **p: KernelLogisticRegression(
         random_state=random_state, **p
     ),
+    "auto": lambda random_state, **p: _auto_model(random_state=random_state, **p),
     "mlp": _torch_model("mlp"),
     "cnn": _torch_model("cnn"),
 }
@@ -295,7 +313,10 @@ def _json_safe(value: Any) -> Any:
         return value.item()
     if isinstance(value, tuple | list):
         return [_json_safe(v) for v in value]
-    return value
+    if value is None or isinstance(value, str | int | float | bool | dict):
+        return value
+    # A fitted object parameter (a pool scaler) lives in the joblib file; name it here.
+    return type(value).__name__
 
 
 def save_model(model: Any, directory: str | Path) -> None:

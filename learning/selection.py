@@ -64,6 +64,29 @@ def top_n(
     return _order(chosen, values[chosen], rng)
 
 
+def candidate_count(
+    n: int,
+    n_allowed: int,
+    *,
+    candidate_factor: int,
+    max_candidates: int,
+    candidate_share: float | None = None,
+) -> int:
+    """How many of the most uncertain items a diverse batch of ``n`` is chosen among.
+
+    Without ``candidate_share``: ``candidate_factor * n``. With it: that share of the
+    ``n_allowed`` queryable items, never fewer than ``candidate_factor * n`` (so a small pool
+    still gives each cluster a few candidates). Always between ``n`` and ``max_candidates``
+    and at most ``n_allowed``. A share keeps the candidates the uncertain part of the pool
+    whatever its size: a fixed 10,000 was the whole of any smaller pool, where each
+    cluster's pick was then a typical, easy item (issue 20).
+    """
+    wanted = candidate_factor * n
+    if candidate_share is not None:
+        wanted = max(wanted, int(np.ceil(candidate_share * n_allowed)))
+    return int(min(max(wanted, n), max_candidates, n_allowed))
+
+
 def diverse_top_n(
     scores: ArrayLike,
     features: Any,
@@ -72,13 +95,16 @@ def diverse_top_n(
     *,
     candidate_factor: int = 10,
     max_candidates: int = 10_000,
+    candidate_share: float | None = None,
     random_share: float = 0.0,
     pick: str = "most_uncertain",
     max_iter: int = CLUSTER_ITERATIONS,
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """A batch that is both uncertain and spread out (no near-duplicates).
 
-    Takes the top ``min(candidate_factor * n, max_candidates)`` scores as candidates, clusters
+    Takes the top ``candidate_count(...)`` scores as candidates (see :func:`candidate_count`:
+    ``candidate_factor * n``, or with ``candidate_share`` that share of the queryable pool
+    with ``candidate_factor * n`` as its floor; at most ``max_candidates``), clusters
     their ``features`` rows into as many clusters as there are uncertainty picks with k-means
     weighted by the score, and keeps one candidate of each cluster: the highest-scoring one
     (``pick="most_uncertain"``) or the one nearest the cluster's weighted centre
@@ -103,7 +129,13 @@ def diverse_top_n(
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
     n_random = int(np.floor(random_share * n + 0.5)) if n > 1 else 0
     n_uncertain = n - n_random
-    n_candidates = min(max(candidate_factor * n_uncertain, n_uncertain), max_candidates, n_allowed)
+    n_candidates = candidate_count(
+        n_uncertain,
+        n_allowed,
+        candidate_factor=candidate_factor,
+        max_candidates=max_candidates,
+        candidate_share=candidate_share,
+    )
     candidates, candidate_scores = top_n(values, n_candidates, rng)
     if n_uncertain >= len(candidates) or n_uncertain <= 1:
         picked = candidates[:n_uncertain]

@@ -43,13 +43,28 @@ class SimulationSetup:
     model_name: str
     model_params: dict[str, Any]
     random_initial: bool = False
+    # Standardise on the whole pool, as the app does, rather than on the labeled rows.
+    pool_scaling: bool = True
 
 
-def _fit(setup: SimulationSetup, X: NDArray, y: NDArray, random_state: int, previous: Any) -> Any:
+def _fit(
+    setup: SimulationSetup,
+    X: NDArray,
+    y: NDArray,
+    random_state: int,
+    previous: Any,
+    scaler: Any = None,
+) -> Any:
     from learning.training import train_model
 
     return train_model(
-        setup.model_name, X, y, random_state=random_state, previous=previous, **setup.model_params
+        setup.model_name,
+        X,
+        y,
+        random_state=random_state,
+        previous=previous,
+        scaler=scaler,
+        **setup.model_params,
     )
 
 
@@ -90,8 +105,13 @@ def run_curve(
     points: list[list[float]] = []
     model = None
     budget = min(setup.budget, len(y_train))
+    scaler = None
+    if setup.pool_scaling:
+        from learning.preprocessing import pool_scaler
+
+        scaler = pool_scaler(X_train, random_state=setup.seed)
     while True:
-        model = _fit(setup, X_train[labeled], y_train[labeled], setup.seed + repeat, model)
+        model = _fit(setup, X_train[labeled], y_train[labeled], setup.seed + repeat, model, scaler)
         report = evaluate(y_test, model.predict(X_test), classes)
         points.append([int(len(labeled)), report["accuracy"], report["macro_f1"]])
         if progress is not None:

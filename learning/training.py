@@ -19,6 +19,7 @@ def train_model(
     *,
     random_state: int,
     previous: Any = None,
+    scaler: Any = None,
     **params: Any,
 ) -> Any:
     """A new model ``name`` fitted on ``X`` ``(n_labeled, d)`` and ``y`` ``(n_labeled,)``.
@@ -31,10 +32,18 @@ def train_model(
     else is trained from scratch on a new estimator. The caller's ``previous`` is never
     modified: a loop may keep it, compare with it or train from it again. Validation split,
     early stopping and the cross-validated choice of ``C`` happen inside the models.
+
+    ``scaler``: a fitted, frozen scaler of the pool (:func:`learning.preprocessing.pool_scaler`)
+    for the models that standardise their input; ignored by the others.
     """
+    from learning.preprocessing import accepts_scaler
+
     X = np.asarray(X, dtype=np.float32)
     y = np.asarray(y)
     model = make_model(name, random_state=random_state, **params)
+    if scaler is not None and accepts_scaler(model):
+        params = {**params, "scaler": scaler}
+        model.set_params(scaler=scaler)
     same_kind = (
         previous is not None
         and type(previous) is type(model)

@@ -160,10 +160,14 @@ class _Run:
     def classifier(self) -> Path:
         from learning.onnx_export import export_onnx
 
-        return _cached(
-            self.exports / "classifier.onnx",
-            lambda: export_onnx(self.model, int(self.model.n_features_in_)),
-        )
+        try:
+            return _cached(
+                self.exports / "classifier.onnx",
+                lambda: export_onnx(self.model, int(self.model.n_features_in_)),
+            )
+        except TypeError as problem:
+            # A model the exporter does not know (e.g. one AutoML chose): say so, never a 500.
+            raise NotExportable(str(problem)) from None
 
     def pipeline(self) -> Path:
         from learning.onnx_export import (

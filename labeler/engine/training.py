@@ -13,7 +13,12 @@ import numpy as np
 from django.conf import settings
 
 from labeler.engine.scans import run_pool, scan_artifacts_save, scan_pool
-from labeler.engine.store import FeatureRows, feature_rows_open, serving_feature_set
+from labeler.engine.store import (
+    FeatureRows,
+    feature_rows_open,
+    feature_set_dir,
+    serving_feature_set,
+)
 from labeler.engine.suggestions import strategy_params
 from labeler.engine.versus_random import versus_random_metrics
 from labeler.models import FeatureSet, Item, ModelRun, Project, Skip
@@ -145,6 +150,28 @@ def _previous_model(project: Project, feature_set: FeatureSet, model_name: str):
         return None  # its artifact is gone: start afresh
 
 
+def _pool_scaler(project: Project, feature_set: FeatureSet, pool):
+    """The standardisation of the serving features fitted on the pool (not the labels), kept
+    beside the shards and refitted when the pool has grown."""
+    import os
+
+    import joblib
+
+    from learning.preprocessing import pool_scaler
+
+    path = feature_set_dir(feature_set) / f"pool_scaler_{len(pool)}.joblib"
+    try:
+        return joblib.load(path)
+    except (OSError, EOFError, ValueError):
+        pass
+    scaler = pool_scaler(pool, random_state=project.random_seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.partial")
+    joblib.dump(scaler, partial)
+    partial.replace(path)  # atomic: a concurrent reader sees the old file or the whole new one
+    return scaler
+
+
 def stop_rows(project: Project, n_rows: int) -> np.ndarray:
     # A fixed sample of the pool, the same for every run of the project, on which successive
     # models' predictions are compared (stabilising predictions).
@@ -266,7 +293,7 @@ def train_and_choose(
     pool = features.pool
     classes = list(project.classes.values_list("name", flat=True))
     # The model of the representation actually serving (it may not be the one asked for yet).
-    model_name = default_model_name(project.kind, serving.representation)
+    model_name = settings.TWEEZERS_MODEL or default_model_name(project.kind, serving.representation)
     rng = np.random.default_rng([project.random_seed, project.pk, run.pk])
     items = Item.objects.filter(project=project)
 
@@ -289,6 +316,7 @@ def train_and_choose(
             y_train,
             random_state=project.random_seed,
             previous=_previous_model(project, serving, model_name),
+            scaler=_pool_scaler(project, serving, pool),
         )
         directory = artifact_dir(run)
         save_model(model, directory)
@@ -321,6 +349,9 @@ def train_and_choose(
             str(name): int(count) for name, count in zip(names, counts, strict=True)
         }
         outcome.metrics["representation"] = serving.representation
+        if hasattr(model, "evidence_"):
+            # The model AutoML chose and the cross-validated scores it chose by.
+            outcome.metrics["model_choice"] = model.evidence_
         outcome.metrics["feature_version"] = serving.version
         _stop_signal(project, run, model, pool, directory, outcome.metrics)
     outcome.train_seconds = time.perf_counter() - started

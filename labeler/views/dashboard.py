@@ -45,6 +45,22 @@ def _curve_points(stats: dict, numbers: dict[int, int]) -> list[dict]:
     return points
 
 
+def _model_choice(metrics: dict) -> dict | None:
+    """What AutoML chose for the latest run and the cross-validated accuracy of each model it
+    tried, best first (None when the run's model was not chosen by AutoML)."""
+    choice = metrics.get("model_choice")
+    if not choice:
+        return None
+    tried = sorted(choice.get("candidates", []), key=lambda c: -c["accuracy"])
+    return {
+        "chosen": choice.get("chosen", ""),
+        "folds": choice.get("folds"),
+        "searched_on": choice.get("reused_from_labels") or choice.get("n_labels"),
+        "tried": tried,
+        "skipped": choice.get("skipped", []),
+    }
+
+
 def _runs_with_accuracy(
     runs: list[ModelRun], curve: list[dict], numbers: dict[int, int], key: str = "accuracy"
 ):
@@ -202,6 +218,7 @@ def _dashboard_context(project: Project, role: str) -> dict:
         "curve": curve,
         "recall_rows": [{"name": name, "recall": recall.get(name)} for name in class_names],
         "confusion": _confusion_rows(metrics, class_names),
+        "model_choice": _model_choice(metrics),
         "class_names": class_names,
         "last_failed": next(
             (run for run in stats["runs"][:1] if run.status == ModelRun.Status.FAILED), None

@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -116,3 +116,56 @@ def test_cold_start_labels_train_a_better_first_model_than_random_labels():
             accuracies[name] = model.score(X, y)
         wins += accuracies["cold_start"] > accuracies["random"]
     assert wins >= 4
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n=st.integers(1, 50),
+    n_allowed=st.integers(1, 200_000),
+    share=st.floats(0.01, 0.5),
+    factor=st.integers(1, 20),
+)
+def test_candidate_count_is_a_share_of_the_pool_with_a_floor_and_a_ceiling(
+    n, n_allowed, share, factor
+):
+    from learning.selection import candidate_count
+
+    count = candidate_count(
+        n, n_allowed, candidate_factor=factor, max_candidates=10_000, candidate_share=share
+    )
+    assert min(n, n_allowed) <= count <= min(10_000, n_allowed)
+    assert count >= min(factor * n, n_allowed, 10_000)
+    assert count >= min(int(np.ceil(share * n_allowed)), 10_000)
+    if factor * n < share * n_allowed <= 10_000 - 1:
+        # The pool is large for the batch: the candidates are its share, not all of it.
+        assert count == int(np.ceil(share * n_allowed)) < n_allowed
+
+
+def test_diverse_batch_with_a_candidate_share_comes_from_the_most_uncertain_share():
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(2000, 4))
+    scores = rng.random(2000)
+    positions, _ = diverse_top_n(
+        scores, features, 10, np.random.default_rng(1), candidate_factor=2, candidate_share=0.1
+    )
+    threshold = np.sort(scores)[::-1][199]  # the 10% most uncertain: 200 items
+    assert len(positions) == 10
+    assert scores[positions].min() >= threshold
+    # Spread over the candidates, not just their top 10.
+    assert set(positions.tolist()) != set(np.argsort(-scores)[:10].tolist())
+
+
+def test_default_strategy_does_not_take_a_small_pool_whole():
+    """Issue 20: with up to 10,000 candidates a 2,000-item pool was the candidate set, and
+    the batch the centres of clusters of everything; the default takes its uncertain share."""
+    from learning.selection import candidate_count
+
+    strategy = get_strategy("default")
+    count = candidate_count(
+        10,
+        2000,
+        candidate_factor=strategy.candidate_factor,
+        max_candidates=strategy.max_candidates,
+        candidate_share=strategy.candidate_share,
+    )
+    assert count < 2000 / 2
