@@ -124,8 +124,8 @@ def _label_class(project: Project, label: str) -> LabelClass:
         known = ", ".join(project.classes.values_list("name", flat=True))
         raise SubmitRejected(
             "unknown_label",
-            _("unknown label “%(label)s”; classes are: %(classes)s")
-            % {"label": label, "classes": known},
+            _("unknown label %(label)s; classes are: %(classes)s")
+            % {"label": repr(label), "classes": known},
         )
     return label_class
 

@@ -140,5 +140,5 @@ def test_submit_refusals_and_pixel_text_refusals_come_in_the_users_language(db):
     assert not_held.status_code == 409
     assert "이 항목을 맡고 있지 않습니다" in not_held.json()["error"]["message"]
     assert unknown.status_code == 400
-    assert "알 수 없는 라벨 “eggs”" in unknown.json()["error"]["message"]
+    assert "알 수 없는 라벨 'eggs'" in unknown.json()["error"]["message"]
     assert "DICOM 파일" in report.rejected[0]["reason"]
