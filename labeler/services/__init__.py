@@ -24,19 +24,21 @@ from labeler.services.features import (
     superseded_feature_sets_remove,
 )
 from labeler.services.heartbeats import heartbeat_record
-from labeler.services.imports import (
-    ImportReport,
+from labeler.services.import_jobs import (
     import_job_create,
     import_job_run,
     import_jobs_sweep,
+    pacs_import_job_create,
+    pacs_import_job_run,
+)
+from labeler.services.imports import (
+    ImportReport,
     import_limits,
     items_import,
     items_import_labelstudio,
     items_import_pacs,
     items_import_path,
     items_import_stream,
-    pacs_import_job_create,
-    pacs_import_job_run,
     pacs_studies_search,
 )
 from labeler.services.items import (

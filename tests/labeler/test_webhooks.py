@@ -25,7 +25,8 @@ from labeler import services
 from labeler.models import ImportJob, ModelRun, Project
 from labeler.models_webhooks import Webhook, WebhookDelivery
 from labeler.services import webhook_delivery, webhooks
-from labeler.services.imports import ImportReport, import_job_succeed
+from labeler.services.import_jobs import import_job_succeed
+from labeler.services.imports import ImportReport
 from labeler.tasks import deliver_webhook
 from tests.data import shades_zip
 from tests.factories import ProjectFactory, UserFactory
