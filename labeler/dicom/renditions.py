@@ -38,6 +38,11 @@ def _dataset(name: str) -> Dataset:
     return dataset
 
 
+def stored_dataset(name: str) -> Dataset:
+    """The parsed stored DICOM file ``name`` (one of the last few kept in memory)."""
+    return _dataset(name)
+
+
 def item_dataset(item: Item) -> Dataset:
     name = dicom_name(item)
     if name is None:

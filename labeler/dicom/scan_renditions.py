@@ -13,7 +13,7 @@ from django.core.files.storage import default_storage
 
 from labeler.dicom.reading import quiet
 from labeler.dicom.rendering import Window, frame_count, png_bytes, render
-from labeler.dicom.renditions import RENDITION_ROOT, RenditionError, _dataset
+from labeler.dicom.renditions import RENDITION_ROOT, RenditionError, stored_dataset
 from labeler.models import Item, ScanSeries
 from labeler.selectors_scans import scan_slices
 
@@ -43,7 +43,7 @@ def slice_rendition(
     part = slices[index]
     if not default_storage.exists(part.dicom_path):
         raise RenditionError("the slice's DICOM file is missing")
-    dataset = _dataset(part.dicom_path)
+    dataset = stored_dataset(part.dicom_path)
     if part.frame >= frame_count(dataset):
         raise RenditionError("the slice's frame is missing from its file")
     with quiet():

@@ -58,6 +58,11 @@ def _options(feature_set: FeatureSet):
     )
 
 
+def featurizer_options(feature_set: FeatureSet):
+    """The options the feature set's featurizer is built with (its pixel size, seed)."""
+    return _options(feature_set)
+
+
 def _checked(rows: NDArray, n: int, dimension: int | None, name: str) -> NDArray[np.float32]:
     rows = np.asarray(rows, dtype=np.float32)
     if rows.ndim != 2 or len(rows) != n:

@@ -82,7 +82,7 @@ def _slice_images(item: Item) -> tuple[list, list[tuple[str, int]]]:
     """Each slice in the file's own window, as PIL images, and its (series uid, index)."""
     from labeler.dicom.reading import quiet
     from labeler.dicom.rendering import render
-    from labeler.dicom.renditions import _dataset
+    from labeler.dicom.renditions import stored_dataset
 
     images, keys = [], []
     with quiet():
@@ -90,17 +90,18 @@ def _slice_images(item: Item) -> tuple[list, list[tuple[str, int]]]:
         parts = ScanSlice.objects.filter(series__item=item).select_related("series")
         ordered = parts.order_by("series__number", "series__series_uid", "series_id", "index")
         for part in ordered:
-            images.append(render(_dataset(part.dicom_path), frame=part.frame))
+            images.append(render(stored_dataset(part.dicom_path), frame=part.frame))
             keys.append((part.series.series_uid, part.index))
     return images, keys
 
 
 def _featurizer(serving: FeatureSet):
     """The slice featurizer, with the feature set's own options (its pixel size)."""
-    from labeler.engine.embedding import _options
+    from labeler.engine.embedding import featurizer_options
     from labeler.engine.store import representation_named
 
-    return representation_named(slice_representation(serving)).featurizer(_options(serving))
+    representation = representation_named(slice_representation(serving))
+    return representation.featurizer(featurizer_options(serving))
 
 
 def scan_rows(serving: FeatureSet, features: FeatureRows) -> ScanRows:

@@ -33,6 +33,8 @@ ALLOWED_404 = {
     # The fixture's item is a PNG: its DICOM views answer 404 to every allowed role.
     ("item-dicom", "*"): "not a DICOM item",
     ("item-dicom-render", "*"): "not a DICOM item",
+    ("item-scan", "*"): "not a scan item",
+    ("item-scan-slice", "*"): "not a scan item",
     # OpenID Connect's sign-in and callback: off while it is not configured (the tests in
     # tests/sso/ turn it on against a real provider).
     ("oidc_authentication_init", "*"): "single sign-on is off",
