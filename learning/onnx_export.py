@@ -116,6 +116,12 @@ def probability_module(model: Any) -> Any:
             return Probabilities([("constant", {})], 1).eval()
         steps: list[tuple[str, dict[str, Any]]] = []
         for step in model.pipeline_:
+            # The pool-fitted scaler is a fitted StandardScaler inside a FrozenEstimator.
+            step = (
+                getattr(step, "estimator", step)
+                if type(step).__name__ == "FrozenEstimator"
+                else step
+            )
             kind = type(step).__name__
             if kind == "StandardScaler":
                 mean = step.mean_ if step.mean_ is not None else np.zeros(step.n_features_in_)

@@ -95,7 +95,7 @@ def test_string_classes_order_the_probability_columns(name):
 
 
 def test_unknown_model_and_modality_are_rejected_with_the_known_names():
-    with pytest.raises(ValueError, match="known: cnn"):
+    with pytest.raises(ValueError, match="known: auto, cnn"):
         make_model("forest", random_state=0)
     with pytest.raises(ValueError, match="modality"):
         default_model_name("audio", "pixels")
