@@ -42,6 +42,9 @@ CONTENT_SHOWING = {
     "admin:labeler_item_changelist": "admin",
     "admin:labeler_item_change": "admin",
 }
+# A scan's slices (issue 22): walked by test_a_scan_slice_adds_an_audit_row, on a series
+# project of its own.
+SCAN_CONTENT_SHOWING = {"item-scan-slice": "file"}
 # These answer with the same held items as label-answer (through the same code), walked by
 # the labeling tests; a row per answer they give is recorded the same way.
 LABELING_POSTS = {"label-skip", "label-undo", "label-unskip"}
@@ -83,6 +86,11 @@ SHOWS_NO_ITEM_CONTENT = {
     "item-correct",
     # Frames, modality and window of a DICOM item: no pixel, no header value of the patient.
     "item-dicom",
+    # A scan's series (de-identified descriptions), slice counts and evidence slices: no pixel.
+    "item-scan",
+    # Your model's suggestions, by item id and class; the page importing them shows counts.
+    "api:suggestion-list",
+    "project-suggestions",
     "javascript-catalog",
     "label-correct",
     "login",
@@ -115,9 +123,9 @@ SHOWS_NO_ITEM_CONTENT = {
 
 def test_every_url_pattern_is_walked_for_its_audit_row_or_shows_no_item_content():
     names = {name for name, _, _ in url_patterns() if name and not name.startswith("admin:")}
-    classified = (set(CONTENT_SHOWING) | LABELING_POSTS | SHOWS_NO_ITEM_CONTENT) - {
-        name for name in CONTENT_SHOWING if name.startswith("admin:")
-    }
+    classified = (
+        set(CONTENT_SHOWING) | set(SCAN_CONTENT_SHOWING) | LABELING_POSTS | SHOWS_NO_ITEM_CONTENT
+    ) - {name for name in CONTENT_SHOWING if name.startswith("admin:")}
     assert names - classified == set(), "classify these URL patterns in this test"
     assert classified - names == set(), "these URL patterns no longer exist"
 
@@ -223,6 +231,24 @@ def test_each_content_showing_url_adds_an_audit_row(world, name):
     assert {row.project_name for row in rows} == {"Chest films"}
     if item_id is not None:
         assert item_id in {row.item_id for row in rows}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_scan_slice_adds_an_audit_row():
+    from tests.labeler.test_scan_viewer import import_series, logged_in, scan_project
+
+    manager = UserFactory(username="scan-reader")
+    project = scan_project(manager)
+    import_series(project, 1)
+    item = Item.objects.get(project=project)
+
+    response = logged_in(manager).get(
+        reverse("item-scan-slice", args=[item.pk]), {"series": 0, "index": 2}
+    )
+
+    assert response.status_code == 200
+    rows = ItemView.objects.filter(item_id=item.pk, where=SCAN_CONTENT_SHOWING["item-scan-slice"])
+    assert [(row.username, row.project_id) for row in rows] == [("scan-reader", project.pk)]
 
 
 def test_a_page_of_items_records_each_item_shown(world):

@@ -106,7 +106,9 @@ def test_a_series_of_mixed_sizes_is_refused_with_its_reason_and_the_rest_imports
     assert report.imported == 1
     assert len(report.rejected) == 1
     refused = report.rejected[0]
-    assert refused["name"].startswith("MR series 8, 10 file(s) from mixed-")
+    # Named by the series and a de-identified instance, never by a file's name.
+    assert refused["name"].startswith("MR series 8, 10 file(s) from MR 2.25.")
+    assert "mixed-" not in refused["name"]
     assert "different sizes: 64×64 (9 slices), 32×32 (1 slices)" in refused["reason"]
     assert ScanSeries.objects.filter(number=8).count() == 0
     # The refused series' files were not kept.

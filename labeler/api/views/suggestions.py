@@ -34,7 +34,10 @@ class SuggestionListView(ProjectScopedMixin, generics.ListAPIView):
     def get_queryset(self):
         return Suggestion.objects.filter(project=self.project).select_related("label")
 
-    @extend_schema(tags=["suggestions"], responses={200: ss.SuggestionSerializer(many=True)})
+    @extend_schema(
+        tags=["suggestions"],
+        responses={200: ss.SuggestionSerializer(many=True), **errors(401, 403, 404)},
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
