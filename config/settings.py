@@ -363,12 +363,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "labeler.tasks.sweep_webhook_deliveries",
         "schedule": TWEEZERS_SWEEP_SECONDS,
     },
-    # Expired API tokens are refused when presented; this deletes the rest of them.
     # The beat's own pulse: /healthz reports a beat silent for TWEEZERS_BEAT_STALE_SECONDS.
     "beat-heartbeat": {
         "task": "labeler.tasks.beat_heartbeat",
         "schedule": TWEEZERS_SWEEP_SECONDS,
     },
+    # Expired API tokens are refused when presented; this deletes the rest of them.
     "delete-expired-tokens": {
         "task": "labeler.tasks.delete_expired_tokens",
         "schedule": 3600,

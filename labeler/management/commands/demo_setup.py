@@ -221,7 +221,9 @@ class Command(BaseCommand):
             "a 120-frame ultrasound clip, a 3-frame segmentation, 2-frame CT and ultrasound "
             "series, and single-image series; the same image in several encodings is one "
             "series. Label each series by its modality, the one truth these files carry "
-            "(see demo_data/README.md).",
+            "(see demo_data/README.md). Text burned into the pixels (the ultrasounds' hospital "
+            "name and dates) is painted over, as in the project above.",
+            dicom_pixel_text=Project.PixelText.MASK,
         )
         report = self._dicom_import(project, limit)
         self.stdout.write(f"{RADIOLOGY_SERIES_NAME}: {report.summary()}")
