@@ -68,12 +68,14 @@ def item_dicom_render(request: HttpRequest, item_id: int) -> HttpResponse:
         )
     except RenditionError as error:
         return HttpResponseBadRequest(str(error))
+    return viewed_png(request, item, data, detail=f"DICOM frame {frame}")
+
+
+def viewed_png(request: HttpRequest, item, data: bytes, *, detail: str) -> HttpResponse:
+    """A rendition of a patient image: recorded in the audit, cached only by this browser (the
+    viewers' prefetch relies on that cache)."""
     services.item_view_record(
-        user=request.user,
-        project=item.project,
-        item_id=item.pk,
-        where="file",
-        detail=f"DICOM frame {frame}",
+        user=request.user, project=item.project, item_id=item.pk, where="file", detail=detail
     )
     response = HttpResponse(data, content_type="image/png")
     response["Cache-Control"] = "private, max-age=86400"

@@ -10,12 +10,13 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from labeler import selectors, services
+from labeler import selectors
 from labeler.dicom.rendering import PRESETS
 from labeler.dicom.renditions import RenditionError, parse_window
 from labeler.dicom.scan_renditions import slice_rendition
 from labeler.selectors_scan_viewer import scan_series_at, scan_view
 from labeler.selectors_scans import is_scan_project
+from labeler.views.dicom import viewed_png
 
 
 def _scan_item(request: HttpRequest, item_id: int):
@@ -76,14 +77,4 @@ def item_scan_slice(request: HttpRequest, item_id: int) -> HttpResponse:
         )
     except RenditionError as error:
         return HttpResponseBadRequest(str(error))
-    services.item_view_record(
-        user=request.user,
-        project=item.project,
-        item_id=item.pk,
-        where="file",
-        detail=f"scan series {position} slice {index}",
-    )
-    response = HttpResponse(data, content_type="image/png")
-    # Private: the slices are patient images; the viewer's prefetch relies on the cache.
-    response["Cache-Control"] = "private, max-age=86400"
-    return response
+    return viewed_png(request, item, data, detail=f"scan series {position} slice {index}")
