@@ -17,11 +17,11 @@ from labeler.services.projects import EDITABLE_FIELDS, ProjectRejected, class_na
 SETTINGS_FIELDS = list(EDITABLE_FIELDS)
 
 
-def _strategy_choices() -> list[tuple[str, str]]:
-    # cold_start is what the first round uses before any model exists, not a project choice.
-    return [
-        (name, name.replace("_", " ")) for name in engine.strategy_names() if name != "cold_start"
-    ]
+def _strategy_choices(tasks=("single", "findings")) -> list[tuple[str, str]]:
+    """The strategies of these tasks (a findings project's registry differs), each once.
+    cold_start is what the first round uses before any model exists, not a project choice."""
+    names = dict.fromkeys(name for task in tasks for name in engine.strategy_names(task))
+    return [(name, name.replace("_", " ")) for name in names if name != "cold_start"]
 
 
 def class_names(text: str) -> list[str]:
@@ -103,6 +103,9 @@ class ProjectSettingsForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         # The registry's representations for this project's kind (all kinds on creation).
         self.fields["features"].choices = engine.feature_choices(self.instance.kind or None)
+        if self.instance.pk:
+            # The strategies of this project's task (every task's on creation).
+            self.fields["strategy"].choices = _strategy_choices([self.instance.task])
         # Only findings projects use it: a form sent without it keeps the project's value.
         self.fields["uncertain_policy"].required = False
         # A text project's form, or one posted before the setting existed, leaves it as it is.
@@ -157,23 +160,39 @@ class ProjectCreateForm(ProjectSettingsForm):
     )
 
     class Meta(ProjectSettingsForm.Meta):
-        fields = ["name", "kind", "unit", *SETTINGS_FIELDS[1:], "overlap"]
-        labels = {**ProjectSettingsForm.Meta.labels, "unit": _("Each item is")}
+        fields = ["name", "kind", "unit", "task", *SETTINGS_FIELDS[1:], "overlap"]
+        labels = {**ProjectSettingsForm.Meta.labels, "unit": _("Each item is"), "task": _("Task")}
         help_texts = {
             **ProjectSettingsForm.Meta.help_texts,
+            "task": _(
+                "Findings: each answer marks every class below present, absent or uncertain "
+                "(several per item). Fixed once the project exists."
+            ),
             "unit": _(
                 "For DICOM: one image per item, or a whole series or study per item (its "
                 "slices grouped and ordered on import). Fixed once the project exists."
             ),
         }
 
-    field_order = ["name", "description", "kind", "unit", "classes"]
+    field_order = ["name", "description", "kind", "unit", "task", "classes"]
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         del self.fields["new_classes"]
-        # Left out (older clients, the text form), a project is one item per image.
+        # Left out (older clients, the text form), a project is one item per image, and one
+        # class per item.
         self.fields["unit"].required = False
+        self.fields["task"].required = False
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        task = cleaned.get("task") or Project.Task.SINGLE
+        strategy = cleaned.get("strategy")
+        if strategy and strategy not in engine.strategy_names(task):
+            self.add_error(
+                "strategy", _("%(name)s is not a strategy for this task.") % {"name": strategy}
+            )
+        return cleaned
 
     def _kind(self) -> str:
         return self.cleaned_data.get("kind", "")
@@ -201,6 +220,7 @@ class ProjectCreateForm(ProjectSettingsForm):
             **options,
             "overlap": self.cleaned_data["overlap"] or 1,
             "unit": self.cleaned_data["unit"],
+            "task": self.cleaned_data.get("task") or Project.Task.SINGLE,
         }
 
 

@@ -545,6 +545,31 @@ def test_a_project_is_created_with_its_classes_and_settings(client, creator):
     assert Membership.objects.get(project=project).user == creator
 
 
+def test_a_findings_project_is_created_from_the_page_and_offers_its_own_strategies(client, creator):
+    browser = logged_in(client, creator)
+    refused = browser.post(
+        reverse("project-create"), creation_data(task="findings", strategy="margin")
+    )
+    assert refused.status_code == 200
+    assert "margin is not a strategy for this task." in refused.context["form"].errors["strategy"]
+    assert not Project.objects.filter(name="Chest X-rays").exists()
+
+    created = browser.post(
+        reverse("project-create"), creation_data(task="findings", strategy="rare_positive")
+    )
+
+    project = Project.objects.get(name="Chest X-rays")
+    assert created.status_code == 302
+    assert (project.task, project.strategy) == ("findings", "rare_positive")
+    assert list(project.classes.values_list("name", flat=True)) == ["normal", "pneumonia"]
+    settings_page = browser.get(reverse("project-settings", args=[project.pk]))
+    offered = {value for value, _ in settings_page.context["form"].fields["strategy"].choices}
+    assert "rare_positive" in offered and "margin" not in offered
+    # Left out, the task is one class per item, as before the field existed.
+    browser.post(reverse("project-create"), creation_data(name="Single"))
+    assert Project.objects.get(name="Single").task == "single"
+
+
 @pytest.mark.parametrize(
     ("overrides", "field", "message"),
     [
