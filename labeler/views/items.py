@@ -215,38 +215,30 @@ def item_correct(request: HttpRequest, project_id: int, item_id: int) -> HttpRes
         return back
     label = form.cleaned_data["label"]
     target = correction_target(item=item, project=project, user=request.user, role=role)
-    try:
-        if target is not None:
-            if target.label.name == label:
-                messages.info(request, _("The label was already “%(label)s”.") % {"label": label})
-                return back
-            services.annotation_correct(annotation=target, annotator=request.user, label=label)
-        elif access.role_may(role, "project.manage"):
-            services.item_adjudicate(
-                project=project, manager=request.user, item_id=item.pk, label=label
-            )
-        else:
-            messages.error(request, _("You can correct only the items you labeled."))
-            return back
-    except services.SubmitRejected as rejected:
-        messages.error(request, rejected.message)
+    if target is not None and target.label.name == label:
+        messages.info(request, _("The label was already “%(label)s”.") % {"label": label})
         return back
-    messages.success(request, _("Label changed to “%(label)s”.") % {"label": label})
-    return back
+    done = _("Label changed to “%(label)s”.") % {"label": label}
+    return _correct(request, project, item, role, back, target, {"label": label}, done)
 
 
 def _findings_correct(request: HttpRequest, project: Project, item: Item, role: str, back):
     """The item page's findings form: a correction of the answer, or a manager's ruling."""
     findings = findings_forms.findings_posted(request.POST)
     target = correction_target(item=item, project=project, user=request.user, role=role)
+    done = _("The findings were changed.")
+    return _correct(request, project, item, role, back, target, {"findings": findings}, done)
+
+
+def _correct(request, project, item, role, back, target, answer: dict, done: str):
+    """Replace ``target`` (one's own answer) with ``answer`` (``label=`` or ``findings=``), or,
+    with no target, a manager's ruling; the outcome as a message on the item's history."""
     try:
         if target is not None:
-            services.annotation_correct(
-                annotation=target, annotator=request.user, findings=findings
-            )
+            services.annotation_correct(annotation=target, annotator=request.user, **answer)
         elif access.role_may(role, "project.manage"):
             services.item_adjudicate(
-                project=project, manager=request.user, item_id=item.pk, findings=findings
+                project=project, manager=request.user, item_id=item.pk, **answer
             )
         else:
             messages.error(request, _("You can correct only the items you labeled."))
@@ -254,7 +246,7 @@ def _findings_correct(request: HttpRequest, project: Project, item: Item, role: 
     except services.SubmitRejected as rejected:
         messages.error(request, rejected.message)
         return back
-    messages.success(request, _("The findings were changed."))
+    messages.success(request, done)
     return back
 
 
