@@ -9,36 +9,10 @@ from collections.abc import Callable, Iterator
 
 from labeler.models import Project
 from labeler.models_findings import STATE_VALUES
+from labeler.services.export_columns import STANDARD_COLUMNS
 
 # What a single label says and a findings row has no use for.
 SINGLE_LABEL_COLUMNS = ("label", "predicted_label", "predicted_confidence")
-# Every column an export may carry besides the findings: a finding's column never takes
-# one of these names.
-STANDARD_COLUMNS = frozenset(
-    [
-        "item_id",
-        "source_name",
-        "text",
-        "file_name",
-        "label",
-        "annotators",
-        "labeled_at",
-        "origin",
-        "is_evaluation",
-        "predicted_label",
-        "predicted_confidence",
-        "annotation_id",
-        "is_current",
-        "replaces",
-        "findings",
-        "study_uid",
-        "series_uid",
-        "sop_uid",
-        "modality",
-        "body_part",
-        "frames",
-    ]
-)
 FINDING_PREFIX = "finding:"
 
 

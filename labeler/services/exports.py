@@ -23,6 +23,12 @@ from django.db.models.functions import Coalesce
 
 from labeler.models import Annotation, Item, ModelRun, Project
 from labeler.selectors_findings import annotation_states, item_states
+from labeler.services.export_columns import (
+    DICOM_COLUMNS,
+    FINAL_COLUMNS,
+    HISTORY_COLUMNS,
+    SCAN_COLUMNS,
+)
 from labeler.services.export_findings import findings_columns
 from labeler.services.export_formats import (
     buffered,
@@ -39,26 +45,6 @@ from labeler.zip_stream import ZipStream, coalesced
 EXPORT_FORMATS = ("csv", "json", "jsonl", "imagefolder", "labelstudio")
 CHUNK_SIZE = 2000
 FILE_CHUNK_BYTES = 256 * 1024
-
-FINAL_COLUMNS = [
-    "item_id",
-    "source_name",
-    "text",
-    "file_name",
-    "label",
-    "annotators",
-    "labeled_at",
-    "origin",
-    "is_evaluation",
-    "predicted_label",
-    "predicted_confidence",
-]
-HISTORY_COLUMNS = [*FINAL_COLUMNS, "annotation_id", "is_current", "replaces"]
-# DICOM items are keyed by their de-identified (project-keyed) UIDs; added for DICOM projects.
-DICOM_COLUMNS = ["study_uid", "series_uid", "sop_uid", "modality", "body_part", "frames"]
-# A scan (series or study project) is one row keyed by its de-identified study and series
-# UIDs (a study's series separated by spaces); its description is the de-identified one.
-SCAN_COLUMNS = ["study_uid", "series_uid", "modality", "series_description", "slices"]
 
 
 def _dicom_keys(metadata: dict | None) -> dict:
