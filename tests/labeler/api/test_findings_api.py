@@ -344,3 +344,13 @@ def test_an_image_findings_project_exports_one_folder_with_the_findings_in_metad
     }
     assert all(r["file_name"].startswith("images/") for r in metadata)
     assert {r["file_name"] for r in metadata} <= set(archive.namelist())
+
+
+@pytest.mark.parametrize("column", ["slices", "series_description", "sop_uid", "replaces"])
+def test_a_finding_named_like_any_export_column_gets_its_own_column(column):
+    """Every column a DICOM, scan or history export writes is protected, not only the plain
+    CSV's: a finding called "slices" must not overwrite a scan's slice count."""
+    from labeler.services.export_findings import finding_column
+
+    assert finding_column(column) == "finding:" + column
+    assert finding_column("effusion") == "effusion"
