@@ -82,8 +82,7 @@ class Command(BaseCommand):
         return user
 
     def _digits(self, admin, limit: int | None) -> None:
-        if Project.objects.filter(name=DIGITS_NAME).exists():
-            self.stdout.write(f"{DIGITS_NAME}: exists")
+        if self._exists(DIGITS_NAME):
             return
         from sklearn.datasets import load_digits
 
@@ -105,8 +104,7 @@ class Command(BaseCommand):
         self.stdout.write(f"{DIGITS_NAME}: {report.summary()}")
 
     def _packages(self, admin, limit: int | None) -> None:
-        if Project.objects.filter(name=PACKAGES_NAME).exists():
-            self.stdout.write(f"{PACKAGES_NAME}: exists")
+        if self._exists(PACKAGES_NAME):
             return
         limits = services.import_limits()
         with PACKAGES_CSV.open("rb") as stream:
@@ -127,28 +125,11 @@ class Command(BaseCommand):
             entries = (dataclasses.replace(c, prelabel=None) for c in candidates)
             report = services.items_import(project=project, entries=entries, total=len(candidates))
             self.stdout.write(f"{PACKAGES_NAME}: {report.summary()}")
-            if PACKAGES_EMBEDDINGS.exists():
-                cached = np.load(PACKAGES_EMBEDDINGS)
-                by_checksum = {
-                    c.checksum: cached[i]
-                    for i, c in enumerate(rows)
-                    if i < len(cached) and isinstance(c, importing.Candidate)
-                }
-                items = Item.objects.filter(project=project).values_list("id", "checksum")
-                seeded = services.features_seed(
-                    project,
-                    {
-                        pk: by_checksum[checksum]
-                        for pk, checksum in items
-                        if checksum in by_checksum
-                    },
-                )
-                self.stdout.write(f"{PACKAGES_NAME}: {seeded} cached MiniLM embeddings loaded")
+            self._seed_minilm(project, PACKAGES_NAME)
 
     def _debtags(self, admin, limit: int | None) -> None:
         """A findings project: each package description carries several Debian tags."""
-        if Project.objects.filter(name=DEBTAGS_NAME).exists():
-            self.stdout.write(f"{DEBTAGS_NAME}: exists")
+        if self._exists(DEBTAGS_NAME):
             return
         limits = services.import_limits()
         with DEBTAGS_CSV.open("rb") as stream:
@@ -170,6 +151,13 @@ class Command(BaseCommand):
             report = services.items_import(project=project, entries=entries, total=len(candidates))
             self.stdout.write(f"{DEBTAGS_NAME}: {report.summary()}")
             self._seed_minilm(project, DEBTAGS_NAME)
+
+    def _exists(self, name: str) -> bool:
+        """A demo project is made once: a second ``make demo`` keeps it (and its labels)."""
+        if Project.objects.filter(name=name).exists():
+            self.stdout.write(f"{name}: exists")
+            return True
+        return False
 
     def _seed_minilm(self, project: Project, name: str) -> None:
         """Load the shipped MiniLM embeddings of debian_packages.csv's texts for the items
@@ -208,8 +196,7 @@ class Command(BaseCommand):
     def _radiology_series(self, admin, limit: int | None) -> None:
         """The same pydicom-data files in a project whose item is a series (issue 22): the
         instances of one series (its encodings, its frames) are one scan."""
-        if Project.objects.filter(name=RADIOLOGY_SERIES_NAME).exists():
-            self.stdout.write(f"{RADIOLOGY_SERIES_NAME}: exists")
+        if self._exists(RADIOLOGY_SERIES_NAME):
             return
         project = services.project_create(
             name=RADIOLOGY_SERIES_NAME,
@@ -229,8 +216,7 @@ class Command(BaseCommand):
         self.stdout.write(f"{RADIOLOGY_SERIES_NAME}: {report.summary()}")
 
     def _radiology(self, admin, limit: int | None) -> None:
-        if Project.objects.filter(name=RADIOLOGY_NAME).exists():
-            self.stdout.write(f"{RADIOLOGY_NAME}: exists")
+        if self._exists(RADIOLOGY_NAME):
             return
         project = services.project_create(
             name=RADIOLOGY_NAME,
