@@ -37,6 +37,40 @@ def _zip_members(data: bytes) -> list[bytes]:
         return [archive.read(name) for name in archive.namelist()]
 
 
+def _every_export(project: Project) -> list[bytes]:
+    """Every export format, final and history (where both exist), and the first zip's members."""
+    exports: list[bytes] = []
+    for format in EXPORT_FORMATS:
+        for final in (True, False):
+            if format in ("imagefolder", "labelstudio") and not final:
+                continue
+            made = services.export_labeled(project=project, format=format, final=final)
+            exports.append(b"".join(made.chunks))
+    return exports + _zip_members(next(data for data in exports if data[:2] == b"PK"))
+
+
+def _stored_files(root: Path) -> dict[str, bytes]:
+    """Every file under the test's storage root, by its relative path."""
+    return {
+        str(path.relative_to(root)): path.read_bytes() for path in root.rglob("*") if path.is_file()
+    }
+
+
+def _pg_dump() -> bytes:
+    return subprocess.run(
+        ["pg_dump", "--data-only", "--dbname", processes.worker_database_url()],
+        check=True,
+        capture_output=True,
+    ).stdout
+
+
+def _leaks(places: dict, needles) -> list[tuple[str, str]]:
+    """``(where, needle)`` for each needle found in each place's bytes."""
+    return [
+        (str(where), n.decode()) for where, data in places.items() for n in needles if n in data
+    ]
+
+
 def _label_round(project: Project, annotator, count: int) -> int:
     answered = 0
     for _ in range(count):
@@ -128,32 +162,18 @@ def test_no_original_identifier_reaches_disk_database_logs_or_exports(
             assert client.get(f"/items/{item.pk}/dicom/render.png?{query}").status_code == 200
 
     # Every export format, final and history, and the model artifact.
-    exports: list[bytes] = []
-    for format in EXPORT_FORMATS:
-        for final in (True, False):
-            if format in ("imagefolder", "labelstudio") and not final:
-                continue
-            made = services.export_labeled(project=project, format=format, final=final)
-            exports.append(b"".join(made.chunks))
-    exports += _zip_members(exports[[i for i, d in enumerate(exports) if d[:2] == b"PK"][0]])
+    exports = _every_export(project)
     run = trained.exclude(artifact_path="").latest("id")
     exports.append(b"".join(services.model_artifact_export(run=run).chunks))
     csv_export = services.export_labeled(project=project, format="csv")
     header = b"".join(csv_export.chunks).split(b"\n")[0]
     assert b"study_uid" in header and b"sop_uid" in header
 
-    stored: dict[str, bytes] = {}
-    for path in Path(tmp_path).rglob("*"):
-        if path.is_file():
-            stored[str(path.relative_to(tmp_path))] = path.read_bytes()
+    stored = _stored_files(Path(tmp_path))
     assert any(name.endswith(".dcm") for name in stored)
     assert any(name.startswith("media/renditions/") for name in stored)
     assert not any(name.startswith("uploads/") for name in stored)
-    dump = subprocess.run(
-        ["pg_dump", "--data-only", "--dbname", processes.worker_database_url()],
-        check=True,
-        capture_output=True,
-    ).stdout
+    dump = _pg_dump()
     assert b"Radiology" in dump and b"2.25." in dump
     out, err = capfd.readouterr()
     logs = caplog.text.encode() + (command_out + command_err + out + err).encode()
@@ -161,13 +181,7 @@ def test_no_original_identifier_reaches_disk_database_logs_or_exports(
 
     places = {**stored, "pg_dump": dump, "logs": logs}
     places.update({f"export {n}": data for n, data in enumerate(exports)})
-    leaks = [
-        (where, value.decode())
-        for where, data in places.items()
-        for value in secrets
-        if value in data
-    ]
-    assert leaks == []
+    assert _leaks(places, secrets) == []
 
 
 # Issue 23: names and text the profile's table does not know ----------------------------------
@@ -247,26 +261,18 @@ def test_a_patient_named_file_or_folder_appears_nowhere(tmp_path, caplog, capfd)
         exports.append(b"".join(made.chunks))
     exports += _zip_members(exports[list(EXPORT_FORMATS).index("imagefolder")])
     assert all(str(item.pk).encode() in exports[0] for item in items)
-    dump = subprocess.run(
-        ["pg_dump", "--data-only", "--dbname", processes.worker_database_url()],
-        check=True,
-        capture_output=True,
-    ).stdout
+    dump = _pg_dump()
     assert b"Named files" in dump
     out, err = capfd.readouterr()
     logs = caplog.text.encode() + out.encode() + err.encode()
     assert b"imported" in logs
-    media = {
-        str(path.relative_to(tmp_path)): path.read_bytes()
-        for path in tmp_path.rglob("*")
-        if path.is_file()
-    }
+    media = _stored_files(tmp_path)
 
     places = {"pg_dump": dump, "logs": logs, **dict(enumerate(reports + pages + exports))}
     places.update({f"media {name}": data for name, data in media.items()})
     places.update({f"media path {name}": name.encode() for name in media})
     needles = [PATIENT_NAMED.encode(), b"SMITH_JOHN", b"SMITH"]
-    assert [(str(where), n) for where, data in places.items() for n in needles if n in data] == []
+    assert _leaks(places, needles) == []
 
 
 def test_text_the_profile_does_not_name_is_removed_by_the_allow_list():
@@ -375,40 +381,16 @@ def test_no_identifier_of_a_series_or_study_reaches_disk_database_logs_or_export
         assert client.get(f"/items/{item.pk}/dicom/render.png?preset=brain").status_code == 200
         assert client.get(f"/projects/{project.pk}/items/{item.pk}/").status_code == 200
 
-    exports: list[bytes] = []
-    for format in EXPORT_FORMATS:
-        for final in (True, False):
-            if format in ("imagefolder", "labelstudio") and not final:
-                continue
-            exports.append(
-                b"".join(
-                    services.export_labeled(project=project, format=format, final=final).chunks
-                )
-            )
-    exports += _zip_members(next(data for data in exports if data[:2] == b"PK"))
+    exports = _every_export(project)
     assert b"slices" in exports[0].split(b"\n")[0]
 
-    stored = {
-        str(path.relative_to(tmp_path)): path.read_bytes()
-        for path in Path(tmp_path).rglob("*")
-        if path.is_file()
-    }
+    stored = _stored_files(Path(tmp_path))
     assert sum(name.endswith(".dcm") for name in stored) >= len(instances)
-    dump = subprocess.run(
-        ["pg_dump", "--data-only", "--dbname", processes.worker_database_url()],
-        check=True,
-        capture_output=True,
-    ).stdout
+    dump = _pg_dump()
     assert b"Brain scans" in dump and b"2.25." in dump
     out, err = capfd.readouterr()
     logs = caplog.text.encode() + out.encode() + err.encode()
     assert b"imported" in logs
     places = {**stored, "pg_dump": dump, "logs": logs}
     places.update({f"export {n}": data for n, data in enumerate(exports)})
-    leaks = [
-        (where, value.decode())
-        for where, data in places.items()
-        for value in secrets
-        if value in data
-    ]
-    assert leaks == []
+    assert _leaks(places, secrets) == []
