@@ -8,6 +8,7 @@ instance 14"), never a UID or an accession number, and errors never quote the qu
 
 from __future__ import annotations
 
+import fnmatch
 import io
 import logging
 import re
@@ -41,6 +42,8 @@ MODALITY_PATTERN = re.compile(r"^[A-Z0-9]{1,16}$")
 # A series chosen from a search, by its de-identified (project-keyed) UID.
 KEYED_UID_PATTERN = re.compile(r"^2\.25\.[0-9]{1,39}$")
 MAX_STUDIES = 500
+# Studies asked for at a time while a description is matched here.
+DESCRIPTION_PAGE = 50
 MAX_CHOSEN_SERIES = 1000
 
 
@@ -142,16 +145,21 @@ class PacsQuery:
         return asdict(self)
 
     def filters(self) -> dict[str, str]:
-        description = self.description.strip()
-        if description and "*" not in description:
-            description = f"*{description}*"
+        """What the PACS is asked to match (the description is matched here)."""
         filters = {
             "ModalitiesInStudy": self.modality,
             "StudyDate": self.study_date,
             "AccessionNumber": self.accession.strip(),
-            "StudyDescription": description,
         }
         return {key: value for key, value in filters.items() if value}
+
+    def description_pattern(self) -> str:
+        """The study description asked for as a case-folded ``fnmatch`` pattern: the text
+        anywhere, or as written where it has a ``*`` wildcard; empty when none is asked."""
+        description = self.description.strip().casefold()
+        if description and "*" not in description:
+            description = f"*{description}*"
+        return description.replace("[", "[[]")
 
 
 class _Pacs:
@@ -192,22 +200,49 @@ def _failure(action: str, error: Exception, pacs: _Pacs) -> ImportSourceError:
 
 def study_uids(query: PacsQuery, pacs: _Pacs) -> list[str | None]:
     """The found studies' UIDs, at most ``query.limit`` whatever the PACS sent; ``None`` for
-    a study whose UID is not a DICOM UID (it never enters a request's path)."""
+    a study whose UID is not a DICOM UID (it never enters a request's path).
+
+    A description is matched here, case-insensitively, not by the PACS: wildcards reach
+    PACS differently (Orthanc matches ``*head*`` but not the ``%2Ahead%2A`` every HTTP client
+    sends, nor a space in any encoding). The PACS is then asked page by page, at least
+    ``DESCRIPTION_PAGE`` studies at a time, until ``limit`` match or ``MAX_STUDIES`` were
+    read; without a description, one page of ``limit``."""
+    pattern = query.description_pattern()
+    fields = ["StudyInstanceUID", *(["StudyDescription"] if pattern else [])]
+    size = max(query.limit, DESCRIPTION_PAGE) if pattern else query.limit
+    uids: list[str | None] = []
+    offset = 0
+    while True:
+        studies = _studies_page(query, pacs, fields, offset, size)
+        for study in studies[:size]:
+            if pattern and not fnmatch.fnmatchcase(
+                _text_value(study, "00081030").casefold(), pattern
+            ):
+                continue
+            element = study.get("0020000D") if isinstance(study, dict) else None
+            value = (element.get("Value") if isinstance(element, dict) else None) or []
+            if value:
+                uids.append(str(value[0]) if is_dicom_uid(value[0]) else None)
+            if len(uids) == query.limit:
+                return uids
+        offset += size
+        if not pattern or len(studies) < size or offset >= MAX_STUDIES:
+            return uids
+
+
+def _studies_page(query: PacsQuery, pacs: _Pacs, fields: list[str], offset: int, size: int):
     try:
         studies = pacs.client.search_for_studies(
-            search_filters=query.filters(), limit=query.limit, fields=["StudyInstanceUID"]
+            search_filters=query.filters(),
+            limit=size,
+            offset=offset or None,
+            fields=fields,
         )
     except (requests.RequestException, ValueError) as error:
         raise _failure("search for studies", error, pacs) from error
     if not isinstance(studies, list):
         raise ImportSourceError("the PACS answered the study search with something else")
-    uids: list[str | None] = []
-    for study in studies[: query.limit]:
-        element = study.get("0020000D") if isinstance(study, dict) else None
-        value = (element.get("Value") if isinstance(element, dict) else None) or []
-        if value:
-            uids.append(str(value[0]) if is_dicom_uid(value[0]) else None)
-    return uids
+    return studies
 
 
 def pacs_entries(

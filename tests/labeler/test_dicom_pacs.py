@@ -159,3 +159,39 @@ def test_a_pacs_job_that_fails_ends_failed_with_the_time_it_finished(project, cl
         job.refresh_from_db()
         assert job.status == ImportJob.Status.FAILED and reason in job.error
         assert job.finished_at is not None
+
+
+def _study_described(description: str) -> bytes:
+    dataset = pydicom.dcmread(io.BytesIO(identified_ct()), force=True)
+    dataset.StudyDescription = description
+    out = io.BytesIO()
+    dataset.save_as(out)
+    return out.getvalue()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_a_study_description_is_found_anywhere_whatever_its_case_or_spaces(
+    tmp_path, project, settings
+):
+    """Orthanc matches ``*head*`` but not the ``%2Ahead%2A`` an HTTP client sends, nor a space
+    in any encoding: a search by description used to find nothing on it."""
+    from labeler.dicom.dicomweb import PacsQuery
+    from labeler.services.imports import pacs_studies_search
+
+    descriptions = ["Chest CT", "Head CT routine", "CT head and neck", "Abdomen"]
+    with running_orthanc(tmp_path / "orthanc") as orthanc:
+        settings.TWEEZERS_PACS_URLS = [orthanc.dicomweb]
+        for description in descriptions:
+            orthanc.store(_study_described(description))
+
+        def found(description: str, limit: int = 20) -> int:
+            query = PacsQuery(url=orthanc.dicomweb, description=description, limit=limit)
+            return len(pacs_studies_search(project=project, query=query))
+
+        assert found("head ct") == 1
+        assert found("HEAD") == 2
+        assert found("head", limit=1) == 1
+        assert found("ct") == 3
+        assert found("*ct") == 1  # a wildcard is taken as written: ends with "ct"
+        assert found("knee") == 0
