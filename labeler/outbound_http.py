@@ -20,12 +20,21 @@ from django.utils.translation import gettext as _
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.util.retry import Retry
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # Characters a path segment keeps percent-encoded after normalising: those that would change
 # the path's structure if decoded ("/", "\", "?", "#", "%") and everything not printable ASCII.
 _SAFE_IN_SEGMENT = "!$&'()*+,;=:@-._~"
 CONNECT_SECONDS = 10
+# A read (GET, HEAD) whose connection is refused or dropped before any answer is sent once
+# more: a busy PACS closes a connection now and then (Orthanc did under a loaded test
+# machine), and one such drop used to fail a whole import. Never a POST (a webhook is not
+# delivered twice), never a redirect, never after the deadline (the watchdog shuts a socket
+# opened after it fired at once).
+ONE_MORE_READ = Retry(
+    total=1, connect=1, read=1, redirect=0, status=0, other=0, allowed_methods={"GET", "HEAD"}
+)
 
 
 class AddressError(ValueError):
@@ -181,7 +190,7 @@ class BoundedSession(requests.Session):
         self.root = url_normalise(root)
         self.request_seconds = request_seconds
         self.job_deadline = job_deadline
-        adapter = _WatchedAdapter(pool_connections=1, pool_maxsize=1)
+        adapter = _WatchedAdapter(pool_connections=1, pool_maxsize=1, max_retries=ONE_MORE_READ)
         self.mount("http://", adapter)
         self.mount("https://", adapter)
         self._watchdog: _Watchdog | None = None

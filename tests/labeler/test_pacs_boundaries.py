@@ -70,6 +70,12 @@ def _respond(canary: Canary, request: BaseHTTPRequestHandler) -> None:
         http_answer(request, 200, body, headers={"Content-Type": "application/dicom+json"})
     elif path in ("/drip/dicom-web/studies", f"{ROOT_PATH}/studies/1.2.840.99"):
         _drip(request)
+    elif path == "/dropping/dicom-web/studies" or (
+        path == "/flaky/dicom-web/studies" and canary.paths().count(path) == 1
+    ):
+        return  # the connection closes with no answer at all, as a PACS under load may
+    elif path == "/flaky/dicom-web/studies":
+        http_answer(request, 200, b"[]", headers={"Content-Type": "application/dicom+json"})
     else:
         http_answer(request, 404)
 
@@ -111,6 +117,25 @@ def test_a_redirect_from_the_allowed_pacs_is_not_followed(canary, settings):
         _import(f"{canary.base}/redirect/dicom-web")
 
     assert canary.paths() == ["/redirect/dicom-web/studies"]
+
+
+def test_a_connection_dropped_without_an_answer_is_tried_once_more(canary, settings):
+    settings.TWEEZERS_PACS_URLS = [f"{canary.base}/flaky/dicom-web"]
+
+    assert _import(f"{canary.base}/flaky/dicom-web") == (0, [])
+
+    assert canary.paths() == ["/flaky/dicom-web/studies"] * 2
+
+
+def test_a_pacs_that_keeps_dropping_the_connection_is_a_clear_error_after_two_tries(
+    canary, settings
+):
+    settings.TWEEZERS_PACS_URLS = [f"{canary.base}/dropping/dicom-web"]
+
+    with pytest.raises(ImportSourceError, match="could not search for studies"):
+        _import(f"{canary.base}/dropping/dicom-web")
+
+    assert canary.paths() == ["/dropping/dicom-web/studies"] * 2
 
 
 @pytest.mark.parametrize(
