@@ -23,3 +23,13 @@ def test_the_tasks_retry_the_transient_errors_and_only_those():
     for task in (tasks.retrain_project, tasks.embed_features):
         assert tuple(task.autoretry_for) == TRANSIENT_ERRORS
         assert task.max_retries == 3
+
+
+def test_imports_go_to_their_own_queue_and_retrains_to_theirs():
+    # An import waits on what is outside Tweezers (a PACS that drips its answer): on the
+    # worker that runs every project's retrains it would hold them all up.
+    route = current_app.amqp.router.route
+    for name in (jobs.IMPORT_FILE, jobs.IMPORT_PACS):
+        assert route({}, name)["queue"].name == "imports", name
+    assert route({}, jobs.RETRAIN)["queue"].name == "training"
+    assert route({}, jobs.EMBED_FEATURES)["queue"].name == "embedding"
