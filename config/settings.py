@@ -372,6 +372,8 @@ CELERY_BEAT_SCHEDULE = {
     "beat-heartbeat": {
         "task": "labeler.tasks.beat_heartbeat",
         "schedule": TWEEZERS_SWEEP_SECONDS,
+        # The beat sends by name (config/beat.py), so the task's own expiry is set here.
+        "options": {"expires": 60},
     },
     # Expired API tokens are refused when presented; this deletes the rest of them.
     "delete-expired-tokens": {

@@ -81,7 +81,7 @@ def celery_worker_command(
 
 def celery_beat_command(schedule: Path) -> list[str]:
     """The beat scheduler as a process of its own, as scripts/run-serve and compose run it."""
-    command = [sys.executable, "-m", "celery", "-A", "config", "beat"]
+    command = [sys.executable, "-m", "celery", "-A", "config.beat", "beat"]
     return command + ["--schedule", str(schedule), "--loglevel", "INFO"]
 
 

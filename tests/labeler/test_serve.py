@@ -160,7 +160,7 @@ def test_run_serve_runs_a_retrain_while_a_dripping_pacs_holds_an_import(tmp_path
             environ = Path(f"/proc/{pool[0]}/environ").read_bytes().split(b"\0")
             assert b"OMP_NUM_THREADS=1" in environ and b"OPENBLAS_NUM_THREADS=1" in environ
             assert sum(b"-Q imports " in line for line in children.values()) == 1, children
-            assert sum(b"config beat " in line for line in children.values()) == 1, children
+            assert sum(b"config.beat beat " in line for line in children.values()) == 1, children
         except AssertionError:
             print((tmp_path / "log").read_text()[-4000:])
             raise
@@ -195,7 +195,7 @@ def test_run_serve_stops_and_exits_non_zero_when_its_beat_scheduler_ends(tmp_pat
     try:
         health = f"http://127.0.0.1:{port}/healthz"
         wait_until(lambda: _ok(health), timeout=90, what="gunicorn to answer")
-        beat = [pid for pid in _children(server.pid) if b"config beat " in _cmdline(pid)]
+        beat = [pid for pid in _children(server.pid) if b"config.beat beat " in _cmdline(pid)]
         assert len(beat) == 1, [_cmdline(pid) for pid in _children(server.pid)]
 
         # A TERM, the gentlest end: the beat exits 0, which is still a failure of the service.
