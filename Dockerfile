@@ -44,7 +44,8 @@ USER tweezers
 
 EXPOSE 8000
 
-# Like scripts/run-serve, without its background worker: in a container the worker is its own
-# service, e.g.  celery -A config worker --beat-thread -Q default,training --concurrency 1
+# Like scripts/run-serve, without its background workers and beat: in a container each is a
+# service of its own (docker-compose.yml), e.g.  celery -A config worker -Q default,training
+# --concurrency 1;  celery -A config worker -Q imports --autoscale 2,0;  celery -A config.beat beat
 # config/gunicorn.py: a worker per CPU (WEB_CONCURRENCY overrides), timeout, access log.
 CMD ["gunicorn", "-c", "config/gunicorn.py", "config.wsgi:application", "--bind", "0.0.0.0:8000"]

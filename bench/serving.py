@@ -143,6 +143,8 @@ def _group_of(pid: int) -> str:
     words = [word.decode(errors="replace") for word in command if word]
     if any("gunicorn" in word for word in words):
         return "web"
+    if any(word.endswith("celery") for word in words) and "beat" in words:
+        return "beat"
     if any(word.endswith("celery") for word in words):
         queues = words[words.index("-Q") + 1] if "-Q" in words[:-1] else "all queues"
         return f"worker {queues}"

@@ -1,8 +1,7 @@
 import os
 from pathlib import Path
 
-import click
-from celery import Celery, bootsteps
+from celery import Celery
 from celery.signals import worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -19,41 +18,6 @@ def _create_filesystem_broker_folders(sender: Celery, **kwargs: object) -> None:
     for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
         if options.get(key):
             Path(options[key]).mkdir(parents=True, exist_ok=True)
-
-
-class ThreadedBeat(bootsteps.StartStopStep):
-    """``--beat-thread``: Celery's beat scheduler (``CELERY_BEAT_SCHEDULE``, the outbox sweeps)
-    as a thread of the worker's main process. ``-B`` forks it as a process of its own, a
-    third interpreter with its own copy of Django (150 MiB resident) that wakes once a
-    minute to send two messages."""
-
-    label = "Beat (thread)"
-    conditional = True
-
-    def __init__(self, worker, beat_thread: bool = False, **options: object) -> None:
-        self.enabled = bool(beat_thread)
-        super().__init__(worker, **options)
-
-    def create(self, worker):
-        from celery.beat import EmbeddedService
-
-        return EmbeddedService(
-            worker.app,
-            schedule_filename=worker.schedule_filename,
-            scheduler_cls=worker.scheduler,
-            thread=True,
-        )
-
-
-app.user_options["worker"].add(
-    click.Option(
-        ["--beat-thread"],
-        is_flag=True,
-        default=False,
-        help="Run the beat scheduler in a thread of this worker (instead of -B's process).",
-    )
-)
-app.steps["worker"].add(ThreadedBeat)
 
 
 def _consumes(sender: object, queue: str) -> bool:

@@ -341,6 +341,11 @@ CELERY_TASK_ROUTES = {
     "labeler.tasks.build_model_export": {"queue": "training"},
     # Its own queue, so a worker on a GPU machine can take only embedding.
     "labeler.tasks.embed_features": {"queue": "embedding"},
+    # Imports wait on what is outside Tweezers (a PACS that drips its answer for up to
+    # TWEEZERS_PACS_JOB_SECONDS, a large upload): their own queue and worker, so no import
+    # ever holds the worker that runs every project's retrains.
+    "labeler.tasks.run_import_job": {"queue": "imports"},
+    "labeler.dicom.tasks.run_pacs_import": {"queue": "imports"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # The outbox sweep: re-sends queued runs the broker never got (it was down at submit time).
@@ -367,6 +372,8 @@ CELERY_BEAT_SCHEDULE = {
     "beat-heartbeat": {
         "task": "labeler.tasks.beat_heartbeat",
         "schedule": TWEEZERS_SWEEP_SECONDS,
+        # The beat sends by name (config/beat.py), so the task's own expiry is set here.
+        "options": {"expires": 60},
     },
     # Expired API tokens are refused when presented; this deletes the rest of them.
     "delete-expired-tokens": {

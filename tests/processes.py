@@ -63,16 +63,26 @@ def stop(process: subprocess.Popen, *, timeout: float = 10) -> None:
 
 
 def celery_worker_command(
-    *, pool: str = "solo", beat: bool = False, queues: str = "default,training,embedding"
+    *, pool: str = "solo", beat: bool = False, queues: str = "default,training,embedding,imports"
 ) -> list[str]:
+    """One worker for every queue by default (scripts/run-serve gives retrains, imports and
+    embedding a worker each: start them with ``queues`` where a test is about that)."""
     command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues]
     command += ["--pool", pool, "--concurrency", "1", "--without-mingle", "--without-gossip"]
     command += ["--loglevel", "INFO"]
     if beat:
-        # A thread of the worker, as scripts/run-serve runs it (config/celery.py).
+        # The sweeps, for a test that needs them to run: Celery's -B, a beat process forked by
+        # the worker (in its process group, so it stops with it). scripts/run-serve runs
+        # ``celery_beat_command``'s process beside the workers instead.
         schedule = str(Path(os.environ.get("TMPDIR", "/tmp")) / "beat")
-        command += ["--beat-thread", "--schedule", schedule]
+        command += ["--beat", "--schedule", schedule]
     return command
+
+
+def celery_beat_command(schedule: Path) -> list[str]:
+    """The beat scheduler as a process of its own, as scripts/run-serve and compose run it."""
+    command = [sys.executable, "-m", "celery", "-A", "config.beat", "beat"]
+    return command + ["--schedule", str(schedule), "--loglevel", "INFO"]
 
 
 def start_redis(port: int, log_path: Path) -> subprocess.Popen:

@@ -1,7 +1,8 @@
 """Heartbeats of the background processes: the beat scheduler's task writes one a sweep
-period, ``/healthz`` reads its age (``selectors.heartbeat_age``). Beat runs as a thread of the
-retrain worker; if that thread dies the worker goes on, and nothing else would notice that
-the sweeps (stale runs, dead imports, webhook outbox, expired tokens) have stopped."""
+period, ``/healthz`` reads its age (``selectors.heartbeat_age``). Beat is a process of its own
+(scripts/run-serve exits when it ends, compose restarts it); a beat that is stopped, or hung,
+would otherwise go unnoticed while the sweeps (stale runs, dead imports, webhook outbox,
+expired tokens) have stopped."""
 
 from __future__ import annotations
 

@@ -1,9 +1,13 @@
 """``/healthz`` tells a stale beat scheduler: the beat's own task writes a heartbeat each sweep
-period; a heartbeat older than ``TWEEZERS_BEAT_STALE_SECONDS`` is a 503 naming the beat."""
+period; a heartbeat older than ``TWEEZERS_BEAT_STALE_SECONDS`` is a 503 naming the beat. The
+beat is a process of its own: killing it shows on /healthz until a new one runs."""
 
 from __future__ import annotations
 
+import os
+import signal
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -12,6 +16,14 @@ from django.utils import timezone
 
 from labeler import tasks
 from labeler.models import Heartbeat
+from tests.processes import (
+    celery_beat_command,
+    celery_worker_command,
+    start,
+    stop,
+    wait_until,
+    worker_database_url,
+)
 
 
 @pytest.mark.django_db
@@ -47,3 +59,44 @@ def test_the_beat_schedule_sends_the_heartbeat_each_sweep_period():
     assert beat["task"] == tasks.beat_heartbeat.name
     assert beat["schedule"] == settings.TWEEZERS_SWEEP_SECONDS
     assert settings.TWEEZERS_BEAT_STALE_SECONDS > settings.TWEEZERS_SWEEP_SECONDS
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_killing_the_beat_process_makes_healthz_report_it_until_a_new_one_runs(
+    tmp_path: Path, settings
+):
+    # As compose runs them: a worker, and the beat a process (a service) of its own, which
+    # its restart policy starts again.
+    settings.TWEEZERS_BEAT_STALE_SECONDS = 4
+    env = {
+        **os.environ,
+        "DATABASE_URL": worker_database_url(),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "TWEEZERS_VAR_DIR": str(tmp_path / "var"),
+        "TWEEZERS_SWEEP_SECONDS": "0.5",
+    }
+    schedule = tmp_path / "beat-schedule"
+    worker = start(celery_worker_command(queues="default"), env=env, log_path=tmp_path / "w.log")
+    beat = start(celery_beat_command(schedule), env=env, log_path=tmp_path / "beat.log")
+    try:
+        wait_until(lambda: _beat() == (200, "ok"), timeout=90, what="the beat's heartbeat")
+
+        os.killpg(beat.pid, signal.SIGKILL)
+        beat.wait()
+        wait_until(lambda: _beat() == (503, "stale"), timeout=30, what="/healthz to say stale")
+
+        beat = start(celery_beat_command(schedule), env=env, log_path=tmp_path / "beat.log")
+        wait_until(lambda: _beat() == (200, "ok"), timeout=90, what="the new beat's heartbeat")
+    except AssertionError:
+        for log in ("w.log", "beat.log"):
+            print((tmp_path / log).read_text(errors="replace")[-3000:])
+        raise
+    finally:
+        stop(beat)
+        stop(worker)
+
+
+def _beat() -> tuple[int, str]:
+    answer = Client().get("/healthz")
+    return answer.status_code, answer.json()["beat"]

@@ -48,7 +48,7 @@ def celery_worker_process(transactional_db, tmp_path: Path) -> Iterator[Path]:
                 "config",
                 "worker",
                 "-Q",
-                "default,training",
+                "default,training,imports",
                 "--pool",
                 "solo",
                 "--concurrency",

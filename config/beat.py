@@ -1,0 +1,13 @@
+"""The beat scheduler's Celery app: ``celery -A config.beat beat``. The beat only sends the
+tasks of ``CELERY_BEAT_SCHEDULE``, by name (the routes in ``CELERY_TASK_ROUTES`` apply), and
+needs none of their code: without the task modules and Django's app registry (no Django
+fix-up), the process holds 44 MiB (PSS) instead of the 107 MiB of ``-A config``'s."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("tweezers", fixups=[])
+app.config_from_object("django.conf:settings", namespace="CELERY")
