@@ -4,12 +4,12 @@ min_confidence, max_score, avg_score), all with the app's findings model
 (:class:`learning.findings.model.FindingsClassifier`) on the same splits and seeds.
 
 Protocol: a fixed 25% test split (``random_state=0``), 20 initial labels (each runner's own
-choice without a model: a seeded random set for random, modAL's and the findings default,
-whose cold start is random; the same set for every runner of a seed), batches of 20, a budget
-of labels per set. Per runner: the labels its mean curve needs to reach the target, 95% of the
-full-data macro AUC (and, beside it, of the micro-F1), the AULC on macro AUC (normalised by
-the full-data macro AUC), its paired gain over random (± standard error over seeds) and its
-labels to target over the best modAL strategy's.
+choice without a model: the same seeded random set for random, modAL's and the findings
+default, whose cold start is random; TypiClust's typical items for the previous default),
+batches of 20, a budget of labels per set. Per runner: the labels its mean curve needs to
+reach the target, 95% of the full-data macro AUC (and, beside it, of the micro-F1), the AULC
+on macro AUC (normalised by the full-data macro AUC), its paired gain over random (± standard
+error over seeds) and its labels to target over the best modAL strategy's.
 
 modAL runs in its own environment (``--libraries-python``, bench/requirements.txt) on the
 splits this process writes to bench/output/findings_<set>.npz:
@@ -50,7 +50,7 @@ from learning.findings.simulate import (  # noqa: E402
 PREVIOUS_DEFAULT = {
     "measure": "mean_margin", "diverse": True, "candidate_factor": 1000,
     "candidate_share": None, "pick": "centroid", "space": "features", "cold_start": "typical",
-    "rare_share": 0.2,
+    "rare_share": 0.2, "min_positives": 5,
 }  # fmt: skip
 RUNNER_STRATEGIES = {"previous default": ("default", PREVIOUS_DEFAULT)}
 TWEEZERS = ["random", "default", "previous default"]
@@ -114,7 +114,34 @@ def modal_curve(name: str, X, Y, X_test, Y_test, setup: FindingsSetup, seed: int
         labeled = np.concatenate([labeled, unlabeled[np.asarray(picked, dtype=np.int64)]])
 
 
+def curve_path(runner: str, dataset: str, setup: FindingsSetup, seed: int) -> Path:
+    """Where one curve is kept: keyed by everything that decides it (the set, the protocol,
+    the seed and, for Tweezers' runners, the strategy's every setting), so a rerun after the
+    default changed recomputes the default's curves only."""
+    import hashlib
+
+    if runner.startswith("modAL "):
+        strategy = runner
+    else:
+        from learning.findings.strategies import get_findings_strategy
+
+        name, params = RUNNER_STRATEGIES.get(runner, (runner, None))
+        strategy = repr(get_findings_strategy(name, **(params or {})))
+    key = json.dumps([dataset, repr(setup), seed, strategy])
+    return OUTPUT / "findings_curves" / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
+
+
 def one_curve(runner: str, dataset: str, setup: FindingsSetup, seed: int) -> list:
+    path = curve_path(runner, dataset, setup, seed)
+    if path.exists():
+        return json.loads(path.read_text())
+    curve = compute_curve(runner, dataset, setup, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(curve))
+    return curve
+
+
+def compute_curve(runner: str, dataset: str, setup: FindingsSetup, seed: int) -> list:
     from threadpoolctl import threadpool_limits
 
     X_train, X_test, Y_train, Y_test = prepared(dataset)

@@ -320,14 +320,14 @@ FINDINGS_STRATEGIES: dict[str, Callable[..., Strategy]] = {
     "committee": FindingsCommittee,
     "rare_positive": RarePositiveSearch,
     # Measured (docs/benchmarks.md, "Label efficiency: findings"; bench/label_efficiency.py
-    # --findings, 5 seeds, budgets 200 and 400): the first default clustered the raw features
-    # of the whole pool and started from TypiClust's typical items; on the digit canvases'
-    # pixels both lost to random (AULC -0.054 at 400): the typical canvases were 19 of 20 the
-    # commonest digit (no positive for 4-9 of the 10 findings), and the clusters ran along
-    # pixels the model gives no weight. A random first batch and clusters of the model's
-    # P(present) per finding: +0.008 on the canvases and +0.011 on the Debian tags, the only
-    # variant tried above random on both (10%/50% uncertain candidates, the most uncertain
-    # pick, no rare-positive share, the pool-fitted scaler: better on one set, not both).
+    # --findings and bench/findings_variants.py, 5 seeds, budget 400): the first default lost
+    # to random on the digit canvases' pixels (AULC -0.054): TypiClust's typical canvases were
+    # 19 of 20 the commonest digit (no positive for six of ten findings), and k-means over the
+    # raw features of the whole pool followed pixels the model gives no weight. A random first
+    # batch, clusters of the model's P(present) and half the batch searching positives of the
+    # findings with fewer than 20: +0.030 +- 0.005 on the canvases, +0.003 +- 0.007 on the
+    # Debian tags (with 20% for findings under 5 positives: +0.008 and +0.011). Positive
+    # seeking alone (modAL's avg_confidence) wins the canvases (+0.044) but loses the text.
     "default": _uncertainty(
         "default",
         "mean_margin",
@@ -336,7 +336,8 @@ FINDINGS_STRATEGIES: dict[str, Callable[..., Strategy]] = {
         pick="centroid",
         space="proba",
         cold_start="random",
-        rare_share=0.2,
+        rare_share=0.5,
+        min_positives=20,
     ),  # fmt: skip
 }
 """Findings strategy factories by name; ``FINDINGS_STRATEGIES[name](**params)`` builds one."""

@@ -159,8 +159,9 @@ def test_a_new_findings_project_queries_with_the_measured_findings_default(db):
     strategy = findings_strategy(project.strategy)
 
     # docs/benchmarks.md, "Label efficiency: findings": a random first batch, then the
-    # margin-weighted diverse batch over the model's P(present), 20% rare-positive search.
+    # margin-weighted diverse batch over the model's P(present), half the batch from
+    # rare-positive search while a finding has fewer than 20 positives.
     assert strategy == get_findings_strategy("default")
     assert starts_at_random(strategy)
     assert (strategy.measure, strategy.diverse, strategy.space) == ("mean_margin", True, "proba")
-    assert strategy.rare_share == 0.2
+    assert (strategy.rare_share, strategy.min_positives) == (0.5, 20)

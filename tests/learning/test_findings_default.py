@@ -12,11 +12,12 @@ from learning.preprocessing import pool_scaler
 from learning.strategies import RandomSampling
 
 
-def copies_along_an_ignored_feature(n_base: int = 40, copies: int = 10):
+def copies_along_an_ignored_feature(n_base: int = 120, copies: int = 10):
     """``n_base`` items on three informative features, each repeated ``copies`` times at
     offsets 0, 50, 100, ... of a fourth feature; the first copy (offset 0) is the labeled set,
     so the model gives the fourth feature no weight and every copy of an item gets the same
-    prediction."""
+    prediction. Each finding has over 20 positives among the labeled items: no rare-positive
+    search, the whole batch is the diverse one."""
     rng = np.random.default_rng(0)
     base = rng.normal(size=(n_base, 3)).astype(np.float32)
     Y_base = np.stack([base[:, 0] > 0, base[:, 1] > 0, base[:, 2] > 0.3], axis=1).astype(np.int8)
