@@ -1,9 +1,11 @@
-"""Two findings (multi-label) sets built from offline material, for the benchmarks.
+"""Three findings (multi-label) sets built from offline material, for the benchmarks.
 
 - ``digit_canvases``: 1,500 16×16 canvases of scikit-learn's 8×8 digits in a 2×2 grid, each slot
   empty (40%) or holding a digit drawn with geometric frequencies (digit ``d`` with weight
   0.65^d), so digit 0 is on 58% of the canvases and digit 9 on 2%; the findings are the ten
   digits, present when the digit is on the canvas. Features: the 256 pixels.
+- ``digit_canvases_clutter``: the same canvases (another seed) over textured patches of the
+  sample photographs with pixel noise, as bench/hard_images.py's cluttered sets.
 - ``debtags_minilm``: the demo corpus (``demo_data/debian_packages.csv``, its shipped MiniLM
   embeddings) joined with the Debian tags (debtags) of the same packages, read from the
   ``Tag:`` fields of this machine's apt lists (Debian 12 bookworm ``main``,
@@ -58,6 +60,21 @@ def digit_canvases(n: int = 1500, seed: int = 0) -> tuple[np.ndarray, np.ndarray
     return X.reshape(n, -1), Y, [f"digit_{d}" for d in range(10)]
 
 
+def digit_canvases_clutter(
+    n: int = 1500, seed: int = 1
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The digit canvases drawn over textured patches of scikit-learn's sample photographs
+    with pixel noise (as bench/hard_images.py's cluttered sets): ``X`` (n, 256) in 0..1."""
+    from hard_images import _texture_patches
+
+    X, Y, names = digit_canvases(n, seed)
+    rng = np.random.default_rng(seed + 100)
+    background = _texture_patches(n, 16, rng).reshape(n, -1)
+    ink = X / 16.0
+    noisy = np.clip(np.maximum(background, ink) + rng.normal(0, 0.08, X.shape), 0, 1)
+    return noisy.astype(np.float32), Y, names
+
+
 def _package_records() -> list[dict[str, str]]:
     records = []
     for path in sorted(LISTS.glob("*_binary-*_Packages*")):
@@ -110,7 +127,11 @@ def debtags_minilm() -> tuple[np.ndarray, np.ndarray, list[str]]:
     return embeddings[kept], np.asarray(answers, dtype=np.int8), list(DEBTAGS)
 
 
-FINDINGS_DATASETS = {"digit_canvases": digit_canvases, "debtags_minilm": debtags_minilm}
+FINDINGS_DATASETS = {
+    "digit_canvases": digit_canvases,
+    "debtags_minilm": debtags_minilm,
+    "digit_canvases_clutter": digit_canvases_clutter,
+}
 
 
 def main() -> int:

@@ -70,6 +70,13 @@ class FindingsClassifier(BaseEstimator):
     A finding whose answers are all one state (no positives yet) predicts its smoothed prior
     ``(positives + 0.5) / (answers + 1)``, never fails.
 
+    ``scaler``: a fitted, frozen pool scaler (:func:`learning.preprocessing.pool_scaler`)
+    whose mean and scale replace the labels' own; None (what a findings project trains with)
+    standardises on the labels. Simulated on the digit canvases' pixels (3 seeds, budget 200,
+    AULC on macro AUC with it / without): 0.770 / 0.755 with the first findings default, 0.814
+    / 0.836 with its diverse batch among the 10% most uncertain; no consistent gain, so the
+    app does not pass it.
+
     Fitted attributes: ``classes_`` ``(k,)`` (``findings`` when given, else ``0..k-1``),
     ``coef_`` ``(k, d)`` and ``intercept_`` ``(k,)`` on the standardised features (zero
     weights for a prior-only finding), ``C_`` (the strength used; ``C`` None searches it as
@@ -91,6 +98,7 @@ class FindingsClassifier(BaseEstimator):
         random_state: int | None = None,
         previous_search: tuple[float, int] | None = None,
         search_growth: float = 1.25,
+        scaler: Any = None,
     ) -> None:
         self.uncertain = uncertain
         self.C = C
@@ -104,6 +112,7 @@ class FindingsClassifier(BaseEstimator):
         self.random_state = random_state
         self.previous_search = previous_search
         self.search_growth = search_growth
+        self.scaler = scaler
 
     def _choose_C(self, X: NDArray, answers: NDArray[np.int8]) -> tuple[float, int]:
         """The strength to fit with and the number of labels it was searched on: the ``Cs``
@@ -145,8 +154,15 @@ class FindingsClassifier(BaseEstimator):
         self.classes_ = (
             np.asarray(self.findings) if self.findings is not None else np.arange(n_findings)
         )
-        self.mean_ = X.mean(axis=0) if len(X) else np.zeros(X.shape[1])
-        scale = X.std(axis=0) if len(X) else np.ones(X.shape[1])
+        if self.scaler is not None:
+            # Fitted on the pool (learning.preprocessing.pool_scaler), frozen: the labels never
+            # refit it.
+            fitted_scaler = getattr(self.scaler, "estimator", self.scaler)
+            self.mean_ = np.asarray(fitted_scaler.mean_, dtype=np.float64)
+            scale = np.asarray(fitted_scaler.scale_, dtype=np.float64)
+        else:
+            self.mean_ = X.mean(axis=0) if len(X) else np.zeros(X.shape[1])
+            scale = X.std(axis=0) if len(X) else np.ones(X.shape[1])
         self.scale_ = np.where(scale > 0, scale, 1.0)
         standardised = (X - self.mean_) / self.scale_
         self.C_, self.C_searched_on_ = self._choose_C(X, answers)
@@ -193,7 +209,7 @@ class FindingsClassifier(BaseEstimator):
 
     def committee_member(self) -> FindingsClassifier:
         """An unfitted copy that fits with this one's ``C_`` (no search per member)."""
-        params = self.get_params()
+        params = self.get_params(deep=False)
         params["C"] = getattr(self, "C_", self.C)
         return type(self)(**params)
 
@@ -201,7 +217,7 @@ class FindingsClassifier(BaseEstimator):
         """An unfitted copy for the loop's next round: it keeps this fit's searched ``C_``
         until the labels have grown by ``search_growth``, then searches again."""
         check_is_fitted(self, "coef_")
-        params = self.get_params()
+        params = self.get_params(deep=False)
         if self.C is None:
             params["previous_search"] = (self.C_, self.C_searched_on_)
         return type(self)(**params)

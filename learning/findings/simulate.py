@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from learning.findings.model import DEFAULT_UNCERTAIN, FindingsClassifier
-from learning.findings.strategies import get_findings_strategy
+from learning.findings.strategies import get_findings_strategy, starts_at_random
 from learning.simulate import labels_to_reach, normalised_aulc
 
 MICRO_F1, MACRO_AUC = 1, 2
@@ -32,11 +32,27 @@ class FindingsSetup:
     uncertain: str = DEFAULT_UNCERTAIN
     C: float | None = None  # None: searched, as the app does
     random_initial: bool = False
+    pool_scaling: bool = False
+    class_weight: str | None = "balanced"
 
 
-def findings_model(setup: FindingsSetup, random_state: int) -> FindingsClassifier:
+def findings_model(
+    setup: FindingsSetup, random_state: int, scaler: Any = None
+) -> FindingsClassifier:
     """The model a findings project trains (the app's choice), as the simulator runs it."""
-    return FindingsClassifier(uncertain=setup.uncertain, C=setup.C, random_state=random_state)
+    return FindingsClassifier(
+        uncertain=setup.uncertain, C=setup.C, random_state=random_state, scaler=scaler,
+        class_weight=setup.class_weight,
+    )  # fmt: skip
+
+
+def setup_scaler(setup: FindingsSetup, X_pool: Any) -> Any:
+    """The pool-fitted scaler the app gives a findings model, or None without pool scaling."""
+    if not setup.pool_scaling:
+        return None
+    from learning.preprocessing import pool_scaler
+
+    return pool_scaler(X_pool, random_state=setup.seed)
 
 
 def curve_point(model: Any, X_test: NDArray, Y_test: NDArray, n_labels: int) -> list[float]:
@@ -65,11 +81,13 @@ def run_findings_curve(
     """One repeat of one findings strategy: ``[[n_labels, micro_f1, macro_auc], ...]``.
 
     The initial labels are the strategy's own choice without a model (what a new project
-    asks for first) unless ``cold_start_initial`` is False or ``setup.random_initial``."""
+    asks for first) unless ``cold_start_initial`` is False or ``setup.random_initial``; a
+    strategy whose own first batch is random draws the seed's shared random set, so every
+    such strategy of a repeat starts from the same labels."""
     rng = np.random.default_rng([setup.seed, repeat])
     strategy = get_findings_strategy(strategy_name, **(strategy_params or {}))
     if cold_start_initial is None:
-        cold_start_initial = not setup.random_initial
+        cold_start_initial = not setup.random_initial and not starts_at_random(strategy)
     if cold_start_initial:
         labeled = strategy.query(None, X_train, setup.initial, rng=rng).positions
     else:
@@ -78,11 +96,16 @@ def run_findings_curve(
             initial_rng.choice(len(Y_train), size=min(setup.initial, len(Y_train)), replace=False)
         ).astype(np.int64)
     budget = min(setup.budget, len(Y_train))
+    scaler = setup_scaler(setup, X_train)
     points = []
     model = None
     while True:
         # As the app's retrain does: the next model keeps the last one's searched C a while.
-        fresh = findings_model(setup, setup.seed + repeat) if model is None else model.next_round()
+        fresh = (
+            findings_model(setup, setup.seed + repeat, scaler)
+            if model is None
+            else model.next_round()
+        )
         model = fresh.fit(X_train[labeled], Y_train[labeled])
         points.append(curve_point(model, X_test, Y_test, len(labeled)))
         if progress is not None:
@@ -100,7 +123,7 @@ def full_data_point(
     setup: FindingsSetup, X_train: NDArray, Y_train: NDArray, X_test: NDArray, Y_test: NDArray
 ) -> tuple[float, float]:
     """(micro-F1, macro AUC) of the model trained on the whole pool."""
-    model = findings_model(setup, setup.seed).fit(X_train, Y_train)
+    model = findings_model(setup, setup.seed, setup_scaler(setup, X_train)).fit(X_train, Y_train)
     _, micro_f1, macro_auc = curve_point(model, X_test, Y_test, len(Y_train))
     return micro_f1, macro_auc
 

@@ -6,7 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from labeler import services
-from labeler.models import Item, ModelRun, QueryRound
+from labeler.models import Item, ModelRun, Project, QueryRound
 from tests.data import shades_zip
 from tests.factories import ProjectFactory, UserFactory
 from tests.loop_steps import run_queued, truth
@@ -136,3 +136,32 @@ def test_the_api_sets_the_uncertain_policy_and_a_strategy_of_the_projects_task()
     assert refused.status_code == 400 and "strategy" in refused.json()["error"]["fields"]
     single.refresh_from_db()
     assert single.strategy == "default"
+
+
+def test_a_new_findings_project_queries_with_the_measured_findings_default(db):
+    from django.contrib.auth.models import Permission
+
+    from labeler.engine.findings import findings_strategy
+    from learning.findings.strategies import get_findings_strategy, starts_at_random
+
+    manager = UserFactory()
+    manager.user_permissions.add(Permission.objects.get(codename="add_project"))
+    client = APIClient()
+    client.force_authenticate(manager)
+    created = client.post(
+        "/api/projects/",
+        {"name": "Reports", "kind": "text", "task": "findings", "findings": FINDINGS},
+        format="json",
+    )
+    assert created.status_code == 201, created.json()
+    project = Project.objects.get(pk=created.json()["id"])
+
+    strategy = findings_strategy(project.strategy)
+
+    # docs/benchmarks.md, "Label efficiency: findings": a random first batch, then the
+    # margin-weighted diverse batch over the model's P(present), half the batch from
+    # rare-positive search while a finding has fewer than 20 positives.
+    assert strategy == get_findings_strategy("default")
+    assert starts_at_random(strategy)
+    assert (strategy.measure, strategy.diverse, strategy.space) == ("mean_margin", True, "proba")
+    assert (strategy.rare_share, strategy.min_positives) == (0.5, 20)

@@ -1,0 +1,74 @@
+"""The findings default as measured (docs/benchmarks.md, "Label efficiency: findings"): a random
+first batch, then a batch spread over what the model predicts (P(present) per finding), not
+over the raw features; the simulator starts every random-first runner of a seed from the same
+labels; a pool-fitted scaler replaces the labels' standardisation when given."""
+
+import numpy as np
+
+from learning.findings.model import FindingsClassifier
+from learning.findings.simulate import FindingsSetup, run_findings_curve
+from learning.findings.strategies import get_findings_strategy, starts_at_random
+from learning.preprocessing import pool_scaler
+from learning.strategies import RandomSampling
+
+
+def copies_along_an_ignored_feature(n_base: int = 120, copies: int = 10):
+    """``n_base`` items on three informative features, each repeated ``copies`` times at
+    offsets 0, 50, 100, ... of a fourth feature; the first copy (offset 0) is the labeled set,
+    so the model gives the fourth feature no weight and every copy of an item gets the same
+    prediction. Each finding has over 20 positives among the labeled items: no rare-positive
+    search, the whole batch is the diverse one."""
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(n_base, 3)).astype(np.float32)
+    Y_base = np.stack([base[:, 0] > 0, base[:, 1] > 0, base[:, 2] > 0.3], axis=1).astype(np.int8)
+    offsets = np.repeat(np.arange(copies) * 50.0, n_base)
+    X = np.column_stack([np.tile(base, (copies, 1)), offsets]).astype(np.float32)
+    return X, np.tile(Y_base, (copies, 1)), np.arange(n_base)
+
+
+def test_the_defaults_batch_is_spread_over_the_predictions_not_the_raw_features():
+    X, Y, labeled = copies_along_an_ignored_feature()
+    model = FindingsClassifier(C=1.0, random_state=0).fit(X[labeled], Y[labeled])
+    assert np.allclose(model.coef_[:, 3], 0.0)
+
+    for seed in range(3):
+        chosen = get_findings_strategy("default").query(
+            model, X, 10, rng=np.random.default_rng(seed), y_labeled=Y[labeled], exclude=labeled
+        )
+        items = chosen.positions % len(labeled)
+        # Ten different items, not ten copies of one: clustering the raw features spread the
+        # batch along the offset the model ignores (8 of 10 picks were one item's copies).
+        assert len(set(items.tolist())) == 10
+
+
+def test_the_defaults_first_batch_is_a_seeded_random_draw():
+    X, _, _ = copies_along_an_ignored_feature()
+    strategy = get_findings_strategy("default")
+    exclude = np.arange(5)
+
+    first = strategy.query(None, X, 20, rng=np.random.default_rng(3), exclude=exclude)
+    drawn = RandomSampling().query(None, X, 20, rng=np.random.default_rng(3), exclude=exclude)
+
+    assert starts_at_random(strategy)
+    assert first.positions.tolist() == drawn.positions.tolist()
+
+
+def test_random_and_the_default_start_a_simulated_repeat_from_the_same_labels():
+    X, Y, _ = copies_along_an_ignored_feature()
+    setup = FindingsSetup(initial=20, batch=10, budget=20, repeats=1, seed=0, C=1.0)
+
+    def first_point(name):
+        return run_findings_curve(name, X[:300], Y[:300], X[300:], Y[300:], setup, 0)[0]
+
+    assert first_point("default") == first_point("random")
+
+
+def test_a_pool_scaler_standardises_on_the_pool_not_the_labels():
+    X, Y, labeled = copies_along_an_ignored_feature()
+    scaler = pool_scaler(X)
+
+    model = FindingsClassifier(C=1.0, scaler=scaler).fit(X[labeled], Y[labeled])
+
+    assert np.allclose(model.mean_, X.mean(axis=0), atol=1e-3)
+    assert model.scale_[3] > 100  # the labels alone have no spread on the offset feature
+    assert model.next_round().scaler is scaler
