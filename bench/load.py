@@ -73,8 +73,10 @@ class WorkerStall:
     """--stall-worker: the retrain worker (its main and pool processes) stopped with SIGSTOP
     for ``seconds``, from 30 s into the run: a retrain that gets no CPU, as a SCHED_IDLE worker
     beside a CPU-bound process on an otherwise idle machine, reproduced on a machine whose
-    load would otherwise decide it. (A worker stopped inside a round write holds the queue
-    writers' lock meanwhile, as a starved one would.)"""
+    load would otherwise decide it. It is stopped at a moment no round is being written
+    (nobody holds the queue writers' lock): a worker stopped inside the round write holds that
+    lock, and every lease that finds nothing free waits for it (a starved SCHED_IDLE worker
+    can do the same; measured separately)."""
 
     GROUP = "worker default,training"
     START = 30.0
@@ -93,11 +95,24 @@ class WorkerStall:
         if self.seconds <= 0:
             return
         if not self.stopped and self.start_at <= now < self.start_at + self.seconds:
+            if self._round_being_written():
+                return
             tree = serving._process_tree(self.server_pid)
             self.stopped = [pid for pid in tree if serving._group_of(pid) == self.GROUP]
             self._signal(self.stopped, signal.SIGSTOP)
         elif self.stopped and now >= self.start_at + self.seconds:
             self.end()
+
+    def _round_being_written(self) -> bool:
+        """Whether someone holds a queue writers' lock (the one-key advisory lock)."""
+        import psycopg
+
+        with psycopg.connect(BENCH_URL, autocommit=True) as conn:
+            held = conn.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            ).fetchone()[0]
+        return held > 0
 
     def end(self) -> None:
         self._signal(self.stopped, signal.SIGCONT)
