@@ -18,12 +18,14 @@ Traffic goes only to 127.0.0.1; every loop is bounded in time and stops by itsel
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import multiprocessing
 import os
 import queue
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -65,6 +67,56 @@ def cpu_hog(stop_at: float) -> None:
     while time.monotonic() < stop_at:
         for step in range(100_000):
             value = (value + step * step) % 1_000_003
+
+
+class WorkerStall:
+    """--stall-worker: the retrain worker (its main and pool processes) stopped with SIGSTOP
+    for ``seconds``, from 30 s into the run: a retrain that gets no CPU, as a SCHED_IDLE worker
+    beside a CPU-bound process on an otherwise idle machine, reproduced on a machine whose
+    load would otherwise decide it. It is stopped at a moment no round is being written
+    (nobody holds the queue writers' lock): a worker stopped inside the round write holds that
+    lock, and every lease that finds nothing free waits for it (a starved SCHED_IDLE worker
+    can do the same; measured separately)."""
+
+    GROUP = "worker default,training"
+    START = 30.0
+
+    def __init__(self, server_pid: int, started: float, seconds: float) -> None:
+        self.server_pid, self.seconds = server_pid, seconds
+        self.start_at, self.stopped = started + self.START, []
+
+    def _signal(self, pids: list[int], signal_number: int) -> None:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal_number)
+
+    def step(self) -> None:
+        now = time.monotonic()
+        if self.seconds <= 0:
+            return
+        if not self.stopped and self.start_at <= now < self.start_at + self.seconds:
+            if self._round_being_written():
+                return
+            tree = serving._process_tree(self.server_pid)
+            self.stopped = [pid for pid in tree if serving._group_of(pid) == self.GROUP]
+            self._signal(self.stopped, signal.SIGSTOP)
+        elif self.stopped and now >= self.start_at + self.seconds:
+            self.end()
+
+    def _round_being_written(self) -> bool:
+        """Whether someone holds a queue writers' lock (the one-key advisory lock)."""
+        import psycopg
+
+        with psycopg.connect(BENCH_URL, autocommit=True) as conn:
+            held = conn.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            ).fetchone()[0]
+        return held > 0
+
+    def end(self) -> None:
+        self._signal(self.stopped, signal.SIGCONT)
+        self.stopped, self.seconds = [], 0
 
 
 def recreate_database() -> None:
@@ -395,9 +447,11 @@ def run_size(
         ]
         for client in clients:
             client.start()
+        stall = WorkerStall(server.pid, started, args.stall_worker)
         for _ in clients:
             while True:
                 labeling.sample()
+                stall.step()
                 try:
                     part = out.get(timeout=0.5)
                     break
@@ -409,26 +463,34 @@ def run_size(
             results["errors"] += part["errors"]
         for client in clients:
             client.join(timeout=30)
+        stall.end()
         elapsed = time.monotonic() - started
         cpu_after = serving.process_tree_cpu_seconds(server.pid)
         for hog in hogs:
             hog.terminate()
             hog.join(timeout=10)
     finally:
+        if "stall" in locals():
+            stall.end()
         serving.stop(server)
 
     from django.db import connection
 
+    from labeler import queue as labeler_queue
     from labeler.models import ModelRun, QueueEntry
-    from labeler.queue import EXPLORATION_RANK
 
     connection.close()
     # Where the answered items came from: the round, its reserve (labeled while the next round
-    # trained), or exploration leases (the reserve ran out too: random unqueued items, which
-    # queue.leasing writes at EXPLORATION_RANK).
+    # trained), the ranking beyond the reserve (the reserve ran out: the next items of the same
+    # scoring, which queue.ranking leases at RANKED_RANK + their position), or exploration
+    # leases (random unqueued items, which queue.leasing writes at EXPLORATION_RANK). A tree
+    # without the ranking (before it existed) counts none.
+    exploration_rank = labeler_queue.EXPLORATION_RANK
+    ranked_rank = getattr(labeler_queue, "RANKED_RANK", exploration_rank)
     answered = QueueEntry.objects.filter(project_id=pool["project"], done=True)
-    exploration = answered.filter(rank=EXPLORATION_RANK).count()
-    reserve = answered.filter(is_reserve=True).count() - exploration
+    exploration = answered.filter(rank=exploration_rank).count()
+    ranked = answered.filter(rank__gte=ranked_rank, rank__lt=exploration_rank).count()
+    reserve = answered.filter(is_reserve=True).count() - exploration - ranked
     answered_total = answered.count()
     runs = list(
         ModelRun.objects.filter(project_id=pool["project"], status="succeeded", n_labels__gt=0)
@@ -473,9 +535,11 @@ def run_size(
         "cores_workers": (cpu_after["celery"] - cpu_before["celery"]) / elapsed,
         "cores_web": (cpu_after["gunicorn"] - cpu_before["gunicorn"]) / elapsed,
         "from_reserve": reserve,
+        "from_ranking": ranked,
         "from_exploration": exploration,
         "exploration_share": exploration / answered_total if answered_total else float("nan"),
         "cpu_hog": args.cpu_hog,
+        "stall_worker": args.stall_worker,
         "errors": results["errors"],
         "embed_texts": args.embed_texts,
         "embed_seconds": embed_seconds,
@@ -530,13 +594,14 @@ def markdown(rows: list[dict], command: str, spread: float, title: str = "Load")
     out.write(
         "| items | annotators | think (s) | labels | req/s | next p50 / p95 / p99 (ms) | "
         "submit p50 / p95 / p99 (ms) | on the server: next, submit p50 / p99 (ms) | "
-        "'updating' replies | labels from the reserve / exploration | exploration share | "
-        "CPU-bound processes beside | errors | "
+        "'updating' replies | labels from the reserve / the ranking beyond it / exploration | "
+        "exploration share | "
+        "CPU-bound processes beside | retrain worker stopped (s) | errors | "
         "server RSS peak (MiB) | process tree PSS at rest / labeling peak (MiB) | "
         "cores used: retrain workers / web | retrains | labels arriving per retrain, median | "
         "label → next round queued, median / max (s) | retrain compute median (s) | "
         "machine load before → after |\n"
-        "|---:|---:|---:|---:|---:|---|---|---|---:|---|---:|---:|---:|---:|---|---|---:|---:|---|---:|---|\n"
+        "|---:|---:|---:|---:|---:|---|---|---|---:|---|---:|---:|---:|---:|---:|---|---|---:|---:|---|---:|---|\n"
     )
     for r in rows:
         out.write(
@@ -546,8 +611,9 @@ def markdown(rows: list[dict], command: str, spread: float, title: str = "Load")
             f"{r['submit_p50']:.1f} / {r['submit_p95']:.1f} / {r['submit_p99']:.1f} | "
             f"{r['server_next_p50']:.0f} / {r['server_next_p99']:.0f}, "
             f"{r['server_submit_p50']:.0f} / {r['server_submit_p99']:.0f} | "
-            f"{r['waits']} | {r['from_reserve']} / {r['from_exploration']} | "
-            f"{100 * r['exploration_share']:.1f}% | {r['cpu_hog']} | {r['errors']} | "
+            f"{r['waits']} | {r['from_reserve']} / {r['from_ranking']} / {r['from_exploration']} | "
+            f"{100 * r['exploration_share']:.1f}% | {r['cpu_hog']} | {r['stall_worker']:g} | "
+            f"{r['errors']} | "
             f"{r['rss_mib']:.0f} | {r['pss_rest_mib']:.0f} / {r['pss_mib']:.0f} | "
             f"{r['cores_workers']:.2f} / {r['cores_web']:.2f} | "
             f"{r['retrains']} | "
@@ -616,6 +682,13 @@ def main() -> None:
         default=0,
         help="run this many CPU-bound processes (normal priority) beside the server while the "
         "annotators label: the machine kept busy by other work",
+    )
+    parser.add_argument(
+        "--stall-worker",
+        type=float,
+        default=0,
+        help="stop the retrain worker (SIGSTOP) for this many seconds, from 30 s into the run: "
+        "a retrain starved of CPU, whatever the machine's load",
     )
     parser.add_argument(
         "--section",

@@ -388,6 +388,8 @@ class QueryRound(models.Model):
     n_done = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # How far leases have read into the round's ranking beyond its reserve (QueueRanking).
+    ranked_served = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-number"]
@@ -452,6 +454,26 @@ class QueueEntry(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.rank} {self.item_id} ({self.kind})"
+
+
+class QueueRanking(models.Model):
+    """One stretch of a round's ranking beyond its reserve: the item ids the same scoring
+    ranked next, most uncertain first (``number`` orders the stretches), as little-endian
+    int64 bytes. Leases read it, a stretch at a time, when the round and its reserve are used
+    up and the next round is late; the next round's write replaces it."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    round = models.ForeignKey(QueryRound, on_delete=models.CASCADE, related_name="ranking")
+    number = models.PositiveIntegerField()
+    item_ids = models.BinaryField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["round", "number"], name="queueranking_unique_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"ranking {self.number} of round {self.round_id}"
 
 
 class Annotation(models.Model):

@@ -63,6 +63,8 @@ class RunOutcome:
     metrics: dict = field(default_factory=dict)
     artifact_path: str = ""
     picks: list[Pick] = field(default_factory=list)
+    # The item ids ranked after the picks and spares, most uncertain first (``n_ranked``).
+    ranking: list[int] = field(default_factory=list)
     train_seconds: float = 0.0
     query_seconds: float = 0.0
 
@@ -273,13 +275,21 @@ def _spares(project: Project, model, pool, exclude, n_spare: int, rng) -> tuple:
 
 
 def train_and_choose(
-    *, project: Project, run: ModelRun, n_choose: int, held_item_ids, n_spare: int = 0
+    *,
+    project: Project,
+    run: ModelRun,
+    n_choose: int,
+    held_item_ids,
+    n_spare: int = 0,
+    n_ranked: int = 0,
 ) -> RunOutcome:
     """Train on the labeled strategy items, measure on the evaluation set, and choose the next
     ``n_choose`` items from the unlabeled pool with the project's strategy, on the newest
     ready features (a seeded random draw while none are ready), then ``n_spare`` more by
-    uncertainty alone (see ``_spares``). ``held_item_ids``: the items annotators hold (the
-    queue's ``held_item_ids``, a query), which are not chosen."""
+    uncertainty alone (see ``_spares``), and rank up to ``n_ranked`` more after them the same
+    way (``RunOutcome.ranking``; only with a model, for an uncertainty-driven strategy).
+    ``held_item_ids``: the items annotators hold (the queue's ``held_item_ids``, a query),
+    which are not chosen."""
     serving = serving_feature_set(project)
     features = feature_rows_open(serving) if serving is not None else None
     if features is None:
@@ -376,10 +386,16 @@ def train_and_choose(
         positions, scores = result.positions, result.scores
     else:
         positions = np.empty(0, dtype=np.int64)
-    if n_spare > 0 and len(positions) and allowed.sum() > len(positions):
+    # The ranking goes on past the spares in the same pass: its order is theirs, so the spares
+    # are the same whatever its depth.
+    if model is None or project.strategy == "random":
+        n_ranked = 0
+    if n_spare + n_ranked > 0 and len(positions) and allowed.sum() > len(positions):
         spare, spare_scores = _spares(
-            project, model, pool, np.union1d(exclude, positions), n_spare, rng
+            project, model, pool, np.union1d(exclude, positions), n_spare + n_ranked, rng
         )
+        outcome.ranking = [int(pk) for pk in features.item_ids[spare[n_spare:]]]
+        spare, spare_scores = spare[:n_spare], spare_scores[:n_spare]
         positions = np.concatenate([positions, spare])
         scores = np.concatenate([np.asarray(scores, dtype=np.float64), spare_scores])
     if len(positions):

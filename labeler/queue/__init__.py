@@ -5,8 +5,9 @@ writes either table (``tests/labeler/test_structure_queue.py`` checks it).
 - ``entry_for_answer`` / ``held_entry`` then ``answered``: the queue's side of a submit or a
   skip; ``undone``: an item back in front of its annotator; ``release_held``: a member's held
   items back to everyone (``answering``);
-- ``round_replace``: a retrain's round and reserve; ``requeue``: a manager's items to the
-  front; ``reserve_size`` and ``reserve_strategy_share`` (``rounds``);
+- ``round_replace``: a retrain's round, its reserve and the ranking beyond it (what leases
+  read on when both are used up and the next round is late: ``ranking``); ``requeue``: a
+  manager's items to the front; ``reserve_size`` and ``reserve_strategy_share`` (``rounds``);
 - ``budget_state``: the budget and daily cap that stop serving and answering;
 - ``locks_take`` and ``Lock``: the locks the queue's writers share, in their one order
   (``locks``); the request path's plain SQL is named in ``sql``.
@@ -34,6 +35,7 @@ from labeler.queue.leasing import (
     lease,
 )
 from labeler.queue.locks import Lock, lock_clause, locks_take, skipping_locked
+from labeler.queue.ranking import RANKED_RANK, RANKING_DEPTH
 from labeler.queue.rounds import (
     RESERVE_MAX_ROUNDS,
     requeue,
@@ -46,6 +48,8 @@ __all__ = [
     "EMPTY",
     "EXPLORATION_RANK",
     "MAX_HOLD",
+    "RANKED_RANK",
+    "RANKING_DEPTH",
     "RESERVE_MAX_ROUNDS",
     "LeasedItems",
     "Lock",

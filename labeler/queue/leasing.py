@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from labeler.models import Item, Project, QueryRound, QueueEntry
-from labeler.queue import sql
+from labeler.queue import ranking, sql
 from labeler.queue.locks import Lock, locks_take, skipping_locked
 from labeler.selectors import labels_today
 
@@ -220,19 +220,24 @@ def lease(*, project: Project, annotator: AbstractBaseUser, hold: int = 1) -> Le
     return LeasedItems(EMPTY, [], "")
 
 
-def _exploration_pool(project: Project, latest: QueryRound, held_items: set, wanted: int):
-    """Up to ``wanted`` unqueued, unskipped, unlabeled strategy items, from a random point of
-    the pool on (no ORDER BY random() over the pool), locked passing over the ones another
-    exploring lease holds: two annotators exploring the same stretch each take other items."""
+def _unqueued(project: Project, latest: QueryRound, held_items: set):
+    """The items a lease may queue: unlabeled strategy items with no open entry and none in the
+    latest round, nobody's skip, not held by this annotator; locked passing over the ones
+    another transaction holds (two exploring leases each take other items)."""
     pool = (
         Item.objects.filter(project=project, status=Item.Status.UNLABELED, is_evaluation=False)
         .exclude(queue_entries__done=False)
         .exclude(queue_entries__round=latest)
         .exclude(skips__isnull=False)
         .exclude(pk__in=held_items)
-        .order_by("pk")
     )
-    pool = skipping_locked(pool)
+    return skipping_locked(pool)
+
+
+def _exploration_pool(project: Project, latest: QueryRound, held_items: set, wanted: int):
+    """Up to ``wanted`` unqueued items (``_unqueued``) from a random point of the pool on (no
+    ORDER BY random() over the pool)."""
+    pool = _unqueued(project, latest, held_items).order_by("pk")
     ids = Item.objects.filter(project=project).order_by("pk").values_list("pk", flat=True)
     first, last = ids.first(), ids.order_by("-pk").first()
     if first is None:
@@ -247,10 +252,12 @@ def _exploration_pool(project: Project, latest: QueryRound, held_items: set, wan
 def _exploration_lease(
     project: Project, annotator: AbstractBaseUser, lease_until, wanted: int, held_items: set
 ) -> list[QueueEntry]:
-    """When the round and its reserve are both used up (the retrain is late), lease random
-    unqueued items from the pool rather than keep an expert waiting: exploration, which the
-    default strategy spends a tenth of every round on anyway. Only after the first round (a
-    cold start waits for its round), and only with one annotator per item."""
+    """When the round and its reserve are both used up (the retrain is late), lease the next
+    items of the latest scoring's ranking (``queue.ranking``), and only beyond its depth, or
+    without a model, random unqueued items from the pool, rather than keep an expert waiting:
+    exploration, which the default strategy spends a tenth of every round on anyway. Only
+    after the first round (a cold start waits for its round), and only with one annotator per
+    item."""
     if project.overlap > 1:
         return []
     # The caller holds the queue writers' lock, as the worker writing a round does: neither
@@ -258,9 +265,17 @@ def _exploration_lease(
     latest = QueryRound.objects.filter(project=project).order_by("-number").first()
     if latest is None:
         return []
-    items = _exploration_pool(project, latest, held_items, wanted)
+    unqueued = _unqueued(project, latest, held_items)
+    taken = ranking.ranked_take(project=project, latest=latest, unqueued=unqueued, wanted=wanted)
+    ranked = ranking.ranked_entries(
+        project=project, latest=latest, taken=taken, annotator=annotator, until=lease_until
+    )
+    if len(ranked) == wanted:
+        return ranked
+    held_items = held_items | {item.pk for _, item in taken}
+    items = _exploration_pool(project, latest, held_items, wanted - len(ranked))
     if not items:
-        return []
+        return ranked
     entries = QueueEntry.objects.bulk_create(
         QueueEntry(
             project=project,
@@ -276,4 +291,4 @@ def _exploration_lease(
     )
     for entry, item in zip(entries, items, strict=True):
         entry.item, entry.round = item, latest
-    return entries
+    return ranked + entries

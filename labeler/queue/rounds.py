@@ -24,6 +24,7 @@ from labeler.models import (
     QueueEntry,
 )
 from labeler.queue.locks import Lock, locks_take, skipping_locked
+from labeler.queue.ranking import ranking_write
 
 # The reserve covers the labels annotators give while the next round trains (see
 # reserve_size). Its first rounds' worth is chosen with the round, by the same strategy, and the
@@ -239,12 +240,15 @@ def round_replace(
     eval_guesses: dict[int, tuple[str, float]],
     n_round_picks: int,
     n_round_eval: int,
+    ranking: Sequence[int] = (),
 ) -> QueryRound:
     """Write the round (the first ``n_round_picks`` picks and ``n_round_eval`` evaluation
     items) and, ranked after it, the reserve (the remaining picks of the same scoring, with
     the remaining evaluation items) in one transaction that replaces the previous round's
-    unheld entries. ``eval_guesses``: the run's guess (label name, confidence) per
-    evaluation item, shown as the model's guess where the project shows one."""
+    unheld entries, and ``ranking`` (the item ids the same scoring ranked next, most
+    uncertain first) as the round's ranking beyond the reserve (``queue.ranking``).
+    ``eval_guesses``: the run's guess (label name, confidence) per evaluation item, shown as
+    the model's guess where the project shows one."""
     guesses = {pick.item_id: (pick.predicted_label, pick.predicted_confidence) for pick in picks}
     guesses.update(eval_guesses)
     scores = {pick.item_id: pick.score for pick in picks}
@@ -260,6 +264,7 @@ def round_replace(
         in_round = sum(1 for _, _, is_reserve in placed if not is_reserve)
         query_round = _round_create(project, run, in_round * max(project.overlap, 1))
         _entries_create(project, query_round, placed, scores, guesses)
+        ranking_write(project=project, query_round=query_round, item_ids=ranking)
     return query_round
 
 

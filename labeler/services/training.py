@@ -237,6 +237,7 @@ def _run_steps(project: Project, run: ModelRun) -> None:
             run=run,
             n_choose=plan.n_choose,
             n_spare=plan.n_spare,
+            n_ranked=queue.RANKING_DEPTH,
             held_item_ids=queue.held_item_ids(project=project),
         )
     run.feature_set_id = outcome.feature_set_id
@@ -328,6 +329,7 @@ def _round_write(
         else engine.predict_items(run=run, item_ids=eval_ids),
         n_round_picks=plan.n_round_picks,
         n_round_eval=plan.n_round_eval,
+        ranking=outcome.ranking,
     )
 
 
