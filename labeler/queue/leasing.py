@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from labeler.models import Item, Project, QueryRound, QueueEntry
 from labeler.queue import ranking, sql
-from labeler.queue.locks import Lock, locks_take, skipping_locked
+from labeler.queue.locks import Lock, QueueWritersBusy, locks_take, skipping_locked
 from labeler.selectors import labels_today
 
 
@@ -42,6 +42,8 @@ class LeasedItems:
 # What ``lease`` answers when the queue has nothing for this annotator and no limit stopped
 # them: the caller says why (a retrain on its way, or nothing left to label).
 EMPTY = "empty"
+# Seconds a lease waits at most for a round being written (normally well under one).
+WRITERS_WAIT = 2.0
 MAX_HOLD = 10
 # Exploration entries sort after every ranked entry.
 EXPLORATION_RANK = 2_000_000_000
@@ -188,11 +190,18 @@ def lease(*, project: Project, annotator: AbstractBaseUser, hold: int = 1) -> Le
             # project row and only then waiting for a round being written deadlocked with it
             # and a submit queued on that row. The row lock already made these leases take
             # turns with each other, so the extra lock costs them nothing.
-            spent = locks_take(project, Lock.QUEUE_WRITERS, Lock.PROJECT_ROW)
-            room = _leasable(project, annotator, now, len(held), spent)
-            if isinstance(room, NextItem):
-                return LeasedItems(room.state, [], room.message)
-            wanted = min(wanted, room)
+            try:
+                spent = locks_take(
+                    project, Lock.QUEUE_WRITERS, Lock.PROJECT_ROW, writers_wait=WRITERS_WAIT
+                )
+            except QueueWritersBusy:
+                # A round write stalled: renew what is held, lease nothing new ("updating").
+                spent, wanted = None, 0
+            if spent is not None:
+                room = _leasable(project, annotator, now, len(held), spent)
+                if isinstance(room, NextItem):
+                    return LeasedItems(room.state, [], room.message)
+                wanted = min(wanted, room)
         items = {item_id for _, item_id in held}
         taken = _free_entries_take(project, annotator, now, items, wanted)
         explored: list[QueueEntry] = []
@@ -200,7 +209,10 @@ def lease(*, project: Project, annotator: AbstractBaseUser, hold: int = 1) -> Le
             # Nothing free: the round and its reserve are used up, or a round is being
             # written (its writer holds the old entries locked until it commits). Wait for
             # any round write, then look again before exploring: its entries come first.
-            locks_take(project, Lock.QUEUE_WRITERS)
+            try:
+                locks_take(project, Lock.QUEUE_WRITERS, writers_wait=WRITERS_WAIT)
+            except QueueWritersBusy:
+                wanted = len(taken)  # a round write stalled: neither look again nor explore
             taken += _free_entries_take(project, annotator, now, items, wanted - len(taken))
         if wanted > len(taken):
             explored = _exploration_lease(

@@ -32,7 +32,7 @@ from __future__ import annotations
 import enum
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection
+from django.db import OperationalError, connection, transaction
 from django.db.models import QuerySet
 
 from labeler.models import Project
@@ -63,12 +63,21 @@ class Lock(enum.IntEnum):
 _TAKEN_HERE = (Lock.ANNOTATOR_LEASES, Lock.QUEUE_WRITERS, Lock.PROJECT_ROW)
 
 
+class QueueWritersBusy(Exception):
+    """The queue writers' lock was not free within the wait a lease allows."""
+
+
 def locks_take(
-    project: Project, *locks: Lock, annotator: AbstractBaseUser | None = None
+    project: Project,
+    *locks: Lock,
+    annotator: AbstractBaseUser | None = None,
+    writers_wait: float | None = None,
 ) -> int | None:
     """Take ``locks`` (of ANNOTATOR_LEASES, QUEUE_WRITERS, PROJECT_ROW) until the transaction
     ends, in ``Lock``'s order. Returns the project's label count when PROJECT_ROW is among
-    them (what a budget counts), else None. ANNOTATOR_LEASES needs ``annotator``."""
+    them (what a budget counts), else None. ANNOTATOR_LEASES needs ``annotator``.
+    ``writers_wait``: seconds to wait at most for QUEUE_WRITERS (``QueueWritersBusy`` after
+    them, the transaction still usable); None waits as long as it takes."""
     spent = None
     for lock in sorted(set(locks)):
         if lock not in _TAKEN_HERE:
@@ -76,7 +85,7 @@ def locks_take(
         if lock is Lock.ANNOTATOR_LEASES:
             _annotator_leases_lock(project, annotator)
         elif lock is Lock.QUEUE_WRITERS:
-            _queue_writers_lock(project)
+            _queue_writers_lock(project, writers_wait)
         else:
             spent = _project_row_lock(project)
     return spent
@@ -106,7 +115,7 @@ def _annotator_leases_lock(project: Project, annotator: AbstractBaseUser | None)
         )
 
 
-def _queue_writers_lock(project: Project) -> None:
+def _queue_writers_lock(project: Project, wait: float | None = None) -> None:
     """Take turns, until the transaction ends, with the other writers that add queue entries
     to this project for items not queued yet: the worker writing a round and a lease that
     explores. Neither then gives out an item the other has just queued.
@@ -115,10 +124,37 @@ def _queue_writers_lock(project: Project) -> None:
     with the two-key annotator locks), not the project's row: every submit updates that row's
     counters, and a round write holding it kept every submit waiting until the round was
     committed (the bursts of slow submits and next-items of the load benchmark, each at a
-    round's write). SQLite (the demo) serialises writers anyway."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+    round's write). SQLite (the demo) serialises writers anyway.
+
+    A lease waits at most ``wait`` seconds: a round write takes well under one, but a worker
+    stopped in the middle of one (starved of CPU under SCHED_IDLE beside another busy program,
+    or paused) held every lease that found nothing free until gunicorn killed the request (a
+    500; found by bench/load.py's --stall-worker). The lease then says "updating" instead."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        if wait is None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s::bigint)", [project.pk])
+            return
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s::bigint)", [project.pk])
+        if cursor.fetchone()[0]:
+            return
+        # Busy: wait, bounded, in a savepoint that a timeout rolls back alone (lock_timeout
+        # bounds an advisory lock's wait too; it is put back as it was once the lock is had).
+        cursor.execute("SELECT current_setting('lock_timeout')")
+        previous = cursor.fetchone()[0]
+        try:
+            with transaction.atomic():
+                cursor.execute(
+                    "SELECT set_config('lock_timeout', %s, true),"
+                    " pg_advisory_xact_lock(%s::bigint)",
+                    [f"{max(1, round(wait * 1000))}ms", project.pk],
+                )
+        except OperationalError as error:
+            if getattr(error.__cause__, "sqlstate", None) != "55P03":  # lock_not_available
+                raise
+            raise QueueWritersBusy from error
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
 
 
 def _project_row_lock(project: Project) -> int:
