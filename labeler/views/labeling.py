@@ -257,8 +257,9 @@ def label(request: HttpRequest, project_id: int) -> HttpResponse:
         **nav_context(project, role),
     }
     response = render(request, "labeler/label.html", context)
-    # Taken over once: a tab opened later gets an id of its own.
-    response.delete_cookie(TAB_COOKIE, path=request.path)
+    if TAB_COOKIE in request.COOKIES:
+        # Taken over once: a tab opened later gets an id of its own.
+        response.delete_cookie(TAB_COOKIE, path=request.path)
     return response
 
 
