@@ -162,7 +162,7 @@ def _gap(values: Sequence[float], unit: str) -> str:
         "(the usual spacing is %(spacing)s)"
     ) % {
         "missing": missing,
-        "before": f"{values[at]:g}{unit}",
+        "before": f"{values[at]:g}",
         "after": f"{values[at + 1]:g}{unit}",
         "spacing": f"{spacing:g}{unit}",
     }
