@@ -208,7 +208,7 @@ def _pixel_text_check(dataset: Dataset, *, frames: int, mask_it: bool) -> None:
         if boxes and not mask_it:
             raise DicomRejected(str(PIXEL_TEXT_REFUSED))
         # Painting over words can let Tesseract read fainter ones next to them: read again.
-        for _ in range(MASK_PASSES):
+        for _pass in range(MASK_PASSES):
             if not boxes:
                 return
             try:
