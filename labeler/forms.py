@@ -267,9 +267,18 @@ class SuggestionsForm(forms.Form):
     clear = forms.BooleanField(required=False)
 
 
+# A page's tab id: each tab of one annotator holds items of its own.
+TAB_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
+
+
 class HoldForm(forms.Form):
     # How many leased items the labeling page wants to hold (the current one and the next).
     hold = forms.IntegerField(min_value=1, max_value=10, required=False)
+    tab = forms.RegexField(
+        regex=TAB_PATTERN,
+        required=False,
+        error_messages={"invalid": _("tab must be 1 to 32 letters, digits, - or _")},
+    )
 
 
 class FindingsAnswerMixin:

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, BinaryIO
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from PIL import Image, UnidentifiedImageError
 
 from labeler import importing_findings
@@ -31,8 +33,10 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 TEXT_SUFFIXES = {".csv", ".jsonl", ".ndjson"}
 ALLOWED_IMAGE_FORMATS = {"PNG": ".png", "JPEG": ".jpg"}
 TEXT_COLUMNS = ("text", "content", "sentence")
-NOT_AN_IMAGE = "not an image file (expected .png, .jpg, .jpeg)"
-DICOM_NEEDS_AN_IMAGE_PROJECT = "DICOM files import into an image project only"
+# Reasons are translated where they are made, in the language of whoever started the import
+# (a worker's job runs in the language of the request that queued it).
+NOT_AN_IMAGE = gettext_lazy("not an image file (expected .png, .jpg, .jpeg)")
+DICOM_NEEDS_AN_IMAGE_PROJECT = gettext_lazy("DICOM files import into an image project only")
 LABEL_COLUMNS = ("label", "class", "category")
 
 
@@ -76,7 +80,15 @@ Entry = Candidate | Rejection
 
 
 def too_big(size: int, limits: Limits) -> str:
-    return f"file is {size:,} bytes, over the {limits.max_file_bytes:,} limit"
+    return _("file is %(size)s bytes, over the %(limit)s limit") % {
+        "size": f"{size:,}",
+        "limit": f"{limits.max_file_bytes:,}",
+    }
+
+
+def line_of(name: str, line: int) -> str:
+    """Where in a text file a row is, as reports name it."""
+    return _("%(name)s line %(line)s") % {"name": name, "line": line}
 
 
 def sha256(data: bytes) -> str:
@@ -92,12 +104,14 @@ def unsafe_entry_reason(name: str) -> str | None:
     """Why a zip entry name may not be trusted, or None. Checked even though nothing is ever
     extracted, because the name also becomes the item's source name and pre-label."""
     if "\x00" in name:
-        return "unsafe path in archive: contains a NUL byte"
+        return _("unsafe path in archive: contains a NUL byte")
     normalized = name.replace("\\", "/")
     if normalized.startswith("/") or (len(normalized) > 1 and normalized[1] == ":"):
-        return f"unsafe path in archive: {name!r} is absolute"
+        return _("unsafe path in archive: %(name)s is absolute") % {"name": repr(name)}
     if ".." in PurePosixPath(normalized).parts:
-        return f"unsafe path in archive: {name!r} points outside the archive"
+        return _("unsafe path in archive: %(name)s points outside the archive") % {
+            "name": repr(name)
+        }
     return None
 
 
@@ -114,11 +128,23 @@ def image_candidate(
             if width * height > limits.max_image_pixels:
                 return Rejection(
                     name,
-                    f"image is {width}×{height} = {width * height:,} pixels, over the "
-                    f"{limits.max_image_pixels:,} pixel limit",
+                    _(
+                        "image is %(width)s×%(height)s = %(pixels)s pixels, over the %(limit)s "
+                        "pixel limit"
+                    )
+                    % {
+                        "width": width,
+                        "height": height,
+                        "pixels": f"{width * height:,}",
+                        "limit": f"{limits.max_image_pixels:,}",
+                    },
                 )
             if image_format not in ALLOWED_IMAGE_FORMATS:
-                return Rejection(name, f"unsupported image format {image_format}; use PNG or JPEG")
+                return Rejection(
+                    name,
+                    _("unsupported image format %(format)s; use PNG or JPEG")
+                    % {"format": image_format},
+                )
             probe.verify()
         # verify() does not decode pixel data; a truncated stream only fails on load().
         with Image.open(io.BytesIO(data)) as decoded:
@@ -126,12 +152,14 @@ def image_candidate(
     except Image.DecompressionBombError:
         # Pillow refuses to even open images far over its own cap.
         return Rejection(
-            name, f"image is over the {limits.max_image_pixels:,} pixel limit (decompression bomb)"
+            name,
+            _("image is over the %(limit)s pixel limit (decompression bomb)")
+            % {"limit": f"{limits.max_image_pixels:,}"},
         )
     except UnidentifiedImageError:
-        return Rejection(name, "not a readable image (corrupt or not PNG/JPEG)")
+        return Rejection(name, _("not a readable image (corrupt or not PNG/JPEG)"))
     except (OSError, SyntaxError, ValueError) as error:
-        return Rejection(name, f"corrupt image: {error}")
+        return Rejection(name, _("corrupt image: %(error)s") % {"error": error})
     return Candidate(
         source_name=name,
         checksum=sha256(data),
@@ -153,24 +181,27 @@ METADATA_MAX_CHARS = 20_000
 def _unstorable(value: str) -> str | None:
     """Why PostgreSQL cannot store this string, or None."""
     if "\x00" in value:
-        return "contains a NUL character"
+        return _("contains a NUL character")
     if any("\ud800" <= char <= "\udfff" for char in value):
-        return "not valid Unicode text (a lone surrogate)"
+        return _("not valid Unicode text (a lone surrogate)")
     return None
 
 
 def _metadata_problem(value: object, depth: int = 0) -> str | None:
     if depth > METADATA_MAX_DEPTH:
-        return f"metadata nested deeper than {METADATA_MAX_DEPTH} levels"
+        return _("metadata nested deeper than %(depth)s levels") % {"depth": METADATA_MAX_DEPTH}
     if isinstance(value, str):
         return _unstorable(value)
     if isinstance(value, float) and (value != value or abs(value) == float("inf")):
-        return "metadata holds NaN or Infinity, which JSON cannot store"
+        return _("metadata holds NaN or Infinity, which JSON cannot store")
     if isinstance(value, dict):
         for key, inner in value.items():
             problem = _unstorable(str(key)) or _metadata_problem(inner, depth + 1)
             if problem:
-                return f"metadata {str(key)[:40]!r}: {problem}"
+                return _("metadata %(key)s: %(problem)s") % {
+                    "key": repr(str(key)[:40]),
+                    "problem": problem,
+                }
     if isinstance(value, list):
         for inner in value:
             problem = _metadata_problem(inner, depth + 1)
@@ -192,7 +223,7 @@ def metadata_problem(metadata: dict) -> str | None:
     or None."""
     problem = _metadata_problem(metadata)
     if problem is None and len(json.dumps(metadata, default=str)) > METADATA_MAX_CHARS:
-        problem = f"metadata over {METADATA_MAX_CHARS:,} characters"
+        problem = _("metadata over %(limit)s characters") % {"limit": f"{METADATA_MAX_CHARS:,}"}
     return problem
 
 
@@ -214,7 +245,7 @@ def image_or_dicom_candidate(
     if looks_like_dicom_file(name, data):
         return dicom_candidate(name, data, limits, dicom, prelabel)
     if PurePosixPath(name).suffix.lower() not in IMAGE_SUFFIXES:
-        return Rejection(name, NOT_AN_IMAGE)
+        return Rejection(name, str(NOT_AN_IMAGE))
     return image_candidate(name, data, limits, prelabel)
 
 
@@ -223,16 +254,18 @@ def text_candidate(
 ) -> Candidate | Rejection:
     text = text.strip()
     if not text:
-        return Rejection(name, "empty text")
+        return Rejection(name, _("empty text"))
     problem = _unstorable(text) or (_unstorable(prelabel) if prelabel else None)
     if problem:
-        return Rejection(name, f"text or label {problem}")
+        return Rejection(name, _("text or label %(problem)s") % {"problem": problem})
     problem = metadata_problem(metadata)
     if problem:
         return Rejection(name, problem)
     if len(text) > limits.max_text_chars:
         return Rejection(
-            name, f"text is {len(text):,} characters, over the {limits.max_text_chars:,} limit"
+            name,
+            _("text is %(chars)s characters, over the %(limit)s limit")
+            % {"chars": f"{len(text):,}", "limit": f"{limits.max_text_chars:,}"},
         )
     if prelabel is not None:
         prelabel = prelabel.strip() or None
@@ -268,12 +301,15 @@ def read_csv(name: str, stream: BinaryIO, limits: Limits) -> Iterator[Entry]:
     try:
         fieldnames = reader.fieldnames or []
     except csv.Error as error:
-        raise ImportSourceError(f"{name}: not a readable CSV file ({error})") from error
+        raise ImportSourceError(
+            _("%(name)s: not a readable CSV file (%(error)s)") % {"name": name, "error": error}
+        ) from error
     text_column = _pick_column(fieldnames, TEXT_COLUMNS)
     if text_column is None:
         columns = ", ".join(repr(c) for c in fieldnames) or "none"
         raise ImportSourceError(
-            f"{name}: no text column; expected one named 'text' (columns found: {columns})"
+            _("%(name)s: no text column; expected one named 'text' (columns found: %(columns)s)")
+            % {"name": name, "columns": columns}
         )
     label_column = _pick_column(fieldnames, LABEL_COLUMNS)
     labels_column = _pick_column(fieldnames, importing_findings.LABELS_COLUMNS)
@@ -283,15 +319,17 @@ def read_csv(name: str, stream: BinaryIO, limits: Limits) -> Iterator[Entry]:
         except StopIteration:
             return
         except csv.Error as error:
-            yield Rejection(f"{name} line {reader.line_num}", f"malformed CSV: {error}")
+            yield Rejection(
+                line_of(name, reader.line_num), _("malformed CSV: %(error)s") % {"error": error}
+            )
             continue
-        where = f"{name} line {reader.line_num}"
+        where = line_of(name, reader.line_num)
         if None in row:
-            yield Rejection(where, "more fields than the header has columns")
+            yield Rejection(where, _("more fields than the header has columns"))
             continue
         values = [value for value in row.values() if isinstance(value, str)]
         if any(_has_undecodable(value) for value in values):
-            yield Rejection(where, "not valid UTF-8 text; save the file as UTF-8")
+            yield Rejection(where, _("not valid UTF-8 text; save the file as UTF-8"))
             continue
         text = row.get(text_column) or ""
         label = row.get(label_column) if label_column else None
@@ -314,38 +352,46 @@ def read_csv(name: str, stream: BinaryIO, limits: Limits) -> Iterator[Entry]:
 def read_jsonl(name: str, stream: BinaryIO, limits: Limits) -> Iterator[Entry]:
     decoder = codecs.getincrementaldecoder("utf-8")()
     for line_number, raw_line in enumerate(stream, start=1):
-        where = f"{name} line {line_number}"
+        where = line_of(name, line_number)
         if line_number == 1 and raw_line.startswith(codecs.BOM_UTF8):
             raw_line = raw_line[len(codecs.BOM_UTF8) :]
         try:
             line = decoder.decode(raw_line, final=True)
         except UnicodeDecodeError:
             decoder.reset()
-            yield Rejection(where, "not valid UTF-8 text; save the file as UTF-8")
+            yield Rejection(where, _("not valid UTF-8 text; save the file as UTF-8"))
             continue
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError as error:
-            yield Rejection(where, f"invalid JSON: {error.msg} at column {error.colno}")
+            yield Rejection(
+                where,
+                _("invalid JSON: %(error)s at column %(column)s")
+                % {"error": error.msg, "column": error.colno},
+            )
             continue
         except (ValueError, RecursionError) as error:
             # A number with thousands of digits, or nesting deeper than the parser goes.
-            yield Rejection(where, f"invalid JSON: {str(error)[:200] or 'nested too deeply'}")
+            yield Rejection(
+                where,
+                _("invalid JSON: %(error)s")
+                % {"error": str(error)[:200] or _("nested too deeply")},
+            )
             continue
         if not isinstance(record, dict):
-            yield Rejection(where, "each line must be a JSON object with a 'text' field")
+            yield Rejection(where, _("each line must be a JSON object with a 'text' field"))
             continue
         text_key = _pick_column(record.keys(), TEXT_COLUMNS)
         text = record.get(text_key) if text_key else None
         if not isinstance(text, str):
-            yield Rejection(where, "missing 'text' field (a string)")
+            yield Rejection(where, _("missing 'text' field (a string)"))
             continue
         label_key = _pick_column(record.keys(), LABEL_COLUMNS)
         label = record.get(label_key) if label_key else None
         if label is not None and not isinstance(label, str | int) or isinstance(label, bool):
-            yield Rejection(where, "'label' must be a string")
+            yield Rejection(where, _("'label' must be a string"))
             continue
         prefindings = record_findings(record)
         if isinstance(prefindings, str):
@@ -380,15 +426,21 @@ def read_zip(
     try:
         archive = zipfile.ZipFile(stream)
     except (zipfile.BadZipFile, OSError) as error:
-        raise ImportSourceError(f"{name}: not a readable zip file ({error})") from error
+        raise ImportSourceError(
+            _("%(name)s: not a readable zip file (%(error)s)") % {"name": name, "error": error}
+        ) from error
     members = [info for info in archive.infolist() if not info.is_dir()]
     if not members:
-        raise ImportSourceError(f"{name}: the zip file contains no files")
+        raise ImportSourceError(_("%(name)s: the zip file contains no files") % {"name": name})
     declared_total = sum(info.file_size for info in members)
     if declared_total > limits.max_total_bytes:
         raise ImportSourceError(
-            f"{name}: unpacks to {declared_total:,} bytes, over the "
-            f"{limits.max_total_bytes:,} limit"
+            _("%(name)s: unpacks to %(size)s bytes, over the %(limit)s limit")
+            % {
+                "name": name,
+                "size": f"{declared_total:,}",
+                "limit": f"{limits.max_total_bytes:,}",
+            }
         )
 
     def entries() -> Iterator[Entry]:
@@ -404,7 +456,7 @@ def read_zip(
                 suffix = PurePosixPath(entry_name).suffix.lower()
                 if kind == "image":
                     if suffix in TEXT_SUFFIXES:
-                        yield Rejection(entry_name, NOT_AN_IMAGE)
+                        yield Rejection(entry_name, str(NOT_AN_IMAGE))
                         continue
                     if info.file_size > limits.max_file_bytes:
                         yield Rejection(entry_name, too_big(info.file_size, limits))
@@ -415,7 +467,10 @@ def read_zip(
                             # inflate more than that.
                             data = member.read(limits.max_file_bytes + 1)
                     except ZIP_MEMBER_ERRORS as error:
-                        yield Rejection(entry_name, f"cannot read from the archive: {error}")
+                        yield Rejection(
+                            entry_name,
+                            _("cannot read from the archive: %(error)s") % {"error": error},
+                        )
                         continue
                     parent = PurePosixPath(entry_name).parent
                     prelabel = parent.name if parent.name else None
@@ -423,7 +478,7 @@ def read_zip(
                 elif suffix in TEXT_SUFFIXES:
                     yield from _zip_text_member(archive, info, limits)
                 else:
-                    yield Rejection(entry_name, "not a CSV or JSONL file")
+                    yield Rejection(entry_name, _("not a CSV or JSONL file"))
 
     return len(members), entries()
 
@@ -443,7 +498,9 @@ def _zip_text_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Li
         with archive.open(info) as member:
             data = member.read(limits.max_total_bytes + 1)
     except ZIP_MEMBER_ERRORS as error:
-        yield Rejection(info.filename, f"cannot read from the archive: {error}")
+        yield Rejection(
+            info.filename, _("cannot read from the archive: %(error)s") % {"error": error}
+        )
         return
     try:
         yield from read_text_file(info.filename, io.BytesIO(data), limits)
@@ -457,7 +514,9 @@ def read_text_file(name: str, stream: BinaryIO, limits: Limits) -> Iterator[Entr
         return read_csv(name, stream, limits)
     if suffix in (".jsonl", ".ndjson"):
         return read_jsonl(name, stream, limits)
-    raise ImportSourceError(f"{name}: text projects import .csv or .jsonl files")
+    raise ImportSourceError(
+        _("%(name)s: text projects import .csv or .jsonl files") % {"name": name}
+    )
 
 
 def looks_like_dicom_file(name: str, data: bytes) -> bool:
@@ -486,7 +545,7 @@ def dicom_candidate(
     # checksum, items by their de-identified keys.
     reference = name if own_name else file_reference(data)
     if options is None:
-        return Rejection(reference, DICOM_NEEDS_AN_IMAGE_PROJECT)
+        return Rejection(reference, str(DICOM_NEEDS_AN_IMAGE_PROJECT))
     if len(data) > limits.max_file_bytes:
         return Rejection(reference, too_big(len(data), limits))
     try:
@@ -524,7 +583,11 @@ def read_upload(
         base = PurePosixPath(name).name
         if suffix not in IMAGE_SUFFIXES and not looks_like_dicom_file(base, data):
             raise ImportSourceError(
-                f"{name}: image projects import .png/.jpg or DICOM files, folders or .zip archives"
+                _(
+                    "%(name)s: image projects import .png/.jpg or DICOM files, folders or "
+                    ".zip archives"
+                )
+                % {"name": name}
             )
         return 1, iter([image_or_dicom_candidate(base, data, limits, dicom=dicom)])
     total = max(_count_lines(stream) - (1 if suffix == ".csv" else 0), 0)
@@ -546,14 +609,14 @@ def read_folder(
         for path in files:
             relative = path.relative_to(root).as_posix()
             if path.is_symlink():
-                yield Rejection(relative, "symbolic links are not followed")
+                yield Rejection(relative, _("symbolic links are not followed"))
                 continue
             if kind != "image":
                 with path.open("rb") as stream:
                     yield from read_text_file(relative, stream, limits)
                 continue
             if path.suffix.lower() in TEXT_SUFFIXES:
-                yield Rejection(relative, NOT_AN_IMAGE)
+                yield Rejection(relative, str(NOT_AN_IMAGE))
                 continue
             size = path.stat().st_size
             if size > limits.max_file_bytes:

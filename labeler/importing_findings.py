@@ -5,6 +5,8 @@ Label Studio's multiple choices. Names are checked against the project later, in
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+
 # Columns or keys holding the present findings, "effusion|atelectasis".
 LABELS_COLUMNS = ("labels",)
 FINDINGS_KEYS = ("findings",)
@@ -34,7 +36,7 @@ def findings_from_labels(value: object) -> dict[str, str] | str | None:
     elif isinstance(value, list) and all(isinstance(name, str) for name in value):
         names = [name.strip() for name in value]
     else:
-        return "'labels' must be a string of names separated by | or a list of names"
+        return _("'labels' must be a string of names separated by | or a list of names")
     return {name: "present" for name in names if name}
 
 
@@ -44,7 +46,7 @@ def findings_from_object(value: object) -> dict[str, str] | str | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        return "'findings' must be an object of finding names and states"
+        return _("'findings' must be an object of finding names and states")
     states = {}
     for name, state in value.items():
         spelled = (
@@ -53,9 +55,9 @@ def findings_from_object(value: object) -> dict[str, str] | str | None:
             else None
         )
         if spelled is None:
-            return (
-                f"finding {str(name)[:100]!r}: unknown state {str(state)[:40]!r}; "
-                "use present, absent, uncertain (or 1, 0, -1)"
-            )
+            return _(
+                "finding %(name)s: unknown state %(state)s; use present, absent, uncertain "
+                "(or 1, 0, -1)"
+            ) % {"name": repr(str(name)[:100]), "state": repr(str(state)[:40])}
         states[str(name).strip()] = spelled
     return states

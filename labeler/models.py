@@ -430,6 +430,9 @@ class QueueEntry(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Which of the annotator's pages (a browser tab, an API client) holds the lease: each tab
+    # of one annotator holds items of its own. Empty for a client that names none.
+    lease_tab = models.CharField(max_length=32, blank=True, default="")
     done = models.BooleanField(default=False)
     # The next-best picks of the same scoring, ranked after the round: served while the next
     # round is being trained, replaced when it is written. Not counted in the round's size.
@@ -572,6 +575,9 @@ class ImportJob(models.Model):
     # [{"name", "reason"}], as ``rejected``; a later import of the slice completes them.
     incomplete = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
+    # The language of the request that started the job: the worker writes the report's
+    # reasons in it.
+    language = models.CharField(max_length=16, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -201,7 +201,7 @@ class BoundedSession(requests.Session):
 
     def send(self, request: requests.PreparedRequest, **kwargs) -> requests.Response:
         if not url_within(request.url or "", self.root):
-            raise OutboundRefused("a request outside the allowed address was not sent")
+            raise OutboundRefused(_("a request outside the allowed address was not sent"))
         # The previous response has been read by now (requests here are one after another).
         if self._watchdog is not None:
             self._watchdog.cancel()
@@ -231,7 +231,8 @@ class BoundedSession(requests.Session):
         if response.is_redirect or 300 <= response.status_code < 400:
             response.close()
             raise OutboundRefused(
-                f"the server answered with a redirect (HTTP {response.status_code}), not followed",
+                _("the server answered with a redirect (HTTP %(status)s), not followed")
+                % {"status": response.status_code},
                 response=response,
             )
         return response

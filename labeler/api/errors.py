@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -20,7 +22,7 @@ from labeler import services
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "conflict"
-    default_detail = "The request conflicts with the project's current state."
+    default_detail = gettext_lazy("The request conflicts with the project's current state.")
 
 
 # A rejected submit that the client can fix by changing the request is a 400; one that is
@@ -84,7 +86,8 @@ def _validation_body(exc: exceptions.ValidationError) -> dict:
     fields = {name: errors for name, errors in detail.items() if name != "non_field_errors"}
     if not fields:
         return {"code": _first_code(exc.get_codes()), "message": " ".join(general)}
-    message = " ".join(["Invalid input: " + ", ".join(sorted(fields)) + ".", *general])
+    invalid = _("Invalid input: %(fields)s.") % {"fields": ", ".join(sorted(fields))}
+    message = " ".join([invalid, *general])
     return {"code": "invalid", "message": message, "fields": fields}
 
 

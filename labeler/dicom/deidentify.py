@@ -22,6 +22,7 @@ import hashlib
 import hmac
 from functools import cache
 
+from django.utils.translation import gettext_lazy
 from pydicom import Dataset, Sequence
 from pydicom.datadict import dictionary_VR
 from pydicom.dataset import FileMetaDataset
@@ -33,7 +34,7 @@ PROFILE_TABLE = "dicomfields_2026c"
 METHOD = "Tweezers: DICOM PS3.15 Annex E Basic Application Level Confidentiality Profile"
 # DICOM Controlled Terminology (CID 7050): 113100 = Basic Application Confidentiality Profile.
 PROFILE_CODE = ("113100", "DCM", "Basic Application Confidentiality Profile")
-BURNED_IN_REFUSED = (
+BURNED_IN_REFUSED = gettext_lazy(
     "the file says it has burned-in annotation (text in the pixels that may identify the "
     "patient); this project does not accept such images"
 )

@@ -182,20 +182,33 @@ class _Pacs:
 def _failure(action: str, error: Exception, pacs: _Pacs) -> ImportSourceError:
     from django.conf import settings
 
+    # ``action`` says what failed, translated: "search for studies".
     if isinstance(error, PacsDeadline) or pacs.session.timed_out:
         return ImportSourceError(
-            f"the PACS did not {action} within the time limit "
-            f"({settings.TWEEZERS_PACS_REQUEST_SECONDS:g} s per request, "
-            f"{settings.TWEEZERS_PACS_JOB_SECONDS:g} s per import)"
+            _(
+                "the PACS did not %(action)s within the time limit "
+                "(%(request)s s per request, %(job)s s per import)"
+            )
+            % {
+                "action": action,
+                "request": f"{settings.TWEEZERS_PACS_REQUEST_SECONDS:g}",
+                "job": f"{settings.TWEEZERS_PACS_JOB_SECONDS:g}",
+            }
         )
     if isinstance(error, PacsRefused):
-        return ImportSourceError(f"could not {action}: {error}")
+        return ImportSourceError(
+            _("could not %(action)s: %(error)s") % {"action": action, "error": error}
+        )
     # requests' messages quote the URL with its query string (an accession number...).
     if isinstance(error, requests.HTTPError) and error.response is not None:
         return ImportSourceError(
-            f"the PACS refused to {action} (HTTP {error.response.status_code})"
+            _("the PACS refused to %(action)s (HTTP %(status)s)")
+            % {"action": action, "status": error.response.status_code}
         )
-    return ImportSourceError(f"could not {action} on the PACS ({type(error).__name__})")
+    return ImportSourceError(
+        _("could not %(action)s on the PACS (%(error)s)")
+        % {"action": action, "error": type(error).__name__}
+    )
 
 
 def study_uids(query: PacsQuery, pacs: _Pacs) -> list[str | None]:
@@ -239,9 +252,9 @@ def _studies_page(query: PacsQuery, pacs: _Pacs, fields: list[str], offset: int,
             fields=fields,
         )
     except (requests.RequestException, ValueError) as error:
-        raise _failure("search for studies", error, pacs) from error
+        raise _failure(_("search for studies"), error, pacs) from error
     if not isinstance(studies, list):
-        raise ImportSourceError("the PACS answered the study search with something else")
+        raise ImportSourceError(_("the PACS answered the study search with something else"))
     return studies
 
 
@@ -263,14 +276,16 @@ def pacs_entries(
     def entries() -> Iterator[Entry]:
         try:
             for study_number, uid in enumerate(uids, start=1):
-                where = f"PACS study {study_number}"
+                where = _("PACS study %(number)s") % {"number": study_number}
                 if uid is None:
-                    yield Rejection(where, "the PACS sent an invalid study UID")
+                    yield Rejection(where, _("the PACS sent an invalid study UID"))
                     continue
                 if time.monotonic() >= pacs.session.job_deadline:
                     yield Rejection(
-                        f"PACS studies {study_number}-{len(uids)}",
-                        f"not imported: the import reached its time limit of {job_seconds:g} s",
+                        _("PACS studies %(first)s-%(last)s")
+                        % {"first": study_number, "last": len(uids)},
+                        _("not imported: the import reached its time limit of %(seconds)s s")
+                        % {"seconds": f"{job_seconds:g}"},
                     )
                     return
                 if query.by_series:
@@ -295,16 +310,18 @@ def _instance_entries(
     try:
         instances = retrieve()
         for instance_number, dataset in enumerate(instances, start=1):
-            name = f"{where}, instance {instance_number}"
+            name = _("%(where)s, instance %(number)s") % {"where": where, "number": instance_number}
             buffer = io.BytesIO()
             try:
                 dataset.save_as(buffer, enforce_file_format=True)
             except Exception as error:  # noqa: BLE001 - report it, keep importing
-                yield Rejection(name, f"unusable instance ({type(error).__name__})")
+                yield Rejection(
+                    name, _("unusable instance (%(error)s)") % {"error": type(error).__name__}
+                )
                 continue
             yield dicom_candidate(name, buffer.getvalue(), limits, options, own_name=True)
     except (requests.RequestException, ValueError) as error:
-        yield Rejection(where, str(_failure("retrieve this study", error, pacs)))
+        yield Rejection(where, str(_failure(_("retrieve this study"), error, pacs)))
 
 
 def _text_value(record: dict, tag: str) -> str:
@@ -353,7 +370,7 @@ def _series_found(pacs: _Pacs, query: PacsQuery, study_uid: str) -> list[tuple[s
             ],
         )
     except (requests.RequestException, ValueError) as error:
-        raise _failure("search for series", error, pacs) from error
+        raise _failure(_("search for series"), error, pacs) from error
     found = []
     for record in records if isinstance(records, list) else []:
         uid = _text_value(record, "0020000E")
@@ -385,7 +402,7 @@ def _chosen_series_entries(
         yield from _instance_entries(
             pacs,
             lambda uid=uid: pacs.client.iter_series(study_uid, uid),
-            f"{where}, series {series_number}",
+            _("%(where)s, series %(number)s") % {"where": where, "number": series_number},
             limits,
             options,
         )

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from django.utils.translation import gettext as _
 from pydicom import Dataset
 
 ORIENTATION_TOLERANCE = 1e-3
@@ -129,7 +130,7 @@ def _sizes_problem(slices: Sequence[SliceGeometry]) -> str:
     if len(sizes) == 1:
         return ""
     listed = ", ".join(f"{c}×{r} ({n} slices)" for (c, r), n in sizes.most_common())
-    return f"its slices have different sizes: {listed}"
+    return _("its slices have different sizes: %(sizes)s") % {"sizes": listed}
 
 
 def _orientation_problem(slices: Sequence[SliceGeometry]) -> str:
@@ -137,11 +138,11 @@ def _orientation_problem(slices: Sequence[SliceGeometry]) -> str:
     if not oriented:
         return ""
     if len(oriented) != len(slices):
-        return "some of its slices have an orientation (Image Orientation Patient) and some not"
+        return _("some of its slices have an orientation (Image Orientation Patient) and some not")
     first = np.asarray(oriented[0])
     if all(np.allclose(first, o, atol=ORIENTATION_TOLERANCE) for o in oriented[1:]):
         return ""
-    return "its slices lie in different orientations (Image Orientation Patient differs)"
+    return _("its slices lie in different orientations (Image Orientation Patient differs)")
 
 
 def _gap(values: Sequence[float], unit: str) -> str:
@@ -156,10 +157,15 @@ def _gap(values: Sequence[float], unit: str) -> str:
         return ""
     at = int(wide[0])
     missing = max(int(round(float(steps[at]) / spacing)) - 1, 1)
-    return (
-        f"{missing} slice(s) missing between {values[at]:g} and {values[at + 1]:g}{unit} "
-        f"(the usual spacing is {spacing:g}{unit})"
-    )
+    return _(
+        "%(missing)s slice(s) missing between %(before)s and %(after)s "
+        "(the usual spacing is %(spacing)s)"
+    ) % {
+        "missing": missing,
+        "before": f"{values[at]:g}",
+        "after": f"{values[at + 1]:g}{unit}",
+        "spacing": f"{spacing:g}{unit}",
+    }
 
 
 def series_order(slices: Sequence[SliceGeometry]) -> SeriesOrder:
@@ -178,8 +184,10 @@ def series_order(slices: Sequence[SliceGeometry]) -> SeriesOrder:
             return SeriesOrder(
                 ordered,
                 along,  # type: ignore[arg-type]
-                refused="several of its slices lie at the same position (more than one "
-                "acquisition in one series)",
+                refused=_(
+                    "several of its slices lie at the same position (more than one "
+                    "acquisition in one series)"
+                ),
             )
         return SeriesOrder(ordered, along, missing=_gap(along, " mm"))  # type: ignore[arg-type]
     order = sorted(
@@ -202,10 +210,9 @@ def series_order(slices: Sequence[SliceGeometry]) -> SeriesOrder:
 def _instance_gap(numbers: list[int]) -> str:
     for before, after in zip(numbers, numbers[1:], strict=False):
         if after - before > 1:
-            return (
-                f"{after - before - 1} slice(s) missing between instance numbers {before} and "
-                f"{after}"
-            )
+            return _(
+                "%(missing)s slice(s) missing between instance numbers %(before)s and %(after)s"
+            ) % {"missing": after - before - 1, "before": before, "after": after}
     return ""
 
 

@@ -208,7 +208,7 @@ def _pixel_text_check(dataset: Dataset, *, frames: int, mask_it: bool) -> None:
         if boxes and not mask_it:
             raise DicomRejected(str(PIXEL_TEXT_REFUSED))
         # Painting over words can let Tesseract read fainter ones next to them: read again.
-        for _ in range(MASK_PASSES):
+        for _pass in range(MASK_PASSES):
             if not boxes:
                 return
             try:
@@ -219,7 +219,9 @@ def _pixel_text_check(dataset: Dataset, *, frames: int, mask_it: bool) -> None:
         if boxes:
             raise DicomRejected(str(PIXEL_TEXT_UNMASKED))
     except pixel_text.PixelTextUnchecked as error:
-        raise DicomRejected(f"{PIXEL_TEXT_UNCHECKED}: {error}") from error
+        raise DicomRejected(
+            _("%(reason)s: %(error)s") % {"reason": PIXEL_TEXT_UNCHECKED, "error": error}
+        ) from error
 
 
 def dicom_file(data: bytes, options: DicomOptions, *, max_pixels: int) -> DicomFile:
@@ -237,11 +239,20 @@ def dicom_file(data: bytes, options: DicomOptions, *, max_pixels: int) -> DicomF
         frames = frame_count(dataset)
         if rows * columns * frames > max_pixels:
             raise DicomRejected(
-                f"image is {columns}×{rows}×{frames} frames = {rows * columns * frames:,} pixels, "
-                f"over the {max_pixels:,} pixel limit"
+                _(
+                    "image is %(columns)s×%(rows)s×%(frames)s frames = %(pixels)s pixels, over "
+                    "the %(limit)s pixel limit"
+                )
+                % {
+                    "columns": columns,
+                    "rows": rows,
+                    "frames": frames,
+                    "pixels": f"{rows * columns * frames:,}",
+                    "limit": f"{max_pixels:,}",
+                }
             )
         if burned_in_annotation(dataset) and not options.allow_burned_in:
-            raise DicomRejected(BURNED_IN_REFUSED)
+            raise DicomRejected(str(BURNED_IN_REFUSED))
         middle = frames // 2
         if not options.allow_burned_in:
             _pixel_text_check(dataset, frames=frames, mask_it=options.mask_pixel_text)
@@ -254,7 +265,8 @@ def dicom_file(data: bytes, options: DicomOptions, *, max_pixels: int) -> DicomF
         except Exception as error:  # noqa: BLE001 - decoders raise anything on bad data
             detail = scrubbed(str(error), dataset)[:300]
             raise DicomRejected(
-                f"cannot decode the pixel data ({_transfer_syntax_name(dataset)}): {detail}"
+                _("cannot decode the pixel data (%(syntax)s): %(error)s")
+                % {"syntax": _transfer_syntax_name(dataset), "error": detail}
             ) from error
         try:
             deidentify(dataset, secret=options.uid_secret)
@@ -262,7 +274,8 @@ def dicom_file(data: bytes, options: DicomOptions, *, max_pixels: int) -> DicomF
             dataset.save_as(buffer, enforce_file_format=True)
         except Exception as error:  # noqa: BLE001 - refuse rather than store a half-cleaned file
             raise DicomRejected(
-                f"could not de-identify this file ({type(error).__name__}); it was not imported"
+                _("could not de-identify this file (%(error)s); it was not imported")
+                % {"error": type(error).__name__}
             ) from error
         return DicomFile(
             dicom=buffer.getvalue(),

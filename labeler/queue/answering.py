@@ -35,7 +35,9 @@ def entry_for_answer(*, project: Project, item: Item, annotator: AbstractBaseUse
     """The queue entry an answer to ``item`` answers, locked (the caller holds the item's
     lock: Lock.ENTRIES after Lock.ITEM): the one the annotator holds (its lease may have
     expired while nobody else took the item). An annotator answers only what they were
-    served, so nobody can label items of their choosing past the queue."""
+    served, so nobody can label items of their choosing past the queue. Any of the
+    annotator's tabs may answer what another of their tabs holds: it is the same person, and
+    the answer ends that tab's lease."""
     mine = sql.entries_read(
         "q.project_id = %s AND q.item_id = %s AND NOT q.done AND q.leased_by_id = %s",
         [project.pk, item.pk, annotator.pk],
@@ -89,10 +91,10 @@ def answered(*, project: Project, entry: QueueEntry) -> bool:
     return open_entries <= _refill_threshold(project) and newest_run not in ModelRun.ACTIVE
 
 
-def undone(*, project: Project, annotator: AbstractBaseUser, item: Item) -> None:
-    """Put an item back at the front of this annotator's queue, held for them (a skip or an
-    answer taken back; the caller holds the item's lock): the entry it was served from if
-    there is one, else a new entry in the latest round."""
+def undone(*, project: Project, annotator: AbstractBaseUser, item: Item, tab: str = "") -> None:
+    """Put an item back at the front of this annotator's queue, held for them in ``tab`` (a
+    skip or an answer taken back; the caller holds the item's lock): the entry it was served
+    from if there is one, else a new entry in the latest round."""
     lease_until = timezone.now() + dt.timedelta(seconds=project.lease_seconds)
     entry = (
         QueueEntry.objects.select_for_update()
@@ -115,11 +117,12 @@ def undone(*, project: Project, annotator: AbstractBaseUser, item: Item) -> None
             kind=kind,
             leased_by=annotator,
             lease_expires_at=lease_until,
+            lease_tab=tab,
         )
         return
     was_done = entry.done
     QueueEntry.objects.filter(pk=entry.pk).update(
-        done=False, rank=0, leased_by=annotator, lease_expires_at=lease_until
+        done=False, rank=0, leased_by=annotator, lease_expires_at=lease_until, lease_tab=tab
     )
     if was_done and not entry.is_reserve:
         QueryRound.objects.filter(pk=entry.round_id, n_done__gt=0).update(
@@ -131,7 +134,7 @@ def release_held(*, project: Project, user_id: int) -> None:
     """The items ``user_id`` holds go back to the queue at once instead of when their leases
     expire (a member removed, or made a viewer)."""
     QueueEntry.objects.filter(project=project, leased_by_id=user_id, done=False).update(
-        leased_by=None, lease_expires_at=None
+        leased_by=None, lease_expires_at=None, lease_tab=""
     )
 
 

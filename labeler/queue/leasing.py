@@ -100,10 +100,13 @@ def budget_state(
     return None
 
 
-def _held_entry_ids(project: Project, annotator, now: dt.datetime, hold: int):
-    """The entries this annotator holds (lease not expired), first to label first."""
-    params = [project.pk, annotator.pk, sql.db_time(now), hold]
-    return sql.entry_ids(sql.HELD_ENTRIES, params, lock=True)
+def _held_entries(project: Project, annotator, tab: str, now: dt.datetime, hold: int):
+    """What the annotator holds (lease not expired), locked: the entries ``tab`` holds, first
+    to label first (up to ``hold``), and the items their other tabs hold."""
+    rows = sql.entry_ids(sql.HELD_ENTRIES, [project.pk, annotator.pk, sql.db_time(now)], lock=True)
+    held = [(entry_id, item_id) for entry_id, item_id, held_in in rows if held_in == tab]
+    elsewhere = {item_id for _, item_id, held_in in rows if held_in != tab}
+    return held[:hold], elsewhere
 
 
 def _free_entry_ids(project: Project, annotator, now: dt.datetime, held_items, limit: int):
@@ -143,11 +146,17 @@ def _free_entries_take(
 
 
 def _leasable(
-    project: Project, annotator: AbstractBaseUser, now: dt.datetime, held: int, spent: int
+    project: Project,
+    annotator: AbstractBaseUser,
+    now: dt.datetime,
+    held: int,
+    held_elsewhere: int,
+    spent: int,
 ):
-    """How many more leases this annotator may take, or the state that stops them. Every open
-    lease counts against the budget (the annotator's own too), so prefetching never lets the
-    project promise more items than it may pay for; the daily cap counts held items."""
+    """How many more leases this tab may take, or the state that stops it. Every open lease
+    counts against the budget (the annotator's own too, in every tab), so prefetching never
+    lets the project promise more items than it may pay for; the daily cap counts the items
+    held in all of the annotator's tabs."""
     room = MAX_HOLD
     if project.budget is not None:
         room = project.budget - spent - _open_leases(project, now, None)
@@ -157,15 +166,30 @@ def _leasable(
         today = labels_today(project=project, annotator=annotator, now=now)
         if today >= project.daily_cap and not held:
             return _daily_cap_reached(project)
-        room = min(room, project.daily_cap - today - held)
+        left = project.daily_cap - today - held
+        if left - held_elsewhere <= 0 and not held and held_elsewhere:
+            return NextItem(
+                "daily_cap",
+                None,
+                _(
+                    "Your other open pages of this project hold the rest of today's "
+                    "%(cap)s labels: go on labeling there."
+                )
+                % {"cap": project.daily_cap},
+            )
+        room = min(room, left - held_elsewhere)
     return max(room, 0)
 
 
-def lease(*, project: Project, annotator: AbstractBaseUser, hold: int = 1) -> LeasedItems:
-    """The items this annotator should label next, up to ``hold`` of them, leased to them:
-    the ones they already hold first (a reload never burns items), topped up from the queue,
-    then from the pool when round and reserve are used up (``explored``). State ``EMPTY``
-    when there is nothing to give and no limit stopped them.
+def lease(
+    *, project: Project, annotator: AbstractBaseUser, hold: int = 1, tab: str = ""
+) -> LeasedItems:
+    """The items this annotator should label next in ``tab`` (one of their pages: a browser
+    tab, an API client; "" for a client that names none), up to ``hold`` of them, leased to
+    that tab: the ones it already holds first (a reload never burns items), topped up from
+    the queue, then from the pool when round and reserve are used up (``explored``). Two
+    tabs of one annotator hold different items. State ``EMPTY`` when there is nothing to
+    give and no limit stopped them.
 
     An expired lease is simply free again for anyone; holding renews the leases held.
     """
@@ -177,7 +201,9 @@ def lease(*, project: Project, annotator: AbstractBaseUser, hold: int = 1) -> Le
         # Skip, never wait for, an entry another transaction has locked: that is this
         # annotator's own submit, skip or undo of it (which go on to the project row). Their
         # own other lease cannot be running: the annotator's lock queued this one behind it.
-        held = _held_entry_ids(project, annotator, now, hold)
+        # The annotator's other tabs take their leases under the same lock, so what they
+        # hold is read as it is.
+        held, elsewhere = _held_entries(project, annotator, tab, now, hold)
         wanted = hold - len(held)
         # The project's row is locked only where a count across annotators must hold: a
         # budget or daily cap (two annotators topping up at once cannot both take the last
@@ -198,11 +224,11 @@ def lease(*, project: Project, annotator: AbstractBaseUser, hold: int = 1) -> Le
                 # A round write stalled: renew what is held, lease nothing new ("updating").
                 spent, wanted = None, 0
             if spent is not None:
-                room = _leasable(project, annotator, now, len(held), spent)
+                room = _leasable(project, annotator, now, len(held), len(elsewhere), spent)
                 if isinstance(room, NextItem):
                     return LeasedItems(room.state, [], room.message)
                 wanted = min(wanted, room)
-        items = {item_id for _, item_id in held}
+        items = {item_id for _, item_id in held} | elsewhere
         taken = _free_entries_take(project, annotator, now, items, wanted)
         explored: list[QueueEntry] = []
         if wanted > len(taken):
@@ -216,18 +242,22 @@ def lease(*, project: Project, annotator: AbstractBaseUser, hold: int = 1) -> Le
             taken += _free_entries_take(project, annotator, now, items, wanted - len(taken))
         if wanted > len(taken):
             explored = _exploration_lease(
-                project, annotator, lease_until, wanted - len(taken), items
+                project, annotator, tab, lease_until, wanted - len(taken), items
             )
         renewed = [entry_id for entry_id, _ in held + taken]
         if renewed or explored:
             if renewed:
                 sql.execute(
                     sql.LEASE_WRITE + sql.in_list(renewed),
-                    [annotator.pk, sql.db_time(lease_until), *renewed],
+                    [annotator.pk, sql.db_time(lease_until), tab, *renewed],
                 )
             entries = sql.entries_by_id(renewed) + explored
             for entry in entries:
-                entry.leased_by, entry.lease_expires_at = annotator, lease_until
+                entry.leased_by, entry.lease_expires_at, entry.lease_tab = (
+                    annotator,
+                    lease_until,
+                    tab,
+                )
             return LeasedItems("ready", entries, "", explored=bool(explored))
     return LeasedItems(EMPTY, [], "")
 
@@ -262,7 +292,12 @@ def _exploration_pool(project: Project, latest: QueryRound, held_items: set, wan
 
 
 def _exploration_lease(
-    project: Project, annotator: AbstractBaseUser, lease_until, wanted: int, held_items: set
+    project: Project,
+    annotator: AbstractBaseUser,
+    tab: str,
+    lease_until,
+    wanted: int,
+    held_items: set,
 ) -> list[QueueEntry]:
     """When the round and its reserve are both used up (the retrain is late), lease the next
     items of the latest scoring's ranking (``queue.ranking``), and only beyond its depth, or
@@ -280,7 +315,12 @@ def _exploration_lease(
     unqueued = _unqueued(project, latest, held_items)
     taken = ranking.ranked_take(project=project, latest=latest, unqueued=unqueued, wanted=wanted)
     ranked = ranking.ranked_entries(
-        project=project, latest=latest, taken=taken, annotator=annotator, until=lease_until
+        project=project,
+        latest=latest,
+        taken=taken,
+        annotator=annotator,
+        until=lease_until,
+        tab=tab,
     )
     if len(ranked) == wanted:
         return ranked
@@ -298,6 +338,7 @@ def _exploration_lease(
             is_reserve=True,
             leased_by=annotator,
             lease_expires_at=lease_until,
+            lease_tab=tab,
         )
         for item in items
     )

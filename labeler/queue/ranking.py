@@ -92,9 +92,15 @@ def ranked_take(
 
 
 def ranked_entries(
-    *, project: Project, latest: QueryRound, taken: list[tuple[int, object]], annotator, until
+    *,
+    project: Project,
+    latest: QueryRound,
+    taken: list[tuple[int, object]],
+    annotator,
+    until,
+    tab: str = "",
 ) -> list[QueueEntry]:
-    """Queue entries for the items ``ranked_take`` took, leased to ``annotator``."""
+    """Queue entries for the items ``ranked_take`` took, leased to ``annotator``'s ``tab``."""
     entries = QueueEntry.objects.bulk_create(
         QueueEntry(
             project=project,
@@ -105,6 +111,7 @@ def ranked_entries(
             is_reserve=True,
             leased_by=annotator,
             lease_expires_at=until,
+            lease_tab=tab,
         )
         for position, item in taken
     )

@@ -22,10 +22,14 @@ from labeler.queue.locks import lock_clause
 
 _ENTRY = QueueEntry._meta.db_table
 
+# What the annotator holds (lease not expired), in every tab: each tab's own entries, first to
+# label first, and the items their other tabs hold, which are never leased to this one too
+# (with overlap, an item's other copy) and count against the daily cap. One statement: it is
+# on every next-item request.
 HELD_ENTRIES = (
-    f"SELECT q.id, q.item_id FROM {_ENTRY} q"
+    f"SELECT q.id, q.item_id, q.lease_tab FROM {_ENTRY} q"
     " WHERE q.project_id = %s AND q.leased_by_id = %s AND NOT q.done"
-    " AND q.lease_expires_at > %s ORDER BY q.rank, q.id LIMIT %s"
+    " AND q.lease_expires_at > %s ORDER BY q.rank, q.id"
 )
 FREE_ENTRIES = (
     f"SELECT q.id, q.item_id FROM {_ENTRY} q"
@@ -39,7 +43,9 @@ FREE_ENTRIES_NOT_ANSWERED_BY = (
     f" AND NOT EXISTS (SELECT 1 FROM {Annotation._meta.db_table} a"
     " WHERE a.item_id = q.item_id AND a.annotator_id = %s)"
 )
-LEASE_WRITE = f"UPDATE {_ENTRY} SET leased_by_id = %s, lease_expires_at = %s WHERE id IN "
+LEASE_WRITE = (
+    f"UPDATE {_ENTRY} SET leased_by_id = %s, lease_expires_at = %s, lease_tab = %s WHERE id IN "
+)
 ENTRY_DONE = f"UPDATE {_ENTRY} SET done = %s WHERE id = %s"
 ROUND_ANSWERED = (
     f"UPDATE {QueryRound._meta.db_table} SET n_done = n_done + 1, completed_at ="
@@ -70,15 +76,15 @@ def db_now():
     return db_time(timezone.now())
 
 
-def entry_ids(sql: str, params: list, *, lock: bool) -> list[tuple[int, int]]:
-    """(entry id, item id) of the queue entries ``sql`` selects, in its order; with ``lock``,
-    locked for update and passing over rows another transaction holds (never waits).
-    SQLite (the demo) has no row locks and serialises writers anyway."""
+def entry_ids(sql: str, params: list, *, lock: bool) -> list[tuple]:
+    """(entry id, item id, …) of the queue entries ``sql`` selects, in its order; with
+    ``lock``, locked for update and passing over rows another transaction holds (never
+    waits). SQLite (the demo) has no row locks and serialises writers anyway."""
     if lock:
         sql += lock_clause("q", skip_locked=True)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return [(entry_id, item_id) for entry_id, item_id in cursor.fetchall()]
+        return [tuple(row) for row in cursor.fetchall()]
 
 
 def execute(sql: str, params: list) -> None:

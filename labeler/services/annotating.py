@@ -166,14 +166,28 @@ def _submit(project, annotator, item_id, answer, client_key, seconds_spent, note
     current = list(
         Annotation.objects.filter(item=item, is_current=True).order_by("-created_at", "-id")
     )
-    if project.overlap > 1 and any(a.annotator_id == annotator.pk for a in current):
-        raise SubmitRejected(
-            "already_labeled",
-            _("you already labeled this item; to change your label, correct your annotation"),
+    # This annotator's own current answer: another of their tabs may have answered the item
+    # (the same person: their answer is not refused, see _answered_again).
+    mine = next(
+        (a for a in current if a.annotator_id == annotator.pk and not a.is_adjudication), None
+    )
+    fields = {
+        "client_key": client_key or None,
+        "seconds_spent": seconds_spent,
+        "note": note[:5000],
+        "is_unsure": is_unsure,
+    }
+    if project.overlap > 1 and mine is not None:
+        return _answered_again(
+            project, annotator, item, current, mine, answer, label_class, fields, now
         )
     try:
         entry = queue.entry_for_answer(project=project, item=item, annotator=annotator)
     except queue.NotServed as refused:
+        if refused.code == "not_served" and mine is not None:
+            return _answered_again(
+                project, annotator, item, current, mine, answer, label_class, fields, now
+            )
         raise SubmitRejected(refused.code, refused.message) from None
     if project.budget is not None:
         # The budget check must see every concurrent submit's count: lock the project row.
@@ -207,6 +221,45 @@ def _submit(project, annotator, item_id, answer, client_key, seconds_spent, note
     now_current = [annotation] + [a for a in current if a is not previous]
     item_resolve(item=item, project=project, annotations_added=1, current=now_current)
     entry_answered(project=project, entry=entry)
+    webhooks.labels_added_emit(project=project, item_ids=[item.pk])
+    return annotation, True
+
+
+def _answered_again(project, annotator, item, current, mine, answer, label_class, fields, now):
+    """An answer to an item this annotator has already answered, and nobody else holds now:
+    two of their tabs (or a tab and an API client) showed it, and both were answered. Saying
+    the same again stores nothing (``(mine, False)``, as a retry would); saying something
+    else changes their answer as a correction does, replacing it in the item's history and
+    spending one label. Never a refusal: it is the same person."""
+    if isinstance(answer, dict):
+        said = findings_service.answers_states([mine.pk])[mine.pk]
+        same = said == {finding: state for finding, state in answer.items() if state}
+    else:
+        same = mine.label_id == label_class.pk
+    if same:
+        return mine, False
+    if project.budget is not None:
+        project = Project.objects.select_for_update().get(pk=project.pk)
+    limit = queue.budget_state(project=project, annotator=annotator, now=now, leasing=False)
+    if limit is not None:
+        raise SubmitRejected(limit.state, limit.message)
+    Annotation.objects.filter(pk=mine.pk).update(is_current=False)
+    annotation = Annotation.objects.create(
+        project=project,
+        item=item,
+        annotator=annotator,
+        label=label_class,
+        kind=mine.kind,
+        round_id=mine.round_id,
+        predicted_label_id=mine.predicted_label_id,
+        predicted_confidence=mine.predicted_confidence,
+        replaces=mine,
+        **fields,
+    )
+    if isinstance(answer, dict):
+        findings_service.finding_answers_store(annotation=annotation, states=answer)
+    now_current = [annotation] + [a for a in current if a is not mine]
+    item_resolve(item=item, project=project, annotations_added=1, current=now_current)
     webhooks.labels_added_emit(project=project, item_ids=[item.pk])
     return annotation, True
 

@@ -14,7 +14,8 @@ from typing import BinaryIO
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from labeler import importing, jobs
 from labeler.dicom.dicomweb import PacsQuery
@@ -46,7 +47,11 @@ def import_job_create(
         safe_name = f"upload{Path(safe_name).suffix.lower()}"
     with transaction.atomic():
         job = ImportJob.objects.create(
-            project=project, created_by=created_by, source_name=safe_name[:300], upload_path=""
+            project=project,
+            created_by=created_by,
+            source_name=safe_name[:300],
+            upload_path="",
+            language=_requester_language(),
         )
         # Named by the job id, never by the client's file name.
         upload_path = upload_dir / f"import-{job.pk}{Path(safe_name).suffix.lower()}"
@@ -66,11 +71,21 @@ def pacs_import_job_create(
     the database (an accession number identifies a patient)."""
     with transaction.atomic():
         job = ImportJob.objects.create(
-            project=project, created_by=created_by, source_name=PACS_SOURCE_NAME, upload_path=""
+            project=project,
+            created_by=created_by,
+            source_name=PACS_SOURCE_NAME,
+            upload_path="",
+            language=_requester_language(),
         )
         payload = query.as_dict()
         transaction.on_commit(lambda: jobs.job_send(jobs.IMPORT_PACS, job.pk, payload))
     return job
+
+
+def _requester_language() -> str:
+    """The language of the request that starts a job (the worker has none): its report's
+    reasons are written in it."""
+    return (translation.get_language() or "")[:16]
 
 
 def _job_start(job_id: int) -> ImportJob | None:
@@ -98,6 +113,14 @@ def _job_run(job_id: int, run: Callable[[ImportJob, ProgressCallback], ImportRep
     job = _job_start(job_id)
     if job is None:
         return
+    with translation.override(job.language or settings.LANGUAGE_CODE):
+        _job_run_started(job, run)
+
+
+def _job_run_started(
+    job: ImportJob, run: Callable[[ImportJob, ProgressCallback], ImportReport]
+) -> None:
+    job_id = job.pk
     try:
         report = run(job, _job_progress(job_id))
     except importing.ImportSourceError as error:
@@ -108,7 +131,11 @@ def _job_run(job_id: int, run: Callable[[ImportJob, ProgressCallback], ImportRep
         # reason; the batches already stored stay (each was atomic) and are counted. Only the
         # error's kind is kept: its message may quote the source (a PACS search, a file).
         logger.exception("import job %s failed", job_id)
-        _job_fail(job_id, f"The import stopped on an unexpected error: {type(error).__name__}.")
+        _job_fail(
+            job_id,
+            _("The import stopped on an unexpected error: %(error)s.")
+            % {"error": type(error).__name__},
+        )
         return
     import_job_succeed(job_id, report)
 
@@ -176,9 +203,16 @@ def import_jobs_sweep(*, now: dt.datetime | None = None) -> int:
     dead = ImportJob.objects.filter(
         status__in=[ImportJob.Status.QUEUED, ImportJob.Status.RUNNING], created_at__lt=cutoff
     )
-    return dead.update(
-        status=ImportJob.Status.FAILED,
-        error="The import's worker stopped before it finished; upload the file again "
-        "(items already imported are kept and will count as duplicates).",
-        finished_at=now,
-    )
+    failed = 0
+    # Each job's reason in the language of whoever started it.
+    for language in set(dead.values_list("language", flat=True)):
+        with translation.override(language or settings.LANGUAGE_CODE):
+            failed += dead.filter(language=language).update(
+                status=ImportJob.Status.FAILED,
+                error=_(
+                    "The import's worker stopped before it finished; upload the file again "
+                    "(items already imported are kept and will count as duplicates)."
+                ),
+                finished_at=now,
+            )
+    return failed

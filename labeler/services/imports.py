@@ -16,6 +16,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils.translation import gettext as _
 
 from labeler import importing
 from labeler.dicom.dicomweb import PacsQuery, PacsStudy, pacs_entries, pacs_studies
@@ -212,8 +213,11 @@ def items_import(
                             {
                                 "name": importing.clean_name(entry.source_name),
                                 "reason": importing.clean_name(
-                                    f"unknown label {entry.prelabel!r}; the project's classes "
-                                    f"are: {known}"
+                                    _(
+                                        "unknown label %(label)s; the project's classes are: "
+                                        "%(classes)s"
+                                    )
+                                    % {"label": repr(entry.prelabel), "classes": known}
                                 ),
                             }
                         )
@@ -272,12 +276,13 @@ def _findings_entry(project, entry, classes, classes_from_import, report):
         except ProjectRejected as refused:
             missing = [refused.message]
     if missing:
-        known = ", ".join(classes) or "none"
+        known = ", ".join(classes) or _("none")
         report.rejected.append(
             {
                 "name": importing.clean_name(entry.source_name),
                 "reason": importing.clean_name(
-                    f"unknown finding {missing[0]!r}; the project's findings are: {known}"
+                    _("unknown finding %(finding)s; the project's findings are: %(findings)s")
+                    % {"finding": repr(missing[0]), "findings": known}
                 ),
             }
         )
@@ -296,7 +301,7 @@ def items_import_path(
         )
         return items_import(project=project, entries=entries, total=total, progress=progress)
     if not path.is_file():
-        raise importing.ImportSourceError(f"{path}: no such file or folder")
+        raise importing.ImportSourceError(_("%(path)s: no such file or folder") % {"path": path})
     with path.open("rb") as stream:
         return items_import_stream(
             project=project, name=path.name, stream=stream, progress=progress
@@ -323,7 +328,7 @@ def items_import_pacs(
     """Import the instances of the studies a DICOMweb search finds, de-identified on the way in
     (the command line runs it now; the import page queues it as a job)."""
     if project.kind != Project.Kind.IMAGE:
-        raise importing.ImportSourceError("PACS images import into an image project")
+        raise importing.ImportSourceError(_("PACS images import into an image project"))
     total, entries = pacs_entries(query, import_limits(), dicom_options(project=project))
     return items_import(project=project, entries=entries, total=total, progress=progress)
 
@@ -333,7 +338,7 @@ def pacs_studies_search(*, project: Project, query: PacsQuery) -> list[PacsStudy
     gives them (to choose series to import); nothing identifying, nothing stored."""
     options = dicom_options(project=project)
     if options is None:
-        raise importing.ImportSourceError("PACS images import into an image project")
+        raise importing.ImportSourceError(_("PACS images import into an image project"))
     return pacs_studies(query, options)
 
 

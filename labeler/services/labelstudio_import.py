@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import BinaryIO
 
+from django.utils.translation import gettext as _
+
 from labeler import importing
 from labeler.models import Project
 
@@ -25,29 +27,34 @@ def _labelstudio_choice(task: dict) -> str | None:
     rather than import it silently without its label."""
     annotations = task.get("annotations") or task.get("completions") or []
     if not isinstance(annotations, list):
-        raise _MalformedTask("'annotations' must be a list")
+        raise _MalformedTask(_("%(path)s must be a list") % {"path": "'annotations'"})
     for index, annotation in enumerate(reversed(annotations)):
         where = f"annotations[{len(annotations) - 1 - index}]"
         if not isinstance(annotation, dict):
-            raise _MalformedTask(f"{where} must be an object")
+            raise _MalformedTask(_("%(path)s must be an object") % {"path": where})
         if annotation.get("was_cancelled"):
             continue
         results = annotation.get("result")
         results = [] if results is None else results
         if not isinstance(results, list):
-            raise _MalformedTask(f"{where}.result must be a list")
+            raise _MalformedTask(_("%(path)s must be a list") % {"path": f"{where}.result"})
         for number, result in enumerate(results):
             if not isinstance(result, dict):
-                raise _MalformedTask(f"{where}.result[{number}] must be an object")
+                raise _MalformedTask(
+                    _("%(path)s must be an object") % {"path": f"{where}.result[{number}]"}
+                )
             if result.get("type", "choices") != "choices":
                 continue
             value = result.get("value") or {}
             if not isinstance(value, dict):
-                raise _MalformedTask(f"{where}.result[{number}].value must be an object")
+                raise _MalformedTask(
+                    _("%(path)s must be an object") % {"path": f"{where}.result[{number}].value"}
+                )
             choices = value.get("choices") or []
             if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
                 raise _MalformedTask(
-                    f"{where}.result[{number}].value.choices must be a list of strings"
+                    _("%(path)s must be a list of strings")
+                    % {"path": f"{where}.result[{number}].value.choices"}
                 )
             if choices:
                 return choices[0]
@@ -84,7 +91,7 @@ def _with_findings(entry: importing.Entry, prefindings: object) -> importing.Ent
 
 
 def _data_uri_bytes(value: str) -> bytes | None:
-    header, _, payload = value.partition(",")
+    header, _comma, payload = value.partition(",")
     if not header.startswith("data:") or ";base64" not in header:
         return None
     try:
@@ -107,22 +114,28 @@ def labelstudio_entries(
     validated exactly like uploaded files and rows."""
     if not isinstance(tasks, list):
         raise importing.ImportSourceError(
-            f"{name}: expected a JSON array of Label Studio tasks or of rows with a 'text' field"
+            _(
+                "%(name)s: expected a JSON array of Label Studio tasks or of rows with a 'text' "
+                "field"
+            )
+            % {"name": name}
         )
     for number, task in enumerate(tasks, start=1):
-        where = f"{name} task {number}"
+        where = _("%(name)s task %(number)s") % {"name": name, "number": number}
         if not isinstance(task, dict):
-            yield importing.Rejection(where, "each task must be a JSON object")
+            yield importing.Rejection(where, _("each task must be a JSON object"))
             continue
         data = task.get("data")
         if "data" in task and not isinstance(data, dict):
-            yield importing.Rejection(where, '\'data\' must be an object, e.g. {"text": "…"}')
+            yield importing.Rejection(where, _('\'data\' must be an object, e.g. {"text": "…"}'))
             continue
         if isinstance(data, dict):
             try:
                 label = _labelstudio_choice(task)
             except _MalformedTask as malformed:
-                yield importing.Rejection(where, f"not a Label Studio task: {malformed}")
+                yield importing.Rejection(
+                    where, _("not a Label Studio task: %(problem)s") % {"problem": malformed}
+                )
                 continue
             prefindings = _labelstudio_findings(task)
             metadata = {"labelstudio_id": task["id"]} if "id" in task else {}
@@ -140,8 +153,10 @@ def labelstudio_entries(
             if content is None:
                 yield importing.Rejection(
                     where,
-                    "image tasks must carry the image inline as a base64 data: URI; "
-                    "upload the image files as a zip instead",
+                    _(
+                        "image tasks must carry the image inline as a base64 data: URI; "
+                        "upload the image files as a zip instead"
+                    ),
                 )
                 continue
             candidate = importing.image_candidate(where, content, limits, label)
@@ -152,7 +167,7 @@ def labelstudio_entries(
             strings = [value for value in data.values() if isinstance(value, str)]
             text = strings[0] if len(strings) == 1 else None
         if not isinstance(text, str):
-            yield importing.Rejection(where, "no text: expected data.text (a string)")
+            yield importing.Rejection(where, _("no text: expected data.text (a string)"))
             continue
         candidate = importing.text_candidate(where, text, limits, label, metadata)
         yield _with_findings(candidate, prefindings)
@@ -167,20 +182,26 @@ def labelstudio_read(
     raw = stream.read(limits.max_total_bytes + 1)
     if len(raw) > limits.max_total_bytes:
         raise importing.ImportSourceError(
-            f"{name}: over the {limits.max_total_bytes:,} byte limit for JSON imports"
+            _("%(name)s: over the %(limit)s byte limit for JSON imports")
+            % {"name": name, "limit": f"{limits.max_total_bytes:,}"}
         )
     try:
         tasks = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as error:
-        raise importing.ImportSourceError(f"{name}: not UTF-8 text ({error.reason})") from error
+        raise importing.ImportSourceError(
+            _("%(name)s: not UTF-8 text (%(error)s)") % {"name": name, "error": error.reason}
+        ) from error
     except json.JSONDecodeError as error:
         raise importing.ImportSourceError(
-            f"{name}: invalid JSON: {error.msg} at line {error.lineno}"
+            _("%(name)s: invalid JSON: %(error)s at line %(line)s")
+            % {"name": name, "error": error.msg, "line": error.lineno}
         ) from error
     except (ValueError, RecursionError) as error:
         # A number with thousands of digits, or nesting deeper than the parser goes.
-        reason = str(error)[:200] if isinstance(error, ValueError) else "nested too deeply"
-        raise importing.ImportSourceError(f"{name}: invalid JSON: {reason}") from error
+        reason = str(error)[:200] if isinstance(error, ValueError) else _("nested too deeply")
+        raise importing.ImportSourceError(
+            _("%(name)s: invalid JSON: %(error)s") % {"name": name, "error": reason}
+        ) from error
     del raw
     # A source that is not an array fails on the first entry, before anything is stored.
     entries = labelstudio_entries(name, tasks, limits, kind=kind)

@@ -13,13 +13,17 @@ from labeler.queue import LeasedItems, NextItem
 from labeler.services.training import retrain_request
 
 
-def items_lease(*, project: Project, annotator: AbstractBaseUser, hold: int = 1) -> LeasedItems:
-    """The items this annotator should label next, up to ``hold`` of them, leased to them:
-    the ones they already hold first (a reload never burns items), topped up from the queue.
+def items_lease(
+    *, project: Project, annotator: AbstractBaseUser, hold: int = 1, tab: str = ""
+) -> LeasedItems:
+    """The items this annotator should label next in ``tab`` (a browser tab or an API client;
+    "" for a client that names none), up to ``hold`` of them, leased to it: the ones it
+    already holds first (a reload never burns items), topped up from the queue. Each tab of
+    one annotator holds items of its own.
 
     An expired lease is simply free again for anyone; holding renews the leases held.
     """
-    leased = queue.lease(project=project, annotator=annotator, hold=hold)
+    leased = queue.lease(project=project, annotator=annotator, hold=hold, tab=tab)
     if leased.explored:
         # Round and reserve used up: at once if no retrain is on its way (e.g. after a
         # failure).
@@ -30,9 +34,10 @@ def items_lease(*, project: Project, annotator: AbstractBaseUser, hold: int = 1)
     return LeasedItems(empty.state, [], empty.message)
 
 
-def next_item_lease(*, project: Project, annotator: AbstractBaseUser) -> NextItem:
-    """The item this annotator should label now, leased to them (see ``items_lease``)."""
-    leased = items_lease(project=project, annotator=annotator, hold=1)
+def next_item_lease(*, project: Project, annotator: AbstractBaseUser, tab: str = "") -> NextItem:
+    """The item this annotator should label now in ``tab``, leased to it (see
+    ``items_lease``)."""
+    leased = items_lease(project=project, annotator=annotator, hold=1, tab=tab)
     return NextItem(leased.state, leased.entries[0] if leased.entries else None, leased.message)
 
 

@@ -25,6 +25,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from labeler.dicom.geometry import ScanPart, SliceGeometry, series_order, slice_geometries
 from labeler.dicom.reading import stored_header, stored_rendition
@@ -36,8 +38,10 @@ from labeler.services.projects import class_name_normalize
 
 logger = logging.getLogger(__name__)
 
-SCAN_NEEDS_DICOM = "a project whose items are series or studies imports DICOM files only"
-NO_SERIES_UID = "the file has no Series or Study Instance UID to group it by"
+SCAN_NEEDS_DICOM = gettext_lazy(
+    "a project whose items are series or studies imports DICOM files only"
+)
+NO_SERIES_UID = gettext_lazy("the file has no Series or Study Instance UID to group it by")
 RENDITION_ROOT = "renditions"
 INDEX_PARKING = 1_000_000
 
@@ -80,11 +84,11 @@ class ScanImport:
         part = candidate.scan
         name = clean_name(candidate.source_name)
         if not candidate.dicom or not isinstance(part, ScanPart) or not part.slices:
-            report.rejected.append({"name": name, "reason": SCAN_NEEDS_DICOM})
+            report.rejected.append({"name": name, "reason": str(SCAN_NEEDS_DICOM)})
             return
         first = part.slices[0]
         if not first.series_uid or not first.study_uid or not first.sop_uid:
-            report.rejected.append({"name": name, "reason": NO_SERIES_UID})
+            report.rejected.append({"name": name, "reason": str(NO_SERIES_UID)})
             return
         key = first.study_uid if self.project.unit == Project.Unit.STUDY else first.series_uid
         path = slice_file_path(self.project.pk, candidate.checksum)
@@ -159,8 +163,11 @@ class ScanImport:
             report.rejected.append(
                 {
                     "name": self._scan_name(key, series),
-                    "reason": "its files lie in different class folders "
-                    f"({', '.join(sorted(names))}): imported without a pre-label",
+                    "reason": _(
+                        "its files lie in different class folders (%(folders)s): imported "
+                        "without a pre-label"
+                    )
+                    % {"folders": ", ".join(sorted(names))},
                 }
             )
             return None
@@ -169,18 +176,25 @@ class ScanImport:
     def _scan_name(self, key: str, series: dict[str, list[_Pending]]) -> str:
         first_name = min(p.source_name for pending in series.values() for p in pending)
         if self.project.unit == Project.Unit.STUDY:
-            return f"study (first file {first_name})"
-        return f"{self.parts[next(iter(series))].description} (first file {first_name})"
+            return _("study (first file %(name)s)") % {"name": first_name}
+        return _("%(series)s (first file %(name)s)") % {
+            "series": self.parts[next(iter(series))].description,
+            "name": first_name,
+        }
 
     def _series_name(self, series_uid: str, pending: list[_Pending]) -> str:
         files = {p.dicom_path for p in pending}
         first_name = min(p.source_name for p in pending)
-        return f"{self.parts[series_uid].description}, {len(files)} file(s) from {first_name}"
+        return _("%(series)s, %(count)s file(s) from %(name)s") % {
+            "series": self.parts[series_uid].description,
+            "count": len(files),
+            "name": first_name,
+        }
 
     def _merge(self, item: Item, series_uid: str, pending: list[_Pending], report) -> bool:
         """Add one series' new slices to the scan; False when none were added."""
         part = self.parts[series_uid]
-        record, _ = ScanSeries.objects.get_or_create(
+        record, _created = ScanSeries.objects.get_or_create(
             item=item,
             series_uid=series_uid,
             defaults={
@@ -204,9 +218,10 @@ class ScanImport:
         name = self._series_name(series_uid, list(fresh.values()))
         if order.refused:
             reason = (
-                f"not imported: {order.refused}"
+                _("not imported: %(problem)s") % {"problem": order.refused}
                 if not existing
-                else f"not imported: with the slices imported before, {order.refused}"
+                else _("not imported: with the slices imported before, %(problem)s")
+                % {"problem": order.refused}
             )
             report.rejected.append({"name": name, "reason": reason})
             if not existing:
@@ -331,7 +346,7 @@ def _scan_keys(item: Item, series: list[ScanSeries], shown: ScanSeries, middle) 
 def _renditions_drop(item: Item) -> None:
     folder = f"{RENDITION_ROOT}/{item.project_id}/{item.pk}"
     try:
-        _, files = default_storage.listdir(folder)
+        _folders, files = default_storage.listdir(folder)
     except FileNotFoundError:
         return
     for name in files:

@@ -48,8 +48,11 @@ def item_skip(*, project: Project, annotator: AbstractBaseUser, item_id: int) ->
         entry_answered(project=project, entry=entry)
 
 
-def skip_undo(*, project: Project, annotator: AbstractBaseUser, item_id: int) -> Item:
-    """Take back a skip: the item returns to the front of this annotator's queue."""
+def skip_undo(
+    *, project: Project, annotator: AbstractBaseUser, item_id: int, tab: str = ""
+) -> Item:
+    """Take back a skip: the item returns to the front of this annotator's queue (in
+    ``tab``, the page that asked)."""
     with transaction.atomic():
         item = item_lock(project=project, item_id=item_id)
         skips = Skip.objects.filter(item=item, annotator=annotator)
@@ -59,15 +62,18 @@ def skip_undo(*, project: Project, annotator: AbstractBaseUser, item_id: int) ->
         if item.status == Item.Status.SKIPPED and not Skip.objects.filter(item=item).exists():
             Item.objects.filter(pk=item.pk).update(status=Item.Status.UNLABELED)
             item.status = Item.Status.UNLABELED
-        queue.undone(project=project, annotator=annotator, item=item)
+        queue.undone(project=project, annotator=annotator, item=item, tab=tab)
     return item
 
 
-def last_action_undo(*, project: Project, annotator: AbstractBaseUser) -> Undone | None:
+def last_action_undo(
+    *, project: Project, annotator: AbstractBaseUser, tab: str = ""
+) -> Undone | None:
     """Take back this annotator's latest action in the project, a label or a skip, whichever
     came last. A label: the item's previous label (if any) is current again and the withdrawn
     annotation stays in the history. Either way the item returns to the front of their queue,
-    held for them. Returns what was undone, or None when there is nothing to undo."""
+    held for them in ``tab`` (the page that asked). Returns what was undone, or None when
+    there is nothing to undo."""
     with transaction.atomic():
         last = _last_annotation_locked(project, annotator)
         skip = (
@@ -76,7 +82,7 @@ def last_action_undo(*, project: Project, annotator: AbstractBaseUser) -> Undone
             .first()
         )
         if skip is not None and (last is None or skip.created_at > last.created_at):
-            item = skip_undo(project=project, annotator=annotator, item_id=skip.item_id)
+            item = skip_undo(project=project, annotator=annotator, item_id=skip.item_id, tab=tab)
             return Undone(
                 item,
                 "",
@@ -91,7 +97,7 @@ def last_action_undo(*, project: Project, annotator: AbstractBaseUser) -> Undone
             Annotation.objects.filter(pk=previous.pk).update(is_current=True)
         item_resolve(item=item, project=project)
         if previous is None:
-            queue.undone(project=project, annotator=annotator, item=item)
+            queue.undone(project=project, annotator=annotator, item=item, tab=tab)
         said = last.label.name if last.label_id else findings.answer_summary(last)
         return Undone(
             item,

@@ -7,6 +7,8 @@ annotator now holds: one request per answer, and the next item is already in the
 
 from __future__ import annotations
 
+import re
+import secrets
 from string import ascii_lowercase
 
 from django.contrib.auth.decorators import login_required
@@ -21,7 +23,7 @@ from markdown_it import MarkdownIt
 from labeler import selectors, selectors_items, services
 from labeler import selectors_findings as findings_selectors
 from labeler.api.errors import SUBMIT_CONFLICTS
-from labeler.forms import CorrectForm, HoldForm, SkipForm, SubmitForm
+from labeler.forms import TAB_PATTERN, CorrectForm, HoldForm, SkipForm, SubmitForm
 from labeler.models import Project, QueueEntry
 from labeler.views.base import is_pixelated, nav_context, project_for
 
@@ -35,6 +37,11 @@ DEFAULT_HOLD = 3
 # How long a page waits before asking again while the model prepares the first items.
 RETRY_AFTER_SECONDS = 2
 UNSURE_BELOW = 0.6
+# Each tab of the page holds items of its own, under a tab id the page sends with every
+# request. A page about to unload (a reload, a link away) leaves its id in this cookie, so the
+# page that loads next in that browser takes over its items instead of leasing new ones; a
+# second tab opened beside a live one finds no cookie and gets an id of its own.
+TAB_COOKIE = "tweezers_tab"
 # CommonMark without raw HTML: a project's guidelines are shown as written, never as markup
 # that could run in an annotator's browser ("js-default" also refuses javascript: links).
 _guidelines_markdown = MarkdownIt("js-default")
@@ -104,9 +111,9 @@ def _item_json(project: Project, entry: QueueEntry, suggestion: dict | None = No
     }
 
 
-def _leased(request: HttpRequest, project: Project, hold: int | None) -> dict:
+def _leased(request: HttpRequest, project: Project, hold: int | None, tab: str) -> dict:
     leased = services.items_lease(
-        project=project, annotator=request.user, hold=hold or DEFAULT_HOLD
+        project=project, annotator=request.user, hold=hold or DEFAULT_HOLD, tab=tab
     )
     if leased.entries:
         services.item_views_record(
@@ -149,14 +156,28 @@ def _invalid(form) -> JsonResponse:
     )
 
 
-def _page_setup(request: HttpRequest, project: Project) -> dict:
+def page_tab(request: HttpRequest) -> str:
+    """The tab id a labeling page loads with: the one a page of this browser left on
+    unloading (a reload, or a return within the hold), else a new one."""
+    handed_over = request.COOKIES.get(TAB_COOKIE, "")
+    if re.fullmatch(TAB_PATTERN, handed_over):
+        return handed_over
+    return secrets.token_urlsafe(12)
+
+
+def _tab_setup(project: Project, tab: str) -> dict:
+    return {"tab": tab, "tab_cookie": TAB_COOKIE, "tab_handover_seconds": project.lease_seconds}
+
+
+def _page_setup(request: HttpRequest, project: Project, tab: str) -> dict:
     """Everything the page's script starts from, embedded in the page as JSON."""
     classes = selectors.label_classes(project=project)
     if project.is_findings:
-        return _findings_setup(request, project, classes)
+        return _findings_setup(request, project, classes, tab)
     keys = shortcut_keys([c.name for c in classes])
     return {
-        **_leased(request, project, DEFAULT_HOLD),
+        **_leased(request, project, DEFAULT_HOLD, tab),
+        **_tab_setup(project, tab),
         "project": project.pk,
         "user": request.user.pk,
         "csrf_token": get_token(request),
@@ -181,7 +202,7 @@ def _page_setup(request: HttpRequest, project: Project) -> dict:
     }
 
 
-def _findings_setup(request: HttpRequest, project: Project, classes: list) -> dict:
+def _findings_setup(request: HttpRequest, project: Project, classes: list, tab: str) -> dict:
     """A findings project's page: a key per finding that cycles its state (Shift+key:
     uncertain), Enter to submit, a key for "no finding"; the strip says each answer in words."""
     keys = shortcut_keys([c.name for c in classes], reserved=(NO_FINDING_KEY,))
@@ -190,7 +211,8 @@ def _findings_setup(request: HttpRequest, project: Project, classes: list) -> di
     said = findings_selectors.answer_summaries(annotation_ids=ids)
     states = findings_selectors.annotation_states(project=project, annotation_ids=ids)
     return {
-        **_leased(request, project, DEFAULT_HOLD),
+        **_leased(request, project, DEFAULT_HOLD, tab),
+        **_tab_setup(project, tab),
         "project": project.pk,
         "user": request.user.pk,
         "csrf_token": get_token(request),
@@ -223,7 +245,8 @@ def _findings_setup(request: HttpRequest, project: Project, classes: list) -> di
 @require_GET
 def label(request: HttpRequest, project_id: int) -> HttpResponse:
     project, role = project_for(request, project_id)
-    setup = _page_setup(request, project)
+    tab = page_tab(request)
+    setup = _page_setup(request, project, tab)
     context = {
         "project": project,
         "role": role,
@@ -233,7 +256,11 @@ def label(request: HttpRequest, project_id: int) -> HttpResponse:
         else "",
         **nav_context(project, role),
     }
-    return render(request, "labeler/label.html", context)
+    response = render(request, "labeler/label.html", context)
+    if TAB_COOKIE in request.COOKIES:
+        # Taken over once: a tab opened later gets an id of its own.
+        response.delete_cookie(TAB_COOKIE, path=request.path)
+    return response
 
 
 @login_required
@@ -243,7 +270,7 @@ def label_lease(request: HttpRequest, project_id: int) -> JsonResponse:
     form = HoldForm(request.POST)
     if not form.is_valid():
         return _invalid(form)
-    return _json(_leased(request, project, form.cleaned_data["hold"]))
+    return _json(_leased(request, project, form.cleaned_data["hold"], form.cleaned_data["tab"]))
 
 
 @login_required
@@ -269,7 +296,7 @@ def label_answer(request: HttpRequest, project_id: int) -> JsonResponse:
     except services.SubmitRejected as rejection:
         return _rejected(rejection)
     saved = {"annotation_id": annotation.pk, "item_id": annotation.item_id, "created": created}
-    return _json({"saved": saved, **_leased(request, project, data["hold"])})
+    return _json({"saved": saved, **_leased(request, project, data["hold"], data["tab"])})
 
 
 @login_required
@@ -285,7 +312,7 @@ def label_skip(request: HttpRequest, project_id: int) -> JsonResponse:
         )
     except services.SubmitRejected as rejection:
         return _rejected(rejection)
-    return _json(_leased(request, project, form.cleaned_data["hold"]))
+    return _json(_leased(request, project, form.cleaned_data["hold"], form.cleaned_data["tab"]))
 
 
 @login_required
@@ -296,10 +323,12 @@ def label_undo(request: HttpRequest, project_id: int) -> JsonResponse:
     if not form.is_valid():
         return _invalid(form)
     try:
-        undone = services.last_action_undo(project=project, annotator=request.user)
+        undone = services.last_action_undo(
+            project=project, annotator=request.user, tab=form.cleaned_data["tab"]
+        )
     except services.SubmitRejected as rejection:
         return _rejected(rejection)
-    body = _leased(request, project, form.cleaned_data["hold"])
+    body = _leased(request, project, form.cleaned_data["hold"], form.cleaned_data["tab"])
     body["undone"] = (
         {"item_id": undone.item.pk, "label": undone.label, "message": undone.message}
         if undone
@@ -319,11 +348,14 @@ def label_unskip(request: HttpRequest, project_id: int) -> JsonResponse:
         return _invalid(form)
     try:
         item = services.skip_undo(
-            project=project, annotator=request.user, item_id=form.cleaned_data["item_id"]
+            project=project,
+            annotator=request.user,
+            item_id=form.cleaned_data["item_id"],
+            tab=form.cleaned_data["tab"],
         )
     except services.SubmitRejected as rejection:
         return _rejected(rejection)
-    body = _leased(request, project, form.cleaned_data["hold"])
+    body = _leased(request, project, form.cleaned_data["hold"], form.cleaned_data["tab"])
     body["undone"] = {
         "item_id": item.pk,
         "label": "",

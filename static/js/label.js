@@ -3,6 +3,8 @@
 // outbox kept in localStorage and are sent in the background, one at a time and in order,
 // each with its client_key (a retry is the same answer), retried while the server is away.
 // A reload keeps the page's view too: the item on screen, the next ones in their order.
+// Each tab of the page is a tab of its own to the server (setup.tab, sent with every request):
+// two tabs of one annotator hold different items, and each keeps its own outbox and view.
 // window.tweezersLabel exposes the key-press → next-item timings (ms) the browser tests read.
 (function () {
   "use strict";
@@ -20,12 +22,18 @@
   // The last acknowledged answers and skips a reload hides (see store()): far more than can
   // be acknowledged while one reload is on its way.
   const ACKNOWLEDGED_KEPT = 20;
+  // Another tab's outbox that has not been written for this long belongs to a tab that is gone
+  // without saying so (a crash): the next page to start sends it. A live tab with answers
+  // waiting rewrites its outbox every 10 s.
+  const ORPHANED_AFTER_MS = 60000;
 
   const setupNode = document.getElementById("label-setup");
   if (!setupNode) return;
   const setup = JSON.parse(setupNode.textContent);
-  const storeKey = "tweezers.outbox." + setup.user + "." + setup.project;
-  const viewKey = "tweezers.view." + setup.user + "." + setup.project;
+  const outboxPrefix = "tweezers.outbox." + setup.user + "." + setup.project;
+  const viewPrefix = "tweezers.view." + setup.user + "." + setup.project;
+  let storeKey = outboxPrefix + "." + setup.tab;
+  let viewKey = viewPrefix + "." + setup.tab;
   const $ = (id) => document.getElementById(id);
   // A findings project (multi-label): every finding's key cycles absent → present →
   // uncertain (Shift+key: uncertain), Enter sends the answer, one key answers "no finding".
@@ -53,6 +61,7 @@
     changing: null,
     findings: {},        // findings mode: the item on screen's states, name → present/uncertain
     changeFindings: {},  // findings mode: the states of the answer being changed
+    tab: setup.tab,      // this tab's id: its leases, its outbox
   };
   window.tweezersLabel = state;
 
@@ -64,9 +73,15 @@
   // was on its way is out of the outbox, yet the server may have listed its item as held a
   // moment before: the reloaded page hides it. Only this page's acknowledgements are kept, so
   // a stale list hides nothing beyond the next reload.
-  function store() {
+  // ``closed``: the page is going away (a reload loads it again as its own; a tab closed for
+  // good leaves it for the next page to send).
+  function store(closed) {
     try {
-      localStorage.setItem(storeKey, JSON.stringify(state.outbox));
+      localStorage.setItem(storeKey, JSON.stringify({
+        at: Date.now(),
+        closed: closed === true,
+        entries: state.outbox,
+      }));
       localStorage.setItem(viewKey, JSON.stringify({
         queue: state.queue.map((item) => item.item_id),
         acknowledged: state.acknowledged,
@@ -76,12 +91,76 @@
     }
   }
 
+  function outboxEntries(record) {
+    if (Array.isArray(record)) return record; // written before tabs had outboxes of their own
+    return record && Array.isArray(record.entries) ? record.entries : [];
+  }
+
   function loadOutbox() {
     try {
-      return JSON.parse(localStorage.getItem(storeKey) || "[]");
+      return outboxEntries(JSON.parse(localStorage.getItem(storeKey) || "[]"));
     } catch (error) {
       return [];
     }
+  }
+
+  // The answers of this annotator's tabs that closed (or crashed) before the server had them:
+  // this page sends them (each with its client_key, so a second sending stores nothing more).
+  // A live tab's outbox is its own.
+  function adoptOrphanedOutboxes() {
+    const adopted = [];
+    try {
+      const keys = [];
+      for (let index = 0; index < localStorage.length; index += 1) keys.push(localStorage.key(index));
+      for (const key of keys) {
+        if (key === storeKey || !(key === outboxPrefix || key.startsWith(outboxPrefix + "."))) continue;
+        let record = null;
+        try {
+          record = JSON.parse(localStorage.getItem(key));
+        } catch (error) { /* unreadable: dropped below */ }
+        const live = record && !Array.isArray(record) && !record.closed && Date.now() - (record.at || 0) < ORPHANED_AFTER_MS;
+        if (live) continue;
+        adopted.push(...outboxEntries(record));
+        localStorage.removeItem(key);
+        localStorage.removeItem(viewPrefix + key.slice(outboxPrefix.length));
+      }
+    } catch (error) {
+      // Storage disabled: nothing was kept to adopt.
+    }
+    return adopted;
+  }
+
+  // --- the tab -----------------------------------------------------------------------------
+  // A page about to unload leaves its tab id for the page that loads next in this browser (a
+  // reload, or a return within the hold), which then holds this page's items; the server
+  // takes the cookie away once a page has taken it over.
+  const tabCookiePath = window.location.pathname;
+
+  function handOverTab() {
+    document.cookie = setup.tab_cookie + "=" + state.tab + "; path=" + tabCookiePath +
+      "; max-age=" + setup.tab_handover_seconds + "; samesite=lax";
+  }
+
+  function handedOverTab() {
+    const found = document.cookie.split("; ").find((part) => part.startsWith(setup.tab_cookie + "="));
+    return found ? found.slice(setup.tab_cookie.length + 1) : null;
+  }
+
+  // Back from the browser's page cache: if no page took this tab over meanwhile, take the
+  // cookie back; if one did, it holds this tab's items (and sends its outbox) now, and this
+  // page goes on as a new tab with items of its own.
+  function resumeTab() {
+    if (handedOverTab() === state.tab) {
+      document.cookie = setup.tab_cookie + "=; path=" + tabCookiePath + "; max-age=0; samesite=lax";
+      return;
+    }
+    state.tab = newKey().slice(0, 32);
+    storeKey = outboxPrefix + "." + state.tab;
+    viewKey = viewPrefix + "." + state.tab;
+    state.outbox = [];
+    state.queue = [];
+    show();
+    poll();
   }
 
   function loadView() {
@@ -509,6 +588,7 @@
   function formFor(entry) {
     const form = new FormData();
     form.set("hold", String(heldAfter(entry)));
+    form.set("tab", state.tab);
     if (entry.op === "answer") {
       form.set("item_id", entry.item_id);
       if (entry.findings) form.set("findings", JSON.stringify(entry.findings));
@@ -657,6 +737,7 @@
     try {
       const form = new FormData();
       form.set("hold", String(setup.hold));
+      form.set("tab", state.tab);
       response = await post(setup.urls.lease, form);
     } catch (error) {
       if (error.message !== "login") state.pollTimer = setTimeout(poll, 3000);
@@ -851,7 +932,7 @@
 
   // --- start -----------------------------------------------------------------------------
   function start() {
-    state.outbox = loadOutbox().filter((entry) => entry && setup.urls[entry.op]);
+    state.outbox = adoptOrphanedOutboxes().concat(loadOutbox()).filter((entry) => entry && setup.urls[entry.op]);
     for (const entry of state.outbox) {
       if (entry.op === "answer" || entry.op === "skip") state.answered.add(entry.item_id);
     }
@@ -872,13 +953,18 @@
     mergeItems(inPageOrder(setup.items, view.queue));
     // A reload right after a key press comes before that answer's deferred store. Only once
     // the outbox is loaded: before, this would store an empty one over it.
-    window.addEventListener("pagehide", store);
+    window.addEventListener("pagehide", () => store(true));
+    window.addEventListener("beforeunload", handOverTab);
+    window.addEventListener("pageshow", (event) => {
+      if (event.persisted) resumeTab();
+    });
     if (state.outbox.length) banner("warn", interpolate(gettext("Sending %(n)s answers kept from before the reload…"), { n: state.outbox.length }, true));
     show();
     pump();
     if (!state.queue.length) poll();
     // An answer's response tops the queue up; while it is empty with nothing to send, poll.
     setInterval(function () {
+      if (state.outbox.length) store(); // still alive: other tabs leave this outbox alone
       if (!state.queue.length && !state.outbox.length && !state.pollTimer && state.serverState !== "done") poll();
     }, 10000);
   }

@@ -323,6 +323,11 @@ def test_a_reload_never_shows_again_an_item_whose_answer_lands_during_it(
     page.wait_for_function("() => window.tweezersLabel.inFlight !== null")
 
     # The reload's page as the server wrote it before the answer arrived, then the answer.
+    # (A reloading page leaves its tab for the page that loads next: the snapshot is of it.)
+    page.evaluate(
+        """() => document.cookie = "tweezers_tab=" + window.tweezersLabel.tab +
+            "; path=" + location.pathname"""
+    )
     snapshot = page.request.get(label_url)
     answer = answers_held.pop()
     answer.fulfill(response=answer.fetch())
@@ -540,9 +545,10 @@ def test_thirty_items_by_keyboard_show_at_once_and_survive_the_server_going_away
         assert kept >= 2
         # The reopened page sends what the closed one left in the browser's storage: wait
         # for the storage to hold every kept answer, then close it while the server is down.
+        tab = page.evaluate("window.tweezersLabel.tab")
         page.wait_for_function(
-            "([key, n]) => JSON.parse(localStorage.getItem(key) || '[]').length >= n",
-            arg=[f"tweezers.outbox.{manager.pk}.{project.pk}", kept],
+            "([key, n]) => JSON.parse(localStorage.getItem(key) || '{}').entries.length >= n",
+            arg=[f"tweezers.outbox.{manager.pk}.{project.pk}.{tab}", kept],
         )
         page.goto("about:blank")  # closed before anything was acknowledged
         server = gunicorn_start(port, tmp_path / "web.log", settings)

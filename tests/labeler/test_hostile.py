@@ -1063,6 +1063,41 @@ REQUESTS: list[tuple[str, str, str, str, object, str]] = [
         {"dicom_pixel_text": NUL},
         "json",
     ),
+    # A page's or client's tab id (issue 23): letters, digits, - and _, at most 32.
+    ("next-tab-nul", "annotator", "get", "/api/projects/{p}/next/?tab=a%00b", None, "json"),
+    (
+        "next-tab-too-long",
+        "annotator",
+        "get",
+        "/api/projects/{p}/next/?tab=" + "t" * 33,
+        None,
+        "json",
+    ),
+    ("next-tab-path", "annotator", "get", "/api/projects/{p}/next/?tab=..%2Fx", None, "json"),
+    (
+        "label-lease-tab-quote",
+        "annotator",
+        "post",
+        "/projects/{p}/label/lease/",
+        {"tab": "'--"},
+        "form",
+    ),
+    (
+        "label-answer-tab-nul",
+        "annotator",
+        "post",
+        "/projects/{p}/label/answer/",
+        {"item_id": "{i}", "label": "spam", "tab": NUL},
+        "form",
+    ),
+    (
+        "label-undo-tab-huge",
+        "annotator",
+        "post",
+        "/projects/{p}/label/undo/",
+        {"tab": HUGE_TEXT},
+        "form",
+    ),
 ]
 
 

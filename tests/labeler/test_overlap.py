@@ -3,7 +3,7 @@
 import pytest
 
 from labeler import selectors, services
-from labeler.models import Item, ModelRun, Project
+from labeler.models import Annotation, Item, ModelRun, Project
 from tests.data import shades_zip
 from tests.factories import ProjectFactory, UserFactory
 
@@ -65,16 +65,29 @@ def test_an_item_is_labeled_only_when_its_annotators_agree(panel_project):
 
 
 @pytest.mark.django_db
-def test_a_second_answer_from_the_same_annotator_is_refused(panel_project):
+def test_a_second_answer_from_the_same_annotator_is_their_answer_never_a_second_vote(
+    panel_project,
+):
+    """Two tabs of one annotator can both answer an item (issue 23): the same answer again is
+    the one stored, another one replaces it; either way the item still waits for a second
+    annotator."""
     alice = UserFactory()
     item = answer(panel_project, alice)
+    said = Annotation.objects.get(item=item).label.name
+    other = "light" if said == "dark" else "dark"
 
-    with pytest.raises(services.SubmitRejected) as rejected:
-        services.annotation_submit(
-            project=panel_project, annotator=alice, item_id=item.pk, label="dark"
-        )
+    again, created = services.annotation_submit(
+        project=panel_project, annotator=alice, item_id=item.pk, label=said
+    )
+    assert not created and Annotation.objects.filter(item=item).count() == 1
+    changed, created = services.annotation_submit(
+        project=panel_project, annotator=alice, item_id=item.pk, label=other
+    )
 
-    assert rejected.value.code == "already_labeled"
+    assert created and changed.replaces_id == again.pk
+    current = Annotation.objects.filter(item=item, is_current=True)
+    assert [(a.annotator_id, a.label.name) for a in current] == [(alice.pk, other)]
+    assert Item.objects.get(pk=item.pk).status == "pending"
 
 
 @pytest.mark.django_db

@@ -319,6 +319,25 @@ def test_a_one_time_password_cannot_be_changed_to_itself():
 
 
 @pytest.mark.django_db
+def test_keeping_the_one_time_password_is_refused_in_the_users_language():
+    username, one_time = _invited_annotator()
+    client = Client()
+    _login(client, username, one_time)
+
+    with translation.override("en"):
+        response = client.post(
+            reverse("password_change"),
+            {"old_password": one_time, "new_password1": one_time, "new_password2": one_time},
+            HTTP_ACCEPT_LANGUAGE="ko",
+        )
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "지금 계정의 비밀번호와 같습니다" in page and "the one the account has now" not in page
+    assert client.get(reverse("project-list")).url == reverse("password_change")
+
+
+@pytest.mark.django_db
 def test_a_new_annotator_lands_on_tweezers_translated_password_page_that_leads_to_projects():
     username, one_time = _invited_annotator()
     client = Client()

@@ -142,3 +142,177 @@ def test_submit_refusals_and_pixel_text_refusals_come_in_the_users_language(db):
     assert unknown.status_code == 400
     assert "알 수 없는 라벨 'eggs'" in unknown.json()["error"]["message"]
     assert "DICOM 파일" in report.rejected[0]["reason"]
+
+
+# The modules that build an import's rejection reasons, and the exceptions and rows that carry
+# them: a reason written as a plain string or an f-string is English in a Korean report.
+IMPORT_PATH = [
+    "labeler/importing.py",
+    "labeler/importing_findings.py",
+    "labeler/outbound_http.py",
+    "labeler/dicom/deidentify.py",
+    "labeler/dicom/dicomweb.py",
+    "labeler/dicom/geometry.py",
+    "labeler/dicom/reading.py",
+    "labeler/services/imports.py",
+    "labeler/services/import_jobs.py",
+    "labeler/services/labelstudio_import.py",
+    "labeler/services/scans.py",
+]
+REASON_CARRIERS = {
+    "Rejection",
+    "ImportSourceError",
+    "DicomRejected",
+    "OutboundRefused",
+    "PacsRefused",
+    "_MalformedTask",
+    "_job_fail",
+}
+
+
+def _is_english_literal(node) -> bool:
+    """A string literal or f-string with words in it, not passed through gettext."""
+    import ast
+
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return any(char.isalpha() for char in node.value)
+    if isinstance(node, ast.JoinedStr):
+        return any(
+            isinstance(part, ast.Constant) and any(char.isalpha() for char in part.value)
+            for part in node.values
+        )
+    if isinstance(node, ast.IfExp):
+        return _is_english_literal(node.body) or _is_english_literal(node.orelse)
+    return False
+
+
+def _module_constants() -> dict:
+    """The import path's module-level names bound to a value (``NOT_AN_IMAGE = …``)."""
+    import ast
+
+    constants = {}
+    for name in IMPORT_PATH:
+        for node in ast.parse((REPO / name).read_text()).body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target = node.targets[0]
+                if isinstance(target, ast.Name):
+                    constants[target.id] = node.value
+    return constants
+
+
+def _untranslated_reasons(path: Path, constants: dict) -> list[str]:
+    import ast
+
+    def english(node) -> bool:
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "str" and node.args:
+            node = node.args[0]  # str(NOT_AN_IMAGE)
+        if isinstance(node, ast.Name) and node.id in constants:
+            node = constants[node.id]
+        return _is_english_literal(node)
+
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Call):
+            name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+            if name in REASON_CARRIERS:
+                found += [f"{path}:{arg.lineno}" for arg in node.args if english(arg)]
+        elif isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values, strict=True):
+                named = isinstance(key, ast.Constant) and key.value in ("reason", "name", "error")
+                if named and english(value):
+                    found.append(f"{path}:{value.lineno}")
+        elif (
+            isinstance(node, ast.keyword)
+            and node.arg in ("reason", "refused", "error")
+            and english(node.value)
+        ):
+            found.append(f"{path}:{node.value.lineno}")
+    return found
+
+
+def test_the_import_paths_reasons_are_built_for_translation():
+    """Issue 23: an import's rejection reasons and failures are made in code, many by the
+    worker. Every one is built from a marked string (gettext), never a plain or f-string."""
+    constants = _module_constants()
+    found = [
+        where for name in IMPORT_PATH for where in _untranslated_reasons(REPO / name, constants)
+    ]
+
+    assert not found, "reasons built from plain strings:\n" + "\n".join(found)
+
+
+HANGUL = range(0xAC00, 0xD7A4)
+
+
+def _korean(text: str) -> bool:
+    return any(ord(char) in HANGUL for char in text)
+
+
+def test_an_import_the_worker_runs_reports_in_the_language_of_whoever_started_it(db, settings):
+    """The worker has no request: a job started from a Korean page writes its rejection
+    reasons (and the rows' names) in Korean, while the worker's own language is English."""
+    import io
+    import json
+    import zipfile
+
+    from django.utils import translation
+
+    from labeler import services
+    from labeler.models import ImportJob
+
+    settings.TWEEZERS_MAX_TEXT_CHARS = 50
+    user = UserFactory()
+    text = ProjectFactory(kind="text", created_by=user, classes=("spam", "ham"))
+    image = ProjectFactory(kind="image", created_by=user, classes=("a", "b"))
+    csv_rows = (
+        b"text,label\n"
+        b"fine,spam\n"
+        b"empty label next,eggs\n"
+        b",ham\n"
+        b"too many,spam,extra\n" + b"x" * 60 + b",spam\n" + b"\xff\xfe not utf-8,ham\n"
+    )
+    jsonl_rows = b'{"text": "ok"}\n{"text": 3}\nnot json\n[1, 2]\n{"text": "a", "label": 4}\n'
+    labelstudio = json.dumps(
+        [{"data": {"text": "fine"}}, 5, {"data": 3}, {"data": {"text": "x"}, "annotations": 7}]
+    ).encode()
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("notes.txt", b"not an image")
+        zipped.writestr("broken.png", b"\x89PNG\r\n\x1a\n broken")
+        zipped.writestr("photo.gif", b"GIF89a" + b"\x00" * 20)
+    uploads = [
+        (text, "mail.csv", csv_rows),
+        (text, "mail.jsonl", jsonl_rows),
+        (text, "tasks.json", labelstudio),
+        (image, "pictures.zip", archive.getvalue()),
+        (image, "pictures.zip", b"not a zip at all"),
+    ]
+    with translation.override("ko"):  # the manager's page
+        jobs = [
+            services.import_job_create(
+                project=project, created_by=user, name=name, stream=io.BytesIO(data)
+            )
+            for project, name, data in uploads
+        ]
+    translation.activate("en")  # the worker's
+    for job in jobs:
+        services.import_job_run(job_id=job.pk)
+
+    reports = [ImportJob.objects.get(pk=job.pk) for job in jobs]
+    reasons = [row["reason"] for job in reports for row in job.rejected]
+    names = [row["name"] for job in reports for row in job.rejected if "line" in row["name"]]
+    failures = [job.error for job in reports if job.status == ImportJob.Status.FAILED]
+    assert len(reasons) >= 12 and failures
+    english = [said for said in reasons + failures + names if not _korean(said)]
+    assert not english, "left in English:\n" + "\n".join(english)
+    # The same reasons in English for a job started from an English page.
+    with translation.override("en"):
+        job = services.import_job_create(
+            project=text, created_by=user, name="again.csv", stream=io.BytesIO(csv_rows)
+        )
+    translation.activate("ko")
+    try:
+        services.import_job_run(job_id=job.pk)
+    finally:
+        translation.activate("en")
+    assert not any(_korean(row["reason"]) for row in ImportJob.objects.get(pk=job.pk).rejected)

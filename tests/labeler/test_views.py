@@ -231,18 +231,45 @@ def test_label_page_holds_the_next_items_with_class_buttons_and_their_keys(
 
 
 def test_the_models_guess_is_sent_only_when_the_project_enables_it(client, project, annotator):
-    logged_in(client, annotator).get(reverse("label", args=[project.pk]))
+    first = logged_in(client, annotator).get(reverse("label", args=[project.pk]))
     entry = served_entry(project, annotator)
     QueueEntry.objects.filter(pk=entry.pk).update(
         predicted_label=project.classes.get(name="light"), predicted_confidence=0.83
     )
     Project.objects.filter(pk=project.pk).update(show_model_guess=True)
     QueryRound.objects.filter(pk=entry.round_id).update(strategy="default")
+    # A reload: the page leaves its tab for the page that loads next.
+    client.cookies["tweezers_tab"] = setup_of(first.content.decode())["tab"]
 
     setup = setup_of(client.get(reverse("label", args=[project.pk])).content.decode())
 
     assert setup["items"][0]["guess"] == {"label": "light", "confidence": 0.83}
     assert "83%" in setup["items"][0]["why"]
+
+
+def test_a_reload_keeps_its_tabs_items_and_a_second_tab_gets_items_of_its_own(
+    client, project, annotator
+):
+    label_url = reverse("label", args=[project.pk])
+    first = setup_of(logged_in(client, annotator).get(label_url).content.decode())
+    second = setup_of(client.get(label_url).content.decode())  # another tab, beside it
+    held = [item["item_id"] for item in first["items"]]
+
+    assert first["tab"] != second["tab"]
+    assert not set(held) & {item["item_id"] for item in second["items"]}
+    client.cookies["tweezers_tab"] = first["tab"]  # the first tab reloads
+    response = client.get(label_url)
+    reloaded = setup_of(response.content.decode())
+    assert reloaded["tab"] == first["tab"]
+    assert [item["item_id"] for item in reloaded["items"]] == held
+    # Taken over once: the next page to open is a tab of its own.
+    assert response.cookies["tweezers_tab"]["max-age"] == 0
+    assert response.cookies["tweezers_tab"]["path"] == label_url
+    # The second tab answers the first tab's item: accepted, and the first tab lets it go.
+    answered = submit(client, project, Item.objects.get(pk=held[0]), "dark", tab=second["tab"])
+    assert answered.status_code == 200 and answered.json()["saved"]["created"]
+    lease = client.post(reverse("label-lease", args=[project.pk]), {"tab": first["tab"]})
+    assert held[0] not in [item["item_id"] for item in lease.json()["items"]]
 
 
 def test_an_answer_is_stored_and_the_response_carries_the_items_now_held(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import generics, status
+import re
+
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, generics, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,20 +19,40 @@ from labeler.api.pagination import NewestFirstCursorPagination
 from labeler.api.parsers import SafeJSONParser
 from labeler.api.permissions import FollowsPolicy
 from labeler.api.views.base import ProjectScopedMixin, errors
+from labeler.forms import TAB_PATTERN
 from labeler.models import Annotation
 
 RETRY_AFTER_SECONDS = 2
 
 
-@extend_schema(tags=["labeling"], responses={200: s.NextItemSerializer, **errors(401, 403, 404)})
+@extend_schema(
+    tags=["labeling"],
+    parameters=[
+        OpenApiParameter(
+            "tab",
+            str,
+            required=False,
+            description="Your client's own id (1 to 32 letters, digits, - or _): clients of "
+            "one annotator that send different ids are served different items. Without it, "
+            "all such clients are one.",
+        )
+    ],
+    responses={200: s.NextItemSerializer, **errors(400, 401, 403, 404)},
+)
 class NextItemView(ProjectScopedMixin, APIView):
     """Lease the next item to label. Asking again while holding a lease returns the same item,
-    so a reload does not burn items. ``item`` is null unless ``state`` is ``ready``."""
+    so a reload does not burn items. ``item`` is null unless ``state`` is ``ready``. Any of an
+    annotator's clients may submit the answer to an item another of their clients holds."""
 
     permission_classes = [FollowsPolicy]
 
     def get(self, request, project_pk: int) -> Response:
-        next_item = services.next_item_lease(project=self.project, annotator=request.user)
+        tab = request.query_params.get("tab", "")
+        if tab and not re.fullmatch(TAB_PATTERN, tab):
+            raise exceptions.ValidationError(
+                {"tab": [_("tab must be 1 to 32 letters, digits, - or _")]}, code="invalid"
+            )
+        next_item = services.next_item_lease(project=self.project, annotator=request.user, tab=tab)
         if next_item.entry is not None:
             services.item_view_record(
                 user=request.user,
