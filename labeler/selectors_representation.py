@@ -16,6 +16,8 @@ def _scores_words(scores: dict) -> str:
 def _why(project: Project, serving: str | None, candidates: list[str], evidence: dict | None):
     if serving is None:
         return _("No features are ready yet.")
+    if not candidates and project.features == "auto":
+        return _("%(name)s serves: the automatic choice for this project.") % {"name": serving}
     if not candidates:
         return _("%(name)s serves: chosen in the project's settings.") % {"name": serving}
     if not evidence:
