@@ -21,14 +21,14 @@ def _why(project: Project, serving: str | None, candidates: list[str], evidence:
     if not candidates:
         return _("%(name)s serves: chosen in the project's settings.") % {"name": serving}
     if not evidence:
-        from learning.representation_choice import MIN_LABELS
+        from labeler.engine import comparison_min_labels
 
         others = ", ".join(name for name in candidates if name != serving)
         return _(
             "%(name)s serves: the automatic first choice for this pool. From %(min)s labels "
             "on, cross-validation on the labels compares it with %(others)s, and the better "
             "one takes over."
-        ) % {"name": serving, "min": MIN_LABELS, "others": others}
+        ) % {"name": serving, "min": comparison_min_labels(), "others": others}
     figures = {
         "folds": evidence.get("folds") or "?",
         "n": evidence.get("n_compared") or evidence.get("n_labels"),

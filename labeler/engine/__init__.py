@@ -33,6 +33,7 @@ from labeler.engine.model_files import (
 )
 from labeler.engine.representation_choice import EVIDENCE_KEY as REPRESENTATION_EVIDENCE
 from labeler.engine.representation_choice import (
+    comparison_min_labels,
     latest_representation_evidence,
     representation_evidence,
 )
@@ -123,6 +124,7 @@ __all__ = [
     "RunOutcome",
     "agreement_figures",
     "artifact_dir",
+    "comparison_min_labels",
     "auto_candidate_names",
     "feature_progress",
     "feature_rows_open",

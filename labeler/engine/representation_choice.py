@@ -24,6 +24,14 @@ MAX_COMPARED_LABELS = 1500
 EVIDENCE_KEY = "representation_choice"
 
 
+def comparison_min_labels() -> int:
+    """The labels the first comparison waits for (learning is imported lazily: Django's
+    start-up, makemessages included, must not need it)."""
+    from learning.representation_choice import MIN_LABELS
+
+    return MIN_LABELS
+
+
 def latest_representation_evidence(project: Project) -> dict | None:
     """The evidence the latest comparison recorded on a run, or None before any."""
     return (
