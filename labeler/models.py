@@ -66,6 +66,10 @@ class Project(models.Model):
     # A name in learning.representations' registry; "auto" is resolved by that registry on
     # the first import. Changing it starts a new FeatureSet while the current one serves.
     features = models.CharField(max_length=32, default="auto")
+    # What "auto" serves now for an image project, once cross-validation on the labels chose
+    # it over the first choice (issue 20); blank: the registry's choice for the pool. Written
+    # only by services.projects.project_auto_representation_set, from a retrain.
+    auto_representation = models.CharField(max_length=32, blank=True, default="")
     round_size = models.PositiveIntegerField(
         default=20, validators=[MinValueValidator(1), MaxValueValidator(1000)]
     )

@@ -89,9 +89,13 @@ def project_stats(*, project: Project) -> dict:
         .order_by("-number")[:20]
     )
     from labeler.engine import feature_progress
+    from labeler.selectors_representation import representation_state
 
     features = feature_progress(project)
     return {
+        "representation": representation_state(
+            project=project, serving=features.serving, latest_model=latest_model
+        ),
         "features": {
             "serving": features.serving,
             "building": features.building,

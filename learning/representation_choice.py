@@ -29,13 +29,15 @@ MIN_LABELS = 40
 @dataclass(frozen=True)
 class RepresentationEvidence:
     """chosen: the representation to serve; serving: the one serving when compared;
-    scores: name -> (mean, std) of cross-validated accuracy; n_labels; reason (words)."""
+    scores: name -> (mean, std) of cross-validated accuracy; n_labels; reason (words);
+    folds: of the cross-validation (0 when too few labels to compare)."""
 
     chosen: str
     serving: str
     n_labels: int
     scores: dict[str, tuple[float, float]] = field(default_factory=dict)
     reason: str = ""
+    folds: int = 0
 
     @property
     def switch(self) -> bool:
@@ -48,6 +50,7 @@ class RepresentationEvidence:
             "n_labels": self.n_labels,
             "scores": {name: list(value) for name, value in self.scores.items()},
             "reason": self.reason,
+            "folds": self.folds,
         }
 
 
@@ -120,6 +123,6 @@ def compare_representations(
             f"{best} {scores[best][0]:.3f} against {serving} {scores[serving][0]:.3f} "
             f"({folds}-fold cross-validation on {n_labels} labels)"
         )
-        return RepresentationEvidence(best, serving, n_labels, scores, reason)
+        return RepresentationEvidence(best, serving, n_labels, scores, reason, folds)
     reason = f"{serving} is within {margin:.2f} of the best ({folds}-fold, {n_labels} labels)"
-    return RepresentationEvidence(serving, serving, n_labels, scores, reason)
+    return RepresentationEvidence(serving, serving, n_labels, scores, reason, folds)

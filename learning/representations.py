@@ -74,6 +74,9 @@ class Representation:
     min_items / max_items: the pool sizes it handles (``max_items`` None: no limit).
     default_model: the name in :data:`learning.models.MODELS` a project trains on it.
     auto_priority: lower wins when "auto" is resolved; None: only chosen by name.
+    auto_challenger: kept ready beside what "auto" resolves to, which it replaces once
+        cross-validation on the labels says it is better (issue 20: a pool-fitted
+        representation buys a quick start but can cap the final model).
     requires: resource names that must be given (non-empty) in ``resources``.
     available: False when a needed package is missing (e.g. the shipped MiniLM weights).
     chunk_rows: rows per embedding chunk (progress is committed after each chunk).
@@ -89,6 +92,7 @@ class Representation:
     max_items: int | None = None
     default_model: str = "logreg"
     auto_priority: int | None = None
+    auto_challenger: bool = False
     requires: tuple[str, ...] = ()
     available: Callable[[], bool] = lambda: True
     chunk_rows: int = 256
@@ -151,6 +155,20 @@ def auto_representation(
         ):
             return representation
     raise ValueError(f"no registered {modality} representation handles {n_items} items")
+
+
+def auto_candidates(
+    modality: str, n_items: int, *, resources: Mapping[str, str] | None = None
+) -> list[str]:
+    """The names "auto" chooses between by evidence for this pool: the one it resolves to
+    first (:func:`auto_representation`), then the usable challengers that fit the pool."""
+    first = auto_representation(modality, n_items, resources=resources)
+    challengers = [
+        r.name
+        for r in representations_for(modality)
+        if r.auto_challenger and r.name != first.name and r.usable(resources) and r.fits(n_items)
+    ]
+    return [first.name, *challengers]
 
 
 def resolve_representation(
@@ -356,6 +374,7 @@ register(
         title="Pixels",
         featurizer=PixelFeaturizer,
         auto_priority=90,
+        auto_challenger=True,
         chunk_rows=1000,
         description="Grayscale pixels, at most 32 px on the longer side.",
     )

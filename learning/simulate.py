@@ -260,16 +260,31 @@ def simulate(
     X_test: NDArray[np.float32],
     *,
     show_progress: bool = True,
+    candidates: dict[str, tuple[NDArray[np.float32], NDArray[np.float32]]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run every strategy ``setup.repeats`` times; returns the JSON-ready result objects."""
+    """Run every strategy ``setup.repeats`` times; returns the JSON-ready result objects.
+
+    ``candidates`` (name -> ``(X_train, X_test)``, the first being ``X_train, X_test``): the
+    representations an "auto" image project re-decides between by evidence as labels grow
+    (:mod:`learning.switching`); the full-data accuracy is then that of the one the evidence
+    picks on the whole pool's labels."""
     from threadpoolctl import threadpool_limits
     from tqdm import tqdm
 
     # The matrices of one round are small: one BLAS thread is faster than two fighting.
     with threadpool_limits(limits=1), warnings.catch_warnings():
         warnings.simplefilter("ignore", category=UserWarning)
+        full_X_train, full_X_test = X_train, X_test
+        if candidates:
+            from learning.switching import full_data_choice
+
+            chosen = full_data_choice(
+                candidates, train.y, first=next(iter(candidates)), random_state=setup.seed
+            )
+            full_X_train, full_X_test = candidates[chosen]
         full_model = make_model(setup.model_name, random_state=setup.seed, **setup.model_params)
-        full_accuracy = float(np.mean(full_model.fit(X_train, train.y).predict(X_test) == test.y))
+        full_model.fit(full_X_train, train.y)
+        full_accuracy = float(np.mean(full_model.predict(full_X_test) == test.y))
         return _simulate_all(
             train,
             test,
@@ -284,6 +299,7 @@ def simulate(
                 unit="round",
                 file=sys.stderr,
             ),
+            candidates,
         )
 
 
@@ -296,18 +312,20 @@ def _simulate_all(
     X_test: NDArray[np.float32],
     full_accuracy: float,
     progress: Any,
+    candidates: dict[str, tuple[NDArray[np.float32], NDArray[np.float32]]] | None = None,
 ) -> list[dict[str, Any]]:
     results = []
     with progress as bar:
         for name in strategies:
             bar.set_description(name)
-            curves = [
-                {
-                    "seed": setup.seed + repeat,
-                    "points": run_curve(name, X_train, train.y, X_test, test.y, setup, repeat, bar),
-                }
-                for repeat in range(setup.repeats)
-            ]
+            curves = []
+            for repeat in range(setup.repeats):
+                if candidates:
+                    curves.append(_switching_repeat(name, candidates, train, test, setup, repeat))
+                    bar.update(len(curves[-1]["points"]))
+                    continue
+                points = run_curve(name, X_train, train.y, X_test, test.y, setup, repeat, bar)
+                curves.append({"seed": setup.seed + repeat, "points": points})
             results.append(
                 {
                     "dataset": str(train.source),
@@ -317,6 +335,51 @@ def _simulate_all(
                 }
             )
     return results
+
+
+def _switching_repeat(
+    strategy: str,
+    candidates: dict[str, tuple[NDArray[np.float32], NDArray[np.float32]]],
+    train: LabeledData,
+    test: LabeledData,
+    setup: SimulationSetup,
+    repeat: int,
+) -> dict[str, Any]:
+    """One repeat of the app's "auto" image loop: the representation re-decided by evidence;
+    ``served`` says which one each point's model was trained on."""
+    from learning.switching import run_switching_curve
+
+    served: list[tuple[int, str]] = []
+    points = run_switching_curve(
+        strategy, candidates, train.y, test.y, setup, repeat,
+        first=next(iter(candidates)), served=served,
+    )  # fmt: skip
+    return {"seed": setup.seed + repeat, "points": points, "served": [n for _, n in served]}
+
+
+def auto_image_candidates(
+    train: LabeledData,
+    test: LabeledData,
+    first: tuple[NDArray[np.float32], NDArray[np.float32], str],
+    *,
+    image_size: tuple[int, int] | None,
+    random_state: int,
+) -> dict[str, tuple[NDArray[np.float32], NDArray[np.float32]]] | None:
+    """The representations an "auto" image project keeps ready and re-decides between
+    (:func:`learning.representations.auto_candidates`), ``first`` (the features "auto"
+    resolved to) first; None when there is only the one."""
+    from learning.representations import auto_candidates
+
+    names = auto_candidates("image", len(train) + len(test))
+    if len(names) < 2 or names[0] != first[2]:
+        return None
+    candidates = {first[2]: (first[0], first[1])}
+    for name in names[1:]:
+        X_train, X_test, _ = featurize(
+            train, test, name, image_size=image_size, random_state=random_state
+        )
+        candidates[name] = (X_train, X_test)
+    return candidates
 
 
 def _split(data: LabeledData, test_size: float, seed: int) -> tuple[LabeledData, LabeledData]:
@@ -464,6 +527,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"{args.test}: test features have {X_test.shape[1]} columns, "
                 f"training features {X_train.shape[1]}"
             )
+        candidates = None
+        if args.features == "auto" and train.kind == "image" and args.model != "cnn":
+            # What an "auto" image project does: the candidates kept ready beside the first
+            # choice, re-decided by cross-validation on the labels as they grow.
+            candidates = auto_image_candidates(
+                train, test, (X_train, X_test, features), image_size=image_size,
+                random_state=args.seed,
+            )  # fmt: skip
     except DatasetError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -490,9 +561,15 @@ def main(argv: list[str] | None = None) -> int:
         f"model {model_name}",
         file=sys.stderr,
     )
+    if candidates:
+        print(
+            f"representation re-decided by evidence between {', '.join(candidates)}",
+            file=sys.stderr,
+        )
     results = simulate(
-        train, test, strategies, setup, X_train, X_test, show_progress=not args.no_progress
-    )
+        train, test, strategies, setup, X_train, X_test, show_progress=not args.no_progress,
+        candidates=candidates,
+    )  # fmt: skip
     versus_random = versus_random_report(
         results,
         lambda: make_model(setup.model_name, random_state=setup.seed, **setup.model_params),

@@ -84,3 +84,31 @@ def run_switching_curve(
             exclude=labeled,
         )
         labeled = np.concatenate([labeled, chosen.positions])
+
+
+# The full-data decision cross-validates on at most this many pool rows (a seeded sample):
+# the ranking of the candidates, not the last decimal, at any pool size.
+FULL_DECISION_ROWS = 5000
+
+
+def full_data_choice(
+    representations: Mapping[str, tuple[NDArray[np.float32], NDArray[np.float32]]],
+    y_train: NDArray,
+    *,
+    first: str,
+    random_state: int = 0,
+) -> str:
+    """What "auto" serves once every pool item is labeled: the evidence on the pool's labels
+    (3-fold, on a seeded sample of at most ``FULL_DECISION_ROWS`` rows)."""
+    rng = np.random.default_rng(random_state)
+    rows = np.arange(len(y_train))
+    if len(rows) > FULL_DECISION_ROWS:
+        rows = np.sort(rng.choice(rows, size=FULL_DECISION_ROWS, replace=False))
+    evidence = compare_representations(
+        {name: pair[0][rows] for name, pair in representations.items()},
+        np.asarray(y_train)[rows],
+        serving=first,
+        cv=3,
+        random_state=random_state,
+    )
+    return evidence.chosen

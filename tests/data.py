@@ -27,6 +27,31 @@ def shades_zip(n_per_class: int) -> io.BytesIO:
     return buffer
 
 
+def marked_png(marked: bool, seed: int) -> bytes:
+    """An 8×8 grayscale PNG: one of four seeded high-contrast patterns with noise, whose
+    top-left pixel alone, noise-free, says the class (140 marked, 120 not). Raw pixels
+    separate the classes by that pixel; a neighbour graph of the images, whose distances the
+    patterns and the noise dominate, does not (issue 20: a representation that caps)."""
+    patterns = np.random.default_rng(7).choice([30, 220], size=(4, 8, 8))
+    rng = np.random.default_rng(seed)
+    pixels = patterns[seed % 4] + rng.normal(0, 20, size=(8, 8))
+    pixels[0, 0] = 140 if marked else 120
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), mode="L").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def marked_zip(n_per_class: int) -> io.BytesIO:
+    """Marked and plain images (see ``marked_png``); the truth is the file name's prefix."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for index in range(n_per_class):
+            archive.writestr(f"marked_{index}.png", marked_png(True, index))
+            archive.writestr(f"plain_{index}.png", marked_png(False, 100_000 + index))
+    buffer.seek(0)
+    return buffer
+
+
 SPORTS = [
     "match",
     "goal",

@@ -5,6 +5,8 @@ or the API (``tests/labeler/test_structure_imports.py``).
 - :mod:`labeler.engine.store`: which feature set serves, and the sets' in-place shards;
 - :mod:`labeler.engine.embedding`: raw items to rows, chunk by chunk, into the shards;
 - :mod:`labeler.engine.training`: ``train_and_choose`` / ``predict_items`` for the retrain;
+- :mod:`labeler.engine.representation_choice`: an "auto" image project's representation,
+  re-decided by cross-validation on the labels;
 - :mod:`labeler.engine.versus_random`: what random labels would have bought, beside a run;
 - :mod:`labeler.engine.findings`: ``findings_train_and_choose``, its findings counterpart;
 - :mod:`labeler.engine.agreement`: agreement figures between annotators;
@@ -29,10 +31,17 @@ from labeler.engine.model_files import (
     model_export_ready,
     model_export_release,
 )
+from labeler.engine.representation_choice import EVIDENCE_KEY as REPRESENTATION_EVIDENCE
+from labeler.engine.representation_choice import (
+    comparison_min_labels,
+    latest_representation_evidence,
+    representation_evidence,
+)
 from labeler.engine.store import (
     SHARD_ROWS,
     FeatureProgress,
     FeatureRows,
+    auto_candidate_names,
     feature_progress,
     feature_rows_open,
     feature_set_dir,
@@ -103,6 +112,7 @@ def features_problem(name: str, kind: str, n_items: int | None = None) -> str | 
 
 __all__ = [
     "MODEL_EXPORT_FORMATS",
+    "REPRESENTATION_EVIDENCE",
     "SHARD_ROWS",
     "FeatureProgress",
     "FeatureRows",
@@ -114,6 +124,8 @@ __all__ = [
     "RunOutcome",
     "agreement_figures",
     "artifact_dir",
+    "comparison_min_labels",
+    "auto_candidate_names",
     "feature_progress",
     "feature_rows_open",
     "findings_train_and_choose",
@@ -125,6 +137,8 @@ __all__ = [
     "model_export_release",
     "predict_items",
     "predict_proba_items",
+    "latest_representation_evidence",
+    "representation_evidence",
     "feature_choices",
     "features_problem",
     "representation_for",

@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 from labeler.models import FeatureSet, Item, Project
 
 SHARD_ROWS = 50_000
+AUTO = "auto"
 
 
 def resources() -> dict[str, str]:
@@ -41,6 +42,11 @@ def project_choices(project: Project, *, with_image_size: bool = False):
     from learning.project_defaults import new_project_choices
 
     first_image_size = None
+    features = project.features
+    # The evidence of an earlier retrain chose among the candidates: it serves while it still
+    # can (a pool that outgrew it falls back to the registry's choice).
+    if features == AUTO and project.auto_representation in auto_candidate_names(project)[1:]:
+        features = project.auto_representation
     if with_image_size and project.kind == "image":
         first = Item.objects.filter(project=project).exclude(file="").order_by("id").first()
         metadata = first.metadata if first is not None else {}
@@ -48,11 +54,40 @@ def project_choices(project: Project, *, with_image_size: bool = False):
     return new_project_choices(
         project.kind,
         project.n_items,
-        features=project.features,
+        features=features,
         strategy=project.strategy,
         first_image_size=first_image_size,
         resources=resources(),
     )
+
+
+def auto_candidate_names(project: Project) -> list[str]:
+    """The representations "auto" re-decides between for this project, the first choice
+    first; empty unless the project is an "auto" image project of one item per image (text
+    has its sentence embeddings; a scan's rows are pooled slices)."""
+    from learning.representations import auto_candidates
+
+    if (
+        project.features != AUTO
+        or project.kind != Project.Kind.IMAGE
+        or project.unit != Project.Unit.INSTANCE
+        or project.is_findings
+    ):
+        return []
+    try:
+        return auto_candidates("image", project.n_items, resources=resources())
+    except ValueError:
+        return []
+
+
+def kept_representations(project: Project) -> list[str]:
+    """What the project keeps ready: the representation it asks for now, and for "auto"
+    images every candidate the evidence may switch to."""
+    try:
+        names = [representation_for(project).name]
+    except ValueError:
+        names = []
+    return names + [name for name in auto_candidate_names(project) if name not in names]
 
 
 def representation_for(project: Project):
@@ -192,10 +227,7 @@ def serving_feature_set(project: Project) -> FeatureSet | None:
 
 
 def feature_set_wanted(feature_set: FeatureSet) -> bool:
-    try:
-        return representation_for(feature_set.project).name == feature_set.representation
-    except ValueError:
-        return False
+    return feature_set.representation in kept_representations(feature_set.project)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from labeler import jobs
 from labeler.engine.store import (
     feature_set_dir,
     feature_set_wanted,
+    kept_representations,
     project_choices,
     representation_for,
     representation_named,
@@ -81,8 +82,13 @@ def feature_set_request(*, project: Project, retry_failed: bool = False) -> Feat
     - a complete per-item set the pool outgrew: its new rows are appended;
     - a failed one is retried, and a pending one sent again, only when ``retry_failed`` (a
       manager's explicit request: a settings change or "retrain now").
+
+    An "auto" image project also keeps the candidates the evidence may switch to ready
+    (:func:`labeler.engine.store.kept_representations`), after the one it asks for.
     """
-    project.refresh_from_db(fields=["n_items", "features", "kind", "random_seed"])
+    project.refresh_from_db(
+        fields=["n_items", "features", "kind", "random_seed", "auto_representation"]
+    )
     if project.n_items == 0:
         return None
     try:
@@ -90,6 +96,17 @@ def feature_set_request(*, project: Project, retry_failed: bool = False) -> Feat
     except ValueError as problem:
         logger.warning("project %s: no features (%s)", project.pk, problem)
         return None
+    requested = _request_one(project, representation, retry_failed)
+    if requested.ready_at is not None:
+        # The challengers only once the first choice serves: it is what a new project waits
+        # for, and the evidence needs tens of labels before it can compare anyway.
+        for name in kept_representations(project):
+            if name != representation.name:
+                _request_one(project, representation_named(name), retry_failed)
+    return requested
+
+
+def _request_one(project: Project, representation, retry_failed: bool) -> FeatureSet:
     latest = (
         FeatureSet.objects.filter(project=project, representation=representation.name)
         .order_by("-version")
@@ -177,17 +194,14 @@ def superseded_feature_sets_remove(project: Project) -> int:
         latest_run = runs.filter(status=ModelRun.Status.SUCCEEDED).order_by("-created_at").first()
         if latest_run is not None and latest_run.feature_set_id is not None:
             keep.add(latest_run.feature_set_id)
-        try:
-            wanted = representation_for(project).name
-        except ValueError:
-            wanted = None
-        newest = (
-            FeatureSet.objects.filter(project=project, representation=wanted)
-            .order_by("-version")
-            .first()
-        )
-        if newest is not None:
-            keep.add(newest.pk)
+        for wanted in kept_representations(project):
+            newest = (
+                FeatureSet.objects.filter(project=project, representation=wanted)
+                .order_by("-version")
+                .first()
+            )
+            if newest is not None:
+                keep.add(newest.pk)
         superseded = list(
             FeatureSet.objects.select_for_update()
             .filter(project=project, status__in=[FeatureSet.Status.READY, FeatureSet.Status.FAILED])

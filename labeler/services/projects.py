@@ -160,3 +160,10 @@ def project_update(
             # queue keep serving until it is ready, and the next retrain after that uses it.
             feature_set_request(project=locked, retry_failed=True)
     return locked
+
+
+def project_auto_representation_set(*, project: Project, name: str) -> None:
+    """What "auto" serves from now on, as the retrain's evidence chose it (issue 20). Only
+    this field: settings and counters change concurrently."""
+    Project.objects.filter(pk=project.pk).update(auto_representation=name)
+    project.auto_representation = name

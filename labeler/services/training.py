@@ -35,6 +35,7 @@ from labeler.services.items import (
     item_finding_probabilities_store,
     item_predictions_store,
 )
+from labeler.services.projects import project_auto_representation_set
 from labeler.transient import TRANSIENT_ERRORS
 
 logger = logging.getLogger(__name__)
@@ -229,6 +230,7 @@ def _run_steps(project: Project, run: ModelRun) -> None:
     evaluation_draw(project=project)
     project.refresh_from_db()
     plan = _round_plan(project)
+    evidence = None if project.is_findings else _representation_decide(project)
     if project.is_findings:
         outcome = _findings_train_and_choose(project, run, plan)
     else:
@@ -240,6 +242,10 @@ def _run_steps(project: Project, run: ModelRun) -> None:
             n_ranked=queue.RANKING_DEPTH,
             held_item_ids=queue.held_item_ids(project=project),
         )
+    if evidence is not None and outcome.metrics:
+        # Which representation serves and why, on every run that trained a model: this
+        # run's comparison, else the latest one (the dashboard and the API read it here).
+        outcome.metrics[engine.REPRESENTATION_EVIDENCE] = evidence
     run.feature_set_id = outcome.feature_set_id
     run.model_name = outcome.model_name
     run.n_labels = outcome.n_labels
@@ -252,6 +258,27 @@ def _run_steps(project: Project, run: ModelRun) -> None:
         _finding_probabilities_store(project, run)
     else:
         item_predictions_store(run=run)
+
+
+def _representation_decide(project: Project) -> dict | None:
+    """An "auto" image project's representation, re-decided by evidence once the labels have
+    grown enough: when another ready candidate wins the cross-validation, this run already
+    trains on it (its features are complete; labeling never waited for them). Returns the
+    evidence to record: this run's comparison, else the latest one, else None."""
+    evidence = engine.representation_evidence(project=project)
+    if evidence is None:
+        if not engine.auto_candidate_names(project):
+            return None
+        latest = engine.latest_representation_evidence(project)
+        return {**latest, "compared_in_run": False} if latest else None
+    evidence = {**evidence, "compared_in_run": True}
+    if evidence["chosen"] != evidence["serving"]:
+        logger.info(
+            "project %s: representation %s -> %s (%s)",
+            project.pk, evidence["serving"], evidence["chosen"], evidence["reason"],
+        )  # fmt: skip
+        project_auto_representation_set(project=project, name=evidence["chosen"])
+    return evidence
 
 
 def _findings_train_and_choose(project: Project, run: ModelRun, plan: RoundPlan):

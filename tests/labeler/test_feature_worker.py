@@ -75,7 +75,10 @@ def _logs(folder: Path) -> str:
 
 
 def test_changing_the_representation_live_never_stops_labeling(two_workers):
-    project = ProjectFactory(kind="image", classes=["dark", "light"], round_size=10)
+    # Spectral by name: "auto" would keep pixels ready beside it (issue 20).
+    project = ProjectFactory(
+        kind="image", classes=["dark", "light"], round_size=10, features="spectral"
+    )
     expert = UserFactory()
     services.items_import_stream(project=project, name="shades.zip", stream=shades_zip(40))
 

@@ -51,7 +51,7 @@ def test_import_queues_a_cold_start_run_that_fills_the_first_round(shades_projec
     for entry in entries:
         assert entry.item.is_evaluation == (entry.kind == "evaluation")
     # The embedding worker gave every item a row before the run chose on them.
-    features = FeatureSet.objects.get(project=shades_project)
+    features = FeatureSet.objects.get(project=shades_project, representation="spectral")
     assert features.status == "ready" and features.processed == 80
     assert run.feature_set == features
 

@@ -86,9 +86,13 @@ def test_the_simulator_makes_a_new_image_projects_choices(tmp_path, capsys):
     with archive.open("rb") as stream:
         services.items_import_stream(project=project, name="shades.zip", stream=stream)
     run = run_queued(project)
-    features = FeatureSet.objects.get(project=project)
+    features = FeatureSet.objects.get(project=project, representation=name)
 
     assert name == choices.representation == features.representation == "spectral"
+    # The candidates "auto" re-decides between by evidence are the same (issue 20).
+    assert "representation re-decided by evidence between spectral, pixels" in log
+    kept = FeatureSet.objects.filter(project=project).values_list("representation", flat=True)
+    assert sorted(kept) == ["pixels", "spectral"]
     assert f"features {name} ({X.shape[1]}-d), model {choices.model}" in log
     assert run.model_name == choices.model
     assert tuple(features.params["image_size"]) == choices.image_size == (8, 8)

@@ -70,3 +70,42 @@ def test_the_simulated_loop_switches_to_the_representation_the_labels_favour():
     assert [p[0] for p in points] == [n for n, _ in served]
     assert served[0][1] == "noise" and served[-1][1] == "signal"
     assert points[-1][1] > 0.9
+
+
+def test_auto_keeps_the_raw_pixels_ready_beside_the_pool_fitted_first_choice():
+    from learning.representations import SPECTRAL_MAX_ITEMS, auto_candidates
+
+    assert auto_candidates("image", 1000) == ["spectral", "pixels"]
+    assert auto_candidates("image", SPECTRAL_MAX_ITEMS + 1) == ["landmark_spectral", "pixels"]
+    # Text serves its sentence embeddings: nothing to re-decide.
+    assert len(auto_candidates("text", 1000)) == 1
+
+
+def _marked_images(n_per_class: int, seed: int = 0):
+    """8×8 images of four noisy patterns; one noise-free pixel alone says the class: raw
+    pixels separate the classes by construction, a neighbour graph of the images does not."""
+    patterns = np.random.default_rng(7).choice([30, 220], size=(4, 8, 8))
+    rng = np.random.default_rng(seed)
+    images, labels = [], []
+    for index in range(2 * n_per_class):
+        image = patterns[index % 4] + rng.normal(0, 20, size=(8, 8))
+        image[0, 0] = 140 if index % 2 else 120
+        images.append(np.clip(image, 0, 255).astype(np.uint8))
+        labels.append("marked" if index % 2 else "plain")
+    return np.stack(images), np.array(labels)
+
+
+def test_the_simulator_re_decides_an_image_arrays_representation_as_the_app_does(tmp_path):
+    import json
+
+    from learning import simulate
+
+    X, y = _marked_images(150)
+    np.savez(tmp_path / "marked.npz", X=X, y=y)
+    out = tmp_path / "results.json"
+    args = [str(tmp_path / "marked.npz"), "--strategies", "default", "--repeats", "1"]
+    args += ["--budget", "90", "--no-progress", "--out", str(out)]
+    assert simulate.main(args) == 0
+    curve = json.loads(out.read_text())[0]["curves"][0]
+    assert curve["served"][0] == "spectral" and curve["served"][-1] == "pixels"
+    assert curve["points"][-1][1] > 0.9

@@ -115,6 +115,22 @@ class FeatureStateSerializer(serializers.Serializer):
     eta_seconds = serializers.FloatField(allow_null=True)
 
 
+class RepresentationStateSerializer(serializers.Serializer):
+    """Which representation serves and why (issue 20: "auto" re-decides it by evidence)."""
+
+    serving = serializers.CharField(allow_null=True)
+    automatic = serializers.BooleanField(
+        help_text='True when "auto" re-decides it by cross-validation on the labels.'
+    )
+    candidates = serializers.ListField(child=serializers.CharField())
+    evidence = serializers.JSONField(
+        allow_null=True,
+        help_text="The latest comparison: chosen, serving (before it), scores (name -> "
+        "[mean, std] cross-validated accuracy), n_labels, n_compared, folds, reason.",
+    )
+    why = serializers.CharField(help_text="A sentence in the request's language.")
+
+
 class VersusRandomSerializer(serializers.Serializer):
     """What a model trained on as many random labels would reach, estimated by cross-fitting
     within the evaluation set (a random sample of the pool), beside the latest model."""
@@ -156,6 +172,7 @@ class ProjectStatsSerializer(serializers.Serializer):
     evaluation = EvaluationSetSerializer()
     worker = WorkerStateSerializer()
     features = FeatureStateSerializer()
+    representation = RepresentationStateSerializer()
     latest_run = ModelRunSerializer(allow_null=True)
     latest_model = ModelRunSerializer(allow_null=True)
     metrics = serializers.JSONField()
