@@ -45,6 +45,9 @@ class SimulationSetup:
     random_initial: bool = False
     # Standardise on the whole pool, as the app does, rather than on the labeled rows.
     pool_scaling: bool = True
+    # Label spreading over the unlabeled pool: "off", "on" or "auto" (decided by
+    # cross-validation on the labels; learning/semi_supervised.py).
+    semi_supervised: str = "off"
 
 
 def _fit(
@@ -54,6 +57,7 @@ def _fit(
     random_state: int,
     previous: Any,
     scaler: Any = None,
+    unlabeled: NDArray | None = None,
 ) -> Any:
     from learning.training import train_model
 
@@ -64,6 +68,8 @@ def _fit(
         random_state=random_state,
         previous=previous,
         scaler=scaler,
+        unlabeled=unlabeled,
+        semi_supervised=setup.semi_supervised,
         **setup.model_params,
     )
 
@@ -111,7 +117,14 @@ def run_curve(
 
         scaler = pool_scaler(X_train, random_state=setup.seed)
     while True:
-        model = _fit(setup, X_train[labeled], y_train[labeled], setup.seed + repeat, model, scaler)
+        unlabeled = None
+        if setup.semi_supervised != "off":
+            from learning.semi_supervised import unlabeled_sample
+
+            unlabeled = X_train[unlabeled_sample(len(y_train), labeled, random_state=setup.seed)]
+        model = _fit(
+            setup, X_train[labeled], y_train[labeled], setup.seed + repeat, model, scaler, unlabeled
+        )
         report = evaluate(y_test, model.predict(X_test), classes)
         points.append([int(len(labeled)), report["accuracy"], report["macro_f1"]])
         if progress is not None:
@@ -385,6 +398,13 @@ def _parser() -> argparse.ArgumentParser:
         "default: the model a new project of this modality gets",
     )
     parser.add_argument(
+        "--semi-supervised",
+        default="off",
+        choices=["off", "on", "auto"],
+        help="label spreading over the unlabeled pool: off, on, or auto (on where "
+        "cross-validation on the labels shows it helps, re-decided as labels grow by 25%%)",
+    )
+    parser.add_argument(
         "--pooling",
         default="auto",
         choices=["auto", "mean", "meanmax", "attention"],
@@ -483,6 +503,7 @@ def main(argv: list[str] | None = None) -> int:
         model_name,
         model_params,
         random_initial=args.random_initial,
+        semi_supervised=args.semi_supervised,
     )
     print(
         f"{train.source}: {len(train)} pool items, {len(test)} test items, "
