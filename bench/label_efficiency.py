@@ -54,6 +54,7 @@ class Runner:
     features: str = "raw"
     pool_scaling: bool = True
     semi_supervised: str = "off"
+    gate_evaluation: int = 0
 
 
 PARITY = [
@@ -174,6 +175,13 @@ I20_SEMI = [
     Runner("default pipeline + pool (gated)", "tweezers", "default", "logreg", True, {}, "auto",
            semi_supervised="auto"),
 ]  # fmt: skip
+
+I20_SEMI_EVALUATION = [
+    Runner("default pipeline + pool (gated on 50 evaluation answers)", "tweezers", "default",
+           "logreg", True, {}, "auto", semi_supervised="auto", gate_evaluation=50),
+]  # fmt: skip
+"""The gate as the app runs it: on a random evaluation set of 50 pool items (answered outside
+the budget, never trained on), not by cross-validation on the actively chosen labels."""
 """Issue 20, item 4 (s8-semisup): label spreading over the unlabeled pool, always and gated
 by cross-validation on the labels, against the supervised model, same seeds and sets."""
 
@@ -475,7 +483,7 @@ def compute_curve(runner: Runner, dataset: str, setup: SimulationSetup, seed: in
         model_setup = SimulationSetup(
             setup.initial, setup.batch, setup.budget, setup.repeats, setup.seed,
             runner.model, runner.params, pool_scaling=runner.pool_scaling,
-            semi_supervised=runner.semi_supervised,
+            semi_supervised=runner.semi_supervised, gate_evaluation=runner.gate_evaluation,
         )  # fmt: skip
         return run_curve(
             runner.strategy, X_train, y_train, X_test, y_test, model_setup, seed,
@@ -854,6 +862,7 @@ def main() -> int:
             + (I20_MODEL if "i20_model" in chosen else [])
             + (I20_MODEL_DEFAULT if "i20_automl" in chosen else [])
             + (I20_SEMI if "i20_semi" in chosen else [])
+            + (I20_SEMI_EVALUATION if "i20_semi_evaluation" in chosen else [])
             + (LIBRARIES if "libraries" in chosen else [])
             + (LIBRARIES_FINAL if "libraries_final" in chosen else [])
         )  # fmt: skip

@@ -48,6 +48,9 @@ class SimulationSetup:
     # Label spreading over the unlabeled pool: "off", "on" or "auto" (decided by
     # cross-validation on the labels; learning/semi_supervised.py).
     semi_supervised: str = "off"
+    # With semi_supervised "auto": decide on this many random pool items answered by the
+    # oracle (the app's evaluation set; not in the budget, never labeled for training).
+    gate_evaluation: int = 0
 
 
 def _fit(
@@ -58,6 +61,7 @@ def _fit(
     previous: Any,
     scaler: Any = None,
     unlabeled: NDArray | None = None,
+    evaluation: tuple[NDArray, NDArray] | None = None,
 ) -> Any:
     from learning.training import train_model
 
@@ -70,6 +74,7 @@ def _fit(
         scaler=scaler,
         unlabeled=unlabeled,
         semi_supervised=setup.semi_supervised,
+        evaluation=evaluation,
         **setup.model_params,
     )
 
@@ -116,15 +121,22 @@ def run_curve(
         from learning.preprocessing import pool_scaler
 
         scaler = pool_scaler(X_train, random_state=setup.seed)
+    held = np.empty(0, dtype=np.int64)  # the gate's evaluation items
+    if setup.semi_supervised == "auto" and setup.gate_evaluation > 0:
+        draw = np.random.default_rng([setup.seed, repeat, 5]).permutation(len(y_train))
+        held = np.sort(np.setdiff1d(draw[: setup.gate_evaluation], labeled))
+    evaluation = (X_train[held], y_train[held]) if len(held) else None
     while True:
         unlabeled = None
         if setup.semi_supervised != "off":
             from learning.semi_supervised import unlabeled_sample
 
-            unlabeled = X_train[unlabeled_sample(len(y_train), labeled, random_state=setup.seed)]
+            taken = np.concatenate([labeled, held])
+            unlabeled = X_train[unlabeled_sample(len(y_train), taken, random_state=setup.seed)]
         model = _fit(
-            setup, X_train[labeled], y_train[labeled], setup.seed + repeat, model, scaler, unlabeled
-        )
+            setup, X_train[labeled], y_train[labeled], setup.seed + repeat, model, scaler,
+            unlabeled, evaluation,
+        )  # fmt: skip
         report = evaluate(y_test, model.predict(X_test), classes)
         points.append([int(len(labeled)), report["accuracy"], report["macro_f1"]])
         if progress is not None:
@@ -138,7 +150,7 @@ def run_curve(
             rng=rng,
             X_labeled=X_train[labeled],
             y_labeled=y_train[labeled],
-            exclude=labeled,
+            exclude=np.union1d(labeled, held),
         )
         labeled = np.concatenate([labeled, chosen.positions])
 
