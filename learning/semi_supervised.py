@@ -13,8 +13,9 @@ the same kind as the supervised one, so it exports and loads as that model does.
 :func:`decide` is the gate: it compares the supervised and the semi-supervised model on the
 evaluation set's answers (a random sample of the pool labeled by experts) when there are at
 least ``min_evaluation`` of them, else by stratified cross-validation on the labels, and turns
-the unlabeled pool on only when it wins. The retrain reuses the decision until the labels
-have grown by ``REDECIDE_GROWTH`` (:func:`learning.training.train_model`).
+the unlabeled pool on only when it wins clearly (paired over the same answers). The retrain
+reuses the decision until the labels have grown by ``REDECIDE_GROWTH``
+(:func:`learning.training.train_model`).
 """
 
 from __future__ import annotations
@@ -192,9 +193,12 @@ def decide(
     (no search per fit). With at least ``min_evaluation`` evaluation answers, ``supervised``
     (fitted on all labels) and the semi-supervised model (fitted here, returned for serving)
     are scored on them; else both are cross-validated on the labels (``cv`` stratified
-    folds; the held-out labels are not in the graph). On only when the semi-supervised model
-    is strictly more accurate. ``evidence``: JSON-ready (``on``, ``by``, both accuracies, the
-    number of answers or folds compared, ``n_labels``, ``n_pseudo``, ``seconds``)."""
+    folds; the held-out labels are not in the graph). On only when, over the answers one side
+    gets right and the other wrong, the semi-supervised model wins more than it loses by over
+    one standard deviation of a fair coin's difference (``sqrt(wins + losses)``, as McNemar's
+    test): on 50 evaluation answers a one-item lead is noise. ``evidence``: JSON-ready
+    (``on``, ``by``, both accuracies, ``wins`` and ``losses``, the number of answers or folds
+    compared, ``n_labels``, ``n_pseudo``, ``seconds``)."""
     started = time.perf_counter()
     evidence: dict[str, Any] = {"n_labels": int(len(y)), "n_unlabeled": int(len(X_unlabeled))}
     semi = None
@@ -202,8 +206,8 @@ def decide(
         semi, n_pseudo = fit_with_pool(make_estimator, X, y, X_unlabeled, scaler=scaler)
         if supervised is None:
             supervised = make_estimator().fit(X, y)
-        accuracy = float(np.mean(supervised.predict(X_eval) == y_eval))
-        semi_accuracy = float(np.mean(semi.predict(X_eval) == y_eval))
+        right = supervised.predict(X_eval) == y_eval
+        semi_right = semi.predict(X_eval) == y_eval
         evidence.update(by="evaluation", n_compared=int(len(y_eval)), n_pseudo=n_pseudo)
     else:
         _, counts = np.unique(y, return_counts=True)
@@ -214,7 +218,8 @@ def decide(
         from sklearn.model_selection import StratifiedKFold
 
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
-        scores, semi_scores, pseudo = [], [], []
+        right, semi_right = np.zeros(len(y), bool), np.zeros(len(y), bool)
+        pseudo = []
         for train, test in splitter.split(X, y):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -222,15 +227,20 @@ def decide(
             model, n_pseudo = fit_with_pool(
                 make_estimator, X[train], y[train], X_unlabeled, scaler=scaler
             )
-            scores.append(np.mean(base.predict(X[test]) == y[test]))
-            semi_scores.append(np.mean(model.predict(X[test]) == y[test]))
+            right[test] = base.predict(X[test]) == y[test]
+            semi_right[test] = model.predict(X[test]) == y[test]
             pseudo.append(n_pseudo)
-        accuracy, semi_accuracy = float(np.mean(scores)), float(np.mean(semi_scores))
         evidence.update(by="cross-validation", n_compared=folds, n_pseudo=int(np.mean(pseudo)))
+    # Paired, as McNemar's test: the answers only one side gets right decide, and the pool
+    # must win more of them than one standard deviation of a fair coin's difference.
+    wins = int(np.sum(semi_right & ~right))
+    losses = int(np.sum(right & ~semi_right))
     evidence.update(
-        on=bool(semi_accuracy > accuracy),
-        supervised=round(accuracy, 4),
-        semi_supervised=round(semi_accuracy, 4),
+        on=bool(wins - losses > np.sqrt(wins + losses)),
+        supervised=round(float(np.mean(right)), 4),
+        semi_supervised=round(float(np.mean(semi_right)), 4),
+        wins=wins,
+        losses=losses,
         seconds=round(time.perf_counter() - started, 3),
     )
     return evidence, semi
