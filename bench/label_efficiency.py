@@ -53,6 +53,8 @@ class Runner:
     params: dict[str, Any] = field(default_factory=dict)
     features: str = "raw"
     pool_scaling: bool = True
+    semi_supervised: str = "off"
+    gate_evaluation: int = 0
 
 
 PARITY = [
@@ -154,6 +156,34 @@ I20_MODEL = [
 ]  # fmt: skip
 """Issue 20, item 3: AutoML against the fixed model, with random labels and with the default
 strategy."""
+
+I20_MODEL_DEFAULT = [
+    Runner("random", "tweezers", "random", "logreg", features="auto"),
+    Runner("default pipeline", "tweezers", "default", "logreg", True, {}, "auto"),
+    Runner("default pipeline + AutoML", "tweezers", "default", "auto", True, AUTOML, "auto"),
+]
+"""Issue 20, item 3 (s8-semisup): AutoML against the fixed model on what a new project
+serves (the "auto" representation, cold start, the default strategy)."""
+
+I20_SEMI = [
+    Runner("random", "tweezers", "random", "logreg", features="auto"),
+    Runner("random + pool (on)", "tweezers", "random", "logreg", features="auto",
+           semi_supervised="on"),
+    Runner("default pipeline", "tweezers", "default", "logreg", True, {}, "auto"),
+    Runner("default pipeline + pool (on)", "tweezers", "default", "logreg", True, {}, "auto",
+           semi_supervised="on"),
+    Runner("default pipeline + pool (gated)", "tweezers", "default", "logreg", True, {}, "auto",
+           semi_supervised="auto"),
+]  # fmt: skip
+
+I20_SEMI_EVALUATION = [
+    Runner("default pipeline + pool (gated on 50 evaluation answers)", "tweezers", "default",
+           "logreg", True, {}, "auto", semi_supervised="auto", gate_evaluation=50),
+]  # fmt: skip
+"""The gate as the app runs it: on a random evaluation set of 50 pool items (answered outside
+the budget, never trained on), not by cross-validation on the actively chosen labels."""
+"""Issue 20, item 4 (s8-semisup): label spreading over the unlabeled pool, always and gated
+by cross-validation on the labels, against the supervised model, same seeds and sets."""
 
 I20_FINAL = [
     Runner("random", "tweezers", "random", "logreg"),
@@ -453,6 +483,7 @@ def compute_curve(runner: Runner, dataset: str, setup: SimulationSetup, seed: in
         model_setup = SimulationSetup(
             setup.initial, setup.batch, setup.budget, setup.repeats, setup.seed,
             runner.model, runner.params, pool_scaling=runner.pool_scaling,
+            semi_supervised=runner.semi_supervised, gate_evaluation=runner.gate_evaluation,
         )  # fmt: skip
         return run_curve(
             runner.strategy, X_train, y_train, X_test, y_test, model_setup, seed,
@@ -829,9 +860,13 @@ def main() -> int:
             + (I20_CHOICE if "i20" in chosen else [])
             + (I20_FINAL if "i20_final" in chosen else [])
             + (I20_MODEL if "i20_model" in chosen else [])
+            + (I20_MODEL_DEFAULT if "i20_automl" in chosen else [])
+            + (I20_SEMI if "i20_semi" in chosen else [])
+            + (I20_SEMI_EVALUATION if "i20_semi_evaluation" in chosen else [])
             + (LIBRARIES if "libraries" in chosen else [])
             + (LIBRARIES_FINAL if "libraries_final" in chosen else [])
         )  # fmt: skip
+        runners = list({r.label: r for r in runners}.values())  # groups share runners
         if dataset not in IMAGE_SETS:
             # Text sets are sentence embeddings already: nothing to re-decide.
             runners = [r for r in runners if r.features != "switch"]

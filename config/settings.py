@@ -397,6 +397,11 @@ TWEEZERS_UPLOAD_DIR = Path(env.str("TWEEZERS_UPLOAD_DIR", default=str(VAR_DIR / 
 # The model every retrain trains: "" = the serving representation's own (cross-validated
 # logistic regression), "auto" = chosen per retrain by cross-validation (learning/automl.py).
 TWEEZERS_MODEL = env.str("TWEEZERS_MODEL", default="")
+# Semi-supervised training on the unlabeled pool (learning/semi_supervised.py): "auto" = used
+# where the evaluation set (or cross-validation on the labels) shows it helps, "on", "off".
+TWEEZERS_SEMI_SUPERVISED = env.str("TWEEZERS_SEMI_SUPERVISED", default="off")
+if TWEEZERS_SEMI_SUPERVISED not in ("off", "on", "auto"):
+    raise ImproperlyConfigured("TWEEZERS_SEMI_SUPERVISED must be off, on or auto")
 TWEEZERS_MAX_FILE_BYTES = env.int("TWEEZERS_MAX_FILE_BYTES", default=20 * 1024 * 1024)
 TWEEZERS_MAX_UPLOAD_BYTES = env.int("TWEEZERS_MAX_UPLOAD_BYTES", default=500 * 1024 * 1024)
 TWEEZERS_MAX_IMAGE_PIXELS = env.int("TWEEZERS_MAX_IMAGE_PIXELS", default=40_000_000)

@@ -37,6 +37,7 @@ from labeler.models import (
     Skip,
     Webhook,
 )
+from labeler.selectors_semi import semi_supervised_figures
 
 
 def projects_visible_to(*, user: AbstractBaseUser) -> QuerySet[Project]:
@@ -139,6 +140,7 @@ def project_stats(*, project: Project) -> dict:
         "learning_curve": latest_model.metrics.get("curve", []) if latest_model else [],
         "stop": latest_model.metrics.get("stop") if latest_model else None,
         "versus_random": _versus_random(latest_model),
+        "semi_supervised": semi_supervised_figures(latest_model),
         "runs": runs,
         "rounds": recent_rounds,
     }

@@ -45,6 +45,12 @@ class SimulationSetup:
     random_initial: bool = False
     # Standardise on the whole pool, as the app does, rather than on the labeled rows.
     pool_scaling: bool = True
+    # Label spreading over the unlabeled pool: "off", "on" or "auto" (decided by
+    # cross-validation on the labels; learning/semi_supervised.py).
+    semi_supervised: str = "off"
+    # With semi_supervised "auto": decide on this many random pool items answered by the
+    # oracle (the app's evaluation set; not in the budget, never labeled for training).
+    gate_evaluation: int = 0
 
 
 def _fit(
@@ -54,6 +60,8 @@ def _fit(
     random_state: int,
     previous: Any,
     scaler: Any = None,
+    unlabeled: NDArray | None = None,
+    evaluation: tuple[NDArray, NDArray] | None = None,
 ) -> Any:
     from learning.training import train_model
 
@@ -64,6 +72,9 @@ def _fit(
         random_state=random_state,
         previous=previous,
         scaler=scaler,
+        unlabeled=unlabeled,
+        semi_supervised=setup.semi_supervised,
+        evaluation=evaluation,
         **setup.model_params,
     )
 
@@ -110,8 +121,22 @@ def run_curve(
         from learning.preprocessing import pool_scaler
 
         scaler = pool_scaler(X_train, random_state=setup.seed)
+    held = np.empty(0, dtype=np.int64)  # the gate's evaluation items
+    if setup.semi_supervised == "auto" and setup.gate_evaluation > 0:
+        draw = np.random.default_rng([setup.seed, repeat, 5]).permutation(len(y_train))
+        held = np.sort(np.setdiff1d(draw[: setup.gate_evaluation], labeled))
+    evaluation = (X_train[held], y_train[held]) if len(held) else None
     while True:
-        model = _fit(setup, X_train[labeled], y_train[labeled], setup.seed + repeat, model, scaler)
+        unlabeled = None
+        if setup.semi_supervised != "off":
+            from learning.semi_supervised import unlabeled_sample
+
+            taken = np.concatenate([labeled, held])
+            unlabeled = X_train[unlabeled_sample(len(y_train), taken, random_state=setup.seed)]
+        model = _fit(
+            setup, X_train[labeled], y_train[labeled], setup.seed + repeat, model, scaler,
+            unlabeled, evaluation,
+        )  # fmt: skip
         report = evaluate(y_test, model.predict(X_test), classes)
         points.append([int(len(labeled)), report["accuracy"], report["macro_f1"]])
         if progress is not None:
@@ -125,7 +150,7 @@ def run_curve(
             rng=rng,
             X_labeled=X_train[labeled],
             y_labeled=y_train[labeled],
-            exclude=labeled,
+            exclude=np.union1d(labeled, held),
         )
         labeled = np.concatenate([labeled, chosen.positions])
 
@@ -448,6 +473,13 @@ def _parser() -> argparse.ArgumentParser:
         "default: the model a new project of this modality gets",
     )
     parser.add_argument(
+        "--semi-supervised",
+        default="off",
+        choices=["off", "on", "auto"],
+        help="label spreading over the unlabeled pool: off, on, or auto (on where "
+        "cross-validation on the labels shows it helps, re-decided as labels grow by 25%%)",
+    )
+    parser.add_argument(
         "--pooling",
         default="auto",
         choices=["auto", "mean", "meanmax", "attention"],
@@ -554,6 +586,7 @@ def main(argv: list[str] | None = None) -> int:
         model_name,
         model_params,
         random_initial=args.random_initial,
+        semi_supervised=args.semi_supervised,
     )
     print(
         f"{train.source}: {len(train)} pool items, {len(test)} test items, "

@@ -174,6 +174,17 @@ def _pool_scaler(project: Project, feature_set: FeatureSet, pool):
     return scaler
 
 
+def _unlabeled_rows(project: Project, pool, train_rows, eval_rows) -> np.ndarray:
+    """A seeded sample of at most ``MAX_UNLABELED`` pool rows that are neither trained on nor
+    in the evaluation set (which measures the model on rows it did not see): the neighbour
+    graph of semi-supervised training, bounded whatever the pool size."""
+    from learning.pool import take_rows
+    from learning.semi_supervised import unlabeled_sample
+
+    taken = np.concatenate([train_rows, eval_rows]).astype(np.int64)
+    return take_rows(pool, unlabeled_sample(len(pool), taken, random_state=project.random_seed))
+
+
 def stop_rows(project: Project, n_rows: int) -> np.ndarray:
     # A fixed sample of the pool, the same for every run of the project, on which successive
     # models' predictions are compared (stabilising predictions).
@@ -320,6 +331,9 @@ def train_and_choose(
     started = time.perf_counter()
     X_train = take_rows(pool, train_rows) if len(train_rows) else None
     if len(set(y_train)) >= 2:
+        X_eval = take_rows(pool, eval_rows) if len(eval_rows) else None
+        semi = settings.TWEEZERS_SEMI_SUPERVISED
+        unlabeled = _unlabeled_rows(project, pool, train_rows, eval_rows) if semi != "off" else None
         model = train_model(
             model_name,
             X_train,
@@ -327,12 +341,14 @@ def train_and_choose(
             random_state=project.random_seed,
             previous=_previous_model(project, serving, model_name),
             scaler=_pool_scaler(project, serving, pool),
+            semi_supervised=semi,
+            unlabeled=unlabeled,
+            evaluation=(X_eval, y_eval) if X_eval is not None else None,
         )
         directory = artifact_dir(run)
         save_model(model, directory)
         outcome.artifact_path = str(directory)
-        if len(eval_rows):
-            X_eval = take_rows(pool, eval_rows)
+        if X_eval is not None:
             outcome.metrics = _evaluate(model, X_eval, y_eval, classes)
             outcome.metrics["curve"] = _learning_curve(
                 project, run, serving, outcome.metrics, X_eval, y_eval, classes,
@@ -359,9 +375,13 @@ def train_and_choose(
             str(name): int(count) for name, count in zip(names, counts, strict=True)
         }
         outcome.metrics["representation"] = serving.representation
-        if hasattr(model, "evidence_"):
+        supervised = getattr(model, "supervised_", model)
+        if hasattr(supervised, "evidence_"):
             # The model AutoML chose and the cross-validated scores it chose by.
-            outcome.metrics["model_choice"] = model.evidence_
+            outcome.metrics["model_choice"] = supervised.evidence_
+        if hasattr(model, "semi_supervised_"):
+            # Whether the unlabeled pool was used, and the comparison that decided it.
+            outcome.metrics["semi_supervised"] = model.semi_supervised_
         outcome.metrics["feature_version"] = serving.version
         _stop_signal(project, run, model, pool, directory, outcome.metrics)
     outcome.train_seconds = time.perf_counter() - started

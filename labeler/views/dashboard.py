@@ -219,6 +219,7 @@ def _dashboard_context(project: Project, role: str) -> dict:
         "recall_rows": [{"name": name, "recall": recall.get(name)} for name in class_names],
         "confusion": _confusion_rows(metrics, class_names),
         "model_choice": _model_choice(metrics),
+        "semi_supervised": stats["semi_supervised"],
         "class_names": class_names,
         "last_failed": next(
             (run for run in stats["runs"][:1] if run.status == ModelRun.Status.FAILED), None

@@ -131,6 +131,34 @@ class RepresentationStateSerializer(serializers.Serializer):
     why = serializers.CharField(help_text="A sentence in the request's language.")
 
 
+class SemiSupervisedSerializer(serializers.Serializer):
+    """Whether the latest model used the unlabeled pool (label spreading over its neighbour
+    graph) and the comparison with and without it that decided."""
+
+    on = serializers.BooleanField(help_text="The served model was trained with the pool.")
+    by = serializers.ChoiceField(
+        choices=["evaluation", "cross-validation", "setting", "too few labels"],
+        help_text="evaluation: on the evaluation set's answers; cross-validation: on the "
+        "labels; setting: TWEEZERS_SEMI_SUPERVISED=on; too few labels to compare",
+    )
+    supervised = serializers.FloatField(
+        required=False, help_text="Accuracy without the pool, in that comparison."
+    )
+    semi_supervised = serializers.FloatField(
+        required=False, help_text="Accuracy with the pool, in that comparison."
+    )
+    n_compared = serializers.IntegerField(
+        required=False, help_text="Evaluation answers (or folds) compared on."
+    )
+    n_pseudo = serializers.IntegerField(
+        required=False, help_text="Pool items that label spreading labeled for training."
+    )
+    decided_on = serializers.IntegerField(
+        required=False, help_text="Labels when decided; re-decided as they grow by 25%."
+    )
+    summary = serializers.CharField(help_text="The decision in one translated sentence.")
+
+
 class VersusRandomSerializer(serializers.Serializer):
     """What a model trained on as many random labels would reach, estimated by cross-fitting
     within the evaluation set (a random sample of the pool), beside the latest model."""
@@ -179,5 +207,6 @@ class ProjectStatsSerializer(serializers.Serializer):
     learning_curve = serializers.JSONField()
     stop = serializers.JSONField(allow_null=True)
     versus_random = VersusRandomSerializer(allow_null=True)
+    semi_supervised = SemiSupervisedSerializer(allow_null=True)
     runs = ModelRunSerializer(many=True)
     rounds = QueryRoundSerializer(many=True)
