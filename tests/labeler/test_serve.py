@@ -219,7 +219,8 @@ def test_the_web_process_serves_a_labeling_session_without_loading_torch(setting
     # worker alone (the web answers from precomputed queues and shards).
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     team = team_for("text", ("spam", "ham"))
-    round_add(team.project, [item_add(team.project, text=f"message {n}") for n in range(3)])
+    # The page and the API client are two tabs: each holds items of its own.
+    round_add(team.project, [item_add(team.project, text=f"message {n}") for n in range(12)])
     env = {
         **os.environ,
         "DATABASE_URL": worker_database_url(),
