@@ -42,6 +42,7 @@ from efficiency.report import (  # noqa: E402
     i20_summary,
     i20_table,
     markdown_table,
+    overview,
     replace_section,
     summarise,
 )
@@ -204,6 +205,7 @@ def main() -> int:
         elif args.write_docs:
             replace_section(ROOT / "docs" / "benchmarks.md", "## Label efficiency",
                             docs_section(report))  # fmt: skip
+    print("\n" + overview(report))
     return 0
 
 
