@@ -148,8 +148,8 @@ def main() -> int:
         n_pool = len(split_features(dataset, "raw")[2])
         auto = auto_features(dataset, n_pool)
         if auto == "raw":
-            # "on auto" would repeat the raw runner's curve.
-            runners = [r for r in runners if not r.label.endswith(" on auto")]
+            # "on auto" and "default pipeline on raw" would repeat the raw runners' curves.
+            runners = [r for r in runners if not r.label.endswith((" on auto", "pipeline on raw"))]
         runners = [
             dataclasses.replace(r, features=auto) if r.features == "auto" else r for r in runners
         ]
