@@ -52,9 +52,11 @@ from efficiency.runners import (  # noqa: E402
     I20_FINAL,
     I20_MODEL,
     LIBRARIES,
+    LIBRARIES_CORE,
     LIBRARIES_FINAL,
     PARITY,
     S8,
+    S8_CORE,
     TEXT,
     TEXT_CANDIDATES,
     pipelines,
@@ -136,6 +138,8 @@ def main() -> int:
             + (I20_FINAL if "i20_final" in chosen else [])
             + (I20_MODEL if "i20_model" in chosen else [])
             + (S8 if "s8" in chosen else [])
+            + (S8_CORE if "s8_core" in chosen else [])
+            + (LIBRARIES_CORE if "libraries_core" in chosen else [])
             + (LIBRARIES if "libraries" in chosen else [])
             + (LIBRARIES_FINAL if "libraries_final" in chosen else [])
         )  # fmt: skip

@@ -148,6 +148,13 @@ resolves and on the raw features, random, margin and entropy on both, all with t
 model (cross-validated logistic regression, pool-fitted scaler)."""
 
 
+S8_CORE = [
+    r for r in S8
+    if r.label in {"random", "random on auto", "default pipeline", "default pipeline on raw",
+                   "margin"}
+]  # fmt: skip
+"""The 70,000-image run: the default pipeline on both feature sets, random, margin."""
+
 LIBRARIES = [
     Runner("modAL margin", "modAL", "margin"),
     Runner("scikit-activeml margin", "scikit-activeml", "margin_sampling"),
@@ -185,3 +192,8 @@ def pipelines(dataset: str) -> list[Runner]:
             Runner(f"default pipeline + {name}", "tweezers", "default", model, True, {}, features)
         )
     return runners
+
+
+LIBRARIES_CORE = [r for r in LIBRARIES if r.label in {"modAL margin", "scikit-activeml clue"}]
+"""The libraries on the 70,000-image run: margin (the three libraries' margin sampling gave
+identical curves on every other set) and CLUE."""
