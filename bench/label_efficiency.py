@@ -54,9 +54,11 @@ from efficiency.runners import (  # noqa: E402
     LIBRARIES,
     LIBRARIES_CORE,
     LIBRARIES_FINAL,
+    LIBRARIES_IMAGE,
     PARITY,
     S8,
     S8_CORE,
+    S8_IMAGE,
     TEXT,
     TEXT_CANDIDATES,
     pipelines,
@@ -139,6 +141,8 @@ def main() -> int:
             + (I20_MODEL if "i20_model" in chosen else [])
             + (S8 if "s8" in chosen else [])
             + (S8_CORE if "s8_core" in chosen else [])
+            + (S8_IMAGE if "s8_image" in chosen else [])
+            + (LIBRARIES_IMAGE if "libraries_image" in chosen else [])
             + (LIBRARIES_CORE if "libraries_core" in chosen else [])
             + (LIBRARIES if "libraries" in chosen else [])
             + (LIBRARIES_FINAL if "libraries_final" in chosen else [])
