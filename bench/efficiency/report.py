@@ -288,15 +288,20 @@ def i20_docs(report: dict[str, Any]) -> str:
         "several seeds, the same splits and features for every runner. *default pipeline*: "
         "what a new project does (cold-start initial labels by typicality, the `default` "
         "strategy, cross-validated logistic regression with the pool-fitted scaler) on the "
-        'representation "auto" resolves for the pool; *by evidence*: the same, with the '
-        "representation re-decided by cross-validation on the labels as they grow "
-        "(`learning/switching.py`). The libraries (modAL 0.4.2.1, scikit-activeml 1.0.1, "
+        'representation "auto" resolves for the pool; *on raw*: the same on the raw '
+        "features; *random*, *margin*, *entropy*: the same model and scaler from a seeded "
+        "random initial set, on the raw features or (*on auto*) on the auto features. The "
+        "libraries (modAL 0.4.2.1, scikit-activeml 1.0.1, "
         "small-text 1.4.1) run in their own virtual environment "
         "(`--libraries-python`) with their usual learner, standardised "
         "`LogisticRegression(C=1)`, on the raw features of the same split (the features "
         "file this process wrote). *Target*: 95% of the best full-data accuracy of any "
         "runner's learner; *AULC*: mean accuracy over the label range (not normalised, so "
-        "learners compare); *vs random*: paired over seeds, ± standard error.",
+        "learners compare); *vs random*: paired over seeds, ± standard error, against random "
+        "on the raw features and (*same features*) against random on the runner's own "
+        "features and learner. *Ratio*: the default pipeline's labels to target over the "
+        "best library's (the issue aims for 0.5; the done-when asks for at most the best "
+        "library's plus one batch).",
         "",
         overview(report),
     ]
