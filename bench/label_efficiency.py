@@ -59,6 +59,7 @@ from efficiency.runners import (  # noqa: E402
     S8,
     S8_CORE,
     S8_IMAGE,
+    S8_VARIANTS,
     TEXT,
     TEXT_CANDIDATES,
     pipelines,
@@ -142,6 +143,7 @@ def main() -> int:
             + (S8 if "s8" in chosen else [])
             + (S8_CORE if "s8_core" in chosen else [])
             + (S8_IMAGE if "s8_image" in chosen else [])
+            + (S8_VARIANTS if "s8_variants" in chosen else [])
             + (LIBRARIES_IMAGE if "libraries_image" in chosen else [])
             + (LIBRARIES_CORE if "libraries_core" in chosen else [])
             + (LIBRARIES if "libraries" in chosen else [])
