@@ -60,6 +60,7 @@ from efficiency.runners import (  # noqa: E402
     S8_CORE,
     S8_IMAGE,
     S8_VARIANTS,
+    S8_VARIANTS_PICK,
     TEXT,
     TEXT_CANDIDATES,
     pipelines,
@@ -144,6 +145,7 @@ def main() -> int:
             + (S8_CORE if "s8_core" in chosen else [])
             + (S8_IMAGE if "s8_image" in chosen else [])
             + (S8_VARIANTS if "s8_variants" in chosen else [])
+            + (S8_VARIANTS_PICK if "s8_variants_pick" in chosen else [])
             + (LIBRARIES_IMAGE if "libraries_image" in chosen else [])
             + (LIBRARIES_CORE if "libraries_core" in chosen else [])
             + (LIBRARIES if "libraries" in chosen else [])

@@ -58,6 +58,11 @@ STRATEGY_VARIANTS = {
     # Session 8: the default on the demo corpus needed 210 labels to target against
     # TypiClust's 160; more typical candidates (a larger share) or a random share.
     "share30_centroid": {"pick": "centroid", "candidate_factor": 5, "candidate_share": 0.3},
+    "share30_most_uncertain": {
+        "pick": "most_uncertain",
+        "candidate_factor": 5,
+        "candidate_share": 0.3,
+    },
     "share10_centroid_random10": {
         "pick": "centroid",
         "candidate_factor": 5,
@@ -224,4 +229,10 @@ S8_VARIANTS = [
     Runner(f"default pipeline, {name}", "tweezers", name, "logreg", True, {}, "auto")
     for name in ("share20_centroid", "share30_centroid", "share10_centroid_random10")
 ]
+S8_VARIANTS_PICK = [
+    Runner(f"default pipeline, {name}", "tweezers", name, "logreg", True, {}, "auto")
+    for name in ("share10_most_uncertain", "share30_most_uncertain", "share30_centroid",
+                 "share10_centroid_random10")
+]  # fmt: skip
+"""The pick within each cluster (digits_clutter: the centroid pick below random)."""
 """Candidates for the default where it lost (session 8), as the default pipeline runs."""
