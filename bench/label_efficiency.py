@@ -60,7 +60,9 @@ from efficiency.runners import (  # noqa: E402
     S8_CORE,
     S8_IMAGE,
     S8_VARIANTS,
+    S8_VARIANTS_COLD,
     S8_VARIANTS_PICK,
+    S8_VARIANTS_STD,
     TEXT,
     TEXT_CANDIDATES,
     pipelines,
@@ -146,6 +148,8 @@ def main() -> int:
             + (S8_IMAGE if "s8_image" in chosen else [])
             + (S8_VARIANTS if "s8_variants" in chosen else [])
             + (S8_VARIANTS_PICK if "s8_variants_pick" in chosen else [])
+            + (S8_VARIANTS_STD if "s8_variants_std" in chosen else [])
+            + (S8_VARIANTS_COLD if "s8_variants_cold" in chosen else [])
             + (LIBRARIES_IMAGE if "libraries_image" in chosen else [])
             + (LIBRARIES_CORE if "libraries_core" in chosen else [])
             + (LIBRARIES if "libraries" in chosen else [])

@@ -23,7 +23,13 @@ def curve_path(runner: Runner, dataset: str, setup: SimulationSetup, seed: int) 
     # The label alone is not the runner: "random" is logreg_fixed in one group and logreg in
     # another. The key is the label plus a digest of everything that decides the curve.
 
-    what = json.dumps(dataclasses.asdict(runner), sort_keys=True, default=str)
+    key = dataclasses.asdict(runner)
+    if runner.library == "tweezers" and runner.strategy == "default":
+        # The default's settings change as it is tuned: its curves are keyed by them.
+        from learning.strategies import get_strategy
+
+        key["settings"] = repr(get_strategy("default"))
+    what = json.dumps(key, sort_keys=True, default=str)
     digest = hashlib.sha256(what.encode()).hexdigest()[:8]
     name = f"{dataset}-{slug}-{digest}-{seed}-{setup.initial}-{setup.batch}-{setup.budget}.json"
     return FEATURE_CACHE / "curves" / name

@@ -63,6 +63,22 @@ STRATEGY_VARIANTS = {
         "candidate_factor": 5,
         "candidate_share": 0.3,
     },
+    **{
+        f"share{int(share * 100)}_{short}_std": {
+            "pick": pick,
+            "candidate_factor": 5,
+            "candidate_share": share,
+            "standardize": True,
+        }
+        for share in (0.1, 0.3)
+        for pick, short in (("most_uncertain", "mu"), ("centroid", "centroid"))
+    },
+    "share10_mu_random10": {
+        "pick": "most_uncertain",
+        "candidate_factor": 5,
+        "candidate_share": 0.1,
+        "random_share": 0.1,
+    },
     "share10_centroid_random10": {
         "pick": "centroid",
         "candidate_factor": 5,
@@ -236,3 +252,17 @@ S8_VARIANTS_PICK = [
 ]  # fmt: skip
 """The pick within each cluster (digits_clutter: the centroid pick below random)."""
 """Candidates for the default where it lost (session 8), as the default pipeline runs."""
+
+S8_VARIANTS_STD = [
+    Runner(f"default pipeline, {name}", "tweezers", name, "logreg", True, {}, "auto")
+    for name in ("share10_mu_std", "share30_mu_std", "share10_centroid_std",
+                 "share10_mu_random10")
+]  # fmt: skip
+"""Clustering the candidates on standardised columns; most uncertain with a random share."""
+
+S8_VARIANTS_COLD = [
+    Runner("default share10_mu_random10, random initial", "tweezers", "share10_mu_random10",
+           "logreg", False, {}, "auto"),
+    Runner("margin on auto, cold start", "tweezers", "margin", "logreg", True, {}, "auto"),
+]  # fmt: skip
+"""Whether the cold-start initial set or the batch strategy costs the default on a hard set."""
