@@ -77,8 +77,13 @@ def i20_summary(runners: list[Runner], curves: dict, full: dict, batch: int) -> 
         "rows": rows,
         "best_library_labels": best_library,
         "best_library": next(
-            (k for k, v in libraries.items() if v["labels_to_target"] == best_library), None
-        ),
+            (
+                k
+                for k, v in libraries.items()
+                if best_library is not None and v["labels_to_target"] == best_library
+            ),
+            None,
+        ),  # fmt: skip
         "batch": batch,
     }
 
