@@ -407,7 +407,7 @@ def overview(report: dict[str, Any]) -> str:
         met = checks["aulc_met"] and checks["labels_met"] is not False
         lines.append(
             f"| {dataset} | {row['features']} | {labels(row['labels_to_target'])} "
-            f"| {summary['best_library'] or '—'}: {labels(summary['best_library_labels'])} "
+            f"| {summary['best_library'] or 'none'}: {labels(summary['best_library_labels'])} "
             f"| {ratio} | {row.get('vs_random', 0.0):+.3f} "
             f"| {'—' if same is None else f'{same:+.3f}'} | {'met' if met else '**not met**'} |"
         )
