@@ -52,6 +52,7 @@ from efficiency.runners import (  # noqa: E402
     I20_FINAL,
     I20_MODEL,
     LIBRARIES,
+    LIBRARIES_AUTO,
     LIBRARIES_CORE,
     LIBRARIES_FINAL,
     LIBRARIES_IMAGE,
@@ -153,6 +154,7 @@ def main() -> int:
             + (LIBRARIES_IMAGE if "libraries_image" in chosen else [])
             + (LIBRARIES_CORE if "libraries_core" in chosen else [])
             + (LIBRARIES if "libraries" in chosen else [])
+            + (LIBRARIES_AUTO if "libraries_auto" in chosen else [])
             + (LIBRARIES_FINAL if "libraries_final" in chosen else [])
         )  # fmt: skip
         # Groups share runners (modAL margin is in core and in libraries_final): once each.

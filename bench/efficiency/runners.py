@@ -266,3 +266,11 @@ S8_VARIANTS_COLD = [
     Runner("margin on auto, cold start", "tweezers", "margin", "logreg", True, {}, "auto"),
 ]  # fmt: skip
 """Whether the cold-start initial set or the batch strategy costs the default on a hard set."""
+
+LIBRARIES_AUTO = [
+    Runner("modAL margin on auto", "modAL", "margin", features="auto"),
+    Runner("scikit-activeml clue on auto", "scikit-activeml", "clue", features="auto"),
+    Runner("scikit-activeml typiclust on auto", "scikit-activeml", "typiclust", features="auto"),
+]
+"""The libraries on the representation "auto" serves (the spectral embedding of an image pool),
+so the default's ratio is also read against them on the same features."""
