@@ -99,6 +99,7 @@ def diverse_top_n(
     random_share: float = 0.0,
     pick: str = "most_uncertain",
     max_iter: int = CLUSTER_ITERATIONS,
+    standardize: bool = False,
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """A batch that is both uncertain and spread out (no near-duplicates).
 
@@ -111,7 +112,9 @@ def diverse_top_n(
     (``pick="centroid"``, as CLUE does: uncertain *and* typical of its region). A share
     ``random_share`` of the batch is drawn uniformly from the rest of the pool, as a guard
     against the sampling bias of pure uncertainty sampling. ``max_iter`` bounds the k-means
-    (Lloyd) iterations after its k-means++ start.
+    (Lloyd) iterations after its k-means++ start. ``standardize`` clusters the candidates'
+    rows scaled to unit variance per column (over the candidates), so that no column with a
+    large spread decides the clusters alone.
 
     ``scores``: ``(n_items,)``, ``-inf`` = never pick. ``features``: ``(n_items, d)`` pool
     (array, memmap or sharded view); only the candidate rows are read.
@@ -141,6 +144,9 @@ def diverse_top_n(
         picked = candidates[:n_uncertain]
     else:
         rows = take_rows(features, candidates).astype(np.float64)
+        if standardize:
+            spread = rows.std(axis=0)
+            rows = (rows - rows.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
         # Shift weights to be positive: k-means needs non-negative sample weights.
         weights = candidate_scores - candidate_scores.min() + 1e-6
         with warnings.catch_warnings():

@@ -201,6 +201,7 @@ class UncertaintySampling(_StrategyBase):
     candidate_share: float | None = None
     random_share: float = 0.0
     pick: str = "most_uncertain"
+    standardize: bool = False
     chunk_size: int = DEFAULT_CHUNK_SIZE
 
     def __post_init__(self) -> None:
@@ -235,6 +236,7 @@ class UncertaintySampling(_StrategyBase):
                 candidate_share=self.candidate_share,
                 random_share=self.random_share,
                 pick=self.pick,
+                standardize=self.standardize,
             )
         else:
             positions, chosen = top_n(scores, n, rng)
@@ -345,14 +347,15 @@ def _uncertainty(name: str, measure: str, **settings: Any) -> Callable[..., Stra
     return build
 
 
-# CLUE-like: margin-weighted k-means over the most uncertain 10% of the pool (at least 5·k, at
-# most 10,000 items), the item nearest each cluster's centre. Issue 10 measured the centroid
-# pick on MiniLM text against scikit-activeml's CLUE, BADGE, FALCUN, Core-Set and TypiClust
-# (60 labels to 95% on the demo corpus, CLUE 70-80). Issue 20: its "up to 10,000 candidates"
-# were the whole of any smaller pool, so each pick was the centre of a cluster of everything;
-# a 10% share (bench/label_efficiency.py --runners i20, digits, 2 seeds, budget 200, the
-# pool-fitted scaler): AULC 0.945 against 0.939 for the whole pool, 0.930 for margin and 0.888
-# for random, 180 labels to 99% where the others needed more than 200.
+# Margin-weighted k-means over the most uncertain 10% of the pool (at least 5·k, at most
+# 10,000 items), the most uncertain item of each cluster. Issue 20: the "up to 10,000
+# candidates" of before were the whole of any smaller pool, so each pick was the centre of a
+# cluster of everything; hence the 10% share. Session 8 (docs/benchmarks.md, issue 20's
+# done-when table, 3 seeds, budget 500): the item nearest each cluster's centre (CLUE's pick,
+# kept until then) fell below random on a hard image set (digits_clutter on its spectral
+# embedding: AULC 0.400 against random's 0.488) and needed 210 labels to target on the demo
+# corpus against TypiClust's 160; the most uncertain of each cluster: 0.466 and 140 labels
+# (AULC 0.754 against 0.741), the same 20 labels on digits.
 _default = _uncertainty(
     "default",
     "margin",
@@ -361,7 +364,7 @@ _default = _uncertainty(
     candidate_share=0.1,
     max_candidates=10_000,
     random_share=0.0,
-    pick="centroid",
+    pick="most_uncertain",
 )
 
 

@@ -169,3 +169,25 @@ def test_default_strategy_does_not_take_a_small_pool_whole():
         candidate_share=strategy.candidate_share,
     )
     assert count < 2000 / 2
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_default_strategy_asks_for_the_most_uncertain_item_of_the_pool(seed):
+    """Session 8: the default picked the item nearest each cluster's centre among its
+    uncertain candidates (typical, often already known to the model), which fell below random
+    on a hard image set; it now picks each cluster's most uncertain item, so the single most
+    uncertain item of the pool is always asked for."""
+    from sklearn.linear_model import LogisticRegression
+
+    from learning.measures import margin_scores
+
+    rng = np.random.default_rng(seed)
+    X_pool = rng.normal(size=(2000, 2)).astype(np.float32)
+    X_labeled = rng.normal(size=(40, 2)).astype(np.float32)
+    model = LogisticRegression().fit(X_labeled, X_labeled[:, 0] > 0)
+    most_uncertain = int(np.argmax(margin_scores(model.predict_proba(X_pool))))
+
+    batch = get_strategy("default").query(model, X_pool, 10, rng=np.random.default_rng(seed))
+
+    assert len(batch.positions) == 10
+    assert most_uncertain in batch.positions.tolist()
