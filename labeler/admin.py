@@ -42,6 +42,14 @@ class ProjectAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     inlines = [LabelClassInline, MembershipInline]
 
+    def get_deleted_objects(self, objs, request):
+        """The queue's rows (rounds, entries) go with their project: shown, never deleted one by
+        one here, they must not refuse the project's own deletion, which left a project that
+        had ever been labeled impossible to delete from the admin. Its audit stays."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        queue_tables = {model._meta.verbose_name for model in (QueryRound, QueueEntry)}
+        return deleted, counts, perms_needed - queue_tables, protected
+
     def get_readonly_fields(self, request, obj=None):
         fixed = services.FIXED_PROJECT_FIELDS if obj is not None else ()
         return [*fixed, *services.PROJECT_COUNTER_FIELDS, "created_at", "updated_at"]

@@ -15,7 +15,7 @@ from django.test import Client
 from django.urls import reverse
 
 from labeler import services
-from labeler.models import Item, ItemView, Project
+from labeler.models import Item, ItemView, Project, QueueEntry
 from tests.conftest import png_bytes
 from tests.factories import ProjectFactory, UserFactory
 from tests.labeler.api.factories import annotation_add, item_add, membership_add, round_add
@@ -268,9 +268,15 @@ def test_deleting_a_project_keeps_its_audit_with_the_projects_name(world):
     recorded = ItemView.objects.filter(project_id=project.pk).count()
     assert recorded >= 1
 
-    # The admin refuses to delete a project that holds queue rows (only the queue writes
-    # them); its delete runs the same collector as this.
-    Project.objects.get(pk=project.pk).delete()
+    # Through the admin's own delete page, as hospital IT would: the project holds queue rows,
+    # which the admin never deletes one by one (they used to refuse the project's deletion).
+    assert QueueEntry.objects.filter(project_id=project.pk).exists()
+    confirm = admin.get(reverse("admin:labeler_project_delete", args=[project.pk]))
+    assert confirm.status_code == 200 and "Are you sure" in confirm.text
+    deleted = admin.post(
+        reverse("admin:labeler_project_delete", args=[project.pk]), {"post": "yes"}
+    )
+    assert deleted.status_code == 302
 
     assert not Project.objects.filter(pk=project.pk).exists()
     kept = ItemView.objects.filter(project_id=project.pk)
