@@ -243,25 +243,43 @@ def _answered_again(project, annotator, item, current, mine, answer, label_class
     limit = queue.budget_state(project=project, annotator=annotator, now=now, leasing=False)
     if limit is not None:
         raise SubmitRejected(limit.state, limit.message)
-    Annotation.objects.filter(pk=mine.pk).update(is_current=False)
+    annotation = _answer_replace(
+        project=project,
+        item=item,
+        annotator=annotator,
+        replaced=mine,
+        label_class=label_class,
+        answer=answer,
+        **fields,
+    )
+    now_current = [annotation] + [a for a in current if a is not mine]
+    item_resolve(item=item, project=project, annotations_added=1, current=now_current)
+    webhooks.labels_added_emit(project=project, item_ids=[item.pk])
+    return annotation, True
+
+
+def _answer_replace(
+    *, project, item, annotator, replaced: Annotation, label_class, answer, **fields
+) -> Annotation:
+    """``annotator``'s new answer in place of ``replaced`` (a correction, or a second tab's
+    other answer): the old one stays in the item's history, no longer current; the new one
+    keeps its kind, round and the model's guess at the time. The caller resolves the item."""
+    Annotation.objects.filter(pk=replaced.pk).update(is_current=False)
     annotation = Annotation.objects.create(
         project=project,
         item=item,
         annotator=annotator,
         label=label_class,
-        kind=mine.kind,
-        round_id=mine.round_id,
-        predicted_label_id=mine.predicted_label_id,
-        predicted_confidence=mine.predicted_confidence,
-        replaces=mine,
+        kind=replaced.kind,
+        round_id=replaced.round_id,
+        predicted_label_id=replaced.predicted_label_id,
+        predicted_confidence=replaced.predicted_confidence,
+        replaces=replaced,
         **fields,
     )
     if isinstance(answer, dict):
         findings_service.finding_answers_store(annotation=annotation, states=answer)
-    now_current = [annotation] + [a for a in current if a is not mine]
-    item_resolve(item=item, project=project, annotations_added=1, current=now_current)
-    webhooks.labels_added_emit(project=project, item_ids=[item.pk])
-    return annotation, True
+    return annotation
 
 
 def _replaced(current: list[Annotation], project: Project, annotator) -> Annotation | None:
@@ -398,19 +416,13 @@ def annotation_correct(
         )
         if limit is not None:
             raise SubmitRejected(limit.state, limit.message)
-        Annotation.objects.filter(pk=current.pk).update(is_current=False)
-        corrected = Annotation.objects.create(
+        corrected = _answer_replace(
             project=project,
-            item_id=current.item_id,
+            item=item,
             annotator=annotator,
-            label=label_class,
-            kind=current.kind,
-            round_id=current.round_id,
-            predicted_label_id=current.predicted_label_id,
-            predicted_confidence=current.predicted_confidence,
-            replaces=current,
+            replaced=current,
+            label_class=label_class,
+            answer=answer,
         )
-        if isinstance(answer, dict):
-            findings_service.finding_answers_store(annotation=corrected, states=answer)
         item_resolve(item=item, project=project, annotations_added=1)
     return corrected
