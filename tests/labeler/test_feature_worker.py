@@ -128,9 +128,10 @@ def test_changing_the_representation_live_never_stops_labeling(two_workers):
     saved = browser.post(reverse("project-settings", args=[project.pk]), form)
     assert saved.status_code == 302, saved.content.decode()[-2000:]
     pixels = FeatureSet.objects.get(project=project, representation="pixels")
-    labeled_while_switching = 0
+    labeled_while_switching = asks = 0
     deadline = time.monotonic() + 180
     while trained_on("pixels") is None:
+        asks += 1
         assert time.monotonic() < deadline, f"no model on pixels\n{_logs(two_workers)}"
         # Labeling never stops while the switch happens: at worst the round runs out for the
         # few seconds of a retrain on this busy machine (the reserve of issue 11 closes that).
@@ -150,7 +151,9 @@ def test_changing_the_representation_live_never_stops_labeling(two_workers):
     assert pixels.status == FeatureSet.Status.READY and pixels.processed == 80
     run = trained_on("pixels")
     assert run.metrics["representation"] == "pixels" and run.n_labels > 0
-    assert labeled_while_switching > 0
+    # An answer went in while the switch ran, unless the switch (80 pixel rows and a retrain)
+    # was over within the first ask, which on a quiet machine it can be (fresh-clone CI, once).
+    assert labeled_while_switching > 0 or asks == 1
     assert not ModelRun.objects.filter(project=project, status=ModelRun.Status.FAILED).exists()
 
 
