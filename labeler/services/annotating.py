@@ -240,9 +240,6 @@ def _answered_again(project, annotator, item, current, mine, answer, label_class
         return mine, False
     if project.budget is not None:
         project = Project.objects.select_for_update().get(pk=project.pk)
-    limit = queue.budget_state(project=project, annotator=annotator, now=now, leasing=False)
-    if limit is not None:
-        raise SubmitRejected(limit.state, limit.message)
     annotation = _answer_replace(
         project=project,
         item=item,
@@ -250,6 +247,7 @@ def _answered_again(project, annotator, item, current, mine, answer, label_class
         replaced=mine,
         label_class=label_class,
         answer=answer,
+        now=now,
         **fields,
     )
     now_current = [annotation] + [a for a in current if a is not mine]
@@ -259,11 +257,16 @@ def _answered_again(project, annotator, item, current, mine, answer, label_class
 
 
 def _answer_replace(
-    *, project, item, annotator, replaced: Annotation, label_class, answer, **fields
+    *, project, item, annotator, replaced: Annotation, label_class, answer, now, **fields
 ) -> Annotation:
     """``annotator``'s new answer in place of ``replaced`` (a correction, or a second tab's
-    other answer): the old one stays in the item's history, no longer current; the new one
-    keeps its kind, round and the model's guess at the time. The caller resolves the item."""
+    other answer), refused when the budget or their daily cap is spent (it spends one label):
+    the old one stays in the item's history, no longer current; the new one keeps its kind,
+    round and the model's guess at the time. The caller holds the project's row where a
+    budget counts, and resolves the item."""
+    limit = queue.budget_state(project=project, annotator=annotator, now=now, leasing=False)
+    if limit is not None:
+        raise SubmitRejected(limit.state, limit.message)
     Annotation.objects.filter(pk=replaced.pk).update(is_current=False)
     annotation = Annotation.objects.create(
         project=project,
@@ -411,11 +414,6 @@ def annotation_correct(
                 "not_current", _("this annotation was already corrected; correct the newest one")
             )
         label_class = None if isinstance(answer, dict) else _label_class(project, answer)
-        limit = queue.budget_state(
-            project=project, annotator=annotator, now=timezone.now(), leasing=False
-        )
-        if limit is not None:
-            raise SubmitRejected(limit.state, limit.message)
         corrected = _answer_replace(
             project=project,
             item=item,
@@ -423,6 +421,7 @@ def annotation_correct(
             replaced=current,
             label_class=label_class,
             answer=answer,
+            now=timezone.now(),
         )
         item_resolve(item=item, project=project, annotations_added=1)
     return corrected
