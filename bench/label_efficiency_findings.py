@@ -132,13 +132,12 @@ def curve_path(runner: str, dataset: str, setup: FindingsSetup, seed: int) -> Pa
 
 
 def one_curve(runner: str, dataset: str, setup: FindingsSetup, seed: int) -> list:
-    path = curve_path(runner, dataset, setup, seed)
-    if path.exists():
-        return json.loads(path.read_text())
-    curve = compute_curve(runner, dataset, setup, seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(curve))
-    return curve
+    from efficiency.curves import cached_curve
+
+    return cached_curve(
+        curve_path(runner, dataset, setup, seed),
+        lambda: compute_curve(runner, dataset, setup, seed),
+    )
 
 
 def compute_curve(runner: str, dataset: str, setup: FindingsSetup, seed: int) -> list:

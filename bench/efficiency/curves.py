@@ -35,14 +35,22 @@ def curve_path(runner: Runner, dataset: str, setup: SimulationSetup, seed: int) 
     return FEATURE_CACHE / "curves" / name
 
 
-def one_curve(runner: Runner, dataset: str, setup: SimulationSetup, seed: int) -> list:
-    path = curve_path(runner, dataset, setup, seed)
+def cached_curve(path, compute) -> list:
+    """The curve stored at ``path``, or ``compute()``'s, stored there first (so a set can be
+    rerun, or a runner added, without recomputing the others)."""
     if path.exists():
         return json.loads(path.read_text())
-    curve = compute_curve(runner, dataset, setup, seed)
+    curve = compute()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(curve))
     return curve
+
+
+def one_curve(runner: Runner, dataset: str, setup: SimulationSetup, seed: int) -> list:
+    return cached_curve(
+        curve_path(runner, dataset, setup, seed),
+        lambda: compute_curve(runner, dataset, setup, seed),
+    )
 
 
 def compute_curve(runner: Runner, dataset: str, setup: SimulationSetup, seed: int) -> list:
