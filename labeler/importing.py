@@ -8,15 +8,10 @@ extracted, so no entry name can reach the disk.
 
 from __future__ import annotations
 
-import codecs
-import csv
-import hashlib
 import io
-import json
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -24,95 +19,65 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from PIL import Image, UnidentifiedImageError
 
-from labeler import importing_findings
+from labeler.importing_entries import (
+    Candidate,
+    Entry,
+    ImportSourceError,
+    Limits,
+    Rejection,
+    clean_name,
+    is_hidden,
+    metadata_problem,
+    sha256,
+    too_big,
+    unsafe_entry_reason,
+    user_metadata,
+)
+from labeler.importing_text import (
+    LABEL_COLUMNS,
+    TEXT_COLUMNS,
+    read_csv,
+    read_jsonl,
+    read_text_file,
+    record_findings,
+    text_candidate,
+)
 
 if TYPE_CHECKING:
     from labeler.dicom.reading import DicomOptions
 
+# Callers use one module for every reader and the types they yield.
+__all__ = [
+    "LABEL_COLUMNS",
+    "TEXT_COLUMNS",
+    "Candidate",
+    "Entry",
+    "ImportSourceError",
+    "Limits",
+    "Rejection",
+    "clean_name",
+    "dicom_candidate",
+    "image_candidate",
+    "image_or_dicom_candidate",
+    "metadata_problem",
+    "read_csv",
+    "read_folder",
+    "read_jsonl",
+    "read_text_file",
+    "read_upload",
+    "read_zip",
+    "record_findings",
+    "text_candidate",
+    "user_metadata",
+]
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 TEXT_SUFFIXES = {".csv", ".jsonl", ".ndjson"}
 ALLOWED_IMAGE_FORMATS = {"PNG": ".png", "JPEG": ".jpg"}
-TEXT_COLUMNS = ("text", "content", "sentence")
 # Reasons are translated where they are made, in the language of whoever started the import
 # (a worker's job runs in the language of the request that queued it).
 NOT_AN_IMAGE = gettext_lazy("not an image file (expected .png, .jpg, .jpeg)")
 DICOM_NEEDS_AN_IMAGE_PROJECT = gettext_lazy("DICOM files import into an image project only")
-LABEL_COLUMNS = ("label", "class", "category")
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_file_bytes: int
-    max_image_pixels: int
-    max_text_chars: int
-    max_total_bytes: int
-
-
-@dataclass(frozen=True)
-class Candidate:
-    source_name: str
-    checksum: str
-    text: str = ""
-    content: bytes = b""
-    suffix: str = ""
-    prelabel: str | None = None
-    metadata: dict = field(default_factory=dict)
-    # A DICOM item: the de-identified file, stored beside ``content`` (its PNG rendition).
-    dicom: bytes = b""
-    # A DICOM file's slices and series (labeler.dicom.geometry.ScanPart): what a project whose
-    # items are series or studies groups and orders.
-    scan: object = None
-    # Findings projects: pre-labeled states by finding name ({} is "no finding").
-    prefindings: dict | None = None
-
-
-@dataclass(frozen=True)
-class Rejection:
-    source_name: str
-    reason: str
-
-
-class ImportSourceError(ValueError):
-    """The source as a whole cannot be read (wrong type, not a zip, no text column...)."""
-
-
-Entry = Candidate | Rejection
-
-
-def too_big(size: int, limits: Limits) -> str:
-    return _("file is %(size)s bytes, over the %(limit)s limit") % {
-        "size": f"{size:,}",
-        "limit": f"{limits.max_file_bytes:,}",
-    }
-
-
-def line_of(name: str, line: int) -> str:
-    """Where in a text file a row is, as reports name it."""
-    return _("%(name)s line %(line)s") % {"name": name, "line": line}
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def is_hidden(name: str) -> bool:
-    parts = PurePosixPath(name).parts
-    return any(part.startswith(".") or part == "__MACOSX" for part in parts)
-
-
-def unsafe_entry_reason(name: str) -> str | None:
-    """Why a zip entry name may not be trusted, or None. Checked even though nothing is ever
-    extracted, because the name also becomes the item's source name and pre-label."""
-    if "\x00" in name:
-        return _("unsafe path in archive: contains a NUL byte")
-    normalized = name.replace("\\", "/")
-    if normalized.startswith("/") or (len(normalized) > 1 and normalized[1] == ":"):
-        return _("unsafe path in archive: %(name)s is absolute") % {"name": repr(name)}
-    if ".." in PurePosixPath(normalized).parts:
-        return _("unsafe path in archive: %(name)s points outside the archive") % {
-            "name": repr(name)
-        }
-    return None
 
 
 def image_candidate(
@@ -170,69 +135,6 @@ def image_candidate(
     )
 
 
-# Keys the pages read from an item's metadata (image size, provenance). A row's own column of
-# that name is kept under "column:<name>", so a text item with a "width" column cannot pass
-# itself off as a tiny image.
-RESERVED_METADATA_KEYS = frozenset({"width", "height", "labelstudio_id", "dicom"})
-METADATA_MAX_DEPTH = 20
-METADATA_MAX_CHARS = 20_000
-
-
-def _unstorable(value: str) -> str | None:
-    """Why PostgreSQL cannot store this string, or None."""
-    if "\x00" in value:
-        return _("contains a NUL character")
-    if any("\ud800" <= char <= "\udfff" for char in value):
-        return _("not valid Unicode text (a lone surrogate)")
-    return None
-
-
-def _metadata_problem(value: object, depth: int = 0) -> str | None:
-    if depth > METADATA_MAX_DEPTH:
-        return _("metadata nested deeper than %(depth)s levels") % {"depth": METADATA_MAX_DEPTH}
-    if isinstance(value, str):
-        return _unstorable(value)
-    if isinstance(value, float) and (value != value or abs(value) == float("inf")):
-        return _("metadata holds NaN or Infinity, which JSON cannot store")
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            problem = _unstorable(str(key)) or _metadata_problem(inner, depth + 1)
-            if problem:
-                return _("metadata %(key)s: %(problem)s") % {
-                    "key": repr(str(key)[:40]),
-                    "problem": problem,
-                }
-    if isinstance(value, list):
-        for inner in value:
-            problem = _metadata_problem(inner, depth + 1)
-            if problem:
-                return problem
-    return None
-
-
-def user_metadata(columns: dict) -> dict:
-    """A row's own columns as item metadata, reserved names moved aside."""
-    return {
-        (f"column:{key}" if key in RESERVED_METADATA_KEYS else key): value
-        for key, value in columns.items()
-    }
-
-
-def metadata_problem(metadata: dict) -> str | None:
-    """Why this metadata cannot be stored (NUL, lone surrogates, NaN, too deep or too big),
-    or None."""
-    problem = _metadata_problem(metadata)
-    if problem is None and len(json.dumps(metadata, default=str)) > METADATA_MAX_CHARS:
-        problem = _("metadata over %(limit)s characters") % {"limit": f"{METADATA_MAX_CHARS:,}"}
-    return problem
-
-
-def clean_name(name: str) -> str:
-    """A file or row name fit to store and show: control characters (NUL above all) become
-    "?"."""
-    return "".join("?" if ord(char) < 32 or "\ud800" <= char <= "\udfff" else char for char in name)
-
-
 def image_or_dicom_candidate(
     name: str,
     data: bytes,
@@ -247,177 +149,6 @@ def image_or_dicom_candidate(
     if PurePosixPath(name).suffix.lower() not in IMAGE_SUFFIXES:
         return Rejection(name, str(NOT_AN_IMAGE))
     return image_candidate(name, data, limits, prelabel)
-
-
-def text_candidate(
-    name: str, text: str, limits: Limits, prelabel: str | None, metadata: dict
-) -> Candidate | Rejection:
-    text = text.strip()
-    if not text:
-        return Rejection(name, _("empty text"))
-    problem = _unstorable(text) or (_unstorable(prelabel) if prelabel else None)
-    if problem:
-        return Rejection(name, _("text or label %(problem)s") % {"problem": problem})
-    problem = metadata_problem(metadata)
-    if problem:
-        return Rejection(name, problem)
-    if len(text) > limits.max_text_chars:
-        return Rejection(
-            name,
-            _("text is %(chars)s characters, over the %(limit)s limit")
-            % {"chars": f"{len(text):,}", "limit": f"{limits.max_text_chars:,}"},
-        )
-    if prelabel is not None:
-        prelabel = prelabel.strip() or None
-    return Candidate(
-        source_name=name,
-        checksum=sha256(text.encode("utf-8")),
-        text=text,
-        prelabel=prelabel,
-        metadata=metadata,
-    )
-
-
-def _has_undecodable(value: str) -> bool:
-    return any("\udc80" <= char <= "\udcff" for char in value)
-
-
-def _pick_column(fieldnames: Iterable[str], options: tuple[str, ...]) -> str | None:
-    by_lower = {name.strip().lower(): name for name in fieldnames if name}
-    for option in options:
-        if option in by_lower:
-            return by_lower[option]
-    return None
-
-
-def read_csv(name: str, stream: BinaryIO, limits: Limits) -> Iterator[Entry]:
-    # surrogateescape keeps undecodable bytes as marker characters, so one bad row is reported
-    # with its line number instead of failing the whole file.
-    text_stream = io.TextIOWrapper(
-        stream, encoding="utf-8-sig", errors="surrogateescape", newline=""
-    )
-    csv.field_size_limit(max(limits.max_text_chars * 4, 131072))
-    reader = csv.DictReader(text_stream)
-    try:
-        fieldnames = reader.fieldnames or []
-    except csv.Error as error:
-        raise ImportSourceError(
-            _("%(name)s: not a readable CSV file (%(error)s)") % {"name": name, "error": error}
-        ) from error
-    text_column = _pick_column(fieldnames, TEXT_COLUMNS)
-    if text_column is None:
-        columns = ", ".join(repr(c) for c in fieldnames) or "none"
-        raise ImportSourceError(
-            _("%(name)s: no text column; expected one named 'text' (columns found: %(columns)s)")
-            % {"name": name, "columns": columns}
-        )
-    label_column = _pick_column(fieldnames, LABEL_COLUMNS)
-    labels_column = _pick_column(fieldnames, importing_findings.LABELS_COLUMNS)
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as error:
-            yield Rejection(
-                line_of(name, reader.line_num), _("malformed CSV: %(error)s") % {"error": error}
-            )
-            continue
-        where = line_of(name, reader.line_num)
-        if None in row:
-            yield Rejection(where, _("more fields than the header has columns"))
-            continue
-        values = [value for value in row.values() if isinstance(value, str)]
-        if any(_has_undecodable(value) for value in values):
-            yield Rejection(where, _("not valid UTF-8 text; save the file as UTF-8"))
-            continue
-        text = row.get(text_column) or ""
-        label = row.get(label_column) if label_column else None
-        metadata = user_metadata(
-            {
-                key: value
-                for key, value in row.items()
-                if key not in (text_column, label_column, labels_column)
-                and key
-                and value not in (None, "")
-            }
-        )
-        candidate = text_candidate(where, text, limits, label, metadata)
-        prefindings = importing_findings.findings_from_labels(row.get(labels_column))
-        if isinstance(candidate, Candidate) and prefindings is not None:
-            candidate = replace(candidate, prefindings=prefindings)
-        yield candidate
-
-
-def read_jsonl(name: str, stream: BinaryIO, limits: Limits) -> Iterator[Entry]:
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    for line_number, raw_line in enumerate(stream, start=1):
-        where = line_of(name, line_number)
-        if line_number == 1 and raw_line.startswith(codecs.BOM_UTF8):
-            raw_line = raw_line[len(codecs.BOM_UTF8) :]
-        try:
-            line = decoder.decode(raw_line, final=True)
-        except UnicodeDecodeError:
-            decoder.reset()
-            yield Rejection(where, _("not valid UTF-8 text; save the file as UTF-8"))
-            continue
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            yield Rejection(
-                where,
-                _("invalid JSON: %(error)s at column %(column)s")
-                % {"error": error.msg, "column": error.colno},
-            )
-            continue
-        except (ValueError, RecursionError) as error:
-            # A number with thousands of digits, or nesting deeper than the parser goes.
-            yield Rejection(
-                where,
-                _("invalid JSON: %(error)s")
-                % {"error": str(error)[:200] or _("nested too deeply")},
-            )
-            continue
-        if not isinstance(record, dict):
-            yield Rejection(where, _("each line must be a JSON object with a 'text' field"))
-            continue
-        text_key = _pick_column(record.keys(), TEXT_COLUMNS)
-        text = record.get(text_key) if text_key else None
-        if not isinstance(text, str):
-            yield Rejection(where, _("missing 'text' field (a string)"))
-            continue
-        label_key = _pick_column(record.keys(), LABEL_COLUMNS)
-        label = record.get(label_key) if label_key else None
-        if label is not None and not isinstance(label, str | int) or isinstance(label, bool):
-            yield Rejection(where, _("'label' must be a string"))
-            continue
-        prefindings = record_findings(record)
-        if isinstance(prefindings, str):
-            yield Rejection(where, prefindings)
-            continue
-        metadata = user_metadata(
-            {k: v for k, v in record.items() if k not in (text_key, label_key, *FINDINGS_FIELDS)}
-        )
-        candidate = text_candidate(
-            where, text, limits, None if label is None else str(label), metadata
-        )
-        if isinstance(candidate, Candidate) and prefindings is not None:
-            candidate = replace(candidate, prefindings=prefindings)
-        yield candidate
-
-
-FINDINGS_FIELDS = (*importing_findings.FINDINGS_KEYS, *importing_findings.LABELS_COLUMNS)
-
-
-def record_findings(record: dict) -> dict | str | None:
-    """A JSON record's findings pre-label: its ``findings`` object, else its ``labels``."""
-    key = _pick_column(record.keys(), importing_findings.FINDINGS_KEYS)
-    if key is not None:
-        return importing_findings.findings_from_object(record[key])
-    key = _pick_column(record.keys(), importing_findings.LABELS_COLUMNS)
-    return importing_findings.findings_from_labels(record[key]) if key is not None else None
 
 
 def read_zip(
@@ -506,17 +237,6 @@ def _zip_text_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Li
         yield from read_text_file(info.filename, io.BytesIO(data), limits)
     except ImportSourceError as error:
         yield Rejection(info.filename, str(error))
-
-
-def read_text_file(name: str, stream: BinaryIO, limits: Limits) -> Iterator[Entry]:
-    suffix = PurePosixPath(name).suffix.lower()
-    if suffix == ".csv":
-        return read_csv(name, stream, limits)
-    if suffix in (".jsonl", ".ndjson"):
-        return read_jsonl(name, stream, limits)
-    raise ImportSourceError(
-        _("%(name)s: text projects import .csv or .jsonl files") % {"name": name}
-    )
 
 
 def looks_like_dicom_file(name: str, data: bytes) -> bool:

@@ -148,7 +148,9 @@ def test_submit_refusals_and_pixel_text_refusals_come_in_the_users_language(db):
 # them: a reason written as a plain string or an f-string is English in a Korean report.
 IMPORT_PATH = [
     "labeler/importing.py",
+    "labeler/importing_entries.py",
     "labeler/importing_findings.py",
+    "labeler/importing_text.py",
     "labeler/outbound_http.py",
     "labeler/dicom/deidentify.py",
     "labeler/dicom/dicomweb.py",
