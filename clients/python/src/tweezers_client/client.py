@@ -9,7 +9,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -17,12 +17,10 @@ from urllib.parse import urlsplit
 
 import requests
 
+from tweezers_client.downloads import DownloadCalls
 from tweezers_client.errors import (
-    ImportFailed,
     RateLimited,
     ServerError,
-    TweezersError,
-    WaitTimeout,
     error_from_response,
 )
 from tweezers_client.resources import (
@@ -38,6 +36,7 @@ from tweezers_client.resources import (
     from_json,
     parse_time,
 )
+from tweezers_client.waits import POLL_SECONDS, ProgressCallback, WaitCalls, sleep_until_next_poll
 from tweezers_client.webhooks import WebhookCalls
 
 __version__ = "0.1.0"
@@ -45,18 +44,15 @@ __version__ = "0.1.0"
 T = TypeVar("T")
 ProjectRef = Project | int
 Source = str | os.PathLike[str] | bytes | IO[bytes]
-ProgressCallback = Callable[[ImportJob], None]
 
 DEFAULT_TIMEOUT = 30.0
-# How long to wait between polls when the server does not say (Retry-After).
-POLL_SECONDS = 1.0
 
 
 def _project_id(project: ProjectRef) -> int:
     return project.id if isinstance(project, Project) else int(project)
 
 
-class Client(WebhookCalls):
+class Client(WaitCalls, DownloadCalls, WebhookCalls):
     """A Tweezers server, as one account.
 
     >>> with Client.login("http://127.0.0.1:8000", "ada", "secret") as tweezers:
@@ -269,44 +265,6 @@ class Client(WebhookCalls):
         path = f"projects/{_project_id(project)}/imports/{job_id}/"
         return from_json(ImportJob, self._get_json(path))
 
-    def wait_for_import(
-        self,
-        project: ProjectRef,
-        job: ImportJob | int,
-        *,
-        on_progress: ProgressCallback | None = None,
-        poll_interval: float = POLL_SECONDS,
-        timeout: float = 3600.0,
-    ) -> ImportReport:
-        """Poll an import job until it ends; its report, or ``ImportFailed``."""
-        deadline = time.monotonic() + timeout
-        while True:
-            current = self.import_job(project, job)
-            if on_progress is not None:
-                on_progress(current)
-            if current.status == "failed":
-                raise ImportFailed(0, "import_failed", current.error or "the import failed")
-            if current.status == "succeeded":
-                return current.report
-            _sleep_until_next_poll(deadline, poll_interval, f"import job {current.id}")
-
-    def wait_for_features(
-        self, project: ProjectRef, *, timeout: float = 1800.0, poll_interval: float = 2.0
-    ) -> dict[str, Any]:
-        """Wait until the project's representation (``features``) is computed for its items
-        and serves retrains; until then rounds are cold-start picks, not the model's. Returns
-        the serving feature set as the dashboard reports it; ``TweezersError`` if computing
-        it failed."""
-        deadline = time.monotonic() + timeout
-        while True:
-            features = self.stats(project)["features"]
-            building = features.get("building") or {}
-            if building.get("status") == "failed":
-                raise TweezersError(0, "features_failed", building.get("error") or "failed")
-            if features.get("serving") and not building:
-                return features["serving"]
-            _sleep_until_next_poll(deadline, poll_interval, "the project's features")
-
     # -- labeling --------------------------------------------------------------------------
 
     def next_item(self, project: ProjectRef) -> NextItem:
@@ -335,7 +293,7 @@ class Client(WebhookCalls):
             deadline = time.monotonic() + wait
             step = self.next_item(project)
             while step.state == "updating":
-                _sleep_until_next_poll(deadline, poll_interval, "the model to choose items")
+                sleep_until_next_poll(deadline, poll_interval, "the model to choose items")
                 step = self.next_item(project)
             if step.state != "ready" or step.item is None:
                 return
@@ -435,121 +393,4 @@ class Client(WebhookCalls):
         path = f"projects/{_project_id(project)}/model-runs/{run_id}/"
         return from_json(ModelRun, self._get_json(path))
 
-    def wait_for_round(
-        self,
-        project: ProjectRef,
-        number: int | None = None,
-        *,
-        timeout: float = 600.0,
-        poll_interval: float = 2.0,
-    ) -> QueryRound:
-        """Wait until round ``number`` exists (by default the one after the latest now):
-        the worker trained a model and chose its items. ``WaitTimeout`` after ``timeout``
-        seconds; ``TweezersError`` if the model run meant to write it fails."""
-        if number is None:
-            latest = self.latest_round(project)
-            number = (latest.number if latest else 0) + 1
-        deadline = time.monotonic() + timeout
-        while True:
-            latest = self.latest_round(project)
-            if latest is not None and latest.number >= number:
-                return latest
-            run = self.latest_model_run(project)
-            if run is not None and run.status == "failed":
-                raise TweezersError(0, "model_run_failed", run.error or f"model run {run.id}")
-            _sleep_until_next_poll(deadline, poll_interval, f"round {number}")
-
-    def wait_for_model_run(
-        self,
-        project: ProjectRef,
-        run: ModelRun | int | None = None,
-        *,
-        timeout: float = 600.0,
-        poll_interval: float = 2.0,
-    ) -> ModelRun:
-        """Wait until a model run (by default the latest) has finished and return it; a run
-        that failed raises ``TweezersError`` with its error. (A round can be listed a moment
-        before the run that chose it is marked succeeded.)"""
-        deadline = time.monotonic() + timeout
-        while True:
-            current = (
-                self.latest_model_run(project) if run is None else self.model_run(project, run)
-            )
-            if current is not None and current.status == "failed":
-                raise TweezersError(0, "model_run_failed", current.error or f"run {current.id}")
-            if current is not None and current.status == "succeeded":
-                return current
-            _sleep_until_next_poll(deadline, poll_interval, "the model run")
-
     # -- downloads --------------------------------------------------------------------------
-
-    def export(
-        self,
-        project: ProjectRef,
-        format: str,
-        path: str | os.PathLike[str],
-        *,
-        final: bool = True,
-        include_evaluation: bool = True,
-        neutralise_formulas: bool = True,
-        since: datetime | str | None = None,
-        chunk_size: int = 1 << 16,
-    ) -> Path:
-        """Stream the labeled set to ``path`` (``csv``, ``json``, ``jsonl``, ``imagefolder``,
-        ``labelstudio``) in chunks, never whole in memory. Options as the API's; CSV cells
-        starting with ``=``, ``+``… get a leading ``'`` unless ``neutralise_formulas=False``.
-        """
-        params: dict[str, Any] = {
-            "format": format,
-            "final": _flag(final),
-            "include_evaluation": _flag(include_evaluation),
-            "neutralise_formulas": _flag(neutralise_formulas),
-        }
-        if since is not None:
-            params["since"] = since.isoformat() if isinstance(since, datetime) else since
-        return self._download(
-            f"projects/{_project_id(project)}/export/", path, params=params, chunk_size=chunk_size
-        )
-
-    def download_model(
-        self, project: ProjectRef, run: ModelRun | int, path: str | os.PathLike[str]
-    ) -> Path:
-        """A model run's artifact (a zip: ``model.json`` and the weights) to ``path``."""
-        run_id = run.id if isinstance(run, ModelRun) else int(run)
-        return self._download(
-            f"projects/{_project_id(project)}/model-runs/{run_id}/artifact/", path
-        )
-
-    def _download(
-        self,
-        api_path: str,
-        path: str | os.PathLike[str],
-        *,
-        params: dict[str, Any] | None = None,
-        chunk_size: int = 1 << 16,
-    ) -> Path:
-        # Written beside the target and renamed at the end: a broken download never leaves
-        # a file that looks complete.
-        target = Path(path)
-        partial = target.with_name(target.name + ".part")
-        with self._request("GET", api_path, params=params, stream=True) as response:
-            try:
-                with partial.open("wb") as out:
-                    for chunk in response.iter_content(chunk_size=chunk_size):
-                        out.write(chunk)
-            except BaseException:
-                partial.unlink(missing_ok=True)
-                raise
-        partial.replace(target)
-        return target
-
-
-def _flag(value: bool) -> str:
-    return "true" if value else "false"
-
-
-def _sleep_until_next_poll(deadline: float, poll_interval: float, what: str) -> None:
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise WaitTimeout(f"timed out waiting for {what}")
-    time.sleep(min(poll_interval, remaining))
