@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from labeler.dicom.dicomweb import (
+from labeler.dicom.pacs_query import (
     DATE_PATTERN,
     MAX_STUDIES,
     MODALITY_PATTERN,

@@ -154,6 +154,7 @@ IMPORT_PATH = [
     "labeler/outbound_http.py",
     "labeler/dicom/deidentify.py",
     "labeler/dicom/dicomweb.py",
+    "labeler/dicom/pacs_query.py",
     "labeler/dicom/geometry.py",
     "labeler/dicom/reading.py",
     "labeler/services/imports.py",

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from labeler import services
-from labeler.dicom.dicomweb import MAX_STUDIES, PacsQuery
+from labeler.dicom.pacs_query import MAX_STUDIES, PacsQuery
 from labeler.importing import ImportSourceError
 from labeler.management.commands.import_items import Command as ImportItemsCommand
 
