@@ -266,11 +266,31 @@ def write_shard(path: str | Path, array: NDArray[Any]) -> Path:
     return final
 
 
+def unit_bytes(rows: NDArray[np.float32]) -> NDArray[np.uint8]:
+    """Rows whose every value is ``k / 255`` (``k`` in 0..255) as one byte a value;
+    ValueError if any value is not, so nothing is ever rounded away."""
+    encoded = np.rint(np.asarray(rows, dtype=np.float32) * 255.0)
+    if encoded.size and (encoded.min() < 0 or encoded.max() > 255):
+        raise ValueError("rows hold values outside 0..1")
+    encoded = encoded.astype(np.uint8)
+    if not np.array_equal(from_bytes(encoded), rows):
+        raise ValueError("rows hold values that are not k/255; they cannot be kept as bytes")
+    return encoded
+
+
+def from_bytes(rows: Any) -> NDArray[np.float32]:
+    """Stored rows as float32: ``uint8`` rows are ``k / 255`` exactly as
+    :func:`image_pixels` computes them; others are returned as they are."""
+    rows = np.asarray(rows)
+    return rows.astype(np.float32) / 255.0 if rows.dtype == np.uint8 else rows
+
+
 class ShardedPool:
     """Read-only concatenation of memory-mapped ``.npy`` shards, shape ``(sum n_i, d)``.
 
     Supports ``len``, ``shape``, ``dtype``, row slices, integer and integer-array indexing and
-    :meth:`iter_chunks`, so it can be passed as ``X_pool`` to any strategy.
+    :meth:`iter_chunks`, so it can be passed as ``X_pool`` to any strategy. A ``uint8`` shard
+    holds values ``k / 255`` a byte each (see :func:`unit_bytes`) and reads back as float32.
     """
 
     def __init__(self, shards: Sequence[np.memmap]) -> None:
@@ -294,7 +314,7 @@ class ShardedPool:
             low, high = self._offsets[index], self._offsets[index + 1]
             if high <= start or low >= stop:
                 continue
-            pieces.append(np.asarray(shard[max(start, low) - low : min(stop, high) - low]))
+            pieces.append(from_bytes(shard[max(start, low) - low : min(stop, high) - low]))
         if not pieces:
             return np.empty((0, self.shape[1]), dtype=np.float32)
         return np.concatenate(pieces).astype(np.float32, copy=False)
@@ -316,7 +336,7 @@ class ShardedPool:
         rows = np.empty((len(positions), self.shape[1]), dtype=np.float32)
         for index in np.unique(shard_of):
             here = shard_of == index
-            rows[here] = self._shards[index][positions[here] - self._offsets[index]]
+            rows[here] = from_bytes(self._shards[index][positions[here] - self._offsets[index]])
         return rows
 
     def iter_chunks(self, chunk_size: int = 50_000) -> Iterator[NDArray[np.float32]]:

@@ -80,6 +80,8 @@ class Representation:
     requires: resource names that must be given (non-empty) in ``resources``.
     available: False when a needed package is missing (e.g. the shipped MiniLM weights).
     chunk_rows: rows per embedding chunk (progress is committed after each chunk).
+    rows_in_bytes: every value is ``k / 255`` (grayscale pixels), so the feature store keeps one
+        byte a value instead of four, losslessly (about 1 GB, not 4, for a million 32x32 images).
     """
 
     name: str
@@ -96,6 +98,7 @@ class Representation:
     requires: tuple[str, ...] = ()
     available: Callable[[], bool] = lambda: True
     chunk_rows: int = 256
+    rows_in_bytes: bool = False
     description: str = ""
 
     def fits(self, n_items: int) -> bool:
@@ -376,6 +379,7 @@ register(
         auto_priority=90,
         auto_challenger=True,
         chunk_rows=1000,
+        rows_in_bytes=True,
         description="Grayscale pixels, at most 32 px on the longer side.",
     )
 )

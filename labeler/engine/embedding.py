@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from labeler.engine.store import feature_set_dir, resources, rows_write
+from labeler.engine.store import feature_set_dir, representation_named, resources, rows_write
 from labeler.models import FeatureSet, Item
 
 FEATURIZER_FILE = "featurizer.joblib"
@@ -74,6 +74,13 @@ def _checked(rows: NDArray, n: int, dimension: int | None, name: str) -> NDArray
     return rows
 
 
+def representation_rows_in_bytes(name: str) -> bool:
+    try:
+        return representation_named(name).rows_in_bytes
+    except ValueError:  # a representation no longer registered: keep its rows as they are
+        return False
+
+
 def rows_append(
     feature_set: FeatureSet,
     featurizer,
@@ -86,6 +93,7 @@ def rows_append(
     """Transform and append ``item_ids`` chunk by chunk after the set's ``processed`` rows,
     calling ``on_chunk`` once each chunk is on disk; True if the deadline cut it short."""
     directory = feature_set_dir(feature_set)
+    in_bytes = representation_rows_in_bytes(feature_set.representation)
     for start in range(0, len(item_ids), chunk_rows):
         # At least one chunk per slice, so every message makes progress.
         if start and time.monotonic() > deadline:
@@ -98,7 +106,7 @@ def rows_append(
             feature_set.dimension,
             feature_set.representation,
         )
-        rows_write(directory, feature_set.processed, rows, chunk)
+        rows_write(directory, feature_set.processed, rows, chunk, in_bytes=in_bytes)
         rate = len(chunk) / max(time.monotonic() - started, 1e-6)
         if feature_set.rows_per_second:
             rate = 0.7 * feature_set.rows_per_second + 0.3 * rate  # a steadier ETA

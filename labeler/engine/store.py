@@ -4,7 +4,8 @@ by :mod:`labeler.services.features`.
 
 A :class:`~labeler.models.FeatureSet` row per (project, representation, version) is the only
 record; its folder holds fixed-size shards, ``rows_NNNNN.npy`` (float32, ``SHARD_ROWS`` x d)
-and ``items_NNNNN.npy`` (the item id of each row), preallocated with
+and ``items_NNNNN.npy`` (the item id of each row; a representation whose values are ``k/255``,
+grayscale pixels, keeps its rows as ``uint8``, a quarter of the size), preallocated with
 ``numpy.lib.format.open_memmap`` and filled in place, so embedding N rows writes O(N) bytes.
 Only rows ``0..processed-1`` are valid: ``processed`` moves forward after the rows are
 flushed, so a reader never sees a half-written row and a resumed job overwrites what an
@@ -132,19 +133,34 @@ def _open_for_write(path: Path, dtype: type, shape: tuple[int, ...]) -> np.memma
 
 
 def rows_write(
-    directory: Path, start_row: int, rows: NDArray[np.float32], item_ids: NDArray[np.int64]
+    directory: Path,
+    start_row: int,
+    rows: NDArray[np.float32],
+    item_ids: NDArray[np.int64],
+    *,
+    in_bytes: bool = False,
 ) -> None:
-    """Write ``rows`` (n, d) and their item ids at ``start_row`` in place, then flush."""
+    """Write ``rows`` (n, d) and their item ids at ``start_row`` in place, then flush.
+    ``in_bytes``: the values are ``k/255`` and a new set keeps them a byte each; a set whose
+    first shard exists keeps the type it was started with (sets written before stay float32)."""
+    from learning.features import unit_bytes
+
     rows = np.asarray(rows, dtype=np.float32)
     item_ids = np.asarray(item_ids, dtype=np.int64)
     if rows.ndim != 2 or len(rows) != len(item_ids):
         raise ValueError(f"expected (n, d) rows for {len(item_ids)} items, got {rows.shape}")
+    first = _rows_path(directory, 0)
+    if first.exists():
+        in_bytes = np.load(first, mmap_mode="r").dtype == np.uint8
+    dtype = np.uint8 if in_bytes else np.float32
+    if in_bytes:
+        rows = unit_bytes(rows)
     position = 0
     while position < len(rows):
         index, offset = divmod(start_row + position, SHARD_ROWS)
         take = min(SHARD_ROWS - offset, len(rows) - position)
         shape = (SHARD_ROWS, rows.shape[1])
-        shard = _open_for_write(_rows_path(directory, index), np.float32, shape)
+        shard = _open_for_write(_rows_path(directory, index), dtype, shape)
         shard[offset : offset + take] = rows[position : position + take]
         shard.flush()
         ids = _open_for_write(_ids_path(directory, index), np.int64, (SHARD_ROWS,))

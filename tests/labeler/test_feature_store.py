@@ -98,6 +98,19 @@ def test_embedding_in_slices_resumes_where_it_stopped_and_rows_match_their_items
     for item in Item.objects.filter(project=shades_project)[:5]:
         expected = image_pixels(item.file.path, size=size)
         np.testing.assert_array_equal(rows.pool[int(rows.rows_of([item.pk])[0])], expected)
+    # Pixels are kept a byte a value on disk and read back exactly (sliced or indexed).
+    shard = np.load(engine.feature_set_dir(pixels) / "rows_00000.npy", mmap_mode="r")
+    assert shard.dtype == np.uint8
+    every = np.stack([image_pixels(path, size=size) for path in _paths(rows.item_ids)])
+    np.testing.assert_array_equal(rows.pool[:], every)
+    np.testing.assert_array_equal(rows.pool[np.arange(59, -1, -7)], every[np.arange(59, -1, -7)])
+
+
+def _paths(item_ids):
+    paths = dict(Item.objects.filter(id__in=item_ids.tolist()).values_list("id", "file"))
+    from django.conf import settings
+
+    return [f"{settings.MEDIA_ROOT}/{paths[int(item_id)]}" for item_id in item_ids]
 
 
 @pytest.mark.django_db
@@ -189,6 +202,24 @@ def test_rows_are_written_in_place_so_appending_costs_only_the_new_rows(tmp_path
     np.testing.assert_array_equal(np.load(shard, mmap_mode="r")[:1000], rows)
     # The shard is sparse: disk holds about the rows written, not the 50,000 preallocated.
     assert shard.stat().st_blocks * 512 < 3 * rows.nbytes
+
+
+def test_rows_kept_as_bytes_refuse_values_a_byte_cannot_hold_and_old_sets_stay_float(tmp_path):
+    from labeler.engine.store import rows_write
+
+    pixels = np.arange(256, dtype=np.float32).reshape(16, 16) / 255.0
+    rows_write(tmp_path / "bytes", 0, pixels, np.arange(16), in_bytes=True)
+    assert np.load(tmp_path / "bytes" / "rows_00000.npy", mmap_mode="r").dtype == np.uint8
+
+    with pytest.raises(ValueError, match="not k/255"):
+        rows_write(tmp_path / "bytes", 16, pixels * 0.999, np.arange(16, 32), in_bytes=True)
+    # Nothing of the refused chunk reached the shard.
+    assert not np.load(tmp_path / "bytes" / "rows_00000.npy", mmap_mode="r")[16:32].any()
+
+    # A set started as float32 (before this change) is appended to as float32.
+    rows_write(tmp_path / "old", 0, pixels, np.arange(16))
+    rows_write(tmp_path / "old", 16, pixels, np.arange(16, 32), in_bytes=True)
+    assert np.load(tmp_path / "old" / "rows_00000.npy", mmap_mode="r").dtype == np.float32
 
 
 @pytest.mark.django_db
