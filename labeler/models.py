@@ -664,8 +664,9 @@ class ItemView(models.Model):
 
 
 class Heartbeat(models.Model):
-    """When a background process last showed it was alive (``beat``: the scheduler's own
-    task, run once a sweep period); ``/healthz`` reports one gone quiet."""
+    """When a background process last showed it was alive (``beat``: written by the
+    scheduler's own loop once a sweep period, config/beat_scheduler.py); ``/healthz`` reports
+    one gone quiet."""
 
     name = models.CharField(max_length=32, unique=True)
     at = models.DateTimeField()
