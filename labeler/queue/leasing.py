@@ -260,33 +260,39 @@ def lease(
             explored = _exploration_lease(
                 project, annotator, tab, lease_until, wanted - len(taken), items
             )
-        # Nothing at all for this tab: the item the annotator's other tabs would reach last,
-        # rather than nothing. Without it a small project whose every open item sits in one
-        # page left an API client (or a second page) with "updating" until those leases
-        # expired, and each of its polls asked for a retrain that could not add an item.
-        # Shared, not moved: no lease is added or taken away, so budget, daily cap and
-        # overlap count as before; the tab that answers first ends the other's lease
-        # (``entry_for_answer``), and the other's answer is taken as the same person's.
-        shared = []
-        if wanted > 0 and elsewhere and not (held or taken or explored):
-            shared = [elsewhere[-1][0]]
+        shared = _shared(elsewhere) if wanted > 0 and not (held or taken or explored) else []
         renewed = [entry_id for entry_id, _ in held + taken]
         if renewed or explored or shared:
-            if renewed:
-                sql.execute(
-                    sql.LEASE_WRITE + sql.in_list(renewed),
-                    [annotator.pk, sql.db_time(lease_until), tab, *renewed],
-                )
-            entries = sql.entries_by_id(renewed) + explored
-            for entry in entries:
-                entry.leased_by, entry.lease_expires_at, entry.lease_tab = (
-                    annotator,
-                    lease_until,
-                    tab,
-                )
+            # Explored entries were created leased to this tab; shared ones stay their tab's.
+            entries = _leases_write(renewed, annotator, lease_until, tab) + explored
             entries += sql.entries_by_id(shared)
             return LeasedItems("ready", entries, "", explored=bool(explored))
     return LeasedItems(EMPTY, [], "")
+
+
+def _leases_write(entry_ids: list[int], annotator, lease_until, tab: str) -> list[QueueEntry]:
+    """Lease (or renew) the entries to the annotator's ``tab`` until ``lease_until``."""
+    if not entry_ids:
+        return []
+    sql.execute(
+        sql.LEASE_WRITE + sql.in_list(entry_ids),
+        [annotator.pk, sql.db_time(lease_until), tab, *entry_ids],
+    )
+    entries = sql.entries_by_id(entry_ids)
+    for entry in entries:
+        entry.leased_by, entry.lease_expires_at, entry.lease_tab = annotator, lease_until, tab
+    return entries
+
+
+def _shared(elsewhere: list[tuple[int, int]]) -> list[int]:
+    """For a tab that would get nothing at all: the entry the annotator's other tabs would
+    reach last, rather than nothing. Without it a small project whose every open item sits in
+    one page left an API client (or a second page) with "updating" until those leases expired,
+    and each of its polls asked for a retrain that could not add an item. Shared, not moved:
+    no lease is added or taken away, so budget, daily cap and overlap count as before; the
+    tab that answers first ends the other's lease (``entry_for_answer``), and the other's
+    answer is taken as the same person's."""
+    return [elsewhere[-1][0]] if elsewhere else []
 
 
 def _unqueued(project: Project, latest: QueryRound, held_items: set):
