@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from celery import current_app
 from django.conf import settings
+from django.db import OperationalError
 from django.test import Client
 from django.utils import timezone
 
+from config import beat_scheduler
 from config.beat_scheduler import HeartbeatScheduler, heartbeat_write
 from labeler.models import Heartbeat
 from tests.processes import (
@@ -61,6 +65,20 @@ def test_every_beat_writes_the_heartbeat_itself_rather_than_sending_it_to_a_queu
     assert (module, name) == (HeartbeatScheduler.__module__, HeartbeatScheduler.__name__)
     assert not [e for e in settings.CELERY_BEAT_SCHEDULE.values() if "heartbeat" in e["task"]]
     assert settings.TWEEZERS_BEAT_STALE_SECONDS > settings.TWEEZERS_SWEEP_SECONDS
+
+
+def test_a_database_away_for_a_while_never_ends_the_beat(monkeypatch, tmp_path: Path):
+    def unreachable(*, name: str) -> None:
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(beat_scheduler, "heartbeat_write", unreachable)
+    scheduler = HeartbeatScheduler(
+        app=current_app, lazy=True, schedule_filename=str(tmp_path / "s")
+    )
+
+    scheduler.heartbeat_beat()  # logged, not raised: the sweeps go on
+
+    assert scheduler.heartbeat_due > time.monotonic()
 
 
 @pytest.mark.worker
