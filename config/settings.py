@@ -354,6 +354,10 @@ TWEEZERS_BEAT_STALE_SECONDS = env.float(
     "TWEEZERS_BEAT_STALE_SECONDS", default=5 * TWEEZERS_SWEEP_SECONDS
 )
 TWEEZERS_OUTBOX_GRACE_SECONDS = env.float("TWEEZERS_OUTBOX_GRACE_SECONDS", default=60.0)
+# The beat writes its own heartbeat each TWEEZERS_SWEEP_SECONDS, in its own loop (no task,
+# so no queue: a long retrain on the worker cannot make a live beat look dead); /healthz
+# reports a beat silent for TWEEZERS_BEAT_STALE_SECONDS.
+CELERY_BEAT_SCHEDULER = "config.beat_scheduler:HeartbeatScheduler"
 CELERY_BEAT_SCHEDULE = {
     "enqueue-stale-queued-runs": {
         "task": "labeler.tasks.enqueue_stale_runs",
@@ -367,13 +371,6 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-webhook-deliveries": {
         "task": "labeler.tasks.sweep_webhook_deliveries",
         "schedule": TWEEZERS_SWEEP_SECONDS,
-    },
-    # The beat's own pulse: /healthz reports a beat silent for TWEEZERS_BEAT_STALE_SECONDS.
-    "beat-heartbeat": {
-        "task": "labeler.tasks.beat_heartbeat",
-        "schedule": TWEEZERS_SWEEP_SECONDS,
-        # The beat sends by name (config/beat.py), so the task's own expiry is set here.
-        "options": {"expires": 60},
     },
     # Expired API tokens are refused when presented; this deletes the rest of them.
     "delete-expired-tokens": {

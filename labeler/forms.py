@@ -271,14 +271,18 @@ class SuggestionsForm(forms.Form):
 TAB_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
 
 
-class HoldForm(forms.Form):
-    # How many leased items the labeling page wants to hold (the current one and the next).
-    hold = forms.IntegerField(min_value=1, max_value=10, required=False)
-    tab = forms.RegexField(
+def tab_field() -> forms.RegexField:
+    return forms.RegexField(
         regex=TAB_PATTERN,
         required=False,
         error_messages={"invalid": _("tab must be 1 to 32 letters, digits, - or _")},
     )
+
+
+class HoldForm(forms.Form):
+    # How many leased items the labeling page wants to hold (the current one and the next).
+    hold = forms.IntegerField(min_value=1, max_value=10, required=False)
+    tab = tab_field()
 
 
 class FindingsAnswerMixin:
@@ -319,6 +323,8 @@ class SkipForm(HoldForm):
 
 class CorrectForm(FindingsAnswerMixin, forms.Form):
     annotation_id = forms.IntegerField(min_value=1)
+    # The tab that changed the answer: its undo takes the change back.
+    tab = tab_field()
     label = forms.CharField(max_length=100)
     findings = forms.CharField(max_length=20000)
 

@@ -520,6 +520,9 @@ class Annotation(models.Model):
     is_current = models.BooleanField(default=True)
     # A manager's ruling on an item the annotators disagreed on; it decides the item's label.
     is_adjudication = models.BooleanField(default=False)
+    # The labeling-page tab that sent it ("" from the API): undo in a tab takes back that
+    # tab's own last answer, not one its twin in another tab just gave.
+    tab = models.CharField(max_length=32, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -548,6 +551,8 @@ class Skip(models.Model):
     annotator = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="skips"
     )
+    # As Annotation.tab: the tab that skipped, whose undo brings the item back.
+    tab = models.CharField(max_length=32, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -664,8 +669,9 @@ class ItemView(models.Model):
 
 
 class Heartbeat(models.Model):
-    """When a background process last showed it was alive (``beat``: the scheduler's own
-    task, run once a sweep period); ``/healthz`` reports one gone quiet."""
+    """When a background process last showed it was alive (``beat``: written by the
+    scheduler's own loop once a sweep period, config/beat_scheduler.py); ``/healthz`` reports
+    one gone quiet."""
 
     name = models.CharField(max_length=32, unique=True)
     at = models.DateTimeField()

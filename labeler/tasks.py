@@ -104,9 +104,3 @@ def sweep_webhook_deliveries() -> int:
 @shared_task(acks_late=True, ignore_result=True, soft_time_limit=30 * 60, time_limit=35 * 60)
 def build_model_export(run_id: int, format: str) -> None:
     model_exports.model_export_build(run_id=run_id, format=format)
-
-
-@shared_task(ignore_result=True, expires=60)
-def beat_heartbeat() -> None:
-    """Sent by the beat scheduler only: its row's age is the beat's (``/healthz``)."""
-    services.heartbeat_record(name="beat")

@@ -1,9 +1,9 @@
 """Models out: a fitted classifier, or a whole per-item pipeline, as ONNX and TorchScript.
 
-Every registered model (:data:`learning.models.MODELS`) is re-expressed as a torch module
-that maps feature rows to class probabilities (the scaler, the Nystroem kernel map, the
-logistic regression or the torch network, then the softmax), and ``torch.onnx`` writes it.
-The same module, put behind an encoder, gives the whole pipeline in one graph:
+Every registered model (:data:`learning.models.MODELS`), and the model AutoML chose, is
+re-expressed as a torch module that maps feature rows to class probabilities
+(:mod:`learning.onnx_classifier`), and ``torch.onnx`` writes it. The same module, put behind
+an encoder, gives the whole pipeline in one graph:
 
 - ``minilm``: token ids + attention mask -> MiniLM -> mean pooling -> L2 normalisation ->
   classifier. The tokenizer is not a graph: its files travel beside the graph
@@ -30,6 +30,23 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+from learning.onnx_classifier import classes_of, probability_module
+
+__all__ = [
+    "NOT_EXPORTABLE_WHOLE",
+    "WHOLE_PIPELINES",
+    "classes_of",
+    "export_minilm_pipeline",
+    "export_minilm_torchscript",
+    "export_onnx",
+    "export_pixels_pipeline",
+    "export_simclr_pipeline",
+    "export_simclr_torchscript",
+    "minilm_tokenize",
+    "minilm_tokenizer_files",
+    "probability_module",
+]
 
 OPSET = 17
 PROBABILITIES = "probabilities"
@@ -58,104 +75,6 @@ def _torch() -> Any:
     import torch
 
     return torch
-
-
-def classes_of(model: Any) -> list[str]:
-    """The model's classes as strings, in the order of its probability columns."""
-    return [str(name) for name in model.classes_]
-
-
-def probability_module(model: Any) -> Any:
-    """A torch module computing ``model.predict_proba``: float32 ``(n, d)`` -> ``(n, k)``.
-
-    Works in float64 inside (as scikit-learn does) and returns float32. Raises ``TypeError``
-    for a model it does not know.
-    """
-    torch = _torch()
-    from torch import nn
-
-    from learning.models import AutoLogisticRegression
-
-    def constant(values: Any) -> Any:
-        return torch.as_tensor(np.asarray(values, dtype=np.float64))
-
-    class Probabilities(nn.Module):
-        def __init__(self, steps: list[tuple[str, dict[str, Any]]], n_classes: int) -> None:
-            super().__init__()
-            self.kinds = [kind for kind, _ in steps]
-            self.n_classes = n_classes
-            for index, (_, tensors) in enumerate(steps):
-                for name, value in tensors.items():
-                    self.register_buffer(f"s{index}_{name}", value)
-
-        def forward(self, features: Any) -> Any:
-            x = features.to(torch.float64)
-            for index, kind in enumerate(self.kinds):
-                get = lambda name, i=index: getattr(self, f"s{i}_{name}")  # noqa: E731
-                if kind == "constant":
-                    return torch.ones_like(x[:, :1]).to(torch.float32)
-                if kind == "scale":
-                    x = (x - get("mean")) / get("scale")
-                elif kind == "rbf":
-                    components = get("components")
-                    squared = (
-                        (x * x).sum(dim=1, keepdim=True)
-                        - 2.0 * x @ components.T
-                        + (components * components).sum(dim=1)
-                    )
-                    kernel = torch.exp(-get("gamma") * torch.clamp(squared, min=0.0))
-                    x = kernel @ get("normalization").T
-                elif kind == "linear":
-                    x = x @ get("weight").T + get("bias")
-                elif kind == "torch":
-                    x = self.network(x.to(torch.float32)).to(torch.float64)
-            return torch.softmax(x, dim=1).to(torch.float32)
-
-    if isinstance(model, AutoLogisticRegression):
-        if model.pipeline_ is None:
-            return Probabilities([("constant", {})], 1).eval()
-        steps: list[tuple[str, dict[str, Any]]] = []
-        for step in model.pipeline_:
-            # The pool-fitted scaler is a fitted StandardScaler inside a FrozenEstimator.
-            step = (
-                getattr(step, "estimator", step)
-                if type(step).__name__ == "FrozenEstimator"
-                else step
-            )
-            kind = type(step).__name__
-            if kind == "StandardScaler":
-                mean = step.mean_ if step.mean_ is not None else np.zeros(step.n_features_in_)
-                scale = step.scale_ if step.scale_ is not None else np.ones(step.n_features_in_)
-                steps.append(("scale", {"mean": constant(mean), "scale": constant(scale)}))
-            elif kind == "_TrainingSizeNystroem":
-                nystroem = step.nystroem_
-                gamma = nystroem.gamma
-                steps.append(
-                    (
-                        "rbf",
-                        {
-                            "components": constant(nystroem.components_),
-                            "normalization": constant(nystroem.normalization_),
-                            "gamma": constant(gamma),
-                        },
-                    )
-                )
-            elif kind == "LogisticRegression":
-                weight, bias = np.asarray(step.coef_), np.asarray(step.intercept_)
-                if len(step.classes_) == 2 and weight.shape[0] == 1:
-                    # Binary: [1 - sigmoid(z), sigmoid(z)] is exactly softmax([0, z]).
-                    weight = np.vstack([np.zeros_like(weight), weight])
-                    bias = np.concatenate([[0.0], bias])
-                steps.append(("linear", {"weight": constant(weight), "bias": constant(bias)}))
-            else:
-                raise TypeError(f"cannot export the pipeline step {kind}")
-        return Probabilities(steps, len(model.classes_)).eval()
-    if type(model).__name__ == "TorchClassifier":
-        scale = {"mean": constant(model.mean_), "scale": constant(model.scale_)}
-        module = Probabilities([("scale", scale), ("torch", {})], len(model.classes_))
-        module.network = model.module_
-        return module.eval()
-    raise TypeError(f"cannot export a {type(model).__name__} to ONNX")
 
 
 def _onnx_bytes(module: Any, example: tuple, input_names: list[str], dynamic: dict) -> bytes:

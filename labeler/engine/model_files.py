@@ -166,7 +166,7 @@ class _Run:
                 lambda: export_onnx(self.model, int(self.model.n_features_in_)),
             )
         except TypeError as problem:
-            # A model the exporter does not know (e.g. one AutoML chose): say so, never a 500.
+            # A model the exporter does not know: say so, never a 500.
             raise NotExportable(str(problem)) from None
 
     def pipeline(self) -> Path:

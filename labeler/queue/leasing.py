@@ -102,10 +102,11 @@ def budget_state(
 
 def _held_entries(project: Project, annotator, tab: str, now: dt.datetime, hold: int):
     """What the annotator holds (lease not expired), locked: the entries ``tab`` holds, first
-    to label first (up to ``hold``), and the items their other tabs hold."""
+    to label first (up to ``hold``), and the entries their other tabs hold, in the same
+    order."""
     rows = sql.entry_ids(sql.HELD_ENTRIES, [project.pk, annotator.pk, sql.db_time(now)], lock=True)
     held = [(entry_id, item_id) for entry_id, item_id, held_in in rows if held_in == tab]
-    elsewhere = {item_id for _, item_id, held_in in rows if held_in != tab}
+    elsewhere = [(entry_id, item_id) for entry_id, item_id, held_in in rows if held_in != tab]
     return held[:hold], elsewhere
 
 
@@ -160,6 +161,18 @@ def _leasable(
     room = MAX_HOLD
     if project.budget is not None:
         room = project.budget - spent - _open_leases(project, now, None)
+        if room <= 0 and not held and room + held_elsewhere > 0:
+            # Not spent: the annotator's own other pages hold the rest (as for the daily
+            # cap below, they are told so rather than given those items here too).
+            return NextItem(
+                "budget_spent",
+                None,
+                _(
+                    "Your other open pages of this project hold the rest of its budget of "
+                    "%(budget)s labels: go on labeling there."
+                )
+                % {"budget": project.budget},
+            )
         if room <= 0 and not held:
             return _budget_spent(project)
     if project.daily_cap is not None:
@@ -188,8 +201,10 @@ def lease(
     tab, an API client; "" for a client that names none), up to ``hold`` of them, leased to
     that tab: the ones it already holds first (a reload never burns items), topped up from
     the queue, then from the pool when round and reserve are used up (``explored``). Two
-    tabs of one annotator hold different items. State ``EMPTY`` when there is nothing to
-    give and no limit stopped them.
+    tabs of one annotator hold different items, except when this one would get nothing: then
+    it is given the item their other tabs would reach last, still leased to its tab (shared:
+    the same person, and either tab may answer it).
+    State ``EMPTY`` when there is nothing to give and no limit stopped them.
 
     An expired lease is simply free again for anyone; holding renews the leases held.
     """
@@ -224,11 +239,12 @@ def lease(
                 # A round write stalled: renew what is held, lease nothing new ("updating").
                 spent, wanted = None, 0
             if spent is not None:
-                room = _leasable(project, annotator, now, len(held), len(elsewhere), spent)
+                elsewhere_items = len({item_id for _, item_id in elsewhere})
+                room = _leasable(project, annotator, now, len(held), elsewhere_items, spent)
                 if isinstance(room, NextItem):
                     return LeasedItems(room.state, [], room.message)
                 wanted = min(wanted, room)
-        items = {item_id for _, item_id in held} | elsewhere
+        items = {item_id for _, item_id in held + elsewhere}
         taken = _free_entries_take(project, annotator, now, items, wanted)
         explored: list[QueueEntry] = []
         if wanted > len(taken):
@@ -244,22 +260,39 @@ def lease(
             explored = _exploration_lease(
                 project, annotator, tab, lease_until, wanted - len(taken), items
             )
+        shared = _shared(elsewhere) if wanted > 0 and not (held or taken or explored) else []
         renewed = [entry_id for entry_id, _ in held + taken]
-        if renewed or explored:
-            if renewed:
-                sql.execute(
-                    sql.LEASE_WRITE + sql.in_list(renewed),
-                    [annotator.pk, sql.db_time(lease_until), tab, *renewed],
-                )
-            entries = sql.entries_by_id(renewed) + explored
-            for entry in entries:
-                entry.leased_by, entry.lease_expires_at, entry.lease_tab = (
-                    annotator,
-                    lease_until,
-                    tab,
-                )
+        if renewed or explored or shared:
+            # Explored entries were created leased to this tab; shared ones stay their tab's.
+            entries = _leases_write(renewed, annotator, lease_until, tab) + explored
+            entries += sql.entries_by_id(shared)
             return LeasedItems("ready", entries, "", explored=bool(explored))
     return LeasedItems(EMPTY, [], "")
+
+
+def _leases_write(entry_ids: list[int], annotator, lease_until, tab: str) -> list[QueueEntry]:
+    """Lease (or renew) the entries to the annotator's ``tab`` until ``lease_until``."""
+    if not entry_ids:
+        return []
+    sql.execute(
+        sql.LEASE_WRITE + sql.in_list(entry_ids),
+        [annotator.pk, sql.db_time(lease_until), tab, *entry_ids],
+    )
+    entries = sql.entries_by_id(entry_ids)
+    for entry in entries:
+        entry.leased_by, entry.lease_expires_at, entry.lease_tab = annotator, lease_until, tab
+    return entries
+
+
+def _shared(elsewhere: list[tuple[int, int]]) -> list[int]:
+    """For a tab that would get nothing at all: the entry the annotator's other tabs would
+    reach last, rather than nothing. Without it a small project whose every open item sits in
+    one page left an API client (or a second page) with "updating" until those leases expired,
+    and each of its polls asked for a retrain that could not add an item. Shared, not moved:
+    no lease is added or taken away, so budget, daily cap and overlap count as before; the
+    tab that answers first ends the other's lease (``entry_for_answer``), and the other's
+    answer is taken as the same person's."""
+    return [elsewhere[-1][0]] if elsewhere else []
 
 
 def _unqueued(project: Project, latest: QueryRound, held_items: set):

@@ -23,7 +23,6 @@ from labeler.services.features import (
     stale_feature_sets_enqueue,
     superseded_feature_sets_remove,
 )
-from labeler.services.heartbeats import heartbeat_record
 from labeler.services.import_jobs import (
     import_job_create,
     import_job_run,
@@ -84,7 +83,6 @@ from labeler.services.undoing import (
 
 __all__ = [
     "expired_tokens_delete",
-    "heartbeat_record",
     "item_view_record",
     "item_views_record",
     "Export",

@@ -48,11 +48,13 @@ def annotation_submit(
     note: str = "",
     is_unsure: bool = False,
     findings: dict | None = None,
+    tab: str = "",
 ) -> tuple[Annotation, bool]:
     """Record an expert's label, or for a findings project the state of each finding
     (``findings``: ``{name: "present" | "absent" | "uncertain"}``, left out = absent).
     Returns ``(annotation, created)``; repeating a ``client_key`` returns the annotation it
-    created the first time.
+    created the first time. ``tab``: the labeling-page tab that answered (its undo takes the
+    answer back).
 
     One transaction: the annotation, the item's current label, the queue entry, the round's
     counter and the project's counters change together or not at all.
@@ -63,7 +65,15 @@ def annotation_submit(
     try:
         with transaction.atomic():
             return _submit(
-                project, annotator, item_id, answer, client_key, seconds_spent, note, is_unsure
+                project,
+                annotator,
+                item_id,
+                answer,
+                client_key,
+                seconds_spent,
+                note,
+                is_unsure,
+                tab,
             )
     except (IntegrityError, SubmitRejected):
         # A retry of an answer already stored (its client_key is taken) is that answer: the
@@ -155,7 +165,7 @@ def _locked_item_and_class(project: Project, item_id: int, label: str):
     return item, label_class
 
 
-def _submit(project, annotator, item_id, answer, client_key, seconds_spent, note, is_unsure):
+def _submit(project, annotator, item_id, answer, client_key, seconds_spent, note, is_unsure, tab):
     now = timezone.now()
     if isinstance(answer, dict):
         item, label_class = item_lock(project=project, item_id=item_id), None
@@ -176,6 +186,7 @@ def _submit(project, annotator, item_id, answer, client_key, seconds_spent, note
         "seconds_spent": seconds_spent,
         "note": note[:5000],
         "is_unsure": is_unsure,
+        "tab": tab,
     }
     if project.overlap > 1 and mine is not None:
         return _answered_again(
@@ -215,6 +226,7 @@ def _submit(project, annotator, item_id, answer, client_key, seconds_spent, note
         client_key=client_key or None,
         is_unsure=is_unsure,
         replaces=previous,
+        tab=tab,
     )
     if isinstance(answer, dict):
         findings_service.finding_answers_store(annotation=annotation, states=answer)
@@ -401,9 +413,11 @@ def annotation_correct(
     annotator: AbstractBaseUser,
     label: str | None = None,
     findings: dict | None = None,
+    tab: str = "",
 ) -> Annotation:
     """Change a label (or a findings answer's states). The old annotation stays in the
-    history; a new one replaces it."""
+    history; a new one replaces it (``tab``: the page tab that changed it, whose undo takes
+    the change back)."""
     answer = answer_check(project=annotation.project, label=label, findings=findings)
     with transaction.atomic():
         item = Item.objects.select_for_update().get(pk=annotation.item_id)
@@ -422,6 +436,7 @@ def annotation_correct(
             label_class=label_class,
             answer=answer,
             now=timezone.now(),
+            tab=tab,
         )
         item_resolve(item=item, project=project, annotations_added=1)
     return corrected

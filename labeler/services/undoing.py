@@ -29,11 +29,13 @@ class Undone:
     message: str
 
 
-def item_skip(*, project: Project, annotator: AbstractBaseUser, item_id: int) -> None:
+def item_skip(
+    *, project: Project, annotator: AbstractBaseUser, item_id: int, tab: str = ""
+) -> None:
     """Pass on an item. It leaves this annotator's queue; with one annotator per item it
     leaves the pool, as Prodigy's "ignore" does, and the skip is kept for the record (until
-    the annotator takes it back). Skipping an item twice is one skip: a retried request
-    changes nothing."""
+    the annotator takes it back; ``tab``, the page tab that skipped, by its undo). Skipping an
+    item twice is one skip: a retried request changes nothing."""
     with transaction.atomic():
         item = item_lock(project=project, item_id=item_id)
         if Skip.objects.filter(item=item, annotator=annotator).exists():
@@ -42,7 +44,7 @@ def item_skip(*, project: Project, annotator: AbstractBaseUser, item_id: int) ->
         if entry is None:
             # Only what one holds: an annotator cannot take items out of others' queues.
             raise SubmitRejected("not_held", _("You can only skip an item you are holding."))
-        Skip.objects.create(project=project, item=item, annotator=annotator)
+        Skip.objects.create(project=project, item=item, annotator=annotator, tab=tab)
         if item.status == Item.Status.UNLABELED:
             Item.objects.filter(pk=item.pk).update(status=Item.Status.SKIPPED)
         entry_answered(project=project, entry=entry)
@@ -70,17 +72,18 @@ def last_action_undo(
     *, project: Project, annotator: AbstractBaseUser, tab: str = ""
 ) -> Undone | None:
     """Take back this annotator's latest action in the project, a label or a skip, whichever
-    came last. A label: the item's previous label (if any) is current again and the withdrawn
-    annotation stays in the history. Either way the item returns to the front of their queue,
-    held for them in ``tab`` (the page that asked). Returns what was undone, or None when
-    there is nothing to undo."""
+    came last; asked from a labeling-page tab (``tab``), that tab's own latest action, so
+    two tabs side by side each undo what they did (without a tab, as the API asks, the
+    latest of any). A label: the item's previous label (if any) is current again and the
+    withdrawn annotation stays in the history. Either way the item returns to the front of
+    their queue, held for them in ``tab``. Returns what was undone, or None when there is
+    nothing to undo."""
     with transaction.atomic():
-        last = _last_annotation_locked(project, annotator)
-        skip = (
-            Skip.objects.filter(project=project, annotator=annotator)
-            .order_by("-created_at", "-id")
-            .first()
-        )
+        last = _last_annotation_locked(project, annotator, tab)
+        skips = Skip.objects.filter(project=project, annotator=annotator)
+        if tab:
+            skips = skips.filter(tab=tab)
+        skip = skips.order_by("-created_at", "-id").first()
         if skip is not None and (last is None or skip.created_at > last.created_at):
             item = skip_undo(project=project, annotator=annotator, item_id=skip.item_id, tab=tab)
             return Undone(
@@ -107,18 +110,19 @@ def last_action_undo(
         )
 
 
-def _last_annotation_locked(project: Project, annotator: AbstractBaseUser) -> Annotation | None:
-    """This annotator's latest current label, with its item locked first and then the
-    annotation (the lock order of ``services.annotating``: item before annotations). Read
-    without a lock, then checked again under the locks: a concurrent submit or correction
-    in between means reading again."""
-    latest = (
-        Annotation.objects.filter(
-            project=project, annotator=annotator, is_current=True, is_adjudication=False
-        )
-        .select_related("label")
-        .order_by("-created_at", "-id")
+def _last_annotation_locked(
+    project: Project, annotator: AbstractBaseUser, tab: str
+) -> Annotation | None:
+    """This annotator's latest current label (given in ``tab`` if one is named), with its
+    item locked first and then the annotation (the lock order of ``services.annotating``:
+    item before annotations). Read without a lock, then checked again under the locks: a
+    concurrent submit or correction in between means reading again."""
+    latest = Annotation.objects.filter(
+        project=project, annotator=annotator, is_current=True, is_adjudication=False
     )
+    if tab:
+        latest = latest.filter(tab=tab)
+    latest = latest.select_related("label").order_by("-created_at", "-id")
     for _attempt in range(5):
         seen = latest.first()
         if seen is None:

@@ -292,6 +292,7 @@ def label_answer(request: HttpRequest, project_id: int) -> JsonResponse:
             seconds_spent=data["seconds_spent"],
             note=data["note"],
             is_unsure=data["unsure"],
+            tab=data["tab"],
         )
     except services.SubmitRejected as rejection:
         return _rejected(rejection)
@@ -308,7 +309,10 @@ def label_skip(request: HttpRequest, project_id: int) -> JsonResponse:
         return _invalid(form)
     try:
         services.item_skip(
-            project=project, annotator=request.user, item_id=form.cleaned_data["item_id"]
+            project=project,
+            annotator=request.user,
+            item_id=form.cleaned_data["item_id"],
+            tab=form.cleaned_data["tab"],
         )
     except services.SubmitRejected as rejection:
         return _rejected(rejection)
@@ -385,6 +389,7 @@ def label_correct(request: HttpRequest, project_id: int) -> JsonResponse:
             annotator=request.user,
             label=form.cleaned_data["label"] or None,
             findings=form.cleaned_data["findings"],
+            tab=form.cleaned_data["tab"],
         )
     except services.SubmitRejected as rejection:
         return _rejected(rejection)

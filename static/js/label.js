@@ -787,6 +787,7 @@
     }
     const form = new FormData();
     form.set("annotation_id", answer.annotation_id);
+    form.set("tab", state.tab); // this tab's undo takes the change back
     if (findings) form.set("findings", JSON.stringify(findings));
     else form.set("label", label);
     try {

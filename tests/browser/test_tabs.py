@@ -52,3 +52,34 @@ def test_two_tabs_of_one_annotator_label_different_items_and_nothing_is_refused(
     # Each tab keeps its own outbox: neither tab's storage holds the other's answers.
     tab_ids = {page.evaluate("window.tweezersLabel.tab") for page in tabs}
     assert len(tab_ids) == 2
+
+
+@pytest.mark.browser
+def test_backspace_in_a_tab_takes_back_that_tabs_answer_not_the_other_tabs_later_one(
+    transactional_db, new_page
+):
+    project, alice, _bob, label_url = two_annotators(n_items=30)
+    first = new_page()
+    log_in(first, alice, label_url)
+    second = first.context.new_page()
+    second.goto(label_url)
+    answered = []
+    # Each answer saved before the next: an undo of an answer still in the outbox is taken
+    # back in the page itself, never asked of the server.
+    for page in (first, second):
+        item_id = shown_item(page)
+        page.keyboard.press(true_digit(item_id))
+        wait_for_next(page, item_id)
+        wait_until_saved(page)
+        answered.append(item_id)
+
+    first.keyboard.press("Backspace")
+    first.wait_for_function(
+        "item => document.getElementById('label-panel').dataset.itemId === String(item)",
+        arg=answered[0],
+    )
+    wait_until_saved(first)
+
+    current = Annotation.objects.filter(project=project, annotator=alice, is_current=True)
+    assert list(current.values_list("item_id", flat=True)) == [answered[1]]
+    assert first.locator("#label-banners .banner.bad").count() == 0

@@ -1,24 +1,29 @@
-"""``/healthz`` tells a stale beat scheduler: the beat's own task writes a heartbeat each sweep
-period; a heartbeat older than ``TWEEZERS_BEAT_STALE_SECONDS`` is a 503 naming the beat. The
-beat is a process of its own: killing it shows on /healthz until a new one runs."""
+"""``/healthz`` tells a stale beat scheduler: the beat writes a heartbeat each sweep period, in
+its own loop (config/beat_scheduler.py); a heartbeat older than ``TWEEZERS_BEAT_STALE_SECONDS``
+is a 503 naming the beat. The heartbeat needs no worker, so a long retrain holding the only
+retrain worker cannot make a live beat look dead. The beat is a process of its own: killing it
+shows on /healthz until a new one runs."""
 
 from __future__ import annotations
 
 import os
 import signal
+import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from celery import current_app
 from django.conf import settings
+from django.db import OperationalError
 from django.test import Client
 from django.utils import timezone
 
-from labeler import tasks
+from config import beat_scheduler
+from config.beat_scheduler import HeartbeatScheduler, heartbeat_write
 from labeler.models import Heartbeat
 from tests.processes import (
     celery_beat_command,
-    celery_worker_command,
     start,
     stop,
     wait_until,
@@ -34,7 +39,7 @@ def test_healthz_is_ok_before_any_beat_and_while_the_beat_is_fresh():
         "beat": "unknown",
     }
 
-    tasks.beat_heartbeat()  # what the scheduler sends each sweep period
+    heartbeat_write(name="beat")  # what the scheduler writes each sweep period
 
     answer = Client().get("/healthz")
     assert answer.status_code == 200
@@ -44,7 +49,7 @@ def test_healthz_is_ok_before_any_beat_and_while_the_beat_is_fresh():
 @pytest.mark.django_db
 def test_a_beat_silent_past_the_limit_makes_healthz_a_503_naming_it(settings):
     settings.TWEEZERS_BEAT_STALE_SECONDS = 300
-    tasks.beat_heartbeat()
+    heartbeat_write(name="beat")
     Heartbeat.objects.filter(name="beat").update(at=timezone.now() - timedelta(seconds=301))
 
     answer = Client().get("/healthz")
@@ -54,20 +59,36 @@ def test_a_beat_silent_past_the_limit_makes_healthz_a_503_naming_it(settings):
     assert answer.json()["beat_seconds_ago"] >= 301
 
 
-def test_the_beat_schedule_sends_the_heartbeat_each_sweep_period():
-    beat = settings.CELERY_BEAT_SCHEDULE["beat-heartbeat"]
-    assert beat["task"] == tasks.beat_heartbeat.name
-    assert beat["schedule"] == settings.TWEEZERS_SWEEP_SECONDS
+def test_every_beat_writes_the_heartbeat_itself_rather_than_sending_it_to_a_queue():
+    # Both the beat process (config.beat) and a worker's -B read CELERY_BEAT_SCHEDULER.
+    module, name = settings.CELERY_BEAT_SCHEDULER.split(":")
+    assert (module, name) == (HeartbeatScheduler.__module__, HeartbeatScheduler.__name__)
+    assert not [e for e in settings.CELERY_BEAT_SCHEDULE.values() if "heartbeat" in e["task"]]
     assert settings.TWEEZERS_BEAT_STALE_SECONDS > settings.TWEEZERS_SWEEP_SECONDS
+
+
+def test_a_database_away_for_a_while_never_ends_the_beat(monkeypatch, tmp_path: Path):
+    def unreachable(*, name: str) -> None:
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(beat_scheduler, "heartbeat_write", unreachable)
+    scheduler = HeartbeatScheduler(
+        app=current_app, lazy=True, schedule_filename=str(tmp_path / "s")
+    )
+
+    scheduler.heartbeat_beat()  # logged, not raised: the sweeps go on
+
+    assert scheduler.heartbeat_due > time.monotonic()
 
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_killing_the_beat_process_makes_healthz_report_it_until_a_new_one_runs(
+def test_the_beat_alone_keeps_healthz_ok_and_killing_it_shows_until_a_new_one_runs(
     tmp_path: Path, settings
 ):
-    # As compose runs them: a worker, and the beat a process (a service) of its own, which
-    # its restart policy starts again.
+    # As compose runs it: the beat a process (a service) of its own, which its restart policy
+    # starts again. No worker at all: the heartbeat must not wait for one (a retrain worker
+    # of concurrency 1 busy with a long retrain is, for a queued task, the same as none).
     settings.TWEEZERS_BEAT_STALE_SECONDS = 4
     env = {
         **os.environ,
@@ -77,10 +98,13 @@ def test_killing_the_beat_process_makes_healthz_report_it_until_a_new_one_runs(
         "TWEEZERS_SWEEP_SECONDS": "0.5",
     }
     schedule = tmp_path / "beat-schedule"
-    worker = start(celery_worker_command(queues="default"), env=env, log_path=tmp_path / "w.log")
     beat = start(celery_beat_command(schedule), env=env, log_path=tmp_path / "beat.log")
     try:
         wait_until(lambda: _beat() == (200, "ok"), timeout=90, what="the beat's heartbeat")
+        # Still written past the stale limit after the first: it keeps beating without a worker.
+        first = _heartbeat_at()
+        later = first + timedelta(seconds=settings.TWEEZERS_BEAT_STALE_SECONDS)
+        wait_until(lambda: _heartbeat_at() > later, timeout=60, what="a later heartbeat")
 
         os.killpg(beat.pid, signal.SIGKILL)
         beat.wait()
@@ -89,14 +113,16 @@ def test_killing_the_beat_process_makes_healthz_report_it_until_a_new_one_runs(
         beat = start(celery_beat_command(schedule), env=env, log_path=tmp_path / "beat.log")
         wait_until(lambda: _beat() == (200, "ok"), timeout=90, what="the new beat's heartbeat")
     except AssertionError:
-        for log in ("w.log", "beat.log"):
-            print((tmp_path / log).read_text(errors="replace")[-3000:])
+        print((tmp_path / "beat.log").read_text(errors="replace")[-3000:])
         raise
     finally:
         stop(beat)
-        stop(worker)
 
 
 def _beat() -> tuple[int, str]:
     answer = Client().get("/healthz")
     return answer.status_code, answer.json()["beat"]
+
+
+def _heartbeat_at():
+    return Heartbeat.objects.get(name="beat").at

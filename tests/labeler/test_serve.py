@@ -126,7 +126,7 @@ def test_run_serve_runs_a_retrain_while_a_dripping_pacs_holds_an_import(tmp_path
             wait_until(lambda: _ok(health), timeout=90, what="gunicorn to answer")
             answer = requests.get(health, timeout=5).json()
             assert (answer["status"], answer["database"]) == ("ok", "postgresql")
-            # The beat's heartbeat may not have run yet: "unknown" until its first sweep period.
+            # The beat may not have written its heartbeat yet: "unknown" until its first tick.
             assert answer["beat"] in ("unknown", "ok")
 
             # Project A imports from a PACS that drips its answer (it would for the request's

@@ -7,9 +7,11 @@ import json
 import numpy as np
 import pytest
 
+from learning.automl import AutoModel, Candidate
 from learning.model_card import model_card, model_card_markdown
 from learning.models import make_model
 from learning.onnx_export import export_onnx, export_pixels_pipeline
+from learning.preprocessing import pool_scaler
 
 ort = pytest.importorskip("onnxruntime")
 
@@ -60,6 +62,41 @@ def test_a_model_trained_on_one_class_exports_a_constant_graph():
 
     assert classes == ["only"]
     assert np.array_equal(probabilities, np.ones((len(X), 1), dtype=np.float32))
+
+
+@pytest.mark.parametrize("pool_scaled", [False, True])
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize(
+    "candidate",
+    [
+        Candidate("logreg", {"C": 1.0}),
+        Candidate("kernel_logreg", {"C": 10.0}),
+        Candidate("mlp", {"alpha": 1e-3}),
+    ],
+    ids=lambda candidate: candidate.family,
+)
+def test_the_model_automl_chose_exports_with_its_probabilities(candidate, n_classes, pool_scaled):
+    X, y = _data(n_classes)
+    scaler = pool_scaler(X) if pool_scaled else None
+    model = AutoModel(candidates=(candidate,), scaler=scaler, random_state=0).fit(X, y)
+
+    probabilities, classes = _onnx_probabilities(export_onnx(model, X.shape[1]), {"features": X})
+
+    assert classes == [str(c) for c in model.classes_]
+    assert np.abs(probabilities - model.predict_proba(X)).max() <= TOLERANCE
+
+
+def test_an_automl_search_exports_the_candidate_it_chose_and_one_class_a_constant():
+    X, y = _data(3)
+    model = AutoModel(min_samples_for_cv=10, time_budget=60, random_state=0).fit(X, y)
+    assert len(model.evidence_["candidates"]) == 8
+
+    probabilities, _ = _onnx_probabilities(export_onnx(model, X.shape[1]), {"features": X})
+
+    assert np.abs(probabilities - model.predict_proba(X)).max() <= TOLERANCE
+    single = AutoModel(random_state=0).fit(X, np.array(["only"] * len(X)))
+    probabilities, classes = _onnx_probabilities(export_onnx(single, X.shape[1]), {"features": X})
+    assert classes == ["only"] and np.array_equal(probabilities, np.ones((len(X), 1), np.float32))
 
 
 def test_the_pixels_pipeline_takes_images_and_flattens_them_row_major():

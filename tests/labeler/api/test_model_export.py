@@ -248,6 +248,27 @@ def test_a_pixels_run_exports_its_whole_pipeline_and_its_card(api, shades_team):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_run_whose_model_automl_chose_exports_to_onnx_that_matches_the_app(
+    api, shades_team, settings
+):
+    settings.TWEEZERS_MODEL = "auto"
+    project = _project(shades_team, "pixels")
+    services.items_import_stream(project=project, name="shades.zip", stream=shades_zip(20))
+    run = _trained_run(project, shades_team.manager, truth)
+    assert run.model_name == "auto"
+    ids, classes, expected = _app_probabilities(run)
+
+    response = _download(api, shades_team, run, "onnx")
+
+    assert response.status_code == 200
+    classifier, onnx_classes = _session(_body(response))
+    (probabilities,) = classifier.run(None, {"features": _feature_rows(run, ids)})
+    assert onnx_classes == classes
+    assert float(np.abs(probabilities - expected).max()) <= TOLERANCE
+
+
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_a_learned_image_encoder_run_exports_its_whole_pipeline_and_encoder(
     api, shades_team, export_jobs

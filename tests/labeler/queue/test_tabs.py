@@ -1,5 +1,6 @@
 """Two tabs of one annotator (or a tab and an API client): each holds items of its own, and
-neither refuses the other's answers; budgets, daily caps and overlap stay exact."""
+neither refuses the other's answers; a tab that would get nothing is given the item another of
+the same person's tabs reaches last. Budgets, daily caps and overlap stay exact."""
 
 import datetime as dt
 
@@ -8,6 +9,7 @@ from django.utils import timezone
 
 from labeler import services
 from labeler.models import Annotation, Project, QueueEntry
+from labeler.queue import MAX_HOLD
 from tests.data import shades_zip
 from tests.factories import ProjectFactory, UserFactory
 from tests.loop_steps import run_queued, truth
@@ -166,3 +168,80 @@ def test_a_client_without_a_tab_is_one_tab_of_its_own():
     assert api not in page
     submit(project, expert, page[0])
     assert services.next_item_lease(project=project, annotator=expert).entry.item_id == api
+
+
+def small_project_all_held_in_one_tab(expert, **settings) -> tuple[Project, list[int]]:
+    """A project so small that one labeling page holds every item left to label."""
+    project = shades(n_items=3, **settings)
+    page = held(project, expert, "tab-a", hold=MAX_HOLD)
+    open_entries = QueueEntry.objects.filter(project=project, done=False)
+    assert sorted(page) == sorted(open_entries.values_list("item_id", flat=True))
+    assert not project.items.filter(status="unlabeled").exclude(pk__in=page).exists()
+    return project, page
+
+
+@pytest.mark.django_db
+def test_a_client_is_given_the_item_its_other_tab_reaches_last_when_nothing_else_is_left():
+    expert = UserFactory()
+    project, page = small_project_all_held_in_one_tab(expert)
+
+    api = services.next_item_lease(project=project, annotator=expert)
+
+    # Not "updating" until the page's leases expire: the page's last item, shared with it.
+    assert api.state == "ready" and api.entry.item_id == page[-1]
+    assert services.next_item_lease(project=project, annotator=expert).entry.item_id == page[-1]
+    assert held(project, expert, "tab-a", hold=MAX_HOLD) == page
+    submit(project, expert, page[-1])
+    assert held(project, expert, "tab-a", hold=MAX_HOLD) == page[:-1]
+    assert services.next_item_lease(project=project, annotator=expert).entry.item_id == page[-2]
+    # The page answers what the client was shown too: taken as the same person's answer.
+    submit(project, expert, page[-2])
+    submit(project, expert, page[-2], key="api-again")
+    project.refresh_from_db()
+    assert project.n_annotations == Annotation.objects.filter(project=project).count() == 2
+
+
+@pytest.mark.django_db
+def test_shared_items_spend_the_budget_once_each():
+    expert = UserFactory()
+    project, page = small_project_all_held_in_one_tab(expert, budget=100)
+    Project.objects.filter(pk=project.pk).update(budget=len(page) + 1)
+    project.refresh_from_db()
+
+    for _ in page:
+        item_id = services.next_item_lease(project=project, annotator=expert).entry.item_id
+        submit(project, expert, item_id)
+        # The page answers it too, the same: no second label.
+        submit(project, expert, item_id, key=f"page-{item_id}")
+
+    project.refresh_from_db()
+    assert project.n_annotations == Annotation.objects.filter(project=project).count()
+    assert project.n_annotations == len(page)
+    assert held(project, expert, "tab-a", hold=MAX_HOLD) == []
+
+
+@pytest.mark.django_db
+def test_a_client_whose_other_tab_holds_the_rest_of_the_budget_is_told_so():
+    expert = UserFactory()
+    project, page = small_project_all_held_in_one_tab(expert, budget=100)
+    Project.objects.filter(pk=project.pk).update(budget=len(page))
+    project.refresh_from_db()
+
+    api = services.next_item_lease(project=project, annotator=expert)
+
+    assert api.state == "budget_spent" and api.entry is None
+    assert "other open pages" in api.message
+    for item_id in page:
+        submit(project, expert, item_id)
+    project.refresh_from_db()
+    assert project.n_annotations == len(page)
+    api = services.next_item_lease(project=project, annotator=expert)
+    assert api.state == "budget_spent" and "other open pages" not in api.message
+
+
+@pytest.mark.django_db
+def test_another_annotator_is_never_given_an_item_someone_else_holds():
+    alice, bob = UserFactory(), UserFactory()
+    project, page = small_project_all_held_in_one_tab(alice)
+
+    assert services.next_item_lease(project=project, annotator=bob).entry is None
