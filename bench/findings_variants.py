@@ -3,8 +3,9 @@ docs/benchmarks.md's "why the first default lost on pixels" table was measured w
 
 A spec (bench/findings_variants/*.json) names the sets, seeds, budget, batch and the
 variants: a registered findings strategy, its ``strategy_params`` (every setting spelled out
-for "default", whose registered settings changed between the runs: e2–e5 ran against the
-first default, e6–e8 against the P(present) one with 20% rare search), ``random_init`` (the seed's
+for "diverse_centre", the registered "default" of e1–e8, whose settings changed between the
+runs: e2–e5 ran against the first default, e6–e8 against the P(present) one with 20% rare
+search; s9* vary session 9's default, learning.findings.arms), ``random_init`` (the seed's
 shared random first batch instead of the strategy's own), ``scaling`` (the pool-fitted
 scaler) and ``cw`` (the class weight). Same splits and ``C`` as bench/label_efficiency.py
 --findings; curves are kept under bench/output/findings_variants/.

@@ -4,8 +4,9 @@ min_confidence, max_score, avg_score), all with the app's findings model
 (:class:`learning.findings.model.FindingsClassifier`) on the same splits and seeds.
 
 Protocol: a fixed 25% test split (``random_state=0``), 20 initial labels (each runner's own
-choice without a model: the same seeded random set for random, modAL's and the findings
-default, whose cold start is random; TypiClust's typical items for the previous default),
+choice without a model: the same seeded random set for random, modAL's, the findings default
+and the session-8 default, whose cold starts are random; TypiClust's typical items for the
+previous default, the first one issue 21 shipped),
 batches of 20, a budget of labels per set. Per runner: the labels its mean curve needs to
 reach the target, 95% of the full-data macro AUC (and, beside it, of the micro-F1), the AULC
 on macro AUC (normalised by the full-data macro AUC), its paired gain over random (± standard
@@ -52,8 +53,14 @@ PREVIOUS_DEFAULT = {
     "candidate_share": None, "pick": "centroid", "space": "features", "cold_start": "typical",
     "rare_share": 0.2, "min_positives": 5,
 }  # fmt: skip
-RUNNER_STRATEGIES = {"previous default": ("default", PREVIOUS_DEFAULT)}
-TWEEZERS = ["random", "default", "previous default"]
+# Both earlier defaults are the registry's "diverse_centre" with other settings, under the name
+# their curves were cached with before session 9 made the arms (learning.findings.arms) the
+# default.
+RUNNER_STRATEGIES = {
+    "previous default": ("diverse_centre", {**PREVIOUS_DEFAULT, "name": "default"}),
+    "session-8 default": ("diverse_centre", {"name": "default"}),
+}
+TWEEZERS = ["random", "default", "session-8 default", "previous default"]
 MODAL = ["avg_confidence", "min_confidence", "max_score", "avg_score"]
 HEADING = "## Label efficiency: findings (issue 21)"
 # One strength per set for every runner (the best of 0.01 / 0.1 / 1 at 300 random labels:

@@ -55,6 +55,50 @@ def findings_strategy(name: str):
     return get_findings_strategy(name if name in FINDINGS_STRATEGIES else DEFAULT_FINDINGS_STRATEGY)
 
 
+ARMS_FILE = "arms.npz"
+# How many earlier runs' choices are read for the arms' evidence (a run's choice is the round
+# and its reserve; older runs' items have long been labeled or passed over).
+ARM_EVIDENCE_RUNS = 200
+
+
+def arms_store(directory: Path, item_ids: np.ndarray, choice) -> None:
+    """Keep what a run's arms chose (``learning.findings.arms.ArmsChoice``): each item's arm
+    and the model's P(present) for it, the evidence once the items are labeled."""
+    np.savez(directory / ARMS_FILE, item_ids=np.asarray(item_ids, dtype=np.int64),
+             arms=choice.arms, proba=choice.proba)  # fmt: skip
+
+
+def arm_evidence(project: Project, train: FindingsAnswers):
+    """``(arms, proba, Y)`` of the labeled items that earlier runs' arms chose: the arm and
+    P(present) of the latest run that chose each, and its answers in ``train``."""
+    paths = (
+        ModelRun.objects.filter(
+            project=project, status=ModelRun.Status.SUCCEEDED, model_name=FINDINGS_MODEL
+        )
+        .exclude(artifact_path="")
+        .order_by("-created_at", "-id")
+        .values_list("artifact_path", flat=True)[:ARM_EVIDENCE_RUNS]
+    )
+    n_findings = len(train.names)
+    chosen: dict[int, tuple[int, np.ndarray]] = {}
+    for path in reversed(list(paths)):  # oldest first: a later choice of an item wins
+        try:
+            with np.load(Path(path) / ARMS_FILE, allow_pickle=False) as saved:
+                item_ids, arms, proba = saved["item_ids"], saved["arms"], saved["proba"]
+        except (OSError, KeyError, ValueError):
+            continue
+        if proba.ndim != 2 or proba.shape[1] != n_findings:
+            continue  # findings were added or removed since
+        for item_id, arm, row in zip(item_ids.tolist(), arms.tolist(), proba, strict=True):
+            chosen[item_id] = (arm, row)
+    row_of = {item_id: i for i, item_id in enumerate(train.item_ids)}
+    labeled = [item_id for item_id in chosen if item_id in row_of]
+    arms = np.asarray([chosen[i][0] for i in labeled], dtype=np.int8)
+    proba = np.asarray([chosen[i][1] for i in labeled], dtype=np.float32).reshape(-1, n_findings)
+    Y = np.asarray(train.Y)[[row_of[i] for i in labeled]].reshape(-1, n_findings)
+    return arms, proba, Y
+
+
 def _previous_model(project: Project, feature_set: FeatureSet, names: list[str]):
     """The latest findings model on these features with the same findings, or None."""
     from learning.models import load_model
@@ -215,10 +259,24 @@ def findings_train_and_choose(
     allowed[ineligible[ineligible >= 0]] = False
     positions = np.empty(0, dtype=np.int64)
     if n_choose > 0 and allowed.any():
-        result = findings_strategy(project.strategy).query(
-            model, pool, n_choose, rng=rng, X_labeled=X_train, y_labeled=Y_train,
-            exclude=np.flatnonzero(~allowed),
-        )  # fmt: skip
+        strategy = findings_strategy(project.strategy)
+        query = {
+            "rng": rng, "X_labeled": X_train, "y_labeled": Y_train,
+            "exclude": np.flatnonzero(~allowed),
+        }  # fmt: skip
+        if hasattr(strategy, "choose"):
+            # Learns its arms' split from the labeled items earlier runs' arms chose
+            # (learning.findings.arms), exactly as bench/label_efficiency.py --findings runs it.
+            strategy = strategy.with_evidence(*arm_evidence(project, train))
+            choice = strategy.choose(model, pool, n_choose, **query)
+            result = choice.result
+            if outcome.artifact_path:
+                arms_store(Path(outcome.artifact_path), features.item_ids[result.positions],
+                           choice)  # fmt: skip
+                shares = zip(strategy.arms, strategy.current_shares(), strict=True)
+                outcome.metrics["arm_shares"] = {arm: float(share) for arm, share in shares}
+        else:
+            result = strategy.query(model, pool, n_choose, **query)
         positions, scores = result.positions, result.scores
         outcome.picks = [
             Pick(int(pk), float(s), None, None)

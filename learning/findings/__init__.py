@@ -6,6 +6,8 @@
 - :mod:`learning.findings.strategies`: aggregated per-finding uncertainty (mean / max of
   margin or entropy), a committee, the diverse batch, rare-positive search, and their
   registry (:func:`get_findings_strategy`);
+- :mod:`learning.findings.arms`: the default, a batch split between arms whose shares are
+  learned from the labeled items each arm chose (:mod:`learning.findings.evidence`);
 - :mod:`learning.findings.metrics`: per-finding ROC AUC / F1 / positives, macro and micro
   averages, a bootstrap interval of the macro AUC;
 - :mod:`learning.findings.data` and :mod:`learning.findings.simulate`: the simulator's side.

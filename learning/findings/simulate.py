@@ -99,6 +99,9 @@ def run_findings_curve(
     scaler = setup_scaler(setup, X_train)
     points = []
     model = None
+    # What each chosen item's arm and pre-label P(present) were, for a strategy that learns
+    # from them (learning.findings.arms): labeled positions, arms, probabilities.
+    evidence: list[tuple[NDArray, NDArray, NDArray]] = []
     while True:
         # As the app's retrain does: the next model keeps the last one's searched C a while.
         fresh = (
@@ -112,11 +115,30 @@ def run_findings_curve(
             progress.update(1)
         if len(labeled) >= budget:
             return points
-        chosen = strategy.query(
-            model, X_train, min(setup.batch, budget - len(labeled)), rng=rng,
+        chosen = _query(
+            strategy, evidence, Y_train, model, X_train,
+            min(setup.batch, budget - len(labeled)), rng=rng,
             X_labeled=X_train[labeled], y_labeled=Y_train[labeled], exclude=labeled,
         )  # fmt: skip
         labeled = np.concatenate([labeled, chosen.positions])
+
+
+def _query(strategy: Any, evidence: list, Y_train: NDArray, model: Any, X_train: NDArray,
+           n: int, **kwargs: Any) -> Any:  # fmt: skip
+    """One batch; a strategy that learns from its arms' labeled items (``with_evidence`` and
+    ``choose``, :class:`learning.findings.arms.FindingsArms`) gets them first, as the app
+    gives them (labeler/engine/findings.py), and its new batch is added to them."""
+    if not hasattr(strategy, "choose"):
+        return strategy.query(model, X_train, n, **kwargs)
+    if evidence:
+        positions = np.concatenate([e[0] for e in evidence])
+        arms = np.concatenate([e[1] for e in evidence])
+        proba = np.concatenate([e[2] for e in evidence])
+        strategy = strategy.with_evidence(arms, proba, Y_train[positions])
+    choice = strategy.choose(model, X_train, n, **kwargs)
+    if choice.proba.shape[1]:
+        evidence.append((choice.result.positions, choice.arms, choice.proba))
+    return choice.result
 
 
 def full_data_point(

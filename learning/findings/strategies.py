@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from learning.findings.arms import FindingsArms
 from learning.findings.model import DEFAULT_UNCERTAIN, positives_per_finding
 from learning.pool import DEFAULT_CHUNK_SIZE, allowed_mask, excluded_positions, pool_length
 from learning.selection import diverse_top_n, top_n
@@ -319,17 +320,14 @@ FINDINGS_STRATEGIES: dict[str, Callable[..., Strategy]] = {
     ),  # fmt: skip
     "committee": FindingsCommittee,
     "rare_positive": RarePositiveSearch,
-    # Measured (docs/benchmarks.md, "Label efficiency: findings"; bench/label_efficiency.py
-    # --findings and bench/findings_variants.py, 5 seeds, budget 400): the first default lost
-    # to random on the digit canvases' pixels (AULC -0.054): TypiClust's typical canvases were
-    # 19 of 20 the commonest digit (no positive for six of ten findings), and k-means over the
-    # raw features of the whole pool followed pixels the model gives no weight. A random first
-    # batch, clusters of the model's P(present) and half the batch searching positives of the
-    # findings with fewer than 20: +0.030 +- 0.005 on the canvases, +0.003 +- 0.007 on the
-    # Debian tags (with 20% for findings under 5 positives: +0.008 and +0.011). Positive
-    # seeking alone (modAL's avg_confidence) wins the canvases (+0.044) but loses the text.
-    "default": _uncertainty(
-        "default",
+    # The session-8 default (docs/benchmarks.md, "Label efficiency: findings"): a random first
+    # batch, margin-weighted k-means over the model's P(present), the item nearest each centre,
+    # half the batch searching positives of findings with fewer than 20. +0.030 +- 0.005 on the
+    # digit canvases (280 labels to target, modAL's best 220) and +0.003 +- 0.007 on the Debian
+    # tags (160, modAL's best 140): each cluster's likeliest-present uncertain item instead
+    # reached 240 on the canvases but lost the text.
+    "diverse_centre": _uncertainty(
+        "diverse_centre",
         "mean_margin",
         diverse=True,
         candidate_factor=1000,
@@ -339,6 +337,13 @@ FINDINGS_STRATEGIES: dict[str, Callable[..., Strategy]] = {
         rare_share=0.5,
         min_positives=20,
     ),  # fmt: skip
+    # The default (issue 21, session 9; docs/benchmarks.md, bench/label_efficiency.py
+    # --findings, 5 seeds, budget 400): each batch split between the raw-feature clusters'
+    # centres and the likeliest-present items, the split learned per project from how much the
+    # latter's answers surprised the model (learning.findings.arms). 240 labels to target on
+    # the canvases (modAL's best 220; AULC +0.031 +- 0.005) and 140 on the Debian tags
+    # (modAL's best 120; +0.013 +- 0.008): within one batch of modAL's best on both.
+    "default": FindingsArms,
 }
 """Findings strategy factories by name; ``FINDINGS_STRATEGIES[name](**params)`` builds one."""
 
@@ -350,7 +355,7 @@ def findings_strategy_names() -> list[str]:
     return sorted(FINDINGS_STRATEGIES)
 
 
-def get_findings_strategy(name: str, **params: Any) -> Strategy:
+def get_findings_strategy(name: str, /, **params: Any) -> Strategy:
     """Build the registered findings strategy ``name`` with ``params``."""
     try:
         factory = FINDINGS_STRATEGIES[name]

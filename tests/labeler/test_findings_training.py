@@ -158,10 +158,49 @@ def test_a_new_findings_project_queries_with_the_measured_findings_default(db):
 
     strategy = findings_strategy(project.strategy)
 
-    # docs/benchmarks.md, "Label efficiency: findings": a random first batch, then the
-    # margin-weighted diverse batch over the model's P(present), half the batch from
-    # rare-positive search while a finding has fewer than 20 positives.
+    # docs/benchmarks.md, "Label efficiency: findings": a random first batch, then a batch
+    # split between the raw-feature clusters' centres and the likeliest-present items as the
+    # project's labels say, a fifth from rare-positive search while a finding has fewer than
+    # 5 positives.
     assert strategy == get_findings_strategy("default")
     assert starts_at_random(strategy)
-    assert (strategy.measure, strategy.diverse, strategy.space) == ("mean_margin", True, "proba")
-    assert (strategy.rare_share, strategy.min_positives) == (0.5, 20)
+    assert type(strategy).__name__ == "FindingsArms" and strategy.learn
+    assert strategy.arms == ("features", "top")
+    assert (strategy.rare_share, strategy.min_positives) == (0.2, 5)
+
+
+def test_a_findings_retrain_learns_its_arms_split_from_the_items_earlier_runs_chose(
+    findings_shades,
+):
+    """The default's arms (learning.findings.arms) in the app: each run keeps the arm and the
+    model's P(present) of what it chose; the next run reads them back for the items answered
+    since, as the simulator hands them over, and records the share it chose with."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from labeler.engine.findings import ARMS_FILE, FindingsAnswers, arm_evidence
+    from labeler.selectors_findings import findings_label_matrix
+
+    project, manager = findings_shades
+    answer_open_entries(project, manager, 10)
+    first = run_queued(project)
+    assert first.status == ModelRun.Status.SUCCEEDED, first.error
+    with np.load(Path(first.artifact_path) / ARMS_FILE) as saved:
+        chosen, arms, proba = saved["item_ids"], saved["arms"], saved["proba"]
+    assert proba.shape == (len(chosen), len(FINDINGS))
+    assert set(arms.tolist()) <= {-1, 2, 3} and (arms >= 0).any()
+    assert first.metrics["arm_shares"] == {"features": 0.5, "top": 0.5}  # no evidence yet
+
+    answer_open_entries(project, manager, 10)
+    train = FindingsAnswers(*findings_label_matrix(project=project, evaluation=False))
+    evidence_arms, evidence_proba, evidence_Y = arm_evidence(project, train)
+    answered = [i for i, item_id in enumerate(chosen) if item_id in set(train.item_ids)]
+    assert answered, "the second batch answered items the first run chose"
+    assert sorted(evidence_arms.tolist()) == sorted(arms[answered].tolist())
+    assert evidence_proba.shape == evidence_Y.shape == (len(answered), len(FINDINGS))
+    second = run_queued(project)
+    assert second.status == ModelRun.Status.SUCCEEDED, second.error
+    shares = second.metrics["arm_shares"]
+    assert min(shares.values()) >= 0.05
+    assert shares["features"] + shares["top"] == pytest.approx(1.0)

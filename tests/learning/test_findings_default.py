@@ -4,6 +4,7 @@ over the raw features; the simulator starts every random-first runner of a seed 
 labels; a pool-fitted scaler replaces the labels' standardisation when given."""
 
 import numpy as np
+import pytest
 
 from learning.findings.model import FindingsClassifier
 from learning.findings.simulate import FindingsSetup, run_findings_curve
@@ -26,13 +27,22 @@ def copies_along_an_ignored_feature(n_base: int = 120, copies: int = 10):
     return X, np.tile(Y_base, (copies, 1)), np.arange(n_base)
 
 
-def test_the_defaults_batch_is_spread_over_the_predictions_not_the_raw_features():
+@pytest.mark.parametrize(
+    "name, params",
+    [("diverse_centre", {}), ("default", {"arms": ("centre", "positive")})],
+)
+def test_a_batch_clustered_on_the_predictions_is_spread_over_them_not_the_raw_features(
+    name, params
+):
+    # The session-8 default, and the session-9 default's arms that cluster the predictions.
+    # (Its "features" arm clusters the raw features and its "top" arm does not cluster: the
+    # evidence decides how much of the batch each gets, docs/benchmarks.md, session 9.)
     X, Y, labeled = copies_along_an_ignored_feature()
     model = FindingsClassifier(C=1.0, random_state=0).fit(X[labeled], Y[labeled])
     assert np.allclose(model.coef_[:, 3], 0.0)
 
     for seed in range(3):
-        chosen = get_findings_strategy("default").query(
+        chosen = get_findings_strategy(name, **params).query(
             model, X, 10, rng=np.random.default_rng(seed), y_labeled=Y[labeled], exclude=labeled
         )
         items = chosen.positions % len(labeled)
