@@ -6,9 +6,8 @@ cannot be asked. docker-compose.yml's beat and worker services run it.
 It reads the row the process itself writes, from the database, like ``/healthz``: no broker
 round trip (``celery inspect ping`` loaded the whole app every minute and failed with Redis,
 which a restart of the worker does not fix) and no Django app loaded, only the settings.
-While Redis is down the beat and the workers wait for it and write nothing, so they turn
-unhealthy here too, as redis does; ``/healthz`` says ``degraded`` then
-(labeler/selectors_health.py)."""
+While Redis is down the workers wait for it and write nothing, so they turn unhealthy here
+too, as redis does; ``/healthz`` says ``degraded`` then (labeler/selectors_health.py)."""
 
 from __future__ import annotations
 

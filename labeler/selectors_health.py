@@ -1,14 +1,15 @@
 """What ``/healthz`` answers: which part of Tweezers is down, and whether restarting Tweezers
 would fix it.
 
-- **503 ``unhealthy``**: the database does not answer (nothing can be served), or, while the
-  broker answers, the beat or every worker of a queue that had one has gone quiet for longer
-  than its limit. A restart of the service (systemd's ``Restart=``, the container's restart
+- **503 ``unhealthy``**: the database does not answer (nothing can be served); the beat has
+  gone quiet for longer than its limit; or, while the broker answers, every worker of a queue
+  that had one has. A restart of the service (systemd's ``Restart=``, the container's restart
   policy) brings those back.
 - **200 ``degraded``**: the broker does not answer. Labeling goes on (a submit's retrain waits
   in the outbox, the queued run row, and is sent once the broker is back), and a restart of
-  Tweezers would not bring Redis back. The beat and the workers wait for the broker in their
-  reconnection loops meanwhile, so their heartbeats go stale: reported, but not a 503.
+  Tweezers would not bring Redis back. The workers wait for the broker in their reconnection
+  loops meanwhile, so their heartbeats go stale: reported, but not a 503. The beat's sends
+  fail fast and its loop goes on, so a beat silent then is still a 503.
 - **200 ``ok``** otherwise. A beat or queue that never wrote a heartbeat (a fresh install, a
   web server whose workers run elsewhere and have not started yet) is ``unknown``, not a
   failure.
@@ -108,10 +109,11 @@ def health_report() -> tuple[int, dict[str, object]]:
     body["broker"] = "ok" if broker_ok else "unreachable"
     down = ["beat"] if beat == "stale" else []
     down += [f"queue {queue}" for queue, state in queues.items() if state["worker"] == "stale"]
-    if not broker_ok:
-        body.update(status="degraded", down=["broker", *down])
+    if not down and broker_ok:
         return 200, body
-    if down:
-        body.update(status="unhealthy", down=down)
-        return 503, body
-    return 200, body
+    body["down"] = down if broker_ok else ["broker", *down]
+    # While the broker is away the workers wait for it, and a restart brings back neither; the
+    # beat does not wait for it (its sends fail fast), so a silent beat is a 503 still.
+    restart_helps = beat == "stale" or (broker_ok and bool(down))
+    body["status"] = "unhealthy" if restart_helps else "degraded"
+    return (503 if restart_helps else 200), body

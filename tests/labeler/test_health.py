@@ -166,11 +166,14 @@ def test_a_queue_whose_workers_went_quiet_makes_healthz_a_503_naming_it(settings
 def test_a_broker_that_refuses_is_degraded_not_a_503_and_its_address_is_never_shown(settings):
     # A closed port, not the shared Redis stopped: nothing listens there.
     settings.CELERY_BROKER_URL = f"redis://:s3cret-password@127.0.0.1:{free_port()}/0"
-    settings.TWEEZERS_BEAT_STALE_SECONDS = 300
+    settings.TWEEZERS_WORKER_STALE_SECONDS = 300
     heartbeat_write(name="beat")
-    # While the broker is away the beat and the workers wait in their reconnection loops and
-    # write nothing: stale, but a restart of Tweezers would not bring Redis back.
-    Heartbeat.objects.filter(name="beat").update(at=timezone.now() - timedelta(seconds=301))
+    heartbeat_write(name="worker:training")
+    # While the broker is away the workers wait in their reconnection loops and write
+    # nothing: stale, but a restart of Tweezers would not bring Redis back.
+    Heartbeat.objects.filter(name="worker:training").update(
+        at=timezone.now() - timedelta(seconds=301)
+    )
 
     started = time.monotonic()
     answer = Client().get("/healthz")
@@ -178,9 +181,16 @@ def test_a_broker_that_refuses_is_degraded_not_a_503_and_its_address_is_never_sh
     assert time.monotonic() - started < 3
     assert answer.status_code == 200
     body = answer.json()
-    assert (body["status"], body["broker"], body["beat"]) == ("degraded", "unreachable", "stale")
-    assert body["down"] == ["broker", "beat"]
+    assert (body["status"], body["broker"], body["beat"]) == ("degraded", "unreachable", "ok")
+    assert body["down"] == ["broker", "queue training"]
     assert b"s3cret" not in answer.content and b"127.0.0.1" not in answer.content
+
+    # The beat does not wait for the broker (its sends fail fast): silent, it is a 503 still.
+    settings.TWEEZERS_BEAT_STALE_SECONDS = 300
+    Heartbeat.objects.filter(name="beat").update(at=timezone.now() - timedelta(seconds=301))
+    answer = Client().get("/healthz")
+    assert answer.status_code == 503
+    assert answer.json()["down"] == ["broker", "beat", "queue training"]
 
 
 @pytest.mark.django_db

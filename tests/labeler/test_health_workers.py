@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 from django.test import Client
+from django.utils import timezone
 
 from labeler import services
 from labeler.dicom.dicomweb import PacsQuery
@@ -23,9 +24,12 @@ from tests.factories import ProjectFactory
 from tests.labeler.test_serve import DrippingPacs
 from tests.processes import (
     REPO,
+    celery_beat_command,
     celery_worker_command,
+    free_port,
     loopback_http,
     start,
+    start_redis,
     stop,
     wait_until,
     worker_database_url,
@@ -59,8 +63,10 @@ def _container_check(tmp_path: Path, *names: str) -> subprocess.CompletedProcess
     return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
 
 
-def _heartbeat_at(queue: str):
-    return Heartbeat.objects.filter(name=f"worker:{queue}").values_list("at", flat=True).first()
+def _heartbeat_at(process: str):
+    """When ``beat`` or a queue's worker last wrote."""
+    name = process if process == "beat" else f"worker:{process}"
+    return Heartbeat.objects.filter(name=name).values_list("at", flat=True).first()
 
 
 @pytest.mark.worker
@@ -157,3 +163,51 @@ def test_a_worker_busy_with_one_long_task_keeps_its_queue_fresh(tmp_path: Path, 
                     )
             finally:
                 stop(worker)
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_broker_gone_away_is_degraded_not_a_503_and_the_worker_beats_again_when_it_returns(
+    tmp_path: Path, settings
+):
+    # A Redis of the test's own, so stopping it disturbs nobody else's. The beat beside the
+    # worker: it does not wait for the broker, the worker does.
+    port = free_port()
+    redis = start_redis(port, tmp_path / "redis.log")
+    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{port}/0"
+    settings.TWEEZERS_WORKER_STALE_SECONDS = 3
+    settings.TWEEZERS_BEAT_STALE_SECONDS = 3
+    log = tmp_path / "worker.log"
+    env = _worker_env(tmp_path, CELERY_BROKER_URL=settings.CELERY_BROKER_URL)
+    worker = start(celery_worker_command(pool="prefork", queues="training"), env=env, log_path=log)
+    beat = start(celery_beat_command(tmp_path / "schedule"), env=env, log_path=log)
+    try:
+        wait_until(lambda: _queue("training") == "ok", timeout=120, what="the worker's heartbeat")
+        wait_until(lambda: _health()[1]["beat"] == "ok", timeout=120, what="the beat's heartbeat")
+
+        stop(redis)
+        wait_until(lambda: _health()[1]["broker"] == "unreachable", timeout=30, what="no broker")
+        status, body = _health()
+        assert (status, body["status"], body["down"][0]) == (200, "degraded", "broker")
+        # However long the broker stays away, the worker's silence is not made a 503.
+        wait_until(lambda: _queue("training") == "stale", timeout=60, what="the worker to wait")
+        status, body = _health()
+        assert (status, body["down"]) == (200, ["broker", "queue training"])
+        # The beat's sends fail fast (CELERY_TASK_PUBLISH_RETRY_POLICY) and its loop goes on:
+        # it writes past its stale limit into the outage, so a beat silent then is a 503.
+        past_the_limit = timezone.now() + timedelta(seconds=3)
+        wait_until(lambda: _heartbeat_at("beat") > past_the_limit, timeout=60, what="the beat")
+
+        redis = start_redis(port, tmp_path / "redis.log")
+        wait_until(
+            lambda: _health()[0] == 200 and _health()[1]["status"] == "ok",
+            timeout=90,
+            what="the worker to reconnect and write its heartbeat again",
+        )
+    except AssertionError:
+        print(log.read_text(errors="replace")[-3000:])
+        raise
+    finally:
+        stop(beat)
+        stop(worker)
+        stop(redis)
