@@ -6,6 +6,8 @@
   process (``WorkerHeartbeat``, a worker bootstep). With the prefork pool a task runs in a
   child process while the parent's event loop goes on, so a retrain of an hour keeps its
   worker's heartbeat fresh; a worker that is killed, or whose main loop hangs, writes nothing.
+  (``--pool solo`` runs the task in the main process, and a task longer than the stale limit
+  would make its queue look dead: run-serve, run-demo and compose all use prefork.)
   No task goes through the broker for it: a queue backed up behind a long task would make a
   live worker look dead.
 
