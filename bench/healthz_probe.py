@@ -46,8 +46,9 @@ def probe(client: Client, label: str) -> None:
 
 
 def main() -> None:
-    for name in ["beat", *worker_heartbeat_names(["default", "embedding", "imports", "training"])]:
-        heartbeat_write(name=name)
+    heartbeat_write(
+        names=["beat", *worker_heartbeat_names(["default", "embedding", "imports", "training"])]
+    )
     client = Client(HTTP_HOST="localhost")
     probe(client, "the configured broker")
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"

@@ -28,17 +28,19 @@ logger = logging.getLogger(__name__)
 
 # labeler.models.Heartbeat's table; an upsert both PostgreSQL and SQLite (3.24+) run.
 HEARTBEAT_UPSERT_SQL = (
-    "INSERT INTO labeler_heartbeat (name, at) VALUES (%s, %s) "
+    "INSERT INTO labeler_heartbeat (name, at) VALUES {rows} "
     "ON CONFLICT (name) DO UPDATE SET at = EXCLUDED.at"
 )
 WORKER_PREFIX = "worker:"
 
 
-def heartbeat_write(*, name: str) -> None:
-    """Record that the named process is alive now; the only writer of heartbeat rows."""
+def heartbeat_write(*, names: list[str]) -> None:
+    """Record that the named processes are alive now, in one statement (a worker's queues
+    share one time); the only writer of heartbeat rows."""
     at = connection.ops.adapt_datetimefield_value(timezone.now())
+    rows = ", ".join(["(%s, %s)"] * len(names))
     with connection.cursor() as cursor:
-        cursor.execute(HEARTBEAT_UPSERT_SQL, [name, at])
+        cursor.execute(HEARTBEAT_UPSERT_SQL.format(rows=rows), [v for n in names for v in (n, at)])
 
 
 def heartbeat_write_or_log(*, names: list[str]) -> bool:
@@ -52,8 +54,7 @@ def heartbeat_write_or_log(*, names: list[str]) -> bool:
         with warnings.catch_warnings():
             # Django warns of a query before its apps are ready; the beat never loads them.
             warnings.filterwarnings("ignore", "Accessing the database", RuntimeWarning)
-            for name in names:
-                heartbeat_write(name=name)
+            heartbeat_write(names=names)
     except Exception:  # noqa: BLE001 - a database away for a while must not end the process
         logger.warning("could not write the heartbeat of %s", ", ".join(names), exc_info=True)
         connection.close()

@@ -50,7 +50,7 @@ def test_healthz_is_ok_before_any_beat_and_while_the_beat_is_fresh():
         "broker": "ok",
     }
 
-    heartbeat_write(name="beat")  # what the scheduler writes each sweep period
+    heartbeat_write(names=["beat"])  # what the scheduler writes each sweep period
 
     answer = Client().get("/healthz")
     assert answer.status_code == 200
@@ -60,7 +60,7 @@ def test_healthz_is_ok_before_any_beat_and_while_the_beat_is_fresh():
 @pytest.mark.django_db
 def test_a_beat_silent_past_the_limit_makes_healthz_a_503_naming_it(settings):
     settings.TWEEZERS_BEAT_STALE_SECONDS = 300
-    heartbeat_write(name="beat")
+    heartbeat_write(names=["beat"])
     Heartbeat.objects.filter(name="beat").update(at=timezone.now() - timedelta(seconds=301))
 
     answer = Client().get("/healthz")
@@ -80,7 +80,7 @@ def test_every_beat_writes_the_heartbeat_itself_rather_than_sending_it_to_a_queu
 
 @pytest.mark.django_db
 def test_a_database_away_for_a_while_never_ends_the_beat(monkeypatch, tmp_path: Path):
-    def unreachable(*, name: str) -> None:
+    def unreachable(*, names: list[str]) -> None:
         raise OperationalError("connection refused")
 
     monkeypatch.setattr(heartbeat, "heartbeat_write", unreachable)
@@ -143,9 +143,8 @@ def _heartbeat_at():
 @pytest.mark.django_db
 def test_a_queue_whose_workers_went_quiet_makes_healthz_a_503_naming_it(settings):
     settings.TWEEZERS_WORKER_STALE_SECONDS = 300
-    heartbeat_write(name="beat")
-    for name in worker_heartbeat_names(["default", "training", "imports"]):
-        heartbeat_write(name=name)
+    heartbeat_write(names=["beat"])
+    heartbeat_write(names=worker_heartbeat_names(["default", "training", "imports"]))
     Heartbeat.objects.filter(name="worker:training").update(
         at=timezone.now() - timedelta(seconds=301)
     )
@@ -167,8 +166,8 @@ def test_a_broker_that_refuses_is_degraded_not_a_503_and_its_address_is_never_sh
     # A closed port, not the shared Redis stopped: nothing listens there.
     settings.CELERY_BROKER_URL = f"redis://:s3cret-password@127.0.0.1:{free_port()}/0"
     settings.TWEEZERS_WORKER_STALE_SECONDS = 300
-    heartbeat_write(name="beat")
-    heartbeat_write(name="worker:training")
+    heartbeat_write(names=["beat"])
+    heartbeat_write(names=["worker:training"])
     # While the broker is away the workers wait in their reconnection loops and write
     # nothing: stale, but a restart of Tweezers would not bring Redis back.
     Heartbeat.objects.filter(name="worker:training").update(

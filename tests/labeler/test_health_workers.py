@@ -1,7 +1,7 @@
 """Each Celery worker writes a heartbeat per queue it consumes from, from its main process
-(config/heartbeat.py), and ``/healthz`` reports each queue's: a killed worker turns its queue
-stale and /healthz a 503 naming it; a worker busy for longer than the stale limit with one
-long task (prefork: the task runs in a pool process) stays fresh. Real workers, real broker."""
+(config/heartbeat.py), and ``/healthz`` reports each queue's: a hung (stopped) or killed
+worker turns its queues stale and /healthz a 503 naming them; a worker busy for longer than the
+stale limit with one long task (prefork: the task runs in a pool process) stays fresh."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def _heartbeat_at(process: str):
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("broker", ["redis", "filesystem"])
-def test_a_killed_worker_turns_its_queue_stale_and_healthz_a_503_naming_it(
+def test_a_hung_or_killed_worker_turns_its_queue_stale_and_healthz_a_503_naming_it(
     tmp_path: Path, settings, broker: str
 ):
     # Redis: the heartbeat is a timer of the worker's event loop. The demo's filesystem
@@ -94,12 +94,18 @@ def test_a_killed_worker_turns_its_queue_stale_and_healthz_a_503_naming_it(
         # The worker container's own check (docker-compose.yml) agrees.
         assert _container_check(tmp_path, "worker:default", "worker:training").returncode == 0
 
+        # Hung: its main process stopped (as a deadlock or a swapping machine would hold it).
+        os.kill(worker.pid, signal.SIGSTOP)
+        wait_until(lambda: _health()[0] == 503, timeout=30, what="/healthz to see it hang")
+        os.kill(worker.pid, signal.SIGCONT)
+        wait_until(lambda: _health()[0] == 200, timeout=30, what="the worker to beat again")
+
         os.killpg(worker.pid, signal.SIGKILL)  # as the OOM killer would: no goodbye
         worker.wait()
-        wait_until(lambda: _health()[0] == 503, timeout=30, what="/healthz to turn 503")
+        both = ["queue default", "queue training"]
+        wait_until(lambda: _health()[1].get("down") == both, timeout=30, what="both stale")
         status, body = _health()
-        assert body["status"] == "unhealthy"
-        assert body["down"] == ["queue default", "queue training"]
+        assert (status, body["status"]) == (503, "unhealthy")
         assert body["queues"]["training"]["worker"] == "stale"
         check = _container_check(tmp_path, "worker:default", "worker:training")
         assert check.returncode == 1 and "worker:training: silent for" in check.stderr
