@@ -1,5 +1,5 @@
 """The beat scheduler writes its own heartbeat, the row ``/healthz`` reads
-(``selectors.heartbeat_age``). It used to send a task for it, which a worker then ran: on the
+(``labeler.selectors_health``). It used to send a task for it, which a worker then ran: on the
 retrain worker (concurrency 1) a retrain longer than ``TWEEZERS_BEAT_STALE_SECONDS`` held the
 heartbeat back, /healthz said 503 and a load balancer or systemd restarted a healthy server. Now
 the row says exactly what /healthz asks: the beat's loop is turning. A beat that is stopped,
@@ -7,34 +7,18 @@ killed or hung writes nothing, and /healthz turns 503 as before.
 
 Used by every beat (``CELERY_BEAT_SCHEDULER``: the beat process of ``config.beat`` and a
 worker's ``-B``). Like ``config.beat`` it loads no task and no Django app: one upsert through
-Django's database connection, which needs only the settings (the beat process holds 61 MiB PSS
+Django's database connection (config/heartbeat.py, the one writer of heartbeats, the
+workers' too), which needs only the settings (the beat process holds 61 MiB PSS
 with the database driver, 44 MiB without)."""
 
 from __future__ import annotations
 
-import logging
 import time
-import warnings
 
 from celery.beat import PersistentScheduler
 from django.conf import settings
-from django.db import connection
-from django.utils import timezone
 
-logger = logging.getLogger(__name__)
-
-# labeler.models.Heartbeat's table; an upsert both PostgreSQL and SQLite (3.24+) run.
-HEARTBEAT_UPSERT_SQL = (
-    "INSERT INTO labeler_heartbeat (name, at) VALUES (%s, %s) "
-    "ON CONFLICT (name) DO UPDATE SET at = EXCLUDED.at"
-)
-
-
-def heartbeat_write(*, name: str) -> None:
-    """Record that the named process is alive now; the only writer of heartbeat rows."""
-    at = connection.ops.adapt_datetimefield_value(timezone.now())
-    with connection.cursor() as cursor:
-        cursor.execute(HEARTBEAT_UPSERT_SQL, [name, at])
+from config.heartbeat import heartbeat_write_or_log
 
 
 class HeartbeatScheduler(PersistentScheduler):
@@ -54,17 +38,7 @@ class HeartbeatScheduler(PersistentScheduler):
         return max(0.0, min(interval, self.heartbeat_due - time.monotonic()))
 
     def heartbeat_beat(self) -> None:
-        # A beat runs for months: a connection the database closed meanwhile (a restart, an
-        # idle timeout, CONN_MAX_AGE) is replaced rather than failing every write after it.
-        connection.close_if_unusable_or_obsolete()
-        try:
-            with warnings.catch_warnings():
-                # Django warns of a query before its apps are ready; the beat never loads them.
-                warnings.filterwarnings("ignore", "Accessing the database", RuntimeWarning)
-                heartbeat_write(name="beat")
-        except Exception:  # noqa: BLE001 - a database away for a while must not end the beat
-            # /healthz checks the database itself; the beat keeps sending its sweeps and
-            # writes again at its next period.
-            logger.warning("could not write the beat's heartbeat", exc_info=True)
-            connection.close()
+        # A database away for a while is logged (config/heartbeat.py): the beat keeps sending
+        # its sweeps and writes again at its next period.
+        heartbeat_write_or_log(names=["beat"])
         self.heartbeat_due = time.monotonic() + self.heartbeat_every

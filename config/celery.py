@@ -4,11 +4,16 @@ from pathlib import Path
 from celery import Celery
 from celery.signals import worker_init
 
+from config.heartbeat import WorkerHeartbeat
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("tweezers")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Each worker writes a heartbeat per queue it consumes from, from its main process's timer
+# (config/heartbeat.py); /healthz reports a queue whose workers all went quiet.
+app.steps["worker"].add(WorkerHeartbeat)
 
 
 @app.on_after_configure.connect

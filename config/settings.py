@@ -358,6 +358,14 @@ TWEEZERS_OUTBOX_GRACE_SECONDS = env.float("TWEEZERS_OUTBOX_GRACE_SECONDS", defau
 # so no queue: a long retrain on the worker cannot make a live beat look dead); /healthz
 # reports a beat silent for TWEEZERS_BEAT_STALE_SECONDS.
 CELERY_BEAT_SCHEDULER = "config.beat_scheduler:HeartbeatScheduler"
+# Each worker writes a heartbeat per queue it consumes from, each TWEEZERS_SWEEP_SECONDS, from
+# its main process (config/heartbeat.py; a long task runs in a pool process and does not hold
+# it back); /healthz reports a queue whose workers have all been silent this long.
+TWEEZERS_WORKER_STALE_SECONDS = env.float(
+    "TWEEZERS_WORKER_STALE_SECONDS", default=5 * TWEEZERS_SWEEP_SECONDS
+)
+# /healthz's check that the broker answers: at most this long, so a probe never hangs on it.
+TWEEZERS_BROKER_CHECK_SECONDS = env.float("TWEEZERS_BROKER_CHECK_SECONDS", default=1.0)
 CELERY_BEAT_SCHEDULE = {
     "enqueue-stale-queued-runs": {
         "task": "labeler.tasks.enqueue_stale_runs",

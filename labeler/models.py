@@ -669,9 +669,10 @@ class ItemView(models.Model):
 
 
 class Heartbeat(models.Model):
-    """When a background process last showed it was alive (``beat``: written by the
-    scheduler's own loop once a sweep period, config/beat_scheduler.py); ``/healthz`` reports
-    one gone quiet."""
+    """When a background process last showed it was alive: ``beat``, written by the
+    scheduler's own loop, and ``worker:<queue>``, by each worker's main process for each queue
+    it consumes from, once a sweep period (config/heartbeat.py, their one writer);
+    ``/healthz`` reports one gone quiet (labeler/selectors_health.py)."""
 
     name = models.CharField(max_length=32, unique=True)
     at = models.DateTimeField()

@@ -24,7 +24,6 @@ from django.utils import timezone
 from labeler import access
 from labeler.models import (
     Annotation,
-    Heartbeat,
     ImportJob,
     Item,
     ItemView,
@@ -407,8 +406,3 @@ def api_tokens_of(*, user: AbstractBaseUser) -> list:
 
     return list(AuthToken.objects.filter(user=user, expiry__gt=timezone.now()).order_by("-created"))
 
-
-def heartbeat_age(*, name: str) -> float | None:
-    """Seconds since the named process's last heartbeat; None if it never wrote one."""
-    at = Heartbeat.objects.filter(name=name).values_list("at", flat=True).first()
-    return None if at is None else (timezone.now() - at).total_seconds()

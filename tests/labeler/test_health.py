@@ -19,11 +19,14 @@ from django.db import OperationalError
 from django.test import Client
 from django.utils import timezone
 
-from config import beat_scheduler
-from config.beat_scheduler import HeartbeatScheduler, heartbeat_write
+from config import heartbeat
+from config.beat_scheduler import HeartbeatScheduler
+from config.heartbeat import heartbeat_write, worker_heartbeat_names
+from labeler import selectors_health
 from labeler.models import Heartbeat
 from tests.processes import (
     celery_beat_command,
+    free_port,
     start,
     stop,
     wait_until,
@@ -33,13 +36,21 @@ from tests.processes import (
 
 @pytest.mark.django_db
 def test_healthz_is_ok_before_any_beat_and_while_the_beat_is_fresh():
+    unknown = {"worker": "unknown"}
     assert Client().get("/healthz").json() == {
         "status": "ok",
         "database": "postgresql",
         "beat": "unknown",
+        "queues": {
+            "default": unknown,
+            "embedding": unknown,
+            "imports": unknown,
+            "training": unknown,
+        },
+        "broker": "ok",
     }
 
-    heartbeat_write(name="beat")  # what the scheduler writes each sweep period
+    heartbeat_write(names=["beat"])  # what the scheduler writes each sweep period
 
     answer = Client().get("/healthz")
     assert answer.status_code == 200
@@ -49,14 +60,14 @@ def test_healthz_is_ok_before_any_beat_and_while_the_beat_is_fresh():
 @pytest.mark.django_db
 def test_a_beat_silent_past_the_limit_makes_healthz_a_503_naming_it(settings):
     settings.TWEEZERS_BEAT_STALE_SECONDS = 300
-    heartbeat_write(name="beat")
+    heartbeat_write(names=["beat"])
     Heartbeat.objects.filter(name="beat").update(at=timezone.now() - timedelta(seconds=301))
 
     answer = Client().get("/healthz")
 
     assert answer.status_code == 503
-    assert answer.json()["status"] == "degraded" and answer.json()["beat"] == "stale"
-    assert answer.json()["beat_seconds_ago"] >= 301
+    assert answer.json()["status"] == "unhealthy" and answer.json()["beat"] == "stale"
+    assert answer.json()["beat_seconds_ago"] >= 301 and answer.json()["down"] == ["beat"]
 
 
 def test_every_beat_writes_the_heartbeat_itself_rather_than_sending_it_to_a_queue():
@@ -67,11 +78,12 @@ def test_every_beat_writes_the_heartbeat_itself_rather_than_sending_it_to_a_queu
     assert settings.TWEEZERS_BEAT_STALE_SECONDS > settings.TWEEZERS_SWEEP_SECONDS
 
 
+@pytest.mark.django_db
 def test_a_database_away_for_a_while_never_ends_the_beat(monkeypatch, tmp_path: Path):
-    def unreachable(*, name: str) -> None:
+    def unreachable(*, names: list[str]) -> None:
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr(beat_scheduler, "heartbeat_write", unreachable)
+    monkeypatch.setattr(heartbeat, "heartbeat_write", unreachable)
     scheduler = HeartbeatScheduler(
         app=current_app, lazy=True, schedule_filename=str(tmp_path / "s")
     )
@@ -126,3 +138,82 @@ def _beat() -> tuple[int, str]:
 
 def _heartbeat_at():
     return Heartbeat.objects.get(name="beat").at
+
+
+@pytest.mark.django_db
+def test_a_queue_whose_workers_went_quiet_makes_healthz_a_503_naming_it(settings):
+    settings.TWEEZERS_WORKER_STALE_SECONDS = 300
+    heartbeat_write(names=["beat"])
+    heartbeat_write(names=worker_heartbeat_names(["default", "training", "imports"]))
+    Heartbeat.objects.filter(name="worker:training").update(
+        at=timezone.now() - timedelta(seconds=301)
+    )
+
+    answer = Client().get("/healthz")
+
+    assert answer.status_code == 503
+    body = answer.json()
+    assert (body["status"], body["down"]) == ("unhealthy", ["queue training"])
+    assert body["queues"]["training"]["worker"] == "stale"
+    assert body["queues"]["training"]["seconds_ago"] >= 301
+    assert body["queues"]["default"]["worker"] == "ok"
+    # Never served here (a GPU machine's worker that has not started): not a failure.
+    assert body["queues"]["embedding"] == {"worker": "unknown"}
+
+
+@pytest.mark.django_db
+def test_a_broker_that_refuses_is_degraded_not_a_503_and_its_address_is_never_shown(settings):
+    # A closed port, not the shared Redis stopped: nothing listens there.
+    settings.CELERY_BROKER_URL = f"redis://:s3cret-password@127.0.0.1:{free_port()}/0"
+    settings.TWEEZERS_WORKER_STALE_SECONDS = 300
+    heartbeat_write(names=["beat"])
+    heartbeat_write(names=["worker:training"])
+    # While the broker is away the workers wait in their reconnection loops and write
+    # nothing: stale, but a restart of Tweezers would not bring Redis back.
+    Heartbeat.objects.filter(name="worker:training").update(
+        at=timezone.now() - timedelta(seconds=301)
+    )
+
+    started = time.monotonic()
+    answer = Client().get("/healthz")
+
+    assert time.monotonic() - started < 3
+    assert answer.status_code == 200
+    body = answer.json()
+    assert (body["status"], body["broker"], body["beat"]) == ("degraded", "unreachable", "ok")
+    assert body["down"] == ["broker", "queue training"]
+    assert b"s3cret" not in answer.content and b"127.0.0.1" not in answer.content
+
+    # The beat does not wait for the broker (its sends fail fast): silent, it is a 503 still.
+    settings.TWEEZERS_BEAT_STALE_SECONDS = 300
+    Heartbeat.objects.filter(name="beat").update(at=timezone.now() - timedelta(seconds=301))
+    answer = Client().get("/healthz")
+    assert answer.status_code == 503
+    assert answer.json()["down"] == ["broker", "beat", "queue training"]
+
+
+@pytest.mark.django_db
+def test_the_demos_filesystem_broker_is_reachable_while_its_folder_can_be_written(
+    settings, tmp_path: Path
+):
+    settings.CELERY_BROKER_URL = "filesystem://localhost//"
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(tmp_path / "broker" / "q")}
+    assert Client().get("/healthz").json()["broker"] == "ok"  # its workers create the folder
+
+    (tmp_path / "file").write_text("")
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(tmp_path / "file" / "q")}
+    answer = Client().get("/healthz")
+    assert (answer.status_code, answer.json()["broker"]) == (200, "unreachable")
+
+
+@pytest.mark.django_db
+def test_a_database_that_does_not_answer_is_a_503_in_json(monkeypatch):
+    def refused(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(selectors_health.connection, "cursor", refused)
+
+    answer = Client().get("/healthz")
+
+    assert answer.status_code == 503
+    assert answer.json() == {"status": "unhealthy", "database": "unreachable", "down": ["database"]}

@@ -148,6 +148,17 @@ def test_run_serve_runs_a_retrain_while_a_dripping_pacs_holds_an_import(tmp_path
             )
             job.refresh_from_db()
             assert job.status == ImportJob.Status.RUNNING and not pacs.released.is_set()
+            # Each of its workers reports its queues on /healthz, the imports worker while its
+            # only import is held by the PACS.
+            answer = requests.get(health, timeout=5)
+            assert answer.status_code == 200, answer.text
+            queues = answer.json()["queues"]
+            assert {queue: state["worker"] for queue, state in queues.items()} == {
+                "default": "ok",
+                "embedding": "ok",
+                "imports": "ok",
+                "training": "ok",
+            }
 
             # The processes: a retrain worker of two processes (its pool process runs the
             # numeric libraries on one thread), an imports worker, and the beat scheduler, a
