@@ -10,7 +10,9 @@ items of highest mean margin:
 - ``features`` (:data:`FEATURES`): the item nearest each centre of margin-weighted k-means of
   the raw features (the first findings default's batch; it won the Debian tags: 140 labels);
 - ``top`` (:data:`TOP`): the items of highest mean P(present), no clustering (modAL's
-  avg_confidence; it won the digit canvases: 220 labels, and lost the tags: > 300);
+  avg_confidence; it won the digit canvases: 220 labels, and lost the tags: > 300), skipping
+  near copies (cosine of the features >= ``duplicate_cosine``, :func:`distinct_first`) of the
+  batch's other items and of the labeled ones: copies of an item are equally likely present;
 - ``centre`` / ``positive`` (:data:`CENTRE`, :data:`POSITIVE`): the item nearest the centre, or
   the likeliest present (``positive_pick``), of each cluster of the model's P(present) per
   finding (the session-8 default's batch and its variant; kept for measuring).
@@ -67,7 +69,8 @@ from learning.strategies import QueryResult, _result, _StrategyBase, pool_scores
 
 __all__ = [
     "ARM_CODES", "CENTRE", "FEATURES", "OTHER", "POSITIVE", "REWARDS", "RULES", "TOP",
-    "ArmsChoice", "FindingsArms", "arm_counts", "arm_shares", "positive_share",
+    "DUPLICATE_COSINE", "ArmsChoice", "FindingsArms", "arm_counts", "arm_shares",
+    "distinct_first", "positive_share",
 ]  # fmt: skip
 
 
@@ -133,6 +136,51 @@ def _cluster_picks(
     return np.asarray(picks, dtype=np.int64), np.asarray(arms, dtype=np.int8)
 
 
+DUPLICATE_COSINE = 0.99
+"""Rows at least this cosine-similar are copies of one item. The benches' sets have no pair of
+distinct items above it: nearest-neighbour cosine at most 0.988 on the Debian tags' MiniLM
+embeddings; on the canvases 0.978 at the 99th percentile, then exact copies (1.0)."""
+DUPLICATE_SEARCH = 20
+"""The ``top`` arm looks for distinct items among at most this many of its best candidates per
+pick (at least 256): where they are all copies, the batch is filled by margin as before."""
+
+
+def _unit_rows(rows: Any) -> NDArray[np.float32]:
+    rows = np.asarray(rows, dtype=np.float32)
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    # An all-zero row (a blank canvas) has no direction: one extra axis makes the all-zero rows
+    # copies of each other and of nothing else.
+    zero = norms == 0
+    return np.column_stack([rows / np.where(zero, 1.0, norms), zero]).astype(np.float32)
+
+
+def distinct_first(
+    rows: Any, n: int, seen: Any = None, threshold: float = DUPLICATE_COSINE, block: int = 256
+) -> NDArray[np.int64]:
+    """Indices of the first ``n`` of ``rows`` ``(c, d)``, in their order, that are no near copy
+    (cosine >= ``threshold``) of an earlier one taken or of a row of ``seen`` ``(m, d)``; fewer
+    when the rows run out. Reads ``block`` rows at a time and stops once ``n`` are taken, so a
+    batch compares a few hundred candidates, never the pool."""
+    rows = np.asarray(rows)
+    reference = _unit_rows(seen) if seen is not None and len(seen) else None
+    taken: list[int] = []
+    kept = np.zeros((0, rows.shape[1] + 1), dtype=np.float32)
+    for start in range(0, len(rows), block):
+        unit = _unit_rows(rows[start : start + block])
+        copied = np.zeros(len(unit), dtype=bool)
+        if reference is not None:
+            copied = (unit @ reference.T >= threshold).any(axis=1)
+        for i in np.flatnonzero(~copied):
+            if len(taken) >= n:
+                break
+            if not len(kept) or (kept @ unit[i]).max() < threshold:
+                taken.append(start + int(i))
+                kept = np.vstack([kept, unit[i]])
+        if len(taken) >= n:
+            break
+    return np.asarray(taken[:n], dtype=np.int64)
+
+
 def _centre_picks(rows: NDArray[np.float64], weights: NDArray[np.float64], n: int,
                   rng: np.random.Generator) -> NDArray[np.int64]:  # fmt: skip
     """Indices of the row nearest each centre of ``n`` weighted k-means clusters of ``rows``."""
@@ -165,6 +213,7 @@ class FindingsArms(_StrategyBase):
     max_candidates: int = 10_000
     rare_share: float = 0.2
     min_positives: int = 5
+    duplicate_cosine: float = DUPLICATE_COSINE
     uncertain: str = DEFAULT_UNCERTAIN
     chunk_size: int = DEFAULT_CHUNK_SIZE
 
@@ -183,6 +232,8 @@ class FindingsArms(_StrategyBase):
             raise ValueError(f"rule must be one of {', '.join(RULES)}, got {self.rule!r}")
         if self.reward not in REWARDS:
             raise ValueError(f"reward must be one of {', '.join(REWARDS)}, got {self.reward!r}")
+        if not 0.0 < self.duplicate_cosine < 1.0:  # exact float32 copies may score 1 - 1e-7
+            raise ValueError("duplicate_cosine must be in (0, 1)")
         for name in ("positive_share", "rare_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1]")
@@ -248,10 +299,13 @@ class FindingsArms(_StrategyBase):
         if n_rest >= len(candidates):
             picked, arms = candidates[:n_rest], np.full(len(candidates[:n_rest]), OTHER)
         else:
+            seen = take_rows(X_pool, rare_picks)
+            if X_labeled is not None and len(X_labeled):
+                seen = np.concatenate([np.asarray(X_labeled, dtype=np.float32), seen])
             picked, arms = self._arm_picks(
-                model, X_pool, candidates, candidate_margins, n_rest, rng
+                model, X_pool, candidates, candidate_margins, n_rest, rng, seen
             )
-            if len(picked) < n_rest:  # duplicate rows made fewer clusters: the next margins
+            if len(picked) < n_rest:  # fewer clusters or distinct top items: the next margins
                 rest = candidates[~np.isin(candidates, picked)][: n_rest - len(picked)]
                 picked = np.concatenate([picked, rest])
                 arms = np.concatenate([arms, np.full(len(rest), OTHER)])
@@ -267,8 +321,9 @@ class FindingsArms(_StrategyBase):
             chosen = model.predict_proba(take_rows(X_pool, positions)).astype(np.float32)
         return ArmsChoice(result, arms, chosen)
 
-    def _arm_picks(self, model, X_pool, candidates, candidate_margins, n, rng):
-        """``n`` of the ``candidates``, one per cluster, split between the arms."""
+    def _arm_picks(self, model, X_pool, candidates, candidate_margins, n, rng, seen):
+        """``n`` of the ``candidates``, one per cluster, split between the arms; ``top`` skips
+        near copies of the features arm's picks and of ``seen`` (the labeled and rare rows)."""
         counts = dict(zip(self.arms, arm_counts(self.current_shares(), n, rng).tolist(),
                           strict=True))  # fmt: skip
         weights = candidate_margins - candidate_margins.min() + 1e-6
@@ -282,8 +337,12 @@ class FindingsArms(_StrategyBase):
             keep[at] = False
         if counts.get("top", 0):
             left = np.flatnonzero(keep)
-            present = model.predict_proba(take_rows(X_pool, candidates[left])).mean(axis=1)
-            at = left[np.argsort(-present, kind="stable")[: counts["top"]]]
+            rows = take_rows(X_pool, candidates[left])
+            order = np.argsort(-model.predict_proba(rows).mean(axis=1), kind="stable")
+            seen = np.concatenate([seen, take_rows(X_pool, picked)])
+            order = order[: max(256, DUPLICATE_SEARCH * counts["top"])]
+            distinct = distinct_first(rows[order], counts["top"], seen, self.duplicate_cosine)
+            at = left[order[distinct]]
             picked = np.concatenate([picked, candidates[at]])
             arms = np.concatenate([arms, np.full(len(at), TOP, np.int8)])
             keep[at] = False
