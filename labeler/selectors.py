@@ -405,4 +405,3 @@ def api_tokens_of(*, user: AbstractBaseUser) -> list:
     from knox.models import AuthToken
 
     return list(AuthToken.objects.filter(user=user, expiry__gt=timezone.now()).order_by("-created"))
-
