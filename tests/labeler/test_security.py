@@ -390,3 +390,18 @@ def test_the_password_page_loads_its_translations_and_switches_language_before_t
     assert switched.status_code == 302 and switched.url == reverse("password_change")
     assert switched.cookies["django_language"].value == "ko"
     assert "비밀번호 변경" in page
+
+
+@pytest.mark.django_db
+def test_pages_name_their_icon_so_browsers_do_not_ask_for_a_missing_favicon(client, user):
+    # Without a <link rel="icon">, every first page load logged a 404 for /favicon.ico in the
+    # browser's console.
+    import re
+
+    from django.contrib.staticfiles import finders
+
+    client.force_login(user)
+    page = client.get(reverse("project-list")).content.decode()
+
+    icon = re.search(r'<link rel="icon" href="/static/([^"]+)"', page)
+    assert icon and finders.find(icon.group(1))
