@@ -319,3 +319,19 @@ def test_an_import_the_worker_runs_reports_in_the_language_of_whoever_started_it
     finally:
         translation.activate("en")
     assert not any(_korean(row["reason"]) for row in ImportJob.objects.get(pk=job.pk).rejected)
+
+
+def test_the_new_project_pages_burned_in_setting_is_in_korean(client, db):
+    # Its label and help came from the model field unmarked: the only English left on the
+    # Korean new-project page.
+    from django.contrib.auth.models import Permission
+
+    user = UserFactory()
+    user.user_permissions.add(Permission.objects.get(codename="add_project"))
+    client.force_login(user)
+    client.cookies["django_language"] = "ko"
+
+    page = client.get(reverse("project-create")).content.decode()
+
+    assert "annotation이 있는 DICOM 받기" in page
+    assert "Accept DICOM" not in page
