@@ -341,6 +341,8 @@ def test_the_new_project_pages_burned_in_setting_is_in_korean(client, db):
 def test_the_korean_translation_keeps_one_word_for_label_and_for_annotator(domain):
     # "레이블" (the tabs, the buttons) and "라벨" ("라벨 0개") stood side by side on the
     # labeling page, as did "레이블러" and "주석자" for an annotator.
-    po = (Path(__file__).resolve().parents[2] / "locale/ko/LC_MESSAGES" / f"{domain}.po").read_text()
+    po = (
+        Path(__file__).resolve().parents[2] / "locale/ko/LC_MESSAGES" / f"{domain}.po"
+    ).read_text()
 
     assert "라벨" not in po and "주석자" not in po
