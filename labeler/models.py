@@ -113,10 +113,12 @@ class Project(models.Model):
     # and whether images flagged with burned-in annotation may be imported.
     dicom_uid_secret = models.CharField(max_length=64, default=dicom_secret, editable=False)
     dicom_allow_burned_in = models.BooleanField(
-        "accept DICOM with burned-in annotation",
+        _("accept DICOM with burned-in annotation"),
         default=False,
-        help_text="Accept DICOM images flagged with burned-in annotation (text in the pixels "
-        "that may identify the patient; de-identification cannot remove it).",
+        help_text=_(
+            "Accept DICOM images flagged with burned-in annotation (text in the pixels "
+            "that may identify the patient; de-identification cannot remove it)."
+        ),
     )
 
     class PixelText(models.TextChoices):

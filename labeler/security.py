@@ -144,9 +144,18 @@ PASSWORD_CHANGE_MESSAGE = (
     "This account still has its one-time password: sign in on the web page and choose your "
     "own password first."
 )
-# Where a user who must change their password may still go.
+# Where a user who must change their password may still go: the password page's own
+# JavaScript catalogue and language switcher included, so it works, and in their language.
 PASSWORD_CHANGE_EXEMPT_NAMES = frozenset(
-    {"password_change", "password_change_done", "logout", "login", "health"}
+    {
+        "password_change",
+        "password_change_done",
+        "logout",
+        "login",
+        "health",
+        "javascript-catalog",
+        "set_language",
+    }
 )
 
 

@@ -13,11 +13,46 @@ def _scores_words(scores: dict) -> str:
     return ", ".join(f"{name} {round(100 * mean)}%" for name, (mean, _std) in ranked)
 
 
+def _automatic_kept(project: Project, serving: str) -> str:
+    """Why "auto" serves ``serving`` and never compares it with another representation: only
+    single-label image projects of one item per image weigh challengers by evidence
+    (labeler.engine.store.auto_candidate_names)."""
+    words = {"name": serving, "n": project.n_items}
+    if project.is_findings:
+        return (
+            _(
+                "%(name)s serves: the automatic choice for this pool (%(n)s items, and what this "
+                "server has installed). A findings project keeps it: representations are compared "
+                "by cross-validation only in single-label image projects."
+            )
+            % words
+        )
+    if project.unit != Project.Unit.INSTANCE:
+        return (
+            _(
+                "%(name)s serves: the automatic choice for scans (%(n)s items, their slices "
+                "pooled). A scan project keeps it: representations are compared by "
+                "cross-validation only for one item per image."
+            )
+            % words
+        )
+    if project.kind == Project.Kind.TEXT:
+        return (
+            _(
+                "%(name)s serves: the automatic choice for %(n)s texts with what this server has "
+                "installed. A text project keeps it: representations are compared by "
+                "cross-validation only in image projects."
+            )
+            % words
+        )
+    return _("%(name)s serves: the automatic choice for this project.") % {"name": serving}
+
+
 def _why(project: Project, serving: str | None, candidates: list[str], evidence: dict | None):
     if serving is None:
         return _("No features are ready yet.")
     if not candidates and project.features == "auto":
-        return _("%(name)s serves: the automatic choice for this project.") % {"name": serving}
+        return _automatic_kept(project, serving)
     if not candidates:
         return _("%(name)s serves: chosen in the project's settings.") % {"name": serving}
     if not evidence:

@@ -162,3 +162,53 @@ def test_fourteen_findings_fit_a_tablet(
         page.screenshot(path=output_dir / f"findings-{width}x{height}.png")
     finally:
         context.close()
+
+
+# Debian's debtags: names that share a long prefix and differ only at the end.
+DEBTAGS = [
+    "implemented-in::c",
+    "implemented-in::c++",
+    "implemented-in::perl",
+    "implemented-in::python",
+    "interface::commandline",
+    "interface::text-mode",
+    "works-with::audio",
+    "works-with::image",
+]
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width,height", [(1280, 800), (390, 844)])
+def test_findings_named_alike_are_shown_whole_not_cut_to_the_same_prefix(
+    transactional_db, browser, live_server, output_dir, width, height
+):
+    manager = UserFactory()
+    project = services.project_create(
+        name="Package tags",
+        kind=Project.Kind.TEXT,
+        task=Project.Task.FINDINGS,
+        classes=DEBTAGS,
+        created_by=manager,
+        round_size=10,
+        evaluation_share=0,
+    )
+    services.items_import_stream(project=project, name="r.csv", stream=texts_csv(topic_texts(10)))
+    services.model_run_execute(run_id=ModelRun.objects.get(project=project).pk)
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": width, "height": height}
+    )
+    page = context.new_page()
+    try:
+        log_in(page, manager, reverse("label", args=[project.pk]))
+        shown_item(page)
+        clipped = page.evaluate(
+            """() => [...document.querySelectorAll('#label-ready .finding-name')]
+                .filter((name) => name.scrollWidth > name.clientWidth
+                                  || name.scrollHeight > name.clientHeight)
+                .map((name) => name.textContent)"""
+        )
+        page.screenshot(path=output_dir / f"debtags-{width}x{height}.png")
+        assert clipped == []
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    finally:
+        context.close()

@@ -111,6 +111,10 @@ def test_the_dashboard_shows_the_findings_metrics(findings_shades, client):
     assert 'data-metric-key="macro_auc"' in page
     for name in FINDINGS:
         assert name in page
+    # Single-label cards stay off: a findings answer has no one class to recall or confuse.
+    assert "Recall per class" not in page and "Confusion matrix" not in page
+    # And it says plainly that it does not know whether these labels beat random ones.
+    assert 'id="versus-random"' in page and "not estimated for a findings project" in page
 
 
 @pytest.mark.django_db

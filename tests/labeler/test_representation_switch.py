@@ -106,3 +106,26 @@ def test_auto_switches_from_a_capping_representation_to_pixels_and_says_why():
     later = run_queued(project)
     assert later.feature_set.representation == "pixels"
     assert later.metrics["representation_choice"]["compared_in_run"] is False
+
+
+@pytest.mark.parametrize(
+    "fields,words",
+    [
+        ({"kind": "text"}, "A text project keeps it"),
+        ({"kind": "text", "task": "findings", "classes": ["a", "b"]}, "A findings project keeps"),
+        ({"kind": "image", "unit": "series"}, "A scan project keeps it"),
+    ],
+)
+def test_a_project_auto_never_compares_says_why_it_keeps_its_representation(fields, words):
+    # The dashboard said only "minilm serves: the automatic choice for this project."
+    from types import SimpleNamespace
+
+    from labeler.selectors_representation import representation_state
+
+    project = ProjectFactory(features="auto", **fields)
+    state = representation_state(
+        project=project, serving=SimpleNamespace(representation="minilm"), latest_model=None
+    )
+
+    assert state["why"].startswith("minilm serves: the automatic choice for")
+    assert words in state["why"] and "cross-validation" in state["why"]

@@ -369,3 +369,39 @@ def test_a_new_annotator_lands_on_tweezers_translated_password_page_that_leads_t
     assert f'href="{reverse("project-list")}"' in done and "/admin/" not in done
     assert "프로젝트로 이동" in done
     assert client.get(reverse("project-list")).status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_password_page_loads_its_translations_and_switches_language_before_the_change():
+    # The page a one-time password lands on loads the JavaScript catalogue and carries the
+    # language switcher: both must reach their views, not the page itself again.
+    username, one_time = _invited_annotator()
+    client = Client()
+    _login(client, username, one_time)
+
+    catalogue = client.get(reverse("javascript-catalog"))
+    switched = client.post(
+        reverse("set_language"), {"language": "ko", "next": reverse("password_change")}
+    )
+    page = client.get(reverse("password_change")).content.decode()
+
+    assert catalogue.status_code == 200
+    assert "javascript" in catalogue["Content-Type"]
+    assert switched.status_code == 302 and switched.url == reverse("password_change")
+    assert switched.cookies["django_language"].value == "ko"
+    assert "비밀번호 변경" in page
+
+
+@pytest.mark.django_db
+def test_pages_name_their_icon_so_browsers_do_not_ask_for_a_missing_favicon(client, user):
+    # Without a <link rel="icon">, every first page load logged a 404 for /favicon.ico in the
+    # browser's console.
+    import re
+
+    from django.contrib.staticfiles import finders
+
+    client.force_login(user)
+    page = client.get(reverse("project-list")).content.decode()
+
+    icon = re.search(r'<link rel="icon" href="/static/([^"]+)"', page)
+    assert icon and finders.find(icon.group(1))

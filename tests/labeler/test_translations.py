@@ -140,7 +140,7 @@ def test_submit_refusals_and_pixel_text_refusals_come_in_the_users_language(db):
     assert not_held.status_code == 409
     assert "이 항목을 맡고 있지 않습니다" in not_held.json()["error"]["message"]
     assert unknown.status_code == 400
-    assert "알 수 없는 라벨 'eggs'" in unknown.json()["error"]["message"]
+    assert "알 수 없는 레이블 'eggs'" in unknown.json()["error"]["message"]
     assert "DICOM 파일" in report.rejected[0]["reason"]
 
 
@@ -319,3 +319,30 @@ def test_an_import_the_worker_runs_reports_in_the_language_of_whoever_started_it
     finally:
         translation.activate("en")
     assert not any(_korean(row["reason"]) for row in ImportJob.objects.get(pk=job.pk).rejected)
+
+
+def test_the_new_project_pages_burned_in_setting_is_in_korean(client, db):
+    # Its label and help came from the model field unmarked: the only English left on the
+    # Korean new-project page.
+    from django.contrib.auth.models import Permission
+
+    user = UserFactory()
+    user.user_permissions.add(Permission.objects.get(codename="add_project"))
+    client.force_login(user)
+    client.cookies["django_language"] = "ko"
+
+    page = client.get(reverse("project-create")).content.decode()
+
+    assert "annotation이 있는 DICOM 받기" in page
+    assert "Accept DICOM" not in page
+
+
+@pytest.mark.parametrize("domain", ["django", "djangojs"])
+def test_the_korean_translation_keeps_one_word_for_label_and_for_annotator(domain):
+    # "레이블" (the tabs, the buttons) and "라벨" ("라벨 0개") stood side by side on the
+    # labeling page, as did "레이블러" and "주석자" for an annotator.
+    po = (
+        Path(__file__).resolve().parents[2] / "locale/ko/LC_MESSAGES" / f"{domain}.po"
+    ).read_text()
+
+    assert "라벨" not in po and "주석자" not in po

@@ -63,4 +63,4 @@ def test_a_project_labeled_at_random_is_told_active_learning_is_not_ahead(
     english = client.get(url).content.decode()
     korean = client.get(url, HTTP_ACCEPT_LANGUAGE="ko").content.decode()
     assert "Active learning is not ahead of random labeling on this data so far" in english
-    assert "능동 학습이 무작위 라벨링보다 앞서지 않습니다" in korean
+    assert "능동 학습이 무작위 레이블링보다 앞서지 않습니다" in korean

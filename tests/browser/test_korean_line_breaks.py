@@ -1,0 +1,59 @@
+"""Korean on the labeling page breaks lines between words, as Korean is set, never inside one:
+at 1280×800 a single-label project's panel is narrow, and "확실하지 않음" came out as
+"확실하지 않 / 음", "건너뛰기" as "건너 / 뛰기"."""
+
+import pytest
+from django.urls import reverse
+
+from labeler import services
+from labeler.models import ModelRun, Project
+from tests.browser.test_labeling import log_in, shown_item
+from tests.data import texts_csv, topic_texts
+from tests.factories import UserFactory
+
+# Every Hangul word of the panel's controls whose characters lie on more than one line.
+SPLIT_WORDS = """() => {
+  const split = [];
+  const walker = document.createTreeWalker(document.querySelector('#label-ready'),
+                                           NodeFilter.SHOW_TEXT);
+  let node;
+  while ((node = walker.nextNode())) {
+    const text = node.textContent;
+    for (const match of text.matchAll(/[\\uac00-\\ud7a3]+/g)) {
+      const range = document.createRange();
+      range.setStart(node, match.index);
+      range.setEnd(node, match.index + match[0].length);
+      const tops = new Set([...range.getClientRects()].map((rect) => Math.round(rect.top)));
+      if (tops.size > 1) split.push(match[0]);
+    }
+  }
+  return split;
+}"""
+
+
+@pytest.mark.browser
+def test_korean_words_are_not_split_across_lines_on_the_labeling_panel(
+    transactional_db, browser, live_server, output_dir
+):
+    manager = UserFactory()
+    project = services.project_create(
+        name="Tickets",
+        kind=Project.Kind.TEXT,
+        classes=["CT", "MR", "CR", "US", "NM", "OT", "SEG"],
+        created_by=manager,
+        round_size=10,
+        evaluation_share=0,
+    )
+    services.items_import_stream(project=project, name="r.csv", stream=texts_csv(topic_texts(10)))
+    services.model_run_execute(run_id=ModelRun.objects.get(project=project).pk)
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 800})
+    context.add_cookies([{"name": "django_language", "value": "ko", "url": live_server.url}])
+    page = context.new_page()
+    try:
+        log_in(page, manager, reverse("label", args=[project.pk]))
+        shown_item(page)
+        split = page.evaluate(SPLIT_WORDS)
+        page.screenshot(path=output_dir / "korean-label-panel-1280x800.png")
+        assert split == []
+    finally:
+        context.close()
