@@ -177,6 +177,55 @@ def diverse_top_n(
     return _order(picked.astype(np.int64), values[picked], rng)
 
 
+COLD_STARTS = ("typical", "random", "half", "stratified")
+"""The cold starts :func:`cold_start_n` knows (see there)."""
+
+
+def cold_start_n(
+    features: Any,
+    n: int,
+    rng: np.random.Generator,
+    *,
+    allowed: NDArray[np.bool_] | None = None,
+    coverage: str = "typical",
+    max_sample: int = 10_000,
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """The first ``n`` items, before any model, as positions into ``features`` ``(n_items, d)``
+    with scores (see :func:`typical_diverse_n`). ``coverage``:
+
+    - ``"typical"``: the most typical item of each of ``n`` k-means clusters (TypiClust);
+    - ``"stratified"``: a seeded random member of each of ``n`` k-means clusters: covers every
+      cluster, and within it samples as the pool is, not its dense core. On an embedding whose
+      clusters are not the classes the typical items are the dense cores (the backgrounds of
+      a cluttered image set) and the model trained from them stayed behind random labels for
+      the whole budget (docs/benchmarks.md, issue 20, session 9);
+    - ``"half"``: the typical items of half as many clusters, the rest at random;
+    - ``"random"``: a seeded uniform draw.
+    """
+    if coverage not in COLD_STARTS:
+        raise ValueError(f"coverage must be one of {', '.join(COLD_STARTS)}")
+    n_rows = pool_length(features)
+    allowed_positions = (
+        np.arange(n_rows, dtype=np.int64) if allowed is None else np.flatnonzero(allowed)
+    )
+    n = min(int(n), len(allowed_positions))
+    if coverage == "typical":
+        return typical_diverse_n(features, n, rng, allowed=allowed, max_sample=max_sample)
+    if coverage == "stratified":
+        return typical_diverse_n(
+            features, n, rng, allowed=allowed, max_sample=max_sample, pick="random"
+        )
+    n_typical = (n + 1) // 2 if coverage == "half" else 0
+    positions, scores = typical_diverse_n(
+        features, n_typical, rng, allowed=allowed, max_sample=max_sample
+    )
+    rest = allowed_positions[~np.isin(allowed_positions, positions)]
+    extra = rng.choice(rest, size=min(n - len(positions), len(rest)), replace=False)
+    positions = np.concatenate([positions, extra]).astype(np.int64)
+    scores = np.concatenate([scores, np.zeros(len(extra))])
+    return positions, scores
+
+
 def typical_diverse_n(
     features: Any,
     n: int,
@@ -185,14 +234,18 @@ def typical_diverse_n(
     allowed: NDArray[np.bool_] | None = None,
     max_sample: int = 10_000,
     n_neighbors: int = 20,
+    pick: str = "typical",
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """Cold start without a model: one typical item from each of ``n`` k-means clusters.
 
     A seeded sample of at most ``max_sample`` allowed rows of ``features`` ``(n_items, d)`` is
     clustered into ``n`` clusters; in each the item with the highest typicality (inverse mean
     distance to its nearest neighbours in the cluster, TypiClust, Hacohen et al. 2022) is
-    chosen. Larger clusters come first; the score is the cluster's share of the sample.
+    chosen, or with ``pick="random"`` a seeded random member (a stratified draw). Larger
+    clusters come first; the score is the cluster's share of the sample.
     """
+    if pick not in {"typical", "random"}:
+        raise ValueError(f"pick must be 'typical' or 'random', got {pick!r}")
     from sklearn.cluster import KMeans
     from sklearn.neighbors import NearestNeighbors
 
@@ -217,7 +270,9 @@ def typical_diverse_n(
     for cluster in np.unique(labels):
         members = np.flatnonzero(labels == cluster)
         k = min(n_neighbors, len(members) - 1)
-        if k < 1:
+        if pick == "random":
+            best, typicality = members[int(rng.integers(len(members)))], 0.0
+        elif k < 1:
             best, typicality = members[0], 0.0
         else:
             # kneighbors() without X leaves each point out of its own neighbours.

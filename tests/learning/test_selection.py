@@ -4,7 +4,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from learning.selection import diverse_top_n, top_n, typical_diverse_n
+from learning.selection import COLD_STARTS, cold_start_n, diverse_top_n, top_n, typical_diverse_n
 from learning.strategies import get_strategy
 
 
@@ -191,3 +191,68 @@ def test_default_strategy_asks_for_the_most_uncertain_item_of_the_pool(seed):
 
     assert len(batch.positions) == 10
     assert most_uncertain in batch.positions.tolist()
+
+
+def _cores_and_halos(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ten well-separated clusters, each a tight core (30% of its members) inside a wide halo
+    (70%): ``(features (1000, 5), in_core (1000,))``."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=100.0, size=(10, 5))
+    cluster = np.repeat(np.arange(10), 100)
+    in_core = np.tile(np.arange(100) < 30, 10)
+    spread = np.where(in_core, 0.05, 3.0)[:, None]
+    features = centres[cluster] + rng.normal(size=(1000, 5)) * spread
+    return features.astype(np.float32), in_core
+
+
+def test_stratified_cold_start_covers_every_separated_cluster():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(scale=50.0, size=(6, 10))
+    labels = rng.integers(0, 6, size=600)
+    features = (centres[labels] + rng.normal(size=(600, 10))).astype(np.float32)
+    for seed in range(5):
+        positions, _ = cold_start_n(features, 6, np.random.default_rng(seed), coverage="stratified")
+        assert sorted(labels[positions].tolist()) == list(range(6))
+
+
+def test_stratified_cold_start_does_not_concentrate_on_the_dense_cores():
+    """Typical items are the dense cores of the clusters (a poor embedding's cores are its
+    backgrounds, not its classes: issue 20, digits_clutter); the stratified cold start still
+    covers every cluster but samples within it as the pool is, about 30% core."""
+    core_shares = {"typical": [], "stratified": []}
+    for seed in range(10):
+        features, in_core = _cores_and_halos(seed)
+        for coverage, shares in core_shares.items():
+            positions, _ = cold_start_n(
+                features, 10, np.random.default_rng(seed), coverage=coverage
+            )
+            assert len(np.unique(positions)) == 10
+            shares.append(in_core[positions].mean())
+    assert np.mean(core_shares["typical"]) == 1.0
+    assert 0.1 < np.mean(core_shares["stratified"]) < 0.5
+
+
+@pytest.mark.parametrize("coverage", COLD_STARTS)
+def test_every_cold_start_returns_distinct_allowed_positions(coverage):
+    features, _ = _cores_and_halos(0)
+    allowed = np.ones(len(features), dtype=bool)
+    allowed[::3] = False
+    positions, scores = cold_start_n(
+        features, 20, np.random.default_rng(0), allowed=allowed, coverage=coverage
+    )
+    assert len(positions) == len(np.unique(positions)) == len(scores) == 20
+    assert allowed[positions].all()
+
+
+def test_the_default_strategy_starts_with_the_stratified_cold_start():
+    features, _ = _cores_and_halos(3)
+    first = get_strategy("default").query(None, features, 10, rng=np.random.default_rng(4))
+    expected, _ = cold_start_n(features, 10, np.random.default_rng(4), coverage="stratified")
+    np.testing.assert_array_equal(first.positions, expected)
+
+
+def test_an_unknown_cold_start_is_refused():
+    with pytest.raises(ValueError, match="cold_start"):
+        get_strategy("default", cold_start="densest")
+    with pytest.raises(ValueError, match="coverage"):
+        get_strategy("cold_start", coverage="densest")
