@@ -177,7 +177,7 @@ def diverse_top_n(
     return _order(picked.astype(np.int64), values[picked], rng)
 
 
-COLD_STARTS = ("typical", "random", "half", "stratified")
+COLD_STARTS = ("checked", "typical", "random", "half", "stratified")
 """The cold starts :func:`cold_start_n` knows (see there)."""
 
 
@@ -211,9 +211,10 @@ def cold_start_n(
     n = min(int(n), len(allowed_positions))
     if coverage == "typical":
         return typical_diverse_n(features, n, rng, allowed=allowed, max_sample=max_sample)
-    if coverage == "stratified":
+    if coverage in {"stratified", "checked"}:
+        pick = "random" if coverage == "stratified" else "checked"
         return typical_diverse_n(
-            features, n, rng, allowed=allowed, max_sample=max_sample, pick="random"
+            features, n, rng, allowed=allowed, max_sample=max_sample, pick=pick
         )
     n_typical = (n + 1) // 2 if coverage == "half" else 0
     positions, scores = typical_diverse_n(
@@ -224,6 +225,47 @@ def cold_start_n(
     positions = np.concatenate([positions, extra]).astype(np.int64)
     scores = np.concatenate([scores, np.zeros(len(extra))])
     return positions, scores
+
+
+# The cluster strength from which the cold start takes each cluster's typical item (below it,
+# a random member). Measured (docs/benchmarks.md, issue 20, session 9; 20 clusters): digits'
+# spectral embedding 0.66, digits70k@10k's 0.39, digits70k's landmark embedding 0.34, where
+# the typical items reached the target first; shapes_clutter 0.22, digits_clutter 0.15 and
+# the demo corpus's sentence embeddings 0.03, where random members did as well or better.
+STRONG_CLUSTERS = 0.27
+
+# Rows the strength is measured on: a silhouette costs the square of it.
+STRENGTH_ROWS = 2000
+
+
+def cluster_strength(rows: NDArray[np.float64], labels: NDArray[np.int64]) -> float:
+    """How much clearer the k-means clusters ``labels`` of ``rows`` ``(m, d)`` are than those
+    of data without cluster structure: their silhouette minus the silhouette of as many
+    k-means clusters of a Gaussian sample with the rows' covariance (about 0: no structure;
+    digits' spectral embedding: 0.66). The reference makes it comparable across dimensions
+    (k-means on a 2-d Gaussian scores a silhouette of about 0.35, on a 384-d one 0.01). Seeded
+    on its own, so it is a property of the pool and leaves the caller's generator alone; on
+    at most ``STRENGTH_ROWS`` rows."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+
+    rng = np.random.default_rng(0)
+    n_clusters = len(np.unique(labels))
+    if n_clusters < 2 or n_clusters >= len(rows):
+        return 0.0
+    if len(rows) > STRENGTH_ROWS:
+        keep = np.sort(rng.choice(len(rows), size=STRENGTH_ROWS, replace=False))
+        rows, labels = rows[keep], labels[keep]
+        if len(np.unique(labels)) < 2:
+            return 0.0
+    centred = rows - rows.mean(axis=0)
+    _, spread, axes = np.linalg.svd(centred, full_matrices=False)
+    null = rng.standard_normal((len(rows), len(spread))) * (spread / np.sqrt(len(rows) - 1))
+    null = null @ axes
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        null_labels = KMeans(n_clusters=n_clusters, n_init=1, random_state=0).fit_predict(null)
+    return float(silhouette_score(rows, labels) - silhouette_score(null, null_labels))
 
 
 def typical_diverse_n(
@@ -244,8 +286,8 @@ def typical_diverse_n(
     chosen, or with ``pick="random"`` a seeded random member (a stratified draw). Larger
     clusters come first; the score is the cluster's share of the sample.
     """
-    if pick not in {"typical", "random"}:
-        raise ValueError(f"pick must be 'typical' or 'random', got {pick!r}")
+    if pick not in {"typical", "random", "checked"}:
+        raise ValueError(f"pick must be 'typical', 'random' or 'checked', got {pick!r}")
     from sklearn.cluster import KMeans
     from sklearn.neighbors import NearestNeighbors
 
@@ -264,6 +306,9 @@ def typical_diverse_n(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         labels = KMeans(n_clusters=n, n_init=1, random_state=_seed_from(rng)).fit_predict(rows)
+    if pick == "checked":
+        strong = cluster_strength(rows, labels) >= STRONG_CLUSTERS
+        pick = "typical" if strong else "random"
     picked: list[int] = []
     shares: list[float] = []
     typicalities: list[float] = []

@@ -370,12 +370,13 @@ def _uncertainty(name: str, measure: str, **settings: Any) -> Callable[..., Stra
 # embedding: AULC 0.400 against random's 0.488) and needed 210 labels to target on the demo
 # corpus against TypiClust's 160; the most uncertain of each cluster: 0.466 and 140 labels
 # (AULC 0.754 against 0.741), the same 20 labels on digits.
-# Its cold start (session 9): one random member of each of k k-means clusters, not each
-# cluster's most typical item. The typical items of a poor embedding are its dense cores
-# (digits_clutter: backgrounds); the default from them stayed 1.9 points of AULC below random
-# labels on the same features (-0.019 +- 0.004, 20 seeds), from the stratified draw +0.004
-# +- 0.005; shapes_clutter +0.013 against +0.004 (10 seeds); labels to target 20 on digits,
-# 170 on the demo corpus, 70 on digits70k@10k (typical: 20, 170, 60).
+# Its cold start (session 9) checks the clusters first: each k-means cluster's typical item
+# where the clusters are clear (learning.selection.cluster_strength), else a random member.
+# The typical items of a poor embedding are its dense cores (digits_clutter: backgrounds);
+# the default from them stayed 1.9 points of AULC below random labels on the same features
+# (-0.019 +- 0.004, 20 seeds), from random members +0.004 +- 0.005; shapes_clutter +0.013
+# against +0.004. Where the clusters are clear the typical items reached the target first
+# (digits70k: 70 labels, random members 140).
 _default = _uncertainty(
     "default",
     "margin",
@@ -385,7 +386,7 @@ _default = _uncertainty(
     max_candidates=10_000,
     random_share=0.0,
     pick="most_uncertain",
-    cold_start="stratified",
+    cold_start="checked",
 )
 
 

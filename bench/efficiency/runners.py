@@ -330,6 +330,8 @@ cross-validated fits cost most of the run and decide nothing here)."""
 
 S9_COLD_LARGE = [
     r for r in S9_COLD_IMAGE
-    if r.label in {"random on auto", "default pipeline", "default pipeline, cold start typical"}
+    if r.label in {"random on auto", "default pipeline", "default pipeline, cold start typical",
+                   "default pipeline, cold start stratified"}
 ]  # fmt: skip
-"""The 70,000-image pool: random on its embedding, the default and the session-8 default."""
+"""The 70,000-image pool: random on its embedding, the default, and the cold starts it
+chooses between (typical: the session-8 default)."""

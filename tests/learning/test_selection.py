@@ -4,7 +4,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from learning.selection import COLD_STARTS, cold_start_n, diverse_top_n, top_n, typical_diverse_n
+from learning.selection import (
+    COLD_STARTS,
+    STRONG_CLUSTERS,
+    cluster_strength,
+    cold_start_n,
+    diverse_top_n,
+    top_n,
+    typical_diverse_n,
+)
 from learning.strategies import get_strategy
 
 
@@ -244,10 +252,62 @@ def test_every_cold_start_returns_distinct_allowed_positions(coverage):
     assert allowed[positions].all()
 
 
-def test_the_default_strategy_starts_with_the_stratified_cold_start():
-    features, _ = _cores_and_halos(3)
+def _specks_in_a_cloud(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """No cluster structure, but dense specks: 800 items of one Gaussian cloud and ten specks
+    of 20 near-identical items inside it (a cluttered image set's repeated backgrounds):
+    ``(features (1000, 8), in_speck (1000,))``."""
+    rng = np.random.default_rng(seed)
+    cloud = rng.normal(scale=3.0, size=(800, 8))
+    centres = rng.normal(scale=2.0, size=(10, 8))
+    specks = np.repeat(centres, 20, axis=0) + rng.normal(scale=0.01, size=(200, 8))
+    in_speck = np.arange(1000) >= 800
+    return np.concatenate([cloud, specks]).astype(np.float32), in_speck
+
+
+def test_cluster_strength_separates_clear_clusters_from_structureless_pools():
+    from sklearn.cluster import KMeans
+
+    def strength(features):
+        rows = features.astype(np.float64)
+        return cluster_strength(rows, KMeans(10, n_init=1, random_state=0).fit_predict(rows))
+
+    rng = np.random.default_rng(0)
+    assert strength(_cores_and_halos(0)[0]) > 0.5
+    for dimensions in (2, 16, 64):
+        assert abs(strength(rng.normal(size=(1500, dimensions)))) < 0.1
+    assert strength(_specks_in_a_cloud(0)[0]) < STRONG_CLUSTERS
+
+
+def test_the_checked_cold_start_takes_the_typical_items_of_clear_clusters():
+    for seed in range(3):
+        features, in_core = _cores_and_halos(seed)
+        checked, _ = cold_start_n(features, 10, np.random.default_rng(seed), coverage="checked")
+        typical, _ = cold_start_n(features, 10, np.random.default_rng(seed), coverage="typical")
+        np.testing.assert_array_equal(checked, typical)
+        assert in_core[checked].all()
+        assert len(np.unique(checked // 100)) == 10  # one item of every cluster
+
+
+def test_the_checked_cold_start_does_not_concentrate_on_dense_specks_without_clusters():
+    """Typical items of a structureless pool's k-means clusters are its densest specks; the
+    checked cold start sees the clusters are not real and samples them as the pool is (20%
+    specks)."""
+    speck_shares = {"typical": [], "checked": []}
+    for seed in range(10):
+        features, in_speck = _specks_in_a_cloud(seed)
+        for coverage, shares in speck_shares.items():
+            positions, _ = cold_start_n(
+                features, 10, np.random.default_rng(seed), coverage=coverage
+            )
+            shares.append(in_speck[positions].mean())
+    assert np.mean(speck_shares["typical"]) >= 0.6
+    assert np.mean(speck_shares["checked"]) <= 0.4
+
+
+def test_the_default_strategy_starts_with_the_checked_cold_start():
+    features, _ = _specks_in_a_cloud(3)
     first = get_strategy("default").query(None, features, 10, rng=np.random.default_rng(4))
-    expected, _ = cold_start_n(features, 10, np.random.default_rng(4), coverage="stratified")
+    expected, _ = cold_start_n(features, 10, np.random.default_rng(4), coverage="checked")
     np.testing.assert_array_equal(first.positions, expected)
 
 
