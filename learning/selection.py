@@ -193,6 +193,8 @@ def cold_start_n(
     """The first ``n`` items, before any model, as positions into ``features`` ``(n_items, d)``
     with scores (see :func:`typical_diverse_n`). ``coverage``:
 
+    - ``"checked"``: ``"typical"`` where the typical items are safe (the clusters are clear,
+      or their typical items no denser than the rest), else ``"stratified"``;
     - ``"typical"``: the most typical item of each of ``n`` k-means clusters (TypiClust);
     - ``"stratified"``: a seeded random member of each of ``n`` k-means clusters: covers every
       cluster, and within it samples as the pool is, not its dense core. On an embedding whose
@@ -228,10 +230,10 @@ def cold_start_n(
 
 
 # The cluster strength from which the cold start takes each cluster's typical item (below it,
-# a random member). Measured (docs/benchmarks.md, issue 20, session 9; 20 clusters): digits'
-# spectral embedding 0.66, digits70k@10k's 0.39, digits70k's landmark embedding 0.34, where
-# the typical items reached the target first; shapes_clutter 0.22, digits_clutter 0.15 and
-# the demo corpus's sentence embeddings 0.03, where random members did as well or better.
+# only where they are no denser than the rest: FLAT_DENSITY). Measured (docs/benchmarks.md,
+# issue 20, session 9; 20 clusters): digits' spectral embedding 0.66, digits70k@10k's 0.39,
+# digits70k's landmark embedding 0.34, where the typical items reached the target first;
+# shapes_clutter 0.22 and digits_clutter 0.15, where random members did as well or better.
 STRONG_CLUSTERS = 0.27
 
 # Rows the strength is measured on: a silhouette costs the square of it.
@@ -268,6 +270,35 @@ def cluster_strength(rows: NDArray[np.float64], labels: NDArray[np.int64]) -> fl
     return float(silhouette_score(rows, labels) - silhouette_score(null, null_labels))
 
 
+# Below this density contrast the typical items are safe even in unclear clusters: they are
+# then central, not the dense specks of a cluster. Measured (20 clusters, median over
+# clusters): the demo corpus's sentence embeddings 1.14-1.15, where the typical items reached
+# the target in 170 labels and random members in 190 (seeds 0-2); digits_clutter 1.45-1.49,
+# shapes_clutter 1.60-1.73, the digit sets' embeddings 1.48-1.84.
+FLAT_DENSITY = 1.3
+
+
+def _typicality(rows: NDArray[np.float64], n_neighbors: int) -> NDArray[np.float64]:
+    """TypiClust's typicality of each of a cluster's ``rows`` ``(m, d)``: the inverse mean
+    distance to its ``n_neighbors`` nearest fellow members (zeros for a cluster of one)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    k = min(n_neighbors, len(rows) - 1)
+    if k < 1:
+        return np.zeros(len(rows))
+    # kneighbors() without X leaves each point out of its own neighbours.
+    distances, _ = NearestNeighbors(n_neighbors=k).fit(rows).kneighbors()
+    return 1.0 / (distances.mean(axis=1) + 1e-12)
+
+
+def density_contrast(typicalities: list[NDArray[np.float64]]) -> float:
+    """How much denser each cluster's typical item is than its median member, the median over
+    clusters of ``max / median`` typicality (1: the typical item is no denser than the rest;
+    clusters of fewer than three items are left out)."""
+    ratios = [t.max() / np.median(t) for t in typicalities if len(t) >= 3 and np.median(t) > 0]
+    return float(np.median(ratios)) if ratios else 1.0
+
+
 def typical_diverse_n(
     features: Any,
     n: int,
@@ -283,13 +314,15 @@ def typical_diverse_n(
     A seeded sample of at most ``max_sample`` allowed rows of ``features`` ``(n_items, d)`` is
     clustered into ``n`` clusters; in each the item with the highest typicality (inverse mean
     distance to its nearest neighbours in the cluster, TypiClust, Hacohen et al. 2022) is
-    chosen, or with ``pick="random"`` a seeded random member (a stratified draw). Larger
-    clusters come first; the score is the cluster's share of the sample.
+    chosen, or with ``pick="random"`` a seeded random member (a stratified draw), or with
+    ``pick="checked"`` the typical items where they are safe (the clusters are clear,
+    :func:`cluster_strength`, or the typical items no denser than the rest,
+    :func:`density_contrast`), else random members. Larger clusters come first; the score is
+    the cluster's share of the sample.
     """
     if pick not in {"typical", "random", "checked"}:
         raise ValueError(f"pick must be 'typical', 'random' or 'checked', got {pick!r}")
     from sklearn.cluster import KMeans
-    from sklearn.neighbors import NearestNeighbors
 
     n_rows = pool_length(features)
     allowed_positions = (
@@ -306,30 +339,29 @@ def typical_diverse_n(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         labels = KMeans(n_clusters=n, n_init=1, random_state=_seed_from(rng)).fit_predict(rows)
+    clusters = [np.flatnonzero(labels == cluster) for cluster in np.unique(labels)]
+    typicalities = None
+    if pick != "random":
+        typicalities = [_typicality(rows[members], n_neighbors) for members in clusters]
     if pick == "checked":
-        strong = cluster_strength(rows, labels) >= STRONG_CLUSTERS
-        pick = "typical" if strong else "random"
+        clear = cluster_strength(rows, labels) >= STRONG_CLUSTERS
+        flat = density_contrast(typicalities) < FLAT_DENSITY
+        pick = "typical" if clear or flat else "random"
     picked: list[int] = []
     shares: list[float] = []
-    typicalities: list[float] = []
-    for cluster in np.unique(labels):
-        members = np.flatnonzero(labels == cluster)
-        k = min(n_neighbors, len(members) - 1)
+    best_typicalities: list[float] = []
+    for index, members in enumerate(clusters):
         if pick == "random":
             best, typicality = members[int(rng.integers(len(members)))], 0.0
-        elif k < 1:
-            best, typicality = members[0], 0.0
         else:
-            # kneighbors() without X leaves each point out of its own neighbours.
-            distances, _ = NearestNeighbors(n_neighbors=k).fit(rows[members]).kneighbors()
-            typical = 1.0 / (distances.mean(axis=1) + 1e-12)
+            typical = typicalities[index]
             best, typicality = members[int(np.argmax(typical))], float(typical.max())
         picked.append(int(sample[best]))
         shares.append(len(members) / len(sample))
-        typicalities.append(typicality)
+        best_typicalities.append(typicality)
     positions = np.asarray(picked, dtype=np.int64)
     share_scores = np.asarray(shares)
-    order = np.lexsort((-np.asarray(typicalities), -share_scores))
+    order = np.lexsort((-np.asarray(best_typicalities), -share_scores))
     positions, share_scores = positions[order], share_scores[order]
     if len(positions) < n:
         # Duplicate rows can leave clusters empty: top up with seeded random picks.

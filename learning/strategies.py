@@ -371,7 +371,8 @@ def _uncertainty(name: str, measure: str, **settings: Any) -> Callable[..., Stra
 # corpus against TypiClust's 160; the most uncertain of each cluster: 0.466 and 140 labels
 # (AULC 0.754 against 0.741), the same 20 labels on digits.
 # Its cold start (session 9) checks the clusters first: each k-means cluster's typical item
-# where the clusters are clear (learning.selection.cluster_strength), else a random member.
+# where the clusters are clear (learning.selection.cluster_strength) or the typical items no
+# denser than the rest (density_contrast: sentence embeddings), else a random member.
 # The typical items of a poor embedding are its dense cores (digits_clutter: backgrounds);
 # the default from them stayed 1.9 points of AULC below random labels on the same features
 # (-0.019 +- 0.004, 20 seeds), from random members +0.004 +- 0.005; shapes_clutter +0.013

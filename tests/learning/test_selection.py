@@ -304,6 +304,16 @@ def test_the_checked_cold_start_does_not_concentrate_on_dense_specks_without_clu
     assert np.mean(speck_shares["checked"]) <= 0.4
 
 
+def test_the_checked_cold_start_keeps_typical_items_no_denser_than_the_rest():
+    """A high-dimensional pool without clusters or specks (sentence embeddings are close to
+    it): each cluster's typical item is only a little denser than its members, so it is a
+    central item, not a speck, and the checked cold start takes it."""
+    features = np.random.default_rng(0).normal(size=(1500, 300)).astype(np.float32)
+    checked, _ = cold_start_n(features, 10, np.random.default_rng(1), coverage="checked")
+    typical, _ = cold_start_n(features, 10, np.random.default_rng(1), coverage="typical")
+    np.testing.assert_array_equal(checked, typical)
+
+
 def test_the_default_strategy_starts_with_the_checked_cold_start():
     features, _ = _specks_in_a_cloud(3)
     first = get_strategy("default").query(None, features, 10, rng=np.random.default_rng(4))
