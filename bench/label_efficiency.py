@@ -70,6 +70,7 @@ from efficiency.runners import (  # noqa: E402
     S9_COLD,
     S9_COLD_IMAGE,
     S9_COLD_LARGE,
+    S9_COLD_TEXT,
     TEXT,
     TEXT_CANDIDATES,
     pipelines,
@@ -163,6 +164,7 @@ def main() -> int:
             + (S9_COLD if "s9_cold" in chosen else [])
             + (S9_COLD_IMAGE if "s9_cold_image" in chosen else [])
             + (S9_COLD_LARGE if "s9_cold_large" in chosen else [])
+            + (S9_COLD_TEXT if "s9_cold_text" in chosen else [])
             + (LIBRARIES_IMAGE if "libraries_image" in chosen else [])
             + (LIBRARIES_CORE if "libraries_core" in chosen else [])
             + (LIBRARIES if "libraries" in chosen else [])

@@ -335,3 +335,6 @@ S9_COLD_LARGE = [
 ]  # fmt: skip
 """The 70,000-image pool: random on its embedding, the default, and the cold starts it
 chooses between (typical: the session-8 default)."""
+
+S9_COLD_TEXT = [r for r in S9_COLD if r.label in {"random", "default pipeline"}]
+"""A corpus the cold start's thresholds were not read from: the default against random."""
