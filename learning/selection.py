@@ -252,14 +252,13 @@ def cluster_strength(rows: NDArray[np.float64], labels: NDArray[np.int64]) -> fl
     from sklearn.metrics import silhouette_score
 
     rng = np.random.default_rng(0)
-    n_clusters = len(np.unique(labels))
-    if n_clusters < 2 or n_clusters >= len(rows):
-        return 0.0
     if len(rows) > STRENGTH_ROWS:
         keep = np.sort(rng.choice(len(rows), size=STRENGTH_ROWS, replace=False))
         rows, labels = rows[keep], labels[keep]
-        if len(np.unique(labels)) < 2:
-            return 0.0
+    n_clusters = len(np.unique(labels))
+    if n_clusters < 2 or n_clusters >= len(rows):
+        # A silhouette needs two clusters and a cluster with two members.
+        return 0.0
     centred = rows - rows.mean(axis=0)
     _, spread, axes = np.linalg.svd(centred, full_matrices=False)
     null = rng.standard_normal((len(rows), len(spread))) * (spread / np.sqrt(len(rows) - 1))

@@ -314,6 +314,13 @@ def test_the_checked_cold_start_keeps_typical_items_no_denser_than_the_rest():
     np.testing.assert_array_equal(checked, typical)
 
 
+@pytest.mark.parametrize("n", [1, 2, 29, 30, 40])
+def test_the_checked_cold_start_asks_for_nearly_the_whole_of_a_small_pool(n):
+    features = np.random.default_rng(n).normal(size=(30, 4)).astype(np.float32)
+    positions, _ = cold_start_n(features, n, np.random.default_rng(0), coverage="checked")
+    assert len(positions) == len(np.unique(positions)) == min(n, 30)
+
+
 def test_the_default_strategy_starts_with_the_checked_cold_start():
     features, _ = _specks_in_a_cloud(3)
     first = get_strategy("default").query(None, features, 10, rng=np.random.default_rng(4))
