@@ -67,6 +67,10 @@ from efficiency.runners import (  # noqa: E402
     S8_VARIANTS_COLD,
     S8_VARIANTS_PICK,
     S8_VARIANTS_STD,
+    S9_COLD,
+    S9_COLD_IMAGE,
+    S9_COLD_LARGE,
+    S9_COLD_TEXT,
     TEXT,
     TEXT_CANDIDATES,
     pipelines,
@@ -157,6 +161,10 @@ def main() -> int:
             + (S8_VARIANTS_PICK if "s8_variants_pick" in chosen else [])
             + (S8_VARIANTS_STD if "s8_variants_std" in chosen else [])
             + (S8_VARIANTS_COLD if "s8_variants_cold" in chosen else [])
+            + (S9_COLD if "s9_cold" in chosen else [])
+            + (S9_COLD_IMAGE if "s9_cold_image" in chosen else [])
+            + (S9_COLD_LARGE if "s9_cold_large" in chosen else [])
+            + (S9_COLD_TEXT if "s9_cold_text" in chosen else [])
             + (LIBRARIES_IMAGE if "libraries_image" in chosen else [])
             + (LIBRARIES_CORE if "libraries_core" in chosen else [])
             + (LIBRARIES if "libraries" in chosen else [])

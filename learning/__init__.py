@@ -67,7 +67,15 @@ _EXPORTS: dict[str, str] = {
     ),
     **dict.fromkeys(["DISAGREEMENT_MEASURES", "consensus_kl", "vote_entropy"], "disagreement"),
     **dict.fromkeys(
-        ["candidate_count", "diverse_top_n", "top_n", "typical_diverse_n"], "selection"
+        [
+            "COLD_STARTS",
+            "candidate_count",
+            "cold_start_n",
+            "diverse_top_n",
+            "top_n",
+            "typical_diverse_n",
+        ],
+        "selection",
     ),
     **dict.fromkeys(["AutoModel", "Candidate"], "automl"),
     "pool_scaler": "preprocessing",

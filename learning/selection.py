@@ -177,6 +177,127 @@ def diverse_top_n(
     return _order(picked.astype(np.int64), values[picked], rng)
 
 
+COLD_STARTS = ("checked", "typical", "random", "half", "stratified")
+"""The cold starts :func:`cold_start_n` knows (see there)."""
+
+
+def cold_start_n(
+    features: Any,
+    n: int,
+    rng: np.random.Generator,
+    *,
+    allowed: NDArray[np.bool_] | None = None,
+    coverage: str = "typical",
+    max_sample: int = 10_000,
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """The first ``n`` items, before any model, as positions into ``features`` ``(n_items, d)``
+    with scores (see :func:`typical_diverse_n`). ``coverage``:
+
+    - ``"checked"``: ``"typical"`` where the typical items are safe (the clusters are clear,
+      or their typical items no denser than the rest), else ``"stratified"``;
+    - ``"typical"``: the most typical item of each of ``n`` k-means clusters (TypiClust);
+    - ``"stratified"``: a seeded random member of each of ``n`` k-means clusters: covers every
+      cluster, and within it samples as the pool is, not its dense core. On an embedding whose
+      clusters are not the classes the typical items are the dense cores (the backgrounds of
+      a cluttered image set) and the model trained from them stayed behind random labels for
+      the whole budget (docs/benchmarks.md, issue 20, session 9);
+    - ``"half"``: the typical items of half as many clusters, the rest at random;
+    - ``"random"``: a seeded uniform draw.
+    """
+    if coverage not in COLD_STARTS:
+        raise ValueError(f"coverage must be one of {', '.join(COLD_STARTS)}")
+    n_rows = pool_length(features)
+    allowed_positions = (
+        np.arange(n_rows, dtype=np.int64) if allowed is None else np.flatnonzero(allowed)
+    )
+    n = min(int(n), len(allowed_positions))
+    if coverage == "typical":
+        return typical_diverse_n(features, n, rng, allowed=allowed, max_sample=max_sample)
+    if coverage in {"stratified", "checked"}:
+        pick = "random" if coverage == "stratified" else "checked"
+        return typical_diverse_n(
+            features, n, rng, allowed=allowed, max_sample=max_sample, pick=pick
+        )
+    n_typical = (n + 1) // 2 if coverage == "half" else 0
+    positions, scores = typical_diverse_n(
+        features, n_typical, rng, allowed=allowed, max_sample=max_sample
+    )
+    rest = allowed_positions[~np.isin(allowed_positions, positions)]
+    extra = rng.choice(rest, size=min(n - len(positions), len(rest)), replace=False)
+    positions = np.concatenate([positions, extra]).astype(np.int64)
+    scores = np.concatenate([scores, np.zeros(len(extra))])
+    return positions, scores
+
+
+# The cluster strength from which the cold start takes each cluster's typical item (below it,
+# only where they are no denser than the rest: FLAT_DENSITY). Measured (docs/benchmarks.md,
+# issue 20, session 9; 20 clusters): digits' spectral embedding 0.66, digits70k@10k's 0.39,
+# digits70k's landmark embedding 0.34, where the typical items reached the target first;
+# shapes_clutter 0.22 and digits_clutter 0.15, where random members did as well or better.
+STRONG_CLUSTERS = 0.27
+
+# Rows the strength is measured on: a silhouette costs the square of it.
+STRENGTH_ROWS = 2000
+
+
+def cluster_strength(rows: NDArray[np.float64], labels: NDArray[np.int64]) -> float:
+    """How much clearer the k-means clusters ``labels`` of ``rows`` ``(m, d)`` are than those
+    of data without cluster structure: their silhouette minus the silhouette of as many
+    k-means clusters of a Gaussian sample with the rows' covariance (about 0: no structure;
+    digits' spectral embedding: 0.66). The reference makes it comparable across dimensions
+    (k-means on a 2-d Gaussian scores a silhouette of about 0.35, on a 384-d one 0.01). Seeded
+    on its own, so it is a property of the pool and leaves the caller's generator alone; on
+    at most ``STRENGTH_ROWS`` rows."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+
+    rng = np.random.default_rng(0)
+    if len(rows) > STRENGTH_ROWS:
+        keep = np.sort(rng.choice(len(rows), size=STRENGTH_ROWS, replace=False))
+        rows, labels = rows[keep], labels[keep]
+    n_clusters = len(np.unique(labels))
+    if n_clusters < 2 or n_clusters >= len(rows):
+        # A silhouette needs two clusters and a cluster with two members.
+        return 0.0
+    centred = rows - rows.mean(axis=0)
+    _, spread, axes = np.linalg.svd(centred, full_matrices=False)
+    null = rng.standard_normal((len(rows), len(spread))) * (spread / np.sqrt(len(rows) - 1))
+    null = null @ axes
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        null_labels = KMeans(n_clusters=n_clusters, n_init=1, random_state=0).fit_predict(null)
+    return float(silhouette_score(rows, labels) - silhouette_score(null, null_labels))
+
+
+# Below this density contrast the typical items are safe even in unclear clusters: they are
+# then central, not the dense specks of a cluster. Measured (20 clusters, median over
+# clusters): the demo corpus's sentence embeddings 1.14-1.15, where the typical items reached
+# the target in 170 labels and random members in 190 (seeds 0-2); digits_clutter 1.45-1.49,
+# shapes_clutter 1.60-1.73, the digit sets' embeddings 1.48-1.84.
+FLAT_DENSITY = 1.3
+
+
+def _typicality(rows: NDArray[np.float64], n_neighbors: int) -> NDArray[np.float64]:
+    """TypiClust's typicality of each of a cluster's ``rows`` ``(m, d)``: the inverse mean
+    distance to its ``n_neighbors`` nearest fellow members (zeros for a cluster of one)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    k = min(n_neighbors, len(rows) - 1)
+    if k < 1:
+        return np.zeros(len(rows))
+    # kneighbors() without X leaves each point out of its own neighbours.
+    distances, _ = NearestNeighbors(n_neighbors=k).fit(rows).kneighbors()
+    return 1.0 / (distances.mean(axis=1) + 1e-12)
+
+
+def density_contrast(typicalities: list[NDArray[np.float64]]) -> float:
+    """How much denser each cluster's typical item is than its median member, the median over
+    clusters of ``max / median`` typicality (1: the typical item is no denser than the rest;
+    clusters of fewer than three items are left out)."""
+    ratios = [t.max() / np.median(t) for t in typicalities if len(t) >= 3 and np.median(t) > 0]
+    return float(np.median(ratios)) if ratios else 1.0
+
+
 def typical_diverse_n(
     features: Any,
     n: int,
@@ -185,16 +306,22 @@ def typical_diverse_n(
     allowed: NDArray[np.bool_] | None = None,
     max_sample: int = 10_000,
     n_neighbors: int = 20,
+    pick: str = "typical",
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """Cold start without a model: one typical item from each of ``n`` k-means clusters.
 
     A seeded sample of at most ``max_sample`` allowed rows of ``features`` ``(n_items, d)`` is
     clustered into ``n`` clusters; in each the item with the highest typicality (inverse mean
     distance to its nearest neighbours in the cluster, TypiClust, Hacohen et al. 2022) is
-    chosen. Larger clusters come first; the score is the cluster's share of the sample.
+    chosen, or with ``pick="random"`` a seeded random member (a stratified draw), or with
+    ``pick="checked"`` the typical items where they are safe (the clusters are clear,
+    :func:`cluster_strength`, or the typical items no denser than the rest,
+    :func:`density_contrast`), else random members. Larger clusters come first; the score is
+    the cluster's share of the sample.
     """
+    if pick not in {"typical", "random", "checked"}:
+        raise ValueError(f"pick must be 'typical', 'random' or 'checked', got {pick!r}")
     from sklearn.cluster import KMeans
-    from sklearn.neighbors import NearestNeighbors
 
     n_rows = pool_length(features)
     allowed_positions = (
@@ -211,25 +338,29 @@ def typical_diverse_n(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         labels = KMeans(n_clusters=n, n_init=1, random_state=_seed_from(rng)).fit_predict(rows)
+    clusters = [np.flatnonzero(labels == cluster) for cluster in np.unique(labels)]
+    typicalities = None
+    if pick != "random":
+        typicalities = [_typicality(rows[members], n_neighbors) for members in clusters]
+    if pick == "checked":
+        clear = cluster_strength(rows, labels) >= STRONG_CLUSTERS
+        flat = density_contrast(typicalities) < FLAT_DENSITY
+        pick = "typical" if clear or flat else "random"
     picked: list[int] = []
     shares: list[float] = []
-    typicalities: list[float] = []
-    for cluster in np.unique(labels):
-        members = np.flatnonzero(labels == cluster)
-        k = min(n_neighbors, len(members) - 1)
-        if k < 1:
-            best, typicality = members[0], 0.0
+    best_typicalities: list[float] = []
+    for index, members in enumerate(clusters):
+        if pick == "random":
+            best, typicality = members[int(rng.integers(len(members)))], 0.0
         else:
-            # kneighbors() without X leaves each point out of its own neighbours.
-            distances, _ = NearestNeighbors(n_neighbors=k).fit(rows[members]).kneighbors()
-            typical = 1.0 / (distances.mean(axis=1) + 1e-12)
+            typical = typicalities[index]
             best, typicality = members[int(np.argmax(typical))], float(typical.max())
         picked.append(int(sample[best]))
         shares.append(len(members) / len(sample))
-        typicalities.append(typicality)
+        best_typicalities.append(typicality)
     positions = np.asarray(picked, dtype=np.int64)
     share_scores = np.asarray(shares)
-    order = np.lexsort((-np.asarray(typicalities), -share_scores))
+    order = np.lexsort((-np.asarray(best_typicalities), -share_scores))
     positions, share_scores = positions[order], share_scores[order]
     if len(positions) < n:
         # Duplicate rows can leave clusters empty: top up with seeded random picks.

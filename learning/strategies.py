@@ -39,7 +39,7 @@ from learning.pool import (
     iter_chunks,
     pool_length,
 )
-from learning.selection import diverse_top_n, top_n, typical_diverse_n
+from learning.selection import COLD_STARTS, cold_start_n, diverse_top_n, top_n
 
 
 @dataclass(frozen=True)
@@ -154,15 +154,25 @@ class RandomSampling(_StrategyBase):
 
 @dataclass(frozen=True)
 class ColdStart(_StrategyBase):
-    """No model needed: typical items of ``n`` k-means clusters of the features (TypiClust)."""
+    """No model needed: the first batch, by :func:`learning.selection.cold_start_n`.
+
+    ``coverage``: a name in :data:`learning.selection.COLD_STARTS`: ``"typical"``, the typical
+    items of ``n`` k-means clusters of the features (TypiClust); or one of the variants that
+    check or hedge its coverage.
+    """
 
     name: str = "cold_start"
     max_sample: int = 10_000
+    coverage: str = "typical"
+
+    def __post_init__(self) -> None:
+        if self.coverage not in COLD_STARTS:
+            raise ValueError(f"coverage must be one of {', '.join(COLD_STARTS)}")
 
     def query(self, model, X_pool, n, *, rng, X_labeled=None, y_labeled=None, exclude=None):
         allowed = allowed_mask(pool_length(X_pool), exclude)
-        positions, scores = typical_diverse_n(
-            X_pool, n, rng, allowed=allowed, max_sample=self.max_sample
+        positions, scores = cold_start_n(
+            X_pool, n, rng, allowed=allowed, coverage=self.coverage, max_sample=self.max_sample
         )
         return _result(positions, scores)
 
@@ -202,9 +212,12 @@ class UncertaintySampling(_StrategyBase):
     random_share: float = 0.0
     pick: str = "most_uncertain"
     standardize: bool = False
+    cold_start: str = "typical"
     chunk_size: int = DEFAULT_CHUNK_SIZE
 
     def __post_init__(self) -> None:
+        if self.cold_start not in COLD_STARTS:
+            raise ValueError(f"cold_start must be one of {', '.join(COLD_STARTS)}")
         if self.pick not in {"most_uncertain", "centroid"}:
             raise ValueError(f"unknown pick {self.pick!r}: 'most_uncertain' or 'centroid'")
         if self.candidate_share is not None and not 0.0 < self.candidate_share <= 1.0:
@@ -217,7 +230,8 @@ class UncertaintySampling(_StrategyBase):
     def query(self, model, X_pool, n, *, rng, X_labeled=None, y_labeled=None, exclude=None):
         excluded = excluded_positions(pool_length(X_pool), exclude)
         if model is None:
-            return ColdStart().query(None, X_pool, n, rng=rng, exclude=excluded)
+            cold = ColdStart(coverage=self.cold_start)
+            return cold.query(None, X_pool, n, rng=rng, exclude=excluded)
         measure = _resolve_measure(self.measure, UNCERTAINTY_MEASURES, "uncertainty measure")
         scores = pool_scores(
             X_pool,
@@ -356,6 +370,14 @@ def _uncertainty(name: str, measure: str, **settings: Any) -> Callable[..., Stra
 # embedding: AULC 0.400 against random's 0.488) and needed 210 labels to target on the demo
 # corpus against TypiClust's 160; the most uncertain of each cluster: 0.466 and 140 labels
 # (AULC 0.754 against 0.741), the same 20 labels on digits.
+# Its cold start (session 9) checks the clusters first: each k-means cluster's typical item
+# where the clusters are clear (learning.selection.cluster_strength) or the typical items no
+# denser than the rest (density_contrast: sentence embeddings), else a random member.
+# The typical items of a poor embedding are its dense cores (digits_clutter: backgrounds);
+# the default from them stayed 1.9 points of AULC below random labels on the same features
+# (-0.019 +- 0.004, 20 seeds), from random members +0.004 +- 0.005; shapes_clutter +0.013
+# against +0.004. Where the clusters are clear the typical items reached the target first
+# (digits70k: 70 labels, random members 140).
 _default = _uncertainty(
     "default",
     "margin",
@@ -365,6 +387,7 @@ _default = _uncertainty(
     max_candidates=10_000,
     random_share=0.0,
     pick="most_uncertain",
+    cold_start="checked",
 )
 
 

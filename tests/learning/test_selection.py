@@ -4,7 +4,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from learning.selection import diverse_top_n, top_n, typical_diverse_n
+from learning.selection import (
+    COLD_STARTS,
+    STRONG_CLUSTERS,
+    cluster_strength,
+    cold_start_n,
+    diverse_top_n,
+    top_n,
+    typical_diverse_n,
+)
 from learning.strategies import get_strategy
 
 
@@ -191,3 +199,137 @@ def test_default_strategy_asks_for_the_most_uncertain_item_of_the_pool(seed):
 
     assert len(batch.positions) == 10
     assert most_uncertain in batch.positions.tolist()
+
+
+def _cores_and_halos(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ten well-separated clusters, each a tight core (30% of its members) inside a wide halo
+    (70%): ``(features (1000, 5), in_core (1000,))``."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=100.0, size=(10, 5))
+    cluster = np.repeat(np.arange(10), 100)
+    in_core = np.tile(np.arange(100) < 30, 10)
+    spread = np.where(in_core, 0.05, 3.0)[:, None]
+    features = centres[cluster] + rng.normal(size=(1000, 5)) * spread
+    return features.astype(np.float32), in_core
+
+
+def test_stratified_cold_start_covers_every_separated_cluster():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(scale=50.0, size=(6, 10))
+    labels = rng.integers(0, 6, size=600)
+    features = (centres[labels] + rng.normal(size=(600, 10))).astype(np.float32)
+    for seed in range(5):
+        positions, _ = cold_start_n(features, 6, np.random.default_rng(seed), coverage="stratified")
+        assert sorted(labels[positions].tolist()) == list(range(6))
+
+
+def test_stratified_cold_start_does_not_concentrate_on_the_dense_cores():
+    """Typical items are the dense cores of the clusters (a poor embedding's cores are its
+    backgrounds, not its classes: issue 20, digits_clutter); the stratified cold start still
+    covers every cluster but samples within it as the pool is, about 30% core."""
+    core_shares = {"typical": [], "stratified": []}
+    for seed in range(10):
+        features, in_core = _cores_and_halos(seed)
+        for coverage, shares in core_shares.items():
+            positions, _ = cold_start_n(
+                features, 10, np.random.default_rng(seed), coverage=coverage
+            )
+            assert len(np.unique(positions)) == 10
+            shares.append(in_core[positions].mean())
+    assert np.mean(core_shares["typical"]) == 1.0
+    assert 0.1 < np.mean(core_shares["stratified"]) < 0.5
+
+
+@pytest.mark.parametrize("coverage", COLD_STARTS)
+def test_every_cold_start_returns_distinct_allowed_positions(coverage):
+    features, _ = _cores_and_halos(0)
+    allowed = np.ones(len(features), dtype=bool)
+    allowed[::3] = False
+    positions, scores = cold_start_n(
+        features, 20, np.random.default_rng(0), allowed=allowed, coverage=coverage
+    )
+    assert len(positions) == len(np.unique(positions)) == len(scores) == 20
+    assert allowed[positions].all()
+
+
+def _specks_in_a_cloud(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """No cluster structure, but dense specks: 800 items of one Gaussian cloud and ten specks
+    of 20 near-identical items inside it (a cluttered image set's repeated backgrounds):
+    ``(features (1000, 8), in_speck (1000,))``."""
+    rng = np.random.default_rng(seed)
+    cloud = rng.normal(scale=3.0, size=(800, 8))
+    centres = rng.normal(scale=2.0, size=(10, 8))
+    specks = np.repeat(centres, 20, axis=0) + rng.normal(scale=0.01, size=(200, 8))
+    in_speck = np.arange(1000) >= 800
+    return np.concatenate([cloud, specks]).astype(np.float32), in_speck
+
+
+def test_cluster_strength_separates_clear_clusters_from_structureless_pools():
+    from sklearn.cluster import KMeans
+
+    def strength(features):
+        rows = features.astype(np.float64)
+        return cluster_strength(rows, KMeans(10, n_init=1, random_state=0).fit_predict(rows))
+
+    rng = np.random.default_rng(0)
+    assert strength(_cores_and_halos(0)[0]) > 0.5
+    for dimensions in (2, 16, 64):
+        assert abs(strength(rng.normal(size=(1500, dimensions)))) < 0.1
+    assert strength(_specks_in_a_cloud(0)[0]) < STRONG_CLUSTERS
+
+
+def test_the_checked_cold_start_takes_the_typical_items_of_clear_clusters():
+    for seed in range(3):
+        features, in_core = _cores_and_halos(seed)
+        checked, _ = cold_start_n(features, 10, np.random.default_rng(seed), coverage="checked")
+        typical, _ = cold_start_n(features, 10, np.random.default_rng(seed), coverage="typical")
+        np.testing.assert_array_equal(checked, typical)
+        assert in_core[checked].all()
+        assert len(np.unique(checked // 100)) == 10  # one item of every cluster
+
+
+def test_the_checked_cold_start_does_not_concentrate_on_dense_specks_without_clusters():
+    """Typical items of a structureless pool's k-means clusters are its densest specks; the
+    checked cold start sees the clusters are not real and samples them as the pool is (20%
+    specks)."""
+    speck_shares = {"typical": [], "checked": []}
+    for seed in range(10):
+        features, in_speck = _specks_in_a_cloud(seed)
+        for coverage, shares in speck_shares.items():
+            positions, _ = cold_start_n(
+                features, 10, np.random.default_rng(seed), coverage=coverage
+            )
+            shares.append(in_speck[positions].mean())
+    assert np.mean(speck_shares["typical"]) >= 0.6
+    assert np.mean(speck_shares["checked"]) <= 0.4
+
+
+def test_the_checked_cold_start_keeps_typical_items_no_denser_than_the_rest():
+    """A high-dimensional pool without clusters or specks (sentence embeddings are close to
+    it): each cluster's typical item is only a little denser than its members, so it is a
+    central item, not a speck, and the checked cold start takes it."""
+    features = np.random.default_rng(0).normal(size=(1500, 300)).astype(np.float32)
+    checked, _ = cold_start_n(features, 10, np.random.default_rng(1), coverage="checked")
+    typical, _ = cold_start_n(features, 10, np.random.default_rng(1), coverage="typical")
+    np.testing.assert_array_equal(checked, typical)
+
+
+@pytest.mark.parametrize("n", [1, 2, 29, 30, 40])
+def test_the_checked_cold_start_asks_for_nearly_the_whole_of_a_small_pool(n):
+    features = np.random.default_rng(n).normal(size=(30, 4)).astype(np.float32)
+    positions, _ = cold_start_n(features, n, np.random.default_rng(0), coverage="checked")
+    assert len(positions) == len(np.unique(positions)) == min(n, 30)
+
+
+def test_the_default_strategy_starts_with_the_checked_cold_start():
+    features, _ = _specks_in_a_cloud(3)
+    first = get_strategy("default").query(None, features, 10, rng=np.random.default_rng(4))
+    expected, _ = cold_start_n(features, 10, np.random.default_rng(4), coverage="checked")
+    np.testing.assert_array_equal(first.positions, expected)
+
+
+def test_an_unknown_cold_start_is_refused():
+    with pytest.raises(ValueError, match="cold_start"):
+        get_strategy("default", cold_start="densest")
+    with pytest.raises(ValueError, match="coverage"):
+        get_strategy("cold_start", coverage="densest")
