@@ -67,10 +67,13 @@ from efficiency.runners import (  # noqa: E402
     S8_VARIANTS_COLD,
     S8_VARIANTS_PICK,
     S8_VARIANTS_STD,
+    S9_BASELINES,
     S9_COLD,
     S9_COLD_IMAGE,
     S9_COLD_LARGE,
     S9_COLD_TEXT,
+    S9_IMAGE_REST,
+    S9_LEARNER,
     TEXT,
     TEXT_CANDIDATES,
     pipelines,
@@ -165,11 +168,14 @@ def main() -> int:
             + (S9_COLD_IMAGE if "s9_cold_image" in chosen else [])
             + (S9_COLD_LARGE if "s9_cold_large" in chosen else [])
             + (S9_COLD_TEXT if "s9_cold_text" in chosen else [])
+            + (S9_BASELINES if "s9_baselines" in chosen else [])
             + (LIBRARIES_IMAGE if "libraries_image" in chosen else [])
             + (LIBRARIES_CORE if "libraries_core" in chosen else [])
             + (LIBRARIES if "libraries" in chosen else [])
             + (LIBRARIES_AUTO if "libraries_auto" in chosen else [])
             + (LIBRARIES_FINAL if "libraries_final" in chosen else [])
+            + (S9_LEARNER if "s9_learner" in chosen else [])
+            + (S9_IMAGE_REST if "s9_image_rest" in chosen else [])
         )  # fmt: skip
         # Groups share runners (modAL margin is in core and in libraries_final): once each.
         runners = list({r.label: r for r in reversed(runners)}.values())[::-1]

@@ -338,3 +338,24 @@ chooses between (typical: the session-8 default)."""
 
 S9_COLD_TEXT = [r for r in S9_COLD if r.label in {"random", "default pipeline"}]
 """A corpus the cold start's thresholds were not read from: the default against random."""
+
+S9_LEARNER = [
+    Runner("random, C=1", "tweezers", "random", "logreg_fixed"),
+    Runner("default pipeline, C=1", "tweezers", "default", "logreg_fixed", True, {}, "auto"),
+]
+"""Session 9 (fortunes_minilm): random and the default pipeline with the libraries' learner
+(logistic regression at C=1, pool-fitted scaler) instead of the app's cross-validated C, to
+tell the learner's share of a library's lead from the strategy's."""
+
+S9_IMAGE_REST = [
+    Runner("entropy", "tweezers", "entropy", "logreg"),
+    Runner("entropy on auto", "tweezers", "entropy", "logreg", features="auto"),
+    Runner("small-text breaking ties", "small-text", "breaking_ties"),
+    Runner("small-text breaking ties on auto", "small-text", "breaking_ties", features="auto"),
+]
+"""Session 9: what session 8 left out on the image sets (entropy; small-text's breaking
+ties, which matched modAL's margin on digits and the demo corpus), on raw and auto features."""
+
+S9_BASELINES = [r for r in S8 if r.label in {"random", "random on auto", "default pipeline"}]
+"""Session 9 (digits70k): the runners the done-when row needs beside the libraries (its
+target, random on both feature sets, the default pipeline), without S8_CORE's runs on raw."""
