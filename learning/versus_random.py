@@ -76,7 +76,14 @@ def cross_fit_sizes(n_evaluation: int, n_classes: int, points: int = 6) -> list[
     return sorted({int(round(s)) for s in np.geomspace(smallest, largest, points)})
 
 
-def _accuracy(make_estimator: Callable[[], Any], X, y, train, test) -> float:
+# A scorer: ``scorer(make_estimator, X, y, train, test)`` fits a fresh estimator on the
+# ``train`` rows and scores it on the ``test`` rows; None when the held-out part cannot be
+# scored (the draw is left out).
+Scorer = Callable[[Callable[[], Any], NDArray, NDArray, NDArray, NDArray], "float | None"]
+
+
+def accuracy_scorer(make_estimator: Callable[[], Any], X, y, train, test) -> float:
+    """Single-label: the share of held-out items predicted right (the default scorer)."""
     labels = np.unique(y[train])
     if len(labels) == 1:
         predicted = np.full(len(test), labels[0])
@@ -87,6 +94,21 @@ def _accuracy(make_estimator: Callable[[], Any], X, y, train, test) -> float:
     return float(np.mean(np.asarray(predicted) == y[test]))
 
 
+def macro_auc_scorer(make_estimator: Callable[[], Any], X, Y, train, test) -> float | None:
+    """Findings (multi-label, ``Y`` ``(m, k)`` of 1 / 0 / -1): the macro ROC AUC of the fresh
+    model's P(present) over the findings with both present and absent answers among the
+    held-out items. Uncertain answers are left out of the scoring (as
+    :func:`learning.findings.metrics.evaluate_findings` leaves them out of the run's own
+    macro AUC, whatever the uncertain policy they trained under); they train as the
+    estimator's ``uncertain`` policy says. None when no finding has both states held out."""
+    from learning.findings.metrics import macro_auc
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        proba = make_estimator().fit(X[train], Y[train]).predict_proba(X[test])
+    return macro_auc(Y[test], proba)
+
+
 def random_label_curve(
     make_estimator: Callable[[], Any],
     X_eval: NDArray[np.floating],
@@ -95,15 +117,20 @@ def random_label_curve(
     rng: np.random.Generator,
     repeats: int = 5,
     seconds: float = 2.0,
+    scorer: Scorer = accuracy_scorer,
 ) -> list[CurvePoint]:
     """The random-label learning curve cross-fitted on the evaluation set ``X_eval``
     ``(m, d)``, ``y_eval`` ``(m,)``: a point per size of :func:`cross_fit_sizes`, each the
     mean of ``repeats`` draws (fewer once ``seconds`` are spent, at least one each, and the
     larger sizes left out once three times ``seconds`` are). The estimator
-    from ``make_estimator()`` is fitted on each draw (a fresh one each time)."""
+    from ``make_estimator()`` is fitted on each draw (a fresh one each time) and scored by
+    ``scorer`` (:func:`accuracy_scorer`; :func:`macro_auc_scorer` for findings, whose
+    ``y_eval`` is the ``(m, k)`` answers matrix). A point's ``accuracy`` is the scorer's
+    figure, whichever it is; draws it could not score are left out."""
     X, y = np.asarray(X_eval), np.asarray(y_eval)
     m = len(y)
-    sizes = cross_fit_sizes(m, len(np.unique(y)))
+    # Findings are k two-state problems: the smallest size is that of two classes.
+    sizes = cross_fit_sizes(m, 2 if y.ndim == 2 else len(np.unique(y)))
     accuracies: dict[int, list[float]] = {size: [] for size in sizes}
     started = time.perf_counter()
     deadline, hard_deadline = started + seconds, started + 3 * seconds
@@ -117,7 +144,9 @@ def random_label_curve(
             if index >= 2 and time.perf_counter() > hard_deadline:
                 break
             order = rng.permutation(m)
-            accuracies[size].append(_accuracy(make_estimator, X, y, order[:size], order[size:]))
+            score = scorer(make_estimator, X, y, order[:size], order[size:])
+            if score is not None:
+                accuracies[size].append(score)
     return [
         CurvePoint(
             size,
@@ -264,10 +293,13 @@ def estimates_along(
     *,
     rng: np.random.Generator,
     seconds: float = 30.0,
+    scorer: Scorer = accuracy_scorer,
 ) -> list[RandomEstimate]:
     """The estimate at each of ``label_counts`` from one cross-fitted curve on the evaluation
     set: what the simulator reports beside its strategies, as the app does beside its model."""
-    curve = random_label_curve(make_estimator, X_eval, y_eval, rng=rng, seconds=seconds)
+    curve = random_label_curve(
+        make_estimator, X_eval, y_eval, rng=rng, seconds=seconds, scorer=scorer
+    )
     return [random_label_estimate(curve, n, n_evaluation=len(y_eval)) for n in label_counts]
 
 
