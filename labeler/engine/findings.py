@@ -21,6 +21,7 @@ from labeler.engine.training import (
     ineligible_ids,
     stop_rows,
 )
+from labeler.engine.versus_random import versus_random_metrics
 from labeler.models import FeatureSet, ModelRun, Project
 
 FINDINGS_MODEL = "findings_logreg"
@@ -163,6 +164,20 @@ def _curve(project, run, feature_set, metrics, X_eval, Y_eval, names) -> list[di
     return points
 
 
+def _versus_random(project, run, serving, model, X_eval, Y_eval, n_labels, metrics) -> dict:
+    """What as many random labels would reach in macro AUC, cross-fitted on the evaluation
+    answers with a fresh findings model per draw (the run's, its strength fixed), beside the
+    run's own macro AUC; the curve's points gain the estimate at their label counts."""
+    from learning.versus_random import macro_auc_scorer
+
+    return versus_random_metrics(
+        project=project, run=run, feature_set_id=serving.pk, model=model,
+        model_name=FINDINGS_MODEL, X_eval=X_eval, y_eval=Y_eval, n_labels=n_labels,
+        accuracy=metrics["macro_auc"], curve=metrics["curve"], scorer=macro_auc_scorer,
+        measure="macro_auc",
+    )  # fmt: skip
+
+
 def _stop_signal(project: Project, model, pool, directory: Path, metrics: dict) -> None:
     """Stabilising predictions over every (item, finding) of the stop set: Cohen's kappa
     between this model's present/absent calls and the previous findings model's."""
@@ -244,6 +259,9 @@ def findings_train_and_choose(
             X_eval = take_rows(pool, eval_rows)
             metrics.update(_evaluate(model, X_eval, Y_eval, names, project.random_seed))
             metrics["curve"] = _curve(project, run, serving, metrics, X_eval, Y_eval, names)
+            metrics["versus_random"] = _versus_random(
+                project, run, serving, model, X_eval, Y_eval, len(train_rows), metrics
+            )
         metrics["task"] = "findings"
         metrics["n_evaluation"] = int(len(eval_rows))
         metrics["uncertain"] = uncertain

@@ -2,7 +2,11 @@
 (:mod:`learning.versus_random`), beside the active-learning model of a run. The cross-fitted
 curve is kept on the run's metrics and measured again only when the evaluation labels have
 grown by a tenth (or the features or the model changed): each measure is a few dozen fits,
-and the retrain that pays for them is the one annotators wait for."""
+and the retrain that pays for them is the one annotators wait for.
+
+A findings project (:mod:`labeler.engine.findings`) gets the same figures scored in macro ROC
+AUC rather than accuracy: the keys stay (``accuracy``, ``low``, ``high``, ``model_accuracy``,
+the curve's ``random_accuracy``...) and ``measure`` says which ("accuracy" or "macro_auc")."""
 
 from __future__ import annotations
 
@@ -15,9 +19,11 @@ REPEATS = 3
 SECONDS = 1.0
 
 
-def _kept_curve(project: Project, feature_set_id: int, model_name: str, n_evaluation: int):
-    """The cross-fitted curve of the latest run that measured one on these features and model,
-    if the evaluation labels have not grown by a tenth since."""
+def _kept_curve(
+    project: Project, feature_set_id: int, model_name: str, n_evaluation: int, measure: str
+):
+    """The cross-fitted curve of the latest run that measured one on these features and model
+    in ``measure``, if the evaluation labels have not grown by a tenth since."""
     from learning.versus_random import curve_from_dicts
 
     previous = (
@@ -34,6 +40,8 @@ def _kept_curve(project: Project, feature_set_id: int, model_name: str, n_evalua
     )
     if not previous or n_evaluation > REMEASURE_GROWTH * previous["n_evaluation"]:
         return None
+    if previous.get("measure", "accuracy") != measure:
+        return None
     if n_evaluation < previous["n_evaluation"]:
         return None  # evaluation labels were withdrawn: measure on what is there now
     return curve_from_dicts(previous["cross_fit"]), previous["n_evaluation"]
@@ -49,15 +57,21 @@ def versus_random_metrics(
     X_eval: np.ndarray,
     y_eval: np.ndarray,
     n_labels: int,
-    accuracy: float,
+    accuracy: float | None,
     curve: list[dict],
+    scorer=None,
+    measure: str = "accuracy",
 ) -> dict:
     """The run's "versus random" figures: the estimate for its ``n_labels`` random labels with
     its interval and the verdict against its ``accuracy``; each learning-curve point in
     ``curve`` gains the estimate at its own label count (``random_accuracy``, ``random_low``,
-    ``random_high``; the run's own point has ``n_labels`` None and gets ``n_labels``)."""
+    ``random_high``; the run's own point has ``n_labels`` None and gets ``n_labels``).
+    ``scorer`` (:mod:`learning.versus_random`'s; accuracy when None) scores each cross-fitted
+    draw in ``measure``, the measure ``accuracy`` is in: "macro_auc" for a findings run, whose
+    ``y_eval`` is the answers matrix."""
     from learning.versus_random import (
         MIN_EVALUATION,
+        accuracy_scorer,
         curve_as_dicts,
         fixed_estimator,
         random_label_curve,
@@ -65,14 +79,15 @@ def versus_random_metrics(
         versus_random_verdict,
     )
 
-    kept = _kept_curve(project, feature_set_id, model_name, len(y_eval))
+    kept = _kept_curve(project, feature_set_id, model_name, len(y_eval), measure)
     if kept is not None:
         cross_fit, n_evaluation = kept
     else:
         rng = np.random.default_rng([project.random_seed, project.pk, run.pk, 11])
         cross_fit = random_label_curve(
-            fixed_estimator(model), X_eval, y_eval, rng=rng, repeats=REPEATS, seconds=SECONDS
-        )
+            fixed_estimator(model), X_eval, y_eval, rng=rng, repeats=REPEATS, seconds=SECONDS,
+            scorer=scorer or accuracy_scorer,
+        )  # fmt: skip
         n_evaluation = len(y_eval)
     for point in curve:
         at = point["n_labels"] if point["n_labels"] is not None else n_labels
@@ -82,6 +97,7 @@ def versus_random_metrics(
     estimate = random_label_estimate(cross_fit, n_labels, n_evaluation=n_evaluation)
     return {
         **estimate.as_dict(),
+        "measure": measure,
         "model_accuracy": accuracy,
         "verdict": versus_random_verdict(accuracy, estimate),
         # Below this many evaluation labels there is no estimate (the dashboard says so).

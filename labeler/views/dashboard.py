@@ -111,6 +111,51 @@ def _versus_random_words(figures: dict | None) -> str:
             "Too few evaluation labels yet to estimate what random labeling would reach "
             "(%(n)s of the %(needed)s needed)."
         ) % {"n": figures["n_evaluation"], "needed": figures["evaluation_needed"]}
+    if figures.get("measure") == "macro_auc":
+        sentence = _macro_auc_words(figures)
+    else:
+        sentence = _accuracy_words(figures)
+    if sentence and figures["method"] == "extrapolated":
+        sentence += " " + _(
+            "More labels than the evaluation set holds: the random estimate is extrapolated "
+            "from its learning curve, hence the wide interval."
+        )
+    return sentence
+
+
+def _macro_auc_words(figures: dict) -> str:
+    """A findings project's figures, in macro AUC (0.5 is chance, 1 perfect)."""
+    if figures["model_accuracy"] is None:
+        return ""  # no finding has both states among the evaluation answers yet
+    numbers = {
+        "model": f"{figures['model_accuracy']:.2f}",
+        "n": figures["n_labels"],
+        "random": f"{figures['accuracy']:.2f}",
+        "low": f"{figures['low']:.2f}",
+        "high": f"{figures['high']:.2f}",
+    }
+    if figures["verdict"] == "ahead":
+        sentence = _(
+            "Active learning is ahead of random labeling: macro AUC %(model)s with %(n)s "
+            "labels, where as many random labels would reach about %(random)s "
+            "(%(low)s–%(high)s)."
+        )
+    elif figures["verdict"] == "behind":
+        sentence = _(
+            "Active learning is behind random labeling on this data: macro AUC %(model)s "
+            "with %(n)s labels, where as many random labels would reach about %(random)s "
+            "(%(low)s–%(high)s)."
+        )
+    else:
+        sentence = _(
+            "Active learning is not ahead of random labeling on this data so far: macro AUC "
+            "%(model)s with %(n)s labels, and as many random labels would reach about "
+            "%(random)s (%(low)s–%(high)s)."
+        )
+    return sentence % numbers
+
+
+def _accuracy_words(figures: dict) -> str:
     numbers = {
         "model": round(100 * figures["model_accuracy"]),
         "n": figures["n_labels"],
@@ -136,13 +181,7 @@ def _versus_random_words(figures: dict | None) -> str:
             "accuracy with %(n)s labels, and as many random labels would reach about "
             "%(random)s%% (%(low)s–%(high)s%%)."
         )
-    sentence %= numbers
-    if figures["method"] == "extrapolated":
-        sentence += " " + _(
-            "More labels than the evaluation set holds: the random estimate is extrapolated "
-            "from its learning curve, hence the wide interval."
-        )
-    return sentence
+    return sentence % numbers
 
 
 def _confusion_rows(metrics: dict, class_names: list[str]) -> list[dict]:

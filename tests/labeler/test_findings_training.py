@@ -113,8 +113,11 @@ def test_the_dashboard_shows_the_findings_metrics(findings_shades, client):
         assert name in page
     # Single-label cards stay off: a findings answer has no one class to recall or confuse.
     assert "Recall per class" not in page and "Confusion matrix" not in page
-    # And it says plainly that it does not know whether these labels beat random ones.
-    assert 'id="versus-random"' in page and "not estimated for a findings project" in page
+    # Versus random: about six evaluation answers, too few for an estimate, and it says so.
+    assert 'id="versus-random"' in page
+    assert "Too few evaluation labels yet to estimate what random labeling would reach" in page
+    korean = client.get(f"/projects/{project.pk}/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert 'id="versus-random"' in korean and "Too few evaluation labels" not in korean
 
 
 @pytest.mark.django_db

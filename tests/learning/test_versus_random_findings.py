@@ -43,7 +43,7 @@ def test_the_cross_fitted_macro_auc_curve_rises_with_size():
     assert aucs[-1] > aucs[0] + 0.1, aucs
     assert aucs[-1] > 0.8, aucs  # the findings are learnable
     # Rises step by step (measured: 0.675, 0.790, 0.881, 0.923, 0.944, 0.944).
-    assert all(later >= earlier - 0.02 for earlier, later in zip(aucs, aucs[1:])), aucs
+    assert all(b >= a - 0.02 for a, b in zip(aucs, aucs[1:], strict=False)), aucs
 
 
 def test_the_estimate_at_a_measured_size_is_the_curve_there():

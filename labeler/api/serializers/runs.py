@@ -161,7 +161,8 @@ class SemiSupervisedSerializer(serializers.Serializer):
 
 class VersusRandomSerializer(serializers.Serializer):
     """What a model trained on as many random labels would reach, estimated by cross-fitting
-    within the evaluation set (a random sample of the pool), beside the latest model."""
+    within the evaluation set (a random sample of the pool), beside the latest model. For a
+    findings project the figures are macro ROC AUC (``measure``), under the same keys."""
 
     n_labels = serializers.IntegerField(help_text="The latest model's training labels.")
     accuracy = serializers.FloatField(
@@ -175,7 +176,15 @@ class VersusRandomSerializer(serializers.Serializer):
         "fitted learning curve, or too_few evaluation labels to say",
     )
     n_evaluation = serializers.IntegerField(help_text="Evaluation labels it rests on.")
-    model_accuracy = serializers.FloatField(allow_null=True)
+    measure = serializers.ChoiceField(
+        choices=["accuracy", "macro_auc"],
+        default="accuracy",
+        help_text="What accuracy, low, high and model_accuracy measure: accuracy (single-label) "
+        "or macro_auc (findings: mean ROC AUC over findings with both states held out)",
+    )
+    model_accuracy = serializers.FloatField(
+        allow_null=True, help_text="The latest model's figure in the same measure."
+    )
     verdict = serializers.ChoiceField(
         choices=["ahead", "level", "behind"],
         allow_null=True,
