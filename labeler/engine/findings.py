@@ -174,7 +174,7 @@ def _versus_random(project, run, serving, model, X_eval, Y_eval, n_labels, metri
         project=project, run=run, feature_set_id=serving.pk, model=model,
         model_name=FINDINGS_MODEL, X_eval=X_eval, y_eval=Y_eval, n_labels=n_labels,
         accuracy=metrics["macro_auc"], curve=metrics["curve"], scorer=macro_auc_scorer,
-        measure="macro_auc",
+        measure="macro_auc", trained_as=f"uncertain={model.uncertain}",
     )  # fmt: skip
 
 

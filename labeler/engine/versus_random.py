@@ -20,10 +20,16 @@ SECONDS = 1.0
 
 
 def _kept_curve(
-    project: Project, feature_set_id: int, model_name: str, n_evaluation: int, measure: str
+    project: Project,
+    feature_set_id: int,
+    model_name: str,
+    n_evaluation: int,
+    measure: str,
+    trained_as: str,
 ):
     """The cross-fitted curve of the latest run that measured one on these features and model
-    in ``measure``, if the evaluation labels have not grown by a tenth since."""
+    in ``measure`` with the same ``trained_as``, if the evaluation labels have not grown by a
+    tenth since."""
     from learning.versus_random import curve_from_dicts
 
     previous = (
@@ -42,6 +48,8 @@ def _kept_curve(
         return None
     if previous.get("measure", "accuracy") != measure:
         return None
+    if previous.get("trained_as", "") != trained_as:
+        return None  # a findings project's uncertain policy changed: its draws train otherwise
     if n_evaluation < previous["n_evaluation"]:
         return None  # evaluation labels were withdrawn: measure on what is there now
     return curve_from_dicts(previous["cross_fit"]), previous["n_evaluation"]
@@ -61,6 +69,7 @@ def versus_random_metrics(
     curve: list[dict],
     scorer=None,
     measure: str = "accuracy",
+    trained_as: str = "",
 ) -> dict:
     """The run's "versus random" figures: the estimate for its ``n_labels`` random labels with
     its interval and the verdict against its ``accuracy``; each learning-curve point in
@@ -68,7 +77,8 @@ def versus_random_metrics(
     ``random_high``; the run's own point has ``n_labels`` None and gets ``n_labels``).
     ``scorer`` (:mod:`learning.versus_random`'s; accuracy when None) scores each cross-fitted
     draw in ``measure``, the measure ``accuracy`` is in: "macro_auc" for a findings run, whose
-    ``y_eval`` is the answers matrix."""
+    ``y_eval`` is the answers matrix; ``trained_as`` (its uncertain policy) is kept with the
+    curve, which is measured again when it changes."""
     from learning.versus_random import (
         MIN_EVALUATION,
         accuracy_scorer,
@@ -79,7 +89,7 @@ def versus_random_metrics(
         versus_random_verdict,
     )
 
-    kept = _kept_curve(project, feature_set_id, model_name, len(y_eval), measure)
+    kept = _kept_curve(project, feature_set_id, model_name, len(y_eval), measure, trained_as)
     if kept is not None:
         cross_fit, n_evaluation = kept
     else:
@@ -98,6 +108,7 @@ def versus_random_metrics(
     return {
         **estimate.as_dict(),
         "measure": measure,
+        "trained_as": trained_as,
         "model_accuracy": accuracy,
         "verdict": versus_random_verdict(accuracy, estimate),
         # Below this many evaluation labels there is no estimate (the dashboard says so).

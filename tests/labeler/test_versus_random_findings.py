@@ -88,3 +88,23 @@ def test_a_findings_project_answered_at_random_is_told_active_learning_is_not_ah
         assert "Active learning is behind random labeling on this data: macro AUC" in english
         assert "능동 학습이 무작위 레이블링보다 뒤처져 있습니다" in korean
     assert "매크로 AUC" in korean
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_the_cross_fit_is_kept_until_the_uncertain_policy_changes(findings_at_random):
+    project, _ = findings_at_random
+    before = ModelRun.objects.filter(project=project, status="succeeded").latest("created_at")
+    figures = before.metrics["versus_random"]
+    assert figures["trained_as"] == "uncertain=ignore"
+
+    services.retrain_force(project=project)
+    again = run_queued(project)  # no new evaluation answers: the curve is read, not measured
+    assert again.metrics["versus_random"]["cross_fit"] == figures["cross_fit"]
+
+    project.uncertain_policy = "zeros"
+    project.save(update_fields=["uncertain_policy"])
+    services.retrain_force(project=project)
+    changed = run_queued(project)  # the draws would train otherwise: measured again
+    assert changed.metrics["versus_random"]["trained_as"] == "uncertain=zeros"
+    assert changed.metrics["versus_random"]["cross_fit"] != figures["cross_fit"]
