@@ -116,6 +116,8 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(
         [
             "RandomEstimate",
+            "accuracy_scorer",
+            "macro_auc_scorer",
             "random_label_curve",
             "random_label_estimate",
             "versus_random_verdict",
