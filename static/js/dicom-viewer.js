@@ -77,6 +77,8 @@
     if (!state.info.scan) return;
     const series = state.info.series[state.series];
     const slider = nav.querySelector("[data-scan-slider]");
+    // A one-slice series has nothing to scroll: no slider to drag.
+    nav.querySelector(".scan-track").hidden = state.info.frames < 2;
     slider.max = String(state.info.frames - 1);
     slider.value = String(state.frame);
     slider.setAttribute("aria-valuetext", bar.querySelector(".dicom-frame").textContent);

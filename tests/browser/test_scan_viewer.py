@@ -229,3 +229,31 @@ def test_a_studys_series_are_listed_by_description_and_switched_by_key(
     page.keyboard.press("Shift+ArrowLeft")
     wait_for_slice(page, 4, "series=0")
     assert page.input_value("[data-scan-series]") == "0"
+
+
+@pytest.mark.browser
+def test_a_one_slice_series_shows_no_slider_and_no_hint_speaks_of_frames(
+    celery_worker, new_page, output_dir
+):
+    """A scan's slices are moved by ↑ ↓ and the wheel (the slice line says so); the status line
+    used to say they moved frames, and a one-slice series showed a slider with nowhere to go."""
+    manager = UserFactory()
+    project = services.project_create(
+        name="Localisers", kind=Project.Kind.IMAGE, unit="series",
+        classes=list(KEYS), created_by=manager, round_size=4,
+    )  # fmt: skip
+    for number in range(2):
+        instances = mr_series(series_number=number + 1, count=1, prefix=f"one{number}-")
+        services.items_import_stream(
+            project=project, name=f"one-{number}.zip", stream=zipped(instances)
+        )
+    page = new_page()
+    page.set_viewport_size({"width": 768, "height": 1024})
+    log_in(page, manager, reverse("label", args=[project.pk]))
+    shown_item(page)
+    page.wait_for_selector("[data-scan-nav]:visible")
+    assert page.is_hidden(".scan-track")
+    hints = page.locator("#dicom-viewer .muted").all_inner_texts()
+    assert hints and not any("frame" in hint for hint in hints), hints
+    assert any("slice" in hint for hint in hints), hints
+    page.screenshot(path=output_dir / "scan-one-slice-768.png")

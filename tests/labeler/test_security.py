@@ -364,10 +364,13 @@ def test_a_new_annotator_lands_on_tweezers_translated_password_page_that_leads_t
     assert landed.redirect_chain[-1][0] == reverse("password_change")
     assert "비밀번호 변경" in page and "일회용 비밀번호" in page
     assert "/admin/" not in page and "Django" not in page
+    # No link that the one-time password would only send back here.
+    assert reverse("account-tokens") not in page
     assert changed.redirect_chain[-1][0] == reverse("password_change_done")
     done = changed.content.decode()
     assert f'href="{reverse("project-list")}"' in done and "/admin/" not in done
     assert "프로젝트로 이동" in done
+    assert reverse("account-tokens") in done  # changed: the account's pages are open again
     assert client.get(reverse("project-list")).status_code == 200
 
 

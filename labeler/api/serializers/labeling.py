@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -20,13 +22,19 @@ FINDING_STATES = ["present", "absent", "uncertain"]
 
 class AnswerFieldsMixin:
     """``label`` is required for a single-label project and ``findings`` for a findings
-    project (the project comes in the context; the schema shows both as optional)."""
+    project (the project comes in the context; the schema shows both as optional). An answer
+    of the other task's shape is left to the service, whose refusal names what was sent
+    ("send findings, not label") rather than what was missing."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         project = self.context.get("project")
-        if project is not None:
-            self.fields["findings" if project.is_findings else "label"].required = True
+        if project is None:
+            return
+        wanted, other = ("findings", "label") if project.is_findings else ("label", "findings")
+        sent = getattr(self, "initial_data", None)
+        if not (isinstance(sent, Mapping) and sent.get(other) is not None):
+            self.fields[wanted].required = True
 
 
 def findings_field(help_text: str) -> serializers.DictField:

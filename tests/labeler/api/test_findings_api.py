@@ -185,7 +185,8 @@ def test_a_findings_export_reimports_with_the_same_states(
         ({"findings": {"pneumonia": "present"}}, "findings"),
         ({"findings": {"effusion": "maybe"}}, "findings"),
         ({"findings": "effusion"}, "findings"),
-        ({"label": "effusion"}, "findings"),
+        # A single-label answer: the refusal names what was sent (send findings, not label).
+        ({"label": "effusion"}, "label"),
         ({"label": "effusion", "findings": {}}, "label"),
     ],
 )
@@ -207,7 +208,10 @@ def test_a_bad_findings_answer_is_a_400_naming_the_field(
     assert not ItemFinding.objects.filter(project=project).exists()
 
 
-def test_findings_sent_to_a_single_label_project_are_a_400_naming_findings(api, text_team):
+@pytest.mark.parametrize(
+    "body", [{"label": "spam", "findings": {"spam": "present"}}, {"findings": {"spam": "present"}}]
+)
+def test_findings_sent_to_a_single_label_project_are_a_400_naming_findings(api, text_team, body):
     client = api(text_team.manager)
     upload(client, text_team.project.pk, "r.csv", b"text\none\ntwo\n")
     run_queued(text_team.project)
@@ -215,7 +219,7 @@ def test_findings_sent_to_a_single_label_project_are_a_400_naming_findings(api, 
 
     response = client.post(
         f"/api/projects/{text_team.project.pk}/annotations/",
-        {"item": item_id, "label": "spam", "findings": {"spam": "present"}},
+        {"item": item_id, **body},
         format="json",
     )
 
