@@ -39,7 +39,7 @@ from learning.pool import (
     iter_chunks,
     pool_length,
 )
-from learning.selection import COLD_STARTS, cold_start_n, diverse_top_n, top_n
+from learning.selection import COLD_STARTS, cold_start_n, diverse_top_n, order_by_score, top_n
 
 
 @dataclass(frozen=True)
@@ -213,9 +213,14 @@ class UncertaintySampling(_StrategyBase):
     pick: str = "most_uncertain"
     standardize: bool = False
     cold_start: str = "typical"
+    coverage_share: float = 0.0
+    coverage_labels_per_class: int | None = None
+    coverage_neighbors: int = 20
     chunk_size: int = DEFAULT_CHUNK_SIZE
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.coverage_share <= 1.0:
+            raise ValueError("coverage_share must be in [0, 1]")
         if self.cold_start not in COLD_STARTS:
             raise ValueError(f"cold_start must be one of {', '.join(COLD_STARTS)}")
         if self.pick not in {"most_uncertain", "centroid"}:
@@ -239,9 +244,15 @@ class UncertaintySampling(_StrategyBase):
             exclude=excluded,
             chunk_size=self.chunk_size,
         )
+        covered = self._coverage(X_pool, n, rng, scores, X_labeled, y_labeled)
+        scores_left = scores
+        if len(covered):
+            scores_left = scores.copy()
+            scores_left[covered] = -np.inf
+            n -= len(covered)
         if self.diverse:
             positions, chosen = diverse_top_n(
-                scores,
+                scores_left,
                 X_pool,
                 n,
                 rng,
@@ -253,8 +264,28 @@ class UncertaintySampling(_StrategyBase):
                 standardize=self.standardize,
             )
         else:
-            positions, chosen = top_n(scores, n, rng)
+            positions, chosen = top_n(scores_left, n, rng)
+        if len(covered):
+            positions = np.concatenate([covered, positions])
+            positions, chosen = order_by_score(positions, scores[positions], rng)
         return _result(positions, chosen)
+
+    def _coverage(self, X_pool, n, rng, scores, X_labeled, y_labeled) -> NDArray[np.int64]:
+        """The positions :func:`learning.coverage.coverage_n` fills this batch with (none when
+        the share is 0, past the phase, or where the pool's typical items are unsafe)."""
+        from learning.coverage import coverage_count, coverage_n, typical_items_safe
+
+        n_cover = coverage_count(
+            n, y_labeled, share=self.coverage_share,
+            labels_per_class=self.coverage_labels_per_class,
+        )  # fmt: skip
+        allowed = scores > -np.inf
+        if n_cover == 0 or X_labeled is None or not typical_items_safe(X_pool, allowed):
+            return np.empty(0, dtype=np.int64)
+        return coverage_n(
+            X_pool, n_cover, rng, X_labeled=X_labeled, allowed=allowed,
+            n_neighbors=self.coverage_neighbors,
+        )  # fmt: skip
 
 
 def _aligned_proba(member: Any, rows: NDArray[np.float32], classes: NDArray) -> NDArray:
