@@ -77,6 +77,9 @@ from efficiency.runners import (  # noqa: E402
     S9_COVER3,
     S9_COVER3_IMAGE,
     S9_COVER_CLUTTER,
+    S9_COVER_FLAT,
+    S9_COVER_FLAT_IMAGE,
+    S9_COVER_RAW,
     S9_IMAGE_REST,
     S9_LEARNER,
     TEXT,
@@ -186,6 +189,9 @@ def main() -> int:
             + (S9_COVER3 if "s9_cover3" in chosen else [])
             + (S9_COVER3_IMAGE if "s9_cover3_image" in chosen else [])
             + (S9_COVER_CLUTTER if "s9_cover_clutter" in chosen else [])
+            + (S9_COVER_FLAT if "s9_cover_flat" in chosen else [])
+            + (S9_COVER_FLAT_IMAGE if "s9_cover_flat_image" in chosen else [])
+            + (S9_COVER_RAW if "s9_cover_raw" in chosen else [])
         )  # fmt: skip
         # Groups share runners (modAL margin is in core and in libraries_final): once each.
         runners = list({r.label: r for r in reversed(runners)}.values())[::-1]

@@ -4,8 +4,8 @@ Each round TypiClust (Hacohen et al. 2022) clusters the pool into ``n_labeled + 
 clusters and asks for the most typical item of each of the ``n`` largest clusters that hold
 no labeled item. :func:`coverage_n` is that rule; :func:`coverage_count` says how many of a
 batch it fills (a share of the batch, for the first labels per class only) and
-:func:`typical_items_safe` whether the pool's typical items are worth asking for at all (the
-cold start's check, :func:`learning.selection.typical_diverse_n`).
+:func:`coverage_applies` whether the pool suits it at all (the cold start's check of its
+clusters, :func:`learning.selection.typical_diverse_n`).
 """
 
 from __future__ import annotations
@@ -32,24 +32,34 @@ from learning.selection import (
 CHECK_CLUSTERS = 20
 
 
-def typical_items_safe(features: Any, allowed: NDArray[np.bool_]) -> bool:
-    """Whether the pool's typical items are safe to ask for, as the cold start decides: its
-    clusters are clear or their typical items no denser than the rest. Seeded on its own (a
-    property of the pool), on at most ``STRENGTH_ROWS`` allowed rows."""
+COVERAGE_POOLS = ("flat", "safe")
+"""Where :func:`coverage_applies` lets coverage run (see there)."""
+
+
+def coverage_applies(features: Any, allowed: NDArray[np.bool_], pools: str = "flat") -> bool:
+    """Whether coverage picks suit the pool, by the cold start's check of its 20 k-means
+    clusters: ``"safe"``, where the typical items are safe (the clusters are clear, or their
+    typical items no denser than the rest); ``"flat"``, only where the clusters are not clear
+    but their typical items no denser than the rest (sentence embeddings). Where the clusters
+    are clear the cold start's typical items already cover them and the default's margin
+    sampling does the rest (digits70k: 70 labels to target; 110 with the coverage phase).
+    Seeded on its own (a property of the pool), on at most ``STRENGTH_ROWS`` allowed rows."""
     from sklearn.cluster import KMeans
 
+    if pools not in COVERAGE_POOLS:
+        raise ValueError(f"pools must be one of {', '.join(COVERAGE_POOLS)}")
     rng = np.random.default_rng(0)
     positions = np.flatnonzero(allowed)
     if len(positions) > STRENGTH_ROWS:
         positions = np.sort(rng.choice(positions, size=STRENGTH_ROWS, replace=False))
     if len(positions) <= CHECK_CLUSTERS:
-        return True
+        return pools == "safe"
     rows = take_rows(features, positions).astype(np.float64)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         labels = KMeans(n_clusters=CHECK_CLUSTERS, n_init=1, random_state=0).fit_predict(rows)
     if cluster_strength(rows, labels) >= STRONG_CLUSTERS:
-        return True
+        return pools == "safe"
     typicalities = [_typicality(rows[labels == c], 20) for c in np.unique(labels)]
     return density_contrast(typicalities) < FLAT_DENSITY
 

@@ -93,21 +93,34 @@ STRATEGY_VARIANTS = {
     },
     # Session 9 (issue 20, fortunes_minilm): part of each batch from TypiClust's coverage rule
     # (learning.coverage), always or for the first labels per class.
-    "cover50": {"coverage_share": 0.5},
-    "cover100": {"coverage_share": 1.0},
-    "cover100_15": {"coverage_share": 1.0, "coverage_labels_per_class": 15},
-    "cover50_30": {"coverage_share": 0.5, "coverage_labels_per_class": 30},
-    "cover30": {"coverage_share": 0.3},
-    "cover70": {"coverage_share": 0.7},
-    "cover100_k5": {"coverage_share": 1.0, "coverage_neighbors": 5},
-    "cover100_30": {"coverage_share": 1.0, "coverage_labels_per_class": 30},
+    **{
+        name: {"coverage_pools": "safe", **params}
+        for name, params in {
+            "cover50": {"coverage_share": 0.5},
+            "cover100": {"coverage_share": 1.0},
+            "cover100_15": {"coverage_share": 1.0, "coverage_labels_per_class": 15},
+            "cover50_30": {"coverage_share": 0.5, "coverage_labels_per_class": 30},
+            "cover30": {"coverage_share": 0.3},
+            "cover70": {"coverage_share": 0.7},
+            "cover100_k5": {"coverage_share": 1.0, "coverage_neighbors": 5},
+            "cover100_30": {"coverage_share": 1.0, "coverage_labels_per_class": 30},
+        }.items()
+    },
     **{
         f"cover100_k5_{per_class}": {
             "coverage_share": 1.0,
             "coverage_neighbors": 5,
             "coverage_labels_per_class": per_class,
+            "coverage_pools": "safe",
         }
         for per_class in (10, 15)
+    },
+    # The same phase only on pools without clear clusters (sentence embeddings).
+    "cover_flat_k5_15": {
+        "coverage_share": 1.0,
+        "coverage_neighbors": 5,
+        "coverage_labels_per_class": 15,
+        "coverage_pools": "flat",
     },
 }
 
@@ -416,3 +429,18 @@ most of a run and decide nothing here)."""
 S9_COVER_CLUTTER = [r for r in S9_COVER3_IMAGE if not r.label.endswith("cover100_k5_10")]
 """The sets where the cold start's check refuses the typical items: the coverage phase must
 leave the default as it was there."""
+
+S9_COVER_FLAT = [
+    Runner("random", "tweezers", "random", "logreg"),
+    Runner("random on auto", "tweezers", "random", "logreg", features="auto"),
+    Runner("default pipeline", "tweezers", "default", "logreg", True, {}, "auto"),
+    Runner("default pipeline, cover_flat_k5_15", "tweezers", "cover_flat_k5_15", "logreg", True,
+           {}, "auto"),
+]  # fmt: skip
+"""The coverage phase only where the pool has no clear clusters: it must leave the image sets
+with clear clusters (digits, digits70k) as they were."""
+S9_COVER_FLAT_IMAGE = [r for r in S9_COVER_FLAT if r.label != "random"]
+
+S9_COVER_RAW = [r for r in S8 if r.label in {"random", "default pipeline on raw"}]
+"""The default on the raw pixels, where the coverage phase applies (they count as a pool
+without clear clusters), against random on them."""

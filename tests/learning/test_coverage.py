@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from learning.coverage import coverage_count, coverage_n, typical_items_safe
-from learning.strategies import UncertaintySampling
+from learning.coverage import coverage_applies, coverage_count, coverage_n
+from learning.strategies import UncertaintySampling, get_strategy
 
 
 def _separated_clusters(seed: int = 0, n_clusters: int = 12, per_cluster: int = 60):
@@ -48,15 +48,26 @@ def test_coverage_count_is_a_share_of_the_batch_during_the_phase(
     assert coverage_count(n, labels, share=share, labels_per_class=per_class) == expected
 
 
-def test_typical_items_are_safe_on_clear_clusters_not_on_dense_specks_in_a_cloud():
-    features, _, _ = _separated_clusters()
-    assert typical_items_safe(features, np.ones(len(features), dtype=bool))
+def _specks_in_a_cloud() -> np.ndarray:
+    """No clusters, but ten dense specks of 20 near-identical items in a Gaussian cloud."""
     rng = np.random.default_rng(0)
     cloud = rng.normal(scale=3.0, size=(800, 8))
     specks = np.repeat(rng.normal(scale=2.0, size=(10, 8)), 20, axis=0)
     specks += rng.normal(scale=0.01, size=specks.shape)
-    pool = np.concatenate([cloud, specks]).astype(np.float32)
-    assert not typical_items_safe(pool, np.ones(len(pool), dtype=bool))
+    return np.concatenate([cloud, specks]).astype(np.float32)
+
+
+def test_coverage_applies_to_flat_pools_and_with_safe_to_clear_clusters_never_to_specks():
+    clusters, _, _ = _separated_clusters()
+    flat = np.random.default_rng(0).normal(size=(1500, 300)).astype(np.float32)
+    specks = _specks_in_a_cloud()
+    everything = np.ones(1500, dtype=bool)
+    assert coverage_applies(clusters, everything[: len(clusters)], "safe")
+    assert not coverage_applies(clusters, everything[: len(clusters)], "flat")
+    assert coverage_applies(flat, everything, "flat")
+    assert coverage_applies(flat, everything, "safe")
+    for pools in ("flat", "safe"):
+        assert not coverage_applies(specks, everything[: len(specks)], pools)
 
 
 class _Confident:
@@ -79,7 +90,9 @@ def test_a_coverage_share_spreads_a_batch_over_clusters_uncertainty_never_reache
     model = _Confident(np.flatnonzero(cluster == 1))
     query = {"X_labeled": features[labeled], "y_labeled": np.array([0, 1, 0, 1, 0])}
     plain = UncertaintySampling(diverse=True, candidate_factor=5)
-    covering = UncertaintySampling(diverse=True, candidate_factor=5, coverage_share=0.5)
+    covering = UncertaintySampling(
+        diverse=True, candidate_factor=5, coverage_share=0.5, coverage_pools="safe"
+    )
     without = plain.query(model, features, 10, rng=np.random.default_rng(0), exclude=labeled,
                           **query)  # fmt: skip
     with_cover = covering.query(model, features, 10, rng=np.random.default_rng(0),
@@ -90,3 +103,65 @@ def test_a_coverage_share_spreads_a_batch_over_clusters_uncertainty_never_reache
     assert not np.isin(with_cover.positions, labeled).any()
     # k = 5 labeled + 5 clusters over 12 real ones: one pick may share a merged cluster.
     assert len(set(cluster[with_cover.positions]) - {0, 1}) >= 4
+
+
+def _flat_pool() -> np.ndarray:
+    """No clear clusters, no dense specks: close to sentence embeddings (issue 20)."""
+    return np.random.default_rng(0).normal(size=(1500, 300)).astype(np.float32)
+
+
+def _weak_start(n_labeled):
+    """The labels so far (rows 0..n-1, two classes) and a model unsure of rows 100-199 only."""
+    labeled = np.arange(n_labeled)
+    query = {"X_labeled": _flat_pool()[labeled], "y_labeled": np.arange(n_labeled) % 2}
+    return labeled, _Confident(np.arange(100, 200)), query
+
+
+def test_the_default_covers_the_pool_while_the_labels_are_few():
+    """Issue 20, session 9 (fortunes_minilm): while fewer than 15 labels per class are in,
+    the default on a pool without clear clusters asks for TypiClust's picks (the typical items
+    of the largest clusters without labels), not for the model's uncertain corner."""
+    pool = _flat_pool()
+    labeled, model, query = _weak_start(6)
+    allowed = np.ones(len(pool), dtype=bool)
+    allowed[labeled] = False
+    for seed in range(2):
+        batch = get_strategy("default").query(
+            model, pool, 8, rng=np.random.default_rng(seed), exclude=labeled, **query
+        )
+        covered = coverage_n(pool, 8, np.random.default_rng(seed), X_labeled=pool[labeled],
+                             allowed=allowed, n_neighbors=5)  # fmt: skip
+        assert sorted(batch.positions.tolist()) == sorted(covered.tolist())
+        assert np.count_nonzero((batch.positions >= 100) & (batch.positions < 200)) <= 2
+
+
+def test_the_default_is_uncertainty_sampling_after_the_coverage_phase():
+    pool = _flat_pool()
+    labeled, model, query = _weak_start(30)  # 15 per class
+    without = get_strategy("default", coverage_share=0.0)
+    for seed in range(2):
+        got = get_strategy("default").query(
+            model, pool, 8, rng=np.random.default_rng(seed), exclude=labeled, **query
+        )
+        expected = without.query(
+            model, pool, 8, rng=np.random.default_rng(seed), exclude=labeled, **query
+        )
+        np.testing.assert_array_equal(got.positions, expected.positions)
+        assert ((got.positions >= 100) & (got.positions < 200)).all()
+
+
+@pytest.mark.parametrize("pool", ["clusters", "specks"])
+def test_the_default_does_not_cover_clear_clusters_or_dense_specks(pool):
+    """Clear clusters: the cold start's typical items covered them and margin sampling did
+    the rest (digits70k); dense specks: the typical items are backgrounds (digits_clutter)."""
+    features = _separated_clusters()[0] if pool == "clusters" else _specks_in_a_cloud()
+    labeled = np.arange(6)
+    query = {"X_labeled": features[labeled], "y_labeled": np.arange(6) % 2}
+    model = _Confident(np.arange(100, 200))
+    got = get_strategy("default").query(
+        model, features, 8, rng=np.random.default_rng(1), exclude=labeled, **query
+    )
+    expected = get_strategy("default", coverage_share=0.0).query(
+        model, features, 8, rng=np.random.default_rng(1), exclude=labeled, **query
+    )
+    np.testing.assert_array_equal(got.positions, expected.positions)
