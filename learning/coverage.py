@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from learning.pool import take_rows
+from learning.pool import pool_length, take_rows
 from learning.selection import (
     FLAT_DENSITY,
     STRENGTH_ROWS,
@@ -36,20 +36,39 @@ COVERAGE_POOLS = ("flat", "safe")
 """Where :func:`coverage_applies` lets coverage run (see there)."""
 
 
-def coverage_applies(features: Any, allowed: NDArray[np.bool_], pools: str = "flat") -> bool:
+# Pools checked so far, by fingerprint (see _fingerprint): the check costs seconds (two
+# k-means, two silhouettes), and a project asks it every round while its labels are few.
+_CHECKED: dict[tuple, bool] = {}
+
+
+def _fingerprint(features: Any, pools: str) -> tuple:
+    """The pool's shape and a digest of 64 evenly spread rows (cheap, even memory-mapped)."""
+    import hashlib
+
+    n_rows = pool_length(features)
+    rows = take_rows(features, np.unique(np.linspace(0, n_rows - 1, 64).astype(np.int64)))
+    digest = hashlib.sha256(np.ascontiguousarray(rows, dtype=np.float32).tobytes()).hexdigest()
+    return (n_rows, rows.shape[1], digest, pools)
+
+
+def coverage_applies(features: Any, pools: str = "flat") -> bool:
     """Whether coverage picks suit the pool, by the cold start's check of its 20 k-means
     clusters: ``"safe"``, where the typical items are safe (the clusters are clear, or their
     typical items no denser than the rest); ``"flat"``, only where the clusters are not clear
     but their typical items no denser than the rest (sentence embeddings). Where the clusters
     are clear the cold start's typical items already cover them and the default's margin
     sampling does the rest (digits70k: 70 labels to target; 110 with the coverage phase).
-    Seeded on its own (a property of the pool), on at most ``STRENGTH_ROWS`` allowed rows."""
+    A property of the whole pool (labeled rows too), seeded on its own, on at most
+    ``STRENGTH_ROWS`` rows, and remembered per pool."""
     from sklearn.cluster import KMeans
 
     if pools not in COVERAGE_POOLS:
         raise ValueError(f"pools must be one of {', '.join(COVERAGE_POOLS)}")
+    key = _fingerprint(features, pools)
+    if key in _CHECKED:
+        return _CHECKED[key]
     rng = np.random.default_rng(0)
-    positions = np.flatnonzero(allowed)
+    positions = np.arange(pool_length(features))
     if len(positions) > STRENGTH_ROWS:
         positions = np.sort(rng.choice(positions, size=STRENGTH_ROWS, replace=False))
     if len(positions) <= CHECK_CLUSTERS:
@@ -59,9 +78,14 @@ def coverage_applies(features: Any, allowed: NDArray[np.bool_], pools: str = "fl
         warnings.simplefilter("ignore")
         labels = KMeans(n_clusters=CHECK_CLUSTERS, n_init=1, random_state=0).fit_predict(rows)
     if cluster_strength(rows, labels) >= STRONG_CLUSTERS:
-        return pools == "safe"
-    typicalities = [_typicality(rows[labels == c], 20) for c in np.unique(labels)]
-    return density_contrast(typicalities) < FLAT_DENSITY
+        applies = pools == "safe"
+    else:
+        typicalities = [_typicality(rows[labels == c], 20) for c in np.unique(labels)]
+        applies = density_contrast(typicalities) < FLAT_DENSITY
+    if len(_CHECKED) >= 32:
+        _CHECKED.pop(next(iter(_CHECKED)))
+    _CHECKED[key] = applies
+    return applies
 
 
 def coverage_count(

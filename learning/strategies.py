@@ -283,7 +283,7 @@ class UncertaintySampling(_StrategyBase):
         allowed = scores > -np.inf
         if n_cover == 0 or X_labeled is None:
             return np.empty(0, dtype=np.int64)
-        if not coverage_applies(X_pool, allowed, self.coverage_pools):
+        if not coverage_applies(X_pool, self.coverage_pools):
             return np.empty(0, dtype=np.int64)
         return coverage_n(
             X_pool, n_cover, rng, X_labeled=X_labeled, allowed=allowed,
