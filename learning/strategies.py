@@ -222,6 +222,8 @@ class UncertaintySampling(_StrategyBase):
     def __post_init__(self) -> None:
         if not 0.0 <= self.coverage_share <= 1.0:
             raise ValueError("coverage_share must be in [0, 1]")
+        if self.coverage_pools not in {"flat", "safe"}:
+            raise ValueError("coverage_pools must be 'flat' or 'safe'")
         if self.cold_start not in COLD_STARTS:
             raise ValueError(f"cold_start must be one of {', '.join(COLD_STARTS)}")
         if self.pick not in {"most_uncertain", "centroid"}:

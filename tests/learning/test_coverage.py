@@ -165,3 +165,11 @@ def test_the_default_does_not_cover_clear_clusters_or_dense_specks(pool):
         model, features, 8, rng=np.random.default_rng(1), exclude=labeled, **query
     )
     np.testing.assert_array_equal(got.positions, expected.positions)
+
+
+@pytest.mark.parametrize(
+    "params", [{"coverage_share": 1.5}, {"coverage_share": -0.1}, {"coverage_pools": "all"}]
+)
+def test_bad_coverage_settings_are_refused(params):
+    with pytest.raises(ValueError):
+        UncertaintySampling(**params)
