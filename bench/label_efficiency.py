@@ -72,6 +72,14 @@ from efficiency.runners import (  # noqa: E402
     S9_COLD_IMAGE,
     S9_COLD_LARGE,
     S9_COLD_TEXT,
+    S9_COVER,
+    S9_COVER2,
+    S9_COVER3,
+    S9_COVER3_IMAGE,
+    S9_COVER_CLUTTER,
+    S9_COVER_FLAT,
+    S9_COVER_FLAT_IMAGE,
+    S9_COVER_RAW,
     S9_IMAGE_REST,
     S9_LEARNER,
     TEXT,
@@ -176,6 +184,14 @@ def main() -> int:
             + (LIBRARIES_FINAL if "libraries_final" in chosen else [])
             + (S9_LEARNER if "s9_learner" in chosen else [])
             + (S9_IMAGE_REST if "s9_image_rest" in chosen else [])
+            + (S9_COVER if "s9_cover" in chosen else [])
+            + (S9_COVER2 if "s9_cover2" in chosen else [])
+            + (S9_COVER3 if "s9_cover3" in chosen else [])
+            + (S9_COVER3_IMAGE if "s9_cover3_image" in chosen else [])
+            + (S9_COVER_CLUTTER if "s9_cover_clutter" in chosen else [])
+            + (S9_COVER_FLAT if "s9_cover_flat" in chosen else [])
+            + (S9_COVER_FLAT_IMAGE if "s9_cover_flat_image" in chosen else [])
+            + (S9_COVER_RAW if "s9_cover_raw" in chosen else [])
         )  # fmt: skip
         # Groups share runners (modAL margin is in core and in libraries_final): once each.
         runners = list({r.label: r for r in reversed(runners)}.values())[::-1]

@@ -37,6 +37,13 @@ def _order(
     return positions[order].astype(np.int64), scores[order].astype(np.float64)
 
 
+def order_by_score(
+    positions: NDArray[np.int64], scores: NDArray[np.float64], rng: np.random.Generator
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """``positions`` sorted by their ``scores``, highest first, ties in seeded order."""
+    return _order(np.asarray(positions), np.asarray(scores, dtype=np.float64), rng)
+
+
 def top_n(
     scores: ArrayLike, n: int, rng: np.random.Generator
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:

@@ -91,6 +91,37 @@ STRATEGY_VARIANTS = {
     **{
         f"cold_{name}": {"cold_start": name} for name in ("typical", "random", "half", "stratified")
     },
+    # Session 9 (issue 20, fortunes_minilm): part of each batch from TypiClust's coverage rule
+    # (learning.coverage), always or for the first labels per class.
+    **{
+        name: {"coverage_pools": "safe", **params}
+        for name, params in {
+            "cover50": {"coverage_share": 0.5},
+            "cover100": {"coverage_share": 1.0},
+            "cover100_15": {"coverage_share": 1.0, "coverage_labels_per_class": 15},
+            "cover50_30": {"coverage_share": 0.5, "coverage_labels_per_class": 30},
+            "cover30": {"coverage_share": 0.3},
+            "cover70": {"coverage_share": 0.7},
+            "cover100_k5": {"coverage_share": 1.0, "coverage_neighbors": 5},
+            "cover100_30": {"coverage_share": 1.0, "coverage_labels_per_class": 30},
+        }.items()
+    },
+    **{
+        f"cover100_k5_{per_class}": {
+            "coverage_share": 1.0,
+            "coverage_neighbors": 5,
+            "coverage_labels_per_class": per_class,
+            "coverage_pools": "safe",
+        }
+        for per_class in (10, 15)
+    },
+    # The same phase only on pools without clear clusters (sentence embeddings).
+    "cover_flat_k5_15": {
+        "coverage_share": 1.0,
+        "coverage_neighbors": 5,
+        "coverage_labels_per_class": 15,
+        "coverage_pools": "flat",
+    },
 }
 
 
@@ -359,3 +390,57 @@ ties, which matched modAL's margin on digits and the demo corpus), on raw and au
 S9_BASELINES = [r for r in S8 if r.label in {"random", "random on auto", "default pipeline"}]
 """Session 9 (digits70k): the runners the done-when row needs beside the libraries (its
 target, random on both feature sets, the default pipeline), without S8_CORE's runs on raw."""
+
+S9_COVER = [
+    Runner("random", "tweezers", "random", "logreg"),
+    Runner("default pipeline", "tweezers", "default", "logreg", True, {}, "auto"),
+    *[
+        Runner(f"default pipeline, {name}", "tweezers", name, "logreg", True, {}, "auto")
+        for name in ("cover50", "cover100_15", "cover50_30", "cover100")
+    ],
+]
+S9_COVER2 = [
+    *S9_COVER[:2],
+    *[
+        Runner(f"default pipeline, {name}", "tweezers", name, "logreg", True, {}, "auto")
+        for name in ("cover100_k5", "cover70", "cover100_30")
+    ],
+]
+"""Session 9 (fortunes_minilm): the default pipeline with part of each batch from TypiClust's
+coverage rule, against random and the default."""
+
+S9_COVER3 = [
+    Runner("random", "tweezers", "random", "logreg"),
+    Runner("random on auto", "tweezers", "random", "logreg", features="auto"),
+    Runner("default pipeline", "tweezers", "default", "logreg", True, {}, "auto"),
+    *[
+        Runner(f"default pipeline, {name}", "tweezers", name, "logreg", True, {}, "auto")
+        for name in ("cover100_k5_15", "cover100_k5_10")
+    ],
+]
+"""TypiClust's coverage (5 neighbours' typicality) for the whole batch during the first 15 or
+10 labels per class, then the default; nothing where the cold start's check refuses the
+typical items."""
+
+S9_COVER3_IMAGE = [r for r in S9_COVER3 if r.label != "random"]
+"""The same without random on the raw pixels (its cross-validated fits on 784 columns cost
+most of a run and decide nothing here)."""
+
+S9_COVER_CLUTTER = [r for r in S9_COVER3_IMAGE if not r.label.endswith("cover100_k5_10")]
+"""The sets where the cold start's check refuses the typical items: the coverage phase must
+leave the default as it was there."""
+
+S9_COVER_FLAT = [
+    Runner("random", "tweezers", "random", "logreg"),
+    Runner("random on auto", "tweezers", "random", "logreg", features="auto"),
+    Runner("default pipeline", "tweezers", "default", "logreg", True, {}, "auto"),
+    Runner("default pipeline, cover_flat_k5_15", "tweezers", "cover_flat_k5_15", "logreg", True,
+           {}, "auto"),
+]  # fmt: skip
+"""The coverage phase only where the pool has no clear clusters: it must leave the image sets
+with clear clusters (digits, digits70k) as they were."""
+S9_COVER_FLAT_IMAGE = [r for r in S9_COVER_FLAT if r.label != "random"]
+
+S9_COVER_RAW = [r for r in S8 if r.label in {"random", "default pipeline on raw"}]
+"""The default on the raw pixels, where the coverage phase applies (they count as a pool
+without clear clusters), against random on them."""
