@@ -270,7 +270,7 @@ class FindingsArms(_StrategyBase):
         X_labeled: Any = None, y_labeled: Any = None, exclude: Any = None,
     ) -> ArmsChoice:  # fmt: skip
         """The batch of ``n`` with each item's arm and the model's P(present) for it."""
-        from learning.findings.strategies import rare_findings, rare_positive_positions
+        from learning.findings.strategies import rare_search
         from learning.strategies import RandomSampling
 
         excluded = excluded_positions(pool_length(X_pool), exclude)
@@ -280,12 +280,9 @@ class FindingsArms(_StrategyBase):
             return ArmsChoice(result, np.full(k, OTHER, np.int8), np.zeros((k, 0), np.float32))
         allowed = allowed_mask(pool_length(X_pool), excluded)
         n = min(int(n), int(allowed.sum()))
-        rare = rare_findings(y_labeled, self.min_positives, self.uncertain)
-        n_rare = int(np.floor(self.rare_share * n + 0.5)) if len(rare) else 0
-        rare_picks = rare_positive_positions(
-            model, X_pool, rare, n_rare, allowed=allowed, chunk_size=self.chunk_size
+        rare_picks = rare_search(
+            model, X_pool, y_labeled, n, self, allowed=allowed, chunk_size=self.chunk_size
         )
-        allowed[rare_picks] = False
         margins = pool_scores(
             X_pool, lambda rows, _index: _mean_margin(model.predict_proba(rows)),
             exclude=np.flatnonzero(~allowed), chunk_size=self.chunk_size,

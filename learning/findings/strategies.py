@@ -89,6 +89,23 @@ def rare_findings(y_labeled: ArrayLike | None, min_positives: int = MIN_POSITIVE
     return np.flatnonzero(positives < min_positives).astype(np.int64)
 
 
+def rare_search(
+    model: Any, X_pool: Any, y_labeled: ArrayLike | None, n: int, settings: Any, *,
+    allowed: NDArray[np.bool_], chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> NDArray[np.int64]:  # fmt: skip
+    """The batch's rare-positive share: ``settings.rare_share`` of ``n`` (rounded) by
+    :func:`rare_positive_positions` while some finding has fewer than
+    ``settings.min_positives`` positives (answers read under ``settings.uncertain``). The
+    picks are taken out of ``allowed`` (changed in place) for the rest of the batch."""
+    rare = rare_findings(y_labeled, settings.min_positives, settings.uncertain)
+    n_rare = int(np.floor(settings.rare_share * n + 0.5)) if len(rare) else 0
+    picks = rare_positive_positions(
+        model, X_pool, rare, n_rare, allowed=allowed, chunk_size=chunk_size
+    )
+    allowed[picks] = False
+    return picks
+
+
 def rare_positive_positions(
     model: Any, X_pool: Any, findings: NDArray[np.int64], n: int, *,
     allowed: NDArray[np.bool_], chunk_size: int = DEFAULT_CHUNK_SIZE,
@@ -199,12 +216,9 @@ class FindingsUncertainty(_StrategyBase):
             return COLD_STARTS[self.cold_start]().query(None, X_pool, n, rng=rng, exclude=excluded)
         allowed = allowed_mask(pool_length(X_pool), excluded)
         n = min(int(n), int(allowed.sum()))
-        rare = rare_findings(y_labeled, self.min_positives, self.uncertain)
-        n_rare = int(np.floor(self.rare_share * n + 0.5)) if len(rare) else 0
-        rare_picks = rare_positive_positions(
-            model, X_pool, rare, n_rare, allowed=allowed, chunk_size=self.chunk_size
+        rare_picks = rare_search(
+            model, X_pool, y_labeled, n, self, allowed=allowed, chunk_size=self.chunk_size
         )
-        allowed[rare_picks] = False
         measure = FINDINGS_MEASURES[self.measure] if isinstance(self.measure, str) else self.measure
         scores = pool_scores(
             X_pool,
