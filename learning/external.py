@@ -21,7 +21,7 @@ from numpy.typing import ArrayLike, NDArray
 from learning.measures import margin_scores
 from learning.pool import DEFAULT_CHUNK_SIZE, excluded_positions, pool_length
 from learning.selection import top_n
-from learning.strategies import ColdStart, _result, _StrategyBase, pool_scores
+from learning.strategy_base import ColdStart, _result, _StrategyBase, pool_scores
 
 _EPS = 1e-12
 # Items the team did not predict rank below every item it did: -2 + margin lies in [-2, -1],

@@ -25,172 +25,48 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 
-from learning.disagreement import DISAGREEMENT_MEASURES, Disagreement
+from learning.committee import QueryByCommittee, bootstrap_committee
 from learning.measures import UNCERTAINTY_MEASURES, Measure
 from learning.pool import (
     DEFAULT_CHUNK_SIZE,
-    allowed_mask,
     excluded_positions,
-    iter_chunks,
     pool_length,
 )
-from learning.selection import COLD_STARTS, cold_start_n, diverse_top_n, order_by_score, top_n
+from learning.selection import COLD_STARTS, diverse_top_n, order_by_score, top_n
+from learning.strategy_base import (
+    ColdStart,
+    QueryResult,
+    RandomSampling,
+    Strategy,
+    _name_after_measure,
+    _resolve_measure,
+    _result,
+    _StrategyBase,
+    measure_name,
+    pool_scores,
+)
 
-
-@dataclass(frozen=True)
-class QueryResult:
-    """The outcome of one query.
-
-    positions: int64 ``(k,)`` distinct positions into ``X_pool``, most informative first,
-        ``k = min(n, number of queryable positions)``.
-    scores: float64 ``(k,)``, non-increasing; higher = ask first.
-    """
-
-    positions: NDArray[np.int64]
-    scores: NDArray[np.float64]
-
-    def __post_init__(self) -> None:
-        if self.positions.shape != self.scores.shape:
-            raise ValueError("positions and scores must have the same shape")
-
-
-class Strategy(Protocol):
-    """What the web app and the simulator call."""
-
-    name: str
-
-    def query(
-        self,
-        model: Any,
-        X_pool: Any,
-        n: int,
-        *,
-        rng: np.random.Generator,
-        X_labeled: ArrayLike | None = None,
-        y_labeled: ArrayLike | None = None,
-        exclude: ArrayLike | None = None,
-    ) -> QueryResult: ...
-
-
-def _result(positions: NDArray[np.int64], scores: NDArray[np.float64]) -> QueryResult:
-    return QueryResult(
-        positions=np.ascontiguousarray(positions, dtype=np.int64),
-        scores=np.ascontiguousarray(scores, dtype=np.float64),
-    )
-
-
-def measure_name(measure: str | Callable[..., Any]) -> str:
-    """The name a measure runs under: itself when it is a name, else the function's
-    ``__name__`` (its type's name for a callable object without one)."""
-    if isinstance(measure, str):
-        return measure
-    return getattr(measure, "__name__", type(measure).__name__)
-
-
-def _resolve_measure(
-    measure: str | Callable[..., Any], registry: dict[str, Any], kind: str
-) -> Callable[..., Any]:
-    """A registered measure by name, or the caller's own function."""
-    if callable(measure):
-        return measure
-    if isinstance(measure, str):
-        try:
-            return registry[measure]
-        except KeyError:
-            known = ", ".join(sorted(registry))
-            raise ValueError(f"unknown {kind} {measure!r}; known: {known}") from None
-    raise TypeError(f"{kind} must be a name or a function, got {type(measure).__name__}")
-
-
-def _name_after_measure(strategy: Any, measure: str | Callable[..., Any]) -> None:
-    """Give a strategy built without a name its measure's name (frozen dataclass)."""
-    if strategy.name is None:
-        object.__setattr__(strategy, "name", measure_name(measure))
-
-
-class _StrategyBase:
-    """Shared call plumbing: ``__call__`` returns the positions only (modAL style)."""
-
-    name = "base"
-
-    def query(
-        self,
-        model: Any,
-        X_pool: Any,
-        n: int,
-        *,
-        rng: np.random.Generator,
-        X_labeled: ArrayLike | None = None,
-        y_labeled: ArrayLike | None = None,
-        exclude: ArrayLike | None = None,
-    ) -> QueryResult:  # pragma: no cover - every strategy overrides it
-        raise NotImplementedError
-
-    def __call__(
-        self, model: Any, X_pool: Any, n: int, *, rng: np.random.Generator, **kwargs: Any
-    ) -> NDArray[np.int64]:
-        return self.query(model, X_pool, n, rng=rng, **kwargs).positions
-
-
-@dataclass(frozen=True)
-class RandomSampling(_StrategyBase):
-    """Passive learning: a uniform random batch. The baseline every chart compares with."""
-
-    name: str = "random"
-
-    def query(self, model, X_pool, n, *, rng, X_labeled=None, y_labeled=None, exclude=None):
-        allowed = np.flatnonzero(allowed_mask(pool_length(X_pool), exclude))
-        k = min(int(n), len(allowed))
-        positions = np.sort(rng.choice(allowed, size=k, replace=False)) if k else allowed[:0]
-        positions = rng.permutation(positions)
-        # Draw order is the ask order; scores only encode that order.
-        return _result(positions, np.linspace(1.0, 0.0, k) if k > 1 else np.ones(k))
-
-
-@dataclass(frozen=True)
-class ColdStart(_StrategyBase):
-    """No model needed: the first batch, by :func:`learning.selection.cold_start_n`.
-
-    ``coverage``: a name in :data:`learning.selection.COLD_STARTS`: ``"typical"``, the typical
-    items of ``n`` k-means clusters of the features (TypiClust); or one of the variants that
-    check or hedge its coverage.
-    """
-
-    name: str = "cold_start"
-    max_sample: int = 10_000
-    coverage: str = "typical"
-
-    def __post_init__(self) -> None:
-        if self.coverage not in COLD_STARTS:
-            raise ValueError(f"coverage must be one of {', '.join(COLD_STARTS)}")
-
-    def query(self, model, X_pool, n, *, rng, X_labeled=None, y_labeled=None, exclude=None):
-        allowed = allowed_mask(pool_length(X_pool), exclude)
-        positions, scores = cold_start_n(
-            X_pool, n, rng, allowed=allowed, coverage=self.coverage, max_sample=self.max_sample
-        )
-        return _result(positions, scores)
-
-
-def pool_scores(
-    X_pool: Any,
-    score_chunk: Callable[[NDArray[np.float32], int], NDArray[np.float64]],
-    *,
-    exclude: NDArray[np.int64] | None,
-    chunk_size: int,
-) -> NDArray[np.float64]:
-    """Score every row of the pool chunk by chunk; excluded rows get ``-inf``. ``(n_items,)``."""
-    n_rows = pool_length(X_pool)
-    scores = np.empty(n_rows, dtype=np.float64)
-    for index, (start, rows) in enumerate(iter_chunks(X_pool, chunk_size)):
-        scores[start : start + len(rows)] = score_chunk(rows, index)
-    scores[~allowed_mask(n_rows, exclude)] = -np.inf
-    return scores
+# The strategies' public names, wherever they are defined (strategy_base, committee).
+__all__ = [
+    "DEFAULT_STRATEGY",
+    "STRATEGIES",
+    "ColdStart",
+    "QueryByCommittee",
+    "QueryResult",
+    "RandomSampling",
+    "Strategy",
+    "UncertaintySampling",
+    "bootstrap_committee",
+    "get_strategy",
+    "measure_name",
+    "pool_scores",
+    "strategy_names",
+]
 
 
 @dataclass(frozen=True)
@@ -291,96 +167,6 @@ class UncertaintySampling(_StrategyBase):
             X_pool, n_cover, rng, X_labeled=X_labeled, allowed=allowed,
             n_neighbors=self.coverage_neighbors,
         )  # fmt: skip
-
-
-def _aligned_proba(member: Any, rows: NDArray[np.float32], classes: NDArray) -> NDArray:
-    """``member.predict_proba(rows)`` spread over ``classes`` (a bootstrap may miss some)."""
-    proba = member.predict_proba(rows)
-    if len(member.classes_) == len(classes) and np.array_equal(member.classes_, classes):
-        return proba
-    full = np.zeros((len(rows), len(classes)))
-    full[:, np.searchsorted(classes, member.classes_)] = proba
-    return full
-
-
-def bootstrap_committee(
-    model: Any,
-    X_labeled: ArrayLike,
-    y_labeled: ArrayLike,
-    n_members: int,
-    rng: np.random.Generator,
-) -> list[Any]:
-    """``n_members`` unfitted copies of ``model`` fitted on bootstrap resamples of the labels.
-
-    Uses ``model.committee_member()`` when the model offers it (e.g. to reuse a
-    cross-validated ``C`` instead of re-running the search per member), else
-    ``sklearn.base.clone``. Each resample keeps at least one item of every class so that all
-    members see every class.
-    """
-    from sklearn.base import clone
-
-    X = np.asarray(X_labeled, dtype=np.float32)
-    y = np.asarray(y_labeled)
-    classes = np.unique(y)
-    first_of_class = np.array([np.flatnonzero(y == c)[0] for c in classes])
-    members = []
-    for _ in range(n_members):
-        sample = rng.integers(0, len(y), size=len(y))
-        sample[: len(first_of_class)] = first_of_class
-        member = model.committee_member() if hasattr(model, "committee_member") else clone(model)
-        if "random_state" in member.get_params():
-            member.set_params(random_state=int(rng.integers(0, 2**31 - 1)))
-        members.append(member.fit(X[sample], y[sample]))
-    return members
-
-
-@dataclass(frozen=True)
-class QueryByCommittee(_StrategyBase):
-    """Top-n by committee disagreement (vote entropy or consensus KL).
-
-    The committee is the model's own MC-dropout passes when it has ``committee_proba``
-    (torch models), else ``n_members`` bootstrap copies fitted on ``X_labeled, y_labeled``.
-    ``disagreement``: a name in :data:`learning.disagreement.DISAGREEMENT_MEASURES` or a
-    function ``committee_proba (n_members, n_items, n_classes) -> scores (n_items,)``.
-    """
-
-    disagreement: str | Disagreement = "vote_entropy"
-    name: str | None = None
-    n_members: int = 5
-    chunk_size: int = DEFAULT_CHUNK_SIZE
-
-    def __post_init__(self) -> None:
-        _resolve_measure(self.disagreement, DISAGREEMENT_MEASURES, "disagreement measure")
-        _name_after_measure(self, self.disagreement)
-        if self.n_members < 2:
-            raise ValueError("a committee needs at least two members")
-
-    def query(self, model, X_pool, n, *, rng, X_labeled=None, y_labeled=None, exclude=None):
-        excluded = excluded_positions(pool_length(X_pool), exclude)
-        if model is None:
-            return ColdStart().query(None, X_pool, n, rng=rng, exclude=excluded)
-        measure = _resolve_measure(self.disagreement, DISAGREEMENT_MEASURES, "disagreement measure")
-        if hasattr(model, "committee_proba"):
-            seed = int(rng.integers(0, 2**31 - 1))
-
-            def score_chunk(rows: NDArray[np.float32], index: int) -> NDArray[np.float64]:
-                return measure(model.committee_proba(rows, self.n_members, seed=seed + index))
-
-        else:
-            if X_labeled is None or y_labeled is None:
-                raise ValueError(
-                    f"{self.name} needs X_labeled and y_labeled to build a bootstrap committee "
-                    "(or a model with committee_proba, such as the torch models)"
-                )
-            classes = model.classes_
-            members = bootstrap_committee(model, X_labeled, y_labeled, self.n_members, rng)
-
-            def score_chunk(rows: NDArray[np.float32], index: int) -> NDArray[np.float64]:
-                return measure(np.stack([_aligned_proba(m, rows, classes) for m in members]))
-
-        scores = pool_scores(X_pool, score_chunk, exclude=excluded, chunk_size=self.chunk_size)
-        positions, chosen = top_n(scores, n, rng)
-        return _result(positions, chosen)
 
 
 def _uncertainty(name: str, measure: str, **settings: Any) -> Callable[..., Strategy]:

@@ -65,7 +65,7 @@ from learning.pool import (
     take_rows,
 )
 from learning.selection import CLUSTER_ITERATIONS, _seed_from, candidate_count, top_n
-from learning.strategies import QueryResult, _result, _StrategyBase, pool_scores
+from learning.strategy_base import QueryResult, _result, _StrategyBase, pool_scores
 
 __all__ = [
     "ARM_CODES", "CENTRE", "FEATURES", "OTHER", "POSITIVE", "REWARDS", "RULES", "TOP",
@@ -271,7 +271,7 @@ class FindingsArms(_StrategyBase):
     ) -> ArmsChoice:  # fmt: skip
         """The batch of ``n`` with each item's arm and the model's P(present) for it."""
         from learning.findings.strategies import rare_search
-        from learning.strategies import RandomSampling
+        from learning.strategy_base import RandomSampling
 
         excluded = excluded_positions(pool_length(X_pool), exclude)
         if model is None:

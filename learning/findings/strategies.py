@@ -29,7 +29,7 @@ from learning.findings.arms import FindingsArms
 from learning.findings.model import DEFAULT_UNCERTAIN, positives_per_finding
 from learning.pool import DEFAULT_CHUNK_SIZE, allowed_mask, excluded_positions, pool_length
 from learning.selection import diverse_top_n, top_n
-from learning.strategies import (
+from learning.strategy_base import (
     ColdStart,
     QueryResult,
     RandomSampling,
