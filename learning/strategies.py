@@ -30,7 +30,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from learning.committee import QueryByCommittee, bootstrap_committee
+# QueryResult and bootstrap_committee are re-exported (``as`` themselves): callers import
+# every strategy name from here, wherever it is defined (strategy_base, committee).
+from learning.committee import QueryByCommittee
+from learning.committee import bootstrap_committee as bootstrap_committee
 from learning.measures import UNCERTAINTY_MEASURES, Measure
 from learning.pool import (
     DEFAULT_CHUNK_SIZE,
@@ -40,7 +43,6 @@ from learning.pool import (
 from learning.selection import COLD_STARTS, diverse_top_n, order_by_score, top_n
 from learning.strategy_base import (
     ColdStart,
-    QueryResult,
     RandomSampling,
     Strategy,
     _name_after_measure,
@@ -50,23 +52,7 @@ from learning.strategy_base import (
     measure_name,
     pool_scores,
 )
-
-# The strategies' public names, wherever they are defined (strategy_base, committee).
-__all__ = [
-    "DEFAULT_STRATEGY",
-    "STRATEGIES",
-    "ColdStart",
-    "QueryByCommittee",
-    "QueryResult",
-    "RandomSampling",
-    "Strategy",
-    "UncertaintySampling",
-    "bootstrap_committee",
-    "get_strategy",
-    "measure_name",
-    "pool_scores",
-    "strategy_names",
-]
+from learning.strategy_base import QueryResult as QueryResult
 
 
 @dataclass(frozen=True)
