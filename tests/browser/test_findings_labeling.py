@@ -5,11 +5,15 @@ stored checked after each step (issue 21)."""
 import pytest
 from django.urls import reverse
 
-from labeler import services
-from labeler.models import Annotation, ModelRun, Project, Skip
+from labeler.models import Annotation, Project, Skip
 from labeler.selectors_findings import annotation_states
-from tests.browser.test_labeling import log_in, shown_item, wait_for_next, wait_until_saved
-from tests.data import texts_csv, topic_texts
+from tests.browser.test_labeling import (
+    log_in,
+    shown_item,
+    ten_texts_project,
+    wait_for_next,
+    wait_until_saved,
+)
 from tests.factories import UserFactory
 
 # CheXpert's fourteen findings.
@@ -33,19 +37,9 @@ WIDTH, HEIGHT = 390, 844
 
 
 def findings_project(manager) -> Project:
-    project = services.project_create(
-        name="Chest reports",
-        kind=Project.Kind.TEXT,
-        task=Project.Task.FINDINGS,
-        classes=FINDINGS,
-        created_by=manager,
-        round_size=10,
-        evaluation_share=0,
+    return ten_texts_project(
+        manager, name="Chest reports", classes=FINDINGS, task=Project.Task.FINDINGS
     )
-    services.items_import_stream(project=project, name="r.csv", stream=texts_csv(topic_texts(10)))
-    # The first round: a seeded draw (no features are needed for it).
-    services.model_run_execute(run_id=ModelRun.objects.get(project=project).pk)
-    return project
 
 
 def current_states(item_id: int, project: Project) -> dict[str, str]:
@@ -183,17 +177,9 @@ def test_findings_named_alike_are_shown_whole_not_cut_to_the_same_prefix(
     transactional_db, browser, live_server, output_dir, width, height
 ):
     manager = UserFactory()
-    project = services.project_create(
-        name="Package tags",
-        kind=Project.Kind.TEXT,
-        task=Project.Task.FINDINGS,
-        classes=DEBTAGS,
-        created_by=manager,
-        round_size=10,
-        evaluation_share=0,
+    project = ten_texts_project(
+        manager, name="Package tags", classes=DEBTAGS, task=Project.Task.FINDINGS
     )
-    services.items_import_stream(project=project, name="r.csv", stream=texts_csv(topic_texts(10)))
-    services.model_run_execute(run_id=ModelRun.objects.get(project=project).pk)
     context = browser.new_context(
         base_url=live_server.url, viewport={"width": width, "height": height}
     )

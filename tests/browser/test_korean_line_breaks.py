@@ -5,10 +5,7 @@ at 1280×800 a single-label project's panel is narrow, and "확실하지 않음"
 import pytest
 from django.urls import reverse
 
-from labeler import services
-from labeler.models import ModelRun, Project
-from tests.browser.test_labeling import log_in, shown_item
-from tests.data import texts_csv, topic_texts
+from tests.browser.test_labeling import log_in, shown_item, ten_texts_project
 from tests.factories import UserFactory
 
 # Every Hangul word of the panel's controls whose characters lie on more than one line.
@@ -36,16 +33,9 @@ def test_korean_words_are_not_split_across_lines_on_the_labeling_panel(
     transactional_db, browser, live_server, output_dir
 ):
     manager = UserFactory()
-    project = services.project_create(
-        name="Tickets",
-        kind=Project.Kind.TEXT,
-        classes=["CT", "MR", "CR", "US", "NM", "OT", "SEG"],
-        created_by=manager,
-        round_size=10,
-        evaluation_share=0,
+    project = ten_texts_project(
+        manager, name="Tickets", classes=["CT", "MR", "CR", "US", "NM", "OT", "SEG"]
     )
-    services.items_import_stream(project=project, name="r.csv", stream=texts_csv(topic_texts(10)))
-    services.model_run_execute(run_id=ModelRun.objects.get(project=project).pk)
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 800})
     context.add_cookies([{"name": "django_language", "value": "ko", "url": live_server.url}])
     page = context.new_page()

@@ -6,10 +6,7 @@ where no scrolling reaches them."""
 import pytest
 from django.urls import reverse
 
-from labeler import services
-from labeler.models import ModelRun, Project
-from tests.browser.test_labeling import log_in, shown_item
-from tests.data import texts_csv, topic_texts
+from tests.browser.test_labeling import log_in, shown_item, ten_texts_project
 from tests.factories import UserFactory
 
 
@@ -18,16 +15,9 @@ def test_a_long_project_name_and_the_first_tab_start_on_a_phones_screen(
     transactional_db, browser, live_server, output_dir
 ):
     manager = UserFactory()
-    project = services.project_create(
-        name="Radiology series (DICOM, one item per series)",
-        kind=Project.Kind.TEXT,
-        classes=["CT", "MR"],
-        created_by=manager,
-        round_size=10,
-        evaluation_share=0,
+    project = ten_texts_project(
+        manager, name="Radiology series (DICOM, one item per series)", classes=["CT", "MR"]
     )
-    services.items_import_stream(project=project, name="r.csv", stream=texts_csv(topic_texts(10)))
-    services.model_run_execute(run_id=ModelRun.objects.get(project=project).pk)
     context = browser.new_context(base_url=live_server.url, viewport={"width": 390, "height": 844})
     page = context.new_page()
     try:

@@ -70,6 +70,20 @@ def run_queued_here(project: Project) -> None:
     services.model_run_execute(run_id=run.pk)
 
 
+def ten_texts_project(manager, *, name: str, classes: list[str], **options) -> Project:
+    """A text project of ten topic texts whose first round (a seeded draw, no features
+    needed) is served: the set-up of the pages' layout and keyboard tests."""
+    from tests.data import texts_csv, topic_texts
+
+    project = services.project_create(
+        name=name, kind=Project.Kind.TEXT, classes=classes, created_by=manager,
+        round_size=10, evaluation_share=0, **options,
+    )  # fmt: skip
+    services.items_import_stream(project=project, name="r.csv", stream=texts_csv(topic_texts(10)))
+    services.model_run_execute(run_id=ModelRun.objects.get(project=project).pk)
+    return project
+
+
 def log_in(page, user, next_url: str) -> None:
     page.goto(f"{reverse('login')}?next={next_url}")
     page.fill("input[name=username]", user.username)
